@@ -1,0 +1,175 @@
+//! A line client for tests: every read has a deadline, every expectation names what it wanted.
+
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::DEADLINE;
+
+/// A raw protocol client over a real TCP socket.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    /// Name given at [`Client::join`], for messages.
+    pub name: String,
+}
+
+/// What [`Client::read_line_until`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Read {
+    /// A line, without its `\n`.
+    Line(String),
+    /// The server closed the connection.
+    Eof,
+    /// Nothing complete arrived before the deadline.
+    Timeout,
+}
+
+impl Client {
+    /// Connect (TCP_NODELAY on, like the real client).
+    #[track_caller]
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connect to server");
+        stream.set_nodelay(true).expect("nodelay");
+        let writer = stream.try_clone().expect("clone stream");
+        Client {
+            reader: BufReader::new(stream),
+            writer,
+            name: String::new(),
+        }
+    }
+
+    /// Connect, read `HELLO`, give `name`, and read through the member list; panics unless the
+    /// name is accepted. Returns the client with the handshake consumed.
+    #[track_caller]
+    pub fn join(addr: SocketAddr, name: &str) -> Client {
+        let mut c = Client::connect(addr);
+        c.expect_prefix("HELLO ");
+        c.send(name);
+        c.expect_prefix(&format!("WELCOME {name} "));
+        c.read_until_prefix("WHOEND ");
+        c.name = name.to_owned();
+        c
+    }
+
+    /// The underlying socket (for shutdown, SO_LINGER tricks, ...).
+    pub fn stream(&self) -> &TcpStream {
+        &self.writer
+    }
+
+    /// Send one line (a `\n` is added).
+    #[track_caller]
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\n").as_bytes());
+    }
+
+    /// Send raw bytes as they are.
+    #[track_caller]
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send to server");
+    }
+
+    /// Read one line, waiting until `deadline`.
+    pub fn read_line_until(&mut self, deadline: Instant) -> Read {
+        let mut buf = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Read::Timeout;
+            }
+            let _ = self.reader.get_ref().set_read_timeout(Some(left));
+            match self.reader.read_until(b'\n', &mut buf) {
+                Ok(0) => return Read::Eof,
+                Ok(_) if buf.ends_with(b"\n") => {
+                    buf.pop();
+                    return Read::Line(String::from_utf8_lossy(&buf).into_owned());
+                }
+                Ok(_) => {} // partial line; keep reading
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Read::Eof,
+                Err(e) => panic!("read from server: {e}"),
+            }
+        }
+    }
+
+    /// The next line; panics on EOF or after [`DEADLINE`].
+    #[track_caller]
+    pub fn line(&mut self) -> String {
+        match self.read_line_until(Instant::now() + DEADLINE) {
+            Read::Line(l) => l,
+            other => panic!("{}: expected a line, got {other:?}", self.name),
+        }
+    }
+
+    /// The next line must be exactly `want`.
+    #[track_caller]
+    pub fn expect(&mut self, want: &str) {
+        let got = self.line();
+        assert_eq!(got, want, "{}: unexpected line", self.name);
+    }
+
+    /// The next line must start with `prefix`; returns it.
+    #[track_caller]
+    pub fn expect_prefix(&mut self, prefix: &str) -> String {
+        let got = self.line();
+        assert!(
+            got.starts_with(prefix),
+            "{}: expected a line starting {prefix:?}, got {got:?}",
+            self.name
+        );
+        got
+    }
+
+    /// Read lines until one starts with `prefix`; returns the lines before it and the line.
+    #[track_caller]
+    pub fn read_until_prefix(&mut self, prefix: &str) -> (Vec<String>, String) {
+        let mut before = Vec::new();
+        loop {
+            let l = self.line();
+            if l.starts_with(prefix) {
+                return (before, l);
+            }
+            before.push(l);
+        }
+    }
+
+    /// Prove nothing else is pending: send `/who` and return every line that arrived before
+    /// its answer (the server keeps order, so a line that was due must be here). Needs a
+    /// named client.
+    #[track_caller]
+    pub fn sync(&mut self) -> Vec<String> {
+        self.send("/who");
+        let (mut before, mut last) = self.read_until_prefix("WHO");
+        // Drop the rest of the /who answer.
+        while !last.starts_with("WHOEND ") {
+            last = self.line();
+        }
+        before.retain(|l| !l.starts_with("WHO "));
+        before
+    }
+
+    /// The server must close the connection (after any lines, which are returned).
+    #[track_caller]
+    pub fn expect_eof(&mut self) -> Vec<String> {
+        let deadline = Instant::now() + DEADLINE;
+        let mut lines = Vec::new();
+        loop {
+            match self.read_line_until(deadline) {
+                Read::Eof => return lines,
+                Read::Line(l) => lines.push(l),
+                Read::Timeout => panic!("{}: connection still open; got {lines:?}", self.name),
+            }
+        }
+    }
+
+    /// Read with a short deadline, expecting nothing (for proving silence where no `sync`
+    /// is possible, e.g. before a name is accepted).
+    #[track_caller]
+    pub fn expect_nothing_for(&mut self, wait: Duration) {
+        match self.read_line_until(Instant::now() + wait) {
+            Read::Timeout => {}
+            other => panic!("{}: expected silence, got {other:?}", self.name),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Starting and stopping servers for tests: in-process ([`TestServer`]) or the real binary
+//! ([`ServerProcess`]).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use lanchat_server::{Config, Exit, Server, ShutdownHandle};
+
+/// The lanchat server running on a thread of this process, on `127.0.0.1:<free port>`.
+/// Dropping it shuts the server down and waits for its thread.
+pub struct TestServer {
+    addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<std::io::Result<Exit>>>,
+}
+
+impl TestServer {
+    /// Defaults, but flood control off (tests send bulk traffic) and no discovery.
+    pub fn start() -> TestServer {
+        Self::with(TestServer::config())
+    }
+
+    /// The configuration [`TestServer::start`] uses, to adjust and pass to [`TestServer::with`].
+    pub fn config() -> Config {
+        Config {
+            rate: 0.0,
+            no_discovery: true,
+            ..Config::loopback()
+        }
+    }
+
+    /// Start with `config` (bind address and port are taken as given).
+    #[track_caller]
+    pub fn with(config: Config) -> TestServer {
+        let server = Server::bind(&config).expect("bind test server");
+        let addr = server.local_addr();
+        let handle = server.shutdown_handle();
+        let thread = std::thread::Builder::new()
+            .name(format!("lanchat-server {addr}"))
+            .spawn(move || server.run())
+            .expect("spawn server thread");
+        TestServer {
+            addr,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Shut down gracefully and wait; returns how the loop ended.
+    pub fn stop(mut self) -> Exit {
+        self.stop_inner().expect("server loop failed")
+    }
+
+    fn stop_inner(&mut self) -> Option<Exit> {
+        self.handle.shutdown();
+        let thread = self.thread.take()?;
+        thread.join().ok()?.ok()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop_inner();
+    }
+}
+
+/// Path of a binary built from this workspace (`lanchat-server`, `lanchat`, `lanchat-load`),
+/// next to the test executable's `deps/` folder. `make test` builds them first.
+#[track_caller]
+pub fn bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --bins` (make test does) first",
+        path.display()
+    );
+    path
+}
+
+/// The `lanchat-server` binary, started on `127.0.0.1` port 0. Killed when dropped.
+///
+/// Its stdout and stderr are drained on threads (a full pipe would block the server's loop);
+/// the log is available through [`ServerProcess::log`] and printed if the test fails.
+pub struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+    /// Receives once when the server's stdout closes, i.e. when the process has exited.
+    stdout_closed: mpsc::Receiver<Option<String>>,
+}
+
+impl ServerProcess {
+    /// Start `lanchat-server --bind 127.0.0.1 --port 0 --no-discovery <args>`, and wait (with a
+    /// deadline) for its `listening on` line.
+    #[track_caller]
+    pub fn start(args: &[&str]) -> ServerProcess {
+        let mut cmd = Command::new(bin_path("lanchat-server"));
+        cmd.args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
+            .args(args);
+        Self::spawn(cmd)
+    }
+
+    /// Start a prepared command (e.g. wrapped in `prlimit`); it must print `listening on`.
+    #[track_caller]
+    pub fn spawn(mut cmd: Command) -> ServerProcess {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        let mut child = cmd.spawn().expect("spawn lanchat-server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut log) = sink.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let (first_tx, first_rx) = mpsc::channel();
+        let (closed_tx, closed_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            let _ = first_tx.send(lines.next());
+            let rest: Vec<String> = lines.collect();
+            let _ = closed_tx.send(Some(rest.join("\n")));
+        });
+        let line = match first_rx.recv_timeout(crate::DEADLINE) {
+            Ok(Some(line)) => line,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "lanchat-server did not print its address ({other:?}); log:\n{}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                );
+            }
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        ServerProcess {
+            child,
+            addr,
+            log,
+            stdout_closed: closed_rx,
+        }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The process id (for `/proc` and signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's log (stderr) so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Send `signal` (e.g. `libc::SIGTERM`).
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid fits i32");
+        // SAFETY: kill(2) on a child we spawned and have not reaped, so the pid is still ours.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+
+    /// Wait up to `deadline` for the process to exit; its status, or `None` if it did not.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+        match self.stdout_closed.recv_timeout(deadline) {
+            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => self.child.wait().ok(),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- lanchat-server log ---\n{}", self.log());
+        }
+    }
+}

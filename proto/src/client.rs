@@ -1,0 +1,251 @@
+//! What a client says after its name was accepted: commands and messages.
+//!
+//! Before the handshake completes, a client's non-blank line is a name (see [`crate::name`]);
+//! `<quit>` and `/quit` are understood there too. Afterwards each non-blank line is one
+//! [`ClientMsg`].
+
+/// One line from a named client, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientMsg<'a> {
+    /// `<quit>` or `/quit`: leave.
+    Quit,
+    /// `/who`: ask for the member list.
+    Who,
+    /// `/help`: ask for the command summary.
+    Help,
+    /// `/msg <to> <text>`: a private message.
+    Msg {
+        /// Recipient's name as typed.
+        to: &'a str,
+        /// The message.
+        text: &'a str,
+    },
+    /// `/me <text>`: an action.
+    Me(&'a str),
+    /// `/nick <new>`: rename (validated by the server like a first name).
+    Nick(&'a str),
+    /// Anything else: a public message. A line starting `//` arrives here with one `/` removed.
+    Say(&'a str),
+}
+
+/// A line that looked like a command but was not one the server can carry out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandError<'a> {
+    /// `/word` where `word` is not a command.
+    Unknown(&'a str),
+    /// A command missing its arguments; holds the usage, e.g. `/msg <name> <text>`.
+    Usage(&'static str),
+}
+
+impl std::fmt::Display for CommandError<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::Unknown(w) => {
+                write!(
+                    f,
+                    "unknown command /{w}; /help lists them, // sends a line starting with /"
+                )
+            }
+            CommandError::Usage(u) => write!(f, "usage: {u}"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError<'_> {}
+
+/// True for a line the protocol ignores: empty or only white space.
+pub fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+/// True for the two ways of leaving: `<quit>` and `/quit` (surrounding white space allowed,
+/// `/quit` in any case).
+pub fn is_quit(line: &str) -> bool {
+    let t = line.trim();
+    t == crate::QUIT_LINE || t.eq_ignore_ascii_case("/quit")
+}
+
+/// Split off the first white-space-delimited word; the rest has its leading white space removed.
+fn split_word(s: &str) -> (&str, &str) {
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], s[i..].trim_start()),
+        None => (s, ""),
+    }
+}
+
+impl<'a> ClientMsg<'a> {
+    /// Parse one non-blank line from a named client.
+    ///
+    /// Command words are matched ignoring ASCII case (`/WHO` works).
+    ///
+    /// # Errors
+    /// [`CommandError::Unknown`] for a `/word` that is no command, [`CommandError::Usage`] for a
+    /// command without its required arguments.
+    pub fn parse(line: &'a str) -> Result<Self, CommandError<'a>> {
+        if is_quit(line) {
+            return Ok(ClientMsg::Quit);
+        }
+        if let Some(rest) = line.strip_prefix("//") {
+            return Ok(ClientMsg::Say(&line[line.len() - rest.len() - 1..]));
+        }
+        let Some(cmd) = line.strip_prefix('/') else {
+            return Ok(ClientMsg::Say(line));
+        };
+        let (word, rest) = split_word(cmd);
+        let lower = word.to_ascii_lowercase();
+        match lower.as_str() {
+            "who" => Ok(ClientMsg::Who),
+            "help" => Ok(ClientMsg::Help),
+            "me" if rest.trim().is_empty() => Err(CommandError::Usage("/me <action>")),
+            "me" => Ok(ClientMsg::Me(rest)),
+            "nick" => Ok(ClientMsg::Nick(rest.trim_end())),
+            "msg" => {
+                let (to, text) = split_word(rest);
+                if to.is_empty() || text.trim().is_empty() {
+                    Err(CommandError::Usage("/msg <name> <text>"))
+                } else {
+                    Ok(ClientMsg::Msg { to, text })
+                }
+            }
+            _ => Err(CommandError::Unknown(word)),
+        }
+    }
+
+    /// Append this message as one wire line (with its `\n`) to `out`.
+    ///
+    /// `Say` text that starts with `/` is escaped as `//`. The text must not contain `\n`, and
+    /// `Say("<quit>")` cannot be expressed (it would mean leaving).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut put = |parts: &[&str]| {
+            for p in parts {
+                out.extend_from_slice(p.as_bytes());
+            }
+            out.push(b'\n');
+        };
+        match self {
+            ClientMsg::Quit => put(&["/quit"]),
+            ClientMsg::Who => put(&["/who"]),
+            ClientMsg::Help => put(&["/help"]),
+            ClientMsg::Msg { to, text } => put(&["/msg ", to, " ", text]),
+            ClientMsg::Me(text) => put(&["/me ", text]),
+            ClientMsg::Nick(name) => put(&["/nick ", name]),
+            ClientMsg::Say(text) if text.starts_with('/') => put(&["/", text]),
+            ClientMsg::Say(text) => put(&[text]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parse_table() {
+        use ClientMsg::*;
+        let cases: &[(&str, Result<ClientMsg, CommandError>)] = &[
+            ("hello there", Ok(Say("hello there"))),
+            ("<quit>", Ok(Quit)),
+            ("  <quit> ", Ok(Quit)),
+            ("/quit", Ok(Quit)),
+            ("/QUIT", Ok(Quit)),
+            ("/who", Ok(Who)),
+            ("/Who extra", Ok(Who)),
+            ("/help", Ok(Help)),
+            (
+                "/msg bob hi there",
+                Ok(Msg {
+                    to: "bob",
+                    text: "hi there",
+                }),
+            ),
+            (
+                "/msg  bob   hi",
+                Ok(Msg {
+                    to: "bob",
+                    text: "hi",
+                }),
+            ),
+            ("/msg bob", Err(CommandError::Usage("/msg <name> <text>"))),
+            ("/msg", Err(CommandError::Usage("/msg <name> <text>"))),
+            ("/me waves", Ok(Me("waves"))),
+            ("/me", Err(CommandError::Usage("/me <action>"))),
+            ("/nick carol", Ok(Nick("carol"))),
+            ("/nick", Ok(Nick(""))),
+            ("/nick two words", Ok(Nick("two words"))),
+            ("//etc/hosts is a file", Ok(Say("/etc/hosts is a file"))),
+            ("//", Ok(Say("/"))),
+            ("/dance now", Err(CommandError::Unknown("dance"))),
+            ("/", Err(CommandError::Unknown(""))),
+            (" /who", Ok(Say(" /who"))),
+        ];
+        for (line, want) in cases {
+            assert_eq!(&ClientMsg::parse(line), want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn encode_table() {
+        let cases: &[(ClientMsg, &str)] = &[
+            (ClientMsg::Quit, "/quit\n"),
+            (ClientMsg::Say("hi"), "hi\n"),
+            (ClientMsg::Say("/etc"), "//etc\n"),
+            (
+                ClientMsg::Msg {
+                    to: "bob",
+                    text: "psst",
+                },
+                "/msg bob psst\n",
+            ),
+            (ClientMsg::Me("waves"), "/me waves\n"),
+            (ClientMsg::Nick("zed"), "/nick zed\n"),
+            (ClientMsg::Who, "/who\n"),
+            (ClientMsg::Help, "/help\n"),
+        ];
+        for (msg, want) in cases {
+            let mut out = Vec::new();
+            msg.encode(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), *want);
+        }
+    }
+
+    #[test]
+    fn blank_lines() {
+        assert!(is_blank(""));
+        assert!(is_blank(" \t "));
+        assert!(!is_blank(" x "));
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "[^\n\r\\s][^\n\r]{0,40}".prop_filter("not a quit", |t| !is_quit(t))
+    }
+
+    fn word() -> impl Strategy<Value = String> {
+        "[\\p{L}\\p{Nd}_.-]{1,24}"
+    }
+
+    fn msg() -> impl Strategy<Value = (u8, String, String)> {
+        (0u8..8, word(), text())
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_parse_round_trips((kind, w, t) in msg()) {
+            let m = match kind {
+                0 => ClientMsg::Quit,
+                1 => ClientMsg::Who,
+                2 => ClientMsg::Help,
+                3 => ClientMsg::Msg { to: &w, text: &t },
+                4 => ClientMsg::Me(&t),
+                5 => ClientMsg::Nick(&w),
+                _ => ClientMsg::Say(&t),
+            };
+            let mut out = Vec::new();
+            m.encode(&mut out);
+            let line = std::str::from_utf8(&out).unwrap();
+            let line = line.strip_suffix('\n').unwrap();
+            prop_assert!(!line.contains('\n'));
+            prop_assert_eq!(ClientMsg::parse(line), Ok(m));
+        }
+    }
+}

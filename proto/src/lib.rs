@@ -1,0 +1,38 @@
+//! `lanchat-proto`: the lanchat wire protocol, version 1, and nothing else.
+//!
+//! This crate is the single definition of what travels between a lanchat client and server:
+//! how bytes become lines ([`decoder`]), what a client may say ([`client`]), what the server
+//! answers ([`server`]), which names are allowed ([`name`]) and which error codes exist
+//! ([`ErrCode`]). It does no IO and reads no clock, so both the single-threaded server and the
+//! terminal client use it, and tests can feed it byte literals.
+//!
+//! The normative description is `docs/PROTOCOL.md`; this crate implements it.
+
+pub mod client;
+pub mod code;
+pub mod decoder;
+pub mod name;
+pub mod server;
+
+pub use client::{ClientMsg, CommandError};
+pub use code::ErrCode;
+pub use decoder::{LineDecoder, LineTooLong, Lines};
+pub use name::{fold_name, validate_name, NameError};
+pub use server::{ParseError, ServerMsg};
+
+/// The TCP (and discovery UDP) port a server listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 7070;
+
+/// Longest client line the server accepts, in bytes, not counting the `\n` (or `\r\n`).
+pub const DEFAULT_MAX_LINE: usize = 2048;
+
+/// How much longer than the client line limit a server line may be: a relayed line gains a
+/// kind word and a name (`MSG <name> `), and history adds `HIST <millis> ` in front of that.
+/// Clients size their decoder as `max_line + SERVER_LINE_OVERHEAD` or more.
+pub const SERVER_LINE_OVERHEAD: usize = 160;
+
+/// The probe a client broadcasts over UDP to find servers on the LAN.
+pub const DISCOVERY_PROBE: &str = "LANCHAT? 1";
+
+/// The line a client sends to leave (as is `/quit`).
+pub const QUIT_LINE: &str = "<quit>";

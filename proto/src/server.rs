@@ -1,0 +1,549 @@
+//! What the server sends: one [`ServerMsg`] per line, `KIND field field <text>`.
+//!
+//! Fields are separated by one space; a trailing `<text>` runs to the end of the line and may
+//! itself contain spaces. Clients should ignore kinds they do not know (see [`ParseError`]):
+//! later versions add kinds, never change existing ones.
+
+use crate::code::ErrCode;
+
+/// One line from the server, parsed (borrowing from the line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerMsg<'a> {
+    /// `HELLO <text>`: first line on connect; asks for a name.
+    Hello {
+        /// Greeting for people.
+        text: &'a str,
+    },
+    /// `WELCOME <name> <text>`: the name was accepted.
+    Welcome {
+        /// The accepted name.
+        name: &'a str,
+        /// Says how to leave.
+        text: &'a str,
+    },
+    /// `WHO <name> <name> ...`: part of the member list.
+    Who {
+        /// Space-separated names; see [`ServerMsg::who_names`].
+        names: &'a str,
+    },
+    /// `WHOEND <count>`: the member list is complete.
+    WhoEnd {
+        /// How many members there are.
+        count: usize,
+    },
+    /// `JOIN <name>`: someone joined.
+    Join {
+        /// Who.
+        name: &'a str,
+    },
+    /// `LEAVE <name> <reason>`: someone left; `reason` is one word (`quit`, `disconnected`, ...).
+    Leave {
+        /// Who.
+        name: &'a str,
+        /// Why, one word.
+        reason: &'a str,
+    },
+    /// `MSG <from> <text>`: a public message.
+    Msg {
+        /// Sender.
+        from: &'a str,
+        /// The message.
+        text: &'a str,
+    },
+    /// `PRIV <from> <text>`: a private message to this client.
+    Priv {
+        /// Sender.
+        from: &'a str,
+        /// The message.
+        text: &'a str,
+    },
+    /// `ACTION <from> <text>`: a `/me` action.
+    Action {
+        /// Who acts.
+        from: &'a str,
+        /// The action.
+        text: &'a str,
+    },
+    /// `NICK <old> <new>`: someone was renamed.
+    Nick {
+        /// Name before.
+        old: &'a str,
+        /// Name after.
+        new: &'a str,
+    },
+    /// `INFO <text>`: information for people (e.g. `/help`).
+    Info {
+        /// The information.
+        text: &'a str,
+    },
+    /// `ERR <code> <text>`: something was refused.
+    Err {
+        /// Stable, for programs.
+        code: ErrCode<'a>,
+        /// For people.
+        text: &'a str,
+    },
+    /// `BYE <text>`: the server is closing this connection.
+    Bye {
+        /// Why.
+        text: &'a str,
+    },
+    /// `HIST <unix-millis> <frame>`: a message from before this client joined, exactly as it
+    /// was sent live (`MSG ...` or `ACTION ...`), with the time the server received it.
+    Hist {
+        /// Milliseconds since the Unix epoch.
+        at_ms: u64,
+        /// The original frame.
+        frame: Box<ServerMsg<'a>>,
+    },
+}
+
+/// A server line that could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The line is empty.
+    Empty,
+    /// The first word is not a kind this version knows. Clients should ignore such lines.
+    UnknownKind(String),
+    /// A required field is missing.
+    Missing {
+        /// The kind of line.
+        kind: &'static str,
+        /// The missing field.
+        field: &'static str,
+    },
+    /// A numeric field is not a number.
+    BadNumber {
+        /// The kind of line.
+        kind: &'static str,
+    },
+    /// `HIST` may only carry `MSG` or `ACTION` frames.
+    BadHistFrame,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Empty => write!(f, "empty line"),
+            ParseError::UnknownKind(k) => write!(f, "unknown line kind {k:?}"),
+            ParseError::Missing { kind, field } => write!(f, "{kind} line without its {field}"),
+            ParseError::BadNumber { kind } => write!(f, "{kind} line with a bad number"),
+            ParseError::BadHistFrame => write!(f, "HIST line must carry a MSG or ACTION frame"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Cuts a line into fields from the left.
+struct Fields<'a> {
+    kind: &'static str,
+    rest: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    fn word(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
+        let (w, rest) = self.rest.split_once(' ').unwrap_or((self.rest, ""));
+        if w.is_empty() {
+            return Err(ParseError::Missing {
+                kind: self.kind,
+                field,
+            });
+        }
+        self.rest = rest;
+        Ok(w)
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, field: &'static str) -> Result<T, ParseError> {
+        self.word(field)?
+            .parse()
+            .map_err(|_| ParseError::BadNumber { kind: self.kind })
+    }
+
+    fn text(self) -> &'a str {
+        self.rest
+    }
+}
+
+impl<'a> ServerMsg<'a> {
+    /// The wire word for this kind of line.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMsg::Hello { .. } => "HELLO",
+            ServerMsg::Welcome { .. } => "WELCOME",
+            ServerMsg::Who { .. } => "WHO",
+            ServerMsg::WhoEnd { .. } => "WHOEND",
+            ServerMsg::Join { .. } => "JOIN",
+            ServerMsg::Leave { .. } => "LEAVE",
+            ServerMsg::Msg { .. } => "MSG",
+            ServerMsg::Priv { .. } => "PRIV",
+            ServerMsg::Action { .. } => "ACTION",
+            ServerMsg::Nick { .. } => "NICK",
+            ServerMsg::Info { .. } => "INFO",
+            ServerMsg::Err { .. } => "ERR",
+            ServerMsg::Bye { .. } => "BYE",
+            ServerMsg::Hist { .. } => "HIST",
+        }
+    }
+
+    /// Parse one line (without its `\n`; a trailing `\r` is tolerated).
+    ///
+    /// # Errors
+    /// [`ParseError::UnknownKind`] for kinds from a newer protocol (ignore those), other
+    /// variants for malformed lines.
+    pub fn parse(line: &'a str) -> Result<Self, ParseError> {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        let (kind_word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let kind: &'static str = match kind_word {
+            "HELLO" => "HELLO",
+            "WELCOME" => "WELCOME",
+            "WHO" => "WHO",
+            "WHOEND" => "WHOEND",
+            "JOIN" => "JOIN",
+            "LEAVE" => "LEAVE",
+            "MSG" => "MSG",
+            "PRIV" => "PRIV",
+            "ACTION" => "ACTION",
+            "NICK" => "NICK",
+            "INFO" => "INFO",
+            "ERR" => "ERR",
+            "BYE" => "BYE",
+            "HIST" => "HIST",
+            other => return Err(ParseError::UnknownKind(other.to_owned())),
+        };
+        let mut f = Fields { kind, rest };
+        Ok(match kind {
+            "HELLO" => ServerMsg::Hello { text: f.text() },
+            "WELCOME" => ServerMsg::Welcome {
+                name: f.word("name")?,
+                text: f.text(),
+            },
+            "WHO" => ServerMsg::Who { names: f.text() },
+            "WHOEND" => ServerMsg::WhoEnd {
+                count: f.number("count")?,
+            },
+            "JOIN" => ServerMsg::Join {
+                name: f.word("name")?,
+            },
+            "LEAVE" => ServerMsg::Leave {
+                name: f.word("name")?,
+                reason: f.text(),
+            },
+            "MSG" => ServerMsg::Msg {
+                from: f.word("name")?,
+                text: f.text(),
+            },
+            "PRIV" => ServerMsg::Priv {
+                from: f.word("name")?,
+                text: f.text(),
+            },
+            "ACTION" => ServerMsg::Action {
+                from: f.word("name")?,
+                text: f.text(),
+            },
+            "NICK" => ServerMsg::Nick {
+                old: f.word("old name")?,
+                new: f.word("new name")?,
+            },
+            "INFO" => ServerMsg::Info { text: f.text() },
+            "ERR" => ServerMsg::Err {
+                code: ErrCode::parse(f.word("code")?),
+                text: f.text(),
+            },
+            "BYE" => ServerMsg::Bye { text: f.text() },
+            _ => {
+                let at_ms = f.number("time")?;
+                let frame = ServerMsg::parse(f.text())?;
+                if !matches!(frame, ServerMsg::Msg { .. } | ServerMsg::Action { .. }) {
+                    return Err(ParseError::BadHistFrame);
+                }
+                ServerMsg::Hist {
+                    at_ms,
+                    frame: Box::new(frame),
+                }
+            }
+        })
+    }
+
+    /// Append this message as one wire line (with its `\n`) to `out`.
+    ///
+    /// Text fields must not contain `\n`; the server only relays text that came out of the line
+    /// decoder, which guarantees that.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.kind().as_bytes());
+        let mut field = |s: &str| {
+            out.push(b' ');
+            out.extend_from_slice(s.as_bytes());
+        };
+        match self {
+            ServerMsg::Hello { text }
+            | ServerMsg::Info { text }
+            | ServerMsg::Bye { text }
+            | ServerMsg::Who { names: text } => field(text),
+            ServerMsg::Join { name } => field(name),
+            ServerMsg::WhoEnd { count } => field(&count.to_string()),
+            ServerMsg::Welcome { name: a, text: b }
+            | ServerMsg::Leave { name: a, reason: b }
+            | ServerMsg::Msg { from: a, text: b }
+            | ServerMsg::Priv { from: a, text: b }
+            | ServerMsg::Action { from: a, text: b }
+            | ServerMsg::Nick { old: a, new: b } => {
+                field(a);
+                field(b);
+            }
+            ServerMsg::Err { code, text } => {
+                field(code.as_str());
+                field(text);
+            }
+            ServerMsg::Hist { at_ms, frame } => {
+                field(&at_ms.to_string());
+                out.push(b' ');
+                frame.encode(out);
+                return; // the inner frame wrote the newline
+            }
+        }
+        out.push(b'\n');
+    }
+
+    /// Encode to an owned line with its `\n` (convenience for tests and tools).
+    pub fn to_line(&self) -> String {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The names in a `WHO` line's list.
+    pub fn who_names(names: &'a str) -> impl Iterator<Item = &'a str> {
+        names.split(' ').filter(|n| !n.is_empty())
+    }
+}
+
+/// Append the member list as `WHO` lines, none longer than `max_line` bytes, then
+/// `WHOEND <count>`; returns the count.
+///
+/// A name longer than the line allows still gets a line of its own (names are at most 96 bytes,
+/// far below any sane limit).
+pub fn encode_member_list<'n>(
+    names: impl IntoIterator<Item = &'n str>,
+    max_line: usize,
+    out: &mut Vec<u8>,
+) -> usize {
+    let mut count = 0;
+    let mut line_len = 0; // bytes of the current WHO line, 0 when none is open
+    for name in names {
+        if line_len > 0 && line_len + 1 + name.len() > max_line {
+            out.push(b'\n');
+            line_len = 0;
+        }
+        if line_len == 0 {
+            out.extend_from_slice(b"WHO");
+            line_len = 3;
+        }
+        out.push(b' ');
+        out.extend_from_slice(name.as_bytes());
+        line_len += 1 + name.len();
+        count += 1;
+    }
+    if line_len > 0 {
+        out.push(b'\n');
+    }
+    ServerMsg::WhoEnd { count }.encode(out);
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parse_every_kind() {
+        use ServerMsg as S;
+        let cases: Vec<(&str, ServerMsg)> = vec![
+            (
+                "HELLO hi, who are you?",
+                S::Hello {
+                    text: "hi, who are you?",
+                },
+            ),
+            ("HELLO", S::Hello { text: "" }),
+            (
+                "WELCOME ann type <quit> to leave",
+                S::Welcome {
+                    name: "ann",
+                    text: "type <quit> to leave",
+                },
+            ),
+            ("WHO ann bob", S::Who { names: "ann bob" }),
+            ("WHOEND 2", S::WhoEnd { count: 2 }),
+            ("JOIN bob", S::Join { name: "bob" }),
+            (
+                "LEAVE bob quit",
+                S::Leave {
+                    name: "bob",
+                    reason: "quit",
+                },
+            ),
+            (
+                "MSG bob hello  world ",
+                S::Msg {
+                    from: "bob",
+                    text: "hello  world ",
+                },
+            ),
+            (
+                "PRIV bob psst",
+                S::Priv {
+                    from: "bob",
+                    text: "psst",
+                },
+            ),
+            (
+                "ACTION bob waves",
+                S::Action {
+                    from: "bob",
+                    text: "waves",
+                },
+            ),
+            (
+                "NICK bob robert",
+                S::Nick {
+                    old: "bob",
+                    new: "robert",
+                },
+            ),
+            (
+                "INFO /who lists users",
+                S::Info {
+                    text: "/who lists users",
+                },
+            ),
+            (
+                "ERR name-taken someone has that name",
+                S::Err {
+                    code: ErrCode::NameTaken,
+                    text: "someone has that name",
+                },
+            ),
+            (
+                "ERR future-thing x",
+                S::Err {
+                    code: ErrCode::Other("future-thing"),
+                    text: "x",
+                },
+            ),
+            ("BYE see you\r", S::Bye { text: "see you" }),
+            (
+                "HIST 1700000000000 MSG bob hi",
+                S::Hist {
+                    at_ms: 1_700_000_000_000,
+                    frame: Box::new(S::Msg {
+                        from: "bob",
+                        text: "hi",
+                    }),
+                },
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(ServerMsg::parse(line), Ok(want), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn parse_errors() {
+        assert_eq!(ServerMsg::parse(""), Err(ParseError::Empty));
+        assert_eq!(
+            ServerMsg::parse("PING x"),
+            Err(ParseError::UnknownKind("PING".into()))
+        );
+        assert_eq!(
+            ServerMsg::parse("JOIN"),
+            Err(ParseError::Missing {
+                kind: "JOIN",
+                field: "name"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("WHOEND x"),
+            Err(ParseError::BadNumber { kind: "WHOEND" })
+        );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 JOIN bob"),
+            Err(ParseError::BadHistFrame)
+        );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 HIST 6 MSG a b"),
+            Err(ParseError::BadHistFrame)
+        );
+    }
+
+    #[test]
+    fn member_list_respects_line_limit() {
+        let names: Vec<String> = (0..100).map(|i| format!("user{i:03}")).collect();
+        let mut out = Vec::new();
+        let n = encode_member_list(names.iter().map(String::as_str), 40, &mut out);
+        assert_eq!(n, 100);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(*lines.last().unwrap(), "WHOEND 100");
+        let mut seen = Vec::new();
+        for l in &lines[..lines.len() - 1] {
+            assert!(l.len() <= 40, "{l:?}");
+            match ServerMsg::parse(l).unwrap() {
+                ServerMsg::Who { names } => seen.extend(ServerMsg::who_names(names)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(seen, names);
+    }
+
+    #[test]
+    fn empty_member_list() {
+        let mut out = Vec::new();
+        assert_eq!(encode_member_list([], 100, &mut out), 0);
+        assert_eq!(out, b"WHOEND 0\n");
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        "[\\p{L}\\p{Nd}_.-]{1,24}"
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "[^\n\r]{0,60}"
+    }
+
+    fn msg() -> impl Strategy<Value = (u8, String, String, u64)> {
+        (0u8..15, name(), text(), any::<u64>())
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_parse_round_trips((kind, n, t, num) in msg()) {
+            let code = ErrCode::ALL[(num % 10) as usize];
+            let m = match kind {
+                0 => ServerMsg::Hello { text: &t },
+                1 => ServerMsg::Welcome { name: &n, text: &t },
+                2 => ServerMsg::Who { names: &n },
+                3 => ServerMsg::WhoEnd { count: num as usize },
+                4 => ServerMsg::Join { name: &n },
+                5 => ServerMsg::Leave { name: &n, reason: "quit" },
+                6 => ServerMsg::Msg { from: &n, text: &t },
+                7 => ServerMsg::Priv { from: &n, text: &t },
+                8 => ServerMsg::Action { from: &n, text: &t },
+                9 => ServerMsg::Nick { old: &n, new: &n },
+                10 => ServerMsg::Info { text: &t },
+                11 => ServerMsg::Err { code, text: &t },
+                12 => ServerMsg::Bye { text: &t },
+                13 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Action { from: &n, text: &t }) },
+                _ => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Msg { from: &n, text: &t }) },
+            };
+            let line = m.to_line();
+            let body = line.strip_suffix('\n').unwrap();
+            prop_assert!(!body.contains('\n'));
+            prop_assert_eq!(ServerMsg::parse(body), Ok(m));
+        }
+    }
+}

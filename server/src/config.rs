@@ -1,0 +1,250 @@
+//! The server's configuration: every flag, its `LANCHAT_*` environment variable, its default.
+//!
+//! Defaults come from [`crate::limits`], where each one's reason is written down.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::limits;
+use crate::room::RoomConfig;
+
+/// `lanchat-server`: a LAN chat server on one thread.
+#[derive(Debug, Clone, PartialEq, Parser)]
+#[command(name = "lanchat-server", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on (`0.0.0.0` = every IPv4 interface, `::` = every interface).
+    #[arg(long, env = "LANCHAT_BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+
+    /// TCP port (and UDP discovery port); 0 picks a free port.
+    #[arg(long, env = "LANCHAT_PORT", default_value_t = lanchat_proto::DEFAULT_PORT)]
+    pub port: u16,
+
+    /// Most connections at once; lowered at start to fit the file-descriptor limit.
+    #[arg(long, env = "LANCHAT_MAX_CLIENTS", default_value_t = limits::DEFAULT_MAX_CLIENTS,
+          value_parser = parse_max_clients)]
+    pub max_clients: usize,
+
+    /// Longest line a client may send, in bytes (128 to 1048576).
+    #[arg(long, env = "LANCHAT_MAX_LINE", default_value_t = limits::DEFAULT_MAX_LINE,
+          value_parser = parse_max_line)]
+    pub max_line: usize,
+
+    /// Unsent output a client may hold before it is dropped as too slow (bytes; K/M suffixes).
+    #[arg(long, env = "LANCHAT_SENDQ", default_value = "256K", value_parser = parse_sendq)]
+    pub sendq: usize,
+
+    /// Lines per second each client may send (token bucket); 0 turns flood control off.
+    #[arg(long, env = "LANCHAT_RATE", default_value_t = limits::DEFAULT_RATE,
+          value_parser = parse_rate)]
+    pub rate: f64,
+
+    /// Lines a client may send in a burst before --rate applies.
+    #[arg(long, env = "LANCHAT_BURST", default_value_t = limits::DEFAULT_BURST,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub burst: u32,
+
+    /// Seconds a new connection has to give an acceptable name.
+    #[arg(long, env = "LANCHAT_HANDSHAKE_TIMEOUT", default_value_t = limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub handshake_timeout: u64,
+
+    /// Seconds a client's pending output may make no progress before it is dropped.
+    #[arg(long, env = "LANCHAT_WRITE_TIMEOUT", default_value_t = limits::DEFAULT_WRITE_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub write_timeout: u64,
+
+    /// Public messages kept and replayed to newcomers; 0 keeps none.
+    #[arg(long, env = "LANCHAT_HISTORY", default_value_t = limits::DEFAULT_HISTORY,
+          value_parser = parse_history)]
+    pub history: usize,
+
+    /// Server name shown to clients that discover it (default: the host name).
+    #[arg(long, env = "LANCHAT_NAME")]
+    pub name: Option<String>,
+
+    /// Do not answer LAN discovery probes on UDP.
+    #[arg(long, env = "LANCHAT_NO_DISCOVERY")]
+    pub no_discovery: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: lanchat_proto::DEFAULT_PORT,
+            max_clients: limits::DEFAULT_MAX_CLIENTS,
+            max_line: limits::DEFAULT_MAX_LINE,
+            sendq: limits::DEFAULT_SENDQ,
+            rate: limits::DEFAULT_RATE,
+            burst: limits::DEFAULT_BURST,
+            handshake_timeout: limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
+            write_timeout: limits::DEFAULT_WRITE_TIMEOUT_SECS,
+            history: limits::DEFAULT_HISTORY,
+            name: None,
+            no_discovery: false,
+        }
+    }
+}
+
+impl Config {
+    /// Loopback on a free port: what tests and tools start.
+    pub fn loopback() -> Self {
+        Config {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            ..Config::default()
+        }
+    }
+
+    /// The TCP address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+
+    /// The handshake deadline.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout)
+    }
+
+    /// The write-stall deadline.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout)
+    }
+
+    /// Lower `max_clients` so every client fits under a file-descriptor limit of `nofile`.
+    /// Returns the old value when it had to be lowered.
+    pub fn fit_fd_limit(&mut self, nofile: u64) -> Option<usize> {
+        let room = usize::try_from(nofile)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(limits::RESERVED_FDS)
+            .max(1);
+        (self.max_clients > room).then(|| std::mem::replace(&mut self.max_clients, room))
+    }
+
+    /// The part the chat room needs.
+    pub fn room(&self) -> RoomConfig {
+        RoomConfig {
+            max_clients: self.max_clients,
+            max_line: self.max_line,
+            rate: self.rate,
+            burst: self.burst,
+            history: self.history,
+            handshake_timeout_secs: self.handshake_timeout,
+        }
+    }
+}
+
+fn parse_max_clients(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    if n == 0 || n > 1_000_000 {
+        return Err("must be between 1 and 1000000".into());
+    }
+    Ok(n)
+}
+
+fn parse_max_line(s: &str) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if !(limits::MIN_MAX_LINE..=limits::MAX_MAX_LINE).contains(&n) {
+        return Err(format!(
+            "must be between {} and {} bytes",
+            limits::MIN_MAX_LINE,
+            limits::MAX_MAX_LINE
+        ));
+    }
+    Ok(n)
+}
+
+fn parse_sendq(s: &str) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if n < limits::MIN_SENDQ {
+        return Err(format!("must be at least {} bytes", limits::MIN_SENDQ));
+    }
+    Ok(n)
+}
+
+fn parse_history(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    if n > limits::MAX_HISTORY {
+        return Err(format!("must be at most {}", limits::MAX_HISTORY));
+    }
+    Ok(n)
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if !r.is_finite() || r < 0.0 {
+        return Err("must be 0 (off) or a positive number of lines per second".into());
+    }
+    Ok(r)
+}
+
+/// A byte count with an optional `K`/`KiB`/`M`/`MiB` suffix (powers of 1024).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 4096, 256K, 1M)"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("{s:?} has an unknown unit (use K or M)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_flag_defaults() {
+        // Holds as long as no LANCHAT_* variable is set in the test environment.
+        if std::env::vars().any(|(k, _)| k.starts_with("LANCHAT_")) {
+            return;
+        }
+        assert_eq!(Config::parse_from(["lanchat-server"]), Config::default());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("256K"), Ok(256 * 1024));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        for args in [
+            &["x", "--port", "70000"][..],
+            &["x", "--max-line", "10"],
+            &["x", "--rate", "-1"],
+            &["x", "--max-clients", "0"],
+            &["x", "--bind", "not-an-ip"],
+            &["x", "--sendq", "1"],
+            &["x", "--frobnicate"],
+        ] {
+            assert!(Config::try_parse_from(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn fd_limit_lowers_max_clients() {
+        let mut c = Config::default();
+        assert_eq!(c.fit_fd_limit(1 << 20), None);
+        assert_eq!(c.fit_fd_limit(64), Some(10_000));
+        assert_eq!(c.max_clients, 64 - limits::RESERVED_FDS);
+    }
+}

@@ -1,0 +1,769 @@
+//! The reactor: one thread, one `mio::Poll`, every socket on it. The only module that speaks mio.
+//!
+//! A poll round goes:
+//! 1. `poll` (timeout = the next timer, or zero when work was carried over);
+//! 2. handle each event: accept until `WouldBlock`; read until `WouldBlock` (or the per-round
+//!    read budget), feeding lines to the [`Room`], which queues frames into write buffers;
+//! 3. fire due timers (handshake deadlines, write stalls, the accept back-off);
+//! 4. drop connections whose send queue overflowed (`LEAVE <name> too-slow`);
+//! 5. flush: one `write` per connection that has output, WRITABLE interest only where bytes
+//!    remain;
+//! 6. remove closed connections from the slab (never during the round, so a slab key seen
+//!    during the round always means the same connection).
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use slab::Slab;
+
+use crate::config::Config;
+use crate::conn::{Conn, Flushed, Phase, Queued};
+use crate::discovery::{self, ReplyLimiter};
+use crate::limits;
+use crate::outbox::{ConnId, Outbox};
+use crate::room::{reason, Now, Room};
+use crate::sockets;
+use crate::timers::{Timer, Timers};
+
+/// Reserved tokens, far above any slab key.
+const LISTENER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+const WAKER: Token = Token(usize::MAX - 3);
+const DISCOVERY: Token = Token(usize::MAX - 4);
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Asked to stop: everyone got `BYE`, output was flushed (within the bound).
+    Graceful,
+    /// A second signal during the shutdown flush: stopped at once.
+    Forced,
+}
+
+/// Stops a running [`Server`] from another thread (as SIGTERM would).
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+}
+
+impl ShutdownHandle {
+    /// Ask the server to shut down gracefully.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Err(e) = self.waker.wake() {
+            log::warn!("could not wake the server loop: {e}");
+        }
+    }
+}
+
+/// Settings the loop consults on the hot path.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    sendq: usize,
+    max_line: usize,
+    handshake_timeout: Duration,
+    write_timeout: Duration,
+}
+
+/// The chat server: a bound listener and everything the loop owns.
+pub struct Server {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    local_addr: SocketAddr,
+    /// True while the listener is out of the poll after fd exhaustion.
+    accept_paused: bool,
+    accept_backoff: Duration,
+    udp: Option<UdpSocket>,
+    limiter: ReplyLimiter,
+    server_name: String,
+    conns: Slab<Conn<TcpStream>>,
+    room: Room,
+    timers: Timers,
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+    settings: Settings,
+    /// The one read buffer: every read lands here and is decoded in place.
+    scratch: Vec<u8>,
+    /// Connections with output queued this round (each at most once).
+    flush_list: Vec<usize>,
+    /// Connections whose send queue overflowed this round.
+    overflowed: Vec<usize>,
+    /// Connections to remove after the round.
+    closed: Vec<usize>,
+    /// Connections that used their read budget and still have input; read next round.
+    carry: Vec<usize>,
+    /// Set when shutdown began: the flush deadline.
+    shutdown_deadline: Option<Instant>,
+    next_generation: u64,
+}
+
+impl Server {
+    /// Bind the listener (and the discovery socket) and set up the loop.
+    ///
+    /// # Errors
+    /// Binding or creating the poll failed.
+    pub fn bind(config: &Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let std_listener = sockets::listen(config.addr())?;
+        let local_addr = std_listener.local_addr()?;
+        let mut listener = TcpListener::from_std(std_listener);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let udp = if config.no_discovery {
+            None
+        } else {
+            match sockets::udp(local_addr) {
+                Ok(s) => {
+                    let mut s = UdpSocket::from_std(s);
+                    poll.registry()
+                        .register(&mut s, DISCOVERY, Interest::READABLE)?;
+                    Some(s)
+                }
+                Err(e) => {
+                    log::warn!("discovery off: cannot bind UDP {local_addr}: {e}");
+                    None
+                }
+            }
+        };
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(Server {
+            poll,
+            listener: Some(listener),
+            local_addr,
+            accept_paused: false,
+            accept_backoff: limits::ACCEPT_BACKOFF_START,
+            udp,
+            limiter: ReplyLimiter::default(),
+            server_name: config.name.clone().unwrap_or_else(discovery::host_name),
+            conns: Slab::new(),
+            room: Room::new(config.room()),
+            timers: Timers::new(),
+            signals: None,
+            waker,
+            stop: Arc::new(AtomicBool::new(false)),
+            settings: Settings {
+                sendq: config.sendq,
+                max_line: config.max_line,
+                handshake_timeout: config.handshake_timeout(),
+                write_timeout: config.write_timeout(),
+            },
+            scratch: vec![0; limits::READ_CHUNK],
+            flush_list: Vec::new(),
+            overflowed: Vec::new(),
+            closed: Vec::new(),
+            carry: Vec::new(),
+            shutdown_deadline: None,
+            next_generation: 0,
+        })
+    }
+
+    /// The address actually bound (with the real port when `--port 0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops the server from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            waker: Arc::clone(&self.waker),
+            stop: Arc::clone(&self.stop),
+        }
+    }
+
+    /// Handle SIGINT and SIGTERM inside the loop: the first shuts down gracefully, a second
+    /// one exits at once.
+    ///
+    /// # Errors
+    /// Installing the handlers failed.
+    pub fn handle_signals(&mut self) -> io::Result<()> {
+        let mut signals = signal_hook_mio::v1_0::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        self.poll
+            .registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Run until shut down.
+    ///
+    /// # Errors
+    /// Only a failing `poll` ends the loop with an error; a connection's error only ends that
+    /// connection.
+    pub fn run(mut self) -> io::Result<Exit> {
+        let mut events = Events::with_capacity(limits::EVENTS_CAPACITY);
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            let now = read_clock();
+
+            for key in std::mem::take(&mut self.carry) {
+                self.read(key, now);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    DISCOVERY => self.answer_probes(now),
+                    WAKER => {
+                        if self.stop.load(Ordering::SeqCst) {
+                            self.begin_shutdown(now);
+                        }
+                    }
+                    SIGNALS => {
+                        if self.on_signals(now) == Some(Exit::Forced) {
+                            log::warn!("second signal: exiting without waiting for the flush");
+                            return Ok(Exit::Forced);
+                        }
+                    }
+                    Token(key) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read(key, now);
+                        }
+                        if event.is_writable() {
+                            self.want_flush(key);
+                        }
+                    }
+                }
+            }
+            self.fire_timers(now);
+            self.drop_overflowed();
+            self.flush(now.mono);
+            self.remove_closed();
+
+            if let Some(deadline) = self.shutdown_deadline {
+                if self.conns.is_empty() || now.mono >= deadline {
+                    if !self.conns.is_empty() {
+                        log::warn!("{} connection(s) still flushing at exit", self.conns.len());
+                    }
+                    return Ok(Exit::Graceful);
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.carry.is_empty() || !self.flush_list.is_empty() || !self.overflowed.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        self.timers.timeout(now)
+    }
+
+    /// The room and an outbox over the connections, borrowed side by side.
+    fn room_and_outbox(&mut self) -> (&mut Room, Delivery<'_>) {
+        (
+            &mut self.room,
+            Delivery {
+                conns: &mut self.conns,
+                flush_list: &mut self.flush_list,
+                overflowed: &mut self.overflowed,
+                sendq: self.settings.sendq,
+            },
+        )
+    }
+
+    fn want_flush(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if !conn.in_flush_list {
+                conn.in_flush_list = true;
+                self.flush_list.push(key);
+            }
+        }
+    }
+
+    // ----- accepting -------------------------------------------------------------------------
+
+    fn accept(&mut self, now: Now) {
+        let mut errors = 0;
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            if self.accept_paused {
+                return;
+            }
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    self.accept_backoff = limits::ACCEPT_BACKOFF_START;
+                    self.admit(stream, peer, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if sockets::is_resource_exhaustion(&e) => {
+                    self.pause_accept(now, &e);
+                    return;
+                }
+                Err(e) => {
+                    // Per-connection failures (ECONNABORTED, ...): skip that one. A run of
+                    // them is treated like exhaustion rather than spun on.
+                    log::debug!("accept: {e}");
+                    errors += 1;
+                    if errors >= 64 {
+                        self.pause_accept(now, &e);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Out of fds (or memory): take the listener out of the poll and try again later. Retrying
+    /// at once would spin (the pending connection keeps the listener readable), and returning
+    /// without a retry would stall it (edge-triggered: no new event would come).
+    fn pause_accept(&mut self, now: Now, e: &io::Error) {
+        if let Some(listener) = &mut self.listener {
+            if let Err(de) = self.poll.registry().deregister(listener) {
+                log::warn!("cannot pause the listener: {de}");
+            }
+        }
+        if self.accept_backoff == limits::ACCEPT_BACKOFF_START {
+            log::warn!(
+                "accept failed ({e}); not accepting for a while ({} connections open)",
+                self.conns.len()
+            );
+        }
+        self.accept_paused = true;
+        self.timers
+            .add(now.mono + self.accept_backoff, Timer::ResumeAccept);
+        self.accept_backoff = (self.accept_backoff * 2).min(limits::ACCEPT_BACKOFF_MAX);
+    }
+
+    fn resume_accept(&mut self, now: Now) {
+        if !self.accept_paused {
+            return;
+        }
+        self.accept_paused = false;
+        if let Some(listener) = &mut self.listener {
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(listener, LISTENER, Interest::READABLE)
+            {
+                log::warn!("cannot resume the listener: {e}");
+            }
+        }
+        // Connections may be waiting already; the registration may not report them as new.
+        self.accept(now);
+        if !self.accept_paused {
+            if self.accept_backoff > limits::ACCEPT_BACKOFF_START {
+                log::info!("accepting again ({} connections open)", self.conns.len());
+            }
+            self.accept_backoff = limits::ACCEPT_BACKOFF_START;
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Now) {
+        if self.room.is_full() {
+            // Say why and let go at once: the fd is needed more by the people already here.
+            let frame = self.room.full_frame();
+            let _ = io::Write::write(&mut stream, &frame);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            log::debug!("refused {peer}: server full");
+            return;
+        }
+        if let Err(e) = sockets::tune(&stream) {
+            log::debug!("socket options for {peer}: {e}");
+        }
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(key), Interest::READABLE)
+        {
+            log::warn!("cannot register {peer}: {e}");
+            return;
+        }
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        entry.insert(Conn::new(
+            stream,
+            self.settings.max_line,
+            generation,
+            now.mono,
+        ));
+        log::debug!("{} connected from {peer}", ConnId(key));
+        self.timers.add(
+            now.mono + self.settings.handshake_timeout,
+            Timer::Handshake { key, generation },
+        );
+        let (room, mut out) = self.room_and_outbox();
+        room.connect(ConnId(key), now, &mut out);
+    }
+
+    // ----- reading ---------------------------------------------------------------------------
+
+    fn read(&mut self, key: usize, now: Now) {
+        let mut budget = limits::READ_BUDGET_PER_ROUND;
+        loop {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            if conn.phase == Phase::Dead {
+                return;
+            }
+            match conn.stream.read(&mut self.scratch) {
+                Ok(0) => {
+                    self.peer_closed(key);
+                    return;
+                }
+                Ok(n) => {
+                    if conn.phase == Phase::Open {
+                        self.handle_input(key, n, now);
+                    }
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        self.carry.push(key);
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("{} read: {e}", ConnId(key));
+                    self.kill(key, reason::DISCONNECTED);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Decode `scratch[..n]` from `key` and hand each line to the room.
+    fn handle_input(&mut self, key: usize, n: usize, now: Now) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let mut decoder = std::mem::take(&mut conn.decoder);
+        let mut out = Delivery {
+            conns: &mut self.conns,
+            flush_list: &mut self.flush_list,
+            overflowed: &mut self.overflowed,
+            sendq: self.settings.sendq,
+        };
+        let id = ConnId(key);
+        let mut lines = decoder.lines(&self.scratch[..n]);
+        while let Some(item) = lines.next_line() {
+            match item {
+                Ok(line) => self.room.line(id, line, now, &mut out),
+                Err(_) => self.room.line_too_long(id, now, &mut out),
+            }
+            if out.conns.get(key).is_none_or(|c| c.phase != Phase::Open) {
+                // Quit or kicked: whatever else it sent is not acted on.
+                break;
+            }
+        }
+        if let Some(conn) = self.conns.get_mut(key) {
+            conn.decoder = decoder;
+        }
+    }
+
+    /// EOF from the peer: it is leaving. Tell the others, flush what it is owed, close.
+    fn peer_closed(&mut self, key: usize) {
+        let (room, mut out) = self.room_and_outbox();
+        room.disconnect(ConnId(key), reason::DISCONNECTED, &mut out);
+        if let Some(conn) = self.conns.get_mut(key) {
+            // A line cut off by the close is never relayed.
+            conn.decoder.reset();
+        }
+        let (_, mut out) = self.room_and_outbox();
+        out.close(ConnId(key));
+    }
+
+    /// The connection is broken (reset, error, too slow, stalled): tell the others, drop it.
+    fn kill(&mut self, key: usize, why: &str) {
+        let (room, mut out) = self.room_and_outbox();
+        room.disconnect(ConnId(key), why, &mut out);
+        if let Some(conn) = self.conns.get_mut(key) {
+            if conn.phase != Phase::Dead {
+                conn.phase = Phase::Dead;
+                self.closed.push(key);
+            }
+        }
+    }
+
+    // ----- timers ----------------------------------------------------------------------------
+
+    fn fire_timers(&mut self, now: Now) {
+        while let Some(timer) = self.timers.pop_due(now.mono) {
+            match timer {
+                Timer::Handshake { key, generation } => {
+                    if self.is_current(key, generation) {
+                        let (room, mut out) = self.room_and_outbox();
+                        if room.expire_handshake(ConnId(key), &mut out) {
+                            log::debug!("{} handshake timed out", ConnId(key));
+                        }
+                    }
+                }
+                Timer::WriteStall { key, generation } => {
+                    if self.is_current(key, generation) {
+                        self.check_stall(key, now.mono);
+                    }
+                }
+                Timer::ResumeAccept => self.resume_accept(now),
+                Timer::ShutdownDeadline => {}
+            }
+        }
+    }
+
+    fn is_current(&self, key: usize, generation: u64) -> bool {
+        self.conns
+            .get(key)
+            .is_some_and(|c| c.generation == generation && c.phase != Phase::Dead)
+    }
+
+    fn check_stall(&mut self, key: usize, now: Instant) {
+        let timeout = self.settings.write_timeout;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        conn.stall_timer = false;
+        if conn.pending() == 0 {
+            return;
+        }
+        let deadline = conn.last_progress + timeout;
+        if now >= deadline {
+            log::info!("{} output stalled for {timeout:?}; dropping", ConnId(key));
+            self.kill(key, reason::TIMEOUT);
+        } else {
+            conn.stall_timer = true;
+            let generation = conn.generation;
+            self.timers
+                .add(deadline, Timer::WriteStall { key, generation });
+        }
+    }
+
+    // ----- writing ---------------------------------------------------------------------------
+
+    /// Drop every connection whose send queue overflowed this round. Their `LEAVE` may
+    /// overflow others in turn; the loop runs until none is left.
+    fn drop_overflowed(&mut self) {
+        while let Some(key) = self.overflowed.pop() {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.phase == Phase::Dead {
+                continue;
+            }
+            log::info!(
+                "{} is not reading ({} bytes unsent); dropping",
+                ConnId(key),
+                conn.pending()
+            );
+            let mut bye = Vec::new();
+            lanchat_proto::ServerMsg::Bye {
+                text: crate::room::text::BYE_TOO_SLOW,
+            }
+            .encode(&mut bye);
+            conn.queue_unchecked(&bye);
+            // Best effort: the peer is not reading, so this likely goes nowhere.
+            let _ = conn.flush(Instant::now());
+            self.kill(key, reason::TOO_SLOW);
+        }
+    }
+
+    /// One write per connection with output; interest follows what is left.
+    fn flush(&mut self, now: Instant) {
+        let list = std::mem::take(&mut self.flush_list);
+        let registry = self.poll.registry();
+        let mut broken = Vec::new();
+        for &key in &list {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            conn.in_flush_list = false;
+            if conn.phase == Phase::Dead {
+                continue;
+            }
+            match conn.flush(now) {
+                Ok(Flushed::Done) => {
+                    if conn.phase == Phase::Closing {
+                        conn.phase = Phase::Dead;
+                        self.closed.push(key);
+                    } else if conn.write_interest {
+                        conn.write_interest = false;
+                        reregister(registry, conn, key, Interest::READABLE);
+                    }
+                }
+                Ok(Flushed::Pending) => {
+                    if !conn.write_interest {
+                        conn.write_interest = true;
+                        reregister(registry, conn, key, Interest::READABLE | Interest::WRITABLE);
+                    }
+                    if !conn.stall_timer {
+                        conn.stall_timer = true;
+                        let (generation, at) = (conn.generation, now + self.settings.write_timeout);
+                        self.timers.add(at, Timer::WriteStall { key, generation });
+                    }
+                }
+                Err(e) => {
+                    // EPIPE, ECONNRESET: the peer is gone; an ordinary close.
+                    log::debug!("{} write: {e}", ConnId(key));
+                    broken.push(key);
+                }
+            }
+        }
+        for key in broken {
+            self.kill(key, reason::DISCONNECTED);
+        }
+        // The LEAVE lines of broken connections are flushed next round (polled without waiting).
+    }
+
+    fn remove_closed(&mut self) {
+        for key in std::mem::take(&mut self.closed) {
+            let Some(mut conn) = self.conns.try_remove(key) else {
+                continue;
+            };
+            if let Err(e) = self.poll.registry().deregister(&mut conn.stream) {
+                log::debug!("{} deregister: {e}", ConnId(key));
+            }
+            // Discard unread input first: closing a socket with unread data sends RST, which
+            // can destroy the BYE the peer has not read yet.
+            let mut budget = 16;
+            while budget > 0 && matches!(conn.stream.read(&mut self.scratch), Ok(n) if n > 0) {
+                budget -= 1;
+            }
+            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+            log::debug!("{} closed", ConnId(key));
+        }
+    }
+
+    // ----- shutdown and signals --------------------------------------------------------------
+
+    fn on_signals(&mut self, now: Now) -> Option<Exit> {
+        let signals = self.signals.as_mut()?;
+        let count = signals.pending().count();
+        if count == 0 {
+            return None;
+        }
+        if self.shutdown_deadline.is_some() || count > 1 {
+            return Some(Exit::Forced);
+        }
+        log::info!("signal received: shutting down");
+        self.begin_shutdown(now);
+        None
+    }
+
+    fn begin_shutdown(&mut self, now: Now) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        if let Some(mut udp) = self.udp.take() {
+            let _ = self.poll.registry().deregister(&mut udp);
+        }
+        let (room, mut out) = self.room_and_outbox();
+        room.shutdown(&mut out);
+        let deadline = now.mono + limits::SHUTDOWN_FLUSH;
+        self.shutdown_deadline = Some(deadline);
+        self.timers.add(deadline, Timer::ShutdownDeadline);
+        log::info!(
+            "shutting down: saying BYE to {} connection(s)",
+            self.conns.len()
+        );
+    }
+
+    // ----- discovery -------------------------------------------------------------------------
+
+    fn answer_probes(&mut self, now: Now) {
+        let Some(udp) = &self.udp else {
+            return;
+        };
+        let mut buf = [0u8; discovery::MAX_PROBE + 1];
+        // Bounded: a flood of datagrams cannot hold the loop for more than this many reads.
+        for _ in 0..256 {
+            match udp.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    if !discovery::is_probe(&buf[..n]) || !self.limiter.allow(from.ip(), now.mono) {
+                        continue;
+                    }
+                    let reply = discovery::reply(
+                        self.local_addr.port(),
+                        self.room.members(),
+                        &self.server_name,
+                    );
+                    if let Err(e) = udp.send_to(&reply, from) {
+                        log::debug!("discovery reply to {from}: {e}");
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("discovery: {e}");
+                    return;
+                }
+            }
+        }
+        // Still readable: come back next round rather than starve the chat.
+        let _ = self.waker.wake();
+    }
+}
+
+fn reregister(registry: &Registry, conn: &mut Conn<TcpStream>, key: usize, interest: Interest) {
+    if let Err(e) = registry.reregister(&mut conn.stream, Token(key), interest) {
+        log::debug!("{} reregister: {e}", ConnId(key));
+    }
+}
+
+fn read_clock() -> Now {
+    let unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Now {
+        mono: Instant::now(),
+        unix_ms,
+    }
+}
+
+/// The loop's [`Outbox`]: frames go into connections' write buffers.
+struct Delivery<'a> {
+    conns: &'a mut Slab<Conn<TcpStream>>,
+    flush_list: &'a mut Vec<usize>,
+    overflowed: &'a mut Vec<usize>,
+    sendq: usize,
+}
+
+impl Outbox for Delivery<'_> {
+    fn send(&mut self, to: ConnId, frame: &[u8]) {
+        let Some(conn) = self.conns.get_mut(to.0) else {
+            return;
+        };
+        match conn.queue(frame, self.sendq) {
+            Queued::Yes => {
+                if !conn.in_flush_list {
+                    conn.in_flush_list = true;
+                    self.flush_list.push(to.0);
+                }
+            }
+            Queued::Overflow => self.overflowed.push(to.0),
+            Queued::Ignored => {}
+        }
+    }
+
+    fn close(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        if conn.phase == Phase::Open {
+            conn.phase = Phase::Closing;
+        }
+        if !conn.in_flush_list {
+            conn.in_flush_list = true;
+            self.flush_list.push(id.0);
+        }
+    }
+}

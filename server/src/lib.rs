@@ -1,0 +1,29 @@
+//! `lanchat-server`: the lanchat chat server as a library, so tests can run it in-process.
+//!
+//! One thread, one `mio` poll loop, every socket on it. The parts, in the order a byte meets
+//! them:
+//! - [`event_loop`]: the reactor, the only module that speaks mio: accept, read, flush, timers,
+//!   signals, discovery.
+//! - [`conn`]: one connection's socket and buffers, and the queue/flush rules.
+//! - [`room`]: the chat logic, as plain code fed lines and returning frames through an
+//!   [`outbox::Outbox`].
+//! - [`limits`] and [`config`]: every bound and flag, with its default and reason.
+//!
+//! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
+
+pub mod bucket;
+pub mod config;
+pub mod conn;
+pub mod discovery;
+pub mod event_loop;
+pub mod limits;
+pub mod logger;
+pub mod outbox;
+pub mod room;
+pub mod sockets;
+pub mod timers;
+
+pub use config::Config;
+pub use event_loop::{Exit, Server, ShutdownHandle};
+pub use outbox::{ConnId, Outbox, Recorder};
+pub use room::{Now, Room, RoomConfig};

@@ -1,0 +1,96 @@
+//! Every bound the server enforces, in one place, each with its default and the reason for it.
+//!
+//! The user-facing ones are also flags (see [`crate::config::Config`]); the rest are internal
+//! caps that keep one poll round short and fair. `docs/ROBUSTNESS.md` lists them all with what a
+//! client sees when it hits one.
+
+use std::time::Duration;
+
+/// `--max-clients`: connected users (named or not). 10,000 is the C10K target of a small
+/// machine; it is lowered at start to fit the process's file-descriptor limit.
+pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
+
+/// File descriptors kept back from `--max-clients` for the server's own use: stdio, the epoll
+/// fd, the listener, the UDP socket, the signal pipe and waker, and a few connections that are
+/// being refused (`ERR server-full`) at any one time.
+pub const RESERVED_FDS: usize = 16;
+
+/// `--max-line`: longest client line in bytes. 2048 is ample for chat (IRC allows 512) and
+/// bounds each connection's read buffer.
+pub const DEFAULT_MAX_LINE: usize = lanchat_proto::DEFAULT_MAX_LINE;
+
+/// Smallest `--max-line` accepted: a `WHO` line must hold at least one full name (96 bytes).
+pub const MIN_MAX_LINE: usize = 128;
+
+/// Largest `--max-line` accepted (1 MiB): beyond that a line is not chat.
+pub const MAX_MAX_LINE: usize = 1 << 20;
+
+/// `--sendq`: unsent output a connection may hold before it is dropped as too slow. 256 KiB is
+/// thousands of chat lines (Redis' pubsub soft limit is 8 MiB over 60 s; IRC servers use
+/// 100-500 KiB sendqs); a reader that falls that far behind is not coming back.
+pub const DEFAULT_SENDQ: usize = 256 * 1024;
+
+/// Smallest `--sendq` accepted: below a few KiB ordinary bursts would drop healthy clients.
+pub const MIN_SENDQ: usize = 4 * 1024;
+
+/// `--rate`: sustained lines per second per connection. A fast typist manages 2-3; pasting a
+/// short block stays within the burst.
+pub const DEFAULT_RATE: f64 = 10.0;
+
+/// `--burst`: lines a connection may send at once before `--rate` applies.
+pub const DEFAULT_BURST: u32 = 20;
+
+/// At most one `ERR rate-limited` per this interval per connection, so a flood does not turn
+/// into a flood of replies.
+pub const RATE_ERR_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A connection still over its rate budget this long after the first dropped line is
+/// disconnected (`LEAVE <name> flooding`): it has been told and is not listening.
+pub const FLOOD_KICK_AFTER: Duration = Duration::from_secs(30);
+
+/// Dropped lines this far apart belong to separate floods (the sender paused in between).
+pub const FLOOD_RUN_GAP: Duration = Duration::from_secs(5);
+
+/// `--handshake-timeout`: seconds to send an acceptable name. Long enough for a person to type
+/// one; short enough that idle half-open connections (slowloris) do not pile up.
+pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: u64 = 30;
+
+/// `--write-timeout`: seconds a connection's pending output may make no progress before the
+/// connection is dropped as dead (`LEAVE <name> timeout`).
+pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 60;
+
+/// TCP keepalive on every accepted socket: first probe after this much idle time ...
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+/// ... then one probe per interval ...
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// ... and the peer is declared dead after this many unanswered probes (about 2 minutes in all).
+pub const KEEPALIVE_PROBES: u32 = 6;
+
+/// `--history`: public messages kept for late joiners. 50 lines is a screenful of context.
+pub const DEFAULT_HISTORY: usize = 50;
+
+/// Largest `--history` accepted; memory is `history x max_line` at worst.
+pub const MAX_HISTORY: usize = 10_000;
+
+/// Bytes read per `read` call into the loop's one scratch buffer.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// Bytes read from one connection per poll round before others get their turn; the rest is read
+/// in the next round (which then polls without blocking).
+pub const READ_BUDGET_PER_ROUND: usize = 256 * 1024;
+
+/// Poll events handled per `poll` call.
+pub const EVENTS_CAPACITY: usize = 1024;
+
+/// Listen backlog requested (the kernel caps it at `net.core.somaxconn`): room for a burst of
+/// connects, as when a whole office starts at once or a load test opens 10,000 clients.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// After `accept` fails with EMFILE/ENFILE the listener rests this long, doubling per failure ...
+pub const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(100);
+/// ... up to this.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// On SIGINT/SIGTERM, how long pending output (the `BYE` lines) may take to flush before the
+/// server exits anyway; slow clients are not waited for.
+pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);

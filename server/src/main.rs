@@ -1,0 +1,49 @@
+//! `lanchat-server`: parse flags, set up logging, bind, print the address, run.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use lanchat_server::{sockets, Config, Exit, Server};
+
+fn main() -> ExitCode {
+    let mut config = Config::parse();
+    lanchat_server::logger::init();
+    match run(&mut config) {
+        Ok(Exit::Graceful) => ExitCode::SUCCESS,
+        Ok(Exit::Forced) => ExitCode::from(130),
+        Err(e) => {
+            eprintln!("lanchat-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: &mut Config) -> anyhow::Result<Exit> {
+    match sockets::raise_fd_limit() {
+        Ok(nofile) => {
+            if let Some(asked) = config.fit_fd_limit(nofile) {
+                log::warn!(
+                    "--max-clients lowered from {asked} to {} to fit the file-descriptor limit ({nofile})",
+                    config.max_clients
+                );
+            }
+        }
+        Err(e) => log::warn!("cannot read the file-descriptor limit: {e}"),
+    }
+    let mut server =
+        Server::bind(config).with_context(|| format!("cannot listen on {}", config.addr()))?;
+    server
+        .handle_signals()
+        .context("cannot install signal handlers")?;
+    // The one line on stdout: scripts and tests read the real port from it.
+    println!("listening on {}", server.local_addr());
+    log::info!(
+        "lanchat-server {} on {} (max {} clients, line limit {} bytes)",
+        env!("CARGO_PKG_VERSION"),
+        server.local_addr(),
+        config.max_clients,
+        config.max_line
+    );
+    server.run().context("poll failed")
+}

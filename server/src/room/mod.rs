@@ -1,0 +1,600 @@
+//! The chat room: who is here, what each line does, and who gets which frame.
+//!
+//! This is the whole of the chat logic, as plain code: the event loop feeds it events
+//! (`connect`, `line`, `disconnect`, ...) with a connection id and the time, and it answers by
+//! writing frames into an [`Outbox`]. It owns no socket and reads no clock, so unit tests and
+//! the fuzzer drive it directly.
+
+pub mod history;
+pub mod text;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use lanchat_proto::client::is_quit;
+use lanchat_proto::server::encode_member_list;
+use lanchat_proto::{fold_name, validate_name, ClientMsg, CommandError, ErrCode, ServerMsg};
+
+use crate::bucket::TokenBucket;
+use crate::limits;
+use crate::outbox::{ConnId, Outbox};
+use history::History;
+
+/// The one-word reasons after `LEAVE <name>`.
+pub mod reason {
+    /// The user sent `<quit>` or `/quit`.
+    pub const QUIT: &str = "quit";
+    /// The connection ended without a quit: EOF, reset, or a socket error.
+    pub const DISCONNECTED: &str = "disconnected";
+    /// The client stopped reading and its unsent output passed `--sendq`.
+    pub const TOO_SLOW: &str = "too-slow";
+    /// Output made no progress for `--write-timeout` seconds.
+    pub const TIMEOUT: &str = "timeout";
+    /// The client kept sending over its rate budget long after being told.
+    pub const FLOODING: &str = "flooding";
+}
+
+/// What the room needs to know of the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomConfig {
+    /// Connections (named or not) admitted at once.
+    pub max_clients: usize,
+    /// Client line limit in bytes; `WHO` lines are packed to fit it.
+    pub max_line: usize,
+    /// Lines per second per connection; `0` turns flood control off.
+    pub rate: f64,
+    /// Lines a connection may send at once.
+    pub burst: u32,
+    /// Public messages kept for newcomers.
+    pub history: usize,
+    /// Seconds to give a name (only quoted in the `ERR handshake-timeout` text).
+    pub handshake_timeout_secs: u64,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig {
+            max_clients: limits::DEFAULT_MAX_CLIENTS,
+            max_line: limits::DEFAULT_MAX_LINE,
+            rate: limits::DEFAULT_RATE,
+            burst: limits::DEFAULT_BURST,
+            history: limits::DEFAULT_HISTORY,
+            handshake_timeout_secs: limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// The time of an event, as the event loop read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// Monotonic time, for rates and deadlines.
+    pub mono: Instant,
+    /// Wall-clock milliseconds since the Unix epoch, for history timestamps.
+    pub unix_ms: u64,
+}
+
+/// One connection as the room sees it.
+#[derive(Debug)]
+struct Session {
+    /// `None` until a name is accepted.
+    name: Option<Box<str>>,
+    /// Index in `Room::named` while named.
+    slot: usize,
+    /// `None` when flood control is off.
+    bucket: Option<TokenBucket>,
+    last_rate_err: Option<Instant>,
+    /// When the current run of over-budget lines began ...
+    flooding_since: Option<Instant>,
+    /// ... and when its latest line was dropped.
+    last_drop: Option<Instant>,
+}
+
+/// The chat room.
+#[derive(Debug)]
+pub struct Room {
+    cfg: RoomConfig,
+    /// Indexed by `ConnId`; `None` for ids that are not connected.
+    sessions: Vec<Option<Session>>,
+    /// Number of `Some` entries in `sessions`.
+    count: usize,
+    /// Folded name to its owner. Invariant: exactly the named sessions, each once.
+    by_name: HashMap<String, ConnId>,
+    /// Named connections, densely packed, in join order until someone leaves: the broadcast
+    /// list. Invariant: `sessions[named[i]].slot == i`.
+    named: Vec<ConnId>,
+    /// Scratch for the frame being built: a broadcast is encoded here once.
+    frame: Vec<u8>,
+    history: History,
+}
+
+impl Room {
+    /// An empty room.
+    pub fn new(cfg: RoomConfig) -> Self {
+        let history = History::new(cfg.history);
+        Room {
+            cfg,
+            sessions: Vec::new(),
+            count: 0,
+            by_name: HashMap::new(),
+            named: Vec::new(),
+            frame: Vec::new(),
+            history,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &RoomConfig {
+        &self.cfg
+    }
+
+    /// Connections the room knows (named or still giving a name).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when nobody is connected.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Named members.
+    pub fn members(&self) -> usize {
+        self.named.len()
+    }
+
+    /// True when no further connection may be admitted.
+    pub fn is_full(&self) -> bool {
+        self.count >= self.cfg.max_clients
+    }
+
+    /// The `ERR server-full` line sent to a connection refused for lack of room.
+    pub fn full_frame(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        ServerMsg::Err {
+            code: ErrCode::ServerFull,
+            text: &text::server_full(self.cfg.max_clients),
+        }
+        .encode(&mut out);
+        out
+    }
+
+    /// The name of `id`, once accepted.
+    pub fn name_of(&self, id: ConnId) -> Option<&str> {
+        self.session(id)?.name.as_deref()
+    }
+
+    /// True when `id` is connected and named.
+    pub fn is_named(&self, id: ConnId) -> bool {
+        self.name_of(id).is_some()
+    }
+
+    /// True when `id` is connected (named or not).
+    pub fn contains(&self, id: ConnId) -> bool {
+        self.session(id).is_some()
+    }
+
+    /// Names of the members, in broadcast order.
+    pub fn member_names(&self) -> impl Iterator<Item = &str> {
+        self.named.iter().filter_map(|&id| self.name_of(id))
+    }
+
+    /// Frames kept for newcomers.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    fn session(&self, id: ConnId) -> Option<&Session> {
+        self.sessions.get(id.0)?.as_ref()
+    }
+
+    fn session_mut(&mut self, id: ConnId) -> Option<&mut Session> {
+        self.sessions.get_mut(id.0)?.as_mut()
+    }
+
+    /// A new connection: it is greeted with `HELLO`, or, when the room is full, sent
+    /// `ERR server-full` and closed. Returns whether it was admitted.
+    pub fn connect(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> bool {
+        if self.is_full() {
+            out.send(id, &self.full_frame());
+            out.close(id);
+            return false;
+        }
+        if self.contains(id) {
+            // The loop never reuses a live id; if it did, the old session is gone.
+            self.disconnect(id, reason::DISCONNECTED, out);
+        }
+        if self.sessions.len() <= id.0 {
+            self.sessions.resize_with(id.0 + 1, || None);
+        }
+        let bucket = (self.cfg.rate > 0.0)
+            .then(|| TokenBucket::new(self.cfg.rate, self.cfg.burst, now.mono));
+        self.sessions[id.0] = Some(Session {
+            name: None,
+            slot: 0,
+            bucket,
+            last_rate_err: None,
+            flooding_since: None,
+            last_drop: None,
+        });
+        self.count += 1;
+        self.frame.clear();
+        ServerMsg::Hello { text: text::HELLO }.encode(&mut self.frame);
+        out.send(id, &self.frame);
+        true
+    }
+
+    /// One line (without its terminator) from connection `id`.
+    pub fn line(&mut self, id: ConnId, raw: &[u8], now: Now, out: &mut impl Outbox) {
+        if !self.contains(id) || raw.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        if !self.admit_line(id, now, out) {
+            return;
+        }
+        let Ok(line) = std::str::from_utf8(raw) else {
+            self.send_err(id, ErrCode::BadUtf8, text::BAD_UTF8, out);
+            return;
+        };
+        if line.trim().is_empty() {
+            return;
+        }
+        if self.is_named(id) {
+            self.command(id, line, now, out);
+        } else {
+            self.handshake(id, line, out);
+        }
+    }
+
+    /// Connection `id` sent a line longer than the limit; it was discarded.
+    pub fn line_too_long(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) {
+        if self.contains(id) && self.admit_line(id, now, out) {
+            let msg = text::line_too_long(self.cfg.max_line);
+            self.send_err(id, ErrCode::LineTooLong, &msg, out);
+        }
+    }
+
+    /// Connection `id` ended without quitting (the loop closes it); a named user's leaving is
+    /// announced with `reason`.
+    pub fn disconnect(&mut self, id: ConnId, reason: &str, out: &mut impl Outbox) {
+        self.leave(id, reason, out);
+    }
+
+    /// The handshake deadline of `id` passed: if it still has no name it gets
+    /// `ERR handshake-timeout` and is closed. Returns whether that happened.
+    pub fn expire_handshake(&mut self, id: ConnId, out: &mut impl Outbox) -> bool {
+        if !self.contains(id) || self.is_named(id) {
+            return false;
+        }
+        let msg = text::handshake_timeout(self.cfg.handshake_timeout_secs);
+        self.send_err(id, ErrCode::HandshakeTimeout, &msg, out);
+        self.remove(id);
+        out.close(id);
+        true
+    }
+
+    /// The server is stopping: everyone gets `BYE server shutting down` and is closed.
+    pub fn shutdown(&mut self, out: &mut impl Outbox) {
+        self.frame.clear();
+        ServerMsg::Bye {
+            text: text::BYE_SHUTDOWN,
+        }
+        .encode(&mut self.frame);
+        for (i, s) in self.sessions.iter_mut().enumerate() {
+            if s.take().is_some() {
+                out.send(ConnId(i), &self.frame);
+                out.close(ConnId(i));
+            }
+        }
+        self.count = 0;
+        self.by_name.clear();
+        self.named.clear();
+    }
+
+    /// Flood control: true if the line may be handled.
+    fn admit_line(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> bool {
+        let Some(s) = self.session_mut(id) else {
+            return false;
+        };
+        let Some(bucket) = s.bucket.as_mut() else {
+            return true;
+        };
+        if bucket.take(now.mono) {
+            return true;
+        }
+        // A run of drops ends once the sender has been quiet (no drops) for a while.
+        let quiet = s
+            .last_drop
+            .is_some_and(|t| now.mono.saturating_duration_since(t) >= limits::FLOOD_RUN_GAP);
+        if quiet {
+            s.flooding_since = None;
+        }
+        s.last_drop = Some(now.mono);
+        let since = *s.flooding_since.get_or_insert(now.mono);
+        if now.mono.saturating_duration_since(since) >= limits::FLOOD_KICK_AFTER {
+            self.kick(id, reason::FLOODING, text::BYE_FLOODING, out);
+            return false;
+        }
+        let due = s
+            .last_rate_err
+            .is_none_or(|t| now.mono.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
+        if due {
+            s.last_rate_err = Some(now.mono);
+            let msg = text::rate_limited(self.cfg.rate, self.cfg.burst);
+            self.send_err(id, ErrCode::RateLimited, &msg, out);
+        }
+        false
+    }
+
+    /// A line from a connection that has no name yet: it is the name (or a quit).
+    fn handshake(&mut self, id: ConnId, line: &str, out: &mut impl Outbox) {
+        if is_quit(line) {
+            self.quit(id, out);
+            return;
+        }
+        let name = line.trim();
+        if let Err(e) = validate_name(name) {
+            self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
+            return;
+        }
+        let folded = fold_name(name);
+        if self.by_name.contains_key(&folded) {
+            self.send_err(id, ErrCode::NameTaken, &text::name_taken(name), out);
+            return;
+        }
+        self.by_name.insert(folded, id);
+        let slot = self.named.len();
+        self.named.push(id);
+        if let Some(s) = self.session_mut(id) {
+            s.name = Some(name.into());
+            s.slot = slot;
+        }
+        log::info!("{id} joined as {name} ({} online)", self.named.len());
+
+        self.frame.clear();
+        ServerMsg::Welcome {
+            name,
+            text: &text::welcome(name),
+        }
+        .encode(&mut self.frame);
+        self.history.encode(&mut self.frame);
+        let sessions = &self.sessions;
+        let names = self
+            .named
+            .iter()
+            .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref());
+        encode_member_list(names, self.cfg.max_line, &mut self.frame);
+        out.send(id, &self.frame);
+
+        self.frame.clear();
+        ServerMsg::Join { name }.encode(&mut self.frame);
+        self.broadcast(Some(id), out);
+    }
+
+    /// A line from a named connection.
+    fn command(&mut self, id: ConnId, line: &str, now: Now, out: &mut impl Outbox) {
+        let msg = match ClientMsg::parse(line) {
+            Ok(msg) => msg,
+            Err(e @ CommandError::Unknown(_)) => {
+                let msg = text::inert(&e.to_string()).into_owned();
+                self.send_err(id, ErrCode::UnknownCommand, &msg, out);
+                return;
+            }
+            Err(e @ CommandError::Usage(_)) => {
+                self.send_err(id, ErrCode::BadUsage, &e.to_string(), out);
+                return;
+            }
+        };
+        match msg {
+            ClientMsg::Quit => self.quit(id, out),
+            ClientMsg::Who => {
+                self.frame.clear();
+                let sessions = &self.sessions;
+                let names = self
+                    .named
+                    .iter()
+                    .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref());
+                encode_member_list(names, self.cfg.max_line, &mut self.frame);
+                out.send(id, &self.frame);
+            }
+            ClientMsg::Help => {
+                self.frame.clear();
+                for text in text::HELP {
+                    ServerMsg::Info { text }.encode(&mut self.frame);
+                }
+                out.send(id, &self.frame);
+            }
+            ClientMsg::Msg { to, text } => {
+                let Some(&target) = self.by_name.get(&fold_name(to)) else {
+                    self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
+                    return;
+                };
+                self.frame.clear();
+                let from = self.sessions[id.0].as_ref().and_then(|s| s.name.as_deref());
+                ServerMsg::Priv {
+                    from: from.unwrap_or_default(),
+                    text,
+                }
+                .encode(&mut self.frame);
+                out.send(target, &self.frame);
+            }
+            ClientMsg::Me(text) => {
+                self.frame.clear();
+                let from = self.sessions[id.0].as_ref().and_then(|s| s.name.as_deref());
+                ServerMsg::Action {
+                    from: from.unwrap_or_default(),
+                    text,
+                }
+                .encode(&mut self.frame);
+                self.history.push(now.unix_ms, &self.frame);
+                self.broadcast(Some(id), out);
+            }
+            ClientMsg::Say(text) => {
+                self.frame.clear();
+                let from = self.sessions[id.0].as_ref().and_then(|s| s.name.as_deref());
+                ServerMsg::Msg {
+                    from: from.unwrap_or_default(),
+                    text,
+                }
+                .encode(&mut self.frame);
+                self.history.push(now.unix_ms, &self.frame);
+                self.broadcast(Some(id), out);
+            }
+            ClientMsg::Nick(new) => self.rename(id, new, out),
+        }
+    }
+
+    fn rename(&mut self, id: ConnId, new: &str, out: &mut impl Outbox) {
+        let Some(old) = self.name_of(id).map(str::to_owned) else {
+            return;
+        };
+        if let Err(e) = validate_name(new) {
+            self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
+            return;
+        }
+        if new == old {
+            self.frame.clear();
+            ServerMsg::Info {
+                text: &text::already_named(&old),
+            }
+            .encode(&mut self.frame);
+            out.send(id, &self.frame);
+            return;
+        }
+        let folded = fold_name(new);
+        match self.by_name.get(&folded) {
+            Some(&owner) if owner != id => {
+                self.send_err(id, ErrCode::NameTaken, &text::name_taken(new), out);
+                return;
+            }
+            _ => {}
+        }
+        self.by_name.remove(&fold_name(&old));
+        self.by_name.insert(folded, id);
+        if let Some(s) = self.session_mut(id) {
+            s.name = Some(new.into());
+        }
+        log::info!("{id} {old} is now {new}");
+        self.frame.clear();
+        ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
+        self.broadcast(None, out);
+    }
+
+    /// `<quit>`: `BYE`, then `LEAVE <name> quit` to the others, then close.
+    fn quit(&mut self, id: ConnId, out: &mut impl Outbox) {
+        self.frame.clear();
+        ServerMsg::Bye {
+            text: text::BYE_QUIT,
+        }
+        .encode(&mut self.frame);
+        out.send(id, &self.frame);
+        self.leave(id, reason::QUIT, out);
+        out.close(id);
+    }
+
+    /// Drop `id` for misbehaving: `BYE <why>`, `LEAVE <name> <reason>`, close.
+    fn kick(&mut self, id: ConnId, reason: &str, why: &str, out: &mut impl Outbox) {
+        self.frame.clear();
+        ServerMsg::Bye { text: why }.encode(&mut self.frame);
+        out.send(id, &self.frame);
+        self.leave(id, reason, out);
+        out.close(id);
+    }
+
+    /// Forget `id`; if it had a name, tell the others it left and why.
+    fn leave(&mut self, id: ConnId, reason: &str, out: &mut impl Outbox) {
+        let Some(session) = self.remove(id) else {
+            return;
+        };
+        let Some(name) = session.name else {
+            return;
+        };
+        log::info!("{id} {name} left ({reason}, {} online)", self.named.len());
+        self.frame.clear();
+        ServerMsg::Leave {
+            name: &name,
+            reason,
+        }
+        .encode(&mut self.frame);
+        self.broadcast(None, out);
+    }
+
+    fn remove(&mut self, id: ConnId) -> Option<Session> {
+        let session = self.sessions.get_mut(id.0)?.take()?;
+        self.count -= 1;
+        if let Some(name) = &session.name {
+            self.by_name.remove(&fold_name(name));
+            let slot = session.slot;
+            self.named.swap_remove(slot);
+            if let Some(&moved) = self.named.get(slot) {
+                if let Some(s) = self.session_mut(moved) {
+                    s.slot = slot;
+                }
+            }
+        }
+        Some(session)
+    }
+
+    /// Send the frame in `self.frame` to every member but `except`.
+    fn broadcast(&self, except: Option<ConnId>, out: &mut impl Outbox) {
+        for &to in &self.named {
+            if Some(to) != except {
+                out.send(to, &self.frame);
+            }
+        }
+    }
+
+    fn send_err(&mut self, id: ConnId, code: ErrCode<'_>, text: &str, out: &mut impl Outbox) {
+        self.frame.clear();
+        ServerMsg::Err { code, text }.encode(&mut self.frame);
+        out.send(id, &self.frame);
+    }
+
+    /// Check the room's invariants (for tests and the fuzzer).
+    ///
+    /// # Errors
+    /// A description of the first invariant found broken.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let live = self.sessions.iter().filter(|s| s.is_some()).count();
+        if live != self.count {
+            return Err(format!("count {} but {live} sessions", self.count));
+        }
+        if self.count > self.cfg.max_clients {
+            return Err(format!(
+                "{} sessions over max {}",
+                self.count, self.cfg.max_clients
+            ));
+        }
+        let named: Vec<_> = self
+            .sessions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.as_ref()?.name.as_deref()?)))
+            .collect();
+        if named.len() != self.named.len() || named.len() != self.by_name.len() {
+            return Err(format!(
+                "{} named sessions, {} in broadcast list, {} in name index",
+                named.len(),
+                self.named.len(),
+                self.by_name.len()
+            ));
+        }
+        for (slot, id) in self.named.iter().enumerate() {
+            match self.session(*id) {
+                Some(s) if s.name.is_some() && s.slot == slot => {}
+                _ => return Err(format!("broadcast slot {slot} holds bad id {id}")),
+            }
+        }
+        for (i, name) in named {
+            if validate_name(name).is_err() {
+                return Err(format!("invalid name {name:?} accepted"));
+            }
+            if self.by_name.get(&fold_name(name)) != Some(&ConnId(i)) {
+                return Err(format!("name {name:?} not indexed to #{i}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,466 @@
+//! Unit tests of the room: events in, frames per recipient out; no sockets.
+
+use super::*;
+use crate::outbox::Recorder;
+use std::time::Duration;
+
+const A: ConnId = ConnId(1);
+const B: ConnId = ConnId(2);
+const C: ConnId = ConnId(3);
+
+fn t0() -> Now {
+    Now {
+        mono: Instant::now(),
+        unix_ms: 1_700_000_000_000,
+    }
+}
+
+fn later(now: Now, secs: f64) -> Now {
+    Now {
+        mono: now.mono + Duration::from_secs_f64(secs),
+        unix_ms: now.unix_ms + (secs * 1000.0) as u64,
+    }
+}
+
+struct Fixture {
+    room: Room,
+    out: Recorder,
+    now: Now,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self::with(RoomConfig {
+            rate: 0.0,
+            ..RoomConfig::default()
+        })
+    }
+
+    fn with(cfg: RoomConfig) -> Self {
+        Fixture {
+            room: Room::new(cfg),
+            out: Recorder::default(),
+            now: t0(),
+        }
+    }
+
+    fn connect(&mut self, id: ConnId) -> bool {
+        self.room.connect(id, self.now, &mut self.out)
+    }
+
+    fn line(&mut self, id: ConnId, line: &str) {
+        self.room.line(id, line.as_bytes(), self.now, &mut self.out);
+        self.room.check_invariants().unwrap();
+    }
+
+    /// Connect and name `id`, then forget the frames that produced.
+    fn join(&mut self, id: ConnId, name: &str) {
+        self.connect(id);
+        self.line(id, name);
+        assert!(self.room.is_named(id), "{name} was not accepted");
+        self.out.clear();
+    }
+
+    fn sent(&mut self) -> Vec<(ConnId, String)> {
+        self.out.take().sent
+    }
+}
+
+fn s(id: ConnId, line: &str) -> (ConnId, String) {
+    (id, line.to_owned())
+}
+
+#[test]
+fn hello_then_welcome_and_member_list_then_join_to_others() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    assert!(f.connect(B));
+    assert_eq!(
+        f.sent(),
+        vec![s(B, "HELLO Welcome to lanchat! What is your name?")]
+    );
+    f.line(B, "bob");
+    assert_eq!(
+        f.sent(),
+        vec![
+            s(
+                B,
+                "WELCOME bob Hi bob! Type <quit> to leave, /help for commands."
+            ),
+            s(B, "WHO ann bob"),
+            s(B, "WHOEND 2"),
+            s(A, "JOIN bob"),
+        ]
+    );
+}
+
+#[test]
+fn unnamed_connections_hear_nothing() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.connect(B);
+    f.out.clear();
+    f.line(A, "hello");
+    assert_eq!(f.sent(), vec![]);
+}
+
+#[test]
+fn message_goes_to_every_other_member_not_the_sender() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.join(C, "cid");
+    f.line(A, "hi all");
+    assert_eq!(
+        f.sent(),
+        vec![s(B, "MSG ann hi all"), s(C, "MSG ann hi all")]
+    );
+}
+
+#[test]
+fn name_rules_at_handshake() {
+    let mut f = Fixture::new();
+    f.join(A, "Ann");
+    f.connect(B);
+    f.out.clear();
+    let cases = [
+        (
+            "ANN",
+            "ERR name-taken ANN is already taken; try another name",
+        ),
+        ("server", "ERR name-invalid that name is reserved"),
+        (
+            "two words",
+            "ERR name-invalid a name may only hold letters, digits, '_', '-' and '.' (not U+0020)",
+        ),
+        (
+            "abcdefghijklmnopqrstuvwxy",
+            "ERR name-invalid a name has at most 24 characters (that one has 25)",
+        ),
+    ];
+    for (name, want) in cases {
+        f.line(B, name);
+        assert_eq!(f.sent(), vec![s(B, want)], "{name}");
+        assert!(!f.room.is_named(B));
+    }
+    f.line(B, "  bob  ");
+    assert_eq!(f.room.name_of(B), Some("bob"));
+}
+
+#[test]
+fn blank_lines_are_ignored() {
+    let mut f = Fixture::new();
+    f.connect(A);
+    f.out.clear();
+    f.line(A, "");
+    f.line(A, "   \t");
+    f.line(A, "\u{3000}");
+    assert_eq!(f.sent(), vec![]);
+    assert!(!f.room.is_named(A));
+}
+
+#[test]
+fn quit_sends_bye_leave_and_closes() {
+    for quit in ["<quit>", "/quit"] {
+        let mut f = Fixture::new();
+        f.join(A, "ann");
+        f.join(B, "bob");
+        f.line(A, quit);
+        assert_eq!(
+            f.out.sent,
+            vec![s(A, "BYE Goodbye!"), s(B, "LEAVE ann quit")]
+        );
+        assert_eq!(f.out.closed, vec![A]);
+        assert!(!f.room.contains(A));
+    }
+}
+
+#[test]
+fn quit_during_handshake_closes_quietly() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.connect(B);
+    f.out.clear();
+    f.line(B, "<quit>");
+    assert_eq!(f.out.sent, vec![s(B, "BYE Goodbye!")]);
+    assert_eq!(f.out.closed, vec![B]);
+}
+
+#[test]
+fn disconnect_announces_leave_with_reason() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.room.disconnect(A, reason::DISCONNECTED, &mut f.out);
+    assert_eq!(f.sent(), vec![s(B, "LEAVE ann disconnected")]);
+    assert!(f.out.closed.is_empty(), "the loop closes, not the room");
+    // The name is free again.
+    f.join(C, "ANN");
+}
+
+#[test]
+fn commands() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.line(A, "/who");
+    assert_eq!(f.sent(), vec![s(A, "WHO ann bob"), s(A, "WHOEND 2")]);
+    f.line(A, "/msg BOB psst  secret");
+    assert_eq!(f.sent(), vec![s(B, "PRIV ann psst  secret")]);
+    f.line(A, "/msg nobody hi");
+    assert_eq!(
+        f.sent(),
+        vec![s(
+            A,
+            "ERR no-such-user nobody called nobody is here; /who lists who is"
+        )]
+    );
+    f.line(A, "/msg bob");
+    assert_eq!(
+        f.sent(),
+        vec![s(A, "ERR bad-usage usage: /msg <name> <text>")]
+    );
+    f.line(A, "/me waves");
+    assert_eq!(f.sent(), vec![s(B, "ACTION ann waves")]);
+    f.line(A, "//etc/hosts");
+    assert_eq!(f.sent(), vec![s(B, "MSG ann /etc/hosts")]);
+    f.line(A, "/dance");
+    assert_eq!(
+        f.sent(),
+        vec![s(A, "ERR unknown-command unknown command /dance; /help lists them, // sends a line starting with /")]
+    );
+    f.line(A, "/help");
+    let help = f.sent();
+    assert!(help.len() >= 5);
+    assert!(help
+        .iter()
+        .all(|(to, l)| *to == A && l.starts_with("INFO ")));
+}
+
+#[test]
+fn nick_renames_for_everyone_and_frees_the_old_name() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.line(A, "/nick Anna");
+    assert_eq!(f.sent(), vec![s(A, "NICK ann Anna"), s(B, "NICK ann Anna")]);
+    f.line(B, "/nick anna");
+    assert_eq!(
+        f.sent(),
+        vec![s(
+            B,
+            "ERR name-taken anna is already taken; try another name"
+        )]
+    );
+    f.line(B, "/nick bad name");
+    assert!(f.sent()[0].1.starts_with("ERR name-invalid "));
+    f.line(B, "/nick");
+    assert_eq!(
+        f.sent(),
+        vec![s(B, "ERR name-invalid a name needs at least one character")]
+    );
+    f.line(A, "/nick ANNA");
+    assert_eq!(
+        f.sent(),
+        vec![s(A, "NICK Anna ANNA"), s(B, "NICK Anna ANNA")]
+    );
+    f.join(C, "ann");
+}
+
+#[test]
+fn invalid_utf8_and_overlong_lines_get_errors_and_the_connection_stays() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.room.line(A, b"caf\xe9", f.now, &mut f.out);
+    assert_eq!(
+        f.sent(),
+        vec![s(
+            A,
+            "ERR bad-utf8 lines must be UTF-8 text; that line was dropped"
+        )]
+    );
+    f.room.line_too_long(A, f.now, &mut f.out);
+    assert_eq!(
+        f.sent(),
+        vec![s(
+            A,
+            "ERR line-too-long lines are limited to 2048 bytes; that line was dropped"
+        )]
+    );
+    f.line(A, "still here");
+    assert_eq!(f.sent(), vec![s(B, "MSG ann still here")]);
+}
+
+#[test]
+fn server_full() {
+    let mut f = Fixture::with(RoomConfig {
+        max_clients: 2,
+        rate: 0.0,
+        ..RoomConfig::default()
+    });
+    assert!(f.connect(A));
+    assert!(f.connect(B));
+    f.out.clear();
+    assert!(!f.connect(C));
+    assert_eq!(
+        f.out.sent,
+        vec![s(
+            C,
+            "ERR server-full the server is full (2 users); try again later"
+        )]
+    );
+    assert_eq!(f.out.closed, vec![C]);
+    assert!(!f.room.contains(C));
+}
+
+#[test]
+fn handshake_expiry_only_hits_unnamed() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.connect(B);
+    f.out.clear();
+    assert!(!f.room.expire_handshake(A, &mut f.out));
+    assert!(f.room.expire_handshake(B, &mut f.out));
+    assert_eq!(
+        f.out.sent,
+        vec![s(
+            B,
+            "ERR handshake-timeout no name was given within 30 seconds; goodbye"
+        )]
+    );
+    assert_eq!(f.out.closed, vec![B]);
+    assert!(!f.room.expire_handshake(B, &mut f.out));
+}
+
+#[test]
+fn shutdown_says_bye_to_everyone() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.connect(B);
+    f.out.clear();
+    f.room.shutdown(&mut f.out);
+    assert_eq!(
+        f.out.sent,
+        vec![
+            s(A, "BYE server shutting down"),
+            s(B, "BYE server shutting down")
+        ]
+    );
+    assert_eq!(f.out.closed, vec![A, B]);
+    assert!(f.room.is_empty());
+    f.room.check_invariants().unwrap();
+}
+
+#[test]
+fn rate_limit_drops_lines_with_one_err_per_second() {
+    let mut f = Fixture::with(RoomConfig {
+        rate: 10.0,
+        burst: 5,
+        ..RoomConfig::default()
+    });
+    f.join(A, "ann");
+    f.join(B, "bob");
+    for i in 0..100 {
+        f.line(A, &format!("m{i}"));
+    }
+    let sent = f.sent();
+    let to_b: Vec<_> = sent.iter().filter(|(to, _)| *to == B).collect();
+    let errs: Vec<_> = sent.iter().filter(|(to, _)| *to == A).collect();
+    // The name used one token of the burst.
+    assert_eq!(to_b.len(), 4);
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].1.starts_with("ERR rate-limited "));
+    // Other users are not limited by ann's flood.
+    f.line(B, "hi");
+    assert_eq!(f.sent(), vec![s(A, "MSG bob hi")]);
+    // After a second there is budget again, and the next drop gets a new ERR.
+    f.now = later(f.now, 1.0);
+    for i in 0..20 {
+        f.line(A, &format!("n{i}"));
+    }
+    let sent = f.sent();
+    assert_eq!(sent.iter().filter(|(to, _)| *to == B).count(), 5);
+    assert_eq!(sent.iter().filter(|(to, _)| *to == A).count(), 1);
+}
+
+#[test]
+fn a_persistent_flooder_is_dropped() {
+    let mut f = Fixture::with(RoomConfig {
+        rate: 1.0,
+        burst: 1,
+        ..RoomConfig::default()
+    });
+    f.join(A, "ann");
+    f.join(B, "bob");
+    for step in 0..400 {
+        f.now = later(f.now, 0.1);
+        f.line(A, "spam");
+        if !f.room.contains(A) {
+            assert!(step >= 290, "dropped too early at step {step}");
+            break;
+        }
+    }
+    assert!(!f.room.contains(A));
+    assert!(f.out.sent.contains(&s(B, "LEAVE ann flooding")));
+    assert!(f.out.sent.contains(&s(A, "BYE flooding")));
+}
+
+#[test]
+fn history_is_replayed_between_welcome_and_member_list() {
+    let mut f = Fixture::with(RoomConfig {
+        rate: 0.0,
+        history: 2,
+        ..RoomConfig::default()
+    });
+    f.join(A, "ann");
+    f.line(A, "one");
+    f.now = later(f.now, 1.0);
+    f.line(A, "/me two");
+    f.line(A, "/msg ann private");
+    f.now = later(f.now, 1.0);
+    f.line(A, "three");
+    f.out.clear();
+    f.connect(B);
+    f.line(B, "bob");
+    let to_b = f.out.to(B);
+    assert_eq!(
+        to_b[1..],
+        [
+            "WELCOME bob Hi bob! Type <quit> to leave, /help for commands.",
+            "HIST 1700000001000 ACTION ann two",
+            "HIST 1700000002000 MSG ann three",
+            "WHO ann bob",
+            "WHOEND 2",
+        ]
+    );
+}
+
+#[test]
+fn member_list_lines_stay_within_the_line_limit() {
+    let mut f = Fixture::with(RoomConfig {
+        rate: 0.0,
+        max_line: 128,
+        ..RoomConfig::default()
+    });
+    for i in 0..100 {
+        f.join(ConnId(i), &format!("user-number-{i}"));
+    }
+    f.line(ConnId(0), "/who");
+    let lines = f.out.to(ConnId(0));
+    assert!(lines.len() > 2);
+    assert!(lines.iter().all(|l| l.len() <= 128));
+    assert_eq!(*lines.last().unwrap(), "WHOEND 100");
+}
+
+#[test]
+fn ids_are_reusable_after_leaving() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.room.disconnect(A, reason::DISCONNECTED, &mut f.out);
+    f.join(A, "zed");
+    f.line(B, "hi");
+    assert_eq!(f.sent(), vec![s(A, "MSG bob hi")]);
+    assert_eq!(f.room.members(), 2);
+}

@@ -1,0 +1,80 @@
+//! The words the server says to people: greetings, help, and the text after each `ERR` code.
+//!
+//! Kept apart from the logic so wording can change without touching behaviour; programs match
+//! on kinds and codes, never on these texts.
+
+use std::borrow::Cow;
+
+pub const HELLO: &str = "Welcome to lanchat! What is your name?";
+pub const BYE_QUIT: &str = "Goodbye!";
+pub const BYE_SHUTDOWN: &str = "server shutting down";
+pub const BYE_TOO_SLOW: &str = "too-slow";
+pub const BYE_FLOODING: &str = "flooding";
+pub const BAD_UTF8: &str = "lines must be UTF-8 text; that line was dropped";
+
+pub const HELP: &[&str] = &[
+    "Type a line and press Enter to talk to everyone.",
+    "/who                 list who is here",
+    "/msg <name> <text>   private message to one person",
+    "/me <action>         say what you are doing (* ann waves)",
+    "/nick <name>         change your name",
+    "/help                this help",
+    "<quit> or /quit      leave",
+    "//text               send a line that starts with /",
+];
+
+pub fn welcome(name: &str) -> String {
+    format!("Hi {name}! Type <quit> to leave, /help for commands.")
+}
+
+pub fn line_too_long(limit: usize) -> String {
+    format!("lines are limited to {limit} bytes; that line was dropped")
+}
+
+pub fn name_taken(name: &str) -> String {
+    format!("{name} is already taken; try another name")
+}
+
+pub fn no_such_user(name: &str) -> String {
+    if lanchat_proto::validate_name(name).is_ok() {
+        format!("nobody called {name} is here; /who lists who is")
+    } else {
+        "nobody by that name is here; /who lists who is".to_owned()
+    }
+}
+
+pub fn server_full(max: usize) -> String {
+    format!("the server is full ({max} users); try again later")
+}
+
+pub fn rate_limited(rate: f64, burst: u32) -> String {
+    format!(
+        "slow down: at most {rate} lines per second (bursts of {burst}); lines are being dropped"
+    )
+}
+
+pub fn handshake_timeout(secs: u64) -> String {
+    format!("no name was given within {secs} seconds; goodbye")
+}
+
+pub fn already_named(name: &str) -> String {
+    format!("you are already called {name}")
+}
+
+/// `s` with control and bidi-override characters replaced, for echoing user input back in an
+/// `ERR` text (relayed chat text is passed through as is; clients sanitise what they print).
+pub fn inert(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if s.chars().any(bad) {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if bad(c) { '\u{fffd}' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    }
+}
