@@ -99,6 +99,8 @@ pub struct Server {
     closed: Vec<usize>,
     /// Connections that used their read budget and still have input; read next round.
     carry: Vec<usize>,
+    /// The discovery socket used its per-round budget and may hold more datagrams.
+    udp_carry: bool,
     /// Set when shutdown began: the flush deadline.
     shutdown_deadline: Option<Instant>,
     next_generation: u64,
@@ -159,6 +161,7 @@ impl Server {
             overflowed: Vec::new(),
             closed: Vec::new(),
             carry: Vec::new(),
+            udp_carry: false,
             shutdown_deadline: None,
             next_generation: 0,
         })
@@ -213,6 +216,9 @@ impl Server {
             for key in std::mem::take(&mut self.carry) {
                 self.read(key, now);
             }
+            if std::mem::take(&mut self.udp_carry) {
+                self.answer_probes(now);
+            }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
@@ -255,7 +261,11 @@ impl Server {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.carry.is_empty() || !self.flush_list.is_empty() || !self.overflowed.is_empty() {
+        if !self.carry.is_empty()
+            || self.udp_carry
+            || !self.flush_list.is_empty()
+            || !self.overflowed.is_empty()
+        {
             return Some(Duration::ZERO);
         }
         self.timers.timeout(now)
@@ -707,8 +717,9 @@ impl Server {
                 }
             }
         }
-        // Still readable: come back next round rather than starve the chat.
-        let _ = self.waker.wake();
+        // Possibly more queued (edge-triggered: no new event will say so): come back next
+        // round rather than starve the chat.
+        self.udp_carry = true;
     }
 }
 
