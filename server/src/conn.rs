@@ -100,14 +100,24 @@ impl<S: Write> Conn<S> {
     ///
     /// A frame into an empty queue is always taken, so one large frame (the member list of a
     /// big room) cannot by itself make a connection "too slow".
+    ///
+    /// Output is normally written once, at the end of the poll round; but one round can queue
+    /// more than `sendq` for a reader that is keeping up (many senders, each read up to its
+    /// budget). So before a frame would overflow, the backlog is offered to the socket: only
+    /// what the kernel will not take counts as unsent.
     pub fn queue(&mut self, frame: &[u8], sendq: usize) -> Queued {
         if self.phase == Phase::Dead || self.overflowed {
             return Queued::Ignored;
         }
-        let pending = self.pending();
-        if pending > 0 && pending + frame.len() > sendq {
-            self.overflowed = true;
-            return Queued::Overflow;
+        let over = |c: &Self| c.pending() > 0 && c.pending() + frame.len() > sendq;
+        if over(self) {
+            // A write error (the peer is gone) leaves the bytes pending: the connection is
+            // dropped below, and it was not keeping up anyway.
+            let _ = self.flush(Instant::now());
+            if over(self) {
+                self.overflowed = true;
+                return Queued::Overflow;
+            }
         }
         self.append(frame);
         Queued::Yes
@@ -234,6 +244,16 @@ mod tests {
         assert!(c.overflowed);
         assert_eq!(c.queue(b"more\n", 100), Queued::Ignored);
         assert_eq!(c.pending(), 500);
+    }
+
+    #[test]
+    fn a_backlog_the_socket_takes_does_not_count_against_sendq() {
+        // Regression: a round that queued more than sendq for a reader keeping up dropped it.
+        let mut c = conn(1 << 20);
+        assert_eq!(c.queue(&[b'x'; 80], 100), Queued::Yes);
+        assert_eq!(c.queue(&[b'y'; 80], 100), Queued::Yes);
+        assert_eq!(c.pending(), 80, "the first 80 bytes went to the socket");
+        assert!(!c.overflowed);
     }
 
     #[test]
