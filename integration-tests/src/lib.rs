@@ -6,6 +6,7 @@
 //! a test fails. The load generator (`lanchat-load`) lives in `src/bin/`.
 
 pub mod client;
+pub mod procfs;
 pub mod server;
 
 pub use client::Client;
