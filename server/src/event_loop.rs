@@ -305,11 +305,17 @@ impl Server {
                 return;
             }
             match listener.accept() {
-                Ok((stream, peer)) => {
-                    self.accept_backoff = limits::ACCEPT_BACKOFF_START;
-                    self.admit(stream, peer, now);
+                Ok((stream, peer)) => self.admit(stream, peer, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Everyone waiting got in: an exhaustion episode, if any, is over. (Not on
+                    // each success: under churn one fd frees, one gets in, the next fails
+                    // again, and that is still the same episode.)
+                    if self.accept_backoff > limits::ACCEPT_BACKOFF_START {
+                        log::info!("accepting again ({} connections open)", self.conns.len());
+                        self.accept_backoff = limits::ACCEPT_BACKOFF_START;
+                    }
+                    return;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if sockets::is_resource_exhaustion(&e) => {
                     self.pause_accept(now, &e);
@@ -366,12 +372,6 @@ impl Server {
         }
         // Connections may be waiting already; the registration may not report them as new.
         self.accept(now);
-        if !self.accept_paused {
-            if self.accept_backoff > limits::ACCEPT_BACKOFF_START {
-                log::info!("accepting again ({} connections open)", self.conns.len());
-            }
-            self.accept_backoff = limits::ACCEPT_BACKOFF_START;
-        }
     }
 
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Now) {
