@@ -1,0 +1,90 @@
+//! Graceful shutdown on SIGTERM/SIGINT: `BYE` to everyone, a flush bounded at 2 s that does not
+//! wait for a client that stopped reading, exit 0, the port free again; a second signal exits
+//! at once. See docs/ROBUSTNESS.md.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use integration_tests::{Client, ServerProcess};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Join as `name` on a raw stream with a small receive buffer that will never be read.
+fn join_never_reading(addr: SocketAddr, name: &str) -> TcpStream {
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    sock.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    sock.connect_timeout(&addr.into(), integration_tests::DEADLINE)
+        .expect("connect to server");
+    let mut s: TcpStream = sock.into();
+    s.write_all(format!("{name}\n").as_bytes())
+        .expect("send name");
+    s
+}
+
+/// Give `stuck` (which never reads) more private output than its socket buffers hold, so the
+/// server has bytes it cannot deliver; returns once the server has read them all.
+fn clog(talker: &mut Client, stuck: &str) {
+    let batch = format!("/msg {stuck} {}\n", "x".repeat(2000)).repeat(100);
+    for _ in 0..40 {
+        talker.send_raw(batch.as_bytes());
+    }
+    assert_eq!(talker.sync(), Vec::<String>::new());
+}
+
+#[test]
+fn sigterm_with_100_clients_one_not_reading_says_bye_exits_0_within_3_s_and_frees_the_port() {
+    // A send queue large enough that the stuck client is not dropped as too slow first.
+    let mut server = ServerProcess::start(&["--rate", "0", "--sendq", "64M"]);
+    let addr = server.addr();
+    let mut readers: Vec<Client> = (0..99)
+        .map(|i| Client::join(addr, &format!("r{i}")))
+        .collect();
+    let _stuck = join_never_reading(addr, "stuck");
+    readers[0].read_until_prefix("JOIN stuck");
+    clog(&mut readers[0], "stuck");
+
+    let signalled = Instant::now();
+    server.signal(libc::SIGTERM);
+    for r in &mut readers {
+        let (_, bye) = r.read_until_prefix("BYE ");
+        assert_eq!(bye, "BYE server shutting down", "{}", r.name);
+        assert_eq!(r.expect_eof(), Vec::<String>::new(), "{}", r.name);
+    }
+    let status = server
+        .wait_exit(Duration::from_secs(3).saturating_sub(signalled.elapsed()))
+        .expect("server still running 3 s after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(3), "exit took {took:?}");
+    // It gave up on the client that was not reading rather than wait for it.
+    assert!(
+        server
+            .log()
+            .contains("1 connection(s) still flushing at exit"),
+        "{}",
+        server.log()
+    );
+    TcpListener::bind(addr).expect("the port is free again");
+}
+
+#[test]
+fn a_second_signal_during_the_flush_exits_at_once_with_130() {
+    let mut server = ServerProcess::start(&["--rate", "0", "--sendq", "64M"]);
+    let addr = server.addr();
+    let mut ann = Client::join(addr, "ann");
+    let _stuck = join_never_reading(addr, "stuck");
+    ann.expect("JOIN stuck");
+    clog(&mut ann, "stuck");
+
+    server.signal(libc::SIGINT);
+    ann.expect("BYE server shutting down");
+    // The flush is now waiting (up to 2 s) on stuck; a second signal ends it.
+    let second = Instant::now();
+    server.signal(libc::SIGTERM);
+    let status = server
+        .wait_exit(Duration::from_secs(1))
+        .expect("server still running 1 s after the second signal");
+    assert_eq!(status.code(), Some(130));
+    assert!(second.elapsed() < Duration::from_secs(1));
+    assert!(server.log().contains("second signal"), "{}", server.log());
+}
