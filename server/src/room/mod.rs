@@ -194,14 +194,15 @@ impl Room {
     /// A new connection: it is greeted with `HELLO`, or, when the room is full, sent
     /// `ERR server-full` and closed. Returns whether it was admitted.
     pub fn connect(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> bool {
+        if self.contains(id) {
+            // The loop never reuses a live id; if it did, the old session is gone (and must
+            // be forgotten before a refusal below closes the id).
+            self.disconnect(id, reason::DISCONNECTED, out);
+        }
         if self.is_full() {
             out.send(id, &self.full_frame());
             out.close(id);
             return false;
-        }
-        if self.contains(id) {
-            // The loop never reuses a live id; if it did, the old session is gone.
-            self.disconnect(id, reason::DISCONNECTED, out);
         }
         if self.sessions.len() <= id.0 {
             self.sessions.resize_with(id.0 + 1, || None);
@@ -374,8 +375,8 @@ impl Room {
     fn command(&mut self, id: ConnId, line: &str, now: Now, out: &mut impl Outbox) {
         let msg = match ClientMsg::parse(line) {
             Ok(msg) => msg,
-            Err(e @ CommandError::Unknown(_)) => {
-                let msg = text::inert(&e.to_string()).into_owned();
+            Err(CommandError::Unknown(word)) => {
+                let msg = text::unknown_command(word);
                 self.send_err(id, ErrCode::UnknownCommand, &msg, out);
                 return;
             }
