@@ -1,0 +1,444 @@
+//! The client's TCP connection: connecting with a timeout, reading server lines with a deadline,
+//! sending lines, and the handshake (greeting, then offering a name).
+//!
+//! Lines are framed by [`LineDecoder`] sized far above what a server may send
+//! (`max-line + SERVER_LINE_OVERHEAD`), so a server with a raised `--max-line` still works; a
+//! line past even that is skipped, never buffered without bound.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use lanchat_proto::{ClientMsg, ErrCode, LineDecoder, ServerMsg};
+
+use crate::addr::ServerAddr;
+
+/// How long one connection attempt may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the server may take to greet (`HELLO`) or to answer a name.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest server line kept; longer ones are skipped. 32 times the default client line limit.
+pub const MAX_SERVER_LINE: usize = 64 * 1024;
+
+/// Why joining a server failed, in words fit to show a person.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The host name did not resolve.
+    Resolve {
+        /// What was asked for.
+        addr: ServerAddr,
+        /// The resolver's answer.
+        err: io::Error,
+    },
+    /// No address of the host accepted a connection.
+    Connect {
+        /// What was asked for.
+        addr: ServerAddr,
+        /// The last attempt's error.
+        err: io::Error,
+    },
+    /// Connected, but the peer did not greet like a lanchat server.
+    NoGreeting {
+        /// Where.
+        addr: SocketAddr,
+        /// What happened instead.
+        why: String,
+    },
+    /// The server refused the connection (e.g. `ERR server-full`).
+    Refused {
+        /// Where.
+        addr: SocketAddr,
+        /// The server's words.
+        text: String,
+    },
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Resolve { addr, err } => {
+                write!(f, "cannot find host {:?}: {}", addr.host, plain_io(err))
+            }
+            ConnectError::Connect { addr, err } => {
+                write!(f, "cannot connect to {addr}: {}", plain_io(err))?;
+                if err.kind() == ErrorKind::ConnectionRefused {
+                    write!(f, " (is the lanchat server running there?)")?;
+                }
+                Ok(())
+            }
+            ConnectError::NoGreeting { addr, why } => {
+                write!(f, "{addr} does not answer like a lanchat server: {why}")
+            }
+            ConnectError::Refused { addr, text } => write!(f, "{addr} refused: {text}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// An IO error in plain words (no "os error 111").
+pub fn plain_io(err: &io::Error) -> String {
+    let s = match err.kind() {
+        ErrorKind::ConnectionRefused => "connection refused",
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => "timed out",
+        ErrorKind::ConnectionReset => "connection reset",
+        ErrorKind::ConnectionAborted => "connection aborted",
+        ErrorKind::BrokenPipe => "connection closed",
+        ErrorKind::HostUnreachable => "host unreachable",
+        ErrorKind::NetworkUnreachable => "network unreachable",
+        ErrorKind::AddrNotAvailable => "address not available",
+        _ => return strip_os_error(&err.to_string()),
+    };
+    s.to_owned()
+}
+
+fn strip_os_error(s: &str) -> String {
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+/// What the server said to a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameReply {
+    /// `WELCOME <name> <text>`.
+    Welcome {
+        /// The name as accepted.
+        name: String,
+        /// Says how to leave.
+        text: String,
+    },
+    /// `ERR name-taken` / `ERR name-invalid`: try another.
+    Refused {
+        /// The server's reason.
+        text: String,
+    },
+    /// The server said goodbye or gave up (`BYE`, `ERR handshake-timeout`, another `ERR`), or
+    /// closed the connection.
+    Closed {
+        /// Why, in words.
+        text: String,
+    },
+}
+
+/// A connection to a lanchat server.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    decoder: LineDecoder,
+    /// Lines decoded but not yet handed out.
+    lines: VecDeque<String>,
+    eof: bool,
+}
+
+impl Conn {
+    /// Connect to `addr` (each address it resolves to in turn, `timeout` each), with
+    /// `TCP_NODELAY` and keepalive on, and read the server's greeting.
+    ///
+    /// # Errors
+    /// [`ConnectError`] saying what failed and why.
+    pub fn connect(addr: &ServerAddr, timeout: Duration) -> Result<(Conn, String), ConnectError> {
+        let targets = addr.resolve().map_err(|err| ConnectError::Resolve {
+            addr: addr.clone(),
+            err,
+        })?;
+        let mut last = io::Error::new(ErrorKind::NotFound, "no address");
+        for target in targets {
+            match TcpStream::connect_timeout(&target, timeout) {
+                Ok(stream) => {
+                    let mut conn =
+                        Conn::from_stream(stream).map_err(|err| ConnectError::Connect {
+                            addr: addr.clone(),
+                            err,
+                        })?;
+                    let hello = conn.greeting()?;
+                    return Ok((conn, hello));
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(ConnectError::Connect {
+            addr: addr.clone(),
+            err: last,
+        })
+    }
+
+    /// Wrap a connected stream (sets `TCP_NODELAY` and keepalive).
+    ///
+    /// # Errors
+    /// The socket option calls' errors.
+    pub fn from_stream(stream: TcpStream) -> io::Result<Conn> {
+        stream.set_nodelay(true)?;
+        // A server that vanishes without a FIN (power cut, cable) is noticed within about a
+        // minute instead of never.
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(30))
+            .with_interval(Duration::from_secs(10))
+            .with_retries(3);
+        socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
+        let peer = stream.peer_addr()?;
+        Ok(Conn {
+            stream,
+            peer,
+            decoder: LineDecoder::new(MAX_SERVER_LINE),
+            lines: VecDeque::new(),
+            eof: false,
+        })
+    }
+
+    /// The server's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    fn greeting(&mut self) -> Result<String, ConnectError> {
+        let peer = self.peer;
+        let no_greeting = |why: String| ConnectError::NoGreeting { addr: peer, why };
+        let line = match self.read_line(Some(Instant::now() + REPLY_TIMEOUT)) {
+            Ok(Some(line)) => line,
+            Ok(None) => return Err(no_greeting("it closed the connection".into())),
+            Err(e) if e.kind() == ErrorKind::TimedOut => {
+                return Err(no_greeting(format!(
+                    "no greeting within {} s",
+                    REPLY_TIMEOUT.as_secs()
+                )))
+            }
+            Err(e) => return Err(no_greeting(plain_io(&e))),
+        };
+        match ServerMsg::parse(&line) {
+            Ok(ServerMsg::Hello { text }) => Ok(text.to_owned()),
+            Ok(ServerMsg::Err { text, .. } | ServerMsg::Bye { text }) => {
+                Err(ConnectError::Refused {
+                    addr: self.peer,
+                    text: crate::sanitize::sanitize(text).into_owned(),
+                })
+            }
+            _ => Err(no_greeting("its first line is not HELLO".into())),
+        }
+    }
+
+    /// The next line from the server (without its `\n`), waiting until `deadline` (forever if
+    /// `None`). `Ok(None)` is end of stream.
+    ///
+    /// # Errors
+    /// `TimedOut` when the deadline passes; the socket's errors (reset, ...).
+    pub fn read_line(&mut self, deadline: Option<Instant>) -> io::Result<Option<String>> {
+        let mut buf = [0u8; 8192];
+        loop {
+            if let Some(line) = self.lines.pop_front() {
+                return Ok(Some(line));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            let timeout = match deadline {
+                None => None,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(ErrorKind::TimedOut.into());
+                    }
+                    Some(left)
+                }
+            };
+            self.stream.set_read_timeout(timeout)?;
+            match self.stream.read(&mut buf) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    let mut lines = self.decoder.lines(&buf[..n]);
+                    while let Some(item) = lines.next_line() {
+                        // An over-long line is skipped: the decoder already dropped it.
+                        if let Ok(line) = item {
+                            self.lines
+                                .push_back(String::from_utf8_lossy(line).into_owned());
+                        }
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if deadline.is_none() {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Send one line as typed: a line the protocol knows ([`ClientMsg`]) is encoded by
+    /// lanchat-proto; anything else (an unknown `/word`, a command missing its arguments) goes
+    /// as it is, so the server answers it (and a newer server's commands still work).
+    ///
+    /// # Errors
+    /// The socket's write error.
+    pub fn send_line(&mut self, line: &str) -> io::Result<()> {
+        let wire = encode_line(line);
+        self.stream.write_all(&wire)
+    }
+
+    /// A second handle on the socket, for a writer on another thread.
+    ///
+    /// # Errors
+    /// `dup` failing.
+    pub fn try_clone_stream(&self) -> io::Result<TcpStream> {
+        self.stream.try_clone()
+    }
+
+    /// Offer `name` and wait (bounded) for the server's answer.
+    ///
+    /// # Errors
+    /// The socket's errors; a server that does not answer in [`REPLY_TIMEOUT`] is `TimedOut`.
+    pub fn offer_name(&mut self, name: &str) -> io::Result<NameReply> {
+        self.stream
+            .write_all(format!("{}\n", name.trim()).as_bytes())?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let Some(line) = self.read_line(Some(deadline))? else {
+                return Ok(NameReply::Closed {
+                    text: "the server closed the connection".into(),
+                });
+            };
+            let reply = match ServerMsg::parse(&line) {
+                Ok(ServerMsg::Welcome { name, text }) => NameReply::Welcome {
+                    name: name.to_owned(),
+                    text: text.to_owned(),
+                },
+                Ok(ServerMsg::Err {
+                    code: ErrCode::NameTaken | ErrCode::NameInvalid,
+                    text,
+                }) => NameReply::Refused {
+                    text: crate::sanitize::sanitize(text).into_owned(),
+                },
+                Ok(ServerMsg::Err { text, .. } | ServerMsg::Bye { text }) => NameReply::Closed {
+                    text: crate::sanitize::sanitize(text).into_owned(),
+                },
+                // Anything else before the answer (a newer server's extra lines) is skipped.
+                _ => continue,
+            };
+            return Ok(reply);
+        }
+    }
+}
+
+/// The wire bytes for one line typed by a person (see [`Conn::send_line`]).
+pub fn encode_line(line: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(line.len() + 1);
+    match ClientMsg::parse(line) {
+        Ok(msg) => msg.encode(&mut out),
+        Err(_) => {
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn typed_lines_go_out_as_the_protocol_spells_them() {
+        let cases: &[(&str, &str)] = &[
+            ("hello", "hello\n"),
+            ("<quit>", "/quit\n"),
+            ("/QUIT", "/quit\n"),
+            ("/who", "/who\n"),
+            ("/msg bob  hi there", "/msg bob hi there\n"),
+            ("/me waves", "/me waves\n"),
+            ("//slash", "//slash\n"),
+            ("/frob x", "/frob x\n"),
+            ("/msg bob", "/msg bob\n"),
+            ("  /who", "  /who\n"),
+        ];
+        for (typed, wire) in cases {
+            assert_eq!(
+                String::from_utf8(encode_line(typed)).unwrap(),
+                *wire,
+                "{typed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_io_errors() {
+        let e = io::Error::from(ErrorKind::ConnectionRefused);
+        assert_eq!(plain_io(&e), "connection refused");
+        assert_eq!(
+            strip_os_error("No route to host (os error 113)"),
+            "No route to host"
+        );
+    }
+
+    #[test]
+    fn refused_connection_is_one_clear_line() {
+        // A port nobody listens on: bind, note the port, close.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = ServerAddr::parse(&format!("127.0.0.1:{port}")).unwrap();
+        let err = Conn::connect(&addr, CONNECT_TIMEOUT).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot connect to 127.0.0.1:{port}: connection refused \
+                 (is the lanchat server running there?)"
+            )
+        );
+    }
+
+    #[test]
+    fn lines_are_read_across_chunks_and_deadlines_hold() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = ServerAddr::from(listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(b"HELLO hi\r\nWEL").unwrap();
+            s.flush().unwrap();
+            s.write_all(b"COME ann x\n").unwrap();
+            let mut name = [0u8; 16];
+            let n = s.read(&mut name).unwrap();
+            assert_eq!(&name[..n], b"ann\n");
+            s
+        });
+        let (mut conn, hello) = Conn::connect(&addr, CONNECT_TIMEOUT).unwrap();
+        assert_eq!(hello, "hi");
+        assert_eq!(
+            conn.offer_name(" ann ").unwrap(),
+            NameReply::Welcome {
+                name: "ann".into(),
+                text: "x".into()
+            }
+        );
+        let _s = server.join().unwrap();
+        let err = conn
+            .read_line(Some(Instant::now() + Duration::from_millis(50)))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn a_silent_peer_is_not_a_server() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = ServerAddr::from(listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(b"SSH-2.0-OpenSSH\r\n").unwrap();
+            s
+        });
+        let err = Conn::connect(&addr, CONNECT_TIMEOUT).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("does not answer like a lanchat server: its first line is not HELLO"),
+            "{err}"
+        );
+        drop(server.join());
+    }
+}

@@ -1,0 +1,25 @@
+//! `lanchat-client`: the terminal client's logic, testable without a terminal.
+//!
+//! The `lanchat` binary (`main.rs`) is thin glue: flags, the line editor, the socket threads.
+//! Everything it decides is here:
+//!
+//! - [`addr`]: what a typed server address means (`host`, `ip:port`, `[v6]:port`, ...).
+//! - [`conn`]: connecting with a timeout, reading server lines with a deadline, the handshake.
+//! - [`render`]: a server line as a person sees it (`[12:01] <bob> hi`), colours, mentions.
+//! - [`sanitize`]: nothing received can drive the terminal (escape sequences, bidi controls).
+//! - [`members`]: who is here, kept current from the server's lines; tab completion.
+//! - [`editor`]: rustyline callbacks (completion, Ctrl-C).
+//! - [`discovery`]: finding servers on the LAN by UDP broadcast (`--discover`).
+//! - [`clock`]: time for timestamps.
+//!
+//! The client defines no wire format of its own: it speaks lanchat protocol v1 through
+//! `lanchat-proto`.
+
+pub mod addr;
+pub mod clock;
+pub mod conn;
+pub mod discovery;
+pub mod editor;
+pub mod members;
+pub mod render;
+pub mod sanitize;

@@ -1,0 +1,267 @@
+//! Who is in the room, as far as the server has told us, and tab completion of their names.
+//!
+//! The list is rebuilt from each member list (`WHO` lines, then `WHOEND`) and kept current
+//! between lists by `JOIN`, `LEAVE` and `NICK`. Names are compared the way the server compares
+//! them: ignoring case ([`fold_name`]).
+
+use std::collections::BTreeMap;
+
+use lanchat_proto::{fold_name, ServerMsg};
+
+/// The commands a line may start with, for completing `/w<Tab>`.
+pub const COMMANDS: [&str; 7] = ["/help", "/me", "/msg", "/nick", "/quit", "/who", "<quit>"];
+
+/// The member list, and which of them is this client.
+#[derive(Debug, Default, Clone)]
+pub struct Members {
+    /// This client's name, as the server last confirmed it (`WELCOME`, then `NICK`).
+    me: String,
+    /// Folded name -> name as the server spells it.
+    names: BTreeMap<String, String>,
+    /// A member list being received (`WHO` lines seen, `WHOEND` not yet).
+    incoming: Option<Vec<String>>,
+}
+
+/// What a message did to the member list, for the renderer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing.
+    None,
+    /// A complete member list arrived: these names, in the server's order.
+    List(Vec<String>),
+}
+
+impl Members {
+    /// An empty list for the client called `me`.
+    pub fn new(me: &str) -> Members {
+        Members {
+            me: me.to_owned(),
+            ..Members::default()
+        }
+    }
+
+    /// This client's current name.
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
+    /// Update from one server message.
+    pub fn apply(&mut self, msg: &ServerMsg<'_>) -> Change {
+        match msg {
+            ServerMsg::Who { names } => {
+                self.incoming
+                    .get_or_insert_with(Vec::new)
+                    .extend(ServerMsg::who_names(names).map(str::to_owned));
+            }
+            ServerMsg::WhoEnd { .. } => {
+                let list = self.incoming.take().unwrap_or_default();
+                self.names = list.iter().map(|n| (fold_name(n), n.clone())).collect();
+                return Change::List(list);
+            }
+            ServerMsg::Join { name } => self.add(name),
+            ServerMsg::Leave { name, .. } => {
+                self.names.remove(&fold_name(name));
+            }
+            ServerMsg::Nick { old, new } => {
+                self.names.remove(&fold_name(old));
+                self.add(new);
+                if fold_name(old) == fold_name(&self.me) {
+                    self.me = (*new).to_owned();
+                }
+            }
+            ServerMsg::Welcome { name, .. } => self.me = (*name).to_owned(),
+            _ => {}
+        }
+        Change::None
+    }
+
+    fn add(&mut self, name: &str) {
+        self.names.insert(fold_name(name), name.to_owned());
+    }
+
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when nobody is known.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Whether `name` (ignoring case) is here.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains_key(&fold_name(name))
+    }
+
+    /// Every name, sorted ignoring case.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.values().map(String::as_str)
+    }
+
+    /// Names starting with `prefix`, ignoring case, sorted.
+    pub fn starting_with(&self, prefix: &str) -> Vec<&str> {
+        let folded = fold_name(prefix);
+        self.names
+            .range(folded.clone()..)
+            .take_while(|(k, _)| k.starts_with(&folded))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Tab completion for `line` with the cursor at byte `pos`: where the replaced word starts
+    /// and the candidates for it.
+    ///
+    /// The word is what precedes the cursor back to the last space. As the first word, `/w`
+    /// completes to a command; a name completes to `name: ` (addressing someone); elsewhere a
+    /// name completes to `name ` (after `/msg`, inside a sentence). An `@` before the name stays.
+    pub fn complete(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let pos = pos.min(line.len());
+        let Some(head) = line.get(..pos) else {
+            return (pos, Vec::new());
+        };
+        let start = head.rfind(' ').map_or(0, |i| i + 1);
+        let word = &head[start..];
+        if start == 0 && (word.starts_with('/') || word.starts_with('<')) {
+            let candidates = COMMANDS
+                .iter()
+                .filter(|c| c.starts_with(&word.to_ascii_lowercase()))
+                .map(|c| format!("{c} "))
+                .collect();
+            return (0, candidates);
+        }
+        let (start, word) = match word.strip_prefix('@') {
+            Some(w) => (start + 1, w),
+            None => (start, word),
+        };
+        let first_word = start == 0;
+        let own = fold_name(&self.me);
+        let after_msg = head[..start].trim_end().eq_ignore_ascii_case("/msg");
+        let candidates = self
+            .starting_with(word)
+            .into_iter()
+            .filter(|n| fold_name(n) != own)
+            .map(|n| {
+                if first_word && !after_msg {
+                    format!("{n}: ")
+                } else {
+                    format!("{n} ")
+                }
+            })
+            .collect();
+        (start, candidates)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(m: &mut Members, lines: &[&str]) -> Vec<Change> {
+        lines
+            .iter()
+            .map(|l| m.apply(&ServerMsg::parse(l).expect(l)))
+            .collect()
+    }
+
+    fn names(m: &Members) -> Vec<&str> {
+        m.names().collect()
+    }
+
+    #[test]
+    fn tracks_who_join_leave_nick() {
+        let mut m = Members::new("me");
+        let changes = feed(&mut m, &["WHO bob ann", "WHO Zoë", "WHOEND 3"]);
+        assert_eq!(
+            changes,
+            vec![
+                Change::None,
+                Change::None,
+                Change::List(vec!["bob".into(), "ann".into(), "Zoë".into()])
+            ]
+        );
+        assert_eq!(names(&m), ["ann", "bob", "Zoë"]);
+        feed(&mut m, &["JOIN carl", "LEAVE bob quit", "NICK ann Annie"]);
+        assert_eq!(names(&m), ["Annie", "carl", "Zoë"]);
+        assert!(m.contains("ANNIE") && !m.contains("ann") && !m.contains("bob"));
+        // A change of case only.
+        feed(&mut m, &["NICK carl Carl"]);
+        assert_eq!(names(&m), ["Annie", "Carl", "Zoë"]);
+        assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn follows_its_own_renames() {
+        let mut m = Members::new("ann");
+        feed(
+            &mut m,
+            &[
+                "WELCOME Ann hi",
+                "WHO Ann bob",
+                "WHOEND 2",
+                "NICK ANN annie",
+            ],
+        );
+        assert_eq!(m.me(), "annie");
+        feed(&mut m, &["NICK bob robert"]);
+        assert_eq!(m.me(), "annie");
+        assert_eq!(names(&m), ["annie", "robert"]);
+    }
+
+    #[test]
+    fn a_new_list_replaces_the_old_one() {
+        let mut m = Members::new("me");
+        feed(&mut m, &["WHO a b c", "WHOEND 3"]);
+        feed(&mut m, &["WHO d", "WHOEND 1"]);
+        assert_eq!(names(&m), ["d"]);
+        feed(&mut m, &["WHOEND 0"]);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn other_lines_change_nothing() {
+        let mut m = Members::new("me");
+        feed(&mut m, &["WHO a", "WHOEND 1"]);
+        let changes = feed(
+            &mut m,
+            &["MSG a hi", "PRIV a x", "INFO y", "LEAVE nobody quit"],
+        );
+        assert!(changes.iter().all(|c| *c == Change::None));
+        assert_eq!(names(&m), ["a"]);
+    }
+
+    #[test]
+    fn completion_table() {
+        let mut m = Members::new("me");
+        feed(&mut m, &["WHO ann Anna bob me", "WHOEND 4"]);
+        let cases: &[(&str, usize, usize, &[&str])] = &[
+            ("an", 2, 0, &["ann: ", "Anna: "]),
+            ("AN", 2, 0, &["ann: ", "Anna: "]),
+            ("b", 1, 0, &["bob: "]),
+            ("hi b", 4, 3, &["bob "]),
+            ("hi @b", 5, 4, &["bob "]),
+            ("/msg b", 6, 5, &["bob "]),
+            ("/msg  b", 7, 6, &["bob "]),
+            ("hi x", 4, 3, &[]),
+            ("m", 1, 0, &[]), // never your own name
+            ("", 0, 0, &["ann: ", "Anna: ", "bob: "]),
+            ("b and more", 1, 0, &["bob: "]),
+            ("/m", 2, 0, &["/me ", "/msg "]),
+            ("/W", 2, 0, &["/who "]),
+            ("<q", 2, 0, &["<quit> "]),
+        ];
+        for &(line, pos, start, want) in cases {
+            let (s, got) = m.complete(line, pos);
+            let got: Vec<&str> = got.iter().map(String::as_str).collect();
+            assert_eq!((s, got.as_slice()), (start, want), "{line:?} at {pos}");
+        }
+    }
+
+    #[test]
+    fn completion_tolerates_a_cursor_inside_a_character() {
+        let mut m = Members::new("me");
+        feed(&mut m, &["WHO Zoë", "WHOEND 1"]);
+        assert_eq!(m.complete("é", 1), (1, vec![]));
+        assert_eq!(m.complete("z", 99), (0, vec!["Zoë: ".to_owned()]));
+    }
+}

@@ -1,0 +1,530 @@
+//! The real `lanchat` binary in a pseudo-terminal, against the real server: what a person at a
+//! terminal sees and can do.
+//!
+//! [`Pty`] runs the client under a pty (spawned with expectrl) and collects everything it
+//! writes on a reader thread; every expectation waits on that transcript with a deadline and,
+//! failing, shows it. Clients run with `NO_COLOR=1` and `--no-timestamps` unless a test says
+//! otherwise, so lines can be matched exactly. Every client and server is killed when its
+//! guard drops, even when a test fails.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Instant;
+
+use expectrl::process::unix::{UnixProcess, WaitStatus};
+use expectrl::process::Process as _;
+use integration_tests::{bin_path, Client, ServerProcess, DEADLINE};
+
+/// Everything the client wrote so far, and how far the test has read.
+#[derive(Default)]
+struct Transcript {
+    data: Vec<u8>,
+    /// Bytes before this were matched by an earlier expectation.
+    pos: usize,
+    eof: bool,
+}
+
+/// `lanchat` in a pseudo-terminal. Killed (SIGKILL) and reaped on drop.
+struct Pty {
+    proc: UnixProcess,
+    writer: File,
+    out: Arc<(Mutex<Transcript>, Condvar)>,
+    label: String,
+    exited: Option<WaitStatus>,
+}
+
+impl Pty {
+    /// `lanchat <args>` with `NO_COLOR=1`, `TERM=xterm`, in a 200x50 terminal.
+    #[track_caller]
+    fn spawn(label: &str, args: &[&str]) -> Pty {
+        Self::spawn_env(label, args, &[("NO_COLOR", "1")])
+    }
+
+    #[track_caller]
+    fn spawn_env(label: &str, args: &[&str], env: &[(&str, &str)]) -> Pty {
+        let mut cmd = Command::new(bin_path("lanchat"));
+        cmd.args(args).env("TERM", "xterm").env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut proc = UnixProcess::spawn_command(cmd).expect("spawn lanchat in a pty");
+        proc.set_window_size(200, 50).expect("set pty size");
+        let reader = proc.get_raw_handle().expect("pty handle");
+        let writer = proc.get_raw_handle().expect("pty handle");
+        let out = Arc::new((Mutex::new(Transcript::default()), Condvar::new()));
+        let sink = Arc::clone(&out);
+        std::thread::spawn(move || read_pty(reader, &sink));
+        Pty {
+            proc,
+            writer,
+            out,
+            label: label.to_owned(),
+            exited: None,
+        }
+    }
+
+    /// Type `keys` as they are (control characters included), once the line editor is
+    /// reading keys. (Keys typed while it is not, between two lines, meet the terminal's
+    /// cooked mode: Ctrl-D and Ctrl-C would mean something else there.)
+    #[track_caller]
+    fn keys(&mut self, keys: &str) {
+        self.wait_for("the line editor", |t| {
+            let on = rfind(&t.data, EDITING_ON);
+            let off = rfind(&t.data, EDITING_OFF);
+            on.is_some() && on > off
+        });
+        self.writer
+            .write_all(keys.as_bytes())
+            .and_then(|()| self.writer.flush())
+            .expect("write to pty");
+    }
+
+    /// Type `line` and press Enter; returns once the client reads keys again (or exited).
+    #[track_caller]
+    fn line(&mut self, line: &str) {
+        let before = self.editing_starts();
+        self.keys(&format!("{line}\r"));
+        self.wait_for("the next line", |t| {
+            t.eof || count(&t.data, EDITING_ON) > before
+        });
+    }
+
+    fn editing_starts(&self) -> usize {
+        let t = self.out.0.lock().unwrap_or_else(PoisonError::into_inner);
+        count(&t.data, EDITING_ON)
+    }
+
+    /// Wait until `ready` holds for the transcript (without reading any of it).
+    #[track_caller]
+    fn wait_for(&self, what: &str, ready: impl Fn(&Transcript) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        let (lock, cond) = &*self.out;
+        let mut t = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while !ready(&t) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if t.eof || left.is_zero() {
+                let unread = printable(&t.data[t.pos..]);
+                drop(t);
+                panic!(
+                    "{}: no sign of {what}; unread output:\n{unread}",
+                    self.label
+                );
+            }
+            t = cond
+                .wait_timeout(t, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Wait until `needle` appears after what was matched before; returns the text up to and
+    /// including it.
+    #[track_caller]
+    fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        let (lock, cond) = &*self.out;
+        let mut t = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(i) = find(&t.data[t.pos..], needle.as_bytes()) {
+                let end = t.pos + i + needle.len();
+                let got = String::from_utf8_lossy(&t.data[t.pos..end]).into_owned();
+                t.pos = end;
+                return got;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if t.eof || left.is_zero() {
+                let why = if t.eof {
+                    "the client exited"
+                } else {
+                    "timed out"
+                };
+                panic!(
+                    "{}: {why} waiting for {needle:?}; unread output:\n{}",
+                    self.label,
+                    printable(&t.data[t.pos..])
+                );
+            }
+            t = cond
+                .wait_timeout(t, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Everything the client has written so far.
+    fn transcript(&self) -> String {
+        let t = self.out.0.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&t.data).into_owned()
+    }
+
+    /// Wait for the client to exit; its exit code (panics if it was killed by a signal).
+    #[track_caller]
+    fn expect_exit(&mut self) -> i32 {
+        {
+            let deadline = Instant::now() + DEADLINE;
+            let (lock, cond) = &*self.out;
+            let mut t = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            while !t.eof {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    let unread = printable(&t.data[t.pos..]);
+                    drop(t);
+                    panic!("{}: still running; unread output:\n{unread}", self.label);
+                }
+                t = cond
+                    .wait_timeout(t, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+        // The pty closed, so the process is exiting: this wait is short.
+        let status = self.proc.wait().expect("waitpid");
+        self.exited = Some(status);
+        match status {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!(
+                "{}: ended with {other:?}:\n{}",
+                self.label,
+                self.transcript()
+            ),
+        }
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let _ = self.proc.kill(expectrl::process::unix::Signal::SIGKILL);
+            let _ = self.proc.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {} transcript ---\n{}",
+                self.label,
+                printable(self.transcript().as_bytes())
+            );
+        }
+    }
+}
+
+fn read_pty(mut reader: File, out: &(Mutex<Transcript>, Condvar)) {
+    let mut buf = [0u8; 4096];
+    loop {
+        // Linux reports EIO on the pty master once the client side is closed.
+        let n = reader.read(&mut buf).unwrap_or(0);
+        let (lock, cond) = out;
+        let Ok(mut t) = lock.lock() else { return };
+        if n == 0 {
+            t.eof = true;
+            cond.notify_all();
+            return;
+        }
+        t.data.extend_from_slice(&buf[..n]);
+        cond.notify_all();
+    }
+}
+
+/// Rustyline turns bracketed paste on right after putting the terminal in raw mode for a
+/// line, and off when the line is done: the sign that it is reading keys.
+const EDITING_ON: &str = "\x1b[?2004h";
+const EDITING_OFF: &str = "\x1b[?2004l";
+
+fn rfind(hay: &[u8], needle: &str) -> Option<usize> {
+    hay.windows(needle.len())
+        .rposition(|w| w == needle.as_bytes())
+}
+
+fn count(hay: &[u8], needle: &str) -> usize {
+    hay.windows(needle.len())
+        .filter(|w| *w == needle.as_bytes())
+        .count()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Output with escapes visible, for failure messages.
+fn printable(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| match c {
+            '\n' => "\n".to_owned(),
+            c if c.is_control() => format!("\\x{:02x}", u32::from(c)),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn server() -> ServerProcess {
+    ServerProcess::start(&["--rate", "0"])
+}
+
+fn addr_arg(addr: SocketAddr) -> String {
+    addr.to_string()
+}
+
+/// `lanchat <addr> --name <name> --no-timestamps`, waited for until its prompt shows.
+#[track_caller]
+fn join(server: &ServerProcess, name: &str) -> Pty {
+    let addr = addr_arg(server.addr());
+    let mut pty = Pty::spawn(name, &[&addr, "--name", name, "--no-timestamps"]);
+    pty.expect("* here now (");
+    pty
+}
+
+#[test]
+fn two_clients_chat_both_ways_and_see_each_other_come_and_go() {
+    let server = server();
+    let mut ann = join(&server, "ann");
+    let mut bob = join(&server, "bob");
+    ann.expect("* bob has joined the chat");
+    ann.line("hi bob");
+    bob.expect("<ann> hi bob");
+    bob.line("hey ann, how are you?");
+    ann.expect("<bob> hey ann, how are you?");
+    bob.line("<quit>");
+    assert_eq!(bob.expect_exit(), 0);
+    ann.expect("* bob has left the chat (quit)");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+}
+
+#[test]
+fn asks_for_address_and_name_retrying_an_unreachable_address_and_a_taken_name() {
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let mut ann = Pty::spawn("ann", &["--no-timestamps"]);
+    ann.expect("Server address: ");
+    ann.line(&closed.to_string());
+    ann.expect(&format!(
+        "cannot connect to {closed}: connection refused (is the lanchat server running there?)"
+    ));
+    ann.expect("Server address: ");
+    ann.line("nohost:x");
+    ann.expect("is not an address: port \"x\" is not a number from 1 to 65535");
+    ann.expect("Server address: ");
+    ann.line(&server.addr().to_string());
+    ann.expect("Your name: ");
+    ann.line("BOB");
+    ann.expect("BOB is already taken; try another name");
+    ann.expect("Your name: ");
+    ann.line("two words");
+    ann.expect("a name may only hold letters, digits");
+    ann.expect("Your name: ");
+    ann.line("ann");
+    ann.expect("* Hi ann! Type <quit> to leave");
+    ann.expect("* here now (2): bob, ann");
+    bob.expect("JOIN ann");
+    bob.send("welcome, ann");
+    ann.expect("<bob> welcome, ann");
+    ann.line("thanks");
+    bob.expect("MSG ann thanks");
+}
+
+#[test]
+fn a_taken_name_from_the_command_line_is_asked_again() {
+    let server = server();
+    let _bob = Client::join(server.addr(), "bob");
+    let addr = server.addr().to_string();
+    let mut other = Pty::spawn("other", &[&addr, "--name", "bob"]);
+    other.expect("bob is already taken; try another name");
+    other.expect("Your name: ");
+    other.line("bobby");
+    other.expect("bobby> ");
+}
+
+#[test]
+fn a_message_arriving_while_typing_does_not_garble_the_line() {
+    let server = server();
+    let mut ann = join(&server, "ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("* bob has joined the chat");
+    ann.keys("half of a li");
+    ann.expect("half of a li");
+    bob.send("incoming while you type");
+    // The arrival is printed on its own line, and the half-typed line is drawn again below.
+    ann.expect("<bob> incoming while you type\r\n");
+    ann.expect("ann> half of a li");
+    ann.line("ne, sent whole");
+    bob.expect("MSG ann half of a line, sent whole");
+    // Ctrl-D on an empty line leaves.
+    ann.keys("\x04");
+    assert_eq!(ann.expect_exit(), 0);
+    bob.expect("LEAVE ann quit");
+}
+
+#[test]
+fn ctrl_c_clears_the_line_and_on_an_empty_line_quits() {
+    let server = server();
+    let mut ann = join(&server, "ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("* bob has joined the chat");
+    ann.keys("oops, not this");
+    ann.expect("oops, not this");
+    ann.keys("\x03");
+    ann.line("this instead");
+    bob.expect("MSG ann this instead");
+    ann.keys("\x03");
+    assert_eq!(ann.expect_exit(), 0);
+    bob.expect("LEAVE ann quit");
+}
+
+#[test]
+fn tab_completes_names() {
+    let server = server();
+    let mut bobby = Client::join(server.addr(), "bobby");
+    let mut ann = join(&server, "ann");
+    bobby.expect("JOIN ann");
+    ann.keys("hello bo\t");
+    ann.expect("hello bobby ");
+    ann.line("there");
+    bobby.expect("MSG ann hello bobby there");
+    // At the start of a line, a name addresses someone.
+    ann.keys("b\t");
+    ann.expect("bobby: ");
+    ann.line("lunch?");
+    bobby.expect("MSG ann bobby: lunch?");
+}
+
+#[test]
+fn escape_sequences_from_the_network_are_shown_inert() {
+    let server = server();
+    let mut ann = join(&server, "ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("* bob has joined the chat");
+    bob.send("\x1b[2J\x1b[Hclear \x1b]0;pwned\x07title \u{202e}desrever \u{9b}31mred \x08\x7f");
+    ann.expect("<bob> ␛[2J␛[Hclear ␛]0;pwned␇title \u{fffd}desrever \u{fffd}31mred ␈␡");
+    bob.send("/me \x1b[5mblinks");
+    ann.expect("~ bob ␛[5mblinks");
+    let seen = ann.transcript();
+    for bad in [
+        "\x1b[2J", "\x1b[H", "\x1b]0;", "\x07", "\u{202e}", "\u{9b}", "\x1b[5m", "\x08",
+    ] {
+        assert!(
+            !seen.contains(bad),
+            "{bad:?} reached the terminal:\n{}",
+            printable(seen.as_bytes())
+        );
+    }
+}
+
+#[test]
+fn server_shutdown_is_reported_in_one_line_and_exits_non_zero() {
+    let mut server = server();
+    let mut ann = join(&server, "ann");
+    ann.keys("half typed");
+    ann.expect("half typed");
+    server.signal(libc::SIGTERM);
+    ann.expect("lanchat: the server closed the connection: server shutting down");
+    assert_eq!(ann.expect_exit(), 3);
+    assert!(server.wait_exit(DEADLINE).is_some(), "server did not exit");
+    assert!(
+        !ann.transcript().contains("panicked"),
+        "{}",
+        ann.transcript()
+    );
+}
+
+#[test]
+fn a_server_that_dies_is_reported_and_exits_non_zero() {
+    let server = server();
+    let mut ann = join(&server, "ann");
+    server.signal(libc::SIGKILL);
+    ann.expect("lanchat: the server closed the connection");
+    assert_eq!(ann.expect_exit(), 3);
+    assert!(
+        !ann.transcript().contains("panicked"),
+        "{}",
+        ann.transcript()
+    );
+}
+
+#[test]
+fn history_is_shown_under_a_separator_and_mentions_ring_once() {
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    bob.send("anyone here?");
+    bob.send("/me yawns");
+    bob.sync();
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn("ann", &[&addr, "--name", "ann", "--no-timestamps"]);
+    let before = ann.expect("* here now (2)");
+    let sep = before.find("--- earlier messages ---").expect("separator");
+    let first = before.find("<bob> anyone here?").expect("history line");
+    let second = before.find("~ bob yawns").expect("history action");
+    assert!(sep < first && first < second, "{before}");
+    bob.send("ann, are you there?");
+    let got = ann.expect("<bob> ann, are you there?");
+    assert!(got.ends_with("! <bob> ann, are you there?"), "{got:?}");
+    ann.expect("\x07");
+    bob.send("/msg ann psst");
+    ann.expect("! [private] <bob> psst\x07");
+    bob.send("annie is not you");
+    let got = ann.expect("<bob> annie is not you");
+    assert!(!got.contains("! <bob> annie"), "{got:?}");
+    // A BEL from the network never rings: only the client's own, once per mention.
+    let bells = ann.transcript().matches('\x07').count();
+    assert_eq!(bells, 2, "{}", printable(ann.transcript().as_bytes()));
+}
+
+#[test]
+fn no_bell_and_timestamps_by_default() {
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn("ann", &[&addr, "--name", "ann", "--no-bell"]);
+    ann.expect("* here now (1): ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    let joined = ann.expect("* bob has joined the chat");
+    // [HH:MM] in front.
+    let at = joined.rfind("* bob").expect("line");
+    let stamp = &joined[at.saturating_sub(8)..at];
+    let b = stamp.as_bytes();
+    assert!(
+        stamp.len() == 8 && b[0] == b'[' && b[3] == b':' && b[6] == b']' && b[7] == b' ',
+        "{stamp:?}"
+    );
+    bob.send("hi ann");
+    ann.expect("<bob> hi ann");
+    bob.send("/msg ann psst");
+    ann.expect("<bob> psst");
+    assert!(
+        !ann.transcript().contains('\x07'),
+        "{}",
+        printable(ann.transcript().as_bytes())
+    );
+}
+
+#[test]
+fn colours_are_off_with_no_color_and_on_without() {
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut plain = Pty::spawn("plain", &[&addr, "--name", "plain", "--no-timestamps"]);
+    plain.expect("* here now (1): plain");
+    let mut coloured = Pty::spawn_env(
+        "coloured",
+        &[&addr, "--name", "coloured", "--no-timestamps"],
+        &[],
+    );
+    coloured.expect("* here now (2): ");
+    let mut bob = Client::join(server.addr(), "bob");
+    bob.send("hello");
+    plain.expect("<bob> hello");
+    // The name is wrapped in a colour of its own, then reset.
+    let got = coloured.expect("hello");
+    assert!(
+        got.contains("<\x1b[") && got.contains("mbob\x1b[0m> hello"),
+        "{}",
+        printable(got.as_bytes())
+    );
+}

@@ -1,0 +1,264 @@
+//! The real `lanchat` binary without a terminal (stdin and stdout are pipes): lines from stdin
+//! are sent, received lines come out on stdout rendered without colour, and the exit code says
+//! how it ended. Every client process is killed when its guard drops.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Instant;
+
+use integration_tests::{bin_path, Client, ServerProcess, DEADLINE};
+
+/// `lanchat` with piped stdio. Killed and reaped on drop.
+struct Scripted {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// stdout lines, as they come.
+    lines: Receiver<String>,
+    stderr: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Scripted {
+    #[track_caller]
+    fn spawn(args: &[&str]) -> Scripted {
+        let mut child = Command::new(bin_path("lanchat"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lanchat");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let (etx, stderr_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                all.push_str(&line);
+                all.push('\n');
+            }
+            let _ = etx.send(all);
+        });
+        Scripted {
+            child,
+            stdin,
+            lines,
+            stderr: stderr_rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Write one line to the client's stdin.
+    #[track_caller]
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write to lanchat's stdin");
+        stdin.flush().expect("flush");
+    }
+
+    /// Close the client's stdin (end of input).
+    fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Read stdout lines until one equals `want`; returns it.
+    #[track_caller]
+    fn expect_line(&mut self, want: &str) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line == want {
+                        return;
+                    }
+                }
+                Err(e) => panic!("no line {want:?} ({e}); stdout so far: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Wait for the exit; the status, every remaining stdout line, and stderr.
+    #[track_caller]
+    fn finish(&mut self) -> (ExitStatus, Vec<String>, String) {
+        self.close_stdin();
+        let stderr = self
+            .stderr
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("lanchat still running; stdout: {:#?}", self.seen));
+        let status = self.child.wait().expect("wait for lanchat");
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        self.seen.extend(rest.iter().cloned());
+        (status, self.seen.clone(), stderr)
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn server() -> ServerProcess {
+    ServerProcess::start(&["--rate", "0"])
+}
+
+#[test]
+fn piped_lines_are_sent_and_received_lines_printed_plain() {
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--no-timestamps"]);
+    bot.expect_line("* Hi bot! Type <quit> to leave, /help for commands.");
+    bot.expect_line("* here now (2): ann, bot");
+    ann.expect("JOIN bot");
+    bot.send("hi");
+    ann.expect("MSG bot hi");
+    ann.send("hello bot \u{1b}[2J");
+    bot.expect_line("! <ann> hello bot ␛[2J");
+    bot.send("/me waves");
+    ann.expect("ACTION bot waves");
+    bot.send("<quit>");
+    let (status, out, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    ann.expect("LEAVE bot quit");
+    for line in &out {
+        assert!(
+            !line.contains(['\u{1b}', '\u{7}']),
+            "escape or bell in {line:?}"
+        );
+    }
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn printf_into_lanchat_works() {
+    // The README's example: `printf 'hi\n<quit>\n' | lanchat 127.0.0.1 --name bot`.
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot"]);
+    bot.send("hi\n<quit>");
+    let (status, out, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    ann.expect("JOIN bot");
+    ann.expect("MSG bot hi");
+    ann.expect("LEAVE bot quit");
+    // Timestamps are on by default: "[HH:MM] * Hi bot! ...".
+    let first = &out[0];
+    assert!(
+        first.len() > 8 && first.as_bytes()[0] == b'[' && first[8..].starts_with("* Hi bot!"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn end_of_input_quits_after_the_server_says_bye() {
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    let addr = server.addr().to_string();
+    // No --name: the first line is the name.
+    let mut bot = Scripted::spawn(&[&addr, "--no-timestamps"]);
+    bot.send("robo");
+    bot.send("beep");
+    bot.close_stdin();
+    let (status, out, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    assert_eq!(
+        out[0],
+        "* Hi robo! Type <quit> to leave, /help for commands."
+    );
+    ann.expect("JOIN robo");
+    ann.expect("MSG robo beep");
+    ann.expect("LEAVE robo quit");
+}
+
+#[test]
+fn a_taken_name_exits_1_with_the_servers_reason() {
+    let server = server();
+    let _ann = Client::join(server.addr(), "ann");
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "ANN"]);
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "lanchat: name \"ANN\" refused: ANN is already taken; try another name\n"
+    );
+}
+
+#[test]
+fn an_unreachable_server_exits_1_in_one_line() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let mut bot = Scripted::spawn(&[&closed.to_string(), "--name", "bot"]);
+    let (status, out, err) = bot.finish();
+    assert_eq!(status.code(), Some(1));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(
+        err,
+        format!(
+            "lanchat: cannot connect to {closed}: connection refused \
+             (is the lanchat server running there?)\n"
+        )
+    );
+}
+
+#[test]
+fn no_address_without_a_terminal_exits_1_instead_of_asking() {
+    let mut bot = Scripted::spawn(&["--name", "bot"]);
+    let (status, out, err) = bot.finish();
+    assert_eq!(status.code(), Some(1));
+    assert!(out.is_empty(), "{out:?}");
+    assert!(err.starts_with("lanchat: no server address"), "{err}");
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for args in [
+        &["--frobnicate"][..],
+        &["host", "--discover"],
+        &["--discover-port", "x"],
+    ] {
+        let mut bot = Scripted::spawn(args);
+        let (status, _, err) = bot.finish();
+        assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("error:"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_server_going_away_ends_the_client_even_with_stdin_open() {
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--no-timestamps"]);
+    bot.expect_line("* here now (1): bot");
+    server.signal(libc::SIGTERM);
+    // stdin stays open: the client must still end, by itself.
+    let deadline = Instant::now() + DEADLINE;
+    let err = bot
+        .stderr
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .expect("lanchat did not end");
+    let status = bot.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert_eq!(
+        err,
+        "lanchat: the server closed the connection: server shutting down\n"
+    );
+}
