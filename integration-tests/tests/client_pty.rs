@@ -528,3 +528,69 @@ fn colours_are_off_with_no_color_and_on_without() {
         printable(got.as_bytes())
     );
 }
+
+/// The server with LAN discovery on (on 127.0.0.1, so probes are unicast to loopback).
+fn discoverable_server(name: &str) -> ServerProcess {
+    let mut cmd = Command::new(bin_path("lanchat-server"));
+    cmd.args([
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--rate",
+        "0",
+        "--name",
+        name,
+    ]);
+    ServerProcess::spawn(cmd)
+}
+
+#[test]
+fn a_question_mark_at_the_address_prompt_finds_servers_to_pick_from() {
+    let server = discoverable_server("testroom");
+    let port = server.addr().port().to_string();
+    let _bob = Client::join(server.addr(), "bob");
+    let mut ann = Pty::spawn(
+        "ann",
+        &[
+            "--discover-to",
+            "127.0.0.1",
+            "--discover-port",
+            &port,
+            "--no-timestamps",
+        ],
+    );
+    ann.expect("Server address: ");
+    ann.line("?");
+    ann.expect(&format!("  1) testroom at 127.0.0.1:{port}, 1 user\r\n"));
+    ann.expect("Pick a number, or type an address: ");
+    ann.line("2");
+    ann.expect("There is no 2 on the list.");
+    ann.expect("Pick a number, or type an address: ");
+    ann.line("1");
+    ann.expect("Your name: ");
+    ann.line("ann");
+    ann.expect("* here now (2): bob, ann");
+}
+
+#[test]
+fn discover_with_nothing_answering_says_so_and_asks_for_the_address() {
+    let server = server(); // discovery off
+    let port = server.addr().port().to_string();
+    let mut ann = Pty::spawn(
+        "ann",
+        &[
+            "--discover",
+            "--discover-to",
+            "127.0.0.1",
+            "--discover-port",
+            &port,
+            "--name",
+            "ann",
+        ],
+    );
+    ann.expect("No lanchat server answered.");
+    ann.expect("Server address: ");
+    ann.line(&server.addr().to_string());
+    ann.expect("* here now (1): ann");
+}

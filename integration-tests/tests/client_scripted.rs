@@ -262,3 +262,66 @@ fn the_server_going_away_ends_the_client_even_with_stdin_open() {
         "lanchat: the server closed the connection: server shutting down\n"
     );
 }
+
+/// The server with LAN discovery on (on 127.0.0.1, so probes are unicast to loopback).
+fn discoverable_server(name: &str) -> ServerProcess {
+    let mut cmd = Command::new(bin_path("lanchat-server"));
+    cmd.args([
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--rate",
+        "0",
+        "--name",
+        name,
+    ]);
+    ServerProcess::spawn(cmd)
+}
+
+#[test]
+fn discover_without_a_terminal_joins_the_one_server_that_answers() {
+    let server = discoverable_server("testroom");
+    let port = server.addr().port().to_string();
+    let mut bot = Scripted::spawn(&[
+        "--discover",
+        "--discover-to",
+        "127.0.0.1",
+        "--discover-port",
+        &port,
+        "--name",
+        "bot",
+        "--no-timestamps",
+    ]);
+    bot.expect_line("* here now (1): bot");
+    bot.send("<quit>");
+    let (status, _, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(
+        err.contains(&format!("  1) testroom at 127.0.0.1:{port}, 0 users\n")),
+        "{err}"
+    );
+}
+
+#[test]
+fn discover_without_a_terminal_and_no_answer_exits_1() {
+    let server = server(); // discovery off
+    let port = server.addr().port().to_string();
+    let mut bot = Scripted::spawn(&[
+        "--discover",
+        "--discover-to",
+        "127.0.0.1",
+        "--discover-port",
+        &port,
+        "--name",
+        "bot",
+    ]);
+    let (status, out, err) = bot.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(out.is_empty(), "{out:?}");
+    assert!(err.contains("No lanchat server answered."), "{err}");
+    assert!(
+        err.ends_with("lanchat: no server found; give its address as ADDR\n"),
+        "{err}"
+    );
+}
