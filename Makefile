@@ -4,8 +4,11 @@ CARGO ?= cargo
 ARGS ?=
 # Server address for `make client`
 ADDR ?=
+# Seconds `make fuzz` runs each fuzz target, and which targets
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= decoder room
 
-.PHONY: build server client test lint fmt ci clean
+.PHONY: build server client test lint fmt ci clean fuzz
 
 build:
 	$(CARGO) build --workspace --release
@@ -29,6 +32,23 @@ fmt:
 	$(CARGO) fmt --all
 
 ci: lint test
+
+# Not part of ci. cargo-fuzz needs nightly flags; the one stable toolchain takes them with
+# RUSTC_BOOTSTRAP=1. Logs go to fuzz/logs/, crashing inputs to fuzz/artifacts/<target>/.
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz
+	@mkdir -p fuzz/logs
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		if (cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- \
+				-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1) >fuzz/logs/$$t.log 2>&1; then \
+			echo "fuzz: $$t ok: $$(grep -E '^Done [0-9]+ runs' fuzz/logs/$$t.log)"; \
+		else \
+			tail -n 30 fuzz/logs/$$t.log; \
+			echo "fuzz: $$t FAILED; log fuzz/logs/$$t.log, input in fuzz/artifacts/$$t/"; \
+			exit 1; \
+		fi; \
+	done
 
 clean:
 	$(CARGO) clean
