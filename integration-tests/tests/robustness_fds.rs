@@ -107,6 +107,30 @@ fn under_a_64_fd_limit_max_clients_is_lowered_and_extra_clients_are_refused() {
 }
 
 #[test]
+fn the_soft_fd_limit_is_raised_to_the_hard_limit_at_start() {
+    if !have_prlimit() {
+        return;
+    }
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--nofile=64:128")
+        .arg(bin_path("lanchat-server"))
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"]);
+    let server = ServerProcess::spawn(cmd);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid()))
+        .expect("read /proc/<pid>/limits");
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files in /proc/<pid>/limits");
+    assert_eq!(
+        open_files.split_whitespace().collect::<Vec<_>>(),
+        ["Max", "open", "files", "128", "128", "files"]
+    );
+    let lowered = "--max-clients lowered from 10000 to 112 to fit the file-descriptor limit (128)";
+    assert_eq!(log_count(&server, lowered, 1), 1, "{}", server.log());
+}
+
+#[test]
 fn when_accept_runs_out_of_fds_the_listener_rests_without_spinning_and_comes_back() {
     if !have_prlimit() {
         return;
