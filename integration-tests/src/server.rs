@@ -121,7 +121,9 @@ impl ServerProcess {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if std::env::var_os("RUST_LOG").is_none() {
+        // A level set on the command (a test that reads debug lines) wins over the default.
+        let set_on_cmd = cmd.get_envs().any(|(k, _)| k == "RUST_LOG");
+        if std::env::var_os("RUST_LOG").is_none() && !set_on_cmd {
             cmd.env("RUST_LOG", "info");
         }
         let mut child = cmd.spawn().expect("spawn lanchat-server");
