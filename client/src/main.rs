@@ -485,13 +485,17 @@ mod interactive {
             .try_clone_stream()
             .context("setting up the connection")?;
         let sink: Box<dyn Sink> = match rl.create_external_printer() {
-            Ok(printer) => Box::new(Printer {
-                printer,
-                shared: Arc::clone(&shared),
-            }),
+            Ok(printer) => {
+                catch_sigint();
+                Box::new(Printer {
+                    printer,
+                    shared: Arc::clone(&shared),
+                })
+            }
+            // Rustyline cannot drive this terminal (e.g. TERM=dumb): it reads cooked lines, a
+            // SIGINT keeps its default meaning, and the reader thread ends the process itself.
             Err(_) => Box::new(Plain),
         };
-        catch_sigint();
         let (done_tx, done_rx) = mpsc::channel();
         {
             let members = Arc::clone(&members);

@@ -82,6 +82,16 @@ impl Pty {
             .expect("write to pty");
     }
 
+    /// Type `line` and Enter without waiting for a line editor (for a terminal rustyline
+    /// does not drive, where the terminal's cooked mode reads lines).
+    #[track_caller]
+    fn raw_line(&mut self, line: &str) {
+        self.writer
+            .write_all(format!("{line}\r").as_bytes())
+            .and_then(|()| self.writer.flush())
+            .expect("write to pty");
+    }
+
     /// Type `line` and press Enter; returns once the client reads keys again (or exited).
     #[track_caller]
     fn line(&mut self, line: &str) {
@@ -592,5 +602,51 @@ fn discover_with_nothing_answering_says_so_and_asks_for_the_address() {
     ann.expect("No lanchat server answered.");
     ann.expect("Server address: ");
     ann.line(&server.addr().to_string());
+    ann.expect("* here now (1): ann");
+}
+
+#[test]
+fn a_terminal_rustyline_cannot_drive_still_chats() {
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn_env(
+        "ann",
+        &[&addr, "--name", "ann", "--no-timestamps"],
+        &[("NO_COLOR", "1"), ("TERM", "dumb")],
+    );
+    ann.expect("* here now (1): ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("* bob has joined the chat");
+    // No line editor here: the terminal's own cooked mode echoes and edits.
+    ann.raw_line("hi bob");
+    bob.expect("MSG ann hi bob");
+    bob.send("hi ann");
+    ann.expect("<bob> hi ann");
+    ann.raw_line("<quit>");
+    assert_eq!(ann.expect_exit(), 0);
+    bob.expect("LEAVE ann quit");
+}
+
+#[test]
+fn a_name_typed_after_the_servers_handshake_timeout_still_joins() {
+    let mut cmd = Command::new(bin_path("lanchat-server"));
+    cmd.args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
+        .args(["--handshake-timeout", "1"])
+        .env("RUST_LOG", "debug");
+    let server = ServerProcess::spawn(cmd);
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn("ann", &[&addr, "--no-timestamps"]);
+    ann.expect("Your name: ");
+    // The person is slow: the server gives up on this connection first.
+    let deadline = Instant::now() + DEADLINE;
+    while !server.log().contains("handshake timed out") {
+        assert!(
+            Instant::now() < deadline,
+            "no handshake timeout:\n{}",
+            server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    ann.line("ann");
     ann.expect("* here now (1): ann");
 }
