@@ -4,11 +4,19 @@ CARGO ?= cargo
 ARGS ?=
 # Server address for `make client`
 ADDR ?=
+# `make load` knobs (empty = the scenario's own): e.g. make load SCENARIO=fanout CLIENTS=200;
+# also LOAD_ARGS (lanchat-load flags) and SERVER_ARGS (lanchat-server flags)
+SCENARIO ?=
+CLIENTS ?=
+SENDERS ?=
+MESSAGES ?=
+SIZE ?=
+RATE ?=
 # Seconds `make fuzz` runs each fuzz target, and which targets
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= decoder room
 
-.PHONY: build server client test lint fmt ci clean fuzz
+.PHONY: build server client test lint fmt ci clean load fuzz
 
 build:
 	$(CARGO) build --workspace --release
@@ -32,6 +40,12 @@ fmt:
 	$(CARGO) fmt --all
 
 ci: lint test
+
+# Load scenarios against a fresh release server each (not part of CI); see docs/BENCHMARKS.md.
+load:
+	$(CARGO) build --release -p lanchat-server -p integration-tests --bin lanchat-server --bin lanchat-load
+	SCENARIO="$(SCENARIO)" CLIENTS="$(CLIENTS)" SENDERS="$(SENDERS)" MESSAGES="$(MESSAGES)" \
+		SIZE="$(SIZE)" RATE="$(RATE)" LOAD_ARGS="$(LOAD_ARGS)" SERVER_ARGS="$(SERVER_ARGS)" scripts/load.sh
 
 # Not part of ci. cargo-fuzz needs nightly flags; the one stable toolchain takes them with
 # RUSTC_BOOTSTRAP=1. Logs go to fuzz/logs/, crashing inputs to fuzz/artifacts/<target>/.

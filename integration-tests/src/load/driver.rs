@@ -1,0 +1,807 @@
+//! The poll loop of a load run: every client on one `mio::Poll`, driven through connect and
+//! settle, traffic and hold, with every received line checked as it streams in.
+//!
+//! Reading is built for volume (the `idle` scenario makes the server send ~50 million `JOIN`
+//! lines, `fanout` ~10 million messages): one large read buffer shared by all clients, lines
+//! found with `memchr` and handled in place, no allocation per line, and the clock read once
+//! per `read` rather than per line (every line of one read arrived together).
+
+use std::io::IsTerminal as _;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use memchr::memchr;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::payload::{self, Stamp};
+use super::procfs::{self, ProcSample};
+use super::tracker::{Tracker, Verdict};
+use super::{lines, LoadError, Options, Report, DRAIN_QUIET};
+use crate::load::report::{Latency, ServerFigures};
+
+/// The read buffer every client's reads land in.
+const READ_BUF: usize = 256 * 1024;
+
+/// Bytes read from one client per turn before the others get theirs (the rest next turn).
+const READ_BUDGET: usize = 1 << 20;
+
+/// Longest server line accepted: the server's `--max-line` can be up to 1 MiB, plus the
+/// prefix a relayed line gains.
+const LINE_LIMIT: usize = (1 << 20) + 4096;
+
+/// Poll timeout when nothing is due sooner: how often deadlines and progress are looked at.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Readiness events handled per `poll`.
+const EVENTS: usize = 4096;
+
+/// A paced sender that fell behind catches up by at most this many messages per turn.
+const CATCH_UP_PER_TURN: u64 = 8192;
+
+/// Latency histogram range, in microseconds: 1 us to 1 hour, 3 significant digits.
+const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+/// Where a client is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not connected yet.
+    Waiting,
+    /// `connect` started; waiting for it to complete.
+    Connecting,
+    /// Name sent; waiting for `WHOEND`.
+    Handshake,
+    /// In the room.
+    Named,
+    /// Gone (refused, dropped, or failed).
+    Closed,
+}
+
+struct Client {
+    stream: Option<TcpStream>,
+    state: State,
+    /// A line cut off at the end of the last read.
+    partial: Vec<u8>,
+    /// Members this client knows of: its `WHOEND` count plus the `JOIN`s since.
+    known: u64,
+    /// Bytes to send; `out[out_pos..]` is not written yet.
+    out: Vec<u8>,
+    out_pos: usize,
+}
+
+/// Everything a received line can change.
+struct Rx {
+    clients: u64,
+    size: usize,
+    tracker: Tracker,
+    /// Delivery latency in microseconds.
+    hist: Histogram<u64>,
+    named: usize,
+    settled: usize,
+    problems: u64,
+    first_problem: Option<String>,
+    lines: u64,
+    bytes: u64,
+}
+
+impl Rx {
+    fn note(&mut self, what: impl FnOnce() -> String) {
+        if self.first_problem.is_none() {
+            self.first_problem = Some(what());
+        }
+    }
+
+    fn problem(&mut self, what: impl FnOnce() -> String) {
+        self.problems += 1;
+        self.note(what);
+    }
+
+    /// One line from the server to client `me`.
+    fn line(&mut self, me: usize, known: &mut u64, state: &mut State, line: &[u8], now_ns: u64) {
+        self.lines += 1;
+        match line.first() {
+            Some(b'M') if line.starts_with(b"MSG ") => self.message(me, &line[4..], now_ns),
+            Some(b'J') if line.starts_with(b"JOIN ") => {
+                *known += 1;
+                if *known == self.clients {
+                    self.settled += 1;
+                } else if *known > self.clients {
+                    self.problem(|| format!("l{me} saw more members than clients: {}", show(line)));
+                }
+            }
+            Some(b'W') if line.starts_with(b"WHOEND ") => {
+                let count = std::str::from_utf8(&line[7..])
+                    .ok()
+                    .and_then(|n| n.parse::<u64>().ok());
+                match (count, *state) {
+                    (Some(count), State::Handshake) => {
+                        *state = State::Named;
+                        self.named += 1;
+                        *known += count;
+                        if *known == self.clients {
+                            self.settled += 1;
+                        }
+                    }
+                    _ => self.problem(|| format!("l{me} got an unexpected {}", show(line))),
+                }
+            }
+            // WHO, WELCOME, HELLO, HIST: nothing to check.
+            Some(b'W' | b'H') => {}
+            // ERR, LEAVE, BYE and anything else: not in a good run.
+            _ => self.problem(|| format!("l{me} got {}", show(line))),
+        }
+    }
+
+    /// `<name> <payload>` of a `MSG` line to client `me`.
+    fn message(&mut self, me: usize, rest: &[u8], now_ns: u64) {
+        let parsed = memchr(b' ', rest).and_then(|sp| {
+            let (name, text) = (&rest[..sp], &rest[sp + 1..]);
+            let stamp = payload::parse(text)?;
+            (text.len() == self.size && is_name_of(name, stamp.sender)).then_some(stamp)
+        });
+        let Some(Stamp {
+            sender,
+            seq,
+            sent_ns,
+        }) = parsed
+        else {
+            self.tracker.unexpected += 1;
+            self.note(|| format!("l{me} got a message that is not ours: MSG {}", show(rest)));
+            return;
+        };
+        match self.tracker.record(me, sender, seq) {
+            Verdict::InOrder => {}
+            Verdict::Reordered => {
+                self.note(|| format!("l{me} got l{sender}'s #{seq} out of order"))
+            }
+            Verdict::Duplicate => self.note(|| format!("l{me} got l{sender}'s #{seq} again")),
+            Verdict::Unexpected => {
+                self.note(|| format!("l{me} got l{sender}'s #{seq}, which it should not"));
+                return;
+            }
+        }
+        let us = now_ns.saturating_sub(sent_ns) / 1000;
+        self.hist.saturating_record(us.clamp(1, LATENCY_MAX_US));
+    }
+}
+
+/// `name` is `l<sender>`.
+fn is_name_of(name: &[u8], sender: usize) -> bool {
+    let Some((&b'l', digits)) = name.split_first() else {
+        return false;
+    };
+    !digits.is_empty()
+        && digits.len() <= 10
+        && digits.iter().all(u8::is_ascii_digit)
+        && digits
+            .iter()
+            .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'))
+            == sender
+}
+
+/// A line for a message: at most 120 bytes of it.
+fn show(line: &[u8]) -> String {
+    let cut = &line[..line.len().min(120)];
+    format!("{:?}", String::from_utf8_lossy(cut))
+}
+
+/// The progress line on stderr: rewritten in place on a terminal, a plain line now and then
+/// otherwise.
+struct Progress {
+    on: bool,
+    tty: bool,
+    last: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn show(&mut self, now: Instant, text: impl FnOnce() -> String) {
+        let every = if self.tty {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(5)
+        };
+        if !self.on || now.duration_since(self.last) < every {
+            return;
+        }
+        self.last = now;
+        if self.tty {
+            eprint!("\r\x1b[K{}", text());
+            self.shown = true;
+        } else {
+            eprintln!("{}", text());
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+            self.shown = false;
+        }
+    }
+}
+
+struct Driver<'a> {
+    opts: &'a Options,
+    poll: Poll,
+    clients: Vec<Client>,
+    rx: Rx,
+    buf: Vec<u8>,
+    /// Clients that used their read budget; read again next turn.
+    carry: Vec<usize>,
+    start: Instant,
+    deadline: Instant,
+    /// Next client to connect.
+    next_connect: usize,
+    /// Clients closed before their name was accepted.
+    closed_unnamed: usize,
+    connect_s: Option<f64>,
+    settle_s: Option<f64>,
+    /// Messages sent by each sender.
+    sent: Vec<u64>,
+    total_sent: u64,
+    /// Per sender: a lower bound of [`Tracker::slowest`] (it only grows), to rescan rarely.
+    floor: Vec<u64>,
+    /// Paced runs: the next message in the global round-robin order of all senders.
+    next_paced: u64,
+    traffic_begin: Option<Instant>,
+    traffic_end: Option<Instant>,
+    send_lag_max_ns: u64,
+    progress: Progress,
+}
+
+/// Run `opts` (already checked) to the end.
+pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
+    let mut d = Driver::new(opts)?;
+    let cpu_before = procfs::thread_cpu();
+    let mut events = Events::with_capacity(EVENTS);
+    let s0 = d.server_sample();
+
+    let mut outcome = d.connect_phase(&mut events);
+    let s_settled = d.server_sample();
+    if outcome.is_ok() && opts.shape.senders > 0 {
+        outcome = d.traffic_phase(&mut events);
+    }
+    let s_traffic = d.server_sample();
+    let mut held = None;
+    if outcome.is_ok() {
+        let begin = Instant::now();
+        outcome = d.hold_phase(&mut events);
+        held = Some(begin.elapsed());
+    }
+    let s_end = d.server_sample();
+    d.progress.clear();
+
+    let server = match (opts.server_pid, s0, s_settled, s_traffic, s_end) {
+        (Some(pid), Some(s0), Some(s1), Some(s2), Some(s3)) => {
+            Some(d.server_figures(pid, [s0, s1, s2, s3], held))
+        }
+        _ => None,
+    };
+    let gen_cpu_s = (procfs::thread_cpu().saturating_sub(cpu_before)).as_secs_f64();
+    Ok(d.report(outcome, server, gen_cpu_s))
+}
+
+impl<'a> Driver<'a> {
+    fn new(opts: &'a Options) -> Result<Self, LoadError> {
+        let shape = opts.shape;
+        let poll = Poll::new().map_err(|e| LoadError::Setup("creating the poll", e))?;
+        let clients = (0..shape.clients)
+            .map(|_| Client {
+                stream: None,
+                state: State::Waiting,
+                partial: Vec::new(),
+                known: 0,
+                out: Vec::new(),
+                out_pos: 0,
+            })
+            .collect();
+        let hist = Histogram::new_with_bounds(1, LATENCY_MAX_US, 3)
+            .map_err(|e| LoadError::Setup("creating the histogram", io::Error::other(e)))?;
+        let start = Instant::now();
+        Ok(Driver {
+            opts,
+            poll,
+            clients,
+            rx: Rx {
+                clients: shape.clients as u64,
+                size: shape.size,
+                tracker: Tracker::new(shape.clients, shape.senders, shape.messages),
+                hist,
+                named: 0,
+                settled: 0,
+                problems: 0,
+                first_problem: None,
+                lines: 0,
+                bytes: 0,
+            },
+            buf: vec![0; READ_BUF],
+            carry: Vec::new(),
+            start,
+            deadline: start + opts.timeout,
+            next_connect: 0,
+            closed_unnamed: 0,
+            connect_s: None,
+            settle_s: None,
+            sent: vec![0; shape.senders],
+            total_sent: 0,
+            floor: vec![0; shape.senders],
+            next_paced: 0,
+            traffic_begin: None,
+            traffic_end: None,
+            send_lag_max_ns: 0,
+            progress: Progress {
+                on: opts.progress,
+                tty: io::stderr().is_terminal(),
+                last: start,
+                shown: false,
+            },
+        })
+    }
+
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn server_sample(&self) -> Option<ProcSample> {
+        procfs::sample(self.opts.server_pid?).ok()
+    }
+
+    // ----- phases -------------------------------------------------------------------------
+
+    /// Connect every client, name it, and wait until each has seen all the others.
+    fn connect_phase(&mut self, events: &mut Events) -> Result<(), String> {
+        let n = self.clients.len();
+        loop {
+            self.connect_more();
+            let now = Instant::now();
+            if self.connect_s.is_none() && self.rx.named == n {
+                self.connect_s = Some(now.duration_since(self.start).as_secs_f64());
+            }
+            if self.rx.settled == n {
+                self.settle_s = Some(now.duration_since(self.start).as_secs_f64());
+                return Ok(());
+            }
+            if self.rx.problems > 0 {
+                return Err(format!(
+                    "stopped while connecting: {} of {n} named; first problem: {}",
+                    self.rx.named,
+                    self.rx.first_problem.as_deref().unwrap_or("?")
+                ));
+            }
+            if now >= self.deadline {
+                return Err(format!(
+                    "timed out after {:?} while connecting: {} of {n} named, {} settled",
+                    self.opts.timeout, self.rx.named, self.rx.settled
+                ));
+            }
+            let (rx, start) = (&self.rx, self.start);
+            self.progress.show(now, || {
+                format!(
+                    "[{:6.1} s connect] {} of {n} named, {} settled, {} lines read",
+                    now.duration_since(start).as_secs_f64(),
+                    rx.named,
+                    rx.settled,
+                    rx.lines
+                )
+            });
+            self.turn(events, TICK)?;
+        }
+    }
+
+    /// Send every message and wait for every delivery (or give up when nothing more comes).
+    fn traffic_phase(&mut self, events: &mut Events) -> Result<(), String> {
+        let shape = self.opts.shape;
+        let total = shape.senders as u64 * shape.messages;
+        let expected = self.opts.expected_deliveries();
+        let begin = Instant::now();
+        self.traffic_begin = Some(begin);
+        let begin_ns = self.now_ns();
+        let mut last_unique = 0;
+        let mut last_change = begin;
+        loop {
+            let now = Instant::now();
+            let unique = self.rx.tracker.unique();
+            if unique >= expected {
+                self.traffic_end = Some(now);
+                return Ok(());
+            }
+            if unique != last_unique {
+                (last_unique, last_change) = (unique, now);
+            }
+            if self.total_sent == total && now.duration_since(last_change) >= DRAIN_QUIET {
+                // Whatever is missing now is lost; the report says how much.
+                self.traffic_end = Some(last_change);
+                return Ok(());
+            }
+            if self.rx.problems > 0 {
+                self.traffic_end = Some(now);
+                return Err(format!(
+                    "stopped during traffic; first problem: {}",
+                    self.rx.first_problem.as_deref().unwrap_or("?")
+                ));
+            }
+            if now >= self.deadline {
+                self.traffic_end = Some(now);
+                return Err(format!(
+                    "timed out after {:?} during traffic: {} of {total} sent, {unique} of \
+                     {expected} delivered",
+                    self.opts.timeout, self.total_sent
+                ));
+            }
+            let timeout = if shape.rate > 0.0 {
+                self.send_paced(begin_ns)
+            } else {
+                self.send_unpaced()
+            };
+            let (sent, t) = (self.total_sent, now.duration_since(begin).as_secs_f64());
+            self.progress.show(now, || {
+                format!(
+                    "[{t:6.1} s traffic] {sent} of {total} sent, {unique} of {expected} \
+                     delivered ({:.2} M/s)",
+                    unique as f64 / t.max(1e-9) / 1e6
+                )
+            });
+            self.turn(events, timeout)?;
+        }
+    }
+
+    /// Stay connected and quiet for the shape's hold time, still checking every line.
+    fn hold_phase(&mut self, events: &mut Events) -> Result<(), String> {
+        let end = (Instant::now() + self.opts.shape.hold).min(self.deadline);
+        loop {
+            let now = Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            self.turn(events, (end - now).min(TICK))?;
+        }
+    }
+
+    // ----- one turn of the loop -----------------------------------------------------------
+
+    fn turn(&mut self, events: &mut Events, timeout: Duration) -> Result<(), String> {
+        let timeout = if self.carry.is_empty() {
+            timeout
+        } else {
+            Duration::ZERO
+        };
+        if let Err(e) = self.poll.poll(events, Some(timeout)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(format!("poll failed: {e}"));
+            }
+        }
+        for i in std::mem::take(&mut self.carry) {
+            self.read(i);
+        }
+        for event in events.iter() {
+            let i = event.token().0;
+            let Some(client) = self.clients.get(i) else {
+                continue;
+            };
+            if client.state == State::Connecting {
+                self.finish_connect(i);
+            } else if event.is_writable() {
+                self.flush(i);
+            }
+            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                self.read(i);
+            }
+        }
+        Ok(())
+    }
+
+    // ----- connecting ---------------------------------------------------------------------
+
+    /// Start connects until `connect_window` handshakes are under way.
+    fn connect_more(&mut self) {
+        let n = self.clients.len();
+        while self.next_connect < n
+            && self.next_connect - self.rx.named - self.closed_unnamed < self.opts.connect_window
+        {
+            let i = self.next_connect;
+            self.next_connect += 1;
+            let result = TcpStream::connect(self.opts.addr).and_then(|mut stream| {
+                self.poll.registry().register(
+                    &mut stream,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                Ok(stream)
+            });
+            match result {
+                Ok(stream) => {
+                    self.clients[i].stream = Some(stream);
+                    self.clients[i].state = State::Connecting;
+                }
+                Err(e) => {
+                    self.clients[i].state = State::Closed;
+                    self.closed_unnamed += 1;
+                    self.rx.problem(|| format!("connecting l{i}: {e}"));
+                }
+            }
+        }
+    }
+
+    /// A connecting client became ready: connected (send the name) or failed.
+    fn finish_connect(&mut self, i: usize) {
+        let Some(stream) = self.clients[i].stream.as_ref() else {
+            return;
+        };
+        match stream.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => return self.drop_client(i, &format!("connect: {e}")),
+        }
+        match stream.peer_addr() {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+            Err(e) => return self.drop_client(i, &format!("connect: {e}")),
+        }
+        if let Err(e) = stream.set_nodelay(true) {
+            return self.drop_client(i, &format!("TCP_NODELAY: {e}"));
+        }
+        let client = &mut self.clients[i];
+        client.state = State::Handshake;
+        let _ = writeln!(client.out, "l{i}");
+        self.flush(i);
+    }
+
+    /// Close client `i` after a failure (counted as a problem).
+    fn drop_client(&mut self, i: usize, why: &str) {
+        let client = &mut self.clients[i];
+        if let Some(mut stream) = client.stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        let was = std::mem::replace(&mut client.state, State::Closed);
+        client.partial = Vec::new();
+        client.out = Vec::new();
+        client.out_pos = 0;
+        if matches!(was, State::Connecting | State::Handshake) {
+            self.closed_unnamed += 1;
+        }
+        if was != State::Closed {
+            self.rx.problem(|| format!("l{i} {why}"));
+        }
+    }
+
+    // ----- reading and writing ------------------------------------------------------------
+
+    fn read(&mut self, i: usize) {
+        let mut budget = READ_BUDGET;
+        loop {
+            let client = &mut self.clients[i];
+            let Some(stream) = client.stream.as_mut() else {
+                return;
+            };
+            match stream.read(&mut self.buf) {
+                Ok(0) => return self.drop_client(i, "was disconnected by the server"),
+                Ok(n) => {
+                    let now_ns = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(0);
+                    let rx = &mut self.rx;
+                    rx.bytes += n as u64;
+                    let split =
+                        lines::split(&mut client.partial, &self.buf[..n], LINE_LIMIT, |l| {
+                            rx.line(i, &mut client.known, &mut client.state, l, now_ns);
+                        });
+                    if let Err(e) = split {
+                        return self.drop_client(i, &format!("got {e}"));
+                    }
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        self.carry.push(i);
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.drop_client(i, &format!("read: {e}")),
+            }
+        }
+    }
+
+    /// Write what client `i` has queued, until done or the socket is full.
+    fn flush(&mut self, i: usize) {
+        let client = &mut self.clients[i];
+        let Some(stream) = client.stream.as_mut() else {
+            return;
+        };
+        while client.out_pos < client.out.len() {
+            match stream.write(&client.out[client.out_pos..]) {
+                Ok(0) => return self.drop_client(i, "write returned 0"),
+                Ok(n) => client.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.drop_client(i, &format!("write: {e}")),
+            }
+        }
+        client.out.clear();
+        client.out_pos = 0;
+    }
+
+    // ----- sending ------------------------------------------------------------------------
+
+    /// Paced: message `j` of the round-robin over all senders is due `j / (senders x rate)`
+    /// seconds into the traffic phase, so senders are spread evenly over each period. Returns
+    /// the time until the next one is due.
+    fn send_paced(&mut self, begin_ns: u64) -> Duration {
+        let shape = self.opts.shape;
+        let senders = shape.senders as u64;
+        let total = senders * shape.messages;
+        let interval_ns = 1e9 / (senders as f64 * shape.rate);
+        let now_ns = self.now_ns();
+        let mut budget = CATCH_UP_PER_TURN;
+        while self.next_paced < total && budget > 0 {
+            let due_ns = begin_ns + (self.next_paced as f64 * interval_ns) as u64;
+            if due_ns > now_ns {
+                return Duration::from_nanos(due_ns - now_ns).min(TICK);
+            }
+            let sender = (self.next_paced % senders) as usize;
+            let seq = self.next_paced / senders;
+            let stamp = Stamp {
+                sender,
+                seq,
+                sent_ns: now_ns,
+            };
+            payload::write_line(stamp, shape.size, &mut self.clients[sender].out);
+            self.flush(sender);
+            self.sent[sender] += 1;
+            self.total_sent += 1;
+            self.send_lag_max_ns = self.send_lag_max_ns.max(now_ns - due_ns);
+            self.next_paced += 1;
+            budget -= 1;
+        }
+        if budget == 0 {
+            Duration::ZERO
+        } else {
+            TICK
+        }
+    }
+
+    /// Unpaced: each sender tops its in-flight messages (sent, not yet read by its slowest
+    /// receiver) back up to the window, in one write.
+    fn send_unpaced(&mut self) -> Duration {
+        let shape = self.opts.shape;
+        let window = self.opts.window as u64;
+        let now_ns = self.now_ns();
+        for s in 0..shape.senders {
+            let client = &self.clients[s];
+            if self.sent[s] >= shape.messages
+                || client.stream.is_none()
+                || client.out_pos < client.out.len()
+            {
+                continue;
+            }
+            if self.sent[s] - self.floor[s] >= window {
+                self.floor[s] = self.rx.tracker.slowest(s);
+            }
+            let in_flight = self.sent[s].saturating_sub(self.floor[s]);
+            if in_flight >= window {
+                continue;
+            }
+            let count = (window - in_flight).min(shape.messages - self.sent[s]);
+            let out = &mut self.clients[s].out;
+            for seq in self.sent[s]..self.sent[s] + count {
+                let stamp = Stamp {
+                    sender: s,
+                    seq,
+                    sent_ns: now_ns,
+                };
+                payload::write_line(stamp, shape.size, out);
+            }
+            self.sent[s] += count;
+            self.total_sent += count;
+            self.flush(s);
+        }
+        TICK
+    }
+
+    // ----- the report ---------------------------------------------------------------------
+
+    /// `samples`: before connecting, settled, after traffic, after the hold.
+    fn server_figures(
+        &self,
+        pid: u32,
+        samples: [ProcSample; 4],
+        held: Option<Duration>,
+    ) -> ServerFigures {
+        let [s0, settled, traffic, end] = samples;
+        let unique = self.rx.tracker.unique();
+        let cpu_traffic_s = traffic.cpu_s - settled.cpu_s;
+        let connected = self.rx.named.max(1) as f64;
+        ServerFigures {
+            pid,
+            cpu_settle_s: settled.cpu_s - s0.cpu_s,
+            cpu_traffic_s,
+            cpu_per_m: (unique > 0).then(|| cpu_traffic_s / (unique as f64 / 1e6)),
+            idle_cpu_pct: held
+                .filter(|h| !h.is_zero())
+                .map(|h| 100.0 * (end.cpu_s - traffic.cpu_s) / h.as_secs_f64()),
+            rss_idle: s0.rss,
+            rss_settled: settled.rss,
+            rss_peak: end.peak_rss,
+            rss_after: end.rss,
+            rss_per_conn: (settled.rss as f64 - s0.rss as f64) / connected,
+        }
+    }
+
+    fn report(
+        &self,
+        outcome: Result<(), String>,
+        server: Option<ServerFigures>,
+        gen_cpu_s: f64,
+    ) -> Report {
+        let opts = self.opts;
+        let shape = opts.shape;
+        let t = &self.rx.tracker;
+        let expected = self.total_sent * (shape.clients as u64).saturating_sub(1);
+        let traffic_s = match (self.traffic_begin, self.traffic_end) {
+            (Some(b), Some(e)) => Some(e.duration_since(b).as_secs_f64()),
+            _ => None,
+        };
+        let hist = &self.rx.hist;
+        let ms = |us: u64| us as f64 / 1000.0;
+        let latency = (!hist.is_empty()).then(|| Latency {
+            p50_ms: ms(hist.value_at_quantile(0.5)),
+            p99_ms: ms(hist.value_at_quantile(0.99)),
+            p999_ms: ms(hist.value_at_quantile(0.999)),
+            max_ms: ms(hist.max()),
+        });
+        Report {
+            scenario: opts.scenario.name().to_string(),
+            standard: opts.is_standard(),
+            outcome: outcome.err().unwrap_or_else(|| "ok".into()),
+            clients: shape.clients,
+            senders: shape.senders,
+            messages: shape.messages,
+            size: shape.size,
+            rate: shape.rate,
+            window: opts.window,
+            connected: self.rx.named,
+            connect_s: self.connect_s,
+            settle_s: self.settle_s,
+            sent: self.total_sent,
+            expected,
+            delivered: t.delivered,
+            lost: expected.saturating_sub(t.unique()),
+            duplicated: t.duplicated,
+            reordered: t.reordered,
+            unexpected: t.unexpected,
+            problems: self.rx.problems,
+            first_problem: self.rx.first_problem.clone(),
+            traffic_s,
+            deliveries_per_s: traffic_s
+                .filter(|&s| s > 0.0)
+                .map(|s| t.unique() as f64 / s),
+            latency,
+            send_lag_max_ms: (shape.rate > 0.0 && shape.senders > 0)
+                .then(|| self.send_lag_max_ns as f64 / 1e6),
+            lines_read: self.rx.lines,
+            bytes_read: self.rx.bytes,
+            gen_cpu_s,
+            wall_s: self.start.elapsed().as_secs_f64(),
+            exact: t.is_exact(),
+            server,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_of_senders() {
+        for (name, sender, want) in [
+            (&b"l0"[..], 0, true),
+            (b"l12", 12, true),
+            (b"l12", 13, false),
+            (b"l", 0, false),
+            (b"x1", 1, false),
+            (b"l1a", 1, false),
+            (b"l99999999999", 0, false),
+        ] {
+            assert_eq!(is_name_of(name, sender), want, "{name:?} {sender}");
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The load generator behind `lanchat-load` and `make load`: many clients from one process on one
+//! mio poll loop, a check that every message reached every other client once and in order, and
+//! a report of what it cost the server.
+//!
+//! A run has three phases, each bounded by the run's `--timeout`:
+//! 1. connect and settle: clients connect in batches (at most `connect_window` handshakes at
+//!    once, so the listen backlog is never overrun), give their names `l<index>`, and the phase
+//!    ends when every client has seen every other one (the member list plus `JOIN`s);
+//! 2. traffic: the first `senders` clients send `messages` messages each, paced at `rate`/s or
+//!    unpaced within an in-flight window, and the phase ends when every delivery has arrived
+//!    (or none has for [`DRAIN_QUIET`] after the last send);
+//! 3. hold: a quiet pause that catches late duplicates and measures the server at rest.
+//!
+//! Parts: [`scenario`] (the named shapes and their targets), [`payload`] (what a message
+//! carries), [`lines`] (line splitting), [`tracker`] (the exactly-once, in-order check),
+//! [`procfs`] (CPU and memory from `/proc`), [`report`] (table, JSON, summary), and the private
+//! `driver` (the poll loop).
+
+mod driver;
+pub mod lines;
+pub mod payload;
+pub mod procfs;
+pub mod report;
+pub mod scenario;
+pub mod tracker;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use report::{Latency, Report, ServerFigures};
+pub use scenario::{Scenario, Shape};
+
+/// After the last send, the traffic phase gives up waiting when nothing new has arrived for
+/// this long (what is still missing then is lost).
+pub const DRAIN_QUIET: Duration = Duration::from_secs(3);
+
+/// File descriptors kept for the generator itself beyond one per client (stdio, epoll, ...).
+pub const SPARE_FDS: u64 = 32;
+
+/// What to run, against which server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The scenario the shape came from (its name goes in the report).
+    pub scenario: Scenario,
+    /// Clients, senders, messages, size, rate, hold.
+    pub shape: Shape,
+    /// The server.
+    pub addr: SocketAddr,
+    /// Unpaced senders: messages a sender may have out that some receiver has not read yet.
+    pub window: usize,
+    /// Clients connecting or handshaking at once.
+    pub connect_window: usize,
+    /// The whole run must end within this.
+    pub timeout: Duration,
+    /// The server's process id, to read its CPU and memory from `/proc`.
+    pub server_pid: Option<u32>,
+    /// Allow a server that is not on a loopback address.
+    pub allow_remote: bool,
+    /// Print a progress line on stderr during long phases.
+    pub progress: bool,
+}
+
+impl Options {
+    /// Default in-flight window per unpaced sender, in messages.
+    pub const DEFAULT_WINDOW: usize = 256;
+    /// Default handshakes in flight: well inside the server's listen backlog of 4096.
+    pub const DEFAULT_CONNECT_WINDOW: usize = 1000;
+    /// Default bound on a whole run.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
+
+    /// `scenario`'s standard shape against `addr`, with default windows and timeout.
+    pub fn new(scenario: Scenario, addr: SocketAddr) -> Options {
+        Options {
+            scenario,
+            shape: scenario.shape(),
+            addr,
+            window: Self::DEFAULT_WINDOW,
+            connect_window: Self::DEFAULT_CONNECT_WINDOW,
+            timeout: Self::DEFAULT_TIMEOUT,
+            server_pid: None,
+            allow_remote: false,
+            progress: false,
+        }
+    }
+
+    /// True when the shape is the scenario's own, so its targets apply.
+    pub fn is_standard(&self) -> bool {
+        let (mine, std) = (self.shape, self.scenario.shape());
+        (
+            mine.clients,
+            mine.senders,
+            mine.messages,
+            mine.size,
+            mine.rate,
+        ) == (std.clients, std.senders, std.messages, std.size, std.rate)
+    }
+
+    /// Deliveries a complete run makes: every message to every client but its sender.
+    pub fn expected_deliveries(&self) -> u64 {
+        let s = self.shape;
+        s.senders as u64 * s.messages * (s.clients as u64).saturating_sub(1)
+    }
+
+    fn check(&self) -> Result<(), LoadError> {
+        let s = self.shape;
+        let bad = |why: String| Err(LoadError::BadOptions(why));
+        if !self.allow_remote && !self.addr.ip().is_loopback() {
+            return Err(LoadError::NotLoopback(self.addr));
+        }
+        if s.clients == 0 {
+            return bad("--clients must be at least 1".into());
+        }
+        if s.senders > s.clients {
+            return bad(format!(
+                "--senders ({}) cannot exceed --clients ({})",
+                s.senders, s.clients
+            ));
+        }
+        if s.senders > 0 && s.clients < 2 {
+            return bad("senders need at least 2 clients (nobody else would receive)".into());
+        }
+        if s.senders > payload::MAX_SENDERS || s.messages >= payload::MAX_SEQ {
+            return bad(format!(
+                "at most {} senders and {} messages per sender",
+                payload::MAX_SENDERS,
+                payload::MAX_SEQ - 1
+            ));
+        }
+        // The tracker keeps 4 bytes per (receiver, sender) pair.
+        if s.clients as u64 * s.senders as u64 > 50_000_000 {
+            return bad("clients x senders over 50 million is more than this tool tracks".into());
+        }
+        if s.senders > 0 && s.size < payload::HEADER_LEN {
+            return bad(format!(
+                "--size must be at least {} bytes",
+                payload::HEADER_LEN
+            ));
+        }
+        // The server refuses client lines over its --max-line (2048 by default).
+        if s.size > 1 << 20 {
+            return bad("--size must be at most 1 MiB".into());
+        }
+        if !(s.rate >= 0.0 && s.rate.is_finite()) {
+            return bad("--rate must be 0 (unpaced) or a positive number".into());
+        }
+        if self.window == 0 || self.connect_window == 0 {
+            return bad("--window and --connect-window must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Why a run could not be made at all (a run that was made but failed is a [`Report`] that did
+/// not pass).
+#[derive(Debug)]
+pub enum LoadError {
+    /// The server is not on a loopback address and `allow_remote` was not given.
+    NotLoopback(SocketAddr),
+    /// The options contradict each other or the protocol.
+    BadOptions(String),
+    /// The clients do not fit in this process's file-descriptor limit.
+    FdLimit {
+        /// Clients asked for.
+        clients: usize,
+        /// Descriptors that needs.
+        needed: u64,
+        /// The hard limit (the soft limit was raised to it).
+        hard: u64,
+    },
+    /// Setting up the poll loop failed.
+    Setup(&'static str, std::io::Error),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::NotLoopback(addr) => write!(
+                f,
+                "{addr} is not a loopback address; load tests stay on this machine unless \
+                 --allow-remote is given"
+            ),
+            LoadError::BadOptions(why) => f.write_str(why),
+            LoadError::FdLimit {
+                clients,
+                needed,
+                hard,
+            } => write!(
+                f,
+                "{clients} clients need {needed} file descriptors but this process may open at \
+                 most {hard} (the hard limit); use fewer clients or raise it (ulimit -Hn, \
+                 /etc/security/limits.conf, or prlimit)"
+            ),
+            LoadError::Setup(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Setup(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Run the load described by `opts` and report what happened.
+///
+/// # Errors
+/// The options are invalid, the clients cannot fit the fd limit, or the poll cannot be set up.
+/// Everything that goes wrong once clients connect is in the report instead.
+pub fn run(opts: &Options) -> Result<Report, LoadError> {
+    opts.check()?;
+    let (soft, hard) =
+        procfs::raise_fd_limit().map_err(|e| LoadError::Setup("reading the fd limit", e))?;
+    let needed = opts.shape.clients as u64 + SPARE_FDS;
+    if needed > soft {
+        return Err(LoadError::FdLimit {
+            clients: opts.shape.clients,
+            needed,
+            hard,
+        });
+    }
+    driver::run(opts)
+}

@@ -1,0 +1,138 @@
+//! What the operating system says about a process: CPU time and resident memory of the server
+//! (from `/proc/<pid>/stat` and `/proc/<pid>/status`), the generator thread's CPU time, and its
+//! file-descriptor limit.
+
+use std::io;
+use std::time::Duration;
+
+/// One look at a process.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProcSample {
+    /// User plus system CPU time so far, in seconds (clock-tick resolution, usually 10 ms).
+    pub cpu_s: f64,
+    /// Resident set size now (`VmRSS`), in bytes.
+    pub rss: u64,
+    /// Peak resident set size so far (`VmHWM`), in bytes.
+    pub peak_rss: u64,
+}
+
+/// Read CPU time and memory of process `pid`.
+///
+/// # Errors
+/// The process is gone, or its `/proc` files are not in the expected format.
+pub fn sample(pid: u32) -> io::Result<ProcSample> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let ticks = cpu_ticks(&stat).ok_or_else(|| bad(pid, "stat"))?;
+    Ok(ProcSample {
+        cpu_s: ticks as f64 / clock_ticks_per_second(),
+        rss: status_kib(&status, "VmRSS:").ok_or_else(|| bad(pid, "status"))? * 1024,
+        peak_rss: status_kib(&status, "VmHWM:").ok_or_else(|| bad(pid, "status"))? * 1024,
+    })
+}
+
+fn bad(pid: u32, file: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("/proc/{pid}/{file} is not in the expected format"),
+    )
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name (field 2)
+/// may contain spaces and parentheses, so fields are counted from the last `)`.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_ascii_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The value of a `Key:   123 kB` line of `/proc/<pid>/status`.
+fn status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..]
+        .split_ascii_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as f64
+    } else {
+        100.0
+    }
+}
+
+/// User plus system CPU time the calling thread has used (the generator runs on one thread;
+/// in a test the server may be another thread of the same process).
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is valid and writable for the duration of the call.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
+/// Raise the soft file-descriptor limit to the hard limit; returns `(soft, hard)` afterwards.
+///
+/// # Errors
+/// The OS's, from `getrlimit`.
+pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit; setrlimit only reads it.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = lim.rlim_max;
+        }
+    }
+    Ok((lim.rlim_cur, lim.rlim_max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_from_the_last_paren() {
+        let stat = "4242 (odd) name)) S 1 4242 4242 0 -1 4194560 300 0 0 0 157 23 0 0 20 0 1 0";
+        assert_eq!(cpu_ticks(stat), Some(180));
+        assert_eq!(cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn status_values_in_kib() {
+        let status = "Name:\tx\nVmHWM:\t    2048 kB\nVmRSS:\t     512 kB\n";
+        assert_eq!(status_kib(status, "VmRSS:"), Some(512));
+        assert_eq!(status_kib(status, "VmHWM:"), Some(2048));
+        assert_eq!(status_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn this_process_can_be_sampled() {
+        let s = sample(std::process::id()).expect("own /proc entry");
+        assert!(s.rss > 0 && s.peak_rss >= s.rss, "{s:?}");
+    }
+}

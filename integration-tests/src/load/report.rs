@@ -1,0 +1,687 @@
+//! What a load run found, and its three forms: a readable block of text, one JSON line, and a
+//! summary table over several runs' JSON lines (what `make load` prints at the end).
+//!
+//! The JSON is flat (one object of strings, numbers, booleans and nulls) and written by hand;
+//! [`parse_json_line`] reads back exactly that shape, so the summary needs no JSON library.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::scenario::Scenario;
+
+/// Latency from a sender writing a message to a receiver reading it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Latency {
+    /// Median, in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Largest seen.
+    pub max_ms: f64,
+}
+
+/// The server's costs, read from `/proc/<pid>` (only with `--server-pid`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServerFigures {
+    /// The server's process id.
+    pub pid: u32,
+    /// CPU seconds while the clients connected and settled.
+    pub cpu_settle_s: f64,
+    /// CPU seconds during the traffic phase.
+    pub cpu_traffic_s: f64,
+    /// `cpu_traffic_s` per million deliveries (when there was traffic).
+    pub cpu_per_m: Option<f64>,
+    /// CPU use during the quiet hold at the end, in percent of one core.
+    pub idle_cpu_pct: Option<f64>,
+    /// Resident memory before any client connected, in bytes.
+    pub rss_idle: u64,
+    /// Resident memory once every client had settled.
+    pub rss_settled: u64,
+    /// Peak resident memory of the process's life (`VmHWM`).
+    pub rss_peak: u64,
+    /// Resident memory at the end of the quiet hold (after any burst).
+    pub rss_after: u64,
+    /// `(rss_settled - rss_idle) / connected`, in bytes (negative if memory went down).
+    pub rss_per_conn: f64,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// True when run with the scenario's standard shape (its targets then apply).
+    pub standard: bool,
+    /// `ok`, or what stopped the run early.
+    pub outcome: String,
+    /// Clients asked for.
+    pub clients: usize,
+    /// Senders among them.
+    pub senders: usize,
+    /// Messages per sender.
+    pub messages: u64,
+    /// Payload bytes per message.
+    pub size: usize,
+    /// Messages per second per sender (0 = unpaced).
+    pub rate: f64,
+    /// In-flight window per unpaced sender, in messages.
+    pub window: usize,
+    /// Clients that got their name accepted.
+    pub connected: usize,
+    /// Seconds from the first connect until every client was named.
+    pub connect_s: Option<f64>,
+    /// Seconds from the first connect until every client had seen every other join.
+    pub settle_s: Option<f64>,
+    /// Messages sent.
+    pub sent: u64,
+    /// Deliveries expected: sent x (clients - 1).
+    pub expected: u64,
+    /// Our messages received, duplicates included.
+    pub delivered: u64,
+    /// Expected deliveries that never came.
+    pub lost: u64,
+    /// Deliveries of a message the receiver already had.
+    pub duplicated: u64,
+    /// Deliveries out of per-sender order.
+    pub reordered: u64,
+    /// Message lines that were not ours for that receiver.
+    pub unexpected: u64,
+    /// Clients dropped or refused, and `ERR`/`LEAVE`/`BYE` lines (none in a good run).
+    pub problems: u64,
+    /// The first problem seen, for the reader.
+    pub first_problem: Option<String>,
+    /// Seconds from the first message sent until the last delivery.
+    pub traffic_s: Option<f64>,
+    /// Different messages delivered per second of `traffic_s`.
+    pub deliveries_per_s: Option<f64>,
+    /// Delivery latency (when anything was delivered).
+    pub latency: Option<Latency>,
+    /// Paced runs: the furthest a send fell behind its schedule, in ms.
+    pub send_lag_max_ms: Option<f64>,
+    /// Lines the generator read.
+    pub lines_read: u64,
+    /// Bytes the generator read.
+    pub bytes_read: u64,
+    /// The generator's own CPU seconds.
+    pub gen_cpu_s: f64,
+    /// Wall-clock seconds of the whole run.
+    pub wall_s: f64,
+    /// Whether duplicates and late messages were told apart exactly.
+    pub exact: bool,
+    /// The server's costs, with `--server-pid`.
+    pub server: Option<ServerFigures>,
+}
+
+impl Report {
+    /// Lost + duplicated + reordered + unexpected + problems: must be 0 for a pass.
+    pub fn failures(&self) -> u64 {
+        self.lost + self.duplicated + self.reordered + self.unexpected + self.problems
+    }
+
+    /// The run completed and every delivery was exact.
+    pub fn passed(&self) -> bool {
+        self.outcome == "ok" && self.failures() == 0
+    }
+
+    /// The report as a list of `(key, value)`, the JSON line's fields in order.
+    pub fn fields(&self) -> Vec<(&'static str, Value)> {
+        use Value::{Bool, Null, Num, Str};
+        let opt = |v: Option<f64>| v.map_or(Null, Num);
+        let n = |v: u64| Num(v as f64);
+        let lat = self.latency;
+        let srv = self.server;
+        vec![
+            ("scenario", Str(self.scenario.clone())),
+            ("standard", Bool(self.standard)),
+            ("pass", Bool(self.passed())),
+            ("outcome", Str(self.outcome.clone())),
+            ("clients", n(self.clients as u64)),
+            ("senders", n(self.senders as u64)),
+            ("messages", n(self.messages)),
+            ("size", n(self.size as u64)),
+            ("rate", Num(self.rate)),
+            ("window", n(self.window as u64)),
+            ("connected", n(self.connected as u64)),
+            ("connect_s", opt(self.connect_s)),
+            ("settle_s", opt(self.settle_s)),
+            ("sent", n(self.sent)),
+            ("expected", n(self.expected)),
+            ("delivered", n(self.delivered)),
+            ("lost", n(self.lost)),
+            ("duplicated", n(self.duplicated)),
+            ("reordered", n(self.reordered)),
+            ("unexpected", n(self.unexpected)),
+            ("problems", n(self.problems)),
+            ("failures", n(self.failures())),
+            (
+                "first_problem",
+                self.first_problem.clone().map_or(Null, Str),
+            ),
+            ("traffic_s", opt(self.traffic_s)),
+            ("deliveries_per_s", opt(self.deliveries_per_s)),
+            ("p50_ms", opt(lat.map(|l| l.p50_ms))),
+            ("p99_ms", opt(lat.map(|l| l.p99_ms))),
+            ("p999_ms", opt(lat.map(|l| l.p999_ms))),
+            ("max_ms", opt(lat.map(|l| l.max_ms))),
+            ("send_lag_max_ms", opt(self.send_lag_max_ms)),
+            ("lines_read", n(self.lines_read)),
+            ("bytes_read", n(self.bytes_read)),
+            ("gen_cpu_s", Num(self.gen_cpu_s)),
+            ("wall_s", Num(self.wall_s)),
+            ("exact", Bool(self.exact)),
+            ("server_pid", srv.map_or(Null, |s| n(u64::from(s.pid)))),
+            ("server_cpu_settle_s", opt(srv.map(|s| s.cpu_settle_s))),
+            ("server_cpu_traffic_s", opt(srv.map(|s| s.cpu_traffic_s))),
+            ("server_cpu_per_m", opt(srv.and_then(|s| s.cpu_per_m))),
+            ("server_idle_cpu_pct", opt(srv.and_then(|s| s.idle_cpu_pct))),
+            ("server_rss_idle", opt(srv.map(|s| s.rss_idle as f64))),
+            ("server_rss_settled", opt(srv.map(|s| s.rss_settled as f64))),
+            ("server_rss_peak", opt(srv.map(|s| s.rss_peak as f64))),
+            ("server_rss_after", opt(srv.map(|s| s.rss_after as f64))),
+            ("server_rss_per_conn", opt(srv.map(|s| s.rss_per_conn))),
+        ]
+    }
+
+    /// One line of JSON (no newline).
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("{");
+        for (i, (key, value)) in self.fields().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_json_str(key, &mut out);
+            out.push(':');
+            value.write_json(&mut out);
+        }
+        out.push('}');
+        out
+    }
+
+    /// The readable block printed after a run.
+    pub fn to_table(&self) -> String {
+        let mut t = String::new();
+        let pace = if self.rate > 0.0 {
+            format!("{} msg/s each", self.rate)
+        } else {
+            format!("unpaced, window {}", self.window)
+        };
+        let _ = writeln!(
+            t,
+            "lanchat-load {}: {} clients, {} senders x {} msgs of {} B, {pace}",
+            self.scenario, self.clients, self.senders, self.messages, self.size
+        );
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        let outcome = if self.outcome == "ok" {
+            String::new()
+        } else {
+            format!(" ({})", self.outcome)
+        };
+        let _ = writeln!(t, "  result          {verdict}{outcome}");
+        let _ = writeln!(
+            t,
+            "  connected       {}/{}, all named in {}, settled in {}",
+            self.connected,
+            self.clients,
+            secs(self.connect_s),
+            secs(self.settle_s)
+        );
+        if self.senders > 0 {
+            let _ = writeln!(
+                t,
+                "  deliveries      {} of {} expected ({} sent) in {} = {}/s",
+                self.delivered,
+                self.expected,
+                self.sent,
+                secs(self.traffic_s),
+                si(self.deliveries_per_s)
+            );
+        }
+        let _ = writeln!(
+            t,
+            "  lost/dup/reord  {} / {} / {}   unexpected {}, problems {}{}",
+            self.lost,
+            self.duplicated,
+            self.reordered,
+            self.unexpected,
+            self.problems,
+            self.first_problem
+                .as_deref()
+                .map(|p| format!(" (first: {p})"))
+                .unwrap_or_default()
+        );
+        if let Some(l) = self.latency {
+            let _ = writeln!(
+                t,
+                "  latency         p50 {} ms  p99 {} ms  p99.9 {} ms  max {} ms{}",
+                ms(l.p50_ms),
+                ms(l.p99_ms),
+                ms(l.p999_ms),
+                ms(l.max_ms),
+                self.send_lag_max_ms
+                    .map(|lag| format!("  (sends late by <= {} ms)", ms(lag)))
+                    .unwrap_or_default()
+            );
+        }
+        let _ = writeln!(
+            t,
+            "  generator       {:.2} s CPU in {:.2} s ({:.0} % of a core), read {} lines, {}",
+            self.gen_cpu_s,
+            self.wall_s,
+            100.0 * self.gen_cpu_s / self.wall_s.max(1e-9),
+            si(Some(self.lines_read as f64)),
+            bytes(self.bytes_read as f64)
+        );
+        match self.server {
+            Some(s) => {
+                let per_m = s
+                    .cpu_per_m
+                    .map(|c| format!(" = {c:.3} s per million deliveries"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    t,
+                    "  server CPU      settle {:.2} s, traffic {:.2} s{per_m}, idle {}",
+                    s.cpu_settle_s,
+                    s.cpu_traffic_s,
+                    s.idle_cpu_pct
+                        .map(|p| format!("{p:.1} %"))
+                        .unwrap_or_else(|| "-".into())
+                );
+                let _ = writeln!(
+                    t,
+                    "  server RSS      idle {}, settled {} ({:+.0} B/conn), peak {}, after {}",
+                    bytes(s.rss_idle as f64),
+                    bytes(s.rss_settled as f64),
+                    s.rss_per_conn,
+                    bytes(s.rss_peak as f64),
+                    bytes(s.rss_after as f64)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    t,
+                    "  server          (give --server-pid for CPU and memory)"
+                );
+            }
+        }
+        t
+    }
+}
+
+/// A JSON value of the flat report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string.
+    Str(String),
+    /// A number (integers are exact up to 2^53).
+    Num(f64),
+    /// `true` / `false`.
+    Bool(bool),
+    /// `null`: not measured.
+    Null,
+}
+
+impl Value {
+    /// The number, if it is one.
+    pub fn num(&self) -> Option<f64> {
+        match self {
+            Value::Num(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn write_json(&self, out: &mut String) {
+        match self {
+            Value::Str(s) => write_json_str(s, out),
+            Value::Num(n) if n.is_finite() => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Num(_) | Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        }
+    }
+}
+
+fn write_json_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Read back one line written by [`Report::to_json`]: a flat object.
+///
+/// # Errors
+/// A description of where the line stops being a flat JSON object.
+pub fn parse_json_line(line: &str) -> Result<BTreeMap<String, Value>, String> {
+    let mut p = Parser {
+        s: line.trim().as_bytes(),
+        i: 0,
+    };
+    let mut map = BTreeMap::new();
+    p.expect(b'{')?;
+    if p.eat(b'}') {
+        return p.end(map);
+    }
+    loop {
+        let key = p.string()?;
+        p.expect(b':')?;
+        let value = p.value()?;
+        map.insert(key, value);
+        if p.eat(b'}') {
+            return p.end(map);
+        }
+        p.expect(b',')?;
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn skip_ws(&mut self) {
+        while self.s.get(self.i).is_some_and(u8::is_ascii_whitespace) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        self.skip_ws();
+        if self.s.get(self.i) == Some(&b) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> Result<(), String> {
+        if self.eat(b) {
+            Ok(())
+        } else {
+            Err(format!("expected {:?} at byte {}", b as char, self.i))
+        }
+    }
+
+    fn end<T>(&mut self, v: T) -> Result<T, String> {
+        self.skip_ws();
+        if self.i == self.s.len() {
+            Ok(v)
+        } else {
+            Err(format!("trailing text at byte {}", self.i))
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.expect(b'"')?;
+        let mut out = Vec::new();
+        loop {
+            let Some(&b) = self.s.get(self.i) else {
+                return Err("unterminated string".into());
+            };
+            self.i += 1;
+            match b {
+                b'"' => return String::from_utf8(out).map_err(|e| e.to_string()),
+                b'\\' => {
+                    let esc = self.s.get(self.i).copied();
+                    self.i += 1;
+                    match esc {
+                        Some(b'n') => out.push(b'\n'),
+                        Some(b't') => out.push(b'\t'),
+                        Some(b'u') => {
+                            let hex = self.s.get(self.i..self.i + 4).ok_or("short \\u escape")?;
+                            self.i += 4;
+                            let code = std::str::from_utf8(hex)
+                                .ok()
+                                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                                .and_then(char::from_u32)
+                                .ok_or("bad \\u escape")?;
+                            let mut buf = [0; 4];
+                            out.extend_from_slice(code.encode_utf8(&mut buf).as_bytes());
+                        }
+                        Some(c @ (b'"' | b'\\' | b'/')) => out.push(c),
+                        _ => return Err(format!("bad escape at byte {}", self.i)),
+                    }
+                }
+                b => out.push(b),
+            }
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        self.skip_ws();
+        let rest = &self.s[self.i..];
+        for (word, value) in [
+            (&b"true"[..], Value::Bool(true)),
+            (b"false", Value::Bool(false)),
+            (b"null", Value::Null),
+        ] {
+            if rest.starts_with(word) {
+                self.i += word.len();
+                return Ok(value);
+            }
+        }
+        if rest.first() == Some(&b'"') {
+            return self.string().map(Value::Str);
+        }
+        let len = rest
+            .iter()
+            .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .unwrap_or(rest.len());
+        let num = std::str::from_utf8(&rest[..len])
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .ok_or_else(|| format!("bad value at byte {}", self.i))?;
+        self.i += len;
+        Ok(Value::Num(num))
+    }
+}
+
+/// The table `make load` prints at the end: one row per run (JSON lines as written by
+/// [`Report::to_json`]), then every target of the standard scenarios, met or missed.
+///
+/// # Errors
+/// A line that is not a report.
+pub fn summary(lines: &[String]) -> Result<String, String> {
+    let runs = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| parse_json_line(l))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{:<8} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8}",
+        "scenario",
+        "",
+        "clients",
+        "settle s",
+        "deliv/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "srv s/M",
+        "RSS B/conn",
+        "RSS peak",
+        "failures"
+    );
+    for run in &runs {
+        let num = |k: &str| run.get(k).and_then(Value::num);
+        let text = |k: &str| match run.get(k) {
+            Some(Value::Str(s)) => s.clone(),
+            _ => "?".into(),
+        };
+        let pass = matches!(run.get("pass"), Some(Value::Bool(true)));
+        let _ = writeln!(
+            t,
+            "{:<8} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8}",
+            text("scenario"),
+            if pass { "PASS" } else { "FAIL" },
+            num("clients").map_or("-".into(), |n| format!("{n:.0}")),
+            num("settle_s").map_or("-".into(), |s| format!("{s:.2}")),
+            si(num("deliveries_per_s")),
+            num("p50_ms").map_or("-".into(), ms),
+            num("p99_ms").map_or("-".into(), ms),
+            num("p999_ms").map_or("-".into(), ms),
+            num("max_ms").map_or("-".into(), ms),
+            num("server_cpu_per_m").map_or("-".into(), |c| format!("{c:.3}")),
+            num("server_rss_per_conn").map_or("-".into(), |b| format!("{b:.0}")),
+            num("server_rss_peak").map_or("-".into(), bytes),
+            num("failures").map_or("-".into(), |n| format!("{n:.0}")),
+        );
+    }
+    let mut targets = String::new();
+    for run in &runs {
+        let Some(Value::Str(name)) = run.get("scenario") else {
+            continue;
+        };
+        let Some(scenario) = Scenario::from_name(name) else {
+            continue;
+        };
+        let standard = matches!(run.get("standard"), Some(Value::Bool(true)));
+        for target in scenario.targets() {
+            let figure = run.get(target.key).and_then(Value::num);
+            let verdict = match (figure, standard) {
+                (_, false) => "n/a (not the standard shape)".to_string(),
+                (None, true) => "not measured".to_string(),
+                (Some(f), true) if target.met(f) => format!("met     ({})", plain(f)),
+                (Some(f), true) => format!("MISSED  ({})", plain(f)),
+            };
+            let _ = writeln!(targets, "  {:<8} {:<44} {verdict}", name, target.what);
+        }
+    }
+    if !targets.is_empty() {
+        let _ = writeln!(t, "\ntargets (issue 4):\n{targets}");
+    }
+    Ok(t)
+}
+
+fn plain(f: f64) -> String {
+    if f.abs() >= 1e5 {
+        si(Some(f))
+    } else if f.fract() == 0.0 {
+        format!("{f:.0}")
+    } else {
+        format!("{f:.3}")
+    }
+}
+
+fn secs(s: Option<f64>) -> String {
+    s.map_or("-".into(), |s| format!("{s:.3} s"))
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn si(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v >= 1e9 => format!("{:.2}G", v / 1e9),
+        Some(v) if v >= 1e6 => format!("{:.2}M", v / 1e6),
+        Some(v) if v >= 1e3 => format!("{:.1}k", v / 1e3),
+        Some(v) => format!("{v:.0}"),
+    }
+}
+
+fn bytes(v: f64) -> String {
+    if v >= (1 << 30) as f64 {
+        format!("{:.2} GiB", v / (1u64 << 30) as f64)
+    } else if v >= (1 << 20) as f64 {
+        format!("{:.1} MiB", v / (1u64 << 20) as f64)
+    } else if v >= 1024.0 {
+        format!("{:.1} KiB", v / 1024.0)
+    } else {
+        format!("{v:.0} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        Report {
+            scenario: "fanout".into(),
+            standard: true,
+            outcome: "ok".into(),
+            clients: 100,
+            senders: 10,
+            messages: 10_000,
+            size: 64,
+            connected: 100,
+            sent: 100_000,
+            expected: 9_900_000,
+            delivered: 9_900_000,
+            first_problem: Some("l3: \"ERR\" \\ odd\n".into()),
+            deliveries_per_s: Some(3.5e6),
+            latency: Some(Latency {
+                p50_ms: 1.5,
+                p99_ms: 60.0,
+                p999_ms: 70.0,
+                max_ms: 80.0,
+            }),
+            server: Some(ServerFigures {
+                cpu_per_m: Some(0.2),
+                ..ServerFigures::default()
+            }),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn json_round_trips_through_the_flat_parser() {
+        let r = sample();
+        let map = parse_json_line(&r.to_json()).expect("parses");
+        for (key, value) in r.fields() {
+            assert_eq!(map.get(key), Some(&value), "{key}");
+        }
+        assert_eq!(map.len(), r.fields().len());
+    }
+
+    #[test]
+    fn not_json_is_an_error() {
+        for line in ["", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\":1} x", "[1]"] {
+            assert!(parse_json_line(line).is_err(), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn summary_marks_targets_met_and_missed() {
+        let t = summary(&[sample().to_json()]).expect("summary");
+        assert!(t.contains(">= 3,000,000 deliveries/s"), "{t}");
+        assert!(t.contains("met     (3.50M)"), "{t}");
+        assert!(t.contains("MISSED  (60)"), "p99 of 60 ms misses 50 ms: {t}");
+        let mut odd = sample();
+        odd.standard = false;
+        assert!(summary(&[odd.to_json()]).expect("summary").contains("n/a"));
+    }
+
+    #[test]
+    fn a_failure_fails_the_run() {
+        let mut r = sample();
+        assert!(r.passed());
+        r.reordered = 1;
+        assert!(!r.passed());
+        assert!(r.to_table().contains("FAIL"));
+    }
+}

@@ -1,0 +1,254 @@
+//! The named load scenarios of `make load` (issue 4), their shapes and the targets the server
+//! must meet in each.
+
+use std::time::Duration;
+
+/// A named load shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// 10,000 connected clients, no traffic: connection cost, the JOIN storm, idle memory.
+    Idle,
+    /// 100 clients, 10 senders x 10,000 messages of 64 B, unpaced: raw delivery throughput.
+    Fanout,
+    /// 1,000 clients, 1 sender at 100 msg/s for 10 s: latency of one busy room.
+    Room,
+    /// 1,000 clients, each sending 1 msg/s for 10 s: many senders at once.
+    Chatter,
+    /// 50 clients, 10 senders x 100 messages: the one `make test` runs.
+    Small,
+}
+
+/// How many clients do what.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shape {
+    /// Clients connected and named.
+    pub clients: usize,
+    /// Clients (the first ones) that send.
+    pub senders: usize,
+    /// Messages each sender sends.
+    pub messages: u64,
+    /// Payload bytes per message.
+    pub size: usize,
+    /// Messages per second per sender; 0 = as fast as the in-flight window allows.
+    pub rate: f64,
+    /// Quiet time after the traffic, to catch late duplicates and measure idle CPU and memory.
+    pub hold: Duration,
+}
+
+/// How a figure is compared with its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    /// The figure must be below the target.
+    Below,
+    /// The figure must be at most the target.
+    AtMost,
+    /// The figure must be at least the target.
+    AtLeast,
+}
+
+/// One target of issue 4: a figure of the report (by its JSON key) against a bound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    /// What is promised, for people.
+    pub what: &'static str,
+    /// The report's JSON key holding the figure.
+    pub key: &'static str,
+    /// How the figure is compared.
+    pub cmp: Cmp,
+    /// The bound.
+    pub bound: f64,
+}
+
+impl Target {
+    /// Whether `figure` meets the target.
+    pub fn met(&self, figure: f64) -> bool {
+        match self.cmp {
+            Cmp::Below => figure < self.bound,
+            Cmp::AtMost => figure <= self.bound,
+            Cmp::AtLeast => figure >= self.bound,
+        }
+    }
+}
+
+const fn target(what: &'static str, key: &'static str, cmp: Cmp, bound: f64) -> Target {
+    Target {
+        what,
+        key,
+        cmp,
+        bound,
+    }
+}
+
+const ZERO_LOSS: Target = target(
+    "zero lost, duplicated, reordered",
+    "failures",
+    Cmp::AtMost,
+    0.0,
+);
+
+impl Scenario {
+    /// Every scenario, in the order `make load` runs them (`small` is for `make test`).
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Idle,
+        Scenario::Fanout,
+        Scenario::Room,
+        Scenario::Chatter,
+        Scenario::Small,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Idle => "idle",
+            Scenario::Fanout => "fanout",
+            Scenario::Room => "room",
+            Scenario::Chatter => "chatter",
+            Scenario::Small => "small",
+        }
+    }
+
+    /// The scenario called `name`.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The shape issue 4 gives it.
+    pub fn shape(self) -> Shape {
+        let base = Shape {
+            clients: 0,
+            senders: 0,
+            messages: 0,
+            size: 64,
+            rate: 0.0,
+            hold: Duration::from_millis(500),
+        };
+        match self {
+            Scenario::Idle => Shape {
+                clients: 10_000,
+                hold: Duration::from_secs(3),
+                ..base
+            },
+            Scenario::Fanout => Shape {
+                clients: 100,
+                senders: 10,
+                messages: 10_000,
+                ..base
+            },
+            Scenario::Room => Shape {
+                clients: 1_000,
+                senders: 1,
+                messages: 1_000,
+                rate: 100.0,
+                ..base
+            },
+            Scenario::Chatter => Shape {
+                clients: 1_000,
+                senders: 1_000,
+                messages: 10,
+                rate: 1.0,
+                ..base
+            },
+            Scenario::Small => Shape {
+                clients: 50,
+                senders: 10,
+                messages: 100,
+                hold: Duration::from_millis(100),
+                ..base
+            },
+        }
+    }
+
+    /// The targets of issue 4 for this scenario (run with its standard shape on 2 cores).
+    pub fn targets(self) -> &'static [Target] {
+        const IDLE: &[Target] = &[
+            target(
+                "10,000 clients settled in < 15 s",
+                "settle_s",
+                Cmp::Below,
+                15.0,
+            ),
+            target(
+                "RSS growth <= 1 KiB per connection",
+                "server_rss_per_conn",
+                Cmp::AtMost,
+                1024.0,
+            ),
+            target(
+                "server CPU near zero while idle (<= 1 %)",
+                "server_idle_cpu_pct",
+                Cmp::AtMost,
+                1.0,
+            ),
+            target("no client dropped", "failures", Cmp::AtMost, 0.0),
+        ];
+        const FANOUT: &[Target] = &[
+            target(
+                ">= 3,000,000 deliveries/s",
+                "deliveries_per_s",
+                Cmp::AtLeast,
+                3e6,
+            ),
+            target("p99 latency < 50 ms", "p99_ms", Cmp::Below, 50.0),
+            target(
+                "server CPU <= 0.3 s per million deliveries",
+                "server_cpu_per_m",
+                Cmp::AtMost,
+                0.3,
+            ),
+            ZERO_LOSS,
+        ];
+        const ROOM: &[Target] = &[
+            target("p99 latency < 5 ms", "p99_ms", Cmp::Below, 5.0),
+            ZERO_LOSS,
+        ];
+        const CHATTER: &[Target] = &[
+            target("p99 latency < 10 ms", "p99_ms", Cmp::Below, 10.0),
+            ZERO_LOSS,
+        ];
+        const SMALL: &[Target] = &[ZERO_LOSS];
+        match self {
+            Scenario::Idle => IDLE,
+            Scenario::Fanout => FANOUT,
+            Scenario::Room => ROOM,
+            Scenario::Chatter => CHATTER,
+            Scenario::Small => SMALL,
+        }
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in Scenario::ALL {
+            assert_eq!(Scenario::from_name(s.name()), Some(s));
+        }
+        assert_eq!(Scenario::from_name("huge"), None);
+    }
+
+    #[test]
+    fn the_issue_shapes() {
+        let room = Scenario::Room.shape();
+        assert_eq!(room.messages as f64 / room.rate, 10.0, "10 s of traffic");
+        let chatter = Scenario::Chatter.shape();
+        assert_eq!((chatter.senders, chatter.clients), (1_000, 1_000));
+        let small = Scenario::Small.shape();
+        assert_eq!(small.senders as u64 * small.messages, 1_000);
+    }
+
+    #[test]
+    fn targets_compare() {
+        let t = target("x", "k", Cmp::Below, 5.0);
+        assert!(t.met(4.9) && !t.met(5.0));
+        assert!(target("x", "k", Cmp::AtLeast, 3.0).met(3.0));
+        assert!(!target("x", "k", Cmp::AtMost, 0.0).met(1.0));
+    }
+}

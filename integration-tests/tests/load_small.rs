@@ -1,0 +1,119 @@
+//! The load generator in `make test`: the `small` scenario (50 clients, 10 senders x 100
+//! messages) must deliver every message to every other client exactly once and in order, and
+//! `lanchat-load` must fail a run that loses messages or cannot connect, and refuse a
+//! non-loopback target. Speed is not asserted here; `make load` measures it.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use integration_tests::load::report::{parse_json_line, Value};
+use integration_tests::load::{self, Options, Scenario};
+use integration_tests::{bin_path, ServerProcess, TestServer};
+
+fn load_bin(args: &[&str]) -> Output {
+    Command::new(bin_path("lanchat-load"))
+        .args(args)
+        .args(["--quiet", "--timeout", "60"])
+        .output()
+        .expect("run lanchat-load")
+}
+
+/// The single JSON line a `--json` run printed, as a map.
+#[track_caller]
+fn json_of(out: &Output) -> std::collections::BTreeMap<String, Value> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    parse_json_line(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn small_scenario_delivers_everything_once_and_in_order() {
+    let server = TestServer::start();
+    let mut opts = Options::new(Scenario::Small, server.addr());
+    opts.timeout = Duration::from_secs(60);
+    let report = load::run(&opts).expect("run the small scenario");
+    assert!(report.passed(), "{}", report.to_table());
+    assert_eq!(report.connected, 50);
+    assert_eq!(report.sent, 1_000);
+    assert_eq!(report.expected, 49_000, "1,000 messages to 49 others each");
+    assert_eq!(report.delivered, 49_000);
+    assert_eq!(
+        (
+            report.lost,
+            report.duplicated,
+            report.reordered,
+            report.unexpected
+        ),
+        (0, 0, 0, 0)
+    );
+    assert!(
+        report.exact,
+        "small runs tell duplicates from late messages"
+    );
+    let latency = report.latency.expect("latency measured");
+    assert!(latency.p50_ms <= latency.p99_ms && latency.p99_ms <= latency.max_ms);
+}
+
+#[test]
+fn the_binary_reports_server_figures_as_json() {
+    let server = ServerProcess::start(&["--rate", "0"]);
+    let (addr, pid) = (server.addr().to_string(), server.pid().to_string());
+    let out = load_bin(&[
+        "--scenario",
+        "small",
+        "--addr",
+        &addr,
+        "--server-pid",
+        &pid,
+        "--json",
+    ]);
+    let run = json_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{run:?}");
+    assert_eq!(run.get("pass"), Some(&Value::Bool(true)));
+    assert_eq!(run.get("delivered").and_then(Value::num), Some(49_000.0));
+    let rss = run.get("server_rss_settled").and_then(Value::num);
+    assert!(
+        rss.is_some_and(|b| b > 0.0),
+        "server memory read from /proc: {run:?}"
+    );
+}
+
+#[test]
+fn messages_dropped_by_flood_control_fail_the_run() {
+    // Default flood control (10 lines/s, burst 20) drops most of an unpaced sender's lines.
+    let server = ServerProcess::start(&[]);
+    let addr = server.addr().to_string();
+    let out = load_bin(&["--scenario", "small", "--addr", &addr, "--json"]);
+    let run = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{run:?}");
+    assert_eq!(run.get("pass"), Some(&Value::Bool(false)));
+    let problem = match run.get("first_problem") {
+        Some(Value::Str(p)) => p.clone(),
+        other => panic!("no first problem: {other:?}"),
+    };
+    assert!(problem.contains("ERR rate-limited"), "{problem}");
+}
+
+#[test]
+fn a_full_server_fails_the_run_while_connecting() {
+    let server = ServerProcess::start(&["--rate", "0", "--max-clients", "10"]);
+    let addr = server.addr().to_string();
+    let out = load_bin(&["--scenario", "small", "--addr", &addr, "--json"]);
+    let run = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{run:?}");
+    let outcome = match run.get("outcome") {
+        Some(Value::Str(o)) => o.clone(),
+        other => panic!("no outcome: {other:?}"),
+    };
+    assert!(
+        outcome.contains("connecting") && outcome.contains("ERR server-full"),
+        "{outcome}"
+    );
+}
+
+#[test]
+fn a_remote_target_is_refused_unless_allowed() {
+    let out = load_bin(&["--addr", "192.0.2.1:7070"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a loopback address"), "{err}");
+}

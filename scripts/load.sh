@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make load`: for each scenario, a fresh release server on a free loopback port (flood control
+# off), `lanchat-load` against it, the server stopped (also on failure or Ctrl-C); the JSON lines
+# go to target/load/<time>.jsonl (and latest.jsonl), and one summary table is printed at the end.
+#
+# A fresh server per scenario keeps the figures apart: VmHWM (peak RSS) is per process, and the
+# LEAVE storm of one scenario's 10,000 disconnects must not land in the next one's timing.
+#
+# Environment (all optional): SCENARIO (one of idle fanout room chatter small; default the
+# first four), CLIENTS, SENDERS, MESSAGES, SIZE, RATE, LOAD_ARGS (more lanchat-load flags),
+# SERVER_ARGS (more lanchat-server flags). Assumes the release binaries are built (make does it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=target/release
+out=target/load
+mkdir -p "$out"
+results="$out/$(date +%Y%m%d-%H%M%S).jsonl"
+: >"$results"
+
+server_pid=
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    kill -TERM "$server_pid" 2>/dev/null || true
+    # SIGTERM gives clients 2 s to read their BYE; after 5 s it is killed outright.
+    for _ in $(seq 50); do
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+load_args=()
+[ -n "${CLIENTS:-}" ] && load_args+=(--clients "$CLIENTS")
+[ -n "${SENDERS:-}" ] && load_args+=(--senders "$SENDERS")
+[ -n "${MESSAGES:-}" ] && load_args+=(--messages "$MESSAGES")
+[ -n "${SIZE:-}" ] && load_args+=(--size "$SIZE")
+[ -n "${RATE:-}" ] && load_args+=(--rate "$RATE")
+# shellcheck disable=SC2206 # word splitting of the extra flags is intended
+load_args+=(${LOAD_ARGS:-})
+
+status=0
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for scenario in ${SCENARIO:-idle fanout room chatter}; do
+    log="$out/$scenario.server.log"
+    # --max-clients is lowered by the server to fit its fd limit; history stays at its default.
+    # shellcheck disable=SC2086 # word splitting of SERVER_ARGS is intended
+    "$bin/lanchat-server" --bind 127.0.0.1 --port 0 --rate 0 --no-discovery \
+        --max-clients 1000000 ${SERVER_ARGS:-} >"$out/$scenario.server.out" 2>"$log" &
+    server_pid=$!
+    addr=
+    for _ in $(seq 100); do
+        addr=$(sed -n 's/^listening on //p' "$out/$scenario.server.out")
+        [ -n "$addr" ] && break
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$addr" ]; then
+        echo "lanchat-server did not start; its log ($log):" >&2
+        cat "$log" >&2
+        exit 2
+    fi
+    echo
+    echo "== $scenario: server pid $server_pid on $addr (log: $log)"
+    "$bin/lanchat-load" --scenario "$scenario" --addr "$addr" --server-pid "$server_pid" \
+        --json-out "$results" "${load_args[@]}" || status=1
+    stop_server
+done
+
+cp "$results" "$out/latest.jsonl"
+echo
+echo "== summary (JSON lines: $results)"
+"$bin/lanchat-load" --summarize "$results" || status=1
+echo "load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+exit "$status"
