@@ -15,7 +15,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::{IpAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ const EXIT_SERVER_GONE: u8 = 3;
 
 /// Chat on your LAN: connect to a lanchat server and talk.
 #[derive(Debug, Parser)]
-#[command(name = "lanchat", version, about, after_help = AFTER_HELP)]
+#[command(name = "lanchat", version, after_help = AFTER_HELP)]
 struct Args {
     /// Server address: host, host:port, ip, ip:port or [v6]:port (port 7070 unless given).
     /// Asked for when missing.
@@ -216,9 +216,8 @@ fn read_loop(
 fn quit(writer: &mut TcpStream, shared: &Shared, done: &Receiver<()>) -> Outcome {
     shared.quitting.store(true, Ordering::SeqCst);
     if writer.write_all(&encode_line("/quit")).is_ok() {
-        match done.recv_timeout(QUIT_WAIT) {
-            Ok(()) | Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
-        }
+        // Whether BYE came, the wait ran out or the reader ended: the user is leaving.
+        let _ = done.recv_timeout(QUIT_WAIT);
     }
     Outcome::Quit
 }
