@@ -97,8 +97,15 @@ fn under_a_64_fd_limit_max_clients_is_lowered_and_extra_clients_are_refused() {
     }
     bob.send("full house");
     ann.expect("MSG bob full house");
-    // Room is made: new clients get in again.
-    unnamed.truncate(40);
+    // Room is made: new clients get in again (once the server has seen the eight go).
+    let open = procfs::open_fds(server.pid());
+    unnamed.truncate(38);
+    let settled = procfs::wait_for(
+        Duration::from_secs(5),
+        || procfs::open_fds(server.pid()),
+        |&n| n == open - 8,
+    );
+    assert_eq!(settled, open - 8);
     for i in 0..8 {
         let mut c = Client::join(addr, &format!("new{i}"));
         c.sync();
