@@ -41,9 +41,14 @@ impl std::fmt::Display for CommandError<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CommandError::Unknown(w) => {
+                // Echo at most a short word: the reply must stay far below the line limit.
+                let mut shown: String = w.chars().take(MAX_ECHOED_WORD).collect();
+                if shown.len() < w.len() {
+                    shown.push('…');
+                }
                 write!(
                     f,
-                    "unknown command /{w}; /help lists them, // sends a line starting with /"
+                    "unknown command /{shown}; /help lists them, // sends a line starting with /"
                 )
             }
             CommandError::Usage(u) => write!(f, "usage: {u}"),
@@ -53,16 +58,22 @@ impl std::fmt::Display for CommandError<'_> {
 
 impl std::error::Error for CommandError<'_> {}
 
+/// Characters of an unknown command word echoed back in `ERR unknown-command`.
+const MAX_ECHOED_WORD: usize = 32;
+
 /// True for a line the protocol ignores: empty or only white space.
 pub fn is_blank(line: &str) -> bool {
     line.trim().is_empty()
 }
 
-/// True for the two ways of leaving: `<quit>` and `/quit` (surrounding white space allowed,
-/// `/quit` in any case).
+/// True for the two ways of leaving: `<quit>` (surrounding white space allowed) and `/quit`
+/// (any case, anything after it ignored, like the other commands).
 pub fn is_quit(line: &str) -> bool {
-    let t = line.trim();
-    t == crate::QUIT_LINE || t.eq_ignore_ascii_case("/quit")
+    if line.trim() == crate::QUIT_LINE {
+        return true;
+    }
+    line.strip_prefix('/')
+        .is_some_and(|cmd| split_word(cmd).0.eq_ignore_ascii_case("quit"))
 }
 
 /// Split off the first white-space-delimited word; the rest has its leading white space removed.
@@ -92,14 +103,14 @@ impl<'a> ClientMsg<'a> {
             return Ok(ClientMsg::Say(line));
         };
         let (word, rest) = split_word(cmd);
-        let lower = word.to_ascii_lowercase();
-        match lower.as_str() {
-            "who" => Ok(ClientMsg::Who),
-            "help" => Ok(ClientMsg::Help),
-            "me" if rest.trim().is_empty() => Err(CommandError::Usage("/me <action>")),
-            "me" => Ok(ClientMsg::Me(rest)),
-            "nick" => Ok(ClientMsg::Nick(rest.trim_end())),
-            "msg" => {
+        let is = |name: &str| word.eq_ignore_ascii_case(name);
+        match () {
+            _ if is("who") => Ok(ClientMsg::Who),
+            _ if is("help") => Ok(ClientMsg::Help),
+            _ if is("me") && rest.trim().is_empty() => Err(CommandError::Usage("/me <action>")),
+            _ if is("me") => Ok(ClientMsg::Me(rest)),
+            _ if is("nick") => Ok(ClientMsg::Nick(rest.trim_end())),
+            _ if is("msg") => {
                 let (to, text) = split_word(rest);
                 if to.is_empty() || text.trim().is_empty() {
                     Err(CommandError::Usage("/msg <name> <text>"))
@@ -149,6 +160,9 @@ mod tests {
             ("  <quit> ", Ok(Quit)),
             ("/quit", Ok(Quit)),
             ("/QUIT", Ok(Quit)),
+            ("/quit now", Ok(Quit)),
+            (" /quit", Ok(Say(" /quit"))),
+            ("/quitter", Err(CommandError::Unknown("quitter"))),
             ("/who", Ok(Who)),
             ("/Who extra", Ok(Who)),
             ("/help", Ok(Help)),
@@ -182,6 +196,15 @@ mod tests {
         for (line, want) in cases {
             assert_eq!(&ClientMsg::parse(line), want, "{line:?}");
         }
+    }
+
+    #[test]
+    fn unknown_command_echo_is_short() {
+        let word = "x".repeat(2000);
+        let line = format!("/{word}");
+        let err = ClientMsg::parse(&line).unwrap_err().to_string();
+        assert!(err.len() < 120, "{}", err.len());
+        assert!(err.starts_with("unknown command /xxxxxxxx"));
     }
 
     #[test]

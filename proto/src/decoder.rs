@@ -136,7 +136,10 @@ impl Lines<'_, '_> {
             }
             let Some(i) = newline else {
                 // No terminator in this chunk: keep it, unless that would exceed the bound.
-                if dec.partial.len() + self.input.len() > limit + 1 {
+                // `limit + 1` bytes are only a line in the making if the last is a `\r`.
+                let total = dec.partial.len() + self.input.len();
+                let ends_cr = self.input.last() == Some(&b'\r');
+                if total > limit + 1 || (total == limit + 1 && !ends_cr) {
                     dec.partial = Vec::new();
                     dec.skipping = true;
                     self.input = &[];
@@ -228,6 +231,15 @@ mod tests {
     }
 
     #[test]
+    fn one_byte_over_is_reported_before_the_newline() {
+        let mut d = LineDecoder::new(4);
+        assert_eq!(d.decode_all(b"abcde"), vec![Err(LineTooLong { limit: 4 })]);
+        assert_eq!(d.decode_all(b"\nok\n"), vec![ok("ok")]);
+        // ... but a trailing `\r` may still be the start of the terminator.
+        assert_eq!(d.decode_all(b"abcd\r"), vec![]);
+    }
+
+    #[test]
     fn overlong_across_chunks_ending_in_newline() {
         let mut d = LineDecoder::new(4);
         assert_eq!(d.decode_all(b"ab"), vec![]);
@@ -263,7 +275,7 @@ mod tests {
         let mut parts: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
         // The unterminated tail is not a line, but once it is provably too long it is reported.
         if let Some(tail) = parts.pop() {
-            if tail.len() > limit + 1 {
+            if tail.len() > limit + 1 || (tail.len() == limit + 1 && !tail.ends_with(b"\r")) {
                 parts.push(tail);
             }
         }

@@ -46,9 +46,21 @@ impl std::fmt::Display for NameError {
 
 impl std::error::Error for NameError {}
 
-/// Whether `c` may appear in a name.
+/// Whether `c` may appear in a name: a Unicode letter (general category L*), a decimal digit
+/// (Nd), or one of `_ - .`. Marks, symbols and other numbers (`½`, `Ⅻ`) are not allowed, so a
+/// name cannot be made of combining marks that stick to the text before it.
 pub fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    matches!(c, '_' | '-' | '.')
+        || matches!(
+            get_general_category(c),
+            G::UppercaseLetter
+                | G::LowercaseLetter
+                | G::TitlecaseLetter
+                | G::ModifierLetter
+                | G::OtherLetter
+                | G::DecimalNumber
+        )
 }
 
 /// Check `name` against the rules: 1 to 24 characters, each a Unicode letter or digit or one
@@ -75,8 +87,19 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
 }
 
 /// The key under which names are compared: two names are the same user when their folds match.
+///
+/// Plain `to_lowercase` is not enough: it keeps `ſ` (long s) apart from `s` and treats the
+/// Greek final sigma by context, so `σασ` and `ΣΑΣ` would be two users and `ſerver` would slip
+/// past the reserved names. Mapping every character to upper case and back to lower case,
+/// twice, joins everything Unicode case folding joins and is stable after the second pass.
 pub fn fold_name(name: &str) -> String {
-    name.to_lowercase()
+    let once = |s: &str| -> String {
+        s.chars()
+            .flat_map(char::to_uppercase)
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    once(&once(name))
 }
 
 #[cfg(test)]
@@ -104,6 +127,13 @@ mod tests {
             ("server", Err(NameError::Reserved)),
             ("SyStEm", Err(NameError::Reserved)),
             ("servers", Ok(())),
+            ("\u{17f}erver", Err(NameError::Reserved)),
+            ("\u{17f}y\u{17f}tem", Err(NameError::Reserved)),
+            ("½", Err(NameError::BadChar('½'))),
+            ("Ⅻ", Err(NameError::BadChar('Ⅻ'))),
+            ("\u{345}\u{345}", Err(NameError::BadChar('\u{345}'))),
+            ("ǅungla", Ok(())),
+            ("ʰi", Ok(())),
         ];
         for (name, want) in cases {
             assert_eq!(&validate_name(name), want, "{name:?}");
@@ -115,6 +145,10 @@ mod tests {
         assert_eq!(fold_name("ALICE"), fold_name("alice"));
         assert_eq!(fold_name("ÉMILE"), fold_name("émile"));
         assert_ne!(fold_name("bob"), fold_name("bob2"));
+        assert_eq!(fold_name("σας"), fold_name("ΣΑΣ"));
+        assert_eq!(fold_name("σασ"), fold_name("ΣΑΣ"));
+        assert_eq!(fold_name("\u{17f}erver"), "server");
+        assert_eq!(fold_name("straße"), fold_name("STRASSE"));
     }
 
     #[test]

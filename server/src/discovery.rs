@@ -34,7 +34,12 @@ pub fn is_probe(datagram: &[u8]) -> bool {
 pub fn reply(tcp_port: u16, users: usize, name: &str) -> Vec<u8> {
     let mut out = format!("LANCHAT! 1 {tcp_port} {users} ").into_bytes();
     let mut room = MAX_REPLY.saturating_sub(out.len());
-    for c in name.chars().filter(|c| !c.is_control()) {
+    // Control and bidi-override characters would let a server name rearrange a client's screen.
+    let inert = |c: &char| {
+        !c.is_control()
+            && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    for c in name.chars().filter(inert) {
         if c.len_utf8() > room {
             break;
         }
@@ -120,6 +125,7 @@ mod tests {
         assert!(r.len() <= MAX_REPLY);
         assert!(std::str::from_utf8(&r).is_ok());
         assert_eq!(reply(1, 0, "a\u{1b}[2Jb"), b"LANCHAT! 1 1 0 a[2Jb");
+        assert_eq!(reply(1, 0, "ab\u{202e}cd"), b"LANCHAT! 1 1 0 abcd");
     }
 
     #[test]
