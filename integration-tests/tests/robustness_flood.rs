@@ -128,7 +128,7 @@ fn silent_connections_are_closed_at_the_handshake_deadline_while_others_chat() {
     trickler.send_raw(b"wlo");
     refused.send("system");
 
-    let timeout = "ERR handshake-timeout no name was given within 1 seconds; goodbye";
+    let timeout = "ERR handshake-timeout no name was given within 1 second; goodbye";
     for (i, c) in silent.iter_mut().enumerate() {
         c.name = format!("silent{i}");
         c.expect_prefix("HELLO ");

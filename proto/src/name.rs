@@ -30,7 +30,9 @@ impl std::fmt::Display for NameError {
                 f,
                 "a name has at most {MAX_NAME_CHARS} characters (that one has {chars})"
             ),
-            NameError::BadChar(c) if c.is_control() || c.is_whitespace() => write!(
+            // Only plain ASCII is quoted as itself: anything else (controls, bidi overrides,
+            // combining marks) is named by code point so it cannot act on the reader's screen.
+            NameError::BadChar(c) if !c.is_ascii_graphic() => write!(
                 f,
                 "a name may only hold letters, digits, '_', '-' and '.' (not U+{:04X})",
                 u32::from(*c)
@@ -158,5 +160,9 @@ mod tests {
             "a name may only hold letters, digits, '_', '-' and '.' (not U+0020)"
         );
         assert_eq!(NameError::Reserved.to_string(), "that name is reserved");
+        assert!(NameError::BadChar('\u{202e}')
+            .to_string()
+            .ends_with("(not U+202E)"));
+        assert!(NameError::BadChar('<').to_string().ends_with("(not '<')"));
     }
 }

@@ -5,13 +5,20 @@
 
 use std::borrow::Cow;
 
+/// `HELLO` on connect.
 pub const HELLO: &str = "Welcome to lanchat! What is your name?";
+/// `BYE` after `<quit>`.
 pub const BYE_QUIT: &str = "Goodbye!";
+/// `BYE` to everyone when the server stops (the issue fixes this wording).
 pub const BYE_SHUTDOWN: &str = "server shutting down";
+/// `BYE` to a connection dropped for not reading.
 pub const BYE_TOO_SLOW: &str = "too-slow";
+/// `BYE` to a connection dropped for flooding.
 pub const BYE_FLOODING: &str = "flooding";
+/// `ERR bad-utf8`.
 pub const BAD_UTF8: &str = "lines must be UTF-8 text; that line was dropped";
 
+/// The `INFO` lines answering `/help`.
 pub const HELP: &[&str] = &[
     "Type a line and press Enter to talk to everyone.",
     "/who                 list who is here",
@@ -23,18 +30,22 @@ pub const HELP: &[&str] = &[
     "//text               send a line that starts with /",
 ];
 
+/// `WELCOME`: says how to leave.
 pub fn welcome(name: &str) -> String {
     format!("Hi {name}! Type <quit> to leave, /help for commands.")
 }
 
+/// `ERR line-too-long`.
 pub fn line_too_long(limit: usize) -> String {
     format!("lines are limited to {limit} bytes; that line was dropped")
 }
 
+/// `ERR name-taken`.
 pub fn name_taken(name: &str) -> String {
     format!("{name} is already taken; try another name")
 }
 
+/// `ERR no-such-user`; echoes the name only if it is a valid one.
 pub fn no_such_user(name: &str) -> String {
     if lanchat_proto::validate_name(name).is_ok() {
         format!("nobody called {name} is here; /who lists who is")
@@ -43,18 +54,22 @@ pub fn no_such_user(name: &str) -> String {
     }
 }
 
+/// `ERR server-full`.
 pub fn server_full(max: usize) -> String {
     format!("the server is full ({max} users); try again later")
 }
 
+/// `ERR rate-limited`.
 pub fn rate_limited(rate: f64, burst: u32) -> String {
     format!(
         "slow down: at most {rate} lines per second (bursts of {burst}); lines are being dropped"
     )
 }
 
+/// `ERR handshake-timeout`.
 pub fn handshake_timeout(secs: u64) -> String {
-    format!("no name was given within {secs} seconds; goodbye")
+    let unit = if secs == 1 { "second" } else { "seconds" };
+    format!("no name was given within {secs} {unit}; goodbye")
 }
 
 /// Characters of an unknown command word quoted back in its `ERR`: with [`inert`] making each
@@ -70,6 +85,7 @@ pub fn unknown_command(word: &str) -> String {
     inert(&lanchat_proto::CommandError::Unknown(&quoted).to_string()).into_owned()
 }
 
+/// `INFO` for `/nick` to the name one already has.
 pub fn already_named(name: &str) -> String {
     format!("you are already called {name}")
 }
