@@ -4,7 +4,8 @@
 //! 1. `poll` (timeout = the next timer, or zero when work was carried over);
 //! 2. handle each event: accept until `WouldBlock`; read until `WouldBlock` (or the per-round
 //!    read budget), feeding lines to the [`Room`], which queues frames into write buffers;
-//! 3. fire due timers (handshake deadlines, write stalls, the accept back-off);
+//! 3. fire due timers (handshake deadlines, write stalls, the accept back-off, the heap trim
+//!    that follows a burst of freed buffers);
 //! 4. drop connections whose send queue overflowed (`LEAVE <name> too-slow`);
 //! 5. flush: one `write` per connection that has output, WRITABLE interest only where bytes
 //!    remain;
@@ -103,6 +104,10 @@ pub struct Server {
     udp_carry: bool,
     /// Set when shutdown began: the flush deadline.
     shutdown_deadline: Option<Instant>,
+    /// Write-buffer bytes freed since the last heap trim.
+    freed_since_trim: usize,
+    /// A [`Timer::Trim`] is pending.
+    trim_pending: bool,
     next_generation: u64,
 }
 
@@ -163,6 +168,8 @@ impl Server {
             carry: Vec::new(),
             udp_carry: false,
             shutdown_deadline: None,
+            freed_since_trim: 0,
+            trim_pending: false,
             next_generation: 0,
         })
     }
@@ -523,6 +530,17 @@ impl Server {
                 }
                 Timer::ResumeAccept => self.resume_accept(now),
                 Timer::ShutdownDeadline => {}
+                Timer::Trim => {
+                    let started = Instant::now();
+                    crate::memory::trim();
+                    log::debug!(
+                        "heap trimmed after {} KiB of buffers were freed, in {:?}",
+                        self.freed_since_trim / 1024,
+                        started.elapsed()
+                    );
+                    self.freed_since_trim = 0;
+                    self.trim_pending = false;
+                }
             }
         }
     }
@@ -596,7 +614,10 @@ impl Server {
             if conn.phase == Phase::Dead {
                 continue;
             }
-            match conn.flush(now) {
+            let held = conn.buffered_capacity();
+            let flushed = conn.flush(now);
+            self.freed_since_trim += held.saturating_sub(conn.buffered_capacity());
+            match flushed {
                 Ok(Flushed::Done) => {
                     if conn.phase == Phase::Closing {
                         conn.phase = Phase::Dead;
@@ -626,6 +647,10 @@ impl Server {
         }
         for key in broken {
             self.kill(key, reason::DISCONNECTED);
+        }
+        if self.freed_since_trim >= limits::TRIM_AFTER_FREED && !self.trim_pending {
+            self.trim_pending = true;
+            self.timers.add(now + limits::TRIM_DELAY, Timer::Trim);
         }
         // The LEAVE lines of broken connections are flushed next round (polled without waiting).
     }

@@ -18,6 +18,7 @@ pub mod discovery;
 pub mod event_loop;
 pub mod limits;
 pub mod logger;
+pub mod memory;
 pub mod outbox;
 pub mod room;
 pub mod sockets;

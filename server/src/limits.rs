@@ -79,6 +79,14 @@ pub const READ_CHUNK: usize = 64 * 1024;
 /// in the next round (which then polls without blocking).
 pub const READ_BUDGET_PER_ROUND: usize = 256 * 1024;
 
+/// Buffer memory freed since the last trim that makes the loop schedule one ([`crate::memory`]):
+/// 1 MiB is noise for RSS, and below it trimming is not worth its page faults.
+pub const TRIM_AFTER_FREED: usize = 1 << 20;
+
+/// How long after such a burst the trim runs: traffic that goes on reuses the memory meanwhile,
+/// and a trim at most once a second costs nothing measurable (docs/BENCHMARKS.md).
+pub const TRIM_DELAY: Duration = Duration::from_secs(1);
+
 /// Poll events handled per `poll` call.
 pub const EVENTS_CAPACITY: usize = 1024;
 

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
 }
 
 fn run(config: &mut Config) -> anyhow::Result<Exit> {
+    lanchat_server::memory::tune_allocator();
     match sockets::raise_fd_limit() {
         Ok(nofile) => {
             if let Some(asked) = config.fit_fd_limit(nofile) {

@@ -29,6 +29,8 @@ pub enum Timer {
     ResumeAccept,
     /// The shutdown flush time is up.
     ShutdownDeadline,
+    /// Give freed buffer memory back to the OS.
+    Trim,
 }
 
 /// A min-heap of `(deadline, timer)`.
