@@ -264,18 +264,21 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
         outcome = d.traffic_phase(&mut events);
     }
     let s_traffic = d.server_sample();
-    let mut held = None;
+    let mut rest = None;
     if outcome.is_ok() {
-        let begin = Instant::now();
-        outcome = d.hold_phase(&mut events);
-        held = Some(begin.elapsed());
+        let (result, mid) = d.hold_phase(&mut events);
+        outcome = result;
+        rest = mid;
     }
     let s_end = d.server_sample();
+    let rest = rest
+        .zip(s_end)
+        .map(|((at, mid), end)| (at.elapsed(), mid, end));
     d.progress.clear();
 
     let server = match (opts.server_pid, s0, s_settled, s_traffic, s_end) {
         (Some(pid), Some(s0), Some(s1), Some(s2), Some(s3)) => {
-            Some(d.server_figures(pid, [s0, s1, s2, s3], held))
+            Some(d.server_figures(pid, [s0, s1, s2, s3], rest))
         }
         _ => None,
     };
@@ -447,15 +450,29 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Stay connected and quiet for the shape's hold time, still checking every line.
-    fn hold_phase(&mut self, events: &mut Events) -> Result<(), String> {
-        let end = (Instant::now() + self.opts.shape.hold).min(self.deadline);
+    /// Stay connected and quiet for the shape's hold time, still checking every line. Returns
+    /// also when and what the server looked like halfway through: its CPU from then on is its
+    /// CPU at rest (the first half leaves time for the heap trim that follows a burst).
+    fn hold_phase(
+        &mut self,
+        events: &mut Events,
+    ) -> (Result<(), String>, Option<(Instant, ProcSample)>) {
+        let begin = Instant::now();
+        let end = (begin + self.opts.shape.hold).min(self.deadline);
+        let half = begin + (end - begin) / 2;
+        let mut mid = None;
         loop {
             let now = Instant::now();
-            if now >= end {
-                return Ok(());
+            if mid.is_none() && now >= half {
+                mid = self.server_sample().map(|s| (now, s));
             }
-            self.turn(events, (end - now).min(TICK))?;
+            if now >= end {
+                return (Ok(()), mid);
+            }
+            let next = if mid.is_none() { half } else { end };
+            if let Err(e) = self.turn(events, next.saturating_duration_since(now).min(TICK)) {
+                return (Err(e), mid);
+            }
         }
     }
 
@@ -587,6 +604,13 @@ impl<'a> Driver<'a> {
                     if let Err(e) = split {
                         return self.drop_client(i, &format!("got {e}"));
                     }
+                    if n < self.buf.len() {
+                        // A short read emptied the socket: data arriving later raises a new
+                        // epoll edge (as tokio assumes on Linux), so the read that would only
+                        // say WouldBlock is skipped. That halves the reads per delivery when
+                        // every line comes alone (room, chatter).
+                        return;
+                    }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
                         self.carry.push(i);
@@ -698,12 +722,13 @@ impl<'a> Driver<'a> {
 
     // ----- the report ---------------------------------------------------------------------
 
-    /// `samples`: before connecting, settled, after traffic, after the hold.
+    /// `samples`: before connecting, settled, after traffic, after the hold; `rest`: how long
+    /// the second half of the hold lasted, and the samples at its start and end.
     fn server_figures(
         &self,
         pid: u32,
         samples: [ProcSample; 4],
-        held: Option<Duration>,
+        rest: Option<(Duration, ProcSample, ProcSample)>,
     ) -> ServerFigures {
         let [s0, settled, traffic, end] = samples;
         let unique = self.rx.tracker.unique();
@@ -714,14 +739,14 @@ impl<'a> Driver<'a> {
             cpu_settle_s: settled.cpu_s - s0.cpu_s,
             cpu_traffic_s,
             cpu_per_m: (unique > 0).then(|| cpu_traffic_s / (unique as f64 / 1e6)),
-            idle_cpu_pct: held
-                .filter(|h| !h.is_zero())
-                .map(|h| 100.0 * (end.cpu_s - traffic.cpu_s) / h.as_secs_f64()),
+            idle_cpu_pct: rest
+                .filter(|(took, _, _)| !took.is_zero())
+                .map(|(took, from, to)| 100.0 * (to.cpu_s - from.cpu_s) / took.as_secs_f64()),
             rss_idle: s0.rss,
             rss_settled: settled.rss,
             rss_peak: end.peak_rss,
             rss_after: end.rss,
-            rss_per_conn: (settled.rss as f64 - s0.rss as f64) / connected,
+            rss_per_conn: (end.rss as f64 - s0.rss as f64) / connected,
         }
     }
 

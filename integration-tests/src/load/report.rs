@@ -33,7 +33,7 @@ pub struct ServerFigures {
     pub cpu_traffic_s: f64,
     /// `cpu_traffic_s` per million deliveries (when there was traffic).
     pub cpu_per_m: Option<f64>,
-    /// CPU use during the quiet hold at the end, in percent of one core.
+    /// CPU use at rest (the second half of the quiet hold at the end), in percent of one core.
     pub idle_cpu_pct: Option<f64>,
     /// Resident memory before any client connected, in bytes.
     pub rss_idle: u64,
@@ -43,7 +43,9 @@ pub struct ServerFigures {
     pub rss_peak: u64,
     /// Resident memory at the end of the quiet hold (after any burst).
     pub rss_after: u64,
-    /// `(rss_settled - rss_idle) / connected`, in bytes (negative if memory went down).
+    /// Growth per connection at rest: `(rss_after - rss_idle) / connected`, in bytes. Taken
+    /// after the hold rather than at the instant of settling, so that it is the cost of a
+    /// connection that sits there, with whatever a burst left behind included.
     pub rss_per_conn: f64,
 }
 
@@ -290,12 +292,12 @@ impl Report {
                 );
                 let _ = writeln!(
                     t,
-                    "  server RSS      idle {}, settled {} ({:+.0} B/conn), peak {}, after {}",
+                    "  server RSS      idle {}, settled {}, peak {}, after the hold {} ({:+.0} B/conn)",
                     bytes(s.rss_idle as f64),
                     bytes(s.rss_settled as f64),
-                    s.rss_per_conn,
                     bytes(s.rss_peak as f64),
-                    bytes(s.rss_after as f64)
+                    bytes(s.rss_after as f64),
+                    s.rss_per_conn
                 );
             }
             None => {

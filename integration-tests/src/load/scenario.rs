@@ -31,7 +31,8 @@ pub struct Shape {
     pub size: usize,
     /// Messages per second per sender; 0 = as fast as the in-flight window allows.
     pub rate: f64,
-    /// Quiet time after the traffic, to catch late duplicates and measure idle CPU and memory.
+    /// Quiet time after the traffic, to catch late duplicates and measure the server at rest
+    /// (CPU over its second half, memory at its end).
     pub hold: Duration,
 }
 
@@ -120,12 +121,12 @@ impl Scenario {
             messages: 0,
             size: 64,
             rate: 0.0,
-            hold: Duration::from_millis(500),
+            // Past the server's heap trim, 1 s after a burst (lanchat_server::limits::TRIM_DELAY).
+            hold: Duration::from_secs(3),
         };
         match self {
             Scenario::Idle => Shape {
                 clients: 10_000,
-                hold: Duration::from_secs(3),
                 ..base
             },
             Scenario::Fanout => Shape {
