@@ -260,8 +260,11 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
 
     let mut outcome = d.connect_phase(&mut events);
     let s_settled = d.server_sample();
+    let mut gen_cpu_traffic_s = None;
     if outcome.is_ok() && opts.shape.senders > 0 {
+        let before = procfs::thread_cpu();
         outcome = d.traffic_phase(&mut events);
+        gen_cpu_traffic_s = Some(procfs::thread_cpu().saturating_sub(before).as_secs_f64());
     }
     let s_traffic = d.server_sample();
     let mut rest = None;
@@ -283,7 +286,9 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
         _ => None,
     };
     let gen_cpu_s = (procfs::thread_cpu().saturating_sub(cpu_before)).as_secs_f64();
-    Ok(d.report(outcome, server, gen_cpu_s))
+    let mut report = d.report(outcome, server, gen_cpu_s);
+    report.gen_cpu_traffic_s = gen_cpu_traffic_s;
+    Ok(report)
 }
 
 impl<'a> Driver<'a> {
@@ -804,6 +809,7 @@ impl<'a> Driver<'a> {
             lines_read: self.rx.lines,
             bytes_read: self.rx.bytes,
             gen_cpu_s,
+            gen_cpu_traffic_s: None,
             wall_s: self.start.elapsed().as_secs_f64(),
             exact: t.is_exact(),
             server,

@@ -62,7 +62,7 @@ pub struct Options {
 
 impl Options {
     /// Default in-flight window per unpaced sender, in messages.
-    pub const DEFAULT_WINDOW: usize = 256;
+    pub const DEFAULT_WINDOW: usize = 32;
     /// Default handshakes in flight: well inside the server's listen backlog of 4096.
     pub const DEFAULT_CONNECT_WINDOW: usize = 1000;
     /// Default bound on a whole run.

@@ -108,6 +108,9 @@ pub struct Report {
     pub bytes_read: u64,
     /// The generator's own CPU seconds.
     pub gen_cpu_s: f64,
+    /// The generator's CPU seconds during the traffic phase (near `traffic_s` means the
+    /// generator, not the server, may have been the limit).
+    pub gen_cpu_traffic_s: Option<f64>,
     /// Wall-clock seconds of the whole run.
     pub wall_s: f64,
     /// Whether duplicates and late messages were told apart exactly.
@@ -171,6 +174,7 @@ impl Report {
             ("lines_read", n(self.lines_read)),
             ("bytes_read", n(self.bytes_read)),
             ("gen_cpu_s", Num(self.gen_cpu_s)),
+            ("gen_cpu_traffic_s", opt(self.gen_cpu_traffic_s)),
             ("wall_s", Num(self.wall_s)),
             ("exact", Bool(self.exact)),
             ("server_pid", srv.map_or(Null, |s| n(u64::from(s.pid)))),
@@ -266,12 +270,18 @@ impl Report {
                     .unwrap_or_default()
             );
         }
+        let during = match (self.gen_cpu_traffic_s, self.traffic_s) {
+            (Some(cpu), Some(wall)) => format!(
+                "; {cpu:.2} s in the traffic ({:.0} % of a core)",
+                100.0 * cpu / wall.max(1e-9)
+            ),
+            _ => String::new(),
+        };
         let _ = writeln!(
             t,
-            "  generator       {:.2} s CPU in {:.2} s ({:.0} % of a core), read {} lines, {}",
+            "  generator       {:.2} s CPU in {:.2} s{during}; read {} lines, {}",
             self.gen_cpu_s,
             self.wall_s,
-            100.0 * self.gen_cpu_s / self.wall_s.max(1e-9),
             si(Some(self.lines_read as f64)),
             bytes(self.bytes_read as f64)
         );
