@@ -278,3 +278,17 @@ fn two_hundred_clients_fifty_messages_each() {
         t.join().expect("client thread");
     }
 }
+
+/// Input still arriving after `<quit>` must not turn the close into a reset that destroys the
+/// `BYE` before the client reads it: the server half-closes and drains until the client's EOF.
+#[test]
+fn bye_survives_input_sent_after_quit() {
+    let server = TestServer::start();
+    let mut ann = Client::join(server.addr(), "ann");
+    let mut burst = b"<quit>\n".to_vec();
+    burst.extend(std::iter::repeat_n(b'x', 8 << 20));
+    burst.push(b'\n');
+    ann.send_raw(&burst);
+    ann.expect("BYE Goodbye!");
+    assert_eq!(ann.expect_eof(), Vec::<String>::new());
+}

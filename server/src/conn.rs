@@ -16,6 +16,9 @@ pub enum Phase {
     Open,
     /// The room is done with it: flush what is queued, then close (input is discarded).
     Closing,
+    /// Everything was sent and the write side shut down; waiting (bounded) for the peer's EOF
+    /// so the close does not reset the connection (input is discarded).
+    Lingering,
     /// Gone (peer reset, error, too slow): no more IO; removed at the end of the round.
     Dead,
 }
@@ -28,6 +31,8 @@ pub enum Queued {
     /// Not appended: it would take the unsent output past the send-queue cap. The connection
     /// is now marked overflowed and takes no more frames.
     Overflow,
+    /// Not appended: writing the backlog failed, the peer is gone.
+    Broken,
     /// Not appended: the connection is dead or already overflowed.
     Ignored,
 }
@@ -66,6 +71,10 @@ pub struct Conn<S> {
     pub overflowed: bool,
     /// Last time a write moved bytes (or the connection was created).
     pub last_progress: Instant,
+    /// The peer has shut down its side (read returned 0).
+    pub eof_seen: bool,
+    /// Reset instead of a graceful close (dropped as too slow or stalled).
+    pub abort: bool,
 }
 
 impl<S: Write> Conn<S> {
@@ -83,6 +92,8 @@ impl<S: Write> Conn<S> {
             stall_timer: false,
             overflowed: false,
             last_progress: now,
+            eof_seen: false,
+            abort: false,
         }
     }
 
@@ -111,9 +122,10 @@ impl<S: Write> Conn<S> {
         }
         let over = |c: &Self| c.pending() > 0 && c.pending() + frame.len() > sendq;
         if over(self) {
-            // A write error (the peer is gone) leaves the bytes pending: the connection is
-            // dropped below, and it was not keeping up anyway.
-            let _ = self.flush(Instant::now());
+            if self.flush(Instant::now()).is_err() {
+                self.overflowed = true;
+                return Queued::Broken;
+            }
             if over(self) {
                 self.overflowed = true;
                 return Queued::Overflow;

@@ -94,14 +94,17 @@ pub struct Server {
     scratch: Vec<u8>,
     /// Connections with output queued this round (each at most once).
     flush_list: Vec<usize>,
-    /// Connections whose send queue overflowed this round.
-    overflowed: Vec<usize>,
+    /// Connections found too slow (send queue overflowed) or broken while queueing this round,
+    /// with the `LEAVE` reason.
+    doomed: Vec<(usize, &'static str)>,
     /// Connections to remove after the round.
     closed: Vec<usize>,
     /// Connections that used their read budget and still have input; read next round.
     carry: Vec<usize>,
     /// The discovery socket used its per-round budget and may hold more datagrams.
     udp_carry: bool,
+    /// The listener used its per-round accept budget and may hold more connections.
+    accept_carry: bool,
     /// Set when shutdown began: the flush deadline.
     shutdown_deadline: Option<Instant>,
     /// Write-buffer bytes freed since the last heap trim.
@@ -163,10 +166,11 @@ impl Server {
             },
             scratch: vec![0; limits::READ_CHUNK],
             flush_list: Vec::new(),
-            overflowed: Vec::new(),
+            doomed: Vec::new(),
             closed: Vec::new(),
             carry: Vec::new(),
             udp_carry: false,
+            accept_carry: false,
             shutdown_deadline: None,
             freed_since_trim: 0,
             trim_pending: false,
@@ -226,6 +230,9 @@ impl Server {
             if std::mem::take(&mut self.udp_carry) {
                 self.answer_probes(now);
             }
+            if std::mem::take(&mut self.accept_carry) {
+                self.accept(now);
+            }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
@@ -252,9 +259,10 @@ impl Server {
                 }
             }
             self.fire_timers(now);
-            self.drop_overflowed();
+            self.drop_doomed();
             self.flush(now.mono);
             self.remove_closed();
+            self.compact_timers();
 
             if let Some(deadline) = self.shutdown_deadline {
                 if self.conns.is_empty() || now.mono >= deadline {
@@ -270,8 +278,9 @@ impl Server {
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         if !self.carry.is_empty()
             || self.udp_carry
+            || self.accept_carry
             || !self.flush_list.is_empty()
-            || !self.overflowed.is_empty()
+            || !self.doomed.is_empty()
         {
             return Some(Duration::ZERO);
         }
@@ -285,7 +294,7 @@ impl Server {
             Delivery {
                 conns: &mut self.conns,
                 flush_list: &mut self.flush_list,
-                overflowed: &mut self.overflowed,
+                doomed: &mut self.doomed,
                 sendq: self.settings.sendq,
             },
         )
@@ -304,7 +313,7 @@ impl Server {
 
     fn accept(&mut self, now: Now) {
         let mut errors = 0;
-        loop {
+        for _ in 0..limits::ACCEPTS_PER_ROUND {
             let Some(listener) = &self.listener else {
                 return;
             };
@@ -333,13 +342,16 @@ impl Server {
                     // them is treated like exhaustion rather than spun on.
                     log::debug!("accept: {e}");
                     errors += 1;
-                    if errors >= 64 {
+                    if errors >= limits::ACCEPT_ERRORS_PER_ROUND {
                         self.pause_accept(now, &e);
                         return;
                     }
                 }
             }
         }
+        // Budget used with connections possibly still waiting; the listener is edge-triggered,
+        // so come back next round instead of waiting for an event that will not come.
+        self.accept_carry = true;
     }
 
     /// Out of fds (or memory): take the listener out of the poll and try again later. Retrying
@@ -382,7 +394,8 @@ impl Server {
     }
 
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Now) {
-        if self.room.is_full() {
+        // Connections still flushing or lingering hold an fd and memory too: count them.
+        if self.room.is_full() || self.conns.len() >= self.room.config().max_clients {
             // Say why and let go at once: the fd is needed more by the people already here.
             let frame = self.room.full_frame();
             let _ = io::Write::write(&mut stream, &frame);
@@ -432,7 +445,13 @@ impl Server {
                 return;
             }
             match conn.stream.read(&mut self.scratch) {
+                Ok(0) if conn.phase == Phase::Lingering => {
+                    conn.phase = Phase::Dead;
+                    self.closed.push(key);
+                    return;
+                }
                 Ok(0) => {
+                    conn.eof_seen = true;
                     self.peer_closed(key);
                     return;
                 }
@@ -466,7 +485,7 @@ impl Server {
         let mut out = Delivery {
             conns: &mut self.conns,
             flush_list: &mut self.flush_list,
-            overflowed: &mut self.overflowed,
+            doomed: &mut self.doomed,
             sendq: self.settings.sendq,
         };
         let id = ConnId(key);
@@ -500,6 +519,11 @@ impl Server {
 
     /// The connection is broken (reset, error, too slow, stalled): tell the others, drop it.
     fn kill(&mut self, key: usize, why: &str) {
+        if why == reason::TOO_SLOW || why == reason::TIMEOUT {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.abort = true;
+            }
+        }
         let (room, mut out) = self.room_and_outbox();
         room.disconnect(ConnId(key), why, &mut out);
         if let Some(conn) = self.conns.get_mut(key) {
@@ -528,6 +552,16 @@ impl Server {
                         self.check_stall(key, now.mono);
                     }
                 }
+                Timer::Linger { key, generation } => {
+                    if self.is_current(key, generation) {
+                        if let Some(conn) = self.conns.get_mut(key) {
+                            if conn.phase == Phase::Lingering {
+                                conn.phase = Phase::Dead;
+                                self.closed.push(key);
+                            }
+                        }
+                    }
+                }
                 Timer::ResumeAccept => self.resume_accept(now),
                 Timer::ShutdownDeadline => {}
                 Timer::Trim => {
@@ -543,6 +577,26 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// Timers are never cancelled, so connection churn leaves stale ones behind until their
+    /// deadline (a handshake timer lives `--handshake-timeout`). When stale ones dominate,
+    /// rebuild the heap from the live ones.
+    fn compact_timers(&mut self) {
+        if self.timers.len()
+            <= limits::TIMERS_SLACK_FACTOR * self.conns.len() + limits::TIMERS_SLACK
+        {
+            return;
+        }
+        let conns = &self.conns;
+        self.timers.retain(|t| match *t {
+            Timer::Handshake { key, generation }
+            | Timer::WriteStall { key, generation }
+            | Timer::Linger { key, generation } => conns
+                .get(key)
+                .is_some_and(|c| c.generation == generation && c.phase != Phase::Dead),
+            Timer::ResumeAccept | Timer::ShutdownDeadline | Timer::Trim => true,
+        });
     }
 
     fn is_current(&self, key: usize, generation: u64) -> bool {
@@ -574,14 +628,18 @@ impl Server {
 
     // ----- writing ---------------------------------------------------------------------------
 
-    /// Drop every connection whose send queue overflowed this round. Their `LEAVE` may
-    /// overflow others in turn; the loop runs until none is left.
-    fn drop_overflowed(&mut self) {
-        while let Some(key) = self.overflowed.pop() {
+    /// Drop every connection found too slow or broken while frames were queued this round.
+    /// Their `LEAVE` may overflow others in turn; the loop runs until none is left.
+    fn drop_doomed(&mut self) {
+        while let Some((key, why)) = self.doomed.pop() {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
             if conn.phase == Phase::Dead {
+                continue;
+            }
+            if why != reason::TOO_SLOW {
+                self.kill(key, why);
                 continue;
             }
             log::info!(
@@ -620,9 +678,21 @@ impl Server {
             match flushed {
                 Ok(Flushed::Done) => {
                     if conn.phase == Phase::Closing {
-                        conn.phase = Phase::Dead;
-                        self.closed.push(key);
-                    } else if conn.write_interest {
+                        // Everything is sent: half-close, then wait (bounded) for the peer's
+                        // EOF, so input still in flight cannot turn the close into an RST
+                        // that destroys the BYE before the peer reads it.
+                        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+                        if conn.eof_seen {
+                            conn.phase = Phase::Dead;
+                            self.closed.push(key);
+                        } else {
+                            conn.phase = Phase::Lingering;
+                            let generation = conn.generation;
+                            self.timers
+                                .add(now + limits::LINGER, Timer::Linger { key, generation });
+                        }
+                    }
+                    if conn.write_interest {
                         conn.write_interest = false;
                         reregister(registry, conn, key, Interest::READABLE);
                     }
@@ -663,13 +733,11 @@ impl Server {
             if let Err(e) = self.poll.registry().deregister(&mut conn.stream) {
                 log::debug!("{} deregister: {e}", ConnId(key));
             }
-            // Discard unread input first: closing a socket with unread data sends RST, which
-            // can destroy the BYE the peer has not read yet.
-            let mut budget = 16;
-            while budget > 0 && matches!(conn.stream.read(&mut self.scratch), Ok(n) if n > 0) {
-                budget -= 1;
+            if conn.abort {
+                // Dropped for not reading or a stalled write: reset rather than leave the
+                // kernel retrying megabytes of send buffer to a peer that will not take them.
+                let _ = socket2::SockRef::from(&conn.stream).set_linger(Some(Duration::ZERO));
             }
-            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
             log::debug!("{} closed", ConnId(key));
         }
     }
@@ -682,7 +750,9 @@ impl Server {
         if count == 0 {
             return None;
         }
-        if self.shutdown_deadline.is_some() || count > 1 {
+        // Signals of one kind coalesce, and SIGINT + SIGTERM may land together: a first batch,
+        // whatever its size, is one request to stop; only a signal during the flush forces it.
+        if self.shutdown_deadline.is_some() {
             return Some(Exit::Forced);
         }
         log::info!("signal received: shutting down");
@@ -769,7 +839,7 @@ fn read_clock() -> Now {
 struct Delivery<'a> {
     conns: &'a mut Slab<Conn<TcpStream>>,
     flush_list: &'a mut Vec<usize>,
-    overflowed: &'a mut Vec<usize>,
+    doomed: &'a mut Vec<(usize, &'static str)>,
     sendq: usize,
 }
 
@@ -785,7 +855,8 @@ impl Outbox for Delivery<'_> {
                     self.flush_list.push(to.0);
                 }
             }
-            Queued::Overflow => self.overflowed.push(to.0),
+            Queued::Overflow => self.doomed.push((to.0, reason::TOO_SLOW)),
+            Queued::Broken => self.doomed.push((to.0, reason::DISCONNECTED)),
             Queued::Ignored => {}
         }
     }

@@ -102,3 +102,22 @@ pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// On SIGINT/SIGTERM, how long pending output (the `BYE` lines) may take to flush before the
 /// server exits anyway; slow clients are not waited for.
 pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// Connections accepted per poll round before the loop serves the others (the rest next round):
+/// a connect flood, e.g. at a full server, cannot hold the loop.
+pub const ACCEPTS_PER_ROUND: usize = 256;
+
+/// Failed accepts (ECONNABORTED and the like) per round before the listener rests as if out of
+/// fds, rather than spinning on an error that keeps coming.
+pub const ACCEPT_ERRORS_PER_ROUND: usize = 64;
+
+/// After the last byte (a `BYE`) is sent and the write side shut down, how long to wait for the
+/// peer's EOF before closing anyway. Closing while the peer still sends turns into an RST,
+/// which can destroy the `BYE` before the peer reads it.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// The timer heap is rebuilt without stale entries once it holds more than
+/// `TIMERS_SLACK_FACTOR x connections + TIMERS_SLACK` timers.
+pub const TIMERS_SLACK_FACTOR: usize = 4;
+/// See [`TIMERS_SLACK_FACTOR`].
+pub const TIMERS_SLACK: usize = 64;

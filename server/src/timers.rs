@@ -25,6 +25,13 @@ pub enum Timer {
         /// Connection generation.
         generation: u64,
     },
+    /// A closed connection has waited long enough for its peer's EOF.
+    Linger {
+        /// Slab key.
+        key: usize,
+        /// Connection generation.
+        generation: u64,
+    },
     /// The listener has rested after fd exhaustion; put it back in the poll.
     ResumeAccept,
     /// The shutdown flush time is up.
@@ -70,6 +77,11 @@ impl Timers {
             Some(Reverse((at, _, _))) if *at <= now => self.heap.pop().map(|Reverse((_, _, t))| t),
             _ => None,
         }
+    }
+
+    /// Keep only the timers `keep` approves of (O(n); for an occasional clean-up).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Timer) -> bool) {
+        self.heap.retain(|Reverse((_, _, t))| keep(t));
     }
 
     /// Timers pending.
