@@ -5,7 +5,7 @@ ARGS ?=
 # Server address for `make client`
 ADDR ?=
 # `make load` knobs (empty = the scenario's own): e.g. make load SCENARIO=fanout CLIENTS=200;
-# also LOAD_ARGS (lanchat-load flags) and SERVER_ARGS (lanchat-server flags)
+# also LOAD_ARGS (lanchat-load flags), SERVER_ARGS (lanchat-server flags), PERF=1 (perf record)
 SCENARIO ?=
 CLIENTS ?=
 SENDERS ?=
@@ -45,7 +45,7 @@ ci: lint test
 load:
 	$(CARGO) build --release -p lanchat-server -p integration-tests --bin lanchat-server --bin lanchat-load
 	SCENARIO="$(SCENARIO)" CLIENTS="$(CLIENTS)" SENDERS="$(SENDERS)" MESSAGES="$(MESSAGES)" \
-		SIZE="$(SIZE)" RATE="$(RATE)" LOAD_ARGS="$(LOAD_ARGS)" SERVER_ARGS="$(SERVER_ARGS)" scripts/load.sh
+		SIZE="$(SIZE)" RATE="$(RATE)" LOAD_ARGS="$(LOAD_ARGS)" SERVER_ARGS="$(SERVER_ARGS)" PERF="$(PERF)" scripts/load.sh
 
 # Not part of ci. cargo-fuzz needs nightly flags; the one stable toolchain takes them with
 # RUSTC_BOOTSTRAP=1. Logs go to fuzz/logs/, crashing inputs to fuzz/artifacts/<target>/.

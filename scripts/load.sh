@@ -8,7 +8,8 @@
 #
 # Environment (all optional): SCENARIO (one of idle fanout room chatter small; default the
 # first four), CLIENTS, SENDERS, MESSAGES, SIZE, RATE, LOAD_ARGS (more lanchat-load flags),
-# SERVER_ARGS (more lanchat-server flags). Assumes the release binaries are built (make does it).
+# SERVER_ARGS (more lanchat-server flags), PERF=1 (record the server with `perf record` into
+# target/load/<scenario>.perf.data). Assumes the release binaries are built (make does it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,15 @@ results="$out/$(date +%Y%m%d-%H%M%S).jsonl"
 : >"$results"
 
 server_pid=
+perf_pid=
+stop_perf() {
+    [ -n "$perf_pid" ] || return 0
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    perf_pid=
+}
 stop_server() {
+    stop_perf
     [ -n "$server_pid" ] || return 0
     kill -TERM "$server_pid" 2>/dev/null || true
     # SIGTERM gives clients 2 s to read their BYE; after 5 s it is killed outright.
@@ -66,8 +75,17 @@ for scenario in ${SCENARIO:-idle fanout room chatter}; do
     fi
     echo
     echo "== $scenario: server pid $server_pid on $addr (log: $log)"
+    if [ -n "${PERF:-}" ]; then
+        # cpu-clock: a VM often has no hardware counters; -g: frame-pointer call graphs.
+        perf record -e cpu-clock -F 4000 -g -p "$server_pid" -o "$out/$scenario.perf.data" \
+            >"$out/$scenario.perf.log" 2>&1 &
+        perf_pid=$!
+        sleep 0.5
+        echo "   perf: perf report -i $out/$scenario.perf.data --children --stdio -g none"
+    fi
     "$bin/lanchat-load" --scenario "$scenario" --addr "$addr" --server-pid "$server_pid" \
         --json-out "$results" "${load_args[@]}" || status=1
+    stop_perf
     stop_server
 done
 
