@@ -115,6 +115,24 @@ impl ServerProcess {
         Self::spawn(cmd)
     }
 
+    /// The server with LAN discovery on, named `name`, flood control off. On 127.0.0.1, so
+    /// probes sent to it are unicast to loopback.
+    #[track_caller]
+    pub fn discoverable(name: &str) -> ServerProcess {
+        let mut cmd = Command::new(bin_path("lanchat-server"));
+        cmd.args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--rate",
+            "0",
+            "--name",
+            name,
+        ]);
+        Self::spawn(cmd)
+    }
+
     /// Start a prepared command (e.g. wrapped in `prlimit`); it must print `listening on`.
     #[track_caller]
     pub fn spawn(mut cmd: Command) -> ServerProcess {

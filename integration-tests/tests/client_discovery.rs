@@ -3,26 +3,9 @@
 //! `client_scripted.rs`.)
 
 use std::net::UdpSocket;
-use std::process::Command;
 use std::time::Duration;
 
-use integration_tests::{bin_path, Client, ServerProcess, DEADLINE};
-
-/// The server with LAN discovery on (on 127.0.0.1, so probes are unicast to loopback).
-fn discoverable_server(name: &str) -> ServerProcess {
-    let mut cmd = Command::new(bin_path("lanchat-server"));
-    cmd.args([
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--rate",
-        "0",
-        "--name",
-        name,
-    ]);
-    ServerProcess::spawn(cmd)
-}
+use integration_tests::{Client, ServerProcess, DEADLINE};
 
 /// Send the probe to the server's UDP port and return the reply.
 #[track_caller]
@@ -44,7 +27,7 @@ fn probe(server: &ServerProcess) -> String {
 
 #[test]
 fn the_server_answers_a_probe_on_its_tcp_port_with_port_users_and_name() {
-    let server = discoverable_server("testroom");
+    let server = ServerProcess::discoverable("testroom");
     let port = server.addr().port();
     assert_eq!(probe(&server), format!("LANCHAT! 1 {port} 0 testroom"));
     let _ann = Client::join(server.addr(), "ann");
@@ -54,7 +37,7 @@ fn the_server_answers_a_probe_on_its_tcp_port_with_port_users_and_name() {
 
 #[test]
 fn other_datagrams_get_no_reply() {
-    let server = discoverable_server("testroom");
+    let server = ServerProcess::discoverable("testroom");
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
     socket
         .set_read_timeout(Some(Duration::from_millis(300)))

@@ -539,25 +539,9 @@ fn colours_are_off_with_no_color_and_on_without() {
     );
 }
 
-/// The server with LAN discovery on (on 127.0.0.1, so probes are unicast to loopback).
-fn discoverable_server(name: &str) -> ServerProcess {
-    let mut cmd = Command::new(bin_path("lanchat-server"));
-    cmd.args([
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--rate",
-        "0",
-        "--name",
-        name,
-    ]);
-    ServerProcess::spawn(cmd)
-}
-
 #[test]
 fn a_question_mark_at_the_address_prompt_finds_servers_to_pick_from() {
-    let server = discoverable_server("testroom");
+    let server = ServerProcess::discoverable("testroom");
     let port = server.addr().port().to_string();
     let _bob = Client::join(server.addr(), "bob");
     let mut ann = Pty::spawn(

@@ -263,25 +263,9 @@ fn the_server_going_away_ends_the_client_even_with_stdin_open() {
     );
 }
 
-/// The server with LAN discovery on (on 127.0.0.1, so probes are unicast to loopback).
-fn discoverable_server(name: &str) -> ServerProcess {
-    let mut cmd = Command::new(bin_path("lanchat-server"));
-    cmd.args([
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--rate",
-        "0",
-        "--name",
-        name,
-    ]);
-    ServerProcess::spawn(cmd)
-}
-
 #[test]
 fn discover_without_a_terminal_joins_the_one_server_that_answers() {
-    let server = discoverable_server("testroom");
+    let server = ServerProcess::discoverable("testroom");
     let port = server.addr().port().to_string();
     let mut bot = Scripted::spawn(&[
         "--discover",

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
 fn run(config: &mut Config) -> anyhow::Result<Exit> {
     lanchat_server::memory::tune_allocator();
     match sockets::raise_fd_limit() {
-        Ok(nofile) => {
+        Ok((nofile, _hard)) => {
             if let Some(asked) = config.fit_fd_limit(nofile) {
                 log::warn!(
                     "--max-clients lowered from {asked} to {} to fit the file-descriptor limit ({nofile})",

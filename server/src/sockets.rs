@@ -56,11 +56,12 @@ pub fn tune<S: std::os::fd::AsFd>(stream: &S) -> io::Result<()> {
     sock.set_tcp_keepalive(&keepalive)
 }
 
-/// Raise this process's soft file-descriptor limit to its hard limit; returns the new soft limit.
+/// Raise this process's soft file-descriptor limit to its hard limit; returns `(soft, hard)`
+/// afterwards.
 ///
 /// # Errors
 /// The OS's, from `getrlimit`/`setrlimit`.
-pub fn raise_fd_limit() -> io::Result<u64> {
+pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -79,7 +80,7 @@ pub fn raise_fd_limit() -> io::Result<u64> {
             lim.rlim_cur = lim.rlim_max;
         }
     }
-    Ok(lim.rlim_cur)
+    Ok((lim.rlim_cur, lim.rlim_max))
 }
 
 /// True for accept errors that mean "out of file descriptors or memory": retrying at once

@@ -211,8 +211,8 @@ impl std::error::Error for LoadError {
 /// Everything that goes wrong once clients connect is in the report instead.
 pub fn run(opts: &Options) -> Result<Report, LoadError> {
     opts.check()?;
-    let (soft, hard) =
-        procfs::raise_fd_limit().map_err(|e| LoadError::Setup("reading the fd limit", e))?;
+    let (soft, hard) = lanchat_server::sockets::raise_fd_limit()
+        .map_err(|e| LoadError::Setup("reading the fd limit", e))?;
     let needed = opts.shape.clients as u64 + SPARE_FDS;
     if needed > soft {
         return Err(LoadError::FdLimit {

@@ -85,32 +85,6 @@ pub fn thread_cpu() -> Duration {
     )
 }
 
-/// Raise the soft file-descriptor limit to the hard limit; returns `(soft, hard)` afterwards.
-///
-/// # Errors
-/// The OS's, from `getrlimit`.
-pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid, writable rlimit for the duration of the call.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: `raised` is a valid rlimit; setrlimit only reads it.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            lim.rlim_cur = lim.rlim_max;
-        }
-    }
-    Ok((lim.rlim_cur, lim.rlim_max))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,14 @@ pub struct Now {
     pub unix_ms: u64,
 }
 
+/// The kinds of line that carry a user's text to others.
+#[derive(Debug, Clone, Copy)]
+enum Relayed {
+    Msg,
+    Action,
+    Priv,
+}
+
 /// One connection as the room sees it.
 #[derive(Debug)]
 struct Session {
@@ -409,39 +417,41 @@ impl Room {
                     self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
                     return;
                 };
-                self.frame.clear();
-                let from = self.sessions[id.0].as_ref().and_then(|s| s.name.as_deref());
-                ServerMsg::Priv {
-                    from: from.unwrap_or_default(),
-                    text,
-                }
-                .encode(&mut self.frame);
+                self.encode_from(id, Relayed::Priv, text);
                 out.send(target, &self.frame);
             }
             ClientMsg::Me(text) => {
-                self.frame.clear();
-                let from = self.sessions[id.0].as_ref().and_then(|s| s.name.as_deref());
-                ServerMsg::Action {
-                    from: from.unwrap_or_default(),
-                    text,
-                }
-                .encode(&mut self.frame);
-                self.history.push(now.unix_ms, &self.frame);
-                self.broadcast(Some(id), out);
+                self.encode_from(id, Relayed::Action, text);
+                self.relay_public(id, now, out);
             }
             ClientMsg::Say(text) => {
-                self.frame.clear();
-                let from = self.sessions[id.0].as_ref().and_then(|s| s.name.as_deref());
-                ServerMsg::Msg {
-                    from: from.unwrap_or_default(),
-                    text,
-                }
-                .encode(&mut self.frame);
-                self.history.push(now.unix_ms, &self.frame);
-                self.broadcast(Some(id), out);
+                self.encode_from(id, Relayed::Msg, text);
+                self.relay_public(id, now, out);
             }
             ClientMsg::Nick(new) => self.rename(id, new, out),
         }
+    }
+
+    /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
+    fn encode_from(&mut self, id: ConnId, kind: Relayed, text: &str) {
+        self.frame.clear();
+        let from = self
+            .sessions
+            .get(id.0)
+            .and_then(|s| s.as_ref()?.name.as_deref())
+            .unwrap_or_default();
+        let msg = match kind {
+            Relayed::Msg => ServerMsg::Msg { from, text },
+            Relayed::Action => ServerMsg::Action { from, text },
+            Relayed::Priv => ServerMsg::Priv { from, text },
+        };
+        msg.encode(&mut self.frame);
+    }
+
+    /// The public frame in `self.frame` goes into the history and to every other member.
+    fn relay_public(&mut self, from: ConnId, now: Now, out: &mut impl Outbox) {
+        self.history.push(now.unix_ms, &self.frame);
+        self.broadcast(Some(from), out);
     }
 
     fn rename(&mut self, id: ConnId, new: &str, out: &mut impl Outbox) {
