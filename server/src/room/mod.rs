@@ -366,12 +366,7 @@ impl Room {
         }
         .encode(&mut self.frame);
         self.history.encode(&mut self.frame);
-        let sessions = &self.sessions;
-        let names = self
-            .named
-            .iter()
-            .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref());
-        encode_member_list(names, self.cfg.max_line, &mut self.frame);
+        self.encode_members();
         out.send(id, &self.frame);
 
         self.frame.clear();
@@ -397,12 +392,7 @@ impl Room {
             ClientMsg::Quit => self.quit(id, out),
             ClientMsg::Who => {
                 self.frame.clear();
-                let sessions = &self.sessions;
-                let names = self
-                    .named
-                    .iter()
-                    .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref());
-                encode_member_list(names, self.cfg.max_line, &mut self.frame);
+                self.encode_members();
                 out.send(id, &self.frame);
             }
             ClientMsg::Help => {
@@ -430,6 +420,16 @@ impl Room {
             }
             ClientMsg::Nick(new) => self.rename(id, new, out),
         }
+    }
+
+    /// Append the member list (`WHO` lines within the line limit, then `WHOEND`) to `self.frame`.
+    fn encode_members(&mut self) {
+        let sessions = &self.sessions;
+        let names = self
+            .named
+            .iter()
+            .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref());
+        encode_member_list(names, self.cfg.max_line, &mut self.frame);
     }
 
     /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
