@@ -84,7 +84,7 @@ fuzz_target!(|input: Input| {
         let named: Vec<bool> = (0..IDS).map(|i| room.is_named(ConnId(i))).collect();
         match op {
             Op::Connect(i) => {
-                room.connect(id(i), now, &mut out);
+                let _ = room.connect(id(i), now, &mut out);
             }
             Op::Line(i, Line::Raw(bytes)) => room.line(id(i), bytes, now, &mut out),
             Op::Line(i, Line::Command(p, rest)) => {

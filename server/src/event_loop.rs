@@ -430,7 +430,7 @@ impl Server {
             Timer::Handshake { key, generation },
         );
         let (room, mut out) = self.room_and_outbox();
-        room.connect(ConnId(key), now, &mut out);
+        let _ = room.connect(ConnId(key), now, &mut out);
     }
 
     // ----- reading ---------------------------------------------------------------------------

@@ -27,4 +27,4 @@ pub mod timers;
 pub use config::Config;
 pub use event_loop::{Exit, Server, ShutdownHandle};
 pub use outbox::{ConnId, Outbox, Recorder};
-pub use room::{Now, Room, RoomConfig};
+pub use room::{Admission, Now, Room, RoomConfig};

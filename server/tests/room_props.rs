@@ -101,7 +101,7 @@ fn run(cfg: RoomConfig, ops: &[Op]) -> Result<(), TestCaseError> {
             (0..IDS).filter(|&i| room.is_named(ConnId(i))).collect();
         match op {
             Op::Connect(i) => {
-                room.connect(ConnId(*i), now, &mut out);
+                let _ = room.connect(ConnId(*i), now, &mut out);
             }
             Op::Line(i, l) => room.line(ConnId(*i), l, now, &mut out),
             Op::Disconnect(i, why) => room.disconnect(ConnId(*i), why, &mut out),

@@ -64,6 +64,16 @@ impl Default for RoomConfig {
     }
 }
 
+/// What [`Room::connect`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Admission {
+    /// Greeted with `HELLO`; waiting for a name.
+    Admitted,
+    /// Sent `ERR server-full` and closed.
+    Refused,
+}
+
 /// The time of an event, as the event loop read it.
 #[derive(Debug, Clone, Copy)]
 pub struct Now {
@@ -200,8 +210,8 @@ impl Room {
     }
 
     /// A new connection: it is greeted with `HELLO`, or, when the room is full, sent
-    /// `ERR server-full` and closed. Returns whether it was admitted.
-    pub fn connect(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> bool {
+    /// `ERR server-full` and closed.
+    pub fn connect(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> Admission {
         if self.contains(id) {
             // The loop never reuses a live id; if it did, the old session is gone (and must
             // be forgotten before a refusal below closes the id).
@@ -210,7 +220,7 @@ impl Room {
         if self.is_full() {
             out.send(id, &self.full_frame());
             out.close(id);
-            return false;
+            return Admission::Refused;
         }
         if self.sessions.len() <= id.0 {
             self.sessions.resize_with(id.0 + 1, || None);
@@ -229,7 +239,7 @@ impl Room {
         self.frame.clear();
         ServerMsg::Hello { text: text::HELLO }.encode(&mut self.frame);
         out.send(id, &self.frame);
-        true
+        Admission::Admitted
     }
 
     /// One line (without its terminator) from connection `id`.

@@ -45,7 +45,7 @@ impl Fixture {
     }
 
     fn connect(&mut self, id: ConnId) -> bool {
-        self.room.connect(id, self.now, &mut self.out)
+        self.room.connect(id, self.now, &mut self.out) == Admission::Admitted
     }
 
     fn line(&mut self, id: ConnId, line: &str) {
