@@ -9,7 +9,7 @@
 //! 4. drop connections whose send queue overflowed (`LEAVE <name> too-slow`);
 //! 5. flush: one `write` per connection that has output, WRITABLE interest only where bytes
 //!    remain;
-//! 6. remove closed connections from the slab (never during the round, so a slab key seen
+//! 6. remove closed connections from the slab (never during the round, so a slab id seen
 //!    during the round always means the same connection).
 
 use std::io::{self, Read};
@@ -31,7 +31,7 @@ use crate::room::{reason, Now, Room};
 use crate::sockets;
 use crate::timers::{Timer, Timers};
 
-/// Reserved tokens, far above any slab key.
+/// Reserved tokens, far above any slab id.
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 const WAKER: Token = Token(usize::MAX - 3);
@@ -93,14 +93,16 @@ pub struct Server {
     /// The one read buffer: every read lands here and is decoded in place.
     scratch: Vec<u8>,
     /// Connections with output queued this round (each at most once).
-    flush_list: Vec<usize>,
+    flush_list: Vec<ConnId>,
+    /// The flush list's twin: the loop swaps the two each round to keep their capacity.
+    flush_spare: Vec<ConnId>,
     /// Connections found too slow (send queue overflowed) or broken while queueing this round,
     /// with the `LEAVE` reason.
-    doomed: Vec<(usize, &'static str)>,
+    doomed: Vec<(ConnId, &'static str)>,
     /// Connections to remove after the round.
-    closed: Vec<usize>,
+    closed: Vec<ConnId>,
     /// Connections that used their read budget and still have input; read next round.
-    carry: Vec<usize>,
+    carry: Vec<ConnId>,
     /// The discovery socket used its per-round budget and may hold more datagrams.
     udp_carry: bool,
     /// The listener used its per-round accept budget and may hold more connections.
@@ -167,6 +169,7 @@ impl Server {
             scratch: vec![0; limits::READ_CHUNK],
             flush_list: Vec::new(),
             doomed: Vec::new(),
+            flush_spare: Vec::new(),
             closed: Vec::new(),
             carry: Vec::new(),
             udp_carry: false,
@@ -224,8 +227,8 @@ impl Server {
             }
             let now = read_clock();
 
-            for key in std::mem::take(&mut self.carry) {
-                self.read(key, now);
+            for id in std::mem::take(&mut self.carry) {
+                self.read(id, now);
             }
             if std::mem::take(&mut self.udp_carry) {
                 self.answer_probes(now);
@@ -249,11 +252,12 @@ impl Server {
                         }
                     }
                     Token(key) => {
+                        let id = ConnId(key);
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(key, now);
+                            self.read(id, now);
                         }
                         if event.is_writable() {
-                            self.want_flush(key);
+                            self.want_flush(id);
                         }
                     }
                 }
@@ -300,11 +304,11 @@ impl Server {
         )
     }
 
-    fn want_flush(&mut self, key: usize) {
-        if let Some(conn) = self.conns.get_mut(key) {
+    fn want_flush(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id.0) {
             if !conn.in_flush_list {
                 conn.in_flush_list = true;
-                self.flush_list.push(key);
+                self.flush_list.push(id);
             }
         }
     }
@@ -407,11 +411,11 @@ impl Server {
             log::debug!("socket options for {peer}: {e}");
         }
         let entry = self.conns.vacant_entry();
-        let key = entry.key();
+        let id = ConnId(entry.key());
         if let Err(e) = self
             .poll
             .registry()
-            .register(&mut stream, Token(key), Interest::READABLE)
+            .register(&mut stream, Token(id.0), Interest::READABLE)
         {
             log::warn!("cannot register {peer}: {e}");
             return;
@@ -424,21 +428,21 @@ impl Server {
             generation,
             now.mono,
         ));
-        log::debug!("{} connected from {peer}", ConnId(key));
+        log::debug!("{id} connected from {peer}");
         self.timers.add(
             now.mono + self.settings.handshake_timeout,
-            Timer::Handshake { key, generation },
+            Timer::Handshake { id, generation },
         );
         let (room, mut out) = self.room_and_outbox();
-        let _ = room.connect(ConnId(key), now, &mut out);
+        let _ = room.connect(id, now, &mut out);
     }
 
     // ----- reading ---------------------------------------------------------------------------
 
-    fn read(&mut self, key: usize, now: Now) {
+    fn read(&mut self, id: ConnId, now: Now) {
         let mut budget = limits::READ_BUDGET_PER_ROUND;
         loop {
-            let Some(conn) = self.conns.get_mut(key) else {
+            let Some(conn) = self.conns.get_mut(id.0) else {
                 return;
             };
             if conn.phase == Phase::Dead {
@@ -447,38 +451,38 @@ impl Server {
             match conn.stream.read(&mut self.scratch) {
                 Ok(0) if conn.phase == Phase::Lingering => {
                     conn.phase = Phase::Dead;
-                    self.closed.push(key);
+                    self.closed.push(id);
                     return;
                 }
                 Ok(0) => {
                     conn.eof_seen = true;
-                    self.peer_closed(key);
+                    self.peer_closed(id);
                     return;
                 }
                 Ok(n) => {
                     if conn.phase == Phase::Open {
-                        self.handle_input(key, n, now);
+                        self.handle_input(id, n, now);
                     }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
-                        self.carry.push(key);
+                        self.carry.push(id);
                         return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    log::debug!("{} read: {e}", ConnId(key));
-                    self.kill(key, reason::DISCONNECTED);
+                    log::debug!("{id} read: {e}");
+                    self.kill(id, reason::DISCONNECTED);
                     return;
                 }
             }
         }
     }
 
-    /// Decode `scratch[..n]` from `key` and hand each line to the room.
-    fn handle_input(&mut self, key: usize, n: usize, now: Now) {
-        let Some(conn) = self.conns.get_mut(key) else {
+    /// Decode `scratch[..n]` from `id` and hand each line to the room.
+    fn handle_input(&mut self, id: ConnId, n: usize, now: Now) {
+        let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };
         let mut decoder = std::mem::take(&mut conn.decoder);
@@ -488,48 +492,47 @@ impl Server {
             doomed: &mut self.doomed,
             sendq: self.settings.sendq,
         };
-        let id = ConnId(key);
         let mut lines = decoder.lines(&self.scratch[..n]);
         while let Some(item) = lines.next_line() {
             match item {
                 Ok(line) => self.room.line(id, line, now, &mut out),
                 Err(_) => self.room.line_too_long(id, now, &mut out),
             }
-            if out.conns.get(key).is_none_or(|c| c.phase != Phase::Open) {
+            if out.conns.get(id.0).is_none_or(|c| c.phase != Phase::Open) {
                 // Quit or kicked: whatever else it sent is not acted on.
                 break;
             }
         }
-        if let Some(conn) = self.conns.get_mut(key) {
+        if let Some(conn) = self.conns.get_mut(id.0) {
             conn.decoder = decoder;
         }
     }
 
     /// EOF from the peer: it is leaving. Tell the others, flush what it is owed, close.
-    fn peer_closed(&mut self, key: usize) {
+    fn peer_closed(&mut self, id: ConnId) {
         let (room, mut out) = self.room_and_outbox();
-        room.disconnect(ConnId(key), reason::DISCONNECTED, &mut out);
-        if let Some(conn) = self.conns.get_mut(key) {
+        room.disconnect(id, reason::DISCONNECTED, &mut out);
+        if let Some(conn) = self.conns.get_mut(id.0) {
             // A line cut off by the close is never relayed.
             conn.decoder.reset();
         }
         let (_, mut out) = self.room_and_outbox();
-        out.close(ConnId(key));
+        out.close(id);
     }
 
     /// The connection is broken (reset, error, too slow, stalled): tell the others, drop it.
-    fn kill(&mut self, key: usize, why: &str) {
+    fn kill(&mut self, id: ConnId, why: &str) {
         if why == reason::TOO_SLOW || why == reason::TIMEOUT {
-            if let Some(conn) = self.conns.get_mut(key) {
+            if let Some(conn) = self.conns.get_mut(id.0) {
                 conn.abort = true;
             }
         }
         let (room, mut out) = self.room_and_outbox();
-        room.disconnect(ConnId(key), why, &mut out);
-        if let Some(conn) = self.conns.get_mut(key) {
+        room.disconnect(id, why, &mut out);
+        if let Some(conn) = self.conns.get_mut(id.0) {
             if conn.phase != Phase::Dead {
                 conn.phase = Phase::Dead;
-                self.closed.push(key);
+                self.closed.push(id);
             }
         }
     }
@@ -539,25 +542,25 @@ impl Server {
     fn fire_timers(&mut self, now: Now) {
         while let Some(timer) = self.timers.pop_due(now.mono) {
             match timer {
-                Timer::Handshake { key, generation } => {
-                    if self.is_current(key, generation) {
+                Timer::Handshake { id, generation } => {
+                    if self.is_current(id, generation) {
                         let (room, mut out) = self.room_and_outbox();
-                        if room.expire_handshake(ConnId(key), &mut out) {
-                            log::debug!("{} handshake timed out", ConnId(key));
+                        if room.expire_handshake(id, &mut out) {
+                            log::debug!("{id} handshake timed out");
                         }
                     }
                 }
-                Timer::WriteStall { key, generation } => {
-                    if self.is_current(key, generation) {
-                        self.check_stall(key, now.mono);
+                Timer::WriteStall { id, generation } => {
+                    if self.is_current(id, generation) {
+                        self.check_stall(id, now.mono);
                     }
                 }
-                Timer::Linger { key, generation } => {
-                    if self.is_current(key, generation) {
-                        if let Some(conn) = self.conns.get_mut(key) {
+                Timer::Linger { id, generation } => {
+                    if self.is_current(id, generation) {
+                        if let Some(conn) = self.conns.get_mut(id.0) {
                             if conn.phase == Phase::Lingering {
                                 conn.phase = Phase::Dead;
-                                self.closed.push(key);
+                                self.closed.push(id);
                             }
                         }
                     }
@@ -590,24 +593,24 @@ impl Server {
         }
         let conns = &self.conns;
         self.timers.retain(|t| match *t {
-            Timer::Handshake { key, generation }
-            | Timer::WriteStall { key, generation }
-            | Timer::Linger { key, generation } => conns
-                .get(key)
+            Timer::Handshake { id, generation }
+            | Timer::WriteStall { id, generation }
+            | Timer::Linger { id, generation } => conns
+                .get(id.0)
                 .is_some_and(|c| c.generation == generation && c.phase != Phase::Dead),
             Timer::ResumeAccept | Timer::ShutdownDeadline | Timer::Trim => true,
         });
     }
 
-    fn is_current(&self, key: usize, generation: u64) -> bool {
+    fn is_current(&self, id: ConnId, generation: u64) -> bool {
         self.conns
-            .get(key)
+            .get(id.0)
             .is_some_and(|c| c.generation == generation && c.phase != Phase::Dead)
     }
 
-    fn check_stall(&mut self, key: usize, now: Instant) {
+    fn check_stall(&mut self, id: ConnId, now: Instant) {
         let timeout = self.settings.write_timeout;
-        let Some(conn) = self.conns.get_mut(key) else {
+        let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };
         conn.stall_timer = false;
@@ -616,13 +619,13 @@ impl Server {
         }
         let deadline = conn.last_progress + timeout;
         if now >= deadline {
-            log::info!("{} output stalled for {timeout:?}; dropping", ConnId(key));
-            self.kill(key, reason::TIMEOUT);
+            log::info!("{id} output stalled for {timeout:?}; dropping");
+            self.kill(id, reason::TIMEOUT);
         } else {
             conn.stall_timer = true;
             let generation = conn.generation;
             self.timers
-                .add(deadline, Timer::WriteStall { key, generation });
+                .add(deadline, Timer::WriteStall { id, generation });
         }
     }
 
@@ -631,20 +634,20 @@ impl Server {
     /// Drop every connection found too slow or broken while frames were queued this round.
     /// Their `LEAVE` may overflow others in turn; the loop runs until none is left.
     fn drop_doomed(&mut self) {
-        while let Some((key, why)) = self.doomed.pop() {
-            let Some(conn) = self.conns.get_mut(key) else {
+        while let Some((id, why)) = self.doomed.pop() {
+            let Some(conn) = self.conns.get_mut(id.0) else {
                 continue;
             };
             if conn.phase == Phase::Dead {
                 continue;
             }
             if why != reason::TOO_SLOW {
-                self.kill(key, why);
+                self.kill(id, why);
                 continue;
             }
             log::info!(
                 "{} is not reading ({} bytes unsent); dropping",
-                ConnId(key),
+                id,
                 conn.pending()
             );
             let mut bye = Vec::new();
@@ -655,17 +658,19 @@ impl Server {
             conn.queue_unchecked(&bye);
             // Best effort: the peer is not reading, so this likely goes nowhere.
             let _ = conn.flush(Instant::now());
-            self.kill(key, reason::TOO_SLOW);
+            self.kill(id, reason::TOO_SLOW);
         }
     }
 
     /// One write per connection with output; interest follows what is left.
     fn flush(&mut self, now: Instant) {
-        let list = std::mem::take(&mut self.flush_list);
+        // Swap in last round's (empty) list so neither Vec is reallocated round after round.
+        let mut list = std::mem::take(&mut self.flush_spare);
+        std::mem::swap(&mut list, &mut self.flush_list);
         let registry = self.poll.registry();
         let mut broken = Vec::new();
-        for &key in &list {
-            let Some(conn) = self.conns.get_mut(key) else {
+        for &id in &list {
+            let Some(conn) = self.conns.get_mut(id.0) else {
                 continue;
             };
             conn.in_flush_list = false;
@@ -684,39 +689,41 @@ impl Server {
                         let _ = conn.stream.shutdown(std::net::Shutdown::Write);
                         if conn.eof_seen {
                             conn.phase = Phase::Dead;
-                            self.closed.push(key);
+                            self.closed.push(id);
                         } else {
                             conn.phase = Phase::Lingering;
                             let generation = conn.generation;
                             self.timers
-                                .add(now + limits::LINGER, Timer::Linger { key, generation });
+                                .add(now + limits::LINGER, Timer::Linger { id, generation });
                         }
                     }
                     if conn.write_interest {
                         conn.write_interest = false;
-                        reregister(registry, conn, key, Interest::READABLE);
+                        reregister(registry, conn, id, Interest::READABLE);
                     }
                 }
                 Ok(Flushed::Pending) => {
                     if !conn.write_interest {
                         conn.write_interest = true;
-                        reregister(registry, conn, key, Interest::READABLE | Interest::WRITABLE);
+                        reregister(registry, conn, id, Interest::READABLE | Interest::WRITABLE);
                     }
                     if !conn.stall_timer {
                         conn.stall_timer = true;
                         let (generation, at) = (conn.generation, now + self.settings.write_timeout);
-                        self.timers.add(at, Timer::WriteStall { key, generation });
+                        self.timers.add(at, Timer::WriteStall { id, generation });
                     }
                 }
                 Err(e) => {
                     // EPIPE, ECONNRESET: the peer is gone; an ordinary close.
-                    log::debug!("{} write: {e}", ConnId(key));
-                    broken.push(key);
+                    log::debug!("{id} write: {e}");
+                    broken.push(id);
                 }
             }
         }
-        for key in broken {
-            self.kill(key, reason::DISCONNECTED);
+        list.clear();
+        self.flush_spare = list;
+        for id in broken {
+            self.kill(id, reason::DISCONNECTED);
         }
         if self.freed_since_trim >= limits::TRIM_AFTER_FREED && !self.trim_pending {
             self.trim_pending = true;
@@ -726,19 +733,19 @@ impl Server {
     }
 
     fn remove_closed(&mut self) {
-        for key in std::mem::take(&mut self.closed) {
-            let Some(mut conn) = self.conns.try_remove(key) else {
+        for id in std::mem::take(&mut self.closed) {
+            let Some(mut conn) = self.conns.try_remove(id.0) else {
                 continue;
             };
             if let Err(e) = self.poll.registry().deregister(&mut conn.stream) {
-                log::debug!("{} deregister: {e}", ConnId(key));
+                log::debug!("{id} deregister: {e}");
             }
             if conn.abort {
                 // Dropped for not reading or a stalled write: reset rather than leave the
                 // kernel retrying megabytes of send buffer to a peer that will not take them.
                 let _ = socket2::SockRef::from(&conn.stream).set_linger(Some(Duration::ZERO));
             }
-            log::debug!("{} closed", ConnId(key));
+            log::debug!("{id} closed");
         }
     }
 
@@ -818,9 +825,9 @@ impl Server {
     }
 }
 
-fn reregister(registry: &Registry, conn: &mut Conn<TcpStream>, key: usize, interest: Interest) {
-    if let Err(e) = registry.reregister(&mut conn.stream, Token(key), interest) {
-        log::debug!("{} reregister: {e}", ConnId(key));
+fn reregister(registry: &Registry, conn: &mut Conn<TcpStream>, id: ConnId, interest: Interest) {
+    if let Err(e) = registry.reregister(&mut conn.stream, Token(id.0), interest) {
+        log::debug!("{id} reregister: {e}");
     }
 }
 
@@ -838,8 +845,8 @@ fn read_clock() -> Now {
 /// The loop's [`Outbox`]: frames go into connections' write buffers.
 struct Delivery<'a> {
     conns: &'a mut Slab<Conn<TcpStream>>,
-    flush_list: &'a mut Vec<usize>,
-    doomed: &'a mut Vec<(usize, &'static str)>,
+    flush_list: &'a mut Vec<ConnId>,
+    doomed: &'a mut Vec<(ConnId, &'static str)>,
     sendq: usize,
 }
 
@@ -852,11 +859,11 @@ impl Outbox for Delivery<'_> {
             Queued::Yes => {
                 if !conn.in_flush_list {
                     conn.in_flush_list = true;
-                    self.flush_list.push(to.0);
+                    self.flush_list.push(to);
                 }
             }
-            Queued::Overflow => self.doomed.push((to.0, reason::TOO_SLOW)),
-            Queued::Broken => self.doomed.push((to.0, reason::DISCONNECTED)),
+            Queued::Overflow => self.doomed.push((to, reason::TOO_SLOW)),
+            Queued::Broken => self.doomed.push((to, reason::DISCONNECTED)),
             Queued::Ignored => {}
         }
     }
@@ -870,7 +877,7 @@ impl Outbox for Delivery<'_> {
         }
         if !conn.in_flush_list {
             conn.in_flush_list = true;
-            self.flush_list.push(id.0);
+            self.flush_list.push(id);
         }
     }
 }

@@ -8,27 +8,29 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+use crate::outbox::ConnId;
+
 /// What a timer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
     /// The connection in this slot must have a name by now.
     Handshake {
-        /// Slab key.
-        key: usize,
+        /// The connection.
+        id: ConnId,
         /// Connection generation.
         generation: u64,
     },
     /// The connection's output must have made progress by now.
     WriteStall {
-        /// Slab key.
-        key: usize,
+        /// The connection.
+        id: ConnId,
         /// Connection generation.
         generation: u64,
     },
     /// A closed connection has waited long enough for its peer's EOF.
     Linger {
-        /// Slab key.
-        key: usize,
+        /// The connection.
+        id: ConnId,
         /// Connection generation.
         generation: u64,
     },
@@ -108,7 +110,7 @@ mod tests {
         t.add(
             t0 + Duration::from_secs(1),
             Timer::Handshake {
-                key: 3,
+                id: ConnId(3),
                 generation: 9,
             },
         );
@@ -119,7 +121,7 @@ mod tests {
         assert_eq!(
             t.pop_due(t1),
             Some(Timer::Handshake {
-                key: 3,
+                id: ConnId(3),
                 generation: 9
             })
         );
