@@ -247,7 +247,9 @@ impl Room {
         if !self.contains(id) || raw.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        if !self.admit_line(id, now, out) {
+        // Leaving is never refused: a quit does not spend (or need) rate budget.
+        let quitting = std::str::from_utf8(raw).is_ok_and(is_quit);
+        if !quitting && !self.admit_line(id, now, out) {
             return;
         }
         let Ok(line) = std::str::from_utf8(raw) else {

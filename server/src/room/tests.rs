@@ -385,6 +385,27 @@ fn rate_limit_drops_lines_with_one_err_per_second() {
 }
 
 #[test]
+fn quit_is_never_rate_limited() {
+    let mut f = Fixture::with(RoomConfig {
+        rate: 1.0,
+        burst: 2,
+        ..RoomConfig::default()
+    });
+    f.join(A, "ann");
+    f.join(B, "bob");
+    for _ in 0..10 {
+        f.line(A, "spam");
+    }
+    f.out.clear();
+    f.line(A, "<quit>");
+    assert_eq!(
+        f.out.sent,
+        vec![s(A, "BYE Goodbye!"), s(B, "LEAVE ann quit")]
+    );
+    assert_eq!(f.out.closed, vec![A]);
+}
+
+#[test]
 fn a_persistent_flooder_is_dropped() {
     let mut f = Fixture::with(RoomConfig {
         rate: 1.0,
