@@ -19,8 +19,9 @@ use crate::addr::ServerAddr;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the server may take to greet (`HELLO`) or to answer a name.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest server line kept; longer ones are skipped. 32 times the default client line limit.
-pub const MAX_SERVER_LINE: usize = 64 * 1024;
+/// Longest server line kept; longer ones are skipped: the largest `--max-line` a server accepts
+/// (1 MiB) plus room for what the server puts in front (`HIST <millis> MSG <name> `).
+pub const MAX_SERVER_LINE: usize = 1024 * 1024 + 4096;
 
 /// Why joining a server failed, in words fit to show a person.
 #[derive(Debug)]

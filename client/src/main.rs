@@ -38,6 +38,46 @@ use lanchat_proto::{ServerMsg, DEFAULT_PORT};
 
 /// How long to wait for the server's `BYE` after sending the quit.
 const QUIT_WAIT: Duration = Duration::from_secs(3);
+/// Scripted mode sends at most this many lines per second ...
+const SCRIPTED_RATE: f64 = 9.0;
+/// ... after a first burst of this many: just inside the server's default flood control
+/// (10/s, bursts of 20, of which the name takes one).
+const SCRIPTED_BURST: u32 = 18;
+/// Scripted mode gives up on a server that takes no bytes for this long.
+const SCRIPTED_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Spaces out sends: a token bucket that sleeps until a token is due (scripted mode only;
+/// the interactive client is paced by a person).
+struct Pacer {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: std::time::Instant,
+}
+
+impl Pacer {
+    fn new(rate: f64, burst: u32) -> Self {
+        Pacer {
+            rate,
+            burst: f64::from(burst),
+            tokens: f64::from(burst),
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn wait(&mut self) {
+        let now = std::time::Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens < 1.0 {
+            std::thread::sleep(Duration::from_secs_f64((1.0 - self.tokens) / self.rate));
+            self.tokens = 1.0;
+            self.last = std::time::Instant::now();
+        }
+        self.tokens -= 1.0;
+    }
+}
 /// Exit code when the server went away.
 const EXIT_SERVER_GONE: u8 = 3;
 
@@ -589,8 +629,8 @@ mod scripted {
                  without a terminal there is no prompt"
             ),
         };
-        let (mut conn, _hello) = Conn::connect(&addr, CONNECT_TIMEOUT)?;
-
+        // The name first: connecting before it is known would start the server's handshake
+        // clock while a slow producer is still thinking.
         let stdin = io::stdin();
         let mut lines = stdin.lock().lines();
         let name = match &args.name {
@@ -604,6 +644,7 @@ mod scripted {
                 }
             },
         };
+        let (mut conn, _hello) = Conn::connect(&addr, CONNECT_TIMEOUT)?;
         let (name, welcome) = match conn.offer_name(&name)? {
             NameReply::Welcome { name, text } => (name, text),
             NameReply::Refused { text } => bail!("name {name:?} refused: {text}"),
@@ -631,6 +672,10 @@ mod scripted {
         let mut writer = conn
             .try_clone_stream()
             .context("setting up the connection")?;
+        // A server that stops reading (stopped, wedged) must not hang a script for ever.
+        writer
+            .set_write_timeout(Some(SCRIPTED_WRITE_TIMEOUT))
+            .context("setting up the connection")?;
         let (done_tx, done_rx) = mpsc::channel();
         {
             let members = Arc::clone(&members);
@@ -642,6 +687,7 @@ mod scripted {
                 })
                 .context("starting the reader thread")?;
         }
+        let mut pace = Pacer::new(SCRIPTED_RATE, SCRIPTED_BURST);
         for line in lines {
             let line = line.context("reading stdin")?;
             let line = line.strip_suffix('\r').unwrap_or(&line);
@@ -651,6 +697,9 @@ mod scripted {
             if is_quit(line) {
                 break;
             }
+            // Piped input arrives all at once; the server's flood control (by default 10
+            // lines/s, bursts of 20, the name included) would drop what exceeds it. Keep under.
+            pace.wait();
             if !send(&mut writer, line) {
                 return Ok(gone_after_failed_send(&shared, &done_rx));
             }

@@ -6,7 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use lanchat_proto::{fold_name, ServerMsg};
+use lanchat_proto::{fold_name, validate_name, ServerMsg};
+
+/// Only names that follow the rules are kept: they become Tab completions, which rustyline
+/// inserts into the line being edited *unsanitised*, so a hostile server's `WHO ev\x1b[2Jil`
+/// must never get that far.
+fn is_valid(name: &str) -> bool {
+    validate_name(name).is_ok()
+}
 
 /// The commands a line may start with, for completing `/w<Tab>`.
 pub const COMMANDS: [&str; 7] = ["/help", "/me", "/msg", "/nick", "/quit", "/who", "<quit>"];
@@ -55,7 +62,11 @@ impl Members {
             }
             ServerMsg::WhoEnd { .. } => {
                 let list = self.incoming.take().unwrap_or_default();
-                self.names = list.iter().map(|n| (fold_name(n), n.clone())).collect();
+                self.names = list
+                    .iter()
+                    .filter(|n| is_valid(n))
+                    .map(|n| (fold_name(n), n.clone()))
+                    .collect();
                 return Change::List(list);
             }
             ServerMsg::Join { name } => self.add(name),
@@ -76,7 +87,9 @@ impl Members {
     }
 
     fn add(&mut self, name: &str) {
-        self.names.insert(fold_name(name), name.to_owned());
+        if is_valid(name) {
+            self.names.insert(fold_name(name), name.to_owned());
+        }
     }
 
     /// How many members.
@@ -166,6 +179,22 @@ mod tests {
 
     fn names(m: &Members) -> Vec<&str> {
         m.names().collect()
+    }
+
+    #[test]
+    fn names_breaking_the_rules_never_become_completions() {
+        let mut m = Members::new("me");
+        feed(
+            &mut m,
+            &[
+                "WHO ann ev\u{1b}]0;PWNED\u{7}\u{1b}[2Jil",
+                "WHOEND 2",
+                "JOIN x\u{202e}y",
+                "NICK ann \u{9b}2J",
+            ],
+        );
+        assert_eq!(names(&m), Vec::<&str>::new());
+        assert_eq!(m.complete("e", 1).1, Vec::<String>::new());
     }
 
     #[test]

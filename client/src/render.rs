@@ -88,7 +88,8 @@ pub fn mentions(text: &str, name: &str) -> bool {
     if name.is_empty() {
         return false;
     }
-    let text = text.to_lowercase();
+    // Both sides folded the same way, or `Weiß`/`WEISS` and `Νίκος` (final sigma) are missed.
+    let text = fold_name(text);
     let name = fold_name(name);
     // A '.' ends a sentence as often as it joins a name: it only glues when a name character
     // follows it.
@@ -195,11 +196,19 @@ impl Renderer {
         let body = match msg {
             ServerMsg::Msg { from, text } => {
                 mention = mentions(text, me);
-                format!("<{}> {}", self.name(from, live), self.text(text, mention))
+                format!(
+                    "<{}> {}",
+                    self.name(from, live),
+                    self.text(text, mention, live)
+                )
             }
             ServerMsg::Action { from, text } => {
                 mention = mentions(text, me);
-                format!("~ {} {}", self.name(from, live), self.text(text, mention))
+                format!(
+                    "~ {} {}",
+                    self.name(from, live),
+                    self.text(text, mention, live)
+                )
             }
             ServerMsg::Priv { from, text } => {
                 mention = true;
@@ -207,7 +216,7 @@ impl Renderer {
                     "{} <{}> {}",
                     self.paint(MAGENTA_BOLD, "[private]"),
                     self.name(from, live),
-                    self.text(text, mention)
+                    self.text(text, mention, live)
                 )
             }
             ServerMsg::Join { name } => format!("* {} has joined the chat", self.name(name, live)),
@@ -258,9 +267,13 @@ impl Renderer {
             ServerMsg::Hist { .. } => return None, // HIST inside HIST does not parse
         };
         let mut line = String::new();
-        if mention {
+        if mention && live == Live::Yes {
             line.push_str(&self.paint(YELLOW_BOLD, "!"));
             line.push(' ');
+        } else if mention {
+            // Replayed history is dimmed as a whole: a colour here would end with a reset
+            // that undoes the dimming for the rest of the line.
+            line.push_str("! ");
         }
         if self.style.timestamps {
             let (h, m) = (self.to_hhmm)(at_ms);
@@ -276,8 +289,8 @@ impl Renderer {
         Some(line)
     }
 
-    fn text(&self, text: &str, mention: bool) -> String {
-        if mention {
+    fn text(&self, text: &str, mention: bool, live: Live) -> String {
+        if mention && live == Live::Yes {
             self.paint(BOLD, &sanitize(text))
         } else {
             sanitize(text).into_owned()
@@ -524,6 +537,10 @@ mod tests {
             assert_eq!(mentions(text, "ann"), *want, "{text:?}");
         }
         assert!(mentions("ÉMILE!", "émile"));
+        assert!(mentions("hi Weiß", "Weiß"));
+        assert!(mentions("hi STRASSE!", "Straße"));
+        assert!(mentions("Νίκος, έλα", "Νίκος"));
+        assert!(mentions("hey ſam", "sam"));
         assert!(!mentions("anything", ""));
     }
 

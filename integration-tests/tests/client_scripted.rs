@@ -117,6 +117,28 @@ fn server() -> ServerProcess {
     ServerProcess::start(&["--rate", "0"])
 }
 
+/// A script pipes more lines than the server's default flood control lets through at once:
+/// the client paces itself, so every line arrives and the quit is a real quit.
+#[test]
+fn piped_input_over_the_flood_budget_is_paced_and_nothing_is_lost() {
+    let server = ServerProcess::start(&[]); // default --rate 10 --burst 20
+    let mut ann = Client::join(server.addr(), "ann");
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--no-timestamps"]);
+    ann.expect("JOIN bot");
+    for i in 0..40 {
+        bot.send(&format!("line {i}"));
+    }
+    bot.send("<quit>");
+    for i in 0..40 {
+        ann.expect(&format!("MSG bot line {i}"));
+    }
+    ann.expect("LEAVE bot quit");
+    let (status, out, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(out.iter().all(|l| !l.contains("error:")), "{out:#?}");
+}
+
 #[test]
 fn piped_lines_are_sent_and_received_lines_printed_plain() {
     let server = server();
