@@ -56,6 +56,8 @@ status=0
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for scenario in ${SCENARIO:-idle fanout room chatter}; do
     log="$out/$scenario.server.log"
+    # Empty it first: a previous run's address must never be read as this server's.
+    : >"$out/$scenario.server.out"
     # --max-clients is lowered by the server to fit its fd limit; history stays at its default.
     # shellcheck disable=SC2086 # word splitting of SERVER_ARGS is intended
     "$bin/lanchat-server" --bind 127.0.0.1 --port 0 --rate 0 --no-discovery \
@@ -63,7 +65,7 @@ for scenario in ${SCENARIO:-idle fanout room chatter}; do
     server_pid=$!
     addr=
     for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening on //p' "$out/$scenario.server.out")
+        addr=$(sed -n 's/^listening on //p' "$out/$scenario.server.out" 2>/dev/null || true)
         [ -n "$addr" ] && break
         kill -0 "$server_pid" 2>/dev/null || break
         sleep 0.1

@@ -63,8 +63,9 @@ struct Args {
     #[arg(long)]
     hold: Option<f64>,
 
-    /// Seconds the whole run may take.
-    #[arg(long, default_value_t = Options::DEFAULT_TIMEOUT.as_secs())]
+    /// Seconds the whole run may take (1 to 86400).
+    #[arg(long, default_value_t = Options::DEFAULT_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
 
     /// The server's process id: report its CPU time and memory from /proc.
