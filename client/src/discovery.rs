@@ -104,6 +104,12 @@ fn interface_broadcasts() -> Vec<Ipv4Addr> {
     Vec::new()
 }
 
+/// Most servers listed from one discovery.
+pub const MAX_FOUND: usize = 50;
+
+/// Answers of up to this many digits at the pick prompt are list numbers, never addresses.
+const MAX_PICK_DIGITS: usize = 5;
+
 /// Probe `targets` on UDP `port` and collect replies for `wait`. The probe is sent twice (at
 /// the start and a third of the way in) in case one is lost; replies are de-duplicated by
 /// address and sorted by name.
@@ -111,6 +117,7 @@ fn interface_broadcasts() -> Vec<Ipv4Addr> {
 /// # Errors
 /// The socket could not be set up, or the probe could not be sent to any target.
 pub fn discover(targets: &[IpAddr], port: u16, wait: Duration) -> io::Result<Vec<Found>> {
+    // (At most MAX_FOUND servers are listed: a host spraying replies cannot flood the screen.)
     let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
     socket.set_broadcast(true)?;
     let send_all = || -> io::Result<()> {
@@ -154,7 +161,7 @@ pub fn discover(targets: &[IpAddr], port: u16, wait: Duration) -> io::Result<Vec
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
                 if let Some(f) = parse_reply(&buf[..n], from) {
-                    if !found.iter().any(|g| g.addr == f.addr) {
+                    if found.len() < MAX_FOUND && !found.iter().any(|g| g.addr == f.addr) {
                         found.push(f);
                     }
                 }
@@ -201,7 +208,9 @@ pub fn pick(answer: &str, found: &[Found]) -> Pick {
     let a = answer.trim();
     match a.parse::<usize>() {
         Ok(n) if (1..=found.len()).contains(&n) => Pick::Server(found[n - 1].addr),
-        Ok(n) if a.len() < 6 => Pick::OutOfRange(n),
+        // A short number is a wrong pick; a long one (a bare IPv4 address has dots, but
+        // `7070`-like answers are ambiguous) is more likely a typed address or host.
+        Ok(n) if a.len() <= MAX_PICK_DIGITS => Pick::OutOfRange(n),
         _ => Pick::Typed(a.to_owned()),
     }
 }
