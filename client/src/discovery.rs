@@ -104,7 +104,7 @@ fn interface_broadcasts() -> Vec<Ipv4Addr> {
     Vec::new()
 }
 
-/// Most servers listed from one discovery.
+/// Most servers listed from one discovery: a host spraying replies cannot flood the screen.
 pub const MAX_FOUND: usize = 50;
 
 /// Answers of up to this many digits at the pick prompt are list numbers, never addresses.
@@ -117,7 +117,6 @@ const MAX_PICK_DIGITS: usize = 5;
 /// # Errors
 /// The socket could not be set up, or the probe could not be sent to any target.
 pub fn discover(targets: &[IpAddr], port: u16, wait: Duration) -> io::Result<Vec<Found>> {
-    // (At most MAX_FOUND servers are listed: a host spraying replies cannot flood the screen.)
     let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
     socket.set_broadcast(true)?;
     let send_all = || -> io::Result<()> {
