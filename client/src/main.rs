@@ -14,7 +14,7 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::{IpAddr, TcpStream};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -187,6 +187,9 @@ fn run_discovery(args: &Args, say: &mut dyn FnMut(&str)) -> Vec<Found> {
     }
 }
 
+/// Set by the SIGINT handler of a terminal rustyline cannot drive, after it sent the quit.
+static QUIT_BY_SIGNAL: AtomicBool = AtomicBool::new(false);
+
 /// State the reader thread and the main thread share.
 struct Shared {
     /// The main thread sent the quit; a `BYE` or EOF now is the expected end.
@@ -203,6 +206,8 @@ trait Sink: Send {
     fn print(&mut self, line: String);
     /// The server went away (not after our quit): `why` says how.
     fn gone(&mut self, why: String);
+    /// Our quit was answered (or the connection ended after it).
+    fn quit_done(&mut self) {}
 }
 
 /// The reader thread: decode, track members, render, print; report the end.
@@ -225,7 +230,7 @@ fn read_loop(
             continue;
         };
         if let ServerMsg::Bye { text } = msg {
-            if shared.quitting.load(Ordering::SeqCst) {
+            if shared.quitting.load(Ordering::SeqCst) || QUIT_BY_SIGNAL.load(Ordering::SeqCst) {
                 break String::new();
             }
             break format!("the server closed the connection: {}", sanitize(text));
@@ -241,8 +246,9 @@ fn read_loop(
             sink.print(l);
         }
     };
-    if shared.quitting.load(Ordering::SeqCst) {
+    if shared.quitting.load(Ordering::SeqCst) || QUIT_BY_SIGNAL.load(Ordering::SeqCst) {
         let _ = done.send(());
+        sink.quit_done();
         return;
     }
     if let Ok(mut g) = shared.gone.lock() {
@@ -348,6 +354,57 @@ mod interactive {
         fn gone(&mut self, why: String) {
             eprintln!("lanchat: {why}");
             std::process::exit(i32::from(EXIT_SERVER_GONE));
+        }
+        fn quit_done(&mut self) {
+            // The main thread sits in a cooked-mode read that nothing interrupts.
+            std::process::exit(0);
+        }
+    }
+
+    /// The socket the SIGINT handler of a plain terminal writes its quit to (-1: none yet).
+    static PLAIN_SOCKET: AtomicI32 = AtomicI32::new(-1);
+    const QUIT_BYTES: &[u8] = b"/quit\n";
+
+    /// Ctrl-C in a terminal rustyline cannot drive: the kernel has already discarded the line
+    /// being typed, so this is "quit": send it from the handler (write(2) is
+    /// async-signal-safe) and let the reader thread exit on the `BYE`; `alarm` bounds the wait.
+    extern "C" fn on_sigint_plain(_: libc::c_int) {
+        let fd = PLAIN_SOCKET.load(Ordering::SeqCst);
+        if fd >= 0 && !QUIT_BY_SIGNAL.swap(true, Ordering::SeqCst) {
+            // SAFETY: write(2) and alarm(2) are async-signal-safe; the buffer is static.
+            unsafe {
+                libc::write(fd, QUIT_BYTES.as_ptr().cast(), QUIT_BYTES.len());
+                libc::alarm(QUIT_WAIT.as_secs() as libc::c_uint);
+            }
+        }
+    }
+
+    /// No `BYE` within the wait after a Ctrl-C: leave anyway.
+    extern "C" fn on_sigalrm_plain(_: libc::c_int) {
+        // SAFETY: _exit(2) is async-signal-safe.
+        unsafe { libc::_exit(0) }
+    }
+
+    fn catch_sigint_plain(socket: &TcpStream) {
+        use std::os::fd::AsRawFd;
+        PLAIN_SOCKET.store(socket.as_raw_fd(), Ordering::SeqCst);
+        // SAFETY: the handlers only do async-signal-safe calls and atomic stores; the
+        // sigaction structs are fully initialised before use. SA_RESTART keeps the main
+        // thread's read going (the reader thread ends the process).
+        unsafe {
+            for (sig, handler) in [
+                (libc::SIGINT, on_sigint_plain as extern "C" fn(libc::c_int)),
+                (
+                    libc::SIGALRM,
+                    on_sigalrm_plain as extern "C" fn(libc::c_int),
+                ),
+            ] {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = handler as libc::sighandler_t;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
         }
     }
 
@@ -531,9 +588,13 @@ mod interactive {
                     shared: Arc::clone(&shared),
                 })
             }
-            // Rustyline cannot drive this terminal (e.g. TERM=dumb): it reads cooked lines, a
-            // SIGINT keeps its default meaning, and the reader thread ends the process itself.
-            Err(_) => Box::new(Plain),
+            // Rustyline cannot drive this terminal (e.g. TERM=dumb): it reads cooked lines,
+            // Ctrl-C (which the kernel turns into SIGINT after discarding the typed line)
+            // quits, and the reader thread ends the process itself.
+            Err(_) => {
+                catch_sigint_plain(&writer);
+                Box::new(Plain)
+            }
         };
         let (done_tx, done_rx) = mpsc::channel();
         {

@@ -590,6 +590,23 @@ fn discover_with_nothing_answering_says_so_and_asks_for_the_address() {
 }
 
 #[test]
+fn ctrl_c_in_a_terminal_rustyline_cannot_drive_quits_cleanly() {
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = Pty::spawn_env(
+        "ann",
+        &[&addr, "--name", "ann", "--no-timestamps"],
+        &[("NO_COLOR", "1"), ("TERM", "dumb")],
+    );
+    ann.expect("* here now (2): bob, ann");
+    bob.expect("JOIN ann");
+    ann.raw_line("\x03");
+    assert_eq!(ann.expect_exit(), 0);
+    bob.expect("LEAVE ann quit");
+}
+
+#[test]
 fn a_terminal_rustyline_cannot_drive_still_chats() {
     let server = server();
     let addr = server.addr().to_string();
