@@ -210,6 +210,34 @@ trait Sink: Send {
     fn quit_done(&mut self) {}
 }
 
+/// Prints rendered lines straight to stdout, one flush per line so a reader sees them at once:
+/// scripted mode, and terminals rustyline cannot drive (e.g. `TERM=dumb`). In both the main
+/// thread may sit in a read that nothing interrupts (stdin, or a cooked-mode line), so the end
+/// is acted on here.
+struct StdoutSink {
+    /// Exit 0 once our quit is answered (the terminal case; in scripted mode the main thread
+    /// is waiting for that and exits itself).
+    exit_on_quit: bool,
+}
+
+impl Sink for StdoutSink {
+    fn print(&mut self, line: String) {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+    fn gone(&mut self, why: String) {
+        let _ = io::stdout().flush();
+        eprintln!("lanchat: {why}");
+        std::process::exit(i32::from(EXIT_SERVER_GONE));
+    }
+    fn quit_done(&mut self) {
+        if self.exit_on_quit {
+            std::process::exit(0);
+        }
+    }
+}
+
 /// The reader thread: decode, track members, render, print; report the end.
 fn read_loop(
     mut conn: Conn,
@@ -338,26 +366,6 @@ mod interactive {
         }
         fn gone(&mut self, _why: String) {
             interrupt_main(&self.shared);
-        }
-    }
-
-    /// Prints straight to stdout (terminals rustyline cannot drive, e.g. `TERM=dumb`), where
-    /// the main thread's read of a line cannot be interrupted: the end is reported here.
-    struct Plain;
-
-    impl Sink for Plain {
-        fn print(&mut self, line: String) {
-            let mut out = io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        }
-        fn gone(&mut self, why: String) {
-            eprintln!("lanchat: {why}");
-            std::process::exit(i32::from(EXIT_SERVER_GONE));
-        }
-        fn quit_done(&mut self) {
-            // The main thread sits in a cooked-mode read that nothing interrupts.
-            std::process::exit(0);
         }
     }
 
@@ -593,7 +601,7 @@ mod interactive {
             // quits, and the reader thread ends the process itself.
             Err(_) => {
                 catch_sigint_plain(&writer);
-                Box::new(Plain)
+                Box::new(StdoutSink { exit_on_quit: true })
             }
         };
         let (done_tx, done_rx) = mpsc::channel();
@@ -657,23 +665,6 @@ mod scripted {
 
     use super::*;
 
-    /// Prints rendered lines to stdout, one flush per line so a reader sees them at once.
-    struct Stdout;
-
-    impl Sink for Stdout {
-        fn print(&mut self, line: String) {
-            let mut out = io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        }
-        fn gone(&mut self, why: String) {
-            // The main thread may be blocked reading a stdin that never ends; end here.
-            let _ = io::stdout().flush();
-            eprintln!("lanchat: {why}");
-            std::process::exit(i32::from(EXIT_SERVER_GONE));
-        }
-    }
-
     pub(super) fn run(args: &Args) -> anyhow::Result<Outcome> {
         let addr = match (&args.addr, args.discover) {
             (Some(a), _) => ServerAddr::parse(a).map_err(|e| anyhow::anyhow!("{a:?}: {e}"))?,
@@ -723,7 +714,10 @@ mod scripted {
             text: &welcome,
         };
         for l in renderer.render(&welcome_msg, &Change::None, &name, now_ms()) {
-            Stdout.print(l);
+            StdoutSink {
+                exit_on_quit: false,
+            }
+            .print(l);
         }
         let shared = Arc::new(Shared {
             quitting: AtomicBool::new(false),
@@ -744,7 +738,16 @@ mod scripted {
             std::thread::Builder::new()
                 .name("server reader".into())
                 .spawn(move || {
-                    read_loop(conn, members, renderer, shared, done_tx, Box::new(Stdout))
+                    read_loop(
+                        conn,
+                        members,
+                        renderer,
+                        shared,
+                        done_tx,
+                        Box::new(StdoutSink {
+                            exit_on_quit: false,
+                        }),
+                    )
                 })
                 .context("starting the reader thread")?;
         }

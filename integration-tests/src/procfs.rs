@@ -9,13 +9,8 @@ use std::time::Duration;
 /// A `kB` field of `/proc/<pid>/status` (e.g. `VmRSS`, `VmHWM`), in KiB.
 #[track_caller]
 pub fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+    crate::load::procfs::status_field_kib(pid, field)
+        .unwrap_or_else(|e| panic!("{field} of /proc/{pid}/status: {e}"))
 }
 
 /// Resident memory now, in KiB.
@@ -30,6 +25,17 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmHWM")
 }
 
+/// Peak memory since [`reset_peak_rss`] when that worked (`reset` true), else memory now: the
+/// best "how high did it get" this kernel allows.
+#[track_caller]
+pub fn peak_or_current_rss_kib(pid: u32, reset: bool) -> u64 {
+    if reset {
+        peak_rss_kib(pid)
+    } else {
+        rss_kib(pid)
+    }
+}
+
 /// Reset the peak (`VmHWM`) to the current RSS, so a later [`peak_rss_kib`] measures only what
 /// happened after this call. Returns false where the kernel does not allow it.
 pub fn reset_peak_rss(pid: u32) -> bool {
@@ -39,20 +45,7 @@ pub fn reset_peak_rss(pid: u32) -> bool {
 /// CPU time (user + system) the process has used so far.
 #[track_caller]
 pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .unwrap_or_else(|e| panic!("read /proc/{pid}/stat: {e}"));
-    // The command name (field 2) may hold spaces; the fields after its closing ')' do not.
-    let after = &stat[stat.rfind(')').expect("stat has (comm)") + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the ')'.
-    let ticks: u64 =
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-    // SAFETY: sysconf has no preconditions.
-    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
-        .ok()
-        .filter(|&hz| hz > 0)
-        .unwrap_or(100);
-    Duration::from_millis(ticks * 1000 / hz)
+    crate::load::procfs::cpu_time(pid).unwrap_or_else(|e| panic!("/proc/{pid}/stat: {e}"))
 }
 
 /// Number of open file descriptors.

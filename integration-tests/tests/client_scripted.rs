@@ -285,20 +285,26 @@ fn the_server_going_away_ends_the_client_even_with_stdin_open() {
     );
 }
 
-#[test]
-fn discover_without_a_terminal_joins_the_one_server_that_answers() {
-    let server = ServerProcess::discoverable("testroom");
-    let port = server.addr().port().to_string();
-    let mut bot = Scripted::spawn(&[
+/// `lanchat --discover` probing only loopback on `port`, as `bot`, plus `extra`.
+fn discover_args<'a>(port: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
         "--discover",
         "--discover-to",
         "127.0.0.1",
         "--discover-port",
-        &port,
+        port,
         "--name",
         "bot",
-        "--no-timestamps",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn discover_without_a_terminal_joins_the_one_server_that_answers() {
+    let server = ServerProcess::discoverable("testroom");
+    let port = server.addr().port().to_string();
+    let mut bot = Scripted::spawn(&discover_args(&port, &["--no-timestamps"]));
     bot.expect_line("* here now (1): bot");
     bot.send("<quit>");
     let (status, _, err) = bot.finish();
@@ -313,15 +319,7 @@ fn discover_without_a_terminal_joins_the_one_server_that_answers() {
 fn discover_without_a_terminal_and_no_answer_exits_1() {
     let server = server(); // discovery off
     let port = server.addr().port().to_string();
-    let mut bot = Scripted::spawn(&[
-        "--discover",
-        "--discover-to",
-        "127.0.0.1",
-        "--discover-port",
-        &port,
-        "--name",
-        "bot",
-    ]);
+    let mut bot = Scripted::spawn(&discover_args(&port, &[]));
     let (status, out, err) = bot.finish();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(out.is_empty(), "{out:?}");

@@ -93,11 +93,7 @@ fn a_10_mib_line_without_newline_costs_no_memory_and_the_connection_resyncs() {
         "one ERR for the whole line"
     );
 
-    let peak = if peak_resettable {
-        procfs::peak_rss_kib(pid)
-    } else {
-        procfs::rss_kib(pid)
-    };
+    let peak = procfs::peak_or_current_rss_kib(pid, peak_resettable);
     let growth = peak.saturating_sub(rss_before);
     assert!(
         growth < 1024,

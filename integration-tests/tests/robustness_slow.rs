@@ -179,11 +179,7 @@ fn a_never_reading_client_among_flooders_is_dropped_and_memory_stays_bounded() {
     // The peak memory over the whole flood stayed small although stuck alone was sent about
     // 20 MB (without the cap the server would hold most of that).
     let sent_to_stuck_kib = FLOODERS * LINES * (PRIVATE_LEN + PUBLIC_LEN) / 1024;
-    let peak = if peak_resettable {
-        procfs::peak_rss_kib(pid)
-    } else {
-        procfs::rss_kib(pid)
-    };
+    let peak = procfs::peak_or_current_rss_kib(pid, peak_resettable);
     let growth = peak.saturating_sub(rss_before);
     assert!(
         growth < 8 * 1024,

@@ -21,14 +21,33 @@ pub struct ProcSample {
 /// # Errors
 /// The process is gone, or its `/proc` files are not in the expected format.
 pub fn sample(pid: u32) -> io::Result<ProcSample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let ticks = cpu_ticks(&stat).ok_or_else(|| bad(pid, "stat"))?;
     Ok(ProcSample {
-        cpu_s: ticks as f64 / clock_ticks_per_second(),
+        cpu_s: cpu_time(pid)?.as_secs_f64(),
         rss: status_kib(&status, "VmRSS:").ok_or_else(|| bad(pid, "status"))? * 1024,
         peak_rss: status_kib(&status, "VmHWM:").ok_or_else(|| bad(pid, "status"))? * 1024,
     })
+}
+
+/// User plus system CPU time process `pid` has used so far (clock-tick resolution).
+///
+/// # Errors
+/// The process is gone, or `/proc/<pid>/stat` is not in the expected format.
+pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let ticks = cpu_ticks(&stat).ok_or_else(|| bad(pid, "stat"))?;
+    Ok(Duration::from_secs_f64(
+        ticks as f64 / clock_ticks_per_second(),
+    ))
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`field` without its colon, e.g. `VmRSS`), in KiB.
+///
+/// # Errors
+/// The process is gone, or the field is missing.
+pub fn status_field_kib(pid: u32, field: &str) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status_kib(&status, &format!("{field}:")).ok_or_else(|| bad(pid, "status"))
 }
 
 fn bad(pid: u32, file: &str) -> io::Error {
