@@ -11,6 +11,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use lanchat_proto::LineDecoder;
 use memchr::memchr;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -18,7 +19,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::payload::{self, Stamp};
 use super::procfs::{self, ProcSample};
 use super::tracker::{Tracker, Verdict};
-use super::{lines, LoadError, Options, Report, DRAIN_QUIET};
+use super::{LoadError, Options, Report, DRAIN_QUIET};
 use crate::load::report::{Latency, ServerFigures};
 
 /// The read buffer every client's reads land in.
@@ -61,8 +62,9 @@ enum State {
 struct Client {
     stream: Option<TcpStream>,
     state: State,
-    /// A line cut off at the end of the last read.
-    partial: Vec<u8>,
+    /// Framing of the server's lines (the protocol's own decoder), holding a line cut off at
+    /// the end of the last read.
+    decoder: LineDecoder,
     /// Members this client knows of: its `WHOEND` count plus the `JOIN`s since.
     known: u64,
     /// Bytes to send; `out[out_pos..]` is not written yet.
@@ -299,7 +301,7 @@ impl<'a> Driver<'a> {
             .map(|_| Client {
                 stream: None,
                 state: State::Waiting,
-                partial: Vec::new(),
+                decoder: LineDecoder::new(LINE_LIMIT),
                 known: 0,
                 out: Vec::new(),
                 out_pos: 0,
@@ -576,7 +578,7 @@ impl<'a> Driver<'a> {
             let _ = self.poll.registry().deregister(&mut stream);
         }
         let was = std::mem::replace(&mut client.state, State::Closed);
-        client.partial = Vec::new();
+        client.decoder.reset();
         client.out = Vec::new();
         client.out_pos = 0;
         if matches!(was, State::Connecting | State::Handshake) {
@@ -602,12 +604,14 @@ impl<'a> Driver<'a> {
                     let now_ns = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(0);
                     let rx = &mut self.rx;
                     rx.bytes += n as u64;
-                    let split =
-                        lines::split(&mut client.partial, &self.buf[..n], LINE_LIMIT, |l| {
-                            rx.line(i, &mut client.known, &mut client.state, l, now_ns);
-                        });
-                    if let Err(e) = split {
-                        return self.drop_client(i, &format!("got {e}"));
+                    let mut lines = client.decoder.lines(&self.buf[..n]);
+                    while let Some(line) = lines.next_line() {
+                        match line {
+                            Ok(l) => rx.line(i, &mut client.known, &mut client.state, l, now_ns),
+                            Err(e) => {
+                                return self.drop_client(i, &format!("got a server {e}"));
+                            }
+                        }
                     }
                     if n < self.buf.len() {
                         // A short read emptied the socket: data arriving later raises a new

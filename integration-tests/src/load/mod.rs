@@ -17,7 +17,6 @@
 //! `driver` (the poll loop).
 
 mod driver;
-pub mod lines;
 pub mod payload;
 pub mod procfs;
 pub mod report;
