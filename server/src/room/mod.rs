@@ -247,12 +247,13 @@ impl Room {
         if !self.contains(id) || raw.iter().all(u8::is_ascii_whitespace) {
             return;
         }
+        let utf8 = std::str::from_utf8(raw);
         // Leaving is never refused: a quit does not spend (or need) rate budget.
-        let quitting = std::str::from_utf8(raw).is_ok_and(is_quit);
+        let quitting = utf8.is_ok_and(is_quit);
         if !quitting && !self.admit_line(id, now, out) {
             return;
         }
-        let Ok(line) = std::str::from_utf8(raw) else {
+        let Ok(line) = utf8 else {
             self.send_err(id, ErrCode::BadUtf8, text::BAD_UTF8, out);
             return;
         };
