@@ -27,14 +27,8 @@ pub fn stand_in(c: char) -> Option<char> {
         // Control Pictures: U+2400 + code for C0, U+2421 for DEL.
         '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + u32::from(c)),
         '\u{7f}' => Some('\u{2421}'),
-        '\u{80}'..='\u{9f}'
-        | '\u{202a}'..='\u{202e}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{200e}'
-        | '\u{200f}'
-        | '\u{061c}'
-        | '\u{2028}'
-        | '\u{2029}' => Some(STAND_IN),
+        // C1, bidi controls, line/paragraph separators: the protocol's one list.
+        c if lanchat_proto::is_terminal_control(c) => Some(STAND_IN),
         _ => None,
     }
 }

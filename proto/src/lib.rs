@@ -36,3 +36,23 @@ pub const DISCOVERY_PROBE: &str = "LANCHAT? 1";
 
 /// The line a client sends to leave (as is `/quit`).
 pub const QUIT_LINE: &str = "<quit>";
+
+/// True for a character a terminal acts on instead of showing, which a client MUST neutralise
+/// before printing anything received (docs/PROTOCOL.md): C0 and C1 controls and DEL (escape
+/// sequences, bells, carriage returns), the bidi embeddings, overrides, isolates and marks
+/// (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C: they reorder or hide text), and the
+/// Unicode line and paragraph separators (U+2028, U+2029), which some terminals break lines on.
+/// Tab is a control too; callers that keep it say so.
+pub fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}

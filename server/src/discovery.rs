@@ -35,11 +35,10 @@ pub fn reply(tcp_port: u16, users: usize, name: &str) -> Vec<u8> {
     let mut out = format!("LANCHAT! 1 {tcp_port} {users} ").into_bytes();
     let mut room = MAX_REPLY.saturating_sub(out.len());
     // Control and bidi-override characters would let a server name rearrange a client's screen.
-    let inert = |c: &char| {
-        !c.is_control()
-            && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    for c in name.chars().filter(inert) {
+    for c in name
+        .chars()
+        .filter(|&c| !lanchat_proto::is_terminal_control(c))
+    {
         if c.len_utf8() > room {
             break;
         }

@@ -93,10 +93,7 @@ pub fn already_named(name: &str) -> String {
 /// `s` with control and bidi-override characters replaced, for echoing user input back in an
 /// `ERR` text (relayed chat text is passed through as is; clients sanitise what they print).
 pub fn inert(s: &str) -> Cow<'_, str> {
-    let bad = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
+    let bad = lanchat_proto::is_terminal_control;
     if s.chars().any(bad) {
         Cow::Owned(
             s.chars()
