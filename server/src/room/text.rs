@@ -72,17 +72,11 @@ pub fn handshake_timeout(secs: u64) -> String {
     format!("no name was given within {secs} {unit}; goodbye")
 }
 
-/// Characters of an unknown command word quoted back in its `ERR`: with [`inert`] making each
-/// control character 3 bytes, a whole quoted word could triple a line, and server lines must
-/// stay within `max-line + 160` bytes (docs/PROTOCOL.md).
-const QUOTED_WORD_CHARS: usize = 32;
-
+/// `ERR unknown-command`: the word as `CommandError` quotes it (cut to a few characters there,
+/// so that, even with [`inert`] making each control character 3 bytes, the line stays within
+/// `max-line + 160` bytes), made inert.
 pub fn unknown_command(word: &str) -> String {
-    let mut quoted: String = word.chars().take(QUOTED_WORD_CHARS).collect();
-    if quoted.len() < word.len() {
-        quoted.push('…');
-    }
-    inert(&lanchat_proto::CommandError::Unknown(&quoted).to_string()).into_owned()
+    inert(&lanchat_proto::CommandError::Unknown(word).to_string()).into_owned()
 }
 
 /// `INFO` for `/nick` to the name one already has.
