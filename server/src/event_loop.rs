@@ -8,7 +8,10 @@
 //!    that follows a burst of freed buffers);
 //! 4. drop connections whose send queue overflowed (`LEAVE <name> too-slow`);
 //! 5. flush: one `write` per connection that has output, WRITABLE interest only where bytes
-//!    remain;
+//!    remain. Every [`limits::FLUSH_SLICE`] writes it polls without waiting and reads what
+//!    arrived meanwhile, so a line sent while a long flush runs reaches the connections not yet
+//!    written in this same flush (the others get it first thing next round) instead of waiting
+//!    for the whole flush to end. Anything else that poll reports is left for the next round;
 //! 6. remove closed connections from the slab (never during the round, so a slab id seen
 //!    during the round always means the same connection).
 
@@ -107,6 +110,8 @@ pub struct Server {
     udp_carry: bool,
     /// The listener used its per-round accept budget and may hold more connections.
     accept_carry: bool,
+    /// The waker or the signal pipe fired during a flush; handled next round.
+    control_carry: bool,
     /// Set when shutdown began: the flush deadline.
     shutdown_deadline: Option<Instant>,
     /// Write-buffer bytes freed since the last heap trim.
@@ -174,6 +179,7 @@ impl Server {
             carry: Vec::new(),
             udp_carry: false,
             accept_carry: false,
+            control_carry: false,
             shutdown_deadline: None,
             freed_since_trim: 0,
             trim_pending: false,
@@ -236,35 +242,24 @@ impl Server {
             if std::mem::take(&mut self.accept_carry) {
                 self.accept(now);
             }
+            if std::mem::take(&mut self.control_carry) && self.on_control(now).is_some() {
+                return Ok(Exit::Forced);
+            }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
                     DISCOVERY => self.answer_probes(now),
-                    WAKER => {
-                        if self.stop.load(Ordering::SeqCst) {
-                            self.begin_shutdown(now);
-                        }
-                    }
-                    SIGNALS => {
-                        if self.on_signals(now) == Some(Exit::Forced) {
-                            log::warn!("second signal: exiting without waiting for the flush");
+                    WAKER | SIGNALS => {
+                        if self.on_control(now).is_some() {
                             return Ok(Exit::Forced);
                         }
                     }
-                    Token(key) => {
-                        let id = ConnId(key);
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(id, now);
-                        }
-                        if event.is_writable() {
-                            self.want_flush(id);
-                        }
-                    }
+                    Token(key) => self.on_conn_event(ConnId(key), event, now),
                 }
             }
             self.fire_timers(now);
             self.drop_doomed();
-            self.flush(now.mono);
+            self.flush(now.mono, &mut events);
             self.remove_closed();
             self.compact_timers();
 
@@ -283,6 +278,7 @@ impl Server {
         if !self.carry.is_empty()
             || self.udp_carry
             || self.accept_carry
+            || self.control_carry
             || !self.flush_list.is_empty()
             || !self.doomed.is_empty()
         {
@@ -302,6 +298,54 @@ impl Server {
                 sendq: self.settings.sendq,
             },
         )
+    }
+
+    /// Readiness of a connection: read what it sent, write what it is owed.
+    fn on_conn_event(&mut self, id: ConnId, event: &mio::event::Event, now: Now) {
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            self.read(id, now);
+        }
+        if event.is_writable() {
+            self.want_flush(id);
+        }
+    }
+
+    /// The waker or the signal pipe fired (both are cheap to check when they did not):
+    /// begin the shutdown, or say it must be forced.
+    fn on_control(&mut self, now: Now) -> Option<Exit> {
+        if self.stop.load(Ordering::SeqCst) {
+            self.begin_shutdown(now);
+        }
+        if self.on_signals(now) == Some(Exit::Forced) {
+            log::warn!("second signal: exiting without waiting for the flush");
+            return Some(Exit::Forced);
+        }
+        None
+    }
+
+    /// In the middle of a flush: read whatever input arrived since the round's poll. Lines are
+    /// handled at once, so connections later in the flush carry their frames; accepts,
+    /// probes, signals and the waker are noted and left for the next round (which then polls
+    /// without waiting).
+    fn take_input(&mut self, events: &mut Events) {
+        if let Err(e) = self.poll.poll(events, Some(Duration::ZERO)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                log::debug!("poll during flush: {e}");
+            }
+            return;
+        }
+        if events.is_empty() {
+            return;
+        }
+        let now = read_clock();
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => self.accept_carry = true,
+                DISCOVERY => self.udp_carry = true,
+                WAKER | SIGNALS => self.control_carry = true,
+                Token(key) => self.on_conn_event(ConnId(key), event, now),
+            }
+        }
     }
 
     fn want_flush(&mut self, id: ConnId) {
@@ -662,63 +706,20 @@ impl Server {
         }
     }
 
-    /// One write per connection with output; interest follows what is left.
-    fn flush(&mut self, now: Instant) {
+    /// One write per connection with output; interest follows what is left. Input that arrives
+    /// meanwhile is read every [`limits::FLUSH_SLICE`] writes ([`Server::take_input`]): a
+    /// connection not yet written takes its frames in this write, one already written is back
+    /// in the (fresh) flush list for the next round.
+    fn flush(&mut self, now: Instant, events: &mut Events) {
         // Swap in last round's (empty) list so neither Vec is reallocated round after round.
         let mut list = std::mem::take(&mut self.flush_spare);
         std::mem::swap(&mut list, &mut self.flush_list);
-        let registry = self.poll.registry();
         let mut broken = Vec::new();
-        for &id in &list {
-            let Some(conn) = self.conns.get_mut(id.0) else {
-                continue;
-            };
-            conn.in_flush_list = false;
-            if conn.phase == Phase::Dead {
-                continue;
+        for (i, &id) in list.iter().enumerate() {
+            if i > 0 && i % limits::FLUSH_SLICE == 0 {
+                self.take_input(events);
             }
-            let held = conn.buffered_capacity();
-            let flushed = conn.flush(now);
-            self.freed_since_trim += held.saturating_sub(conn.buffered_capacity());
-            match flushed {
-                Ok(Flushed::Done) => {
-                    if conn.phase == Phase::Closing {
-                        // Everything is sent: half-close, then wait (bounded) for the peer's
-                        // EOF, so input still in flight cannot turn the close into an RST
-                        // that destroys the BYE before the peer reads it.
-                        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-                        if conn.eof_seen {
-                            conn.phase = Phase::Dead;
-                            self.closed.push(id);
-                        } else {
-                            conn.phase = Phase::Lingering;
-                            let generation = conn.generation;
-                            self.timers
-                                .add(now + limits::LINGER, Timer::Linger { id, generation });
-                        }
-                    }
-                    if conn.write_interest {
-                        conn.write_interest = false;
-                        reregister(registry, conn, id, Interest::READABLE);
-                    }
-                }
-                Ok(Flushed::Pending) => {
-                    if !conn.write_interest {
-                        conn.write_interest = true;
-                        reregister(registry, conn, id, Interest::READABLE | Interest::WRITABLE);
-                    }
-                    if !conn.stall_timer {
-                        conn.stall_timer = true;
-                        let (generation, at) = (conn.generation, now + self.settings.write_timeout);
-                        self.timers.add(at, Timer::WriteStall { id, generation });
-                    }
-                }
-                Err(e) => {
-                    // EPIPE, ECONNRESET: the peer is gone; an ordinary close.
-                    log::debug!("{id} write: {e}");
-                    broken.push(id);
-                }
-            }
+            self.flush_one(id, now, &mut broken);
         }
         list.clear();
         self.flush_spare = list;
@@ -730,6 +731,61 @@ impl Server {
             self.timers.add(now + limits::TRIM_DELAY, Timer::Trim);
         }
         // The LEAVE lines of broken connections are flushed next round (polled without waiting).
+    }
+
+    /// Write what `id` has queued (one `write`), then settle its interest, stall timer and
+    /// closing state; a write error puts it in `broken`.
+    fn flush_one(&mut self, id: ConnId, now: Instant, broken: &mut Vec<ConnId>) {
+        let registry = self.poll.registry();
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        conn.in_flush_list = false;
+        if conn.phase == Phase::Dead {
+            return;
+        }
+        let held = conn.buffered_capacity();
+        let flushed = conn.flush(now);
+        self.freed_since_trim += held.saturating_sub(conn.buffered_capacity());
+        match flushed {
+            Ok(Flushed::Done) => {
+                if conn.phase == Phase::Closing {
+                    // Everything is sent: half-close, then wait (bounded) for the peer's
+                    // EOF, so input still in flight cannot turn the close into an RST
+                    // that destroys the BYE before the peer reads it.
+                    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+                    if conn.eof_seen {
+                        conn.phase = Phase::Dead;
+                        self.closed.push(id);
+                    } else {
+                        conn.phase = Phase::Lingering;
+                        let generation = conn.generation;
+                        self.timers
+                            .add(now + limits::LINGER, Timer::Linger { id, generation });
+                    }
+                }
+                if conn.write_interest {
+                    conn.write_interest = false;
+                    reregister(registry, conn, id, Interest::READABLE);
+                }
+            }
+            Ok(Flushed::Pending) => {
+                if !conn.write_interest {
+                    conn.write_interest = true;
+                    reregister(registry, conn, id, Interest::READABLE | Interest::WRITABLE);
+                }
+                if !conn.stall_timer {
+                    conn.stall_timer = true;
+                    let (generation, at) = (conn.generation, now + self.settings.write_timeout);
+                    self.timers.add(at, Timer::WriteStall { id, generation });
+                }
+            }
+            Err(e) => {
+                // EPIPE, ECONNRESET: the peer is gone; an ordinary close.
+                log::debug!("{id} write: {e}");
+                broken.push(id);
+            }
+        }
     }
 
     fn remove_closed(&mut self) {
