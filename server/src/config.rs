@@ -124,6 +124,13 @@ impl Config {
         (self.max_clients > room).then(|| std::mem::replace(&mut self.max_clients, room))
     }
 
+    /// The most memory the history ring can hold once full: every slot a line as long as
+    /// `--max-line` allows, plus the server's own framing.
+    pub fn history_bound(&self) -> usize {
+        self.history
+            .saturating_mul(self.max_line + lanchat_proto::SERVER_LINE_OVERHEAD)
+    }
+
     /// The part the chat room needs.
     pub fn room(&self) -> RoomConfig {
         RoomConfig {
@@ -214,6 +221,19 @@ mod tests {
             return;
         }
         assert_eq!(Config::parse_from(["lanchat-server"]), Config::default());
+    }
+
+    #[test]
+    fn history_bound_is_slots_times_the_longest_frame() {
+        let default = Config::default();
+        assert_eq!(default.history_bound(), 50 * (2048 + 160));
+        let big = Config {
+            history: 10_000,
+            max_line: 1 << 20,
+            ..Config::default()
+        };
+        assert!(big.history_bound() > limits::HISTORY_WARN_BYTES);
+        assert!(default.history_bound() < limits::HISTORY_WARN_BYTES);
     }
 
     #[test]

@@ -343,7 +343,18 @@ impl Server {
                 LISTENER => self.accept_carry = true,
                 DISCOVERY => self.udp_carry = true,
                 WAKER | SIGNALS => self.control_carry = true,
-                Token(key) => self.on_conn_event(ConnId(key), event, now),
+                Token(key) if self.room.is_named(ConnId(key)) => {
+                    self.on_conn_event(ConnId(key), event, now);
+                }
+                Token(key) => {
+                    // A handshake: its JOIN goes to everyone and its member list can be
+                    // 100 KiB, so it is not pulled into the middle of a flush (during a join
+                    // storm that raised the peak heap and left it fragmented); read next round.
+                    self.carry.push(ConnId(key));
+                    if event.is_writable() {
+                        self.want_flush(ConnId(key));
+                    }
+                }
             }
         }
     }

@@ -72,6 +72,10 @@ pub const DEFAULT_HISTORY: usize = 50;
 /// Largest `--history` accepted; memory is `history x max_line` at worst.
 pub const MAX_HISTORY: usize = 10_000;
 
+/// Above this worst case for the history ring (`--history` x the longest frame) the server
+/// warns at start: it is allowed, but on a small machine it may not be what was meant.
+pub const HISTORY_WARN_BYTES: usize = 256 << 20;
+
 /// Bytes read per `read` call into the loop's one scratch buffer.
 pub const READ_CHUNK: usize = 64 * 1024;
 

@@ -32,6 +32,14 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
         }
         Err(e) => log::warn!("cannot read the file-descriptor limit: {e}"),
     }
+    if config.history_bound() > lanchat_server::limits::HISTORY_WARN_BYTES {
+        log::warn!(
+            "--history {} x --max-line {} lets history hold up to {} MiB once full",
+            config.history,
+            config.max_line,
+            config.history_bound() >> 20
+        );
+    }
     let mut server =
         Server::bind(config).with_context(|| format!("cannot listen on {}", config.addr()))?;
     server
