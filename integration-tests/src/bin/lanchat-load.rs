@@ -182,10 +182,7 @@ fn summarize(paths: &[PathBuf]) -> anyhow::Result<bool> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         lines.extend(text.lines().map(str::to_owned));
     }
-    let table = report::summary(&lines).map_err(anyhow::Error::msg)?;
-    print!("{table}");
-    Ok(lines
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .all(|l| l.contains("\"pass\":true")))
+    let summary = report::summary(&lines).map_err(anyhow::Error::msg)?;
+    print!("{}", summary.table);
+    Ok(summary.all_passed)
 }

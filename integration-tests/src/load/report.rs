@@ -506,7 +506,7 @@ impl Parser<'_> {
 ///
 /// # Errors
 /// A line that is not a report.
-pub fn summary(lines: &[String]) -> Result<String, String> {
+pub fn summary(lines: &[String]) -> Result<Summary, String> {
     let runs = lines
         .iter()
         .filter(|l| !l.trim().is_empty())
@@ -578,7 +578,22 @@ pub fn summary(lines: &[String]) -> Result<String, String> {
     if !targets.is_empty() {
         let _ = writeln!(t, "\ntargets (issue 4):\n{targets}");
     }
-    Ok(t)
+    let all_passed = runs
+        .iter()
+        .all(|run| matches!(run.get("pass"), Some(Value::Bool(true))));
+    Ok(Summary {
+        table: t,
+        all_passed,
+    })
+}
+
+/// What [`summary`] makes of saved report lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// One row per run, then the targets.
+    pub table: String,
+    /// Every run passed (nothing lost, duplicated, reordered, no problem).
+    pub all_passed: bool,
 }
 
 fn plain(f: f64) -> String {
@@ -679,13 +694,16 @@ mod tests {
 
     #[test]
     fn summary_marks_targets_met_and_missed() {
-        let t = summary(&[sample().to_json()]).expect("summary");
+        let t = summary(&[sample().to_json()]).expect("summary").table;
         assert!(t.contains(">= 3,000,000 deliveries/s"), "{t}");
         assert!(t.contains("met     (3.50M)"), "{t}");
         assert!(t.contains("MISSED  (60)"), "p99 of 60 ms misses 50 ms: {t}");
         let mut odd = sample();
         odd.standard = false;
-        assert!(summary(&[odd.to_json()]).expect("summary").contains("n/a"));
+        assert!(summary(&[odd.to_json()])
+            .expect("summary")
+            .table
+            .contains("n/a"));
     }
 
     #[test]
@@ -695,5 +713,20 @@ mod tests {
         r.reordered = 1;
         assert!(!r.passed());
         assert!(r.to_table().contains("FAIL"));
+    }
+
+    #[test]
+    fn summary_passes_only_when_every_run_passed() {
+        let good = sample();
+        let mut bad = sample();
+        bad.lost = 3;
+        let lines = |rs: &[&Report]| rs.iter().map(|r| r.to_json()).collect::<Vec<_>>();
+        assert!(summary(&lines(&[&good, &good])).expect("parses").all_passed);
+        let mixed = summary(&lines(&[&good, &bad])).expect("parses");
+        assert!(!mixed.all_passed);
+        assert!(mixed.table.contains("FAIL"), "{}", mixed.table);
+        // A scenario named to look like a pass does not pass a failed run.
+        bad.scenario = "\"pass\":true".into();
+        assert!(!summary(&lines(&[&bad])).expect("parses").all_passed);
     }
 }
