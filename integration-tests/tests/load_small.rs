@@ -1,7 +1,7 @@
 //! The load generator in `make test`: the `small` scenario (50 clients, 10 senders x 100
 //! messages) must deliver every message to every other client exactly once and in order, and
-//! `lanchat-load` must fail a run that loses messages or cannot connect, and refuse a
-//! non-loopback target. Speed is not asserted here; `make load` measures it.
+//! `lanchat-load` must fail a run that loses messages, cannot connect or stalls (without
+//! waiting out its whole timeout), and refuse a non-loopback target. Speed is not asserted here; `make load` measures it.
 
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -116,4 +116,32 @@ fn a_remote_target_is_refused_unless_allowed() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a loopback address"), "{err}");
+}
+
+#[test]
+fn a_frozen_server_fails_the_run_as_stalled_long_before_the_timeout() {
+    let server = ServerProcess::start(&["--rate", "0"]);
+    // Frozen before the run: connects complete in the kernel's backlog, but no line comes.
+    server.signal(libc::SIGSTOP);
+    let mut opts = Options::new(Scenario::Small, server.addr());
+    opts.timeout = Duration::from_secs(120);
+    opts.stall = Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let result = load::run(&opts);
+    // Thawed before asserting, so that the server's Drop guard can stop it normally.
+    server.signal(libc::SIGCONT);
+    let report = result.expect("the run itself starts");
+    assert!(!report.passed(), "{}", report.to_table());
+    assert!(
+        report
+            .outcome
+            .starts_with("stalled: no line from the server for 1s while connecting"),
+        "{}",
+        report.outcome
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "gave up after {:?}, not at the 1 s stall bound",
+        started.elapsed()
+    );
 }

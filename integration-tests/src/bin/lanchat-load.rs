@@ -68,6 +68,11 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
 
+    /// Fail as stalled after this many seconds without a line the server owes (1 to 3600).
+    #[arg(long, default_value_t = load::STALL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    stall: u64,
+
     /// The server's process id: report its CPU time and memory from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -147,6 +152,7 @@ fn options(args: &Args) -> anyhow::Result<Options> {
     opts.window = args.window;
     opts.connect_window = args.connect_window;
     opts.timeout = Duration::from_secs(args.timeout);
+    opts.stall = Duration::from_secs(args.stall);
     opts.server_pid = args.server_pid;
     opts.allow_remote = args.allow_remote;
     opts.progress = !args.quiet;

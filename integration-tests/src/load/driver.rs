@@ -363,9 +363,20 @@ impl<'a> Driver<'a> {
     /// Connect every client, name it, and wait until each has seen all the others.
     fn connect_phase(&mut self, events: &mut Events) -> Result<(), String> {
         let n = self.clients.len();
+        let (mut last_lines, mut last_change) = (self.rx.lines, Instant::now());
         loop {
             self.connect_more();
             let now = Instant::now();
+            if self.rx.lines != last_lines {
+                (last_lines, last_change) = (self.rx.lines, now);
+            }
+            if now.duration_since(last_change) >= self.opts.stall {
+                return Err(format!(
+                    "stalled: no line from the server for {:?} while connecting: {} of {n} \
+                     named, {} settled",
+                    self.opts.stall, self.rx.named, self.rx.settled
+                ));
+            }
             if self.connect_s.is_none() && self.rx.named == n {
                 self.connect_s = Some(now.duration_since(self.start).as_secs_f64());
             }
@@ -424,6 +435,20 @@ impl<'a> Driver<'a> {
                 // Whatever is missing now is lost; the report says how much.
                 self.traffic_end = Some(last_change);
                 return Ok(());
+            }
+            let owed = self.total_sent * (shape.clients as u64).saturating_sub(1);
+            if self.total_sent < total
+                && unique < owed
+                && now.duration_since(last_change) >= self.opts.stall
+            {
+                self.traffic_end = Some(now);
+                return Err(format!(
+                    "stalled: nothing delivered for {:?} with {} of the {owed} deliveries of \
+                     the {} messages sent still owed",
+                    self.opts.stall,
+                    owed - unique,
+                    self.total_sent
+                ));
             }
             if self.rx.problems > 0 {
                 self.traffic_end = Some(now);

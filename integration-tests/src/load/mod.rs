@@ -9,6 +9,9 @@
 //! 2. traffic: the first `senders` clients send `messages` messages each, paced at `rate`/s or
 //!    unpaced within an in-flight window, and the phase ends when every delivery has arrived
 //!    (or none has for [`DRAIN_QUIET`] after the last send);
+//!
+//! In either phase, a server that owes lines and sends none for [`Options::stall`] fails the
+//! run as stalled;
 //! 3. hold: a quiet pause that catches late duplicates and measures the server at rest.
 //!
 //! Parts: [`scenario`] (the named shapes and their targets), [`payload`] (what a message
@@ -32,6 +35,9 @@ pub use scenario::{Scenario, Shape};
 /// After the last send, the traffic phase gives up waiting when nothing new has arrived for
 /// this long (what is still missing then is lost).
 pub const DRAIN_QUIET: Duration = Duration::from_secs(3);
+
+/// Default for [`Options::stall`].
+pub const STALL: Duration = Duration::from_secs(10);
 
 /// File descriptors kept for the generator itself beyond one per client (stdio, epoll, ...).
 pub const SPARE_FDS: u64 = 32;
@@ -57,6 +63,10 @@ pub struct Options {
     pub allow_remote: bool,
     /// Print a progress line on stderr during long phases.
     pub progress: bool,
+    /// The run fails as stalled when the server owes lines (joins not yet seen while
+    /// connecting; deliveries of messages already sent) and not one has arrived for this
+    /// long: waiting out the whole `timeout` would only delay saying so.
+    pub stall: Duration,
 }
 
 impl Options {
@@ -79,6 +89,7 @@ impl Options {
             server_pid: None,
             allow_remote: false,
             progress: false,
+            stall: STALL,
         }
     }
 
