@@ -75,6 +75,13 @@ pub struct Conn<S> {
     pub eof_seen: bool,
     /// Reset instead of a graceful close (dropped as too slow or stalled).
     pub abort: bool,
+    /// The loop's round number that `read_this_round` counts for.
+    pub read_round: u64,
+    /// Bytes read in round `read_round`: the per-round read budget holds across the round's
+    /// main read and the reads during its flush.
+    pub read_this_round: usize,
+    /// On the loop's `carry` list (read first thing next round); keeps it there once.
+    pub carried: bool,
 }
 
 impl<S: Write> Conn<S> {
@@ -94,6 +101,9 @@ impl<S: Write> Conn<S> {
             last_progress: now,
             eof_seen: false,
             abort: false,
+            read_round: 0,
+            read_this_round: 0,
+            carried: false,
         }
     }
 

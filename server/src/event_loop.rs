@@ -9,11 +9,15 @@
 //! 4. drop connections whose send queue overflowed (`LEAVE <name> too-slow`);
 //! 5. flush: one `write` per connection that has output, WRITABLE interest only where bytes
 //!    remain. Every [`limits::FLUSH_SLICE`] writes it polls without waiting and reads what
-//!    arrived meanwhile, so a line sent while a long flush runs reaches the connections not yet
-//!    written in this same flush (the others get it first thing next round) instead of waiting
-//!    for the whole flush to end. Anything else that poll reports is left for the next round;
+//!    named connections sent meanwhile (within the same per-round budget), so a chat line sent
+//!    while a long flush runs reaches the connections not yet written in this same flush (the
+//!    others get it first thing next round) instead of waiting for the whole flush to end.
+//!    Input from connections still handshaking, and everything else that poll reports, is left
+//!    for the next round. Overflows found during the flush are dropped at its end, as in 4;
 //! 6. remove closed connections from the slab (never during the round, so a slab id seen
-//!    during the round always means the same connection).
+//!    during the round always means the same connection; nothing that names a connection by
+//!    id outlives the round except the flush and carry lists, which check the flags the
+//!    connection keeps for them).
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -104,8 +108,11 @@ pub struct Server {
     doomed: Vec<(ConnId, &'static str)>,
     /// Connections to remove after the round.
     closed: Vec<ConnId>,
-    /// Connections that used their read budget and still have input; read next round.
+    /// Connections that used their read budget and still have input, or whose input was left
+    /// for the next round during a flush; read first thing next round (each once: `carried`).
     carry: Vec<ConnId>,
+    /// Counts poll rounds, for the per-round read budget.
+    round: u64,
     /// The discovery socket used its per-round budget and may hold more datagrams.
     udp_carry: bool,
     /// The listener used its per-round accept budget and may hold more connections.
@@ -177,6 +184,7 @@ impl Server {
             flush_spare: Vec::new(),
             closed: Vec::new(),
             carry: Vec::new(),
+            round: 0,
             udp_carry: false,
             accept_carry: false,
             control_carry: false,
@@ -232,8 +240,12 @@ impl Server {
                 }
             }
             let now = read_clock();
+            self.round += 1;
 
             for id in std::mem::take(&mut self.carry) {
+                if let Some(conn) = self.conns.get_mut(id.0) {
+                    conn.carried = false;
+                }
                 self.read(id, now);
             }
             if std::mem::take(&mut self.udp_carry) {
@@ -323,10 +335,12 @@ impl Server {
         None
     }
 
-    /// In the middle of a flush: read whatever input arrived since the round's poll. Lines are
-    /// handled at once, so connections later in the flush carry their frames; accepts,
-    /// probes, signals and the waker are noted and left for the next round (which then polls
-    /// without waiting).
+    /// In the middle of a flush: read what named connections sent since the round's poll.
+    /// Their lines are handled at once, so connections later in the flush carry the frames.
+    /// Handshakes go on `carry` for the next round: a join is a broadcast to everyone plus a
+    /// member list of every name (~250 KB for 10,000 names), and pulling joins into the middle
+    /// of a join storm's flushes left the heap more fragmented. Accepts, probes, signals and the
+    /// waker are noted and left for the next round too (which then polls without waiting).
     fn take_input(&mut self, events: &mut Events) {
         if let Err(e) = self.poll.poll(events, Some(Duration::ZERO)) {
             if e.kind() != io::ErrorKind::Interrupted {
@@ -347,14 +361,22 @@ impl Server {
                     self.on_conn_event(ConnId(key), event, now);
                 }
                 Token(key) => {
-                    // A handshake: its JOIN goes to everyone and its member list can be
-                    // 100 KiB, so it is not pulled into the middle of a flush (during a join
-                    // storm that raised the peak heap and left it fragmented); read next round.
-                    self.carry.push(ConnId(key));
+                    let id = ConnId(key);
+                    self.carry_over(id);
                     if event.is_writable() {
-                        self.want_flush(ConnId(key));
+                        self.want_flush(id);
                     }
                 }
+            }
+        }
+    }
+
+    /// Read `id` first thing next round (once, however often this is asked).
+    fn carry_over(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id.0) {
+            if !conn.carried {
+                conn.carried = true;
+                self.carry.push(id);
             }
         }
     }
@@ -495,12 +517,20 @@ impl Server {
     // ----- reading ---------------------------------------------------------------------------
 
     fn read(&mut self, id: ConnId, now: Now) {
-        let mut budget = limits::READ_BUDGET_PER_ROUND;
         loop {
             let Some(conn) = self.conns.get_mut(id.0) else {
                 return;
             };
             if conn.phase == Phase::Dead {
+                return;
+            }
+            if conn.read_round != self.round {
+                conn.read_round = self.round;
+                conn.read_this_round = 0;
+            }
+            if conn.read_this_round >= limits::READ_BUDGET_PER_ROUND {
+                // Its turn is over for this round; the rest (if any) is read next round.
+                self.carry_over(id);
                 return;
             }
             match conn.stream.read(&mut self.scratch) {
@@ -515,13 +545,9 @@ impl Server {
                     return;
                 }
                 Ok(n) => {
+                    conn.read_this_round += n;
                     if conn.phase == Phase::Open {
                         self.handle_input(id, n, now);
-                    }
-                    budget = budget.saturating_sub(n);
-                    if budget == 0 {
-                        self.carry.push(id);
-                        return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -737,6 +763,9 @@ impl Server {
         for id in broken {
             self.kill(id, reason::DISCONNECTED);
         }
+        // Overflows found by the reads during this flush (or by the LEAVEs just queued): drop
+        // them now, while their ids still name them; after `remove_closed` a slot can be reused.
+        self.drop_doomed();
         if self.freed_since_trim >= limits::TRIM_AFTER_FREED && !self.trim_pending {
             self.trim_pending = true;
             self.timers.add(now + limits::TRIM_DELAY, Timer::Trim);
@@ -751,6 +780,11 @@ impl Server {
         let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };
+        if !conn.in_flush_list {
+            // Written already this flush, or an id left on the list by a connection closed
+            // since (its slot reused): the one write per connection has been, or will be, done.
+            return;
+        }
         conn.in_flush_list = false;
         if conn.phase == Phase::Dead {
             return;

@@ -95,8 +95,9 @@ pub const TRIM_DELAY: Duration = Duration::from_secs(1);
 pub const EVENTS_CAPACITY: usize = 1024;
 
 /// Writes in a flush between two looks (a `poll` without waiting) for input that arrived
-/// meanwhile. One loopback write costs 4–6 µs on the machine of docs/BENCHMARKS.md, so input
-/// waits at most ~0.3 ms for the next look, not for the whole flush (5 ms for 1,000 connections).
+/// meanwhile. One loopback write costs 4-7 µs on the machine of docs/BENCHMARKS.md, so a chat
+/// line waits ~0.3 ms of writes for the next look, not the whole flush (5-6 ms for 1,000
+/// connections); reading it adds its own cost, bounded by the per-round read budget.
 pub const FLUSH_SLICE: usize = 64;
 
 /// Listen backlog requested (the kernel caps it at `net.core.somaxconn`): room for a burst of
