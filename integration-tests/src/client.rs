@@ -39,6 +39,18 @@ impl Client {
         }
     }
 
+    /// Wrap a stream connected some other way (say, with special socket options), known to
+    /// the server as `name` if it already joined.
+    #[track_caller]
+    pub fn from_stream(stream: TcpStream, name: &str) -> Client {
+        let writer = stream.try_clone().expect("clone stream");
+        Client {
+            reader: BufReader::new(stream),
+            writer,
+            name: name.to_owned(),
+        }
+    }
+
     /// Connect, read `HELLO`, give `name`, and read through the member list; panics unless the
     /// name is accepted. Returns the client with the handshake consumed.
     #[track_caller]

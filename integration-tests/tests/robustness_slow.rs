@@ -287,3 +287,51 @@ fn accepted_sockets_have_keepalive_and_nodelay() {
         limits::KEEPALIVE_PROBES
     );
 }
+
+#[test]
+fn a_welcome_bigger_than_sendq_does_not_make_the_newcomer_too_slow() {
+    // Regression: the welcome (history + member list) is one frame; past --sendq, the next
+    // line to anyone made the newcomer "too slow" before it could read a byte of it.
+    let server = TestServer::with(lanchat_server::Config {
+        sendq: limits::MIN_SENDQ,
+        history: 1000,
+        ..TestServer::config()
+    });
+    let mut ann = Client::join(server.addr(), "ann");
+    let long = "h".repeat(2000);
+    for _ in 0..1000 {
+        ann.send(&long);
+    }
+    ann.sync();
+    // ~2 MB of welcome for bob. His small window and LAN-sized segments (loopback's 64 KiB
+    // ones let the kernel absorb megabytes) leave most of it in the server's queue.
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    sock.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    sock.set_tcp_mss(1448).expect("TCP_MAXSEG");
+    sock.connect_timeout(&server.addr().into(), integration_tests::DEADLINE)
+        .expect("connect to server");
+    let mut bob: TcpStream = sock.into();
+    bob.write_all(b"bob\n").expect("send name");
+    ann.expect("JOIN bob");
+    ann.send("after the welcome");
+    // A drop would be decided in the round that reads this line; its LEAVE can follow the
+    // first /who's answer, never the second's.
+    let mut seen = ann.sync();
+    seen.extend(ann.sync());
+    assert!(
+        !seen.iter().any(|l| l.starts_with("LEAVE bob")),
+        "bob was dropped: {seen:?}"
+    );
+
+    // And bob, reading now, gets all of it: welcome, 1,000 history lines, members, ann's line.
+    let mut bob_reader = Client::from_stream(bob.try_clone().expect("clone bob"), "bob");
+    let (before, _) = bob_reader.read_until_prefix("MSG ann after the welcome");
+    assert_eq!(
+        before.iter().filter(|l| l.starts_with("HIST ")).count(),
+        1000,
+        "{:?}",
+        &before[..3.min(before.len())]
+    );
+    assert!(!before.iter().any(|l| l.starts_with("BYE")), "{before:?}");
+    let _ = bob.write_all(b"<quit>\n");
+}

@@ -77,6 +77,9 @@ pub struct Conn<S> {
     pub abort: bool,
     /// The loop's round number that `read_this_round` counts for.
     pub read_round: u64,
+    /// Unsent bytes of the frame that went into an empty queue: not counted against `sendq`
+    /// (see [`Conn::queue`]).
+    head: usize,
     /// Bytes read in round `read_round`: the per-round read budget holds across the round's
     /// main read and the reads during its flush.
     pub read_this_round: usize,
@@ -101,6 +104,7 @@ impl<S: Write> Conn<S> {
             last_progress: now,
             eof_seen: false,
             abort: false,
+            head: 0,
             read_round: 0,
             read_this_round: 0,
             carried: false,
@@ -119,8 +123,11 @@ impl<S: Write> Conn<S> {
 
     /// Queue a frame, unless that would take unsent output past `sendq`.
     ///
-    /// A frame into an empty queue is always taken, so one large frame (the member list of a
-    /// big room) cannot by itself make a connection "too slow".
+    /// A frame into an empty queue is always taken and, while it drains, does not count
+    /// against the cap: one large frame (a newcomer's welcome with the history and the member
+    /// list of a big room, a `/who` reply) can be bigger than `sendq`, and the frames that
+    /// follow it still get `sendq` of their own. So such a frame cannot by itself make a
+    /// connection "too slow"; memory per connection stays under `sendq` + its largest frame.
     ///
     /// Output is normally written once, at the end of the poll round; but one round can queue
     /// more than `sendq` for a reader that is keeping up (many senders, each read up to its
@@ -130,7 +137,7 @@ impl<S: Write> Conn<S> {
         if self.phase == Phase::Dead || self.overflowed {
             return Queued::Ignored;
         }
-        let over = |c: &Self| c.pending() > 0 && c.pending() + frame.len() > sendq;
+        let over = |c: &Self| c.pending() > 0 && c.pending() - c.head + frame.len() > sendq;
         if over(self) {
             if self.flush(Instant::now()).is_err() {
                 self.overflowed = true;
@@ -151,6 +158,9 @@ impl<S: Write> Conn<S> {
     }
 
     fn append(&mut self, frame: &[u8]) {
+        if self.pending() == 0 {
+            self.head = frame.len();
+        }
         if self.out_pos > 0 && self.out_pos >= self.out.len() / 2 {
             // Most of the buffer is already written: move the rest down instead of growing.
             self.out.drain(..self.out_pos);
@@ -173,6 +183,7 @@ impl<S: Write> Conn<S> {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.out_pos += n;
+                    self.head = self.head.saturating_sub(n);
                     self.last_progress = now;
                     if self.pending() == 0 {
                         self.release();
@@ -191,6 +202,7 @@ impl<S: Write> Conn<S> {
     fn release(&mut self) {
         self.out = Vec::new();
         self.out_pos = 0;
+        self.head = 0;
     }
 }
 
@@ -258,14 +270,44 @@ mod tests {
     }
 
     #[test]
-    fn sendq_cap_marks_overflow_but_first_frame_always_fits() {
+    fn sendq_cap_marks_overflow() {
         let mut c = conn(0);
-        let big = vec![b'x'; 500];
-        assert_eq!(c.queue(&big, 100), Queued::Yes);
+        assert_eq!(c.queue(b"\n", 100), Queued::Yes, "the first frame is free");
+        for _ in 0..10 {
+            assert_eq!(c.queue(&[b'x'; 10], 100), Queued::Yes);
+        }
         assert_eq!(c.queue(b"more\n", 100), Queued::Overflow);
         assert!(c.overflowed);
         assert_eq!(c.queue(b"more\n", 100), Queued::Ignored);
-        assert_eq!(c.pending(), 500);
+        assert_eq!(c.pending(), 101);
+    }
+
+    #[test]
+    fn a_first_frame_bigger_than_sendq_leaves_the_cap_to_the_frames_after_it() {
+        // Regression: a welcome bigger than --sendq made the next line drop a healthy client.
+        let mut c = conn(0);
+        assert_eq!(c.queue(&[b'w'; 500], 100), Queued::Yes);
+        for _ in 0..10 {
+            assert_eq!(c.queue(&[b'x'; 10], 100), Queued::Yes);
+        }
+        assert_eq!(
+            c.queue(b"more\n", 100),
+            Queued::Overflow,
+            "past 100 of its own"
+        );
+        assert_eq!(c.pending(), 600);
+
+        // As the big frame drains, its exemption shrinks with it.
+        let mut c = conn(0);
+        assert_eq!(c.queue(&[b'w'; 500], 100), Queued::Yes);
+        c.stream.room = 450;
+        assert_eq!(c.flush(Instant::now()).unwrap(), Flushed::Pending);
+        c.stream.room = 0;
+        // 50 of the big frame left unsent, exempt; then 100 of its own.
+        assert_eq!(c.queue(&[b'x'; 50], 100), Queued::Yes);
+        assert_eq!(c.queue(&[b'x'; 50], 100), Queued::Yes);
+        assert_eq!(c.queue(b"!", 100), Queued::Overflow);
+        assert_eq!(c.pending(), 150);
     }
 
     #[test]
@@ -274,7 +316,9 @@ mod tests {
         let mut c = conn(1 << 20);
         assert_eq!(c.queue(&[b'x'; 80], 100), Queued::Yes);
         assert_eq!(c.queue(&[b'y'; 80], 100), Queued::Yes);
-        assert_eq!(c.pending(), 80, "the first 80 bytes went to the socket");
+        assert_eq!(c.queue(&[b'z'; 80], 100), Queued::Yes);
+        assert_eq!(c.pending(), 80, "the first 160 bytes went to the socket");
+        assert_eq!(c.stream.got.len(), 160);
         assert!(!c.overflowed);
     }
 
