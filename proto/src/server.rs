@@ -256,10 +256,14 @@ impl<'a> ServerMsg<'a> {
             "BYE" => ServerMsg::Bye { text: f.text() },
             _ => {
                 let at_ms = f.number("time")?;
-                let frame = ServerMsg::parse(f.text())?;
-                if !matches!(frame, ServerMsg::Msg { .. } | ServerMsg::Action { .. }) {
+                let inner = f.text();
+                // Checked before parsing, so the parse below never recurses: a hostile
+                // `HIST 1 HIST 1 ...` would otherwise nest once per level, until the stack ends.
+                let inner_kind = inner.split_once(' ').map_or(inner, |(kind, _)| kind);
+                if !matches!(inner_kind, "MSG" | "ACTION") {
                     return Err(ParseError::BadHistFrame);
                 }
+                let frame = ServerMsg::parse(inner)?;
                 ServerMsg::Hist {
                     at_ms,
                     frame: Box::new(frame),
@@ -478,6 +482,26 @@ mod tests {
             ServerMsg::parse("HIST 5 HIST 6 MSG a b"),
             Err(ParseError::BadHistFrame)
         );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 MSGx a b"),
+            Err(ParseError::BadHistFrame)
+        );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 ACTION"),
+            Err(ParseError::Missing {
+                kind: "ACTION",
+                field: "name"
+            })
+        );
+    }
+
+    #[test]
+    fn deeply_nested_hist_is_refused_without_recursing() {
+        // Regression: a hostile server's `HIST 1 HIST 1 ...` (1 MiB of it fits in a line the
+        // client accepts) overflowed the client's stack, one parse per level.
+        let mut line = "HIST 1 ".repeat(150_000);
+        line.push_str("MSG a b");
+        assert_eq!(ServerMsg::parse(&line), Err(ParseError::BadHistFrame));
     }
 
     #[test]
