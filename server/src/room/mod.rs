@@ -11,7 +11,7 @@ pub mod text;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use lanchat_proto::client::is_quit;
+use lanchat_proto::client::{is_blank, is_quit};
 use lanchat_proto::server::encode_member_list;
 use lanchat_proto::{fold_name, validate_name, ClientMsg, CommandError, ErrCode, ServerMsg};
 
@@ -248,6 +248,11 @@ impl Room {
             return;
         }
         let utf8 = std::str::from_utf8(raw);
+        // Blank in the Unicode sense too (U+3000, vertical tab, ...): ignored, so it must not
+        // spend rate budget either.
+        if utf8.is_ok_and(is_blank) {
+            return;
+        }
         // Leaving is never refused: a quit does not spend (or need) rate budget.
         let quitting = utf8.is_ok_and(is_quit);
         if !quitting && !self.admit_line(id, now, out) {
@@ -257,9 +262,6 @@ impl Room {
             self.send_err(id, ErrCode::BadUtf8, text::BAD_UTF8, out);
             return;
         };
-        if line.trim().is_empty() {
-            return;
-        }
         if self.is_named(id) {
             self.command(id, line, now, out);
         } else {

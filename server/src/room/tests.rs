@@ -385,6 +385,25 @@ fn rate_limit_drops_lines_with_one_err_per_second() {
 }
 
 #[test]
+fn blank_lines_do_not_spend_rate_budget() {
+    // Regression: only ASCII white space was ignored before the rate check.
+    let mut f = Fixture::with(RoomConfig {
+        rate: 1.0,
+        burst: 1,
+        ..RoomConfig::default()
+    });
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.now = later(f.now, 1.0); // the name spent the one token; this refills it
+    for blank in ["\u{3000}", "\u{b}", " \u{a0} ", "\u{2028}"] {
+        f.line(A, blank);
+    }
+    f.out.clear();
+    f.line(A, "hi");
+    assert_eq!(f.out.sent, vec![s(B, "MSG ann hi")]);
+}
+
+#[test]
 fn quit_is_never_rate_limited() {
     let mut f = Fixture::with(RoomConfig {
         rate: 1.0,
