@@ -135,10 +135,18 @@ impl ServerProcess {
 
     /// Start a prepared command (e.g. wrapped in `prlimit`); it must print `listening on`.
     #[track_caller]
-    pub fn spawn(mut cmd: Command) -> ServerProcess {
+    pub fn spawn(cmd: Command) -> ServerProcess {
+        Self::spawn_with_stderr(cmd, None)
+    }
+
+    /// [`ServerProcess::spawn`], with the server's stderr going to `stderr` instead of the
+    /// log [`ServerProcess::log`] collects (which then stays empty).
+    #[track_caller]
+    pub fn spawn_with_stderr(mut cmd: Command, stderr: Option<Stdio>) -> ServerProcess {
+        let own_stderr = stderr.is_some();
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(stderr.unwrap_or_else(Stdio::piped));
         // A level set on the command (a test that reads debug lines) wins over the default.
         let set_on_cmd = cmd.get_envs().any(|(k, _)| k == "RUST_LOG");
         if std::env::var_os("RUST_LOG").is_none() && !set_on_cmd {
@@ -146,17 +154,19 @@ impl ServerProcess {
         }
         let mut child = cmd.spawn().expect("spawn lanchat-server");
         let stdout = child.stdout.take().expect("piped stdout");
-        let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(mut log) = sink.lock() {
-                    log.push_str(&line);
-                    log.push('\n');
+        if !own_stderr {
+            let stderr = child.stderr.take().expect("piped stderr");
+            let sink = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Ok(mut log) = sink.lock() {
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
                 }
-            }
-        });
+            });
+        }
         let (first_tx, first_rx) = mpsc::channel();
         let (closed_tx, closed_rx) = mpsc::channel();
         std::thread::spawn(move || {

@@ -83,3 +83,88 @@ fn sigterm_says_bye_to_everyone_and_exits_zero() {
     assert_eq!(status.code(), Some(0));
     assert!(server.log().contains("shutting down"));
 }
+
+#[test]
+fn a_stderr_nobody_reads_does_not_stop_the_server() {
+    // Regression: every join and leave is logged at info level, and a blocking write to a
+    // full stderr pipe (a stalled `| tee`, a supervisor that does not read) froze the loop.
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills two fds, each owned once below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    // SAFETY: fresh fds from pipe(2), owned by nothing else.
+    let (_unread, write_end) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    let mut cmd = Command::new(bin_path("lanchat-server"));
+    cmd.args([
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-discovery",
+        "--rate",
+        "0",
+    ])
+    .env("RUST_LOG", "debug");
+    let server = ServerProcess::spawn_with_stderr(cmd, Some(write_end.into()));
+    // ~150 bytes of log per visit: 1,000 visits are more than twice a 64 KiB pipe.
+    for i in 0..1000 {
+        let mut c = Client::join(server.addr(), &format!("v{i}"));
+        c.send("<quit>");
+        c.expect_prefix("BYE ");
+    }
+    let mut ann = Client::join(server.addr(), "ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("JOIN bob");
+    bob.send("still here");
+    ann.expect("MSG bob still here");
+}
+
+#[test]
+fn a_closed_stdout_is_no_reason_not_to_serve() {
+    // Regression: the address line went out with `println!`, which panics on EPIPE.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills two fds; the read end is closed at once, the write end owned below.
+    let write_end = unsafe {
+        use std::os::fd::FromRawFd;
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0, "pipe");
+        libc::close(fds[0]);
+        std::os::fd::OwnedFd::from_raw_fd(fds[1])
+    };
+    let child = Command::new(bin_path("lanchat-server"))
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn lanchat-server");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Kill(child);
+    // Its log says where it listens; the pipe is read until then (bounded by the server
+    // writing it, or exiting).
+    let stderr = child.0.stderr.take().expect("piped stderr");
+    let addr = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let at = l.split(" on ").nth(1)?;
+            at.split(' ').next()?.parse::<std::net::SocketAddr>().ok()
+        })
+        .expect("the server logged its address");
+    let mut ann = Client::join(addr, "ann");
+    ann.send("/who");
+    ann.expect("WHO ann");
+}

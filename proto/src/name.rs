@@ -152,7 +152,11 @@ mod tests {
         assert_eq!(fold_name("ÉMILE"), fold_name("émile"));
         assert_ne!(fold_name("bob"), fold_name("bob2"));
         assert_eq!(fold_name("σας"), fold_name("ΣΑΣ"));
-        assert_eq!(fold_name("lılly"), fold_name("lilly"), "a look-alike, joined on purpose");
+        assert_eq!(
+            fold_name("lılly"),
+            fold_name("lilly"),
+            "a look-alike, joined on purpose"
+        );
         assert_eq!(fold_name("σασ"), fold_name("ΣΑΣ"));
         assert_eq!(fold_name("\u{17f}erver"), "server");
         assert_eq!(fold_name("straße"), fold_name("STRASSE"));

@@ -1,5 +1,6 @@
 //! `lanchat-server`: parse flags, set up logging, bind, print the address, run.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -45,8 +46,15 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
     server
         .handle_signals()
         .context("cannot install signal handlers")?;
-    // The one line on stdout: scripts and tests read the real port from it.
-    println!("listening on {}", server.local_addr());
+    // The one line on stdout: scripts and tests read the real port from it. Nobody reading it
+    // (a closed pipe) is no reason not to serve: `println!` would panic on EPIPE.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) =
+        writeln!(stdout, "listening on {}", server.local_addr()).and_then(|()| stdout.flush())
+    {
+        log::warn!("cannot print the address on stdout: {e}");
+    }
+    drop(stdout);
     log::info!(
         "lanchat-server {} on {} (max {} clients, line limit {} bytes)",
         env!("CARGO_PKG_VERSION"),
