@@ -22,6 +22,9 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest server line kept; longer ones are skipped: the largest `--max-line` a server accepts
 /// (1 MiB) plus room for what the server puts in front (`HIST <millis> MSG <name> `).
 pub const MAX_SERVER_LINE: usize = 1024 * 1024 + 4096;
+/// How long sent data may stay unacknowledged before the server counts as gone (Linux's
+/// `TCP_USER_TIMEOUT`); keepalive (30 s + 3 x 10 s) covers the idle case in the same time.
+pub const USER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why joining a server failed, in words fit to show a person.
 #[derive(Debug)]
@@ -175,12 +178,17 @@ impl Conn {
     pub fn from_stream(stream: TcpStream) -> io::Result<Conn> {
         stream.set_nodelay(true)?;
         // A server that vanishes without a FIN (power cut, cable) is noticed within about a
-        // minute instead of never.
+        // minute instead of never: keepalive when we are idle, and TCP_USER_TIMEOUT once we
+        // have sent something it does not acknowledge (keepalive sends no probes while data
+        // is unacknowledged, and retransmissions alone give up only after ~15 minutes).
         let keepalive = socket2::TcpKeepalive::new()
             .with_time(Duration::from_secs(30))
             .with_interval(Duration::from_secs(10))
             .with_retries(3);
-        socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
+        let sock = socket2::SockRef::from(&stream);
+        sock.set_tcp_keepalive(&keepalive)?;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        sock.set_tcp_user_timeout(Some(USER_TIMEOUT))?;
         let peer = stream.peer_addr()?;
         Ok(Conn {
             stream,
@@ -423,6 +431,19 @@ mod tests {
             .read_line(Some(Instant::now() + Duration::from_millis(50)))
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn a_vanished_server_is_noticed_idle_or_not() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let conn = Conn::from_stream(stream).unwrap();
+        let sock = socket2::SockRef::from(&conn.stream);
+        assert!(sock.tcp_nodelay().unwrap());
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(30));
+        #[cfg(target_os = "linux")]
+        assert_eq!(sock.tcp_user_timeout().unwrap(), Some(USER_TIMEOUT));
     }
 
     #[test]

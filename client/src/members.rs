@@ -15,6 +15,11 @@ fn is_valid(name: &str) -> bool {
     validate_name(name).is_ok()
 }
 
+/// Most names kept. The server allows at most 1,000,000 clients but is meant for an office;
+/// a hostile server streaming `WHO` lines without `WHOEND`, or `JOIN`s of ever new names, must
+/// not grow the client without bound (100,000 names are ~10 MB).
+pub const MAX_MEMBERS: usize = 100_000;
+
 /// The commands a line may start with, for completing `/w<Tab>`.
 pub const COMMANDS: [&str; 7] = ["/help", "/me", "/msg", "/nick", "/quit", "/who", "<quit>"];
 
@@ -56,9 +61,9 @@ impl Members {
     pub fn apply(&mut self, msg: &ServerMsg<'_>) -> Change {
         match msg {
             ServerMsg::Who { names } => {
-                self.incoming
-                    .get_or_insert_with(Vec::new)
-                    .extend(ServerMsg::who_names(names).map(str::to_owned));
+                let incoming = self.incoming.get_or_insert_with(Vec::new);
+                let room = MAX_MEMBERS.saturating_sub(incoming.len());
+                incoming.extend(ServerMsg::who_names(names).take(room).map(str::to_owned));
             }
             ServerMsg::WhoEnd { .. } => {
                 let list = self.incoming.take().unwrap_or_default();
@@ -87,7 +92,7 @@ impl Members {
     }
 
     fn add(&mut self, name: &str) {
-        if is_valid(name) {
+        if is_valid(name) && self.names.len() < MAX_MEMBERS {
             self.names.insert(fold_name(name), name.to_owned());
         }
     }
@@ -179,6 +184,24 @@ mod tests {
 
     fn names(m: &Members) -> Vec<&str> {
         m.names().collect()
+    }
+
+    #[test]
+    fn a_hostile_server_cannot_grow_the_list_without_bound() {
+        let mut m = Members::new("ann");
+        let chunk: Vec<String> = (0..1000).map(|i| format!("n{i}")).collect();
+        let who = format!("WHO {}", chunk.join(" "));
+        for _ in 0..(MAX_MEMBERS / 1000 + 5) {
+            feed(&mut m, &[&who]);
+        }
+        assert_eq!(m.incoming.as_ref().map(Vec::len), Some(MAX_MEMBERS));
+        feed(&mut m, &["WHOEND 1"]);
+        for i in 0..MAX_MEMBERS + 10 {
+            m.apply(&ServerMsg::Join {
+                name: &format!("j{i}"),
+            });
+        }
+        assert_eq!(m.len(), MAX_MEMBERS);
     }
 
     #[test]
