@@ -8,8 +8,8 @@
 //! - **Scripted** (otherwise): no prompts, no line editor; stdin lines are sent, received lines
 //!   go to stdout rendered without colour.
 //!
-//! Exit codes: 0 after quitting, 1 when no server could be joined, 2 for bad flags (clap),
-//! 3 when the server went away.
+//! Exit codes: 0 after quitting (the server answered the quit), 1 when no server could be
+//! joined, 2 for bad flags (clap), 3 when the server went away or did not answer the quit.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::{IpAddr, TcpStream};
@@ -34,7 +34,7 @@ use lanchat_client::members::{Change, Members};
 use lanchat_client::render::{Renderer, Style};
 use lanchat_client::sanitize::sanitize;
 use lanchat_proto::client::is_quit;
-use lanchat_proto::{ServerMsg, DEFAULT_PORT};
+use lanchat_proto::{validate_name, ServerMsg, DEFAULT_PORT};
 
 /// How long to wait for the server's `BYE` after sending the quit.
 const QUIT_WAIT: Duration = Duration::from_secs(3);
@@ -91,7 +91,7 @@ struct Args {
     addr: Option<String>,
 
     /// Your name (asked for when missing; without a terminal, the first line of stdin).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
     name: Option<String>,
 
     /// Look for servers on the local network first (UDP broadcast), then pick one.
@@ -104,7 +104,7 @@ struct Args {
 
     /// Send discovery probes to this address instead of broadcasting (repeatable), e.g. a
     /// server on another subnet.
-    #[arg(long, value_name = "IP")]
+    #[arg(long, value_name = "IP", value_parser = parse_ipv4)]
     discover_to: Vec<IpAddr>,
 
     /// Do not ring the terminal bell when someone mentions you or writes to you privately.
@@ -147,6 +147,23 @@ fn main() -> ExitCode {
             eprintln!("lanchat: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--name`: checked by the protocol's own rules before anything is sent, so a name the server
+/// would refuse (or a blank one, which it would not even answer) is a clear flag error.
+fn parse_name(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    validate_name(name).map_err(|e| e.to_string())?;
+    Ok(name.to_owned())
+}
+
+/// `--discover-to`: discovery probes go out on an IPv4 UDP socket (LAN broadcast is IPv4).
+fn parse_ipv4(s: &str) -> Result<IpAddr, String> {
+    match s.parse::<IpAddr>() {
+        Ok(ip @ IpAddr::V4(_)) => Ok(ip),
+        Ok(IpAddr::V6(_)) => Err("discovery is IPv4 only; give an IPv4 address".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -198,6 +215,9 @@ struct Shared {
     gone: Mutex<Option<String>>,
     /// The main thread has seen `gone` (stops the reader's wake-up signals).
     acked: AtomicBool,
+    /// After the quit, the server answered (`BYE`, or an orderly close): everything sent
+    /// before it was read.
+    confirmed: AtomicBool,
 }
 
 /// What the reader thread does with what it reads.
@@ -250,7 +270,12 @@ fn read_loop(
     let why = loop {
         let line = match conn.read_line(None) {
             Ok(Some(line)) => line,
-            Ok(None) => break "the server closed the connection".to_owned(),
+            Ok(None) => {
+                if shared.quitting.load(Ordering::SeqCst) {
+                    shared.confirmed.store(true, Ordering::SeqCst);
+                }
+                break "the server closed the connection".to_owned();
+            }
             Err(e) => break format!("lost the connection to the server: {}", plain_io(&e)),
         };
         // Kinds from a newer protocol, and malformed lines, are skipped.
@@ -259,6 +284,7 @@ fn read_loop(
         };
         if let ServerMsg::Bye { text } = msg {
             if shared.quitting.load(Ordering::SeqCst) || QUIT_BY_SIGNAL.load(Ordering::SeqCst) {
+                shared.confirmed.store(true, Ordering::SeqCst);
                 break String::new();
             }
             break format!("the server closed the connection: {}", sanitize(text));
@@ -286,14 +312,23 @@ fn read_loop(
     sink.gone(why);
 }
 
-/// Send the quit and wait (bounded) for the reader to see `BYE` or the end.
+/// Send the quit and wait (bounded) for the reader to see `BYE` or the end. Without that
+/// answer the lines sent last may never have arrived, so the run ends as "server gone" (exit
+/// 3), not as a clean quit.
 fn quit(writer: &mut TcpStream, shared: &Shared, done: &Receiver<()>) -> Outcome {
     shared.quitting.store(true, Ordering::SeqCst);
     if writer.write_all(&encode_line("/quit")).is_ok() {
-        // Whether BYE came, the wait ran out or the reader ended: the user is leaving.
         let _ = done.recv_timeout(QUIT_WAIT);
     }
-    Outcome::Quit
+    if shared.confirmed.load(Ordering::SeqCst) {
+        Outcome::Quit
+    } else {
+        Outcome::ServerGone(format!(
+            "the server did not answer the quit within {} s; what was sent last may not have \
+             arrived",
+            QUIT_WAIT.as_secs()
+        ))
+    }
 }
 
 /// Send one typed line; `false` when the socket is gone.
@@ -584,6 +619,7 @@ mod interactive {
             quitting: AtomicBool::new(false),
             gone: Mutex::new(None),
             acked: AtomicBool::new(false),
+            confirmed: AtomicBool::new(false),
         });
         let mut writer = conn
             .try_clone_stream()
@@ -684,7 +720,12 @@ mod scripted {
         // The name first: connecting before it is known would start the server's handshake
         // clock while a slow producer is still thinking.
         let stdin = io::stdin();
-        let mut lines = stdin.lock().lines();
+        // Bytes, not `lines()`: one line that is not UTF-8 must not end the whole script. It
+        // is sent with U+FFFD in place of the bad bytes (the server would refuse it raw).
+        let mut lines = stdin
+            .lock()
+            .split(b'\n')
+            .map(|line| line.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
         let name = match &args.name {
             Some(n) => n.clone(),
             None => loop {
@@ -723,6 +764,7 @@ mod scripted {
             quitting: AtomicBool::new(false),
             gone: Mutex::new(None),
             acked: AtomicBool::new(true),
+            confirmed: AtomicBool::new(false),
         });
         let mut writer = conn
             .try_clone_stream()

@@ -329,3 +329,52 @@ fn discover_without_a_terminal_and_no_answer_exits_1() {
         "{err}"
     );
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_sent_with_a_replacement_and_the_script_goes_on() {
+    // Regression: `lines()` failed on it and the whole script ended with exit 1.
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--no-timestamps"]);
+    ann.expect("JOIN bot");
+    let stdin = bot.stdin.as_mut().expect("stdin open");
+    stdin
+        .write_all(b"first\ncaf\xe9\nthird\n<quit>\n")
+        .expect("write to lanchat's stdin");
+    ann.expect("MSG bot first");
+    ann.expect("MSG bot caf\u{fffd}");
+    ann.expect("MSG bot third");
+    ann.expect("LEAVE bot quit");
+    let (status, _, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+}
+
+#[test]
+fn a_quit_the_server_never_answers_is_exit_3_not_0() {
+    // Without the server's BYE, the lines sent last may never have arrived: a script must
+    // not be told that all went well.
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot"]);
+    ann.expect("JOIN bot");
+    server.signal(libc::SIGSTOP);
+    bot.send("anyone?");
+    bot.send("<quit>");
+    let result = bot.finish();
+    server.signal(libc::SIGCONT);
+    let (status, _, err) = result;
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(err.contains("did not answer the quit"), "{err}");
+}
+
+#[test]
+fn a_name_the_rules_refuse_is_a_flag_error() {
+    for bad in ["", "   ", "a b", "evil\u{1b}[2J"] {
+        let mut bot = Scripted::spawn(&["127.0.0.1:9", "--name", bad]);
+        let (status, _, err) = bot.finish();
+        assert_eq!(status.code(), Some(2), "{bad:?}: {err}");
+        assert!(err.contains("--name"), "{bad:?}: {err}");
+    }
+}
