@@ -38,16 +38,16 @@ use lanchat_proto::{validate_name, ServerMsg, DEFAULT_PORT};
 
 /// How long to wait for the server's `BYE` after sending the quit.
 const QUIT_WAIT: Duration = Duration::from_secs(3);
-/// Scripted mode sends at most this many lines per second ...
-const SCRIPTED_RATE: f64 = 9.0;
+/// The client sends at most this many lines per second (piped input, pastes) ...
+const SEND_RATE: f64 = 9.0;
 /// ... after a first burst of this many: just inside the server's default flood control
 /// (10/s, bursts of 20, of which the name takes one).
-const SCRIPTED_BURST: u32 = 18;
+const SEND_BURST: u32 = 18;
 /// Scripted mode gives up on a server that takes no bytes for this long.
 const SCRIPTED_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Spaces out sends: a token bucket that sleeps until a token is due (scripted mode only;
-/// the interactive client is paced by a person).
+/// Spaces out sends: a token bucket that sleeps until a token is due. A person typing never
+/// meets it; piped input and a pasted block of more lines than the server's burst do.
 struct Pacer {
     rate: f64,
     burst: f64,
@@ -596,7 +596,12 @@ mod interactive {
             return Ok(Outcome::Quit);
         };
 
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        // Rustyline may not be able to drive this terminal (e.g. TERM=dumb); then lines are
+        // printed plainly, and a terminal that simple gets no colour escapes either.
+        let printer = rl.create_external_printer();
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let color =
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && !dumb && printer.is_ok();
         let style = Style {
             color,
             timestamps: !args.no_timestamps,
@@ -624,7 +629,7 @@ mod interactive {
         let mut writer = conn
             .try_clone_stream()
             .context("setting up the connection")?;
-        let sink: Box<dyn Sink> = match rl.create_external_printer() {
+        let sink: Box<dyn Sink> = match printer {
             Ok(printer) => {
                 catch_sigint();
                 Box::new(Printer {
@@ -655,6 +660,7 @@ mod interactive {
             shared.acked.store(true, Ordering::SeqCst);
             Some(Outcome::ServerGone(why))
         };
+        let mut pace = Pacer::new(SEND_RATE, SEND_BURST);
         loop {
             if let Some(out) = gone(&shared) {
                 return Ok(out);
@@ -677,6 +683,9 @@ mod interactive {
                         if is_quit(part) {
                             return Ok(quit(&mut writer, &shared, &done_rx));
                         }
+                        // A paste of more lines than the server's burst would lose the rest
+                        // to its flood control.
+                        pace.wait();
                         if !send(&mut writer, part) {
                             shared.acked.store(true, Ordering::SeqCst);
                             return Ok(gone_after_failed_send(&shared, &done_rx));
@@ -793,7 +802,7 @@ mod scripted {
                 })
                 .context("starting the reader thread")?;
         }
-        let mut pace = Pacer::new(SCRIPTED_RATE, SCRIPTED_BURST);
+        let mut pace = Pacer::new(SEND_RATE, SEND_BURST);
         for line in lines {
             let line = line.context("reading stdin")?;
             let line = line.strip_suffix('\r').unwrap_or(&line);

@@ -651,3 +651,44 @@ fn a_name_typed_after_the_servers_handshake_timeout_still_joins() {
     ann.line("ann");
     ann.expect("* here now (1): ann");
 }
+
+#[test]
+fn a_pasted_block_longer_than_the_flood_burst_arrives_whole() {
+    // Regression: a paste was split into lines and sent at once; past the server's default
+    // burst (20) the rest was dropped as rate-limited.
+    let server = ServerProcess::start(&[]); // default --rate 10 --burst 20
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    let block: Vec<String> = (1..=30).map(|i| format!("pasted {i}")).collect();
+    ann.keys(&format!("\x1b[200~{}\x1b[201~\r", block.join("\n")));
+    for line in &block {
+        bob.expect(&format!("MSG ann {line}"));
+    }
+    bob.sync();
+}
+
+#[test]
+fn a_dumb_terminal_gets_no_colour_escapes() {
+    // NO_COLOR is not set: TERM=dumb alone must keep the colour escapes out.
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn_env(
+        "ann",
+        &[&addr, "--name", "ann", "--no-timestamps"],
+        &[("TERM", "dumb")],
+    );
+    ann.expect("* here now (1): ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("* bob has joined the chat");
+    bob.send("hi ann");
+    ann.expect("<bob> hi ann");
+    ann.raw_line("<quit>");
+    assert_eq!(ann.expect_exit(), 0);
+    let all = ann.transcript();
+    assert!(
+        !all.contains("\x1b["),
+        "escapes in: {}",
+        printable(all.as_bytes())
+    );
+}

@@ -186,13 +186,13 @@ impl<'a> ServerMsg<'a> {
         }
     }
 
-    /// Parse one line (without its `\n`; a trailing `\r` is tolerated).
+    /// Parse one line as the line decoder hands it out (its `\n`, and one `\r` before that,
+    /// already gone: any other `\r` is part of the text, as PROTOCOL.md says).
     ///
     /// # Errors
     /// [`ParseError::UnknownKind`] for kinds from a newer protocol (ignore those), other
     /// variants for malformed lines.
     pub fn parse(line: &'a str) -> Result<Self, ParseError> {
-        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             return Err(ParseError::Empty);
         }
@@ -439,7 +439,7 @@ mod tests {
                     text: "x",
                 },
             ),
-            ("BYE see you\r", S::Bye { text: "see you" }),
+            ("BYE see you\r", S::Bye { text: "see you\r" }),
             (
                 "HIST 1700000000000 MSG bob hi",
                 S::Hist {
