@@ -119,7 +119,7 @@ struct Args {
 const AFTER_HELP: &str = "\
 In the chat: <quit>, /quit or Ctrl-D leaves; Ctrl-C clears the line (on an empty line, leaves);
 Tab completes names; /help lists the server's commands. At the address prompt, ? looks for
-servers on the local network. NO_COLOR turns colours off.";
+servers on the local network. NO_COLOR (or TERM=dumb) turns colours off.";
 
 /// How a run ended, when it ended without an error.
 enum Outcome {
