@@ -109,10 +109,16 @@ impl ServerProcess {
     /// deadline) for its `listening on` line.
     #[track_caller]
     pub fn start(args: &[&str]) -> ServerProcess {
+        Self::spawn(Self::command(args))
+    }
+
+    /// The command [`ServerProcess::start`] runs, to adjust (environment, stdio) before
+    /// [`ServerProcess::spawn`].
+    pub fn command(args: &[&str]) -> Command {
         let mut cmd = Command::new(bin_path("lanchat-server"));
         cmd.args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
             .args(args);
-        Self::spawn(cmd)
+        cmd
     }
 
     /// The server with LAN discovery on, named `name`, flood control off. On 127.0.0.1, so

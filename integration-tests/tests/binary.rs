@@ -57,9 +57,8 @@ fn a_port_in_use_is_a_clear_error() {
 
 #[test]
 fn flags_can_come_from_lanchat_env_vars() {
-    let mut cmd = Command::new(bin_path("lanchat-server"));
-    cmd.args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
-        .env("LANCHAT_MAX_CLIENTS", "1");
+    let mut cmd = ServerProcess::command(&[]);
+    cmd.env("LANCHAT_MAX_CLIENTS", "1");
     let server = ServerProcess::spawn(cmd);
     let _only = Client::join(server.addr(), "only");
     let mut refused = Client::connect(server.addr());
@@ -99,17 +98,8 @@ fn a_stderr_nobody_reads_does_not_stop_the_server() {
             std::os::fd::OwnedFd::from_raw_fd(fds[1]),
         )
     };
-    let mut cmd = Command::new(bin_path("lanchat-server"));
-    cmd.args([
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--no-discovery",
-        "--rate",
-        "0",
-    ])
-    .env("RUST_LOG", "debug");
+    let mut cmd = ServerProcess::command(&["--rate", "0"]);
+    cmd.env("RUST_LOG", "debug");
     let server = ServerProcess::spawn_with_stderr(cmd, Some(write_end.into()));
     // ~150 bytes of log per visit: 1,000 visits are more than twice a 64 KiB pipe.
     for i in 0..1000 {
@@ -137,8 +127,7 @@ fn a_closed_stdout_is_no_reason_not_to_serve() {
         libc::close(fds[0]);
         std::os::fd::OwnedFd::from_raw_fd(fds[1])
     };
-    let child = Command::new(bin_path("lanchat-server"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
+    let child = ServerProcess::command(&[])
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::from(write_end))

@@ -630,10 +630,8 @@ fn a_terminal_rustyline_cannot_drive_still_chats() {
 
 #[test]
 fn a_name_typed_after_the_servers_handshake_timeout_still_joins() {
-    let mut cmd = Command::new(bin_path("lanchat-server"));
-    cmd.args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
-        .args(["--handshake-timeout", "1"])
-        .env("RUST_LOG", "debug");
+    let mut cmd = ServerProcess::command(&["--handshake-timeout", "1"]);
+    cmd.env("RUST_LOG", "debug");
     let server = ServerProcess::spawn(cmd);
     let addr = server.addr().to_string();
     let mut ann = Pty::spawn("ann", &[&addr, "--no-timestamps"]);
