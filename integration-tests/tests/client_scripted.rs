@@ -378,3 +378,13 @@ fn a_name_the_rules_refuse_is_a_flag_error() {
         assert!(err.contains("--name"), "{bad:?}: {err}");
     }
 }
+
+#[test]
+fn discovery_to_an_ipv6_address_is_a_flag_error() {
+    // The probe socket is IPv4 (LAN broadcast is); an IPv6 target used to fail only after
+    // the socket was made, with "Address family not supported".
+    let mut probe = Scripted::spawn(&["--discover", "--discover-to", "::1"]);
+    let (status, _, err) = probe.finish();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("IPv4"), "{err}");
+}
