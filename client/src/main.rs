@@ -422,10 +422,11 @@ mod interactive {
         }
     }
 
-    /// No `BYE` within the wait after a Ctrl-C: leave anyway.
+    /// No `BYE` within the wait after a Ctrl-C: leave anyway, with the exit code of a quit
+    /// the server did not answer (3), as everywhere else.
     extern "C" fn on_sigalrm_plain(_: libc::c_int) {
         // SAFETY: _exit(2) is async-signal-safe.
-        unsafe { libc::_exit(0) }
+        unsafe { libc::_exit(i32::from(EXIT_SERVER_GONE)) }
     }
 
     fn catch_sigint_plain(socket: &TcpStream) {

@@ -690,3 +690,20 @@ fn a_dumb_terminal_gets_no_colour_escapes() {
         printable(all.as_bytes())
     );
 }
+
+#[test]
+fn an_unanswered_ctrl_c_quit_on_a_dumb_terminal_exits_3() {
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn_env(
+        "ann",
+        &[&addr, "--name", "ann", "--no-timestamps"],
+        &[("NO_COLOR", "1"), ("TERM", "dumb")],
+    );
+    ann.expect("* here now (1): ann");
+    server.signal(libc::SIGSTOP);
+    ann.raw_line("\x03");
+    let code = ann.expect_exit();
+    server.signal(libc::SIGCONT);
+    assert_eq!(code, 3, "no BYE within the wait: the quit was not answered");
+}

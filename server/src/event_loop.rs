@@ -897,7 +897,7 @@ impl Server {
         };
         let mut buf = [0u8; discovery::MAX_PROBE + 1];
         // Bounded: a flood of datagrams cannot hold the loop for more than this many reads.
-        for _ in 0..256 {
+        for _ in 0..limits::DATAGRAMS_PER_ROUND {
             match udp.recv_from(&mut buf) {
                 Ok((n, from)) => {
                     if !discovery::is_probe(&buf[..n]) || !self.limiter.allow(from.ip(), now.mono) {

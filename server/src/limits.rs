@@ -117,6 +117,10 @@ pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 /// a connect flood, e.g. at a full server, cannot hold the loop.
 pub const ACCEPTS_PER_ROUND: usize = 256;
 
+/// Discovery datagrams read per poll round (the rest next round): a datagram flood cannot hold
+/// the loop. The reply caps themselves live with the protocol they limit, in `discovery.rs`.
+pub const DATAGRAMS_PER_ROUND: usize = 256;
+
 /// Failed accepts (ECONNABORTED and the like) per round before the listener rests as if out of
 /// fds, rather than spinning on an error that keeps coming.
 pub const ACCEPT_ERRORS_PER_ROUND: usize = 64;
