@@ -452,6 +452,25 @@ mod interactive {
         }
     }
 
+    /// Ctrl-C at the address or name prompt of a terminal rustyline cannot drive: nothing is
+    /// joined yet, so leave at once, with the 0 a driven terminal gives (not the 130 of being
+    /// killed). Replaced by [`catch_sigint_plain`] once joined.
+    extern "C" fn on_sigint_before_join(_: libc::c_int) {
+        // SAFETY: _exit(2) is async-signal-safe.
+        unsafe { libc::_exit(0) }
+    }
+
+    fn leave_on_sigint() {
+        // SAFETY: the handler only calls _exit; the sigaction struct is fully initialised.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction =
+                on_sigint_before_join as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+        }
+    }
+
     type Rl = Editor<ChatHelper, DefaultHistory>;
 
     /// One line from a prompt; `None` when the user pressed Ctrl-D or Ctrl-C.
@@ -590,6 +609,12 @@ mod interactive {
             EventHandler::Conditional(Box::new(ClearOrInterrupt)),
         );
 
+        // Rustyline may not be able to drive this terminal (e.g. TERM=dumb): then it reads
+        // cooked lines, Ctrl-C is a signal, and lines from the server are printed plainly.
+        let printer = rl.create_external_printer();
+        if printer.is_err() {
+            leave_on_sigint();
+        }
         let Some((conn, addr)) = connect(&mut rl, args)? else {
             return Ok(Outcome::Quit);
         };
@@ -597,9 +622,7 @@ mod interactive {
             return Ok(Outcome::Quit);
         };
 
-        // Rustyline may not be able to drive this terminal (e.g. TERM=dumb); then lines are
-        // printed plainly, and a terminal that simple gets no colour escapes either.
-        let printer = rl.create_external_printer();
+        // A terminal rustyline cannot drive gets no colour escapes either.
         let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
         let color =
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && !dumb && printer.is_ok();

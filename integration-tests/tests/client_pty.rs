@@ -707,3 +707,18 @@ fn an_unanswered_ctrl_c_quit_on_a_dumb_terminal_exits_3() {
     server.signal(libc::SIGCONT);
     assert_eq!(code, 3, "no BYE within the wait: the quit was not answered");
 }
+
+#[test]
+fn ctrl_c_at_the_name_prompt_of_a_dumb_terminal_leaves_with_0() {
+    // Regression: before joining, the default SIGINT action killed the client (130).
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn_env(
+        "ann",
+        &[&addr, "--no-timestamps"],
+        &[("NO_COLOR", "1"), ("TERM", "dumb")],
+    );
+    ann.expect("Your name: ");
+    ann.raw_line("\x03");
+    assert_eq!(ann.expect_exit(), 0);
+}
