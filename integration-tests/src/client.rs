@@ -31,12 +31,7 @@ impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connect to server");
         stream.set_nodelay(true).expect("nodelay");
-        let writer = stream.try_clone().expect("clone stream");
-        Client {
-            reader: BufReader::new(stream),
-            writer,
-            name: String::new(),
-        }
+        Client::from_stream(stream, "")
     }
 
     /// Wrap a stream connected some other way (say, with special socket options), known to

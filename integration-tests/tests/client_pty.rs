@@ -289,6 +289,17 @@ fn join(server: &ServerProcess, name: &str) -> Pty {
     pty
 }
 
+/// `lanchat <addr> --name <name> --no-timestamps` on a terminal rustyline cannot drive
+/// (`TERM=dumb`), colour off.
+#[track_caller]
+fn join_dumb(addr: &str, name: &str) -> Pty {
+    Pty::spawn_env(
+        name,
+        &[addr, "--name", name, "--no-timestamps"],
+        &[("NO_COLOR", "1"), ("TERM", "dumb")],
+    )
+}
+
 #[test]
 fn two_clients_chat_both_ways_and_see_each_other_come_and_go() {
     let server = server();
@@ -594,11 +605,7 @@ fn ctrl_c_in_a_terminal_rustyline_cannot_drive_quits_cleanly() {
     let server = server();
     let addr = server.addr().to_string();
     let mut bob = Client::join(server.addr(), "bob");
-    let mut ann = Pty::spawn_env(
-        "ann",
-        &[&addr, "--name", "ann", "--no-timestamps"],
-        &[("NO_COLOR", "1"), ("TERM", "dumb")],
-    );
+    let mut ann = join_dumb(&addr, "ann");
     ann.expect("* here now (2): bob, ann");
     bob.expect("JOIN ann");
     ann.raw_line("\x03");
@@ -610,11 +617,7 @@ fn ctrl_c_in_a_terminal_rustyline_cannot_drive_quits_cleanly() {
 fn a_terminal_rustyline_cannot_drive_still_chats() {
     let server = server();
     let addr = server.addr().to_string();
-    let mut ann = Pty::spawn_env(
-        "ann",
-        &[&addr, "--name", "ann", "--no-timestamps"],
-        &[("NO_COLOR", "1"), ("TERM", "dumb")],
-    );
+    let mut ann = join_dumb(&addr, "ann");
     ann.expect("* here now (1): ann");
     let mut bob = Client::join(server.addr(), "bob");
     ann.expect("* bob has joined the chat");
@@ -695,11 +698,7 @@ fn a_dumb_terminal_gets_no_colour_escapes() {
 fn an_unanswered_ctrl_c_quit_on_a_dumb_terminal_exits_3() {
     let server = server();
     let addr = server.addr().to_string();
-    let mut ann = Pty::spawn_env(
-        "ann",
-        &[&addr, "--name", "ann", "--no-timestamps"],
-        &[("NO_COLOR", "1"), ("TERM", "dumb")],
-    );
+    let mut ann = join_dumb(&addr, "ann");
     ann.expect("* here now (1): ann");
     server.signal(libc::SIGSTOP);
     ann.raw_line("\x03");
