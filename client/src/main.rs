@@ -220,6 +220,18 @@ struct Shared {
     confirmed: AtomicBool,
 }
 
+impl Shared {
+    /// `acked` starts true where nobody needs waking (scripted mode).
+    fn new(acked: bool) -> Arc<Shared> {
+        Arc::new(Shared {
+            quitting: AtomicBool::new(false),
+            gone: Mutex::new(None),
+            acked: AtomicBool::new(acked),
+            confirmed: AtomicBool::new(false),
+        })
+    }
+}
+
 /// What the reader thread does with what it reads.
 trait Sink: Send {
     /// Show one rendered line.
@@ -256,6 +268,23 @@ impl Sink for StdoutSink {
             std::process::exit(0);
         }
     }
+}
+
+/// Start the reader thread; the receiver hears once when it has ended.
+fn spawn_reader(
+    conn: Conn,
+    members: &Arc<Mutex<Members>>,
+    renderer: Renderer,
+    shared: &Arc<Shared>,
+    sink: Box<dyn Sink>,
+) -> anyhow::Result<Receiver<()>> {
+    let (done_tx, done_rx) = mpsc::channel();
+    let (members, shared) = (Arc::clone(members), Arc::clone(shared));
+    std::thread::Builder::new()
+        .name("server reader".into())
+        .spawn(move || read_loop(conn, members, renderer, shared, done_tx, sink))
+        .context("starting the reader thread")?;
+    Ok(done_rx)
 }
 
 /// The reader thread: decode, track members, render, print; report the end.
@@ -644,12 +673,7 @@ mod interactive {
             println!("{l}");
         }
 
-        let shared = Arc::new(Shared {
-            quitting: AtomicBool::new(false),
-            gone: Mutex::new(None),
-            acked: AtomicBool::new(false),
-            confirmed: AtomicBool::new(false),
-        });
+        let shared = Shared::new(false);
         let mut writer = conn
             .try_clone_stream()
             .context("setting up the connection")?;
@@ -669,15 +693,7 @@ mod interactive {
                 Box::new(StdoutSink { exit_on_quit: true })
             }
         };
-        let (done_tx, done_rx) = mpsc::channel();
-        {
-            let members = Arc::clone(&members);
-            let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("server reader".into())
-                .spawn(move || read_loop(conn, members, renderer, shared, done_tx, sink))
-                .context("starting the reader thread")?;
-        }
+        let done_rx = spawn_reader(conn, &members, renderer, &shared, sink)?;
 
         let gone = |shared: &Shared| -> Option<Outcome> {
             let why = shared.gone.lock().ok()?.clone()?;
@@ -793,12 +809,7 @@ mod scripted {
             }
             .print(l);
         }
-        let shared = Arc::new(Shared {
-            quitting: AtomicBool::new(false),
-            gone: Mutex::new(None),
-            acked: AtomicBool::new(true),
-            confirmed: AtomicBool::new(false),
-        });
+        let shared = Shared::new(true);
         let mut writer = conn
             .try_clone_stream()
             .context("setting up the connection")?;
@@ -806,26 +817,10 @@ mod scripted {
         writer
             .set_write_timeout(Some(SCRIPTED_WRITE_TIMEOUT))
             .context("setting up the connection")?;
-        let (done_tx, done_rx) = mpsc::channel();
-        {
-            let members = Arc::clone(&members);
-            let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("server reader".into())
-                .spawn(move || {
-                    read_loop(
-                        conn,
-                        members,
-                        renderer,
-                        shared,
-                        done_tx,
-                        Box::new(StdoutSink {
-                            exit_on_quit: false,
-                        }),
-                    )
-                })
-                .context("starting the reader thread")?;
-        }
+        let sink = Box::new(StdoutSink {
+            exit_on_quit: false,
+        });
+        let done_rx = spawn_reader(conn, &members, renderer, &shared, sink)?;
         let mut pace = Pacer::new(SEND_RATE, SEND_BURST);
         for line in lines {
             let line = line.context("reading stdin")?;
