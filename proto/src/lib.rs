@@ -17,7 +17,7 @@ pub mod server;
 pub use client::{ClientMsg, CommandError};
 pub use code::ErrCode;
 pub use decoder::{LineDecoder, LineTooLong, Lines};
-pub use name::{fold_name, validate_name, NameError};
+pub use name::{fold_name, name_key, validate_name, NameError};
 pub use server::{ParseError, ServerMsg};
 
 /// The TCP (and discovery UDP) port a server listens on unless told otherwise.

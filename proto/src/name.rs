@@ -71,6 +71,15 @@ pub fn is_name_char(c: char) -> bool {
 /// # Errors
 /// The first rule the name breaks.
 pub fn validate_name(name: &str) -> Result<(), NameError> {
+    name_key(name).map(drop)
+}
+
+/// [`validate_name`], returning the name's [`fold_name`] key when it passes (the check folds
+/// it anyway, for the reserved names; a server indexing names needs that key too).
+///
+/// # Errors
+/// The first rule the name breaks.
+pub fn name_key(name: &str) -> Result<String, NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }
@@ -85,7 +94,7 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     if RESERVED_NAMES.contains(&folded.as_str()) {
         return Err(NameError::Reserved);
     }
-    Ok(())
+    Ok(folded)
 }
 
 /// The key under which names are compared: two names are the same user when their folds match.

@@ -277,6 +277,11 @@ impl<'a> ServerMsg<'a> {
     /// Text fields must not contain `\n`; the server only relays text that came out of the line
     /// decoder, which guarantees that.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        if let ServerMsg::Hist { at_ms, frame } = self {
+            encode_hist_prefix(*at_ms, out);
+            frame.encode(out); // it brings the newline
+            return;
+        }
         out.extend_from_slice(self.kind().as_bytes());
         let mut field = |s: &str| {
             out.push(b' ');
@@ -302,12 +307,7 @@ impl<'a> ServerMsg<'a> {
                 field(code.as_str());
                 field(text);
             }
-            ServerMsg::Hist { at_ms, frame } => {
-                field(&at_ms.to_string());
-                out.push(b' ');
-                frame.encode(out);
-                return; // the inner frame wrote the newline
-            }
+            ServerMsg::Hist { .. } => return, // written above, prefix and frame
         }
         out.push(b'\n');
     }
@@ -330,6 +330,14 @@ impl<'a> ServerMsg<'a> {
 ///
 /// A name longer than the line allows still gets a line of its own (names are at most 96 bytes,
 /// far below any sane limit).
+/// `HIST <at_ms> `: what goes in front of a kept frame (which brings its own newline). The
+/// server's history ring stores frames already encoded and only adds this.
+pub fn encode_hist_prefix(at_ms: u64, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "HIST {at_ms} ");
+}
+
 pub fn encode_member_list<'n>(
     names: impl IntoIterator<Item = &'n str>,
     max_line: usize,

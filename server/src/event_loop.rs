@@ -478,8 +478,7 @@ impl Server {
         // Connections still flushing or lingering hold an fd and memory too: count them.
         if self.room.is_full() || self.conns.len() >= self.room.config().max_clients {
             // Say why and let go at once: the fd is needed more by the people already here.
-            let frame = self.room.full_frame();
-            let _ = io::Write::write(&mut stream, &frame);
+            let _ = io::Write::write(&mut stream, self.room.full_frame());
             let _ = stream.shutdown(std::net::Shutdown::Write);
             log::debug!("refused {peer}: server full");
             return;
@@ -676,17 +675,13 @@ impl Server {
         self.timers.retain(|t| match *t {
             Timer::Handshake { id, generation }
             | Timer::WriteStall { id, generation }
-            | Timer::Linger { id, generation } => conns
-                .get(id.0)
-                .is_some_and(|c| c.generation == generation && c.phase != Phase::Dead),
+            | Timer::Linger { id, generation } => is_current(conns, id, generation),
             Timer::ResumeAccept | Timer::ShutdownDeadline | Timer::Trim => true,
         });
     }
 
     fn is_current(&self, id: ConnId, generation: u64) -> bool {
-        self.conns
-            .get(id.0)
-            .is_some_and(|c| c.generation == generation && c.phase != Phase::Dead)
+        is_current(&self.conns, id, generation)
     }
 
     fn check_stall(&mut self, id: ConnId, now: Instant) {
@@ -731,12 +726,7 @@ impl Server {
                 id,
                 conn.pending()
             );
-            let mut bye = Vec::new();
-            lanchat_proto::ServerMsg::Bye {
-                text: crate::room::text::BYE_TOO_SLOW,
-            }
-            .encode(&mut bye);
-            conn.queue_unchecked(&bye);
+            conn.queue_unchecked(self.room.too_slow_frame());
             // Best effort: the peer is not reading, so this likely goes nowhere.
             let _ = conn.flush(Instant::now());
             self.kill(id, reason::TOO_SLOW);
@@ -924,6 +914,13 @@ impl Server {
         // round rather than starve the chat.
         self.udp_carry = true;
     }
+}
+
+/// The connection a timer was set for is still there (not closed, its slot not reused).
+fn is_current(conns: &Slab<Conn<TcpStream>>, id: ConnId, generation: u64) -> bool {
+    conns
+        .get(id.0)
+        .is_some_and(|c| c.generation == generation && c.phase != Phase::Dead)
 }
 
 fn reregister(registry: &Registry, conn: &mut Conn<TcpStream>, id: ConnId, interest: Interest) {

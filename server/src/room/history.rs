@@ -63,9 +63,7 @@ impl History {
     /// Append every kept frame as `HIST <millis> <frame>` to `out`, oldest first.
     pub fn encode(&self, out: &mut Vec<u8>) {
         for (at, frame) in self.iter() {
-            out.extend_from_slice(b"HIST ");
-            out.extend_from_slice(at.to_string().as_bytes());
-            out.push(b' ');
+            lanchat_proto::server::encode_hist_prefix(at, out);
             out.extend_from_slice(frame);
         }
     }

@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use lanchat_proto::client::{is_blank, is_quit};
 use lanchat_proto::server::encode_member_list;
-use lanchat_proto::{fold_name, validate_name, ClientMsg, CommandError, ErrCode, ServerMsg};
+use lanchat_proto::{
+    fold_name, name_key, validate_name, ClientMsg, CommandError, ErrCode, ServerMsg,
+};
 
 use crate::bucket::TokenBucket;
 use crate::limits;
@@ -123,12 +125,27 @@ pub struct Room {
     /// Scratch for the frame being built: a broadcast is encoded here once.
     frame: Vec<u8>,
     history: History,
+    /// `ERR server-full <text>`, fixed by `max_clients`.
+    full_frame: Vec<u8>,
+    /// `BYE <too slow text>`.
+    too_slow_frame: Vec<u8>,
 }
 
 impl Room {
     /// An empty room.
     pub fn new(cfg: RoomConfig) -> Self {
         let history = History::new(cfg.history);
+        let mut full_frame = Vec::new();
+        ServerMsg::Err {
+            code: ErrCode::ServerFull,
+            text: &text::server_full(cfg.max_clients),
+        }
+        .encode(&mut full_frame);
+        let mut too_slow_frame = Vec::new();
+        ServerMsg::Bye {
+            text: text::BYE_TOO_SLOW,
+        }
+        .encode(&mut too_slow_frame);
         Room {
             cfg,
             sessions: Vec::new(),
@@ -137,6 +154,8 @@ impl Room {
             named: Vec::new(),
             frame: Vec::new(),
             history,
+            full_frame,
+            too_slow_frame,
         }
     }
 
@@ -165,15 +184,15 @@ impl Room {
         self.count >= self.cfg.max_clients
     }
 
-    /// The `ERR server-full` line sent to a connection refused for lack of room.
-    pub fn full_frame(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        ServerMsg::Err {
-            code: ErrCode::ServerFull,
-            text: &text::server_full(self.cfg.max_clients),
-        }
-        .encode(&mut out);
-        out
+    /// The `ERR server-full` line sent to a connection refused for lack of room (encoded once:
+    /// refusals come in floods, at a full server).
+    pub fn full_frame(&self) -> &[u8] {
+        &self.full_frame
+    }
+
+    /// The `BYE` said (best effort) to a connection dropped for not reading.
+    pub fn too_slow_frame(&self) -> &[u8] {
+        &self.too_slow_frame
     }
 
     /// The name of `id`, once accepted.
@@ -218,7 +237,7 @@ impl Room {
             self.disconnect(id, reason::DISCONNECTED, out);
         }
         if self.is_full() {
-            out.send(id, &self.full_frame());
+            out.send(id, &self.full_frame);
             out.close(id);
             return Admission::Refused;
         }
@@ -244,7 +263,7 @@ impl Room {
 
     /// One line (without its terminator) from connection `id`.
     pub fn line(&mut self, id: ConnId, raw: &[u8], now: Now, out: &mut impl Outbox) {
-        if !self.contains(id) || raw.iter().all(u8::is_ascii_whitespace) {
+        if !self.contains(id) {
             return;
         }
         let utf8 = std::str::from_utf8(raw);
@@ -356,11 +375,13 @@ impl Room {
             return;
         }
         let name = line.trim();
-        if let Err(e) = validate_name(name) {
-            self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
-            return;
-        }
-        let folded = fold_name(name);
+        let folded = match name_key(name) {
+            Ok(key) => key,
+            Err(e) => {
+                self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
+                return;
+            }
+        };
         if self.by_name.contains_key(&folded) {
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(name), out);
             return;
@@ -473,10 +494,13 @@ impl Room {
         let Some(old) = self.name_of(id).map(str::to_owned) else {
             return;
         };
-        if let Err(e) = validate_name(new) {
-            self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
-            return;
-        }
+        let folded = match name_key(new) {
+            Ok(key) => key,
+            Err(e) => {
+                self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
+                return;
+            }
+        };
         if new == old {
             self.frame.clear();
             ServerMsg::Info {
@@ -486,7 +510,6 @@ impl Room {
             out.send(id, &self.frame);
             return;
         }
-        let folded = fold_name(new);
         match self.by_name.get(&folded) {
             Some(&owner) if owner != id => {
                 self.send_err(id, ErrCode::NameTaken, &text::name_taken(new), out);
@@ -507,17 +530,11 @@ impl Room {
 
     /// `<quit>`: `BYE`, then `LEAVE <name> quit` to the others, then close.
     fn quit(&mut self, id: ConnId, out: &mut impl Outbox) {
-        self.frame.clear();
-        ServerMsg::Bye {
-            text: text::BYE_QUIT,
-        }
-        .encode(&mut self.frame);
-        out.send(id, &self.frame);
-        self.leave(id, reason::QUIT, out);
-        out.close(id);
+        self.kick(id, reason::QUIT, text::BYE_QUIT, out);
     }
 
-    /// Drop `id` for misbehaving: `BYE <why>`, `LEAVE <name> <reason>`, close.
+    /// `BYE <why>`, `LEAVE <name> <reason>` to the others, close: for a quit, and for dropping
+    /// `id` for misbehaving.
     fn kick(&mut self, id: ConnId, reason: &str, why: &str, out: &mut impl Outbox) {
         self.frame.clear();
         ServerMsg::Bye { text: why }.encode(&mut self.frame);
