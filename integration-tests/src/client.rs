@@ -180,3 +180,25 @@ impl Client {
         }
     }
 }
+
+/// A raw connection with a small receive buffer (and `TCP_NODELAY`), so the kernel soaks up
+/// little of what the server sends it once it stops reading: the server's own buffering is
+/// what a test then sees.
+pub fn connect_small_window(addr: SocketAddr) -> TcpStream {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    sock.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    sock.connect_timeout(&addr.into(), DEADLINE)
+        .expect("connect to server");
+    sock.set_tcp_nodelay(true).expect("nodelay");
+    sock.into()
+}
+
+/// Join as `name` on a [`connect_small_window`] stream that will never read (the greeting is
+/// left unread too).
+pub fn join_never_reading(addr: SocketAddr, name: &str) -> TcpStream {
+    let mut s = connect_small_window(addr);
+    s.write_all(format!("{name}\n").as_bytes())
+        .expect("send name");
+    s
+}

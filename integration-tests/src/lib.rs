@@ -17,3 +17,16 @@ use std::time::Duration;
 
 /// How long a test waits for any one expected line before failing.
 pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A child process that is killed (if still running) and reaped when this is dropped, so a
+/// test that fails half-way leaves nothing behind.
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use integration_tests::{bin_path, Client, ServerProcess};
+use integration_tests::{bin_path, ChildGuard, Client, ServerProcess};
 
 #[test]
 fn port_zero_prints_the_real_port_and_serves() {
@@ -134,14 +134,7 @@ fn a_closed_stdout_is_no_reason_not_to_serve() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn lanchat-server");
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Kill(child);
+    let mut child = ChildGuard(child);
     // Its log says where it listens; the pipe is read until then (bounded by the server
     // writing it, or exiting).
     let stderr = child.0.stderr.take().expect("piped stderr");

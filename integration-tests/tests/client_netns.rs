@@ -6,10 +6,10 @@
 //! it fails; ones left behind by a test run that was killed are deleted at the next run.
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
-use integration_tests::{bin_path, ServerProcess, DEADLINE};
+use integration_tests::{bin_path, ChildGuard, ServerProcess, DEADLINE};
 
 /// Namespaces made by this test are named `lanchat-test-<pid>-<role>`.
 const PREFIX: &str = "lanchat-test-";
@@ -121,18 +121,6 @@ fn cannot_run() -> Option<String> {
     None
 }
 
-/// A child process killed and reaped on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn discover_finds_a_server_in_another_namespace_by_broadcast() {
     if let Some(why) = cannot_run() {
@@ -163,7 +151,7 @@ fn discover_finds_a_server_in_another_namespace_by_broadcast() {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut client = Guard(client.spawn().expect("spawn lanchat in the namespace"));
+    let mut client = ChildGuard(client.spawn().expect("spawn lanchat in the namespace"));
     let mut stdin = client.0.stdin.take().expect("stdin");
     stdin
         .write_all(b"hello from the other namespace\n<quit>\n")

@@ -3,15 +3,15 @@
 //! how it ended. Every client process is killed when its guard drops.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 
-use integration_tests::{bin_path, Client, ServerProcess, DEADLINE};
+use integration_tests::{bin_path, ChildGuard, Client, ServerProcess, DEADLINE};
 
-/// `lanchat` with piped stdio. Killed and reaped on drop.
+/// `lanchat` with piped stdio. Killed and reaped on drop (its [`ChildGuard`]).
 struct Scripted {
-    child: Child,
+    child: ChildGuard,
     stdin: Option<ChildStdin>,
     /// stdout lines, as they come.
     lines: Receiver<String>,
@@ -50,7 +50,7 @@ impl Scripted {
             let _ = etx.send(all);
         });
         Scripted {
-            child,
+            child: ChildGuard(child),
             stdin,
             lines,
             stderr: stderr_rx,
@@ -97,19 +97,10 @@ impl Scripted {
             .stderr
             .recv_timeout(DEADLINE)
             .unwrap_or_else(|_| panic!("lanchat still running; stdout: {:#?}", self.seen));
-        let status = self.child.wait().expect("wait for lanchat");
+        let status = self.child.0.wait().expect("wait for lanchat");
         let rest: Vec<String> = self.lines.try_iter().collect();
         self.seen.extend(rest.iter().cloned());
         (status, self.seen.clone(), stderr)
-    }
-}
-
-impl Drop for Scripted {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
     }
 }
 
@@ -277,7 +268,7 @@ fn the_server_going_away_ends_the_client_even_with_stdin_open() {
         .stderr
         .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         .expect("lanchat did not end");
-    let status = bot.child.wait().expect("wait");
+    let status = bot.child.0.wait().expect("wait");
     assert_eq!(status.code(), Some(3), "{err}");
     assert_eq!(
         err,

@@ -2,24 +2,11 @@
 //! wait for a client that stopped reading, exit 0, the port free again; a second signal exits
 //! at once. See docs/ROBUSTNESS.md.
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use integration_tests::client::join_never_reading;
 use integration_tests::{Client, ServerProcess};
-use socket2::{Domain, Protocol, Socket, Type};
-
-/// Join as `name` on a raw stream with a small receive buffer that will never be read.
-fn join_never_reading(addr: SocketAddr, name: &str) -> TcpStream {
-    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
-    sock.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
-    sock.connect_timeout(&addr.into(), integration_tests::DEADLINE)
-        .expect("connect to server");
-    let mut s: TcpStream = sock.into();
-    s.write_all(format!("{name}\n").as_bytes())
-        .expect("send name");
-    s
-}
 
 /// Give `stuck` (which never reads) more private output than its socket buffers hold, so the
 /// server has bytes it cannot deliver; returns once the server has read them all.

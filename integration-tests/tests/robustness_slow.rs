@@ -9,29 +9,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use integration_tests::client::Read as Got;
+use integration_tests::client::{join_never_reading, Read as Got};
 use integration_tests::{procfs, Client, ServerProcess, TestServer};
 use lanchat_server::limits;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-
-/// A raw connection with a small receive buffer, so the kernel soaks up little of what the
-/// server sends it once it stops reading: the server's own buffering is what gets tested.
-fn connect_small_window(addr: SocketAddr) -> TcpStream {
-    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
-    sock.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
-    sock.connect_timeout(&addr.into(), integration_tests::DEADLINE)
-        .expect("connect to server");
-    sock.set_tcp_nodelay(true).expect("nodelay");
-    sock.into()
-}
-
-/// Join as `name` on a raw stream that will never read (the greeting is left unread too).
-fn join_never_reading(addr: SocketAddr, name: &str) -> TcpStream {
-    let mut s = connect_small_window(addr);
-    s.write_all(format!("{name}\n").as_bytes())
-        .expect("send name");
-    s
-}
 
 /// Read and discard until the server closes `s`; panics if it is still open after `deadline`.
 fn drain_to_eof(s: &mut TcpStream, deadline: Duration) -> usize {
