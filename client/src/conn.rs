@@ -21,7 +21,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest server line kept; longer ones are skipped: the largest `--max-line` a server accepts
 /// (1 MiB) plus room for what the server puts in front (`HIST <millis> MSG <name> `).
-pub const MAX_SERVER_LINE: usize = 1024 * 1024 + 4096;
+pub const MAX_SERVER_LINE: usize = lanchat_proto::MAX_MAX_LINE + 4096;
 /// How long sent data may stay unacknowledged before the server counts as gone (Linux's
 /// `TCP_USER_TIMEOUT`); keepalive (30 s + 3 x 10 s) covers the idle case in the same time.
 pub const USER_TIMEOUT: Duration = Duration::from_secs(60);

@@ -26,6 +26,11 @@ pub const DEFAULT_PORT: u16 = 7070;
 /// Longest client line the server accepts, in bytes, not counting the `\n` (or `\r\n`).
 pub const DEFAULT_MAX_LINE: usize = 2048;
 
+/// Largest line limit a server may be configured with (1 MiB): beyond that a line is not chat.
+/// A client that must read any server sizes its decoder as this plus
+/// [`SERVER_LINE_OVERHEAD`] or more.
+pub const MAX_MAX_LINE: usize = 1 << 20;
+
 /// How much longer than the client line limit a server line may be: a relayed line gains a
 /// kind word and a name (`MSG <name> `), and history adds `HIST <millis> ` in front of that.
 /// Clients size their decoder as `max_line + SERVER_LINE_OVERHEAD` or more.

@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_LINE: usize = lanchat_proto::DEFAULT_MAX_LINE;
 pub const MIN_MAX_LINE: usize = 128;
 
 /// Largest `--max-line` accepted (1 MiB): beyond that a line is not chat.
-pub const MAX_MAX_LINE: usize = 1 << 20;
+pub const MAX_MAX_LINE: usize = lanchat_proto::MAX_MAX_LINE;
 
 /// `--sendq`: unsent output a connection may hold before it is dropped as too slow. 256 KiB is
 /// thousands of chat lines (Redis' pubsub soft limit is 8 MiB over 60 s; IRC servers use

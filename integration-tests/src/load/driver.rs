@@ -30,7 +30,7 @@ const READ_BUDGET: usize = 1 << 20;
 
 /// Longest server line accepted: the server's `--max-line` can be up to 1 MiB, plus the
 /// prefix a relayed line gains.
-const LINE_LIMIT: usize = (1 << 20) + 4096;
+const LINE_LIMIT: usize = lanchat_proto::MAX_MAX_LINE + 4096;
 
 /// Poll timeout when nothing is due sooner: how often deadlines and progress are looked at.
 const TICK: Duration = Duration::from_millis(100);
@@ -139,8 +139,11 @@ impl Rx {
     fn message(&mut self, me: usize, rest: &[u8], now_ns: u64) {
         let parsed = memchr(b' ', rest).and_then(|sp| {
             let (name, text) = (&rest[..sp], &rest[sp + 1..]);
+            if text.len() != self.size {
+                return None; // cheap, before parsing the stamp
+            }
             let stamp = payload::parse(text)?;
-            (text.len() == self.size && is_name_of(name, stamp.sender)).then_some(stamp)
+            is_name_of(name, stamp.sender).then_some(stamp)
         });
         let Some(Stamp {
             sender,

@@ -15,7 +15,7 @@
 //! 3. hold: a quiet pause that catches late duplicates and measures the server at rest.
 //!
 //! Parts: [`scenario`] (the named shapes and their targets), [`payload`] (what a message
-//! carries), [`lines`] (line splitting), [`tracker`] (the exactly-once, in-order check),
+//! carries), [`tracker`] (the exactly-once, in-order check),
 //! [`procfs`] (CPU and memory from `/proc`), [`report`] (table, JSON, summary), and the private
 //! `driver` (the poll loop).
 
@@ -146,8 +146,8 @@ impl Options {
                 payload::HEADER_LEN
             ));
         }
-        // The server refuses client lines over its --max-line (2048 by default).
-        if s.size > 1 << 20 {
+        // No server takes a line over 1 MiB (and by default none over 2048 bytes).
+        if s.size > lanchat_proto::MAX_MAX_LINE {
             return bad("--size must be at most 1 MiB".into());
         }
         if !(s.rate >= 0.0 && s.rate.is_finite()) {

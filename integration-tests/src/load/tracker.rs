@@ -72,14 +72,15 @@ impl Tracker {
             self.unexpected += 1;
             return Verdict::Unexpected;
         }
-        let Some(next) = self.next.get_mut(receiver * self.senders + sender) else {
+        let pair = receiver * self.senders + sender;
+        let Some(next) = self.next.get_mut(pair) else {
             self.unexpected += 1;
             return Verdict::Unexpected;
         };
         self.delivered += 1;
         let expected = u64::from(*next);
         if let Some(seen) = &mut self.seen {
-            let bit = (receiver * self.senders + sender) as u64 * self.messages + seq;
+            let bit = pair as u64 * self.messages + seq;
             let (word, mask) = ((bit / 64) as usize, 1u64 << (bit % 64));
             if seen[word] & mask != 0 {
                 self.duplicated += 1;
