@@ -219,6 +219,16 @@ impl ServerProcess {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// Wait (at most [`crate::DEADLINE`]) until `needle` is in the log `times` times; how many
+    /// times it is there when this returns.
+    pub fn wait_for_log(&self, needle: &str, times: usize) -> usize {
+        crate::procfs::wait_for(
+            crate::DEADLINE,
+            || self.log().matches(needle).count(),
+            |&n| n >= times,
+        )
+    }
+
     /// Send `signal` (e.g. `libc::SIGTERM`).
     pub fn signal(&self, signal: i32) {
         let pid = i32::try_from(self.child.id()).expect("pid fits i32");

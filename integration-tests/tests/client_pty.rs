@@ -640,15 +640,12 @@ fn a_name_typed_after_the_servers_handshake_timeout_still_joins() {
     let mut ann = Pty::spawn("ann", &[&addr, "--no-timestamps"]);
     ann.expect("Your name: ");
     // The person is slow: the server gives up on this connection first.
-    let deadline = Instant::now() + DEADLINE;
-    while !server.log().contains("handshake timed out") {
-        assert!(
-            Instant::now() < deadline,
-            "no handshake timeout:\n{}",
-            server.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    assert_eq!(
+        server.wait_for_log("handshake timed out", 1),
+        1,
+        "no handshake timeout:\n{}",
+        server.log()
+    );
     ann.line("ann");
     ann.expect("* here now (1): ann");
 }

@@ -53,15 +53,6 @@ fn limit_leaving_free(pid: u32, free: usize) -> usize {
         .expect("some limit fits")
 }
 
-/// Wait until the server's log holds `needle` `times` times; returns the count at the end.
-fn log_count(server: &ServerProcess, needle: &str, times: usize) -> usize {
-    procfs::wait_for(
-        Duration::from_secs(5),
-        || server.log().matches(needle).count(),
-        |&n| n >= times,
-    )
-}
-
 /// The share of one core the server used while `window` passed.
 fn cpu_share_over(pid: u32, window: Duration) -> f64 {
     let (cpu0, t0) = (procfs::cpu_time(pid), Instant::now());
@@ -78,7 +69,7 @@ fn under_a_64_fd_limit_max_clients_is_lowered_and_extra_clients_are_refused() {
     let server = server_under_64_fds();
     let addr = server.addr();
     let lowered = "--max-clients lowered from 10000 to 48 to fit the file-descriptor limit (64)";
-    assert_eq!(log_count(&server, lowered, 1), 1, "{}", server.log());
+    assert_eq!(server.wait_for_log(lowered, 1), 1, "{}", server.log());
     let mut ann = Client::join(addr, "ann");
     let mut bob = Client::join(addr, "bob");
     ann.expect("JOIN bob");
@@ -134,7 +125,7 @@ fn the_soft_fd_limit_is_raised_to_the_hard_limit_at_start() {
         ["Max", "open", "files", "128", "128", "files"]
     );
     let lowered = "--max-clients lowered from 10000 to 112 to fit the file-descriptor limit (128)";
-    assert_eq!(log_count(&server, lowered, 1), 1, "{}", server.log());
+    assert_eq!(server.wait_for_log(lowered, 1), 1, "{}", server.log());
 }
 
 #[test]
@@ -162,7 +153,7 @@ fn when_accept_runs_out_of_fds_the_listener_rests_without_spinning_and_comes_bac
     // Twenty more complete the TCP handshake (the kernel's backlog) but cannot be accepted.
     let mut waiting: Vec<Client> = (0..20).map(|_| Client::connect(addr)).collect();
     assert_eq!(
-        log_count(&server, "accept failed", 1),
+        server.wait_for_log("accept failed", 1),
         1,
         "{}",
         server.log()
@@ -195,7 +186,7 @@ fn when_accept_runs_out_of_fds_the_listener_rests_without_spinning_and_comes_bac
     }
     // One episode, logged once at its start and once at its end.
     assert_eq!(
-        log_count(&server, "accepting again", 1),
+        server.wait_for_log("accepting again", 1),
         1,
         "{}",
         server.log()
