@@ -33,13 +33,8 @@ pub struct Found {
 /// Parse a reply datagram received from `from`. `None` for anything that is not a version-1
 /// reply (other datagrams on the port, a newer version, garbage).
 pub fn parse_reply(datagram: &[u8], from: SocketAddr) -> Option<Found> {
-    let text = std::str::from_utf8(datagram).ok()?;
-    let text = text.strip_suffix('\n').unwrap_or(text);
-    let rest = text.strip_prefix("LANCHAT! 1 ")?;
-    let mut parts = rest.splitn(3, ' ');
-    let port: u16 = parts.next()?.parse().ok().filter(|&p| p != 0)?;
-    let users: u64 = parts.next()?.parse().ok()?;
-    let name = parts.next().unwrap_or("").trim();
+    let reply = lanchat_proto::discovery::parse_reply(std::str::from_utf8(datagram).ok()?)?;
+    let (port, users, name) = (reply.port, reply.users, reply.name);
     let name = if name.is_empty() {
         "(no name)".to_owned()
     } else {

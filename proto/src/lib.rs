@@ -2,8 +2,8 @@
 //!
 //! This crate is the single definition of what travels between a lanchat client and server:
 //! how bytes become lines ([`decoder`]), what a client may say ([`client`]), what the server
-//! answers ([`server`]), which names are allowed ([`name`]) and which error codes exist
-//! ([`ErrCode`]). It does no IO and reads no clock, so both the single-threaded server and the
+//! answers ([`server`]), which names are allowed ([`name`]), which error codes exist
+//! ([`ErrCode`]) and what the LAN discovery datagrams say ([`discovery`]). It does no IO and reads no clock, so both the single-threaded server and the
 //! terminal client use it, and tests can feed it byte literals.
 //!
 //! The normative description is `docs/PROTOCOL.md`; this crate implements it.
@@ -11,6 +11,7 @@
 pub mod client;
 pub mod code;
 pub mod decoder;
+pub mod discovery;
 pub mod name;
 pub mod server;
 
@@ -36,8 +37,8 @@ pub const MAX_MAX_LINE: usize = 1 << 20;
 /// Clients size their decoder as `max_line + SERVER_LINE_OVERHEAD` or more.
 pub const SERVER_LINE_OVERHEAD: usize = 160;
 
-/// The probe a client broadcasts over UDP to find servers on the LAN.
-pub const DISCOVERY_PROBE: &str = "LANCHAT? 1";
+/// The probe a client broadcasts over UDP to find servers on the LAN ([`discovery::PROBE`]).
+pub const DISCOVERY_PROBE: &str = discovery::PROBE;
 
 /// The line a client sends to leave (as is `/quit`).
 pub const QUIT_LINE: &str = "<quit>";

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use lanchat_proto::DISCOVERY_PROBE;
+use lanchat_proto::discovery::PROBE;
 
 /// Largest reply, in bytes. The name is cut (at a character boundary) to fit.
 pub const MAX_REPLY: usize = 128;
@@ -26,13 +26,13 @@ const MAX_SOURCES: usize = 4096;
 
 /// True when `datagram` is a discovery probe (version 1).
 pub fn is_probe(datagram: &[u8]) -> bool {
-    datagram.len() <= MAX_PROBE
-        && std::str::from_utf8(datagram).is_ok_and(|s| s.trim() == DISCOVERY_PROBE)
+    datagram.len() <= MAX_PROBE && std::str::from_utf8(datagram).is_ok_and(|s| s.trim() == PROBE)
 }
 
 /// The reply datagram, never longer than [`MAX_REPLY`].
 pub fn reply(tcp_port: u16, users: usize, name: &str) -> Vec<u8> {
-    let mut out = format!("LANCHAT! 1 {tcp_port} {users} ").into_bytes();
+    let mut out = Vec::with_capacity(MAX_REPLY);
+    lanchat_proto::discovery::encode_reply_head(tcp_port, users, &mut out);
     let mut room = MAX_REPLY.saturating_sub(out.len());
     // Control and bidi-override characters would let a server name rearrange a client's screen.
     for c in name
