@@ -34,48 +34,40 @@ use lanchat_client::members::{Change, Members};
 use lanchat_client::render::{Renderer, Style};
 use lanchat_client::sanitize::sanitize;
 use lanchat_proto::client::is_quit;
-use lanchat_proto::{validate_name, ServerMsg, DEFAULT_PORT};
+use lanchat_proto::{bucket, validate_name, ServerMsg, DEFAULT_PORT};
 
 /// How long to wait for the server's `BYE` after sending the quit.
 const QUIT_WAIT: Duration = Duration::from_secs(3);
 /// The client sends at most this many lines per second (piped input, pastes) ...
-const SEND_RATE: f64 = 9.0;
+const SEND_RATE: f64 = bucket::DEFAULT_RATE - 1.0;
 /// ... after a first burst of this many: just inside the server's default flood control
 /// (10/s, bursts of 20, of which the name takes one).
-const SEND_BURST: u32 = 18;
+const SEND_BURST: u32 = bucket::DEFAULT_BURST - 2;
 /// Scripted mode gives up on a server that takes no bytes for this long.
 const SCRIPTED_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Spaces out sends: a token bucket that sleeps until a token is due. A person typing never
-/// meets it; piped input and a pasted block of more lines than the server's burst do.
-struct Pacer {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: std::time::Instant,
-}
+/// Spaces out sends: the protocol's token bucket, slept on until a token is due. A person
+/// typing never meets it; piped input and a pasted block of more lines than the server's
+/// burst do.
+struct Pacer(bucket::TokenBucket);
 
 impl Pacer {
     fn new(rate: f64, burst: u32) -> Self {
-        Pacer {
+        Pacer(bucket::TokenBucket::new(
             rate,
-            burst: f64::from(burst),
-            tokens: f64::from(burst),
-            last: std::time::Instant::now(),
-        }
+            burst,
+            std::time::Instant::now(),
+        ))
     }
 
     fn wait(&mut self) {
-        let now = std::time::Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
-        self.last = now;
-        if self.tokens < 1.0 {
-            std::thread::sleep(Duration::from_secs_f64((1.0 - self.tokens) / self.rate));
-            self.tokens = 1.0;
-            self.last = std::time::Instant::now();
+        loop {
+            let now = std::time::Instant::now();
+            if self.0.take(now) {
+                return;
+            }
+            std::thread::sleep(self.0.wait_time(now));
         }
-        self.tokens -= 1.0;
     }
 }
 /// Exit code when the server went away.

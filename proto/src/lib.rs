@@ -8,6 +8,7 @@
 //!
 //! The normative description is `docs/PROTOCOL.md`; this crate implements it.
 
+pub mod bucket;
 pub mod client;
 pub mod code;
 pub mod decoder;

@@ -11,7 +11,6 @@
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
 
-pub mod bucket;
 pub mod config;
 pub mod conn;
 pub mod discovery;

@@ -35,10 +35,10 @@ pub const MIN_SENDQ: usize = 4 * 1024;
 
 /// `--rate`: sustained lines per second per connection. A fast typist manages 2-3; pasting a
 /// short block stays within the burst.
-pub const DEFAULT_RATE: f64 = 10.0;
+pub const DEFAULT_RATE: f64 = lanchat_proto::bucket::DEFAULT_RATE;
 
 /// `--burst`: lines a connection may send at once before `--rate` applies.
-pub const DEFAULT_BURST: u32 = 20;
+pub const DEFAULT_BURST: u32 = lanchat_proto::bucket::DEFAULT_BURST;
 
 /// At most one `ERR rate-limited` per this interval per connection, so a flood does not turn
 /// into a flood of replies.

@@ -17,10 +17,10 @@ use lanchat_proto::{
     fold_name, name_key, validate_name, ClientMsg, CommandError, ErrCode, ServerMsg,
 };
 
-use crate::bucket::TokenBucket;
 use crate::limits;
 use crate::outbox::{ConnId, Outbox};
 use history::History;
+use lanchat_proto::bucket::TokenBucket;
 
 /// The one-word reasons after `LEAVE <name>`.
 pub mod reason {

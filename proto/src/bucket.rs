@@ -1,6 +1,16 @@
-//! Flood control: a token bucket per connection, driven by time passed in from the loop.
+//! Flood control as the protocol defines it: a token bucket, driven by time passed in (this
+//! crate reads no clock). The server keeps one per connection and drops lines it has no token
+//! for; a client that sends unattended (piped input, a paste) keeps one just inside the
+//! server's defaults ([`DEFAULT_RATE`], [`DEFAULT_BURST`]) and waits for its tokens instead.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// A server's default sustained rate, lines per second per connection (`--rate`).
+pub const DEFAULT_RATE: f64 = 10.0;
+
+/// A server's default burst: lines a connection may send at once before the rate applies
+/// (`--burst`).
+pub const DEFAULT_BURST: u32 = 20;
 
 /// A token bucket: holds up to `burst` tokens, refills at `rate` tokens per second; each line
 /// takes one.
@@ -31,6 +41,13 @@ impl TokenBucket {
         self.last = now;
     }
 
+    /// How long from `now` until a token is there (zero if one is). Needs a rate above zero.
+    pub fn wait_time(&mut self, now: Instant) -> Duration {
+        self.refill(now);
+        let missing = (1.0 - self.tokens).max(0.0);
+        Duration::try_from_secs_f64(missing / self.rate).unwrap_or(Duration::MAX)
+    }
+
     /// Take a token if there is one.
     pub fn take(&mut self, now: Instant) -> bool {
         self.refill(now);
@@ -57,6 +74,8 @@ mod tests {
         assert!(b.take(t0 + Duration::from_millis(100)));
         let t1 = t0 + Duration::from_secs(1);
         assert_eq!((0..25).filter(|_| b.take(t1)).count(), 9);
+        assert_eq!(b.wait_time(t1), Duration::from_millis(100));
+        assert_eq!(b.wait_time(t1 + Duration::from_millis(100)), Duration::ZERO);
     }
 
     #[test]
