@@ -10,6 +10,9 @@ use crate::DEADLINE;
 pub struct Client {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
+    /// The start of a line a read with a deadline had taken when the deadline passed; the
+    /// next read goes on from it.
+    partial: Vec<u8>,
     /// Name given at [`Client::join`], for messages.
     pub name: String,
 }
@@ -42,6 +45,7 @@ impl Client {
         Client {
             reader: BufReader::new(stream),
             writer,
+            partial: Vec::new(),
             name: name.to_owned(),
         }
     }
@@ -78,10 +82,11 @@ impl Client {
 
     /// Read one line, waiting until `deadline`.
     pub fn read_line_until(&mut self, deadline: Instant) -> Read {
-        let mut buf = Vec::new();
+        let mut buf = std::mem::take(&mut self.partial);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                self.partial = buf;
                 return Read::Timeout;
             }
             let _ = self.reader.get_ref().set_read_timeout(Some(left));

@@ -3,8 +3,9 @@
 //! This crate is the single definition of what travels between a lanchat client and server:
 //! how bytes become lines ([`decoder`]), what a client may say ([`client`]), what the server
 //! answers ([`server`]), which names are allowed ([`name`]), which error codes exist
-//! ([`ErrCode`]) and what the LAN discovery datagrams say ([`discovery`]). It does no IO and reads no clock, so both the single-threaded server and the
-//! terminal client use it, and tests can feed it byte literals.
+//! ([`ErrCode`]), what the LAN discovery datagrams say ([`discovery`]) and how flood control
+//! counts ([`bucket`]). It does no IO and reads no clock, so both the single-threaded server and
+//! the terminal client use it, and tests can feed it byte literals.
 //!
 //! The normative description is `docs/PROTOCOL.md`; this crate implements it.
 
