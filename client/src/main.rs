@@ -385,13 +385,20 @@ mod interactive {
     /// reads a line (a SIGINT then ends `readline` with `Interrupted`) and puts this one back
     /// after; between lines, a SIGINT must not kill the process with the terminal half set up.
     fn catch_sigint() {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the
-        // sigaction struct is fully initialised before the call.
+        install(libc::SIGINT, on_sigint, 0);
+    }
+
+    /// Install `handler` for `sig`. Every handler given here does only async-signal-safe
+    /// things (atomic stores, write(2), alarm(2), _exit(2)).
+    fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int), flags: libc::c_int) {
+        // SAFETY: the sigaction struct is fully initialised before the call, and the handler
+        // is async-signal-safe (above).
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_sigaction = handler as libc::sighandler_t;
+            sa.sa_flags = flags;
             libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
     }
 
@@ -453,24 +460,9 @@ mod interactive {
     fn catch_sigint_plain(socket: &TcpStream) {
         use std::os::fd::AsRawFd;
         PLAIN_SOCKET.store(socket.as_raw_fd(), Ordering::SeqCst);
-        // SAFETY: the handlers only do async-signal-safe calls and atomic stores; the
-        // sigaction structs are fully initialised before use. SA_RESTART keeps the main
-        // thread's read going (the reader thread ends the process).
-        unsafe {
-            for (sig, handler) in [
-                (libc::SIGINT, on_sigint_plain as extern "C" fn(libc::c_int)),
-                (
-                    libc::SIGALRM,
-                    on_sigalrm_plain as extern "C" fn(libc::c_int),
-                ),
-            ] {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = handler as libc::sighandler_t;
-                sa.sa_flags = libc::SA_RESTART;
-                libc::sigemptyset(&mut sa.sa_mask);
-                libc::sigaction(sig, &sa, std::ptr::null_mut());
-            }
-        }
+        // SA_RESTART keeps the main thread's read going (the reader thread ends the process).
+        install(libc::SIGINT, on_sigint_plain, libc::SA_RESTART);
+        install(libc::SIGALRM, on_sigalrm_plain, libc::SA_RESTART);
     }
 
     /// Ctrl-C at the address or name prompt of a terminal rustyline cannot drive: nothing is
@@ -482,14 +474,7 @@ mod interactive {
     }
 
     fn leave_on_sigint() {
-        // SAFETY: the handler only calls _exit; the sigaction struct is fully initialised.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction =
-                on_sigint_before_join as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
-        }
+        install(libc::SIGINT, on_sigint_before_join, 0);
     }
 
     type Rl = Editor<ChatHelper, DefaultHistory>;
