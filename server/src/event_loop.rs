@@ -383,10 +383,7 @@ impl Server {
 
     fn want_flush(&mut self, id: ConnId) {
         if let Some(conn) = self.conns.get_mut(id.0) {
-            if !conn.in_flush_list {
-                conn.in_flush_list = true;
-                self.flush_list.push(id);
-            }
+            mark_for_flush(conn, id, &mut self.flush_list);
         }
     }
 
@@ -590,13 +587,12 @@ impl Server {
 
     /// EOF from the peer: it is leaving. Tell the others, flush what it is owed, close.
     fn peer_closed(&mut self, id: ConnId) {
-        let (room, mut out) = self.room_and_outbox();
-        room.disconnect(id, reason::DISCONNECTED, &mut out);
         if let Some(conn) = self.conns.get_mut(id.0) {
             // A line cut off by the close is never relayed.
             conn.decoder.reset();
         }
-        let (_, mut out) = self.room_and_outbox();
+        let (room, mut out) = self.room_and_outbox();
+        room.disconnect(id, reason::DISCONNECTED, &mut out);
         out.close(id);
     }
 
@@ -954,12 +950,7 @@ impl Outbox for Delivery<'_> {
             return;
         };
         match conn.queue(frame, self.sendq) {
-            Queued::Yes => {
-                if !conn.in_flush_list {
-                    conn.in_flush_list = true;
-                    self.flush_list.push(to);
-                }
-            }
+            Queued::Yes => mark_for_flush(conn, to, self.flush_list),
             Queued::Overflow => self.doomed.push((to, reason::TOO_SLOW)),
             Queued::Broken => self.doomed.push((to, reason::DISCONNECTED)),
             Queued::Ignored => {}
@@ -973,9 +964,14 @@ impl Outbox for Delivery<'_> {
         if conn.phase == Phase::Open {
             conn.phase = Phase::Closing;
         }
-        if !conn.in_flush_list {
-            conn.in_flush_list = true;
-            self.flush_list.push(id);
-        }
+        mark_for_flush(conn, id, self.flush_list);
+    }
+}
+
+/// Put `id` on the flush list, once per round (its flag says whether it is there).
+fn mark_for_flush(conn: &mut Conn<TcpStream>, id: ConnId, flush_list: &mut Vec<ConnId>) {
+    if !conn.in_flush_list {
+        conn.in_flush_list = true;
+        flush_list.push(id);
     }
 }
