@@ -14,10 +14,17 @@
 //!   direction marks U+200E, U+200F, U+061C: they reorder or hide text ("Trojan Source"), so a
 //!   line could read differently from what was sent. They become `�`. So do the Unicode line
 //!   and paragraph separators (U+2028, U+2029), which some terminals treat as line breaks.
+//! - Characters that show as nothing ([`is_invisible`]): zero-width space, word joiner, BOM,
+//!   soft hyphen, U+180E, the deprecated format controls U+206A..U+206F, tag characters, the
+//!   interlinear annotation controls U+FFF9..U+FFFB, the Hangul fillers. They hide text in
+//!   plain sight (`pay\u{200b}pal`, ASCII smuggled as tag characters) or make a message look
+//!   empty. They become `�` too. The joiners and selectors that shape visible text (ZWJ,
+//!   ZWNJ, variation selectors, the combining grapheme joiner) stay: emoji and Indic,
+//!   Persian or Mongolian text need them, and they add nothing on their own.
 
 use std::borrow::Cow;
 
-/// Stand-in for C1 controls and bidi/format characters.
+/// Stand-in for C1 controls, bidi controls and invisible characters.
 pub const STAND_IN: char = '\u{FFFD}';
 
 /// The visible stand-in for `c`, or `None` when `c` is safe to print as it is.
@@ -29,8 +36,29 @@ pub fn stand_in(c: char) -> Option<char> {
         '\u{7f}' => Some('\u{2421}'),
         // C1, bidi controls, line/paragraph separators: the protocol's one list.
         c if lanchat_proto::is_terminal_control(c) => Some(STAND_IN),
+        c if is_invisible(c) => Some(STAND_IN),
         _ => None,
     }
+}
+
+/// True for a character that shows as nothing and does not shape the text around it: the
+/// protocol's default-ignorables (which the server also counts as blank) and the interlinear
+/// annotation controls U+FFF9..U+FFFB (format characters some renderers hide text with), but
+/// not ZWJ, ZWNJ, the combining grapheme joiner or variation selectors, which emoji and
+/// several scripts need to show right.
+pub fn is_invisible(c: char) -> bool {
+    let shapes_text = matches!(
+        c,
+        '\u{200c}' // ZWNJ
+            | '\u{200d}' // ZWJ
+            | '\u{34f}' // combining grapheme joiner
+            | '\u{180b}'..='\u{180d}' // Mongolian free variation selectors
+            | '\u{180f}'
+            | '\u{fe00}'..='\u{fe0f}' // variation selectors
+            | '\u{e0100}'..='\u{e01ef}' // variation selectors supplement
+    );
+    let annotation = matches!(c, '\u{fff9}'..='\u{fffb}');
+    annotation || (lanchat_proto::is_default_ignorable(c) && !shapes_text)
 }
 
 /// `text` with every character a terminal would act on replaced by a visible stand-in.
@@ -78,6 +106,21 @@ mod tests {
             ("\u{2067}\u{2068}", "��"),
             ("mark\u{200e}\u{200f}\u{061c}", "mark���"),
             ("line\u{2028}para\u{2029}", "line�para�"),
+            // Invisible characters.
+            ("\u{200b}", "�"),
+            ("pay\u{200b}pal", "pay�pal"),
+            ("word\u{2060}joiner", "word�joiner"),
+            ("\u{feff}bom", "�bom"),
+            ("soft\u{ad}hyphen", "soft�hyphen"),
+            ("mongolian\u{180e}vs", "mongolian�vs"),
+            ("\u{206a}\u{206b}\u{206c}\u{206d}\u{206e}\u{206f}", "������"),
+            ("\u{fff9}note\u{fffa}ruby\u{fffb}", "�note�ruby�"),
+            ("tag\u{e0001}\u{e0068}\u{e0069}\u{e007f}", "tag����"),
+            ("\u{3164}\u{ffa0}\u{115f}\u{1160}", "����"),
+            // What shapes visible text stays.
+            ("👨\u{200d}👩\u{200d}👧", "👨\u{200d}👩\u{200d}👧"),
+            ("❤\u{fe0f}", "❤\u{fe0f}"),
+            ("می\u{200c}خواهم", "می\u{200c}خواهم"),
         ];
         for (input, want) in cases {
             let got = sanitize(input);

@@ -61,9 +61,12 @@ impl std::error::Error for CommandError<'_> {}
 /// Characters of an unknown command word echoed back in `ERR unknown-command`.
 const MAX_ECHOED_WORD: usize = 32;
 
-/// True for a line the protocol ignores: empty or only white space.
+/// True for a line the protocol ignores: empty, or only white space and characters that show
+/// as nothing ([`crate::is_default_ignorable`]: zero-width space, word joiner, BOM, Hangul
+/// fillers, ...). Such a line would reach the others as a message they cannot see.
 pub fn is_blank(line: &str) -> bool {
-    line.trim().is_empty()
+    line.chars()
+        .all(|c| c.is_whitespace() || crate::is_default_ignorable(c))
 }
 
 /// True for the two ways of leaving: `<quit>` (surrounding white space allowed) and `/quit`
@@ -107,12 +110,12 @@ impl<'a> ClientMsg<'a> {
         match () {
             _ if is("who") => Ok(ClientMsg::Who),
             _ if is("help") => Ok(ClientMsg::Help),
-            _ if is("me") && rest.trim().is_empty() => Err(CommandError::Usage("/me <action>")),
+            _ if is("me") && is_blank(rest) => Err(CommandError::Usage("/me <action>")),
             _ if is("me") => Ok(ClientMsg::Me(rest)),
             _ if is("nick") => Ok(ClientMsg::Nick(rest.trim_end())),
             _ if is("msg") => {
                 let (to, text) = split_word(rest);
-                if to.is_empty() || text.trim().is_empty() {
+                if to.is_empty() || is_blank(text) {
                     Err(CommandError::Usage("/msg <name> <text>"))
                 } else {
                     Ok(ClientMsg::Msg { to, text })
@@ -184,6 +187,11 @@ mod tests {
             ("/msg", Err(CommandError::Usage("/msg <name> <text>"))),
             ("/me waves", Ok(Me("waves"))),
             ("/me", Err(CommandError::Usage("/me <action>"))),
+            ("/me \u{200b}", Err(CommandError::Usage("/me <action>"))),
+            (
+                "/msg bob \u{200b}\u{2060}",
+                Err(CommandError::Usage("/msg <name> <text>")),
+            ),
             ("/nick carol", Ok(Nick("carol"))),
             ("/nick", Ok(Nick(""))),
             ("/nick two words", Ok(Nick("two words"))),
@@ -237,10 +245,17 @@ mod tests {
         assert!(is_blank(""));
         assert!(is_blank(" \t "));
         assert!(!is_blank(" x "));
+        assert!(is_blank("\u{200b}"));
+        assert!(is_blank(
+            " \u{2060}\u{feff}\u{3000}\u{ad}\u{180e}\u{206a}\u{e0041} \u{3164}"
+        ));
+        assert!(!is_blank("\u{200b}x\u{200b}"));
+        assert!(!is_blank("\u{fff9}"), "visible to a client, as a stand-in");
     }
 
     fn text() -> impl Strategy<Value = String> {
-        "[^\n\r\\s][^\n\r]{0,40}".prop_filter("not a quit", |t| !is_quit(t))
+        "[^\n\r\\s][^\n\r]{0,40}"
+            .prop_filter("not a quit, not blank", |t| !is_quit(t) && !is_blank(t))
     }
 
     fn word() -> impl Strategy<Value = String> {

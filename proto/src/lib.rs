@@ -2,8 +2,8 @@
 //!
 //! This crate is the single definition of what travels between a lanchat client and server:
 //! how bytes become lines ([`decoder`]), what a client may say ([`client`]), what the server
-//! answers ([`server`]), which names are allowed ([`name`]), which error codes exist
-//! ([`ErrCode`]), what the LAN discovery datagrams say ([`discovery`]) and how flood control
+//! answers ([`server`]), which names are allowed and when two are the same ([`name`],
+//! [`name_index`]), which error codes exist ([`ErrCode`]), what the LAN discovery datagrams say ([`discovery`]) and how flood control
 //! counts ([`bucket`]). It does no IO and reads no clock, so both the single-threaded server and
 //! the terminal client use it, and tests can feed it byte literals.
 //!
@@ -15,12 +15,14 @@ pub mod code;
 pub mod decoder;
 pub mod discovery;
 pub mod name;
+pub mod name_index;
 pub mod server;
 
 pub use client::{ClientMsg, CommandError};
 pub use code::ErrCode;
 pub use decoder::{LineDecoder, LineTooLong, Lines};
-pub use name::{fold_name, name_key, validate_name, NameError};
+pub use name::{fold_name, name_key, validate_name, NameError, NameKey};
+pub use name_index::NameIndex;
 pub use server::{ParseError, ServerMsg};
 
 /// The TCP (and discovery UDP) port a server listens on unless told otherwise.
@@ -63,4 +65,75 @@ pub fn is_terminal_control(c: char) -> bool {
                 | '\u{2028}'
                 | '\u{2029}'
         )
+}
+
+/// True for a character Unicode marks `Default_Ignorable_Code_Point`: one that shows as nothing
+/// unless a font or a terminal decides otherwise. Zero-width space, word joiner, byte-order mark,
+/// soft hyphen, ZWJ/ZWNJ, variation selectors, tag characters, the Hangul fillers, U+180E,
+/// U+206A..U+206F and the bidi controls are among them. A line of only these and white space
+/// is blank (`client::is_blank`), and no name may hold one.
+pub fn is_default_ignorable(c: char) -> bool {
+    // unicode-security keeps its Default_Ignorable_Code_Point table private, but UTS #39's
+    // skeleton drops exactly those characters (and maps every other one to something): a
+    // character whose skeleton is empty is default-ignorable.
+    if c.is_ascii() {
+        return false; // the common case, without the table lookups
+    }
+    let mut buf = [0; 4];
+    let shows = unicode_security::skeleton(c.encode_utf8(&mut buf))
+        .next()
+        .is_some();
+    !shows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_ignorables_are_the_invisible_ones() {
+        for c in [
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{ad}',
+            '\u{180e}',
+            '\u{206a}',
+            '\u{206f}',
+            '\u{fe0f}',
+            '\u{e0041}',
+            '\u{e007f}',
+            '\u{3164}',
+            '\u{ffa0}',
+            '\u{115f}',
+            '\u{1160}',
+            '\u{202e}',
+            '\u{2066}',
+        ] {
+            assert!(is_default_ignorable(c), "U+{:04X}", u32::from(c));
+        }
+        for c in [
+            'a', ' ', '_', '0', 'ə', '東', '\u{640}', '\u{fff9}', '\u{301}', '\u{2800}',
+        ] {
+            assert!(!is_default_ignorable(c), "U+{:04X}", u32::from(c));
+        }
+    }
+
+    /// Unicode 16 lists 4,174 default-ignorable code points; the skeleton must drop exactly
+    /// those, or the test above proves less than it says.
+    #[test]
+    fn the_skeleton_drops_exactly_the_default_ignorables() {
+        use unicode_security::general_security_profile::IdentifierType;
+        use unicode_security::GeneralSecurityProfile;
+        let all: Vec<char> = (0..=0x10ffff_u32).filter_map(char::from_u32).collect();
+        let ignorable = all.iter().filter(|&&c| is_default_ignorable(c)).count();
+        assert_eq!(ignorable, 4174);
+        for &c in &all {
+            if c.identifier_type() == Some(IdentifierType::Default_Ignorable) {
+                assert!(is_default_ignorable(c), "U+{:04X}", u32::from(c));
+            }
+        }
+    }
 }

@@ -8,13 +8,12 @@
 pub mod history;
 pub mod text;
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use lanchat_proto::client::{is_blank, is_quit};
 use lanchat_proto::server::encode_member_list;
 use lanchat_proto::{
-    fold_name, name_key, validate_name, ClientMsg, CommandError, ErrCode, ServerMsg,
+    name_key, validate_name, ClientMsg, CommandError, ErrCode, NameIndex, ServerMsg,
 };
 
 use crate::limits;
@@ -117,8 +116,9 @@ pub struct Room {
     sessions: Vec<Option<Session>>,
     /// Number of `Some` entries in `sessions`.
     count: usize,
-    /// Folded name to its owner. Invariant: exactly the named sessions, each once.
-    by_name: HashMap<String, ConnId>,
+    /// Name to its owner, found by any case or look-alike spelling. Invariant: exactly the
+    /// named sessions, each once.
+    by_name: NameIndex<ConnId>,
     /// Named connections, densely packed, in join order until someone leaves: the broadcast
     /// list. Invariant: `sessions[named[i]].slot == i`.
     named: Vec<ConnId>,
@@ -150,7 +150,7 @@ impl Room {
             cfg,
             sessions: Vec::new(),
             count: 0,
-            by_name: HashMap::new(),
+            by_name: NameIndex::new(),
             named: Vec::new(),
             frame: Vec::new(),
             history,
@@ -375,18 +375,17 @@ impl Room {
             return;
         }
         let name = line.trim();
-        let folded = match name_key(name) {
+        let key = match name_key(name) {
             Ok(key) => key,
             Err(e) => {
                 self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
                 return;
             }
         };
-        if self.by_name.contains_key(&folded) {
+        if !self.by_name.insert(key, id) {
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(name), out);
             return;
         }
-        self.by_name.insert(folded, id);
         let slot = self.named.len();
         self.named.push(id);
         if let Some(s) = self.session_mut(id) {
@@ -439,7 +438,7 @@ impl Room {
                 out.send(id, &self.frame);
             }
             ClientMsg::Msg { to, text } => {
-                let Some(&target) = self.by_name.get(&fold_name(to)) else {
+                let Some(&target) = self.by_name.get(to) else {
                     self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
                     return;
                 };
@@ -494,7 +493,7 @@ impl Room {
         let Some(old) = self.name_of(id).map(str::to_owned) else {
             return;
         };
-        let folded = match name_key(new) {
+        let key = match name_key(new) {
             Ok(key) => key,
             Err(e) => {
                 self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
@@ -510,15 +509,12 @@ impl Room {
             out.send(id, &self.frame);
             return;
         }
-        match self.by_name.get(&folded) {
-            Some(&owner) if owner != id => {
-                self.send_err(id, ErrCode::NameTaken, &text::name_taken(new), out);
-                return;
-            }
-            _ => {}
+        if self.by_name.holders(&key).any(|&owner| owner != id) {
+            self.send_err(id, ErrCode::NameTaken, &text::name_taken(new), out);
+            return;
         }
-        self.by_name.remove(&fold_name(&old));
-        self.by_name.insert(folded, id);
+        self.by_name.remove(&old);
+        self.by_name.insert(key, id);
         if let Some(s) = self.session_mut(id) {
             s.name = Some(new.into());
         }
@@ -565,7 +561,7 @@ impl Room {
         let session = self.sessions.get_mut(id.0)?.take()?;
         self.count -= 1;
         if let Some(name) = &session.name {
-            self.by_name.remove(&fold_name(name));
+            self.by_name.remove(name);
             let slot = session.slot;
             self.named.swap_remove(slot);
             if let Some(&moved) = self.named.get(slot) {
@@ -631,7 +627,7 @@ impl Room {
             if validate_name(name).is_err() {
                 return Err(format!("invalid name {name:?} accepted"));
             }
-            if self.by_name.get(&fold_name(name)) != Some(&ConnId(i)) {
+            if self.by_name.get(name) != Some(&ConnId(i)) {
                 return Err(format!("name {name:?} not indexed to #{i}"));
             }
         }
