@@ -116,6 +116,13 @@ fn make_install_puts_everything_under_destdir_and_uninstall_takes_it_away() {
             version.trim(),
             format!("{want}{}", env!("CARGO_PKG_VERSION"))
         );
+        // Stripped: the debug info stays in target/.
+        let size = |p: &Path| std::fs::metadata(p).expect("stat").len();
+        let (built, installed) = (size(&bin_path(bin)), size(&prefix.join("bin").join(bin)));
+        assert!(
+            installed < built / 2,
+            "{bin}: {installed} B installed, {built} B built"
+        );
     }
     // The unit starts the server where it was installed (PREFIX, not DESTDIR).
     let unit = std::fs::read_to_string(prefix.join("lib/systemd/system/lanchat.service"))
