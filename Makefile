@@ -12,11 +12,27 @@ SENDERS ?=
 MESSAGES ?=
 SIZE ?=
 RATE ?=
+# `make install` / `make uninstall`: where to (DESTDIR is prepended to every path, for
+# packaging into a staging folder), and where the built binaries are (`make build` puts them
+# there; install only copies, so `make build && sudo make install` builds as you, not root).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BUILD ?= target/release
+# Binaries are installed stripped: the release profile keeps line tables for perf (10 MiB of
+# the server's 11 MiB); INSTALL_PROGRAM="install -m 755" keeps them.
+INSTALL_PROGRAM ?= install -m 755 -s
 # Seconds `make fuzz` runs each fuzz target, and which targets
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= decoder room
 
-.PHONY: build server client test lint fmt ci clean load fuzz
+.PHONY: build server client test lint fmt ci clean load fuzz install uninstall
 
 build:
 	$(CARGO) build --workspace --release
@@ -40,6 +56,30 @@ fmt:
 	$(CARGO) fmt --all
 
 ci: lint test
+
+# The two binaries; a man page and bash/zsh/fish completions for each, written by
+# lanchat-packaging from the same clap definitions as --help; the systemd unit, pointed at
+# the installed server.
+install:
+	@for b in lanchat-server lanchat lanchat-packaging; do \
+		test -x "$(BUILD)/$$b" || { echo "make install: $(BUILD)/$$b is not built: run 'make build' first (as yourself, not root)" >&2; exit 1; }; \
+	done
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SYSTEMDUNITDIR)"
+	$(INSTALL_PROGRAM) "$(BUILD)/lanchat-server" "$(BUILD)/lanchat" "$(DESTDIR)$(BINDIR)/"
+	"$(BUILD)/lanchat-packaging" --man-dir "$(DESTDIR)$(MANDIR)" --bash-dir "$(DESTDIR)$(BASHCOMPDIR)" \
+		--zsh-dir "$(DESTDIR)$(ZSHCOMPDIR)" --fish-dir "$(DESTDIR)$(FISHCOMPDIR)"
+	sed 's|^ExecStart=/usr/local/bin/|ExecStart=$(BINDIR)/|' packaging/lanchat.service \
+		> "$(DESTDIR)$(SYSTEMDUNITDIR)/lanchat.service"
+	chmod 644 "$(DESTDIR)$(SYSTEMDUNITDIR)/lanchat.service"
+
+# Removes what install put there (stop the service first: systemctl disable --now lanchat).
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/lanchat-server" "$(DESTDIR)$(BINDIR)/lanchat" \
+		"$(DESTDIR)$(MANDIR)/man8/lanchat-server.8" "$(DESTDIR)$(MANDIR)/man1/lanchat.1" \
+		"$(DESTDIR)$(SYSTEMDUNITDIR)/lanchat.service"
+	for b in lanchat-server lanchat; do \
+		rm -f "$(DESTDIR)$(BASHCOMPDIR)/$$b" "$(DESTDIR)$(ZSHCOMPDIR)/_$$b" "$(DESTDIR)$(FISHCOMPDIR)/$$b.fish"; \
+	done
 
 # Load scenarios against a fresh release server each (not part of CI); see docs/BENCHMARKS.md.
 load:

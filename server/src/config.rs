@@ -10,9 +10,28 @@ use clap::Parser;
 use crate::limits;
 use crate::room::RoomConfig;
 
+/// Shown after the flags by `--help`, and in the man page (one section per heading).
+const AFTER_HELP: &str = "\
+Examples:
+  lanchat-server
+      Serve the LAN: every interface, port 7070, answering discovery probes.
+  lanchat-server --bind 192.168.1.20 --name \"3rd floor\" --max-clients 500
+      One interface, a name for clients' server lists, at most 500 people.
+  LANCHAT_NO_DISCOVERY=yes RUST_LOG=warn lanchat-server
+      Settings from the environment (as a systemd unit's Environment= lines
+      give them); only warnings and errors in the log.
+
+Logging:
+  To stderr: each line starts with the local time, or under systemd with its
+  priority for the journal (journalctl -u lanchat). RUST_LOG picks what is
+  logged: a level (error, warn, info (the default), debug, trace, off), then
+  TARGET=LEVEL pairs, e.g. RUST_LOG=info,mio=warn. Past a few lines a second
+  of one kind, lines are counted and summarised. SIGINT or SIGTERM: every
+  client gets BYE, then exit 0.";
+
 /// `lanchat-server`: a LAN chat server on one thread.
 #[derive(Debug, Clone, PartialEq, Parser)]
-#[command(name = "lanchat-server", version, about, long_about = None)]
+#[command(name = "lanchat-server", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Config {
     /// Address to listen on (`0.0.0.0` = every IPv4 interface, `::` = every interface).
     #[arg(long, env = "LANCHAT_BIND", default_value = "0.0.0.0")]
@@ -66,7 +85,7 @@ pub struct Config {
     pub name: Option<String>,
 
     /// Do not answer LAN discovery probes on UDP.
-    #[arg(long, env = "LANCHAT_NO_DISCOVERY")]
+    #[arg(long, env = "LANCHAT_NO_DISCOVERY", value_parser = parse_switch)]
     pub no_discovery: bool,
 }
 
@@ -192,6 +211,16 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     Ok(r)
 }
 
+/// An on/off environment variable as people write them in systemd `Environment=` lines:
+/// 1/0, yes/no, on/off, true/false (any case); empty is off, like an unset variable.
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "on" | "true" => Ok(true),
+        "0" | "no" | "off" | "false" | "" => Ok(false),
+        _ => Err(format!("{s:?} is not 1/0, yes/no, on/off or true/false")),
+    }
+}
+
 /// A byte count with an optional `K`/`KiB`/`M`/`MiB` suffix (powers of 1024).
 fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -258,6 +287,29 @@ mod tests {
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn switches() {
+        for (s, want) in [
+            ("1", Ok(true)),
+            ("yes", Ok(true)),
+            ("On", Ok(true)),
+            ("TRUE", Ok(true)),
+            ("0", Ok(false)),
+            ("no", Ok(false)),
+            ("off", Ok(false)),
+            ("false", Ok(false)),
+            ("", Ok(false)),
+        ] {
+            assert_eq!(parse_switch(s), want, "{s:?}");
+        }
+        assert!(parse_switch("maybe").is_err());
+        assert!(Config::try_parse_from(["x", "--no-discovery"]).is_ok_and(|c| c.no_discovery));
+        assert!(
+            Config::try_parse_from(["x", "--no-discovery=yes"]).is_err(),
+            "a flag takes no value"
+        );
     }
 
     #[test]
