@@ -203,9 +203,8 @@ fn spki_of(cert: &CertificateDer<'_>) -> Result<SubjectPublicKeyInfoDer<'static>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use rustls::pki_types::{ServerName, UnixTime};
-    use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, ServerConnection};
+    use rustls::pki_types::ServerName;
+    use rustls::{ClientConnection, ServerConnection};
 
     fn temp_identity() -> (Identity, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -213,55 +212,10 @@ mod tests {
         (id, dir)
     }
 
-    /// Accepts any certificate but checks the handshake signature: enough to drive the
-    /// server's side in these tests (the client's real verifier lives in the client crate).
-    #[derive(Debug)]
-    struct AnyKey(Arc<CryptoProvider>);
-
-    impl ServerCertVerifier for AnyKey {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-        fn verify_tls12_signature(
-            &self,
-            _: &[u8],
-            _: &CertificateDer<'_>,
-            _: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            Err(rustls::Error::General("no TLS 1.2".into()))
-        }
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-
-    fn client(alpn: &[&[u8]]) -> ClientConnection {
-        let mut config = ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .expect("tls13")
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyKey(provider())))
-            .with_no_client_auth();
+    /// A client with lanchat's own pinning configuration (expecting `fp`), offering `alpn`.
+    fn client(fp: Fingerprint, alpn: &[&[u8]]) -> ClientConnection {
+        let (config, _) = lanchat_client::tls::pinned_config(Some(fp));
+        let mut config = (*config).clone();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let name = ServerName::try_from("lanchat").expect("name");
         ClientConnection::new(Arc::new(config), name).expect("client")
@@ -305,15 +259,20 @@ mod tests {
             ),
             (&[][..], None),
         ] {
-            let mut c = client(offer);
+            let mut c = client(id.fingerprint(), offer);
             let mut s = ServerConnection::new(id.server_config()).expect("server");
             handshake(&mut c, &mut s).expect("handshake");
             assert_eq!(s.alpn_protocol(), want);
             assert_eq!(s.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
             let seen = c.peer_certificates().expect("cert")[0].clone();
             assert_eq!(fingerprint_of(&seen).expect("fp"), id.fingerprint());
+            assert_eq!(
+                lanchat_client::tls::fingerprint_of(&seen).expect("fp"),
+                id.fingerprint(),
+                "the client computes the fingerprint the server prints"
+            );
         }
-        let mut c = client(&[b"h2"]);
+        let mut c = client(id.fingerprint(), &[b"h2"]);
         let mut s = ServerConnection::new(id.server_config()).expect("server");
         assert!(
             handshake(&mut c, &mut s).is_err(),
