@@ -10,6 +10,10 @@
 //! - [`members`]: who is here, kept current from the server's lines; tab completion.
 //! - [`editor`]: rustyline callbacks (completion, Ctrl-C).
 //! - [`discovery`]: finding servers on the LAN by UDP broadcast (`--discover`).
+//! - [`tls`]: the TLS configuration, the verifier that pins a server's key (or checks it
+//!   against an office CA), and telling a plaintext server apart.
+//! - [`known_servers`]: the servers this user trusts, and trust on first use: go on, ask, or
+//!   refuse, with the words for each.
 //! - [`clock`]: time for timestamps.
 //!
 //! The client defines no wire format of its own: it speaks lanchat protocol v1 through
@@ -20,6 +24,8 @@ pub mod clock;
 pub mod conn;
 pub mod discovery;
 pub mod editor;
+pub mod known_servers;
 pub mod members;
 pub mod render;
 pub mod sanitize;
+pub mod tls;

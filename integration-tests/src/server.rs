@@ -74,6 +74,12 @@ impl Drop for TestServer {
     }
 }
 
+/// The state directory (server key and certificate) the test servers share unless a test sets
+/// its own: under the system's temporary directory, never the user's home.
+pub fn shared_state_dir() -> PathBuf {
+    std::env::temp_dir().join("lanchat-tests-state")
+}
+
 /// Path of a binary built from this workspace (`lanchat-server`, `lanchat`, `lanchat-load`),
 /// next to the test executable's `deps/` folder. `make test` builds them first.
 #[track_caller]
@@ -102,6 +108,9 @@ pub struct ServerProcess {
     log: Arc<Mutex<String>>,
     /// Receives once when the server's stdout closes, i.e. when the process has exited.
     stdout_closed: mpsc::Receiver<Option<String>>,
+    /// Receives the stdout line after `listening on` (a TLS server's `fingerprint` line), or
+    /// `None` at EOF.
+    second_line: mpsc::Receiver<Option<String>>,
 }
 
 impl ServerProcess {
@@ -117,7 +126,8 @@ impl ServerProcess {
     pub fn command(args: &[&str]) -> Command {
         let mut cmd = Command::new(bin_path("lanchat-server"));
         cmd.args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
-            .args(args);
+            .args(args)
+            .env("LANCHAT_STATE_DIR", shared_state_dir());
         cmd
     }
 
@@ -153,6 +163,13 @@ impl ServerProcess {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr.unwrap_or_else(Stdio::piped));
+        // Tests keep the server's key out of the home directory: one shared state directory
+        // (key made once, reused), unless the test picks its own.
+        let state_set = cmd.get_envs().any(|(k, _)| k == "LANCHAT_STATE_DIR")
+            || cmd.get_args().any(|a| a == "--state-dir");
+        if !state_set {
+            cmd.env("LANCHAT_STATE_DIR", shared_state_dir());
+        }
         // A level set on the command (a test that reads debug lines) wins over the default.
         let set_on_cmd = cmd.get_envs().any(|(k, _)| k == "RUST_LOG");
         if std::env::var_os("RUST_LOG").is_none() && !set_on_cmd {
@@ -175,9 +192,11 @@ impl ServerProcess {
         }
         let (first_tx, first_rx) = mpsc::channel();
         let (closed_tx, closed_rx) = mpsc::channel();
+        let (second_tx, second_rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
             let _ = first_tx.send(lines.next());
+            let _ = second_tx.send(lines.next());
             let rest: Vec<String> = lines.collect();
             let _ = closed_tx.send(Some(rest.join("\n")));
         });
@@ -201,6 +220,21 @@ impl ServerProcess {
             addr,
             log,
             stdout_closed: closed_rx,
+            second_line: second_rx,
+        }
+    }
+
+    /// The `SHA256:...` fingerprint a TLS server prints after its address (waits at most
+    /// [`crate::DEADLINE`]). Panics when the line does not come or is something else.
+    #[track_caller]
+    pub fn fingerprint(&self) -> String {
+        let line = self.second_line.recv_timeout(crate::DEADLINE);
+        match &line {
+            Ok(Some(l)) => match l.strip_prefix("fingerprint ") {
+                Some(fp) => fp.to_owned(),
+                None => panic!("expected the fingerprint line, got {l:?}"),
+            },
+            _ => panic!("no fingerprint line ({line:?}); log:\n{}", self.log()),
         }
     }
 

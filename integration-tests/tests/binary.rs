@@ -4,6 +4,7 @@ use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
 
+use integration_tests::server::shared_state_dir;
 use integration_tests::{bin_path, ChildGuard, Client, ServerProcess, DEADLINE};
 
 #[test]
@@ -46,6 +47,7 @@ fn a_port_in_use_is_a_clear_error() {
     let port = first.addr().port().to_string();
     let out = Command::new(bin_path("lanchat-server"))
         .args(["--bind", "127.0.0.1", "--port", &port, "--no-discovery"])
+        .env("LANCHAT_STATE_DIR", shared_state_dir())
         .output()
         .expect("run lanchat-server");
     assert_eq!(out.status.code(), Some(1));

@@ -3,9 +3,10 @@
 //! This crate is the single definition of what travels between a lanchat client and server:
 //! how bytes become lines ([`decoder`]), what a client may say ([`client`]), what the server
 //! answers ([`server`]), which names are allowed and when two are the same ([`name`],
-//! [`name_index`]), which error codes exist ([`ErrCode`]), what the LAN discovery datagrams say ([`discovery`]) and how flood control
-//! counts ([`bucket`]). It does no IO and reads no clock, so both the single-threaded server and
-//! the terminal client use it, and tests can feed it byte literals.
+//! [`name_index`]), which error codes exist ([`ErrCode`]), what the LAN discovery datagrams
+//! say ([`discovery`]), how a server key's fingerprint is written ([`fingerprint`]) and how
+//! flood control counts ([`bucket`]). It does no IO and reads no clock, so both the
+//! single-threaded server and the terminal client use it, and tests can feed it byte literals.
 //!
 //! The normative description is `docs/PROTOCOL.md`; this crate implements it.
 
@@ -14,6 +15,7 @@ pub mod client;
 pub mod code;
 pub mod decoder;
 pub mod discovery;
+pub mod fingerprint;
 pub mod name;
 pub mod name_index;
 pub mod server;
@@ -21,6 +23,7 @@ pub mod server;
 pub use client::{ClientMsg, CommandError};
 pub use code::ErrCode;
 pub use decoder::{LineDecoder, LineTooLong, Lines};
+pub use fingerprint::{Fingerprint, FingerprintError};
 pub use name::{fold_name, name_key, validate_name, NameError, NameKey};
 pub use name_index::NameIndex;
 pub use server::{ParseError, ServerMsg};
@@ -41,8 +44,13 @@ pub const MAX_MAX_LINE: usize = 1 << 20;
 /// Clients size their decoder as `max_line + SERVER_LINE_OVERHEAD` or more.
 pub const SERVER_LINE_OVERHEAD: usize = 160;
 
-/// The probe a client broadcasts over UDP to find servers on the LAN ([`discovery::PROBE`]).
+/// The version-1 probe a client broadcasts over UDP to find servers on the LAN
+/// ([`discovery::PROBE`]).
 pub const DISCOVERY_PROBE: &str = discovery::PROBE;
+
+/// The ALPN protocol name of the line protocol inside TLS: a TLS server offers it, a client
+/// asks for it (a client that asks for none is served too).
+pub const ALPN: &str = "lanchat/1";
 
 /// The line a client sends to leave (as is `/quit`).
 pub const QUIT_LINE: &str = "<quit>";

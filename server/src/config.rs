@@ -3,6 +3,7 @@
 //! Defaults come from [`crate::limits`], where each one's reason is written down.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -87,6 +88,39 @@ pub struct Config {
     /// Do not answer LAN discovery probes on UDP.
     #[arg(long, env = "LANCHAT_NO_DISCOVERY", value_parser = parse_switch)]
     pub no_discovery: bool,
+
+    /// Serve without encryption, as protocol v1 over bare TCP (for nc and trusted networks):
+    /// anyone on the network can read the traffic.
+    #[arg(long, env = "LANCHAT_PLAINTEXT", conflicts_with_all = ["tls_cert", "tls_key"],
+          value_parser = parse_switch)]
+    pub plaintext: bool,
+
+    /// Directory for the server's key and certificate (default: $STATE_DIRECTORY, else
+    /// $XDG_STATE_HOME/lanchat, else ~/.local/state/lanchat).
+    #[arg(long, env = "LANCHAT_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Your own certificate chain (PEM), e.g. from an office CA, instead of the generated one.
+    #[arg(
+        long,
+        env = "LANCHAT_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert; must be readable by its owner only.
+    #[arg(
+        long,
+        env = "LANCHAT_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Print the server's key fingerprint (creating the key if needed) and exit.
+    #[arg(long)]
+    pub fingerprint: bool,
 }
 
 impl Default for Config {
@@ -104,6 +138,11 @@ impl Default for Config {
             history: limits::DEFAULT_HISTORY,
             name: None,
             no_discovery: false,
+            plaintext: false,
+            state_dir: None,
+            tls_cert: None,
+            tls_key: None,
+            fingerprint: false,
         }
     }
 }
@@ -284,6 +323,16 @@ mod tests {
             &["x", "--bind", "not-an-ip"],
             &["x", "--sendq", "1"],
             &["x", "--frobnicate"],
+            &["x", "--tls-cert", "c.pem"],
+            &["x", "--tls-key", "k.pem"],
+            &[
+                "x",
+                "--plaintext",
+                "--tls-cert",
+                "c.pem",
+                "--tls-key",
+                "k.pem",
+            ],
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?}");
         }

@@ -8,6 +8,7 @@
 //! - [`room`]: the chat logic, as plain code fed lines and returning frames through an
 //!   [`outbox::Outbox`].
 //! - [`limits`] and [`config`]: every bound and flag, with its default and reason.
+//! - [`tls`]: the server's key, certificate and fingerprint, and the rustls configuration.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
 
@@ -22,6 +23,7 @@ pub mod outbox;
 pub mod room;
 pub mod sockets;
 pub mod timers;
+pub mod tls;
 
 pub use config::Config;
 pub use event_loop::{Exit, Server, ShutdownHandle};

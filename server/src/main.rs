@@ -1,16 +1,23 @@
-//! `lanchat-server`: parse flags, set up logging, bind, print the address, run.
+//! `lanchat-server`: parse flags, set up logging, load the key, bind, print the address and the
+//! key's fingerprint, run.
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use lanchat_server::tls::{Identity, KeySource, Mode, Origin};
 use lanchat_server::{sockets, Config, Exit, Server};
 
 fn main() -> ExitCode {
     let mut config = Config::parse();
     lanchat_server::logger::init();
-    match run(&mut config) {
+    let result = if config.fingerprint {
+        print_fingerprint(&config)
+    } else {
+        run(&mut config)
+    };
+    match result {
         Ok(Exit::Graceful) => ExitCode::SUCCESS,
         Ok(Exit::Forced) => ExitCode::from(130),
         Err(e) => {
@@ -20,7 +27,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--fingerprint`: print the key's fingerprint line (creating the key if needed).
+fn print_fingerprint(config: &Config) -> anyhow::Result<Exit> {
+    let identity = Identity::load(&KeySource::of(config)?)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "fingerprint {}", identity.fingerprint())
+        .and_then(|()| stdout.flush())
+        .context("cannot print the fingerprint")?;
+    Ok(Exit::Graceful)
+}
+
 fn run(config: &mut Config) -> anyhow::Result<Exit> {
+    let mode = Mode::from_config(config)?;
+    log_mode(&mode);
     lanchat_server::memory::tune_allocator();
     match sockets::raise_fd_limit() {
         Ok((nofile, _hard)) => {
@@ -49,9 +68,13 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
     // The one line on stdout: scripts and tests read the real port from it. Nobody reading it
     // (a closed pipe) is no reason not to serve: `println!` would panic on EPIPE.
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) =
-        writeln!(stdout, "listening on {}", server.local_addr()).and_then(|()| stdout.flush())
-    {
+    let printed = writeln!(stdout, "listening on {}", server.local_addr()).and_then(|()| {
+        if let Mode::Tls(identity) = &mode {
+            writeln!(stdout, "fingerprint {}", identity.fingerprint())?;
+        }
+        stdout.flush()
+    });
+    if let Err(e) = printed {
         log::warn!("cannot print the address on stdout: {e}");
     }
     drop(stdout);
@@ -63,4 +86,32 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
         config.max_line
     );
     server.run().context("poll failed")
+}
+
+/// Say at start what the port speaks, and where the key came from.
+fn log_mode(mode: &Mode) {
+    match mode {
+        Mode::Plaintext => log::warn!(
+            "--plaintext: connections are not encrypted; anyone on the network can read every \
+             message, private ones included, and pose as this server"
+        ),
+        Mode::Tls(identity) => {
+            let (key, cert) = (
+                identity.key_path().display(),
+                identity.cert_path().display(),
+            );
+            match identity.origin() {
+                Origin::Generated => log::info!("generated a new key {key} and certificate {cert}"),
+                Origin::CertRenewed => log::warn!(
+                    "made a new certificate {cert} for key {key} (it was missing or for \
+                     another key); the fingerprint is unchanged"
+                ),
+                Origin::Loaded | Origin::Operator => {
+                    log::info!("key {key}, certificate {cert}");
+                }
+            }
+            // Until the event loop drives rustls, the port still speaks the line protocol.
+            log::warn!("TLS is not served yet: this build still speaks plaintext on its port");
+        }
+    }
 }

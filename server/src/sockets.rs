@@ -28,11 +28,14 @@ pub fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 
 /// A UDP socket for discovery on `addr`, non-blocking, allowed to answer broadcasts.
 ///
+/// Never shared: no `SO_REUSEADDR` or `SO_REUSEPORT`, so no other process on this machine,
+/// whatever its user, can bind the port beside it to read the probes and answer as this server
+/// (UDP has no TIME_WAIT, so a restarted server binds without them).
+///
 /// # Errors
-/// The OS's.
+/// The OS's, e.g. address in use.
 pub fn udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
     if addr.is_ipv6() {
         let _ = socket.set_only_v6(false);
     }
