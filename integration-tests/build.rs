@@ -1,8 +1,15 @@
-//! Finds the tools some packaging tests need (`man`, `groff`, `systemd-analyze`). Where one
-//! is missing, those tests are compiled as ignored, with the reason, instead of passing
-//! without checking anything. `.ci/run` installs them.
+//! Build-time probes for what a few tests need from the machine, so that a test that cannot run
+//! here is reported as ignored, with the reason, instead of passing without checking anything:
+//! - `lanchat_no_prlimit`: `prlimit` (util-linux) is missing (`robustness_fds`);
+//! - `lanchat_no_netns`: not root, or `ip` (iproute2) is missing (`client_netns`);
+//! - `has_man`, `has_systemd_analyze`: the packaging tests' tools (`install`), which `.ci/run`
+//!   installs.
+//!
+//! The probes run again when `PATH` changes, and when one of those tools is installed or
+//! removed (or after `cargo clean -p integration-tests`).
 
 use std::path::PathBuf;
+use std::process::Command;
 
 /// (cfg set when every tool is found, the tools)
 const NEEDS: [(&str, &[&str]); 2] = [
@@ -10,8 +17,29 @@ const NEEDS: [(&str, &[&str]); 2] = [
     ("has_systemd_analyze", &["systemd-analyze"]),
 ];
 
+fn runs(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn main() {
+    println!("cargo::rustc-check-cfg=cfg(lanchat_no_prlimit)");
+    println!("cargo::rustc-check-cfg=cfg(lanchat_no_netns)");
     println!("cargo::rerun-if-env-changed=PATH");
+    println!("cargo::rerun-if-changed=build.rs");
+    if !runs("prlimit", &["--version"]) {
+        println!("cargo::rustc-cfg=lanchat_no_prlimit");
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root || !runs("ip", &["-V"]) {
+        println!("cargo::rustc-cfg=lanchat_no_netns");
+    }
+
     let path = std::env::var_os("PATH").unwrap_or_default();
     let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
     for (cfg, tools) in NEEDS {

@@ -161,6 +161,18 @@ impl Client {
         before
     }
 
+    /// Prove the server has written out everything it did up to now, including what it did in
+    /// the round that answers: two [`Client::sync`]s, the second read by the server in a round
+    /// that began after the first one's flush. Returns the lines that came before the answers.
+    /// (After moving a test server's clock: whatever the first round after it did has reached
+    /// every socket.)
+    #[track_caller]
+    pub fn settle(&mut self) -> Vec<String> {
+        let mut seen = self.sync();
+        seen.extend(self.sync());
+        seen
+    }
+
     /// The server must close the connection (after any lines, which are returned).
     #[track_caller]
     pub fn expect_eof(&mut self) -> Vec<String> {
@@ -206,4 +218,16 @@ pub fn join_never_reading(addr: SocketAddr, name: &str) -> TcpStream {
     s.write_all(format!("{name}\n").as_bytes())
         .expect("send name");
     s
+}
+
+/// Give `stuck` (which never reads) more private output from `talker` than its socket buffers
+/// hold (8 MB), so the server has bytes it cannot deliver; returns once the server has read
+/// them all.
+#[track_caller]
+pub fn clog(talker: &mut Client, stuck: &str) {
+    let batch = format!("/msg {stuck} {}\n", "x".repeat(2000)).repeat(100);
+    for _ in 0..40 {
+        talker.send_raw(batch.as_bytes());
+    }
+    assert_eq!(talker.sync(), Vec::<String>::new());
 }

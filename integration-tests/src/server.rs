@@ -9,14 +9,21 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lanchat_server::{Config, Exit, Server, ShutdownHandle};
+use lanchat_server::{Config, Exit, ManualClock, Server, ServerHandle};
 
 /// The lanchat server running on a thread of this process, on `127.0.0.1:<free port>`.
 /// Dropping it shuts the server down and waits for its thread.
+///
+/// Started with [`TestServer::with_manual_clock`], its loop reads a clock that stands still
+/// until the test moves it ([`TestServer::advance`]): deadlines of seconds (write stall, linger,
+/// accept back-off, shutdown) are then tested without waiting for them.
 pub struct TestServer {
     addr: SocketAddr,
-    handle: ShutdownHandle,
+    handle: ServerHandle,
+    clock: Option<ManualClock>,
     thread: Option<JoinHandle<std::io::Result<Exit>>>,
+    /// Receives once when the loop has ended.
+    ended: mpsc::Receiver<()>,
 }
 
 impl TestServer {
@@ -38,22 +45,86 @@ impl TestServer {
     #[track_caller]
     pub fn with(config: Config) -> TestServer {
         let server = Server::bind(&config).expect("bind test server");
+        Self::spawn(server, None)
+    }
+
+    /// Start with `config`, the loop reading a [`ManualClock`] that only
+    /// [`TestServer::advance`] moves.
+    #[track_caller]
+    pub fn with_manual_clock(config: Config) -> TestServer {
+        let clock = ManualClock::new();
+        let server =
+            Server::bind_with_clock(&config, Box::new(clock.clone())).expect("bind test server");
+        Self::spawn(server, Some(clock))
+    }
+
+    #[track_caller]
+    fn spawn(server: Server, clock: Option<ManualClock>) -> TestServer {
         let addr = server.local_addr();
-        let handle = server.shutdown_handle();
+        let handle = server.handle();
+        let (tx, ended) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(format!("lanchat-server {addr}"))
-            .spawn(move || server.run())
+            .spawn(move || {
+                let exit = server.run();
+                let _ = tx.send(());
+                exit
+            })
             .expect("spawn server thread");
         TestServer {
             addr,
             handle,
+            clock,
             thread: Some(thread),
+            ended,
         }
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Move the server's clock forward by `by` and wake its loop, which then fires whatever
+    /// became due. Panics unless started with [`TestServer::with_manual_clock`].
+    #[track_caller]
+    pub fn advance(&self, by: Duration) {
+        let clock = self
+            .clock
+            .as_ref()
+            .expect("advance needs TestServer::with_manual_clock");
+        clock.advance(by);
+        self.handle.wake();
+    }
+
+    /// How far [`TestServer::advance`] has moved the server's clock.
+    #[track_caller]
+    pub fn clock_elapsed(&self) -> Duration {
+        self.clock
+            .as_ref()
+            .expect("a clock needs TestServer::with_manual_clock")
+            .elapsed()
+    }
+
+    /// Ask the server to shut down, without waiting for it (see [`TestServer::wait`]).
+    pub fn begin_shutdown(&self) {
+        self.handle.shutdown();
+    }
+
+    /// Wait for the loop to end after [`TestServer::begin_shutdown`], at most `deadline`;
+    /// `None` if it is still running then.
+    pub fn wait(&mut self, deadline: Duration) -> Option<Exit> {
+        match self.ended.recv_timeout(deadline) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                self.thread.take()?.join().ok()?.ok()
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+        }
+    }
+
+    /// True once the server's loop has ended.
+    pub fn has_stopped(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// Shut down gracefully and wait; returns how the loop ended.

@@ -2,7 +2,7 @@
 //! test makes itself (joined by a veth pair), so no datagram leaves them.
 //!
 //! Needs root (or CAP_NET_ADMIN + CAP_SYS_ADMIN) and `ip` from iproute2; without them the test
-//! says why it is skipped and passes. The namespaces are deleted when the test ends, even when
+//! is ignored, with the reason (`build.rs` looks for both). The namespaces are deleted when the test ends, even when
 //! it fails; ones left behind by a test run that was killed are deleted at the next run.
 
 use std::io::{Read, Write};
@@ -122,6 +122,10 @@ fn cannot_run() -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(
+    lanchat_no_netns,
+    ignore = "needs root and `ip` (iproute2) for network namespaces"
+)]
 fn discover_finds_a_server_in_another_namespace_by_broadcast() {
     if let Some(why) = cannot_run() {
         eprintln!("skipped: {why}");

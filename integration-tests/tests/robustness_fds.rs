@@ -1,23 +1,12 @@
 //! File descriptors: `--max-clients` fitted to the fd limit, and accept running out of fds
 //! (EMFILE) without spinning or stalling. The server runs under `prlimit` (util-linux); where
-//! that is missing these tests say so and pass without running. See docs/ROBUSTNESS.md.
+//! that is missing these tests are ignored, with the reason (`build.rs` looks for it). See
+//! docs/ROBUSTNESS.md.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use integration_tests::{bin_path, procfs, Client, ServerProcess};
-
-/// True when `prlimit` can be run; otherwise says why the test is skipped.
-fn have_prlimit() -> bool {
-    let ok = Command::new("prlimit")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: prlimit (util-linux) is not installed; fd-limit tests need it");
-    }
-    ok
-}
 
 /// The server binary started under an fd limit of 64 (soft and hard).
 fn server_under_64_fds() -> ServerProcess {
@@ -62,10 +51,8 @@ fn cpu_share_over(pid: u32, window: Duration) -> f64 {
 }
 
 #[test]
+#[cfg_attr(lanchat_no_prlimit, ignore = "prlimit (util-linux) is not installed")]
 fn under_a_64_fd_limit_max_clients_is_lowered_and_extra_clients_are_refused() {
-    if !have_prlimit() {
-        return;
-    }
     let server = server_under_64_fds();
     let addr = server.addr();
     let lowered = "--max-clients lowered from 10000 to 48 to fit the file-descriptor limit (64)";
@@ -105,10 +92,8 @@ fn under_a_64_fd_limit_max_clients_is_lowered_and_extra_clients_are_refused() {
 }
 
 #[test]
+#[cfg_attr(lanchat_no_prlimit, ignore = "prlimit (util-linux) is not installed")]
 fn the_soft_fd_limit_is_raised_to_the_hard_limit_at_start() {
-    if !have_prlimit() {
-        return;
-    }
     let mut cmd = Command::new("prlimit");
     cmd.arg("--nofile=64:128")
         .arg(bin_path("lanchat-server"))
@@ -129,10 +114,8 @@ fn the_soft_fd_limit_is_raised_to_the_hard_limit_at_start() {
 }
 
 #[test]
+#[cfg_attr(lanchat_no_prlimit, ignore = "prlimit (util-linux) is not installed")]
 fn when_accept_runs_out_of_fds_the_listener_rests_without_spinning_and_comes_back() {
-    if !have_prlimit() {
-        return;
-    }
     let server = server_under_64_fds();
     let (addr, pid) = (server.addr(), server.pid());
     let mut ann = Client::join(addr, "ann");

@@ -1,25 +1,17 @@
-//! Graceful shutdown on SIGTERM/SIGINT: `BYE` to everyone, a flush bounded at 2 s that does not
-//! wait for a client that stopped reading, exit 0, the port free again; a second signal exits
-//! at once. See docs/ROBUSTNESS.md.
+//! Graceful shutdown on SIGTERM/SIGINT of the real binary: `BYE` to everyone, a flush that does
+//! not wait for a client that stopped reading, exit 0, the port free again; a second signal
+//! exits at once. The flush bound itself (exactly 2 s of the server's clock) is proved in
+//! `loop_clock.rs` on a clock the test moves; here, on the real clock of a possibly busy
+//! machine, only that the server gave up on the stuck client. See docs/ROBUSTNESS.md.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use integration_tests::client::join_never_reading;
+use integration_tests::client::{clog, join_never_reading};
 use integration_tests::{Client, ServerProcess};
 
-/// Give `stuck` (which never reads) more private output than its socket buffers hold, so the
-/// server has bytes it cannot deliver; returns once the server has read them all.
-fn clog(talker: &mut Client, stuck: &str) {
-    let batch = format!("/msg {stuck} {}\n", "x".repeat(2000)).repeat(100);
-    for _ in 0..40 {
-        talker.send_raw(batch.as_bytes());
-    }
-    assert_eq!(talker.sync(), Vec::<String>::new());
-}
-
 #[test]
-fn sigterm_with_100_clients_one_not_reading_says_bye_exits_0_within_3_s_and_frees_the_port() {
+fn sigterm_with_100_clients_one_not_reading_says_bye_exits_0_and_frees_the_port() {
     // A send queue large enough that the stuck client is not dropped as too slow first.
     let mut server = ServerProcess::start(&["--rate", "0", "--sendq", "64M"]);
     let addr = server.addr();
@@ -30,7 +22,6 @@ fn sigterm_with_100_clients_one_not_reading_says_bye_exits_0_within_3_s_and_free
     readers[0].read_until_prefix("JOIN stuck");
     clog(&mut readers[0], "stuck");
 
-    let signalled = Instant::now();
     server.signal(libc::SIGTERM);
     for r in &mut readers {
         let (_, bye) = r.read_until_prefix("BYE ");
@@ -38,12 +29,11 @@ fn sigterm_with_100_clients_one_not_reading_says_bye_exits_0_within_3_s_and_free
         assert_eq!(r.expect_eof(), Vec::<String>::new(), "{}", r.name);
     }
     let status = server
-        .wait_exit(Duration::from_secs(3).saturating_sub(signalled.elapsed()))
-        .expect("server still running 3 s after SIGTERM");
+        .wait_exit(integration_tests::DEADLINE)
+        .expect("server still running after SIGTERM");
     assert_eq!(status.code(), Some(0));
-    let took = signalled.elapsed();
-    assert!(took < Duration::from_secs(3), "exit took {took:?}");
-    // It gave up on the client that was not reading rather than wait for it.
+    // It gave up on the client that was not reading rather than wait for it: the stuck
+    // client's megabytes can never drain, so only the flush bound can have ended the loop.
     assert!(
         server
             .log()

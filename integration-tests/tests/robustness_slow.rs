@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use integration_tests::client::{join_never_reading, Read as Got};
+use integration_tests::client::{clog, join_never_reading, Read as Got};
 use integration_tests::{procfs, Client, ServerProcess, TestServer};
 use lanchat_server::limits;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -183,7 +183,8 @@ fn a_never_reading_client_among_flooders_is_dropped_and_memory_stays_bounded() {
 #[test]
 fn a_client_whose_output_stalls_is_dropped_after_the_write_timeout() {
     // A send queue far larger than what is sent, so it is the stall, not the cap, that drops.
-    let server = TestServer::with(lanchat_server::Config {
+    // The server's clock is the test's: the 1 s timeout is checked to the millisecond.
+    let server = TestServer::with_manual_clock(lanchat_server::Config {
         write_timeout: 1,
         sendq: 64 << 20,
         ..TestServer::config()
@@ -192,21 +193,19 @@ fn a_client_whose_output_stalls_is_dropped_after_the_write_timeout() {
     let mut stuck = join_never_reading(server.addr(), "stuck");
     talker.expect("JOIN stuck");
     // 8 MB, private to stuck: more than its socket buffers hold, far less than the send queue.
-    let line = format!("/msg stuck {}\n", "x".repeat(2000));
-    let batch = line.repeat(100);
-    let sent = Instant::now();
-    for _ in 0..40 {
-        talker.send_raw(batch.as_bytes());
-    }
+    // Once the server has read it all, stuck's socket has taken what it could.
+    clog(&mut talker, "stuck");
+    server.advance(Duration::from_millis(999));
+    assert_eq!(
+        talker.settle(),
+        Vec::<String>::new(),
+        "dropped before the 1 s write timeout"
+    );
+    server.advance(Duration::from_millis(1));
     match talker.read_line_until(Instant::now() + integration_tests::DEADLINE) {
         Got::Line(l) => assert_eq!(l, "LEAVE stuck timeout"),
         other => panic!("expected LEAVE stuck timeout, got {other:?}"),
     }
-    let waited = sent.elapsed();
-    assert!(
-        waited >= Duration::from_millis(900),
-        "dropped after {waited:?}, before the 1 s write timeout"
-    );
     // Nobody else was touched.
     let mut other = Client::join(server.addr(), "other");
     let (before, _) = talker.read_until_prefix("JOIN other");

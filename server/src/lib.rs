@@ -2,16 +2,19 @@
 //!
 //! One thread, one `mio` poll loop, every socket on it. The parts, in the order a byte meets
 //! them:
-//! - [`event_loop`]: the reactor, the only module that speaks mio: accept, read, flush, timers,
+//! - [`event_loop`]: the reactor, in rooms of its own: accept, read, flush, timers, shutdown and
 //!   signals, discovery.
-//! - [`conn`]: one connection's socket and buffers, and the queue/flush rules.
-//! - [`room`]: the chat logic, as plain code fed lines and returning frames through an
+//! - [`transport`]: the seam between a socket and plaintext (plain TCP today).
+//! - [`conn`]: one connection's buffers and the queue/flush rules, and the connection table.
+//! - [`room`]: the chat logic, as plain code fed lines and time and returning frames through an
 //!   [`outbox::Outbox`].
+//! - [`clock`]: the time the loop is given (and tests control).
 //! - [`limits`] and [`config`]: every bound and flag, with its default and reason.
 //! - [`tls`]: the server's key, certificate and fingerprint, and the rustls configuration.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
 
+pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod discovery;
@@ -24,8 +27,10 @@ pub mod room;
 pub mod sockets;
 pub mod timers;
 pub mod tls;
+pub mod transport;
 
+pub use clock::{Clock, ManualClock, Now, SystemClock};
 pub use config::Config;
-pub use event_loop::{Exit, Server, ShutdownHandle};
+pub use event_loop::{Exit, Server, ServerHandle};
 pub use outbox::{ConnId, Outbox, Recorder};
-pub use room::{Admission, Now, Room, RoomConfig};
+pub use room::{Admission, LeaveReason, Room, RoomConfig};

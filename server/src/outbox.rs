@@ -1,14 +1,16 @@
 //! The seam between the chat logic and the sockets: [`ConnId`] and the [`Outbox`] the room
 //! writes its decisions into.
 //!
-//! The room never touches a socket. It calls [`Outbox::send`] with an already-encoded frame
-//! (a broadcast is encoded once and handed to `send` once per recipient) and [`Outbox::close`]
-//! when a connection should end. The event loop implements `Outbox` by appending to each
-//! connection's write buffer; tests use [`Recorder`].
+//! The room never touches a socket. It hands the outbox already-encoded frames: to one
+//! connection ([`Outbox::send`]), to many ([`Outbox::broadcast`], encoded once, and stored once
+//! by the server's outbox however many get it), or a block that many connections get unchanged
+//! ([`Outbox::send_block`]: the history, the member list's full lines). [`Outbox::close`] ends a
+//! connection. The event loop's outbox queues into connections' write queues (`conn::Delivery`);
+//! tests use [`Recorder`].
 
-/// A connection's identity: the key of its slot in the server's slab, which is also its poll
-/// token. Slots are reused after a connection is gone, so the room forgets an id when told the
-/// connection ended.
+/// A connection's identity: the key of its slot in the server's connection table, which is also
+/// its poll token. Slots are reused after a connection is gone, so the room forgets an id when
+/// told the connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub usize);
 
@@ -18,14 +20,61 @@ impl std::fmt::Display for ConnId {
     }
 }
 
+/// What a block sent with [`Outbox::send_block`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Block {
+    /// The history as `HIST` lines.
+    History,
+    /// The member list's full `WHO` lines.
+    Members,
+}
+
+/// Names a block's content: the same key means the same bytes, so an outbox may reuse what it
+/// stored for an earlier recipient instead of asking for the bytes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockKey {
+    /// Which block.
+    pub block: Block,
+    /// Changes whenever the block's content does.
+    pub version: u64,
+}
+
 /// Where the room puts what it decided.
 pub trait Outbox {
     /// Queue `frame` (one or more complete lines, each ending in `\n`) for connection `to`.
     fn send(&mut self, to: ConnId, frame: &[u8]);
 
+    /// Queue `frame` for every connection in `to` except `except`, in that order.
+    fn broadcast(&mut self, to: &[ConnId], except: Option<ConnId>, frame: &[u8]) {
+        for &id in to {
+            if Some(id) != except {
+                self.send(id, frame);
+            }
+        }
+    }
+
+    /// Queue the block named `key` for `to`; `encode` appends its bytes (complete lines) to a
+    /// buffer, and is only called when the outbox does not already hold that block.
+    fn send_block(&mut self, to: ConnId, key: BlockKey, encode: &mut dyn FnMut(&mut Vec<u8>)) {
+        let _ = key;
+        let mut bytes = Vec::new();
+        encode(&mut bytes);
+        if !bytes.is_empty() {
+            self.send(to, &bytes);
+        }
+    }
+
     /// End connection `id` once what is queued for it has been flushed (bounded by the write
     /// timeout). The room has already forgotten `id` when it calls this.
     fn close(&mut self, id: ConnId);
+
+    /// Connections the server holds open besides the one being connected, counting those the
+    /// room has already let go that are still flushing a goodbye or lingering: each holds a file
+    /// descriptor, so they count toward `max_clients` ([`crate::Room::connect`]). An outbox
+    /// that holds nothing of its own (a test's) leaves the count to the room.
+    fn held(&self) -> usize {
+        0
+    }
 }
 
 /// An [`Outbox`] that remembers everything, line by line: for unit tests and fuzzing.

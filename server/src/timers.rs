@@ -2,37 +2,32 @@
 //!
 //! Timers are never cancelled; a timer for a connection carries the connection's generation,
 //! and one that fires for a connection that has since gone (or whose slot was reused) is
-//! ignored. That keeps the heap a plain heap.
+//! ignored. That keeps the heap a plain heap. (Handshake deadlines are the room's own:
+//! [`crate::Room::poll_timeout`].)
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+use crate::conn::Generation;
 use crate::outbox::ConnId;
 
 /// What a timer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
-    /// The connection in this slot must have a name by now.
-    Handshake {
-        /// The connection.
-        id: ConnId,
-        /// Connection generation.
-        generation: u64,
-    },
     /// The connection's output must have made progress by now.
     WriteStall {
         /// The connection.
         id: ConnId,
         /// Connection generation.
-        generation: u64,
+        generation: Generation,
     },
     /// A closed connection has waited long enough for its peer's EOF.
     Linger {
         /// The connection.
         id: ConnId,
         /// Connection generation.
-        generation: u64,
+        generation: Generation,
     },
     /// The listener has rested after fd exhaustion; put it back in the poll.
     ResumeAccept,
@@ -109,9 +104,9 @@ mod tests {
         t.add(t0 + Duration::from_secs(1), Timer::ResumeAccept);
         t.add(
             t0 + Duration::from_secs(1),
-            Timer::Handshake {
+            Timer::Linger {
                 id: ConnId(3),
-                generation: 9,
+                generation: Generation(9),
             },
         );
         assert_eq!(t.timeout(t0), Some(Duration::from_secs(1)));
@@ -120,9 +115,9 @@ mod tests {
         assert_eq!(t.pop_due(t1), Some(Timer::ResumeAccept));
         assert_eq!(
             t.pop_due(t1),
-            Some(Timer::Handshake {
+            Some(Timer::Linger {
                 id: ConnId(3),
-                generation: 9
+                generation: Generation(9)
             })
         );
         assert_eq!(t.pop_due(t1), None);

@@ -1,27 +1,15 @@
 //! Property tests of the room: any sequence of events from any connection ids (connect, line,
-//! disconnect, handshake expiry, overlong line, time passing) never panics, keeps the room's
-//! invariants (names unique ignoring case, member list consistent), and produces only frames a
-//! client can take. The same ops drive the `room` fuzz target in `fuzz/`; these bounded cases
-//! run in the normal suite.
+//! disconnect, handshake expiry, overlong line, time passing, shutdown) never panics and keeps
+//! everything the room oracle checks (`lanchat_server::room::oracle`: the room's invariants,
+//! frames only to connected ids, nothing but `HELLO`/`ERR`/`BYE` before a name, no line over
+//! what clients take, handshake deadlines kept). The `room` fuzz target in `fuzz/` drives the
+//! same oracle; these bounded cases run in the normal suite.
 
-use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lanchat_server::room::reason;
-use lanchat_server::{ConnId, Now, Recorder, Room, RoomConfig};
+use lanchat_server::room::oracle::{Op, Oracle, COMMAND_PREFIXES};
+use lanchat_server::{LeaveReason, RoomConfig};
 use proptest::prelude::*;
-
-/// One event fed to the room.
-#[derive(Debug, Clone)]
-enum Op {
-    Connect(usize),
-    Line(usize, Vec<u8>),
-    Disconnect(usize, &'static str),
-    Expire(usize),
-    LineTooLong(usize),
-    Advance(u64),
-    Shutdown,
-}
 
 const IDS: usize = 8;
 
@@ -53,10 +41,7 @@ fn word() -> impl Strategy<Value = String> {
 
 /// A client line: usually a command or chat, sometimes any bytes.
 fn line() -> impl Strategy<Value = Vec<u8>> {
-    let cmd = prop::sample::select(vec![
-        "", "/nick ", "/NICK ", "/msg ", "/me ", "/who", "/help", "/quit", "<quit>", "//", "/",
-        "/frob", " /who",
-    ]);
+    let cmd = prop::sample::select(COMMAND_PREFIXES);
     prop_oneof![
         4 => (cmd, word(), word()).prop_map(|(c, a, b)| format!("{c}{a} {b}").into_bytes()),
         2 => word().prop_map(String::into_bytes),
@@ -71,80 +56,20 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => id.clone().prop_map(Op::Connect),
         8 => (id.clone(), line()).prop_map(|(i, l)| Op::Line(i, l)),
-        1 => (id.clone(), prop::sample::select(vec![
-            reason::DISCONNECTED, reason::TOO_SLOW, reason::TIMEOUT,
-        ])).prop_map(|(i, r)| Op::Disconnect(i, r)),
+        1 => (id.clone(), prop::sample::select(&LeaveReason::ALL[..]))
+            .prop_map(|(i, r)| Op::Disconnect(i, r)),
         1 => id.clone().prop_map(Op::Expire),
         1 => id.prop_map(Op::LineTooLong),
-        1 => (0u64..40_000).prop_map(Op::Advance),
+        1 => (0u64..40_000).prop_map(|ms| Op::Advance(Duration::from_millis(ms))),
         1 => Just(Op::Shutdown),
     ]
 }
 
-/// Server lines a client must accept are at most this much longer than the client limit
-/// (docs/PROTOCOL.md).
-const SERVER_LINE_EXTRA: usize = 160;
-
 /// Run `ops` against a room, checking after each one.
 fn run(cfg: RoomConfig, ops: &[Op]) -> Result<(), TestCaseError> {
-    let max_server_line = cfg.max_line + SERVER_LINE_EXTRA;
-    let mut room = Room::new(cfg);
-    let mut out = Recorder::default();
-    let t0 = Instant::now();
-    let mut now = Now {
-        mono: t0,
-        unix_ms: 1_700_000_000_000,
-    };
+    let mut oracle = Oracle::new(cfg, IDS);
     for op in ops {
-        let before: BTreeSet<usize> = (0..IDS).filter(|&i| room.contains(ConnId(i))).collect();
-        let named_before: BTreeSet<usize> =
-            (0..IDS).filter(|&i| room.is_named(ConnId(i))).collect();
-        match op {
-            Op::Connect(i) => {
-                let _ = room.connect(ConnId(*i), now, &mut out);
-            }
-            Op::Line(i, l) => room.line(ConnId(*i), l, now, &mut out),
-            Op::Disconnect(i, why) => room.disconnect(ConnId(*i), why, &mut out),
-            Op::Expire(i) => {
-                room.expire_handshake(ConnId(*i), &mut out);
-            }
-            Op::LineTooLong(i) => room.line_too_long(ConnId(*i), now, &mut out),
-            Op::Advance(ms) => {
-                now.mono += Duration::from_millis(*ms);
-                now.unix_ms += ms;
-            }
-            Op::Shutdown => room.shutdown(&mut out),
-        }
-        if let Err(e) = room.check_invariants() {
-            return Err(TestCaseError::fail(format!("after {op:?}: {e}")));
-        }
-        let sent = out.take();
-        for (to, l) in &sent.sent {
-            let connected = before.contains(&to.0) || matches!(op, Op::Connect(i) if *i == to.0);
-            prop_assert!(
-                connected,
-                "{op:?}: {to} was sent {l:?} but is not connected"
-            );
-            prop_assert!(
-                l.len() <= max_server_line,
-                "{op:?}: a {}-byte line to {to} (clients take {max_server_line}): {:?}...",
-                l.len(),
-                l.chars().take(40).collect::<String>()
-            );
-            let named = named_before.contains(&to.0) || room.is_named(*to);
-            if !named {
-                prop_assert!(
-                    ["HELLO ", "ERR ", "BYE "].iter().any(|p| l.starts_with(p)),
-                    "{op:?}: unnamed {to} was sent {l:?}"
-                );
-            }
-        }
-        for id in &sent.closed {
-            prop_assert!(
-                !room.contains(*id),
-                "{op:?}: {id} closed but still in the room"
-            );
-        }
+        oracle.apply(op).map_err(TestCaseError::fail)?;
     }
     Ok(())
 }

@@ -11,6 +11,8 @@ pub struct History {
     capacity: usize,
     /// Index of the oldest entry once the ring is full; the next slot to overwrite.
     head: usize,
+    /// Changes with every push: names the content (see [`crate::outbox::BlockKey`]).
+    version: u64,
 }
 
 impl History {
@@ -20,6 +22,7 @@ impl History {
             slots: Vec::new(),
             capacity,
             head: 0,
+            version: 0,
         }
     }
 
@@ -28,6 +31,7 @@ impl History {
         if self.capacity == 0 {
             return;
         }
+        self.version += 1;
         if self.slots.len() < self.capacity {
             self.slots.push((at_ms, frame.to_vec()));
             return;
@@ -39,6 +43,11 @@ impl History {
         // A slot that once held a huge line should not keep that memory forever.
         slot.1.shrink_to(frame.len().max(256));
         self.head = (self.head + 1) % self.capacity;
+    }
+
+    /// Changes whenever the kept frames do.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Number of frames kept.

@@ -6,9 +6,13 @@
 //! the fuzzer drive it directly.
 
 pub mod history;
+pub mod leave;
+pub mod members;
+pub mod oracle;
 pub mod text;
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use lanchat_proto::client::{is_blank, is_quit};
 use lanchat_proto::server::encode_member_list;
@@ -16,24 +20,13 @@ use lanchat_proto::{
     name_key, validate_name, ClientMsg, CommandError, ErrCode, NameIndex, ServerMsg,
 };
 
+pub use crate::clock::Now;
 use crate::limits;
-use crate::outbox::{ConnId, Outbox};
+use crate::outbox::{Block, BlockKey, ConnId, Outbox};
 use history::History;
 use lanchat_proto::bucket::TokenBucket;
-
-/// The one-word reasons after `LEAVE <name>`.
-pub mod reason {
-    /// The user sent `<quit>` or `/quit`.
-    pub const QUIT: &str = "quit";
-    /// The connection ended without a quit: EOF, reset, or a socket error.
-    pub const DISCONNECTED: &str = "disconnected";
-    /// The client stopped reading and its unsent output passed `--sendq`.
-    pub const TOO_SLOW: &str = "too-slow";
-    /// Output made no progress for `--write-timeout` seconds.
-    pub const TIMEOUT: &str = "timeout";
-    /// The client kept sending over its rate budget long after being told.
-    pub const FLOODING: &str = "flooding";
-}
+pub use leave::LeaveReason;
+use members::MemberLines;
 
 /// What the room needs to know of the configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +41,7 @@ pub struct RoomConfig {
     pub burst: u32,
     /// Public messages kept for newcomers.
     pub history: usize,
-    /// Seconds to give a name (only quoted in the `ERR handshake-timeout` text).
+    /// Seconds a new connection has to give a name ([`Room::poll_timeout`]).
     pub handshake_timeout_secs: u64,
 }
 
@@ -75,15 +68,6 @@ pub enum Admission {
     Refused,
 }
 
-/// The time of an event, as the event loop read it.
-#[derive(Debug, Clone, Copy)]
-pub struct Now {
-    /// Monotonic time, for rates and deadlines.
-    pub mono: Instant,
-    /// Wall-clock milliseconds since the Unix epoch, for history timestamps.
-    pub unix_ms: u64,
-}
-
 /// The kinds of line that carry a user's text to others.
 #[derive(Debug, Clone, Copy)]
 enum Relayed {
@@ -97,6 +81,8 @@ enum Relayed {
 struct Session {
     /// `None` until a name is accepted.
     name: Option<Box<str>>,
+    /// Tells this session from earlier ones under the same id (for its handshake deadline).
+    serial: u64,
     /// Index in `Room::named` while named.
     slot: usize,
     /// `None` when flood control is off.
@@ -122,6 +108,13 @@ pub struct Room {
     /// Named connections, densely packed, in join order until someone leaves: the broadcast
     /// list. Invariant: `sessions[named[i]].slot == i`.
     named: Vec<ConnId>,
+    /// `named`'s names as `WHO` lines.
+    members: MemberLines,
+    /// Handshake deadlines in connect order (so in deadline order): `(deadline, id, serial)`.
+    /// Entries of sessions that got a name or left stay until they reach the front.
+    deadlines: VecDeque<(Instant, ConnId, u64)>,
+    /// The last session serial handed out.
+    serial: u64,
     /// Scratch for the frame being built: a broadcast is encoded here once.
     frame: Vec<u8>,
     history: History,
@@ -146,12 +139,16 @@ impl Room {
             text: text::BYE_TOO_SLOW,
         }
         .encode(&mut too_slow_frame);
+        let members = MemberLines::new(cfg.max_line);
         Room {
             cfg,
             sessions: Vec::new(),
             count: 0,
             by_name: NameIndex::new(),
             named: Vec::new(),
+            members,
+            deadlines: VecDeque::new(),
+            serial: 0,
             frame: Vec::new(),
             history,
             full_frame,
@@ -228,15 +225,17 @@ impl Room {
         self.sessions.get_mut(id.0)?.as_mut()
     }
 
-    /// A new connection: it is greeted with `HELLO`, or, when the room is full, sent
-    /// `ERR server-full` and closed.
+    /// A new connection: it is greeted with `HELLO` and has `--handshake-timeout` to give a
+    /// name; or, when the room is full, it is sent `ERR server-full` and closed. Full counts
+    /// the room's connections and those the outbox still holds ([`Outbox::held`]): this is the
+    /// server's one refusal.
     pub fn connect(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> Admission {
         if self.contains(id) {
             // The loop never reuses a live id; if it did, the old session is gone (and must
             // be forgotten before a refusal below closes the id).
-            self.disconnect(id, reason::DISCONNECTED, out);
+            self.disconnect(id, LeaveReason::Disconnected, out);
         }
-        if self.is_full() {
+        if self.count.max(out.held()) >= self.cfg.max_clients {
             out.send(id, &self.full_frame);
             out.close(id);
             return Admission::Refused;
@@ -246,8 +245,11 @@ impl Room {
         }
         let bucket = (self.cfg.rate > 0.0)
             .then(|| TokenBucket::new(self.cfg.rate, self.cfg.burst, now.mono));
+        self.serial += 1;
+        let serial = self.serial;
         self.sessions[id.0] = Some(Session {
             name: None,
+            serial,
             slot: 0,
             bucket,
             last_rate_err: None,
@@ -255,6 +257,14 @@ impl Room {
             last_drop: None,
         });
         self.count += 1;
+        self.deadlines
+            .push_back((now.mono + self.handshake_timeout(), id, serial));
+        if self.deadlines.len() > limits::TIMERS_SLACK_FACTOR * self.count + limits::TIMERS_SLACK {
+            // Connection churn left mostly deadlines of sessions long named or gone.
+            let sessions = &self.sessions;
+            self.deadlines
+                .retain(|&(_, id, serial)| is_handshaking(sessions, id, serial));
+        }
         self.frame.clear();
         ServerMsg::Hello { text: text::HELLO }.encode(&mut self.frame);
         out.send(id, &self.frame);
@@ -298,8 +308,40 @@ impl Room {
 
     /// Connection `id` ended without quitting (the loop closes it); a named user's leaving is
     /// announced with `reason`.
-    pub fn disconnect(&mut self, id: ConnId, reason: &str, out: &mut impl Outbox) {
+    pub fn disconnect(&mut self, id: ConnId, reason: LeaveReason, out: &mut impl Outbox) {
         self.leave(id, reason, out);
+    }
+
+    /// How long a connection has to give a name.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.handshake_timeout_secs)
+    }
+
+    /// When the room next needs [`Room::handle_timeout`]: the earliest handshake deadline of a
+    /// connection that has no name yet (as quinn-proto's `poll_timeout`; the loop sleeps no
+    /// longer than this).
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(&(at, id, serial)) = self.deadlines.front() {
+            if is_handshaking(&self.sessions, id, serial) {
+                return Some(at);
+            }
+            self.deadlines.pop_front();
+        }
+        None
+    }
+
+    /// Time has come to `now`: every connection whose handshake deadline has passed without a
+    /// name gets `ERR handshake-timeout` and is closed.
+    pub fn handle_timeout(&mut self, now: Now, out: &mut impl Outbox) {
+        while let Some(&(at, id, serial)) = self.deadlines.front() {
+            if at > now.mono {
+                return;
+            }
+            self.deadlines.pop_front();
+            if is_handshaking(&self.sessions, id, serial) && self.expire_handshake(id, out) {
+                log::debug!("{id} handshake timed out");
+            }
+        }
     }
 
     /// The handshake deadline of `id` passed: if it still has no name it gets
@@ -331,6 +373,8 @@ impl Room {
         self.count = 0;
         self.by_name.clear();
         self.named.clear();
+        self.members = MemberLines::new(self.cfg.max_line);
+        self.deadlines.clear();
     }
 
     /// Flood control: true if the line may be handled.
@@ -354,7 +398,7 @@ impl Room {
         s.last_drop = Some(now.mono);
         let since = *s.flooding_since.get_or_insert(now.mono);
         if now.mono.saturating_duration_since(since) >= limits::FLOOD_KICK_AFTER {
-            self.kick(id, reason::FLOODING, text::BYE_FLOODING, out);
+            self.kick(id, LeaveReason::Flooding, text::BYE_FLOODING, out);
             return false;
         }
         let due = s
@@ -388,21 +432,29 @@ impl Room {
         }
         let slot = self.named.len();
         self.named.push(id);
+        self.members.push(name);
         if let Some(s) = self.session_mut(id) {
             s.name = Some(name.into());
             s.slot = slot;
         }
         log::info!("{id} joined as {name} ({} online)", self.named.len());
 
+        // The welcome: its first line is the newcomer's own; the history and the member list's
+        // full lines are the same for everyone who joins now, and go as shared blocks.
         self.frame.clear();
         ServerMsg::Welcome {
             name,
             text: &text::welcome(name),
         }
         .encode(&mut self.frame);
-        self.history.encode(&mut self.frame);
-        self.encode_members();
         out.send(id, &self.frame);
+        let history = &self.history;
+        let key = BlockKey {
+            block: Block::History,
+            version: history.version(),
+        };
+        out.send_block(id, key, &mut |buf| history.encode(buf));
+        self.send_members(id, out);
 
         self.frame.clear();
         ServerMsg::Join { name }.encode(&mut self.frame);
@@ -425,11 +477,7 @@ impl Room {
         };
         match msg {
             ClientMsg::Quit => self.quit(id, out),
-            ClientMsg::Who => {
-                self.frame.clear();
-                self.encode_members();
-                out.send(id, &self.frame);
-            }
+            ClientMsg::Who => self.send_members(id, out),
             ClientMsg::Help => {
                 self.frame.clear();
                 for text in text::HELP {
@@ -457,14 +505,26 @@ impl Room {
         }
     }
 
-    /// Append the member list (`WHO` lines within the line limit, then `WHOEND`) to `self.frame`.
-    fn encode_members(&mut self) {
+    /// Send `id` the member list (`WHO` lines within the line limit, then `WHOEND`): the full
+    /// lines as a shared block, the rest as its own frame.
+    fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) {
         let sessions = &self.sessions;
-        let names = self
-            .named
-            .iter()
-            .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref());
-        encode_member_list(names, self.cfg.max_line, &mut self.frame);
+        self.members.refresh(
+            self.named
+                .iter()
+                .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref()),
+        );
+        let (full, version) = self.members.full();
+        if !full.is_empty() {
+            let key = BlockKey {
+                block: Block::Members,
+                version,
+            };
+            out.send_block(id, key, &mut |buf| buf.extend_from_slice(full));
+        }
+        self.frame.clear();
+        self.members.encode_tail(&mut self.frame);
+        out.send(id, &self.frame);
     }
 
     /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
@@ -518,6 +578,7 @@ impl Room {
         if let Some(s) = self.session_mut(id) {
             s.name = Some(new.into());
         }
+        self.members.invalidate();
         log::info!("{id} {old} is now {new}");
         self.frame.clear();
         ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
@@ -526,12 +587,12 @@ impl Room {
 
     /// `<quit>`: `BYE`, then `LEAVE <name> quit` to the others, then close.
     fn quit(&mut self, id: ConnId, out: &mut impl Outbox) {
-        self.kick(id, reason::QUIT, text::BYE_QUIT, out);
+        self.kick(id, LeaveReason::Quit, text::BYE_QUIT, out);
     }
 
     /// `BYE <why>`, `LEAVE <name> <reason>` to the others, close: for a quit, and for dropping
     /// `id` for misbehaving.
-    fn kick(&mut self, id: ConnId, reason: &str, why: &str, out: &mut impl Outbox) {
+    fn kick(&mut self, id: ConnId, reason: LeaveReason, why: &str, out: &mut impl Outbox) {
         self.frame.clear();
         ServerMsg::Bye { text: why }.encode(&mut self.frame);
         out.send(id, &self.frame);
@@ -540,7 +601,7 @@ impl Room {
     }
 
     /// Forget `id`; if it had a name, tell the others it left and why.
-    fn leave(&mut self, id: ConnId, reason: &str, out: &mut impl Outbox) {
+    fn leave(&mut self, id: ConnId, reason: LeaveReason, out: &mut impl Outbox) {
         let Some(session) = self.remove(id) else {
             return;
         };
@@ -551,7 +612,7 @@ impl Room {
         self.frame.clear();
         ServerMsg::Leave {
             name: &name,
-            reason,
+            reason: reason.word(),
         }
         .encode(&mut self.frame);
         self.broadcast(None, out);
@@ -564,6 +625,7 @@ impl Room {
             self.by_name.remove(name);
             let slot = session.slot;
             self.named.swap_remove(slot);
+            self.members.invalidate();
             if let Some(&moved) = self.named.get(slot) {
                 if let Some(s) = self.session_mut(moved) {
                     s.slot = slot;
@@ -575,11 +637,7 @@ impl Room {
 
     /// Send the frame in `self.frame` to every member but `except`.
     fn broadcast(&self, except: Option<ConnId>, out: &mut impl Outbox) {
-        for &to in &self.named {
-            if Some(to) != except {
-                out.send(to, &self.frame);
-            }
-        }
+        out.broadcast(&self.named, except, &self.frame);
     }
 
     fn send_err(&mut self, id: ConnId, code: ErrCode<'_>, text: &str, out: &mut impl Outbox) {
@@ -631,8 +689,35 @@ impl Room {
                 return Err(format!("name {name:?} not indexed to #{i}"));
             }
         }
+        let mut members = self.members.clone();
+        members.refresh(self.member_names());
+        let mut kept = members.full().0.to_vec();
+        members.encode_tail(&mut kept);
+        let mut fresh = Vec::new();
+        encode_member_list(self.member_names(), self.cfg.max_line, &mut fresh);
+        if kept != fresh {
+            return Err("the kept member list differs from the members".into());
+        }
+        let waiting = self.sessions.iter().flatten().filter(|s| s.name.is_none());
+        for s in waiting {
+            if !self
+                .deadlines
+                .iter()
+                .any(|&(_, _, serial)| serial == s.serial)
+            {
+                return Err(format!("session {} has no handshake deadline", s.serial));
+            }
+        }
         Ok(())
     }
+}
+
+/// `id` is still the session `serial` and has no name yet.
+fn is_handshaking(sessions: &[Option<Session>], id: ConnId, serial: u64) -> bool {
+    sessions
+        .get(id.0)
+        .and_then(Option::as_ref)
+        .is_some_and(|s| s.serial == serial && s.name.is_none())
 }
 
 #[cfg(test)]

@@ -191,7 +191,7 @@ fn disconnect_announces_leave_with_reason() {
     let mut f = Fixture::new();
     f.join(A, "ann");
     f.join(B, "bob");
-    f.room.disconnect(A, reason::DISCONNECTED, &mut f.out);
+    f.room.disconnect(A, LeaveReason::Disconnected, &mut f.out);
     assert_eq!(f.sent(), vec![s(B, "LEAVE ann disconnected")]);
     assert!(f.out.closed.is_empty(), "the loop closes, not the room");
     // The name is free again.
@@ -331,6 +331,97 @@ fn handshake_expiry_only_hits_unnamed() {
     );
     assert_eq!(f.out.closed, vec![B]);
     assert!(!f.room.expire_handshake(B, &mut f.out));
+}
+
+#[test]
+fn the_room_keeps_handshake_deadlines_and_expires_only_the_unnamed_at_theirs() {
+    let mut f = Fixture::with(RoomConfig {
+        rate: 0.0,
+        handshake_timeout_secs: 5,
+        ..RoomConfig::default()
+    });
+    assert_eq!(f.room.poll_timeout(), None, "nobody waits for a name");
+    let t0 = f.now;
+    f.connect(A);
+    f.now = later(t0, 1.0);
+    f.connect(B);
+    f.now = later(t0, 2.0);
+    f.connect(C);
+    f.line(A, "ann");
+    f.out.clear();
+    // A has a name: the first deadline that matters is B's.
+    assert_eq!(
+        f.room.poll_timeout(),
+        Some(t0.mono + Duration::from_secs(6))
+    );
+    f.room.handle_timeout(later(t0, 5.999), &mut f.out);
+    assert_eq!(f.sent(), vec![], "nothing is due before B's deadline");
+    f.room.handle_timeout(later(t0, 6.0), &mut f.out);
+    assert_eq!(
+        f.out.sent,
+        vec![s(
+            B,
+            "ERR handshake-timeout no name was given within 5 seconds; goodbye"
+        )]
+    );
+    assert_eq!(f.out.closed, vec![B]);
+    assert_eq!(
+        f.room.poll_timeout(),
+        Some(t0.mono + Duration::from_secs(7))
+    );
+    f.out.clear();
+    // B's slot is reused by a new connection: the old deadline is not its deadline.
+    f.now = later(t0, 6.5);
+    f.connect(B);
+    f.line(C, "cid");
+    f.out.clear();
+    f.room.handle_timeout(later(t0, 11.0), &mut f.out);
+    assert_eq!(f.sent(), vec![]);
+    assert_eq!(
+        f.room.poll_timeout(),
+        Some(t0.mono + Duration::from_millis(11_500))
+    );
+    f.room.handle_timeout(later(t0, 11.5), &mut f.out);
+    assert_eq!(f.out.closed, vec![B]);
+    assert_eq!(f.room.poll_timeout(), None);
+    f.room.check_invariants().unwrap();
+}
+
+#[test]
+fn a_full_count_includes_connections_the_outbox_still_holds() {
+    /// An outbox holding `held` connections the room has already let go.
+    struct Holding {
+        rec: Recorder,
+        held: usize,
+    }
+    impl Outbox for Holding {
+        fn send(&mut self, to: ConnId, frame: &[u8]) {
+            self.rec.send(to, frame);
+        }
+        fn close(&mut self, id: ConnId) {
+            self.rec.close(id);
+        }
+        fn held(&self) -> usize {
+            self.held
+        }
+    }
+    let mut room = Room::new(RoomConfig {
+        max_clients: 2,
+        ..RoomConfig::default()
+    });
+    let now = t0();
+    let mut out = Holding {
+        rec: Recorder::default(),
+        held: 1,
+    };
+    assert_eq!(room.connect(A, now, &mut out), Admission::Admitted);
+    out.held = 2;
+    assert_eq!(room.connect(B, now, &mut out), Admission::Refused);
+    assert_eq!(
+        out.rec.to(B),
+        ["ERR server-full the server is full (2 users); try again later"]
+    );
+    assert_eq!(out.rec.closed, vec![B]);
 }
 
 #[test]
@@ -498,7 +589,7 @@ fn ids_are_reusable_after_leaving() {
     let mut f = Fixture::new();
     f.join(A, "ann");
     f.join(B, "bob");
-    f.room.disconnect(A, reason::DISCONNECTED, &mut f.out);
+    f.room.disconnect(A, LeaveReason::Disconnected, &mut f.out);
     f.join(A, "zed");
     f.line(B, "hi");
     assert_eq!(f.sent(), vec![s(A, "MSG bob hi")]);

@@ -1,0 +1,614 @@
+//! One connection as the event loop holds it ([`Conn`]): its transport, its read side (the
+//! decoder's incomplete line), its write queue, and the flags the loop's books depend on, each
+//! changed only through a method that keeps its invariant. The connections together, with the
+//! loop's per-round lists, are the [`ConnTable`].
+//!
+//! Generic over the [`Transport`] so the queue and flush rules are tested without a socket; the
+//! loop uses `Conn<Link>`.
+
+pub mod table;
+
+use std::io::{self, IoSlice};
+use std::time::{Duration, Instant};
+
+use lanchat_proto::LineDecoder;
+
+use crate::transport::{Closed, Input, Transport};
+
+pub use table::{ConnTable, Delivery};
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading lines and receiving frames.
+    Open,
+    /// The room is done with it: flush what is queued, then close (input is discarded).
+    Closing,
+    /// Everything was sent and the write side shut down; waiting (bounded) for the peer's EOF
+    /// so the close does not reset the connection (input is discarded).
+    Lingering,
+    /// Gone (peer reset, error, too slow): no more IO; removed at the end of the round.
+    Dead,
+}
+
+/// What [`Conn::queue`] did with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// Appended.
+    Yes,
+    /// Not appended: it would take the unsent output past the send-queue cap. The connection
+    /// is now marked overflowed and takes no more frames.
+    Overflow,
+    /// Not appended: writing the backlog failed, the peer is gone.
+    Broken,
+    /// Not appended: the connection is dead or already overflowed.
+    Ignored,
+}
+
+/// What one [`Conn::flush`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flushed {
+    /// Nothing is left to write.
+    Done,
+    /// Bytes remain (the socket buffer is full); wait for WRITABLE.
+    Pending,
+    /// A closing connection has sent everything and shut its write side.
+    Closed,
+}
+
+/// Tells a connection from earlier ones in the same table slot: timers carry it, so a timer
+/// set for a connection that has gone never hits the one that took its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Generation(pub u64);
+
+/// A connection's state in the loop.
+#[derive(Debug)]
+pub struct Conn<T> {
+    transport: T,
+    /// Read side: an incomplete line, at most `max_line + 1` bytes.
+    decoder: LineDecoder,
+    /// Write side. Holds memory only while it holds unsent bytes.
+    out: Vec<u8>,
+    /// Bytes at the front of `out` already written. Invariant: `out_pos <= out.len()`.
+    out_pos: usize,
+    /// Unsent bytes of the frame that went into an empty queue: not counted against `sendq`
+    /// (see [`Conn::queue`]). Invariant: `head <= out.len() - out_pos`.
+    head: usize,
+    phase: Phase,
+    generation: Generation,
+    /// On the table's flush list for this round (at most once).
+    in_flush_list: bool,
+    /// On the table's carry list (read first thing next round; at most once).
+    carried: bool,
+    /// WRITABLE interest is registered (only while output is pending).
+    writable: bool,
+    /// A write-stall timer is pending for this connection (at most one).
+    stall_timer: bool,
+    /// The send queue overflowed; the connection is being dropped as too slow.
+    overflowed: bool,
+    /// The peer has shut down its side (read returned EOF).
+    eof_seen: bool,
+    /// Reset instead of a graceful close (dropped as too slow or stalled).
+    reset: bool,
+    /// Last time a write moved bytes (or the connection was created).
+    last_progress: Instant,
+    /// The loop's round number that `read_this_round` counts for.
+    read_round: u64,
+    /// Bytes read in round `read_round`: the per-round read budget holds across the round's
+    /// main read and the reads during its flush.
+    read_this_round: usize,
+}
+
+impl<T> Conn<T> {
+    /// A fresh connection.
+    pub fn new(transport: T, max_line: usize, generation: Generation, now: Instant) -> Self {
+        Conn {
+            transport,
+            decoder: LineDecoder::new(max_line),
+            out: Vec::new(),
+            out_pos: 0,
+            head: 0,
+            phase: Phase::Open,
+            generation,
+            in_flush_list: false,
+            carried: false,
+            writable: false,
+            stall_timer: false,
+            overflowed: false,
+            eof_seen: false,
+            reset: false,
+            last_progress: now,
+            read_round: 0,
+            read_this_round: 0,
+        }
+    }
+
+    /// Where it is in its life.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Reading lines and receiving frames.
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// Its generation.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// The transport, to register it with the poll.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// The decoder, lent out while its lines are handed to the room (which may queue frames on
+    /// this very connection meanwhile); give it back with [`Conn::put_decoder`].
+    pub fn take_decoder(&mut self) -> LineDecoder {
+        std::mem::take(&mut self.decoder)
+    }
+
+    /// Give back the decoder [`Conn::take_decoder`] lent.
+    pub fn put_decoder(&mut self, decoder: LineDecoder) {
+        self.decoder = decoder;
+    }
+
+    /// The room is done with it: flush, then close. Only an open connection starts closing.
+    pub fn close(&mut self) {
+        if self.phase == Phase::Open {
+            self.phase = Phase::Closing;
+        }
+    }
+
+    /// Everything is sent and the write side shut: wait (bounded) for the peer's EOF.
+    pub fn begin_linger(&mut self) {
+        if self.phase == Phase::Closing {
+            self.phase = Phase::Lingering;
+        }
+    }
+
+    /// Mark it dead; true the first time only (the caller then queues it for removal).
+    pub(crate) fn mark_dead(&mut self) -> bool {
+        let first = self.phase != Phase::Dead;
+        self.phase = Phase::Dead;
+        first
+    }
+
+    /// Put it on the flush list: true if it was not on it yet.
+    pub(crate) fn mark_for_flush(&mut self) -> bool {
+        !std::mem::replace(&mut self.in_flush_list, true)
+    }
+
+    /// Take it off the flush list: true if it was on it (its one write of the round is due).
+    pub(crate) fn take_flush_mark(&mut self) -> bool {
+        std::mem::replace(&mut self.in_flush_list, false)
+    }
+
+    /// Put it on the carry list: true if it was not on it yet.
+    pub(crate) fn mark_carried(&mut self) -> bool {
+        !std::mem::replace(&mut self.carried, true)
+    }
+
+    /// Off the carry list (its carried read is being done).
+    pub(crate) fn clear_carried(&mut self) {
+        self.carried = false;
+    }
+
+    /// Close with a reset rather than gracefully.
+    pub fn set_reset(&mut self) {
+        self.reset = true;
+    }
+
+    /// Closes with a reset.
+    pub fn resets(&self) -> bool {
+        self.reset
+    }
+
+    /// The peer shut down its side.
+    pub fn saw_eof(&mut self) {
+        self.eof_seen = true;
+        // A line cut off by the close is never relayed.
+        self.decoder.reset();
+    }
+
+    /// The peer has shut down its side.
+    pub fn eof_seen(&self) -> bool {
+        self.eof_seen
+    }
+
+    /// Whether this round's read budget is used up (the rest is read next round).
+    pub fn read_budget_spent(&mut self, round: u64, budget: usize) -> bool {
+        self.roll_round(round);
+        self.read_this_round >= budget
+    }
+
+    /// Count `n` bytes read in `round` against the read budget.
+    pub fn charge_read(&mut self, round: u64, n: usize) {
+        self.roll_round(round);
+        self.read_this_round += n;
+    }
+
+    fn roll_round(&mut self, round: u64) {
+        if self.read_round != round {
+            self.read_round = round;
+            self.read_this_round = 0;
+        }
+    }
+
+    /// Want WRITABLE interest or not; true if that differs from what is registered (the
+    /// caller re-registers).
+    pub fn set_writable(&mut self, want: bool) -> bool {
+        want != std::mem::replace(&mut self.writable, want)
+    }
+
+    /// Arm the write-stall timer: true if none was pending (the caller adds one).
+    pub fn arm_stall_timer(&mut self) -> bool {
+        !std::mem::replace(&mut self.stall_timer, true)
+    }
+}
+
+impl<T: Transport> Conn<T> {
+    /// Read what the peer sent (plaintext) into `buf`.
+    ///
+    /// # Errors
+    /// The transport's: the connection is over.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+        self.transport.read(buf)
+    }
+
+    /// Unsent bytes, the transport's own included.
+    pub fn pending(&self) -> usize {
+        self.queued() + self.transport.backlog()
+    }
+
+    /// Bytes in the write queue.
+    fn queued(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// The transport has output of its own (a handshake answer): flush it.
+    pub fn wants_write(&self) -> bool {
+        self.transport.backlog() > 0
+    }
+
+    /// Still setting up its transport; nothing queued can be delivered yet.
+    pub fn is_handshaking(&self) -> bool {
+        self.transport.is_handshaking()
+    }
+
+    /// Heap bytes held by the write and read buffers (for memory accounting).
+    pub fn buffered_capacity(&self) -> usize {
+        self.out.capacity() + self.decoder.capacity()
+    }
+
+    /// Its write-stall timer fired at `now`: is output stalled for `timeout`?
+    pub fn check_stall(&mut self, now: Instant, timeout: Duration) -> Stall {
+        self.stall_timer = false;
+        if self.pending() == 0 {
+            return Stall::Idle;
+        }
+        let deadline = self.last_progress + timeout;
+        if now >= deadline {
+            Stall::Stalled
+        } else {
+            self.stall_timer = true;
+            Stall::Until(deadline)
+        }
+    }
+
+    /// Queue a frame, unless that would take unsent output past `sendq`.
+    ///
+    /// A frame into an empty queue is always taken and, while it drains, does not count
+    /// against the cap: one large frame (a newcomer's welcome with the history and the member
+    /// list of a big room, a `/who` reply) can be bigger than `sendq`, and the frames that
+    /// follow it still get `sendq` of their own. So such a frame cannot by itself make a
+    /// connection "too slow"; memory per connection stays under `sendq` + its largest frame.
+    ///
+    /// Output is normally written once, at the end of the poll round; but one round can queue
+    /// more than `sendq` for a reader that is keeping up (many senders, each read up to its
+    /// budget). So before a frame would overflow, the backlog is offered to the socket: only
+    /// what the kernel will not take counts as unsent.
+    pub fn queue(&mut self, frame: &[u8], sendq: usize, now: Instant) -> Queued {
+        if self.phase == Phase::Dead || self.overflowed {
+            return Queued::Ignored;
+        }
+        let over = |c: &Self| c.pending() > 0 && c.pending() - c.head + frame.len() > sendq;
+        if over(self) {
+            if self.write_some(now).is_err() {
+                self.overflowed = true;
+                return Queued::Broken;
+            }
+            if over(self) {
+                self.overflowed = true;
+                return Queued::Overflow;
+            }
+        }
+        self.append(frame);
+        Queued::Yes
+    }
+
+    /// Queue a frame regardless of the cap (a last `BYE`).
+    pub fn queue_unchecked(&mut self, frame: &[u8]) {
+        self.append(frame);
+    }
+
+    fn append(&mut self, frame: &[u8]) {
+        if self.pending() == 0 {
+            self.head = frame.len();
+        }
+        if self.out_pos > 0 && self.out_pos >= self.out.len() / 2 {
+            // Most of the buffer is already written: move the rest down instead of growing.
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        self.out.extend_from_slice(frame);
+    }
+
+    /// One write of the pending bytes; for a closing connection with nothing left, the end of
+    /// its stream.
+    ///
+    /// # Errors
+    /// The transport's (reset, broken pipe, ...): the connection is over.
+    pub fn flush(&mut self, now: Instant) -> io::Result<Flushed> {
+        if self.pending() > 0 {
+            self.write_some(now)?;
+        }
+        if self.pending() > 0 {
+            return Ok(Flushed::Pending);
+        }
+        self.release();
+        if self.phase != Phase::Closing {
+            return Ok(Flushed::Done);
+        }
+        match self.transport.close_write()? {
+            Closed::Done => Ok(Flushed::Closed),
+            Closed::Pending => Ok(Flushed::Pending),
+        }
+    }
+
+    /// One write to the transport; `WouldBlock` is no error.
+    fn write_some(&mut self, now: Instant) -> io::Result<()> {
+        let backlog = self.transport.backlog();
+        let written = match self
+            .transport
+            .write(&[IoSlice::new(&self.out[self.out_pos..])])
+        {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        let n = written.min(self.queued());
+        self.out_pos += n;
+        self.head = self.head.saturating_sub(n);
+        if n > 0 || self.transport.backlog() < backlog {
+            self.last_progress = now;
+        }
+        if self.queued() == 0 {
+            self.release();
+        }
+        Ok(())
+    }
+
+    /// Give the write buffer's memory back: an idle connection holds none.
+    fn release(&mut self) {
+        self.out = Vec::new();
+        self.out_pos = 0;
+        self.head = 0;
+    }
+}
+
+/// What [`Conn::check_stall`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    /// Nothing is pending: no timer needed.
+    Idle,
+    /// Progress was made since the timer was set: check again at this deadline.
+    Until(Instant),
+    /// No progress for the whole timeout: drop it.
+    Stalled,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Plain;
+    use std::io::{Read, Write};
+
+    /// A writer that accepts at most `room` bytes per call, or fails.
+    struct Sink {
+        got: Vec<u8>,
+        room: usize,
+        fail: Option<io::ErrorKind>,
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if let Some(kind) = self.fail {
+                return Err(kind.into());
+            }
+            if self.room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.room);
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Read for Sink {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
+    fn conn(room: usize) -> Conn<Plain<Sink>> {
+        let sink = Sink {
+            got: Vec::new(),
+            room,
+            fail: None,
+        };
+        Conn::new(Plain(sink), 64, Generation(1), Instant::now())
+    }
+
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    #[test]
+    fn frames_queued_in_a_round_leave_in_one_write() {
+        let mut c = conn(1 << 20);
+        assert_eq!(c.queue(b"MSG a x\n", 100, now()), Queued::Yes);
+        assert_eq!(c.queue(b"MSG b y\n", 100, now()), Queued::Yes);
+        assert_eq!(c.flush(now()).unwrap(), Flushed::Done);
+        assert_eq!(c.transport.0.got, b"MSG a x\nMSG b y\n");
+        assert_eq!(
+            c.buffered_capacity(),
+            0,
+            "an idle connection holds no buffer"
+        );
+    }
+
+    #[test]
+    fn partial_writes_resume_where_they_stopped() {
+        let mut c = conn(5);
+        c.queue(b"0123456789\n", 100, now());
+        assert_eq!(c.flush(now()).unwrap(), Flushed::Pending);
+        assert_eq!(c.pending(), 6);
+        c.queue(b"ab\n", 100, now());
+        c.transport.0.room = 100;
+        assert_eq!(c.flush(now()).unwrap(), Flushed::Done);
+        assert_eq!(c.transport.0.got, b"0123456789\nab\n");
+    }
+
+    #[test]
+    fn sendq_cap_marks_overflow() {
+        let mut c = conn(0);
+        assert_eq!(
+            c.queue(b"\n", 100, now()),
+            Queued::Yes,
+            "the first frame is free"
+        );
+        for _ in 0..10 {
+            assert_eq!(c.queue(&[b'x'; 10], 100, now()), Queued::Yes);
+        }
+        assert_eq!(c.queue(b"more\n", 100, now()), Queued::Overflow);
+        assert!(c.overflowed);
+        assert_eq!(c.queue(b"more\n", 100, now()), Queued::Ignored);
+        assert_eq!(c.pending(), 101);
+    }
+
+    #[test]
+    fn a_first_frame_bigger_than_sendq_leaves_the_cap_to_the_frames_after_it() {
+        // Regression: a welcome bigger than --sendq made the next line drop a healthy client.
+        let mut c = conn(0);
+        assert_eq!(c.queue(&[b'w'; 500], 100, now()), Queued::Yes);
+        for _ in 0..10 {
+            assert_eq!(c.queue(&[b'x'; 10], 100, now()), Queued::Yes);
+        }
+        assert_eq!(
+            c.queue(b"more\n", 100, now()),
+            Queued::Overflow,
+            "past 100 of its own"
+        );
+        assert_eq!(c.pending(), 600);
+
+        // As the big frame drains, its exemption shrinks with it.
+        let mut c = conn(0);
+        assert_eq!(c.queue(&[b'w'; 500], 100, now()), Queued::Yes);
+        c.transport.0.room = 450;
+        assert_eq!(c.flush(now()).unwrap(), Flushed::Pending);
+        c.transport.0.room = 0;
+        // 50 of the big frame left unsent, exempt; then 100 of its own.
+        assert_eq!(c.queue(&[b'x'; 50], 100, now()), Queued::Yes);
+        assert_eq!(c.queue(&[b'x'; 50], 100, now()), Queued::Yes);
+        assert_eq!(c.queue(b"!", 100, now()), Queued::Overflow);
+        assert_eq!(c.pending(), 150);
+    }
+
+    #[test]
+    fn a_backlog_the_socket_takes_does_not_count_against_sendq() {
+        // Regression: a round that queued more than sendq for a reader keeping up dropped it.
+        let mut c = conn(1 << 20);
+        assert_eq!(c.queue(&[b'x'; 80], 100, now()), Queued::Yes);
+        assert_eq!(c.queue(&[b'y'; 80], 100, now()), Queued::Yes);
+        assert_eq!(c.queue(&[b'z'; 80], 100, now()), Queued::Yes);
+        assert_eq!(c.pending(), 80, "the first 160 bytes went to the socket");
+        assert_eq!(c.transport.0.got.len(), 160);
+        assert!(!c.overflowed);
+    }
+
+    #[test]
+    fn write_errors_surface() {
+        let mut c = conn(10);
+        c.transport.0.fail = Some(io::ErrorKind::BrokenPipe);
+        c.queue(b"x\n", 100, now());
+        assert_eq!(
+            c.flush(now()).unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe
+        );
+    }
+
+    #[test]
+    fn a_stall_is_measured_from_the_last_progress() {
+        let t0 = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut c = Conn::new(
+            Plain(Sink {
+                got: Vec::new(),
+                room: 4,
+                fail: None,
+            }),
+            64,
+            Generation(1),
+            t0,
+        );
+        assert_eq!(c.check_stall(t0 + second, second), Stall::Idle);
+        c.queue(b"0123456789\n", 100, t0);
+        assert!(c.arm_stall_timer());
+        assert!(!c.arm_stall_timer(), "one timer at a time");
+        // Progress half a second in: the deadline moves with it.
+        assert_eq!(c.flush(t0 + second / 2).unwrap(), Flushed::Pending);
+        assert_eq!(
+            c.check_stall(t0 + second, second),
+            Stall::Until(t0 + second * 3 / 2)
+        );
+        c.transport.0.room = 0;
+        assert_eq!(c.flush(t0 + second).unwrap(), Flushed::Pending);
+        assert_eq!(c.check_stall(t0 + second * 3 / 2, second), Stall::Stalled);
+    }
+
+    #[test]
+    fn flags_change_once() {
+        let mut c = conn(10);
+        assert!(c.mark_for_flush());
+        assert!(!c.mark_for_flush());
+        assert!(c.take_flush_mark());
+        assert!(!c.take_flush_mark());
+        assert!(c.set_writable(true));
+        assert!(!c.set_writable(true));
+        assert!(c.set_writable(false));
+        assert!(c.mark_dead());
+        assert!(!c.mark_dead());
+        c.close();
+        assert_eq!(
+            c.phase(),
+            Phase::Dead,
+            "a dead connection does not come back to close"
+        );
+    }
+
+    #[test]
+    fn a_closing_connection_ends_its_stream_after_the_last_byte() {
+        let mut c = conn(3);
+        c.queue(b"BYE\n", 100, now());
+        c.close();
+        assert_eq!(c.flush(now()).unwrap(), Flushed::Pending);
+        c.transport.0.room = 100;
+        assert_eq!(c.flush(now()).unwrap(), Flushed::Closed);
+        assert_eq!(c.transport.0.got, b"BYE\n");
+    }
+}

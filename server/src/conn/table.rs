@@ -1,0 +1,309 @@
+//! The connection table: every connection (a slab, indexed by [`ConnId`], which is also the
+//! poll token), their generations, and the loop's per-round books — the flush list, the carry
+//! list, the doomed and the closed — kept beside the loop rather than in it (sozu's
+//! `SessionManager` is the model). [`Delivery`] is the room's [`Outbox`] over it.
+//!
+//! The lists name connections by id. An id on a list always means the connection it was put
+//! there for, because nothing is removed from the slab during a round ([`ConnTable::remove`]
+//! is called only at its end, or for a refused connection no list names); each connection
+//! keeps a flag for each list it is on, so it is on each at most once.
+
+use std::time::Instant;
+
+use slab::Slab;
+
+use super::{Conn, Generation, Phase, Queued};
+use crate::clock::Now;
+use crate::outbox::{ConnId, Outbox};
+use crate::room::LeaveReason;
+use crate::transport::Transport;
+
+/// Every connection and the loop's lists of them.
+#[derive(Debug)]
+pub struct ConnTable<T> {
+    slab: Slab<Conn<T>>,
+    /// The last generation handed out.
+    generation: u64,
+    /// Connections with output queued this round (each at most once: `Conn::in_flush_list`).
+    flush: Vec<ConnId>,
+    /// The flush list's twin: swapped each round so neither is reallocated.
+    flush_spare: Vec<ConnId>,
+    /// Connections to read first thing next round (each at most once: `Conn::carried`).
+    carry: Vec<ConnId>,
+    /// Connections found too slow (send queue overflowed) or broken while queueing, with why.
+    doomed: Vec<(ConnId, LeaveReason)>,
+    /// Dead connections, to remove at the end of the round.
+    closed: Vec<ConnId>,
+}
+
+impl<T> Default for ConnTable<T> {
+    fn default() -> Self {
+        ConnTable {
+            slab: Slab::new(),
+            generation: 0,
+            flush: Vec::new(),
+            flush_spare: Vec::new(),
+            carry: Vec::new(),
+            doomed: Vec::new(),
+            closed: Vec::new(),
+        }
+    }
+}
+
+impl<T> ConnTable<T> {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Connections held (open, closing, lingering or dead until the round ends).
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// True when no connection is held.
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// The connection `id`.
+    pub fn get(&self, id: ConnId) -> Option<&Conn<T>> {
+        self.slab.get(id.0)
+    }
+
+    /// The connection `id`.
+    pub fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn<T>> {
+        self.slab.get_mut(id.0)
+    }
+
+    /// The id the next [`ConnTable::insert`] will use (to register its token first).
+    pub fn next_id(&self) -> ConnId {
+        ConnId(self.slab.vacant_key())
+    }
+
+    /// Hold a new connection; its id is [`ConnTable::next_id`]'s.
+    pub fn insert(&mut self, transport: T, max_line: usize, now: Instant) -> (ConnId, Generation) {
+        self.generation += 1;
+        let generation = Generation(self.generation);
+        let id = ConnId(
+            self.slab
+                .insert(Conn::new(transport, max_line, generation, now)),
+        );
+        (id, generation)
+    }
+
+    /// The connection a timer was set for is still there (not dead, its slot not reused).
+    pub fn is_current(&self, id: ConnId, generation: Generation) -> bool {
+        self.get(id)
+            .is_some_and(|c| c.generation() == generation && c.phase() != Phase::Dead)
+    }
+
+    /// Put `id` on the flush list (once per round).
+    pub fn mark_for_flush(&mut self, id: ConnId) {
+        if let Some(conn) = self.slab.get_mut(id.0) {
+            if conn.mark_for_flush() {
+                self.flush.push(id);
+            }
+        }
+    }
+
+    /// Read `id` first thing next round (once, however often this is asked).
+    pub fn carry_over(&mut self, id: ConnId) {
+        if let Some(conn) = self.slab.get_mut(id.0) {
+            if conn.mark_carried() {
+                self.carry.push(id);
+            }
+        }
+    }
+
+    /// The carry list, emptied; its connections are off it again.
+    pub fn take_carry(&mut self) -> Vec<ConnId> {
+        let carry = std::mem::take(&mut self.carry);
+        for id in &carry {
+            if let Some(conn) = self.slab.get_mut(id.0) {
+                conn.clear_carried();
+            }
+        }
+        carry
+    }
+
+    /// `id` is to be dropped for `why` once the room's batch is done.
+    pub fn doom(&mut self, id: ConnId, why: LeaveReason) {
+        self.doomed.push((id, why));
+    }
+
+    /// The next connection to drop, if any.
+    pub fn pop_doomed(&mut self) -> Option<(ConnId, LeaveReason)> {
+        self.doomed.pop()
+    }
+
+    /// Mark `id` dead and queue it for removal at the end of the round: the one place a
+    /// connection dies (redis `freeClientAsync`). Idempotent; true the first time.
+    pub fn mark_dead(&mut self, id: ConnId) -> bool {
+        let Some(conn) = self.slab.get_mut(id.0) else {
+            return false;
+        };
+        let first = conn.mark_dead();
+        if first {
+            self.closed.push(id);
+        }
+        first
+    }
+
+    /// This round's flush list; a fresh (empty) one takes its place for what is queued while
+    /// it is written. Give it back with [`ConnTable::recycle_flush_list`].
+    pub fn take_flush_list(&mut self) -> Vec<ConnId> {
+        let fresh = std::mem::take(&mut self.flush_spare);
+        std::mem::replace(&mut self.flush, fresh)
+    }
+
+    /// Keep a written flush list's memory for the next round.
+    pub fn recycle_flush_list(&mut self, mut list: Vec<ConnId>) {
+        list.clear();
+        self.flush_spare = list;
+    }
+
+    /// The connections dead this round, to remove.
+    pub fn take_closed(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Let go of `id`: only at the end of a round, or for a connection no list names.
+    pub fn remove(&mut self, id: ConnId) -> Option<Conn<T>> {
+        self.slab.try_remove(id.0)
+    }
+
+    /// Work is waiting that the next round must do without sleeping: carried reads, queued
+    /// output, connections to drop.
+    pub fn has_pending_work(&self) -> bool {
+        !self.carry.is_empty() || !self.flush.is_empty() || !self.doomed.is_empty()
+    }
+
+    /// The room's outbox over this table for an event at `now`.
+    pub fn delivery(&mut self, sendq: usize, now: Now) -> Delivery<'_, T> {
+        let held = self.len();
+        Delivery {
+            table: self,
+            sendq,
+            now,
+            held,
+        }
+    }
+}
+
+/// The loop's [`Outbox`]: frames go into connections' write queues.
+#[derive(Debug)]
+pub struct Delivery<'a, T> {
+    table: &'a mut ConnTable<T>,
+    sendq: usize,
+    now: Now,
+    /// What [`Outbox::held`] answers.
+    held: usize,
+}
+
+impl<T> Delivery<'_, T> {
+    /// For [`crate::Room::connect`] of a connection just inserted: the others held.
+    pub fn admitting(mut self) -> Self {
+        self.held = self.table.len().saturating_sub(1);
+        self
+    }
+}
+
+impl<T: Transport> Outbox for Delivery<'_, T> {
+    fn send(&mut self, to: ConnId, frame: &[u8]) {
+        let Some(conn) = self.table.get_mut(to) else {
+            return;
+        };
+        match conn.queue(frame, self.sendq, self.now.mono) {
+            Queued::Yes => self.table.mark_for_flush(to),
+            Queued::Overflow => self.table.doom(to, LeaveReason::TooSlow),
+            Queued::Broken => self.table.doom(to, LeaveReason::Disconnected),
+            Queued::Ignored => {}
+        }
+    }
+
+    fn close(&mut self, id: ConnId) {
+        if let Some(conn) = self.table.get_mut(id) {
+            conn.close();
+        }
+        self.table.mark_for_flush(id);
+    }
+
+    fn held(&self) -> usize {
+        self.held
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Plain;
+    use std::io;
+
+    /// A stream that takes everything and has nothing to read.
+    struct Void;
+    impl io::Read for Void {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+    impl io::Write for Void {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lists_hold_each_connection_once_and_death_is_queued_once() {
+        let mut t: ConnTable<Plain<Void>> = ConnTable::new();
+        let now = Instant::now();
+        let want = t.next_id();
+        let (a, ga) = t.insert(Plain(Void), 64, now);
+        assert_eq!(a, want);
+        let (b, _) = t.insert(Plain(Void), 64, now);
+        t.mark_for_flush(a);
+        t.mark_for_flush(a);
+        t.mark_for_flush(b);
+        t.carry_over(b);
+        t.carry_over(b);
+        assert!(t.has_pending_work());
+        assert_eq!(t.take_carry(), vec![b]);
+        t.carry_over(b);
+        assert_eq!(t.take_carry(), vec![b], "off the list again once taken");
+        assert_eq!(t.take_flush_list(), vec![a, b]);
+        assert!(t.mark_dead(a));
+        assert!(!t.mark_dead(a));
+        assert!(!t.is_current(a, ga));
+        assert_eq!(t.take_closed(), vec![a]);
+        assert!(t.remove(a).is_some());
+        let (c, gc) = t.insert(Plain(Void), 64, now);
+        assert_eq!(c, a, "the slot is reused");
+        assert!(
+            !t.is_current(c, ga),
+            "a timer of the old connection misses the new one"
+        );
+        assert!(t.is_current(c, gc));
+    }
+
+    #[test]
+    fn delivery_queues_and_flags_for_flush_and_counts_held() {
+        let mut t: ConnTable<Plain<Void>> = ConnTable::new();
+        let now = crate::clock::SystemClock;
+        let now = crate::clock::Clock::now(&now);
+        let (a, _) = t.insert(Plain(Void), 64, now.mono);
+        let (b, _) = t.insert(Plain(Void), 64, now.mono);
+        let mut out = t.delivery(1024, now);
+        assert_eq!(out.held(), 2);
+        out.send(a, b"x\n");
+        out.send(a, b"y\n");
+        out.close(b);
+        let out = t.delivery(1024, now).admitting();
+        assert_eq!(out.held(), 1);
+        assert_eq!(t.take_flush_list(), vec![a, b]);
+        assert_eq!(t.get(a).map(Conn::pending), Some(4));
+        assert_eq!(t.get(b).map(Conn::phase), Some(Phase::Closing));
+    }
+}

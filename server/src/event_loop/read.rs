@@ -1,0 +1,135 @@
+//! What happens when a socket is readable: read until `WouldBlock` (or the per-round read
+//! budget), decode in place, hand each line to the room; and the look at new input in the
+//! middle of a long flush.
+
+use std::io;
+use std::time::Duration;
+
+use mio::{Events, Token};
+
+use super::{Server, DISCOVERY, LISTENER, SIGNALS, WAKER};
+use crate::clock::Now;
+use crate::conn::Phase;
+use crate::limits;
+use crate::outbox::{ConnId, Outbox};
+use crate::room::LeaveReason;
+use crate::transport::Input;
+
+impl Server {
+    pub(super) fn read(&mut self, id: ConnId, now: Now) {
+        loop {
+            let Some(conn) = self.table.get_mut(id) else {
+                return;
+            };
+            if conn.phase() == Phase::Dead {
+                return;
+            }
+            if conn.read_budget_spent(self.round, limits::READ_BUDGET_PER_ROUND) {
+                // Its turn is over for this round; the rest (if any) is read next round.
+                self.table.carry_over(id);
+                return;
+            }
+            match conn.read(&mut self.scratch) {
+                Ok(Input::Data(n)) => {
+                    conn.charge_read(self.round, n);
+                    if conn.is_open() {
+                        self.handle_input(id, n, now);
+                    }
+                }
+                Ok(Input::Consumed(n)) => conn.charge_read(self.round, n),
+                Ok(Input::Eof) if conn.phase() == Phase::Lingering => {
+                    self.table.mark_dead(id);
+                    return;
+                }
+                Ok(Input::Eof) => {
+                    conn.saw_eof();
+                    self.peer_closed(id, now);
+                    return;
+                }
+                Ok(Input::Drained) => break,
+                Err(e) => {
+                    log::debug!("{id} read: {e}");
+                    self.kill(id, LeaveReason::Disconnected, now);
+                    return;
+                }
+            }
+        }
+        // A transport may have answers of its own to send (a TLS handshake).
+        if self.table.get(id).is_some_and(|c| c.wants_write()) {
+            self.table.mark_for_flush(id);
+        }
+    }
+
+    /// Decode `scratch[..n]` from `id` and hand each line to the room.
+    fn handle_input(&mut self, id: ConnId, n: usize, now: Now) {
+        let Some(conn) = self.table.get_mut(id) else {
+            return;
+        };
+        let mut decoder = conn.take_decoder();
+        let (room, mut out) = (
+            &mut self.room,
+            self.table.delivery(self.settings.sendq, now),
+        );
+        let mut lines = decoder.lines(&self.scratch[..n]);
+        while let Some(item) = lines.next_line() {
+            match item {
+                Ok(line) => room.line(id, line, now, &mut out),
+                Err(_) => room.line_too_long(id, now, &mut out),
+            }
+            if !room.contains(id) {
+                // Quit or kicked: whatever else it sent is not acted on.
+                break;
+            }
+        }
+        if let Some(conn) = self.table.get_mut(id) {
+            conn.put_decoder(decoder);
+        }
+    }
+
+    /// EOF from the peer: it is leaving. Tell the others, flush what it is owed, close.
+    fn peer_closed(&mut self, id: ConnId, now: Now) {
+        let (room, mut out) = self.room_and_outbox(now);
+        room.disconnect(id, LeaveReason::Disconnected, &mut out);
+        out.close(id);
+    }
+
+    /// In the middle of a flush: read what named connections sent since the round's poll.
+    /// Their lines are handled at once, so connections later in the flush carry the frames.
+    /// Handshakes go on `carry` for the next round: a join is a broadcast to everyone plus a
+    /// member list of every name (~250 KB for 10,000 names), and pulling joins into the middle
+    /// of a join storm's flushes left the heap more fragmented. Accepts, probes, signals and the
+    /// waker are noted and left for the next round too (which then polls without waiting).
+    pub(super) fn take_input(&mut self, events: &mut Events) {
+        if let Err(e) = self.poll.poll(events, Some(Duration::ZERO)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                log::debug!("poll during flush: {e}");
+            }
+            return;
+        }
+        if events.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => self.listener.carry = true,
+                DISCOVERY => {
+                    if let Some(d) = &mut self.discovery {
+                        d.carry = true;
+                    }
+                }
+                WAKER | SIGNALS => self.control.carry = true,
+                Token(key) if self.room.is_named(ConnId(key)) => {
+                    self.on_conn_event(ConnId(key), event, now);
+                }
+                Token(key) => {
+                    let id = ConnId(key);
+                    self.table.carry_over(id);
+                    if event.is_writable() {
+                        self.table.mark_for_flush(id);
+                    }
+                }
+            }
+        }
+    }
+}

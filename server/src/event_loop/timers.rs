@@ -1,0 +1,105 @@
+//! Timers as the loop fires them: the room's handshake deadlines, write stalls, lingers, the
+//! accept back-off, the heap trim; and keeping the timer heap free of stale entries.
+
+use super::Server;
+use crate::clock::Now;
+use crate::conn::{Phase, Stall};
+use crate::limits;
+use crate::outbox::ConnId;
+use crate::room::LeaveReason;
+use crate::timers::Timer;
+
+/// Buffer memory freed since the last heap trim, and whether one is scheduled.
+#[derive(Debug, Default)]
+pub(super) struct Trim {
+    freed: usize,
+    pending: bool,
+}
+
+impl Trim {
+    /// A flush released `bytes` of buffers.
+    pub(super) fn freed(&mut self, bytes: usize) {
+        self.freed += bytes;
+    }
+}
+
+impl Server {
+    pub(super) fn fire_timers(&mut self, now: Now) {
+        let (room, mut out) = self.room_and_outbox(now);
+        room.handle_timeout(now, &mut out);
+        while let Some(timer) = self.timers.pop_due(now.mono) {
+            match timer {
+                Timer::WriteStall { id, generation } => {
+                    if self.table.is_current(id, generation) {
+                        self.check_stall(id, now);
+                    }
+                }
+                Timer::Linger { id, generation } => {
+                    let lingering = self
+                        .table
+                        .get(id)
+                        .is_some_and(|c| c.phase() == Phase::Lingering);
+                    if self.table.is_current(id, generation) && lingering {
+                        self.table.mark_dead(id);
+                    }
+                }
+                Timer::ResumeAccept => self.resume_accept(now),
+                Timer::ShutdownDeadline => {}
+                Timer::Trim => {
+                    let started = self.clock.now().mono;
+                    crate::memory::trim();
+                    log::debug!(
+                        "heap trimmed after {} KiB of buffers were freed, in {:?}",
+                        self.trim.freed / 1024,
+                        self.clock.now().mono.saturating_duration_since(started)
+                    );
+                    self.trim = Trim::default();
+                }
+            }
+        }
+    }
+
+    fn check_stall(&mut self, id: ConnId, now: Now) {
+        let timeout = self.settings.write_timeout;
+        let Some(conn) = self.table.get_mut(id) else {
+            return;
+        };
+        match conn.check_stall(now.mono, timeout) {
+            Stall::Idle => {}
+            Stall::Until(at) => {
+                let generation = conn.generation();
+                self.timers.add(at, Timer::WriteStall { id, generation });
+            }
+            Stall::Stalled => {
+                log::info!("{id} output stalled for {timeout:?}; dropping");
+                self.kill(id, LeaveReason::Timeout, now);
+            }
+        }
+    }
+
+    /// After a burst of freed buffers, give the memory back to the OS a little later
+    /// ([`crate::memory`]).
+    pub(super) fn schedule_trim(&mut self, now: Now) {
+        if self.trim.freed >= limits::TRIM_AFTER_FREED && !self.trim.pending {
+            self.trim.pending = true;
+            self.timers.add(now.mono + limits::TRIM_DELAY, Timer::Trim);
+        }
+    }
+
+    /// Timers are never cancelled, so connection churn leaves stale ones behind until their
+    /// deadline. When stale ones dominate, rebuild the heap from the live ones.
+    pub(super) fn compact_timers(&mut self) {
+        if self.timers.len()
+            <= limits::TIMERS_SLACK_FACTOR * self.table.len() + limits::TIMERS_SLACK
+        {
+            return;
+        }
+        let table = &self.table;
+        self.timers.retain(|t| match *t {
+            Timer::WriteStall { id, generation } | Timer::Linger { id, generation } => {
+                table.is_current(id, generation)
+            }
+            Timer::ResumeAccept | Timer::ShutdownDeadline | Timer::Trim => true,
+        });
+    }
+}

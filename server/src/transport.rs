@@ -1,0 +1,225 @@
+//! The transport seam: how bytes get from a socket to the line decoder, and from a
+//! connection's write queue back to the socket.
+//!
+//! Everything above this seam works on plaintext: the decoder is fed what [`Transport::read`]
+//! yields, and the flush hands [`Transport::write`] the queued frames (shared broadcast frames
+//! included) as one vectored write. Plain TCP ([`Link::Plain`]) passes both through to the
+//! socket. A transport that has work of its own between the two ends (TLS: a handshake, records,
+//! alerts, `close_notify`) fits the same calls:
+//!
+//! - a read may take bytes off the socket without yielding plaintext ([`Input::Consumed`]):
+//!   a handshake message or a partial record;
+//! - a transport may hold bytes of its own to write ([`Transport::backlog`]): the loop keeps
+//!   the connection on the flush list and WRITABLE interest while it does, checks it after
+//!   every read (a handshake answer is due), and counts it as unsent for the write-stall
+//!   timer;
+//! - [`Transport::write`] takes plaintext and answers how much it took: a TLS transport
+//!   encrypts at flush time from the shared plaintext (records are per connection; frames are
+//!   stored once), writing its own backlog first;
+//! - [`Transport::close_write`] ends the stream after the last byte (`close_notify`, then FIN);
+//! - [`Transport::is_handshaking`]: a connection closed before its transport is set up is
+//!   dropped at once, since nothing can be said over it. The room's handshake deadline (a name
+//!   within `--handshake-timeout`) bounds the transport's handshake too, as no name can arrive
+//!   before it completes.
+//!
+//! The event loop registers a transport with mio through [`mio::event::Source`] (readiness is
+//! the socket's), so a transport is `Transport + Source`.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::time::Duration;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+/// What one [`Transport::read`] produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// `n > 0` bytes of plaintext at the front of the buffer.
+    Data(usize),
+    /// `n` bytes came off the socket and made no plaintext yet (a handshake message, part of a
+    /// record): read again. Charged to the connection's read budget like data.
+    Consumed(usize),
+    /// The peer ended its side of the stream.
+    Eof,
+    /// Nothing more to read until the next readable event.
+    Drained,
+}
+
+/// What [`Transport::close_write`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// The write side is shut: everything, the transport's own end-of-stream included, is out.
+    Done,
+    /// Bytes of the transport's own still wait for the socket; call again when writable.
+    Pending,
+}
+
+/// A connection's byte stream, as the loop sees it: plaintext in, plaintext out.
+///
+/// Calls never block (the socket is non-blocking); `WouldBlock` from the socket becomes
+/// [`Input::Drained`] on the read side and an `Err` of kind `WouldBlock` on the write side.
+/// `Interrupted` is retried inside.
+pub trait Transport {
+    /// Read what the peer sent into `buf`, as plaintext.
+    ///
+    /// # Errors
+    /// The socket's (reset, ...) or the transport's (a bad record): the connection is over.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<Input>;
+
+    /// Take plaintext for the peer from `bufs`, in order, and write it, with one write to the
+    /// socket where the transport can (a transport with a backlog writes that first). Returns
+    /// how many bytes of `bufs` it took: from then on they are the transport's to deliver.
+    /// Called with empty `bufs` to push the backlog alone.
+    ///
+    /// # Errors
+    /// `WouldBlock` when the socket takes nothing now; others (EPIPE, reset) end the
+    /// connection.
+    fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+
+    /// Bytes of its own the transport has yet to write (records made from plaintext it took,
+    /// handshake messages, alerts); 0 for plain TCP.
+    fn backlog(&self) -> usize {
+        0
+    }
+
+    /// End the stream for writing once everything is out: the transport's own end-of-stream
+    /// (TLS `close_notify`), then the socket's FIN. Called when no plaintext is left, again
+    /// while it answers [`Closed::Pending`].
+    ///
+    /// # Errors
+    /// The socket's; the connection is over either way.
+    fn close_write(&mut self) -> io::Result<Closed>;
+
+    /// Make the coming close a reset (`SO_LINGER 0`): for a peer that does not read, so the
+    /// kernel stops retrying its send buffer.
+    fn reset_on_close(&mut self);
+
+    /// Still setting up (a TLS handshake): nothing the room queues can be delivered yet.
+    fn is_handshaking(&self) -> bool {
+        false
+    }
+}
+
+/// The transports a connection can run over; the loop's connections are `Conn<Link>`. A new
+/// transport (TLS) is a new variant, its arm in each match below, and its construction in the
+/// accept path (`event_loop::accept`).
+#[derive(Debug)]
+pub enum Link {
+    /// Plain TCP: plaintext is what the socket carries.
+    Plain(TcpStream),
+}
+
+impl Transport for Link {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+        match self {
+            Link::Plain(s) => plain_read(s, buf),
+        }
+    }
+
+    fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Link::Plain(s) => plain_write(s, bufs),
+        }
+    }
+
+    fn close_write(&mut self) -> io::Result<Closed> {
+        match self {
+            Link::Plain(s) => {
+                s.shutdown(Shutdown::Write)?;
+                Ok(Closed::Done)
+            }
+        }
+    }
+
+    fn reset_on_close(&mut self) {
+        match self {
+            Link::Plain(s) => {
+                let _ = socket2::SockRef::from(&*s).set_linger(Some(Duration::ZERO));
+            }
+        }
+    }
+}
+
+impl std::os::fd::AsFd for Link {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Link::Plain(s) => s.as_fd(),
+        }
+    }
+}
+
+impl mio::event::Source for Link {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Link::Plain(s) => s.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Link::Plain(s) => s.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Link::Plain(s) => s.deregister(registry),
+        }
+    }
+}
+
+/// One `read` from a plain socket (retrying `Interrupted`).
+fn plain_read(s: &mut impl Read, buf: &mut [u8]) -> io::Result<Input> {
+    loop {
+        return match s.read(buf) {
+            Ok(0) => Ok(Input::Eof),
+            Ok(n) => Ok(Input::Data(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Input::Drained),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+    }
+}
+
+/// One `writev` to a plain socket (retrying `Interrupted`).
+fn plain_write(s: &mut impl Write, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    loop {
+        return match s.write_vectored(bufs) {
+            Ok(0) if bufs.iter().any(|b| !b.is_empty()) => Err(io::ErrorKind::WriteZero.into()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other,
+        };
+    }
+}
+
+/// A transport over any in-memory stream, for tests of what sits above the seam: reads and
+/// writes pass through like plain TCP's.
+#[derive(Debug)]
+pub struct Plain<S>(pub S);
+
+impl<S: Read + Write> Transport for Plain<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+        plain_read(&mut self.0, buf)
+    }
+
+    fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        plain_write(&mut self.0, bufs)
+    }
+
+    fn close_write(&mut self) -> io::Result<Closed> {
+        Ok(Closed::Done)
+    }
+
+    fn reset_on_close(&mut self) {}
+}
