@@ -11,13 +11,20 @@ use rustyline::{
     Cmd, ConditionalEventHandler, Context, Event, EventContext, Helper, Movement, RepeatCount,
 };
 
-use crate::members::Members;
+use crate::session::Session;
 
-/// Completes names (and commands) from the shared member list.
+/// Completes names (and commands) from the session's member list.
 #[derive(Debug, Clone)]
 pub struct ChatHelper {
-    /// The list the reader thread keeps current.
-    pub members: Arc<Mutex<Members>>,
+    /// The session the reader thread keeps current.
+    session: Arc<Mutex<Session>>,
+}
+
+impl ChatHelper {
+    /// Completion from `session`'s members.
+    pub fn new(session: Arc<Mutex<Session>>) -> ChatHelper {
+        ChatHelper { session }
+    }
 }
 
 impl Completer for ChatHelper {
@@ -29,8 +36,8 @@ impl Completer for ChatHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<String>)> {
-        Ok(match self.members.lock() {
-            Ok(m) => m.complete(line, pos),
+        Ok(match self.session.lock() {
+            Ok(s) => s.members().complete(line, pos),
             Err(_) => (pos, Vec::new()),
         })
     }
@@ -64,18 +71,17 @@ impl ConditionalEventHandler for ClearOrInterrupt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lanchat_proto::ServerMsg;
+    use crate::clock::utc_hhmm;
+    use crate::render::Style;
     use rustyline::history::DefaultHistory;
 
     #[test]
     fn completes_through_rustyline_trait() {
-        let mut m = Members::new("me");
+        let mut s = Session::new("me", Style::PLAIN, utc_hhmm);
         for l in ["WHO bob bea me", "WHOEND 3"] {
-            m.apply(&ServerMsg::parse(l).unwrap());
+            s.on_line(l, 0);
         }
-        let h = ChatHelper {
-            members: Arc::new(Mutex::new(m)),
-        };
+        let h = ChatHelper::new(Arc::new(Mutex::new(s)));
         let history = DefaultHistory::new();
         let ctx = Context::new(&history);
         assert_eq!(
@@ -83,10 +89,7 @@ mod tests {
             (3, vec!["bea ".to_owned(), "bob ".to_owned()])
         );
         // The reader thread renames someone; the next Tab sees it.
-        h.members
-            .lock()
-            .unwrap()
-            .apply(&ServerMsg::parse("NICK bob zed").unwrap());
+        h.session.lock().unwrap().on_line("NICK bob zed", 0);
         assert_eq!(
             h.complete("z", 1, &ctx).unwrap(),
             (0, vec!["zed: ".to_owned()])

@@ -1,0 +1,96 @@
+//! Without a terminal: stdin lines in, rendered lines out.
+
+use std::io::{self, BufRead};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+use lanchat_client::addr::ServerAddr;
+use lanchat_client::clock::{local_hhmm, now_ms};
+use lanchat_client::conn::{Conn, NameReply, CONNECT_TIMEOUT};
+use lanchat_client::outbox::{Outbox, Sent};
+use lanchat_client::reader::{self, Sink};
+use lanchat_client::render::Style;
+use lanchat_client::session::{Action, EndSlot, Outcome, Session};
+
+use super::{gone_after_failed_send, lock, quit, run_discovery, Args, StdoutSink};
+
+/// Scripted mode gives up on a server that takes no bytes for this long.
+const SCRIPTED_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let addr = match (&args.addr, args.discover) {
+        (Some(a), _) => ServerAddr::parse(a).map_err(|e| anyhow::anyhow!("{a:?}: {e}"))?,
+        (None, true) => {
+            let found = run_discovery(args, &mut |l| eprintln!("{l}"));
+            match found.as_slice() {
+                [one] => ServerAddr::from(one.addr),
+                [] => bail!("no server found; give its address as ADDR"),
+                _ => bail!("several servers answered; give one as ADDR"),
+            }
+        }
+        (None, false) => bail!(
+            "no server address: give it as ADDR (or --discover); \
+             without a terminal there is no prompt"
+        ),
+    };
+    // The name first: connecting before it is known would start the server's handshake clock
+    // while a slow producer is still thinking.
+    let stdin = io::stdin();
+    // Bytes, not `lines()`: one line that is not UTF-8 must not end the whole script. It is
+    // sent with U+FFFD in place of the bad bytes (the server would refuse it raw).
+    let mut lines = stdin
+        .lock()
+        .split(b'\n')
+        .map(|line| line.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => loop {
+            match lines.next() {
+                Some(Ok(l)) if l.trim().is_empty() => {}
+                Some(Ok(l)) => break l.trim().to_owned(),
+                Some(Err(e)) => return Err(e).context("reading stdin"),
+                None => bail!("no name: give --name or make it the first line of stdin"),
+            }
+        },
+    };
+    let (mut conn, _hello) = Conn::connect(&addr, CONNECT_TIMEOUT)?;
+    let (name, welcome) = match conn.offer_name(&name)? {
+        NameReply::Welcome { name, text } => (name, text),
+        NameReply::Refused { text } => bail!("name {name:?} refused: {text}"),
+        NameReply::Closed { text } => bail!("{addr} closed the connection: {text}"),
+    };
+
+    let style = Style {
+        timestamps: !args.no_timestamps,
+        ..Style::PLAIN
+    };
+    let session = Arc::new(Mutex::new(Session::new(&name, style, local_hhmm)));
+    for action in lock(&session).welcome(&name, &welcome, now_ms()) {
+        if let Action::Print(l) = action {
+            StdoutSink.print(l);
+        }
+    }
+    let writer = conn
+        .try_clone_stream()
+        .context("setting up the connection")?;
+    // A server that stops reading (stopped, wedged) must not hang a script for ever.
+    writer
+        .set_write_timeout(Some(SCRIPTED_WRITE_TIMEOUT))
+        .context("setting up the connection")?;
+    let ended = EndSlot::new();
+    reader::spawn(conn, Arc::clone(&session), Box::new(StdoutSink))
+        .context("starting the reader thread")?;
+    let mut outbox = Outbox::new(writer, Instant::now());
+    for line in lines {
+        let line = line.context("reading stdin")?;
+        // Piped input arrives all at once; the outbox keeps under the server's flood control.
+        match outbox.send_typed(line.strip_suffix('\r').unwrap_or(&line)) {
+            Ok(Sent::Skipped | Sent::Sent) => {}
+            Ok(Sent::Quit) => break,
+            Err(_) => return Ok(gone_after_failed_send(&session, &ended)),
+        }
+    }
+    Ok(quit(&mut outbox, &session, &ended))
+}
