@@ -718,3 +718,24 @@ fn ctrl_c_at_the_name_prompt_of_a_dumb_terminal_leaves_with_0() {
     ann.raw_line("\x03");
     assert_eq!(ann.expect_exit(), 0);
 }
+
+#[test]
+fn several_lines_in_one_keyboard_read_are_all_sent() {
+    // Regression: without bracketed paste (tmux paste-buffer, keys typed faster than a read)
+    // several lines arrive in one read of the terminal; the line editor's read buffer was
+    // dropped with everything after the first Enter, so only the first line was sent.
+    let server = ServerProcess::start(&[]); // default --rate 10 --burst 20
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.keys("a\rb\rc\r");
+    for line in ["a", "b", "c"] {
+        bob.expect(&format!("MSG ann {line}"));
+    }
+    let block: String = (1..=30).map(|i| format!("line {i:02}\r")).collect();
+    ann.keys(&block);
+    for i in 1..=30 {
+        bob.expect(&format!("MSG ann line {i:02}"));
+    }
+    bob.sync();
+}
