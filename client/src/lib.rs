@@ -32,5 +32,6 @@ pub mod pacer;
 pub mod reader;
 pub mod render;
 pub mod sanitize;
+pub mod screen;
 pub mod session;
 pub mod signals;

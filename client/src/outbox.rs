@@ -1,7 +1,12 @@
-//! Sending what the user typed: the one place that decides what a typed line is (nothing, the
-//! quit, or a line for the server) and sends it paced ([`Pacer`]) on any writer.
+//! Sending what the user typed. [`typed`] decides what a typed line is (nothing, the quit, or
+//! a line for the server); the [`Outbox`] thread sends the lines in order, paced ([`Pacer`]) so
+//! the server's flood control keeps all of them, while the user goes on typing. Lines not yet
+//! sent can be dropped ([`Outbox::cancel`]: Ctrl-C during a long paste), and the quit goes out
+//! after what was typed before it.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use lanchat_proto::client::is_quit;
@@ -9,79 +14,285 @@ use lanchat_proto::client::is_quit;
 use crate::conn::encode_line;
 use crate::pacer::Pacer;
 
-/// What one typed line came to.
+/// What one typed line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sent {
-    /// Blank: nothing was sent.
-    Skipped,
-    /// Sent to the server.
-    Sent,
-    /// The quit: nothing was sent; the caller ends the session.
+pub enum Typed<'a> {
+    /// Blank: nothing to send.
+    Blank,
+    /// The quit: the caller ends the session.
+    Quit,
+    /// A line for the server.
+    Line(&'a str),
+}
+
+/// Classify one typed line.
+pub fn typed(line: &str) -> Typed<'_> {
+    if line.trim().is_empty() {
+        Typed::Blank
+    } else if is_quit(line) {
+        Typed::Quit
+    } else {
+        Typed::Line(line)
+    }
+}
+
+/// Called by the outbox thread with each line it sent (for the echo), and with the quit's
+/// bytes when it is the quit's turn.
+pub trait Sending: Send {
+    /// `line` went to the server.
+    fn sent(&mut self, line: &str);
+    /// The quit's turn: the bytes to send (`None`: nothing, the session is over).
+    fn quit(&mut self) -> Option<Vec<u8>>;
+}
+
+#[derive(Debug)]
+enum Job {
+    Line(String),
     Quit,
 }
 
-/// The writing half of a connection, paced.
-#[derive(Debug)]
-pub struct Outbox<W: Write> {
-    writer: W,
-    pacer: Pacer,
+/// How the outbox stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Lines are waiting (or being sent).
+    Busy,
+    /// Everything handed in was sent (the quit too, if it was handed in).
+    Done,
+    /// A write failed: the server is gone.
+    Failed,
 }
 
-impl<W: Write> Outbox<W> {
-    /// Send on `writer`, with a full token bucket as of `now`.
-    pub fn new(writer: W, now: Instant) -> Outbox<W> {
-        Outbox {
-            writer,
-            pacer: Pacer::new(now),
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Job>,
+    /// A job taken from the queue and not yet written.
+    in_flight: bool,
+    failed: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    cond: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The sending thread and its queue.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    shared: Arc<Shared>,
+    /// At most this many lines wait; `push` blocks beyond (piped input is read no faster
+    /// than it is sent). `None`: no bound (a paste is as long as the user made it).
+    cap: Option<usize>,
+}
+
+impl Outbox {
+    /// Start the thread writing to `writer`; `cap` bounds the queue (see [`Outbox::push`]).
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub fn spawn<W: Write + Send + 'static>(
+        writer: W,
+        sending: Box<dyn Sending>,
+        cap: Option<usize>,
+    ) -> io::Result<Outbox> {
+        let shared = Arc::new(Shared::default());
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("sender".into())
+            .spawn(move || send_loop(writer, sending, &thread_shared))?;
+        Ok(Outbox { shared, cap })
+    }
+
+    /// Queue a line for the server (waits while the queue is full).
+    pub fn push(&self, line: &str) {
+        let mut s = self.shared.lock();
+        while self.cap.is_some_and(|cap| s.queue.len() >= cap) && !s.failed {
+            s = self
+                .shared
+                .cond
+                .wait(s)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        s.queue.push_back(Job::Line(line.to_owned()));
+        self.shared.cond.notify_all();
+    }
+
+    /// Queue the quit, after every line queued before it.
+    pub fn quit(&self) {
+        let mut s = self.shared.lock();
+        s.queue.push_back(Job::Quit);
+        self.shared.cond.notify_all();
+    }
+
+    /// Lines queued and not sent yet.
+    pub fn pending(&self) -> usize {
+        let s = self.shared.lock();
+        s.queue.iter().filter(|j| matches!(j, Job::Line(_))).count()
+    }
+
+    /// Drop the lines not sent yet (a queued quit stays); how many were dropped.
+    pub fn cancel(&self) -> usize {
+        let mut s = self.shared.lock();
+        let before = s.queue.len();
+        s.queue.retain(|j| matches!(j, Job::Quit));
+        self.shared.cond.notify_all();
+        before - s.queue.len()
+    }
+
+    /// Wait until everything queued is sent, a write fails, or `deadline` passes.
+    pub fn wait_done(&self, deadline: Instant) -> Progress {
+        let mut s = self.shared.lock();
+        loop {
+            if s.failed {
+                return Progress::Failed;
+            }
+            if s.queue.is_empty() && !s.in_flight {
+                return Progress::Done;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Progress::Busy;
+            }
+            s = self
+                .shared
+                .cond
+                .wait_timeout(s, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
-    /// One typed line: skipped if blank, the quit is left to the caller, anything else goes
-    /// to the server once the pacer allows (so a paste or a script past the server's burst
-    /// loses nothing to its flood control).
-    ///
-    /// # Errors
-    /// The writer's error: the server is gone.
-    pub fn send_typed(&mut self, line: &str) -> io::Result<Sent> {
-        if line.trim().is_empty() {
-            return Ok(Sent::Skipped);
-        }
-        if is_quit(line) {
-            return Ok(Sent::Quit);
-        }
-        self.pacer.wait();
-        self.writer.write_all(&encode_line(line))?;
-        Ok(Sent::Sent)
+    /// Whether a write failed.
+    pub fn failed(&self) -> bool {
+        self.shared.lock().failed
     }
+}
 
-    /// Bytes that must go now, unpaced (the quit: the server never rate-limits it).
-    ///
-    /// # Errors
-    /// The writer's error.
-    pub fn send_now(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.writer.write_all(bytes)
+fn send_loop<W: Write>(mut writer: W, mut sending: Box<dyn Sending>, shared: &Shared) {
+    let mut pacer = Pacer::new(Instant::now());
+    loop {
+        let job = {
+            let mut s = shared.lock();
+            loop {
+                if let Some(job) = s.queue.pop_front() {
+                    s.in_flight = true;
+                    shared.cond.notify_all();
+                    break job;
+                }
+                s = shared.cond.wait(s).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        let ok = match job {
+            Job::Line(line) => {
+                // Paced: a line dropped meanwhile (cancel) is still the one taken; it goes.
+                pacer.wait();
+                let ok = writer.write_all(&encode_line(&line)).is_ok();
+                if ok {
+                    sending.sent(&line);
+                }
+                ok
+            }
+            Job::Quit => sending
+                .quit()
+                .is_none_or(|bytes| writer.write_all(&bytes).is_ok()),
+        };
+        let mut s = shared.lock();
+        s.in_flight = false;
+        if !ok {
+            s.failed = true;
+            s.queue.clear();
+        }
+        shared.cond.notify_all();
+        if !ok {
+            return;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn typed_lines_table() {
-        let mut out = Outbox::new(Vec::new(), Instant::now());
-        let cases: &[(&str, Sent)] = &[
-            ("", Sent::Skipped),
-            ("  \t", Sent::Skipped),
-            ("hi", Sent::Sent),
-            ("/msg bob  x", Sent::Sent),
-            ("<quit>", Sent::Quit),
-            ("/QUIT", Sent::Quit),
+        let cases: &[(&str, Typed<'_>)] = &[
+            ("", Typed::Blank),
+            ("  \t", Typed::Blank),
+            ("hi", Typed::Line("hi")),
+            ("/msg bob  x", Typed::Line("/msg bob  x")),
+            ("<quit>", Typed::Quit),
+            ("/QUIT", Typed::Quit),
         ];
-        for (typed, want) in cases {
-            assert_eq!(out.send_typed(typed).unwrap(), *want, "{typed:?}");
+        for (line, want) in cases {
+            assert_eq!(typed(line), *want, "{line:?}");
         }
-        out.send_now(b"/quit\n").unwrap();
-        assert_eq!(out.writer, b"hi\n/msg bob x\n/quit\n");
+    }
+
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Log {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Echo(Arc<Mutex<Vec<String>>>);
+
+    impl Sending for Echo {
+        fn sent(&mut self, line: &str) {
+            self.0.lock().unwrap().push(line.to_owned());
+        }
+        fn quit(&mut self) -> Option<Vec<u8>> {
+            Some(b"/quit\n".to_vec())
+        }
+    }
+
+    #[test]
+    fn lines_go_in_order_then_the_quit() {
+        let log = Log::default();
+        let echoed = Arc::new(Mutex::new(Vec::new()));
+        let out = Outbox::spawn(log.clone(), Box::new(Echo(Arc::clone(&echoed))), Some(4)).unwrap();
+        for l in ["a", "/msg bob  b", "c"] {
+            out.push(l);
+        }
+        out.quit();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        assert_eq!(out.wait_done(deadline), Progress::Done);
+        assert_eq!(*log.0.lock().unwrap(), b"a\n/msg bob b\nc\n/quit\n");
+        assert_eq!(*echoed.lock().unwrap(), ["a", "/msg bob  b", "c"]);
+    }
+
+    #[test]
+    fn cancel_drops_what_waits_but_keeps_the_quit() {
+        let log = Log::default();
+        let echoed = Arc::new(Mutex::new(Vec::new()));
+        let out = Outbox::spawn(log.clone(), Box::new(Echo(echoed)), None).unwrap();
+        // More than the pacer's burst, so some must wait.
+        for i in 0..100 {
+            out.push(&format!("l{i}"));
+        }
+        out.quit();
+        let dropped = out.cancel();
+        assert!(dropped > 0 && dropped <= 100, "{dropped}");
+        assert_eq!(out.pending(), 0);
+        assert_eq!(
+            out.wait_done(Instant::now() + Duration::from_secs(10)),
+            Progress::Done
+        );
+        let sent = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(sent.ends_with("/quit\n"), "{sent}");
+        assert_eq!(sent.lines().count(), 100 - dropped + 1, "{sent}");
     }
 }

@@ -15,6 +15,9 @@ pub trait Sink: Send {
     fn print(&mut self, line: String);
     /// The session is over. Called once, last.
     fn end(&mut self, outcome: Outcome);
+    /// Something for the front end that is not a line ([`Action::PromptChanged`],
+    /// [`Action::Listed`]).
+    fn event(&mut self, _action: Action) {}
 }
 
 /// Start the reader thread on `conn`.
@@ -46,6 +49,7 @@ fn read_loop<S: Transport>(mut conn: Conn<S>, session: &Mutex<Session>, mut sink
                     sink.end(outcome);
                     return;
                 }
+                other => sink.event(other),
             }
         }
         if last {

@@ -25,7 +25,7 @@
 use std::fmt::Write as _;
 
 use lanchat_proto::name::is_name_char;
-use lanchat_proto::{fold_name, ServerMsg};
+use lanchat_proto::{fold_name, ClientMsg, ServerMsg};
 
 use crate::clock::ToHhMm;
 use crate::members::Change;
@@ -39,6 +39,10 @@ pub const MAX_LISTED_NAMES: usize = 30;
 
 /// The terminal bell.
 pub const BEL: char = '\u{7}';
+
+/// At most one bell in this many milliseconds: a burst of mentions (or a hostile flood of
+/// private messages) rings once, not once per line.
+pub const BELL_EVERY_MS: u64 = 3_000;
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -120,6 +124,8 @@ pub struct Renderer {
     style: Style,
     to_hhmm: ToHhMm,
     in_history: bool,
+    /// When the bell last rang.
+    last_bell_ms: Option<u64>,
 }
 
 impl Renderer {
@@ -129,6 +135,7 @@ impl Renderer {
             style,
             to_hhmm,
             in_history: false,
+            last_bell_ms: None,
         }
     }
 
@@ -167,6 +174,35 @@ impl Renderer {
         out
     }
 
+    /// The echo of a line this client (`me`) sent at `now_ms`, drawn the way others see it:
+    /// `<ann> hi`, `~ ann waves`, `[private] -> bob: psst`. Commands that are not messages
+    /// (`/who`, `/nick`, ...) echo nothing: their answer shows.
+    pub fn own(&mut self, msg: &ClientMsg<'_>, me: &str, now_ms: u64) -> Option<String> {
+        self.in_history = false;
+        let body = match msg {
+            ClientMsg::Say(text) => format!("<{}> {}", self.name(me, Live::Yes), sanitize(text)),
+            ClientMsg::Me(text) => format!("~ {} {}", self.name(me, Live::Yes), sanitize(text)),
+            ClientMsg::Msg { to, text } => format!(
+                "{} -> {}: {}",
+                self.paint(MAGENTA_BOLD, "[private]"),
+                self.name(to, Live::Yes),
+                sanitize(text)
+            ),
+            _ => return None,
+        };
+        Some(self.stamped(&body, now_ms))
+    }
+
+    fn stamped(&self, body: &str, at_ms: u64) -> String {
+        let mut line = String::new();
+        if self.style.timestamps {
+            let (h, m) = (self.to_hhmm)(at_ms);
+            let _ = write!(line, "[{h:02}:{m:02}] ");
+        }
+        line.push_str(body);
+        line
+    }
+
     fn paint(&self, code: &str, text: &str) -> String {
         if self.style.color {
             format!("{code}{text}{RESET}")
@@ -185,7 +221,7 @@ impl Renderer {
     }
 
     fn line(
-        &self,
+        &mut self,
         msg: &ServerMsg<'_>,
         change: &Change,
         me: &str,
@@ -283,10 +319,21 @@ impl Renderer {
         if live == Live::No && self.style.color {
             line = format!("{DIM}{line}{RESET}");
         }
-        if mention && live == Live::Yes && self.style.bell {
+        if mention && live == Live::Yes && self.style.bell && self.bell_due(at_ms) {
             line.push(BEL);
         }
         Some(line)
+    }
+
+    /// Whether the bell may ring at `now_ms` (and if so, it counts as rung).
+    fn bell_due(&mut self, now_ms: u64) -> bool {
+        let due = self
+            .last_bell_ms
+            .is_none_or(|last| now_ms.saturating_sub(last) >= BELL_EVERY_MS);
+        if due {
+            self.last_bell_ms = Some(now_ms);
+        }
+        due
     }
 
     fn text(&self, text: &str, mention: bool, live: Live) -> String {
@@ -318,10 +365,11 @@ mod tests {
         let mut r = Renderer::new(style, utc_hhmm);
         let mut m = Members::new(me);
         let mut out = Vec::new();
-        for l in lines {
+        // One bell's spacing apart, so each line may ring (all within the same minute).
+        for (i, l) in (0u64..).zip(lines) {
             let msg = ServerMsg::parse(l).expect(l);
             let change = m.apply(&msg);
-            out.extend(r.render(&msg, &change, m.me(), NOW));
+            out.extend(r.render(&msg, &change, m.me(), NOW + i * BELL_EVERY_MS));
         }
         out
     }
@@ -618,5 +666,42 @@ mod tests {
                 "{YELLOW_BOLD}!{RESET} <\x1b[{c}mbob\x1b[0m> {BOLD}ann?{RESET}\u{7}"
             )]
         );
+    }
+
+    #[test]
+    fn a_burst_of_mentions_rings_once() {
+        // A hostile flood of private messages rang the bell once per line.
+        let style = Style {
+            bell: true,
+            ..Style::PLAIN
+        };
+        let mut r = Renderer::new(style, utc_hhmm);
+        let m = Members::new("ann");
+        let ring = |r: &mut Renderer, at: u64| {
+            let msg = ServerMsg::parse("PRIV bob hey").unwrap();
+            r.render(&msg, &Change::None, m.me(), at)[0].contains(BEL)
+        };
+        let rang: Vec<bool> = (0..300).map(|i| ring(&mut r, NOW + i * 10)).collect();
+        assert_eq!(rang.iter().filter(|&&b| b).count(), 1, "300 in 3 s");
+        assert!(
+            ring(&mut r, NOW + BELL_EVERY_MS),
+            "rings again after the pause"
+        );
+        assert!(!ring(&mut r, NOW + BELL_EVERY_MS + 1));
+    }
+
+    #[test]
+    fn own_lines_look_like_everyone_elses() {
+        let mut r = Renderer::new(Style::PLAIN, utc_hhmm);
+        let cases: &[(&str, Option<&str>)] = &[
+            ("hi", Some("[12:01] <ann> hi")),
+            ("/me waves", Some("[12:01] ~ ann waves")),
+            ("/msg bob psst", Some("[12:01] [private] -> bob: psst")),
+            ("/who", None),
+        ];
+        for (line, want) in cases {
+            let msg = ClientMsg::parse(line).unwrap();
+            assert_eq!(r.own(&msg, "ann", NOW).as_deref(), *want, "{line:?}");
+        }
     }
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use lanchat_proto::ServerMsg;
+use lanchat_proto::{fold_name, ClientMsg, ServerMsg};
 
 use crate::clock::ToHhMm;
 use crate::conn::{encode_line, plain_io};
@@ -71,6 +71,11 @@ pub enum Gone {
 pub enum Action {
     /// Show this display line.
     Print(String),
+    /// This client was renamed: the prompt shows the old name until drawn again.
+    PromptChanged,
+    /// The first member list arrived: the join's burst (welcome, history, who is here) is
+    /// shown, so the prompt can come below it.
+    Listed,
     /// The session is over.
     End(Outcome),
 }
@@ -92,6 +97,8 @@ pub struct Session {
     members: Members,
     renderer: Renderer,
     phase: Phase,
+    /// A member list has arrived since joining.
+    listed: bool,
 }
 
 /// The text of an unanswered quit.
@@ -111,6 +118,7 @@ impl Session {
             members: Members::new(name),
             renderer: Renderer::new(style, to_hhmm),
             phase: Phase::Chatting,
+            listed: false,
         }
     }
 
@@ -164,8 +172,30 @@ impl Session {
             };
             return vec![self.end(outcome)];
         }
+        let before = fold_name(self.members.me());
         let change = self.members.apply(msg);
-        self.render(msg, &change, now_ms)
+        let mut actions = self.render(msg, &change, now_ms);
+        if matches!(msg, ServerMsg::Nick { .. }) && fold_name(self.members.me()) != before {
+            actions.push(Action::PromptChanged);
+        }
+        if matches!(msg, ServerMsg::WhoEnd { .. }) && !std::mem::replace(&mut self.listed, true) {
+            actions.push(Action::Listed);
+        }
+        actions
+    }
+
+    /// A line this client typed went to the server at `now_ms`: its echo, drawn the way
+    /// others see it (nothing for commands whose answer shows).
+    pub fn on_sent(&mut self, line: &str, now_ms: u64) -> Vec<Action> {
+        let Ok(msg) = ClientMsg::parse(line) else {
+            return Vec::new();
+        };
+        let me = self.members.me().to_owned();
+        self.renderer
+            .own(&msg, &me, now_ms)
+            .map(Action::Print)
+            .into_iter()
+            .collect()
     }
 
     fn render(&mut self, msg: &ServerMsg<'_>, change: &Change, now_ms: u64) -> Vec<Action> {
@@ -329,17 +359,47 @@ mod tests {
         let mut s = session();
         assert_eq!(s.welcome("ann", "Hi ann!", NOW), prints(&["* Hi ann!"]));
         assert_eq!(s.on_line("WHO bob ann", NOW), vec![]);
-        assert_eq!(
-            s.on_line("WHOEND 2", NOW),
-            prints(&["* here now (2): bob, ann"])
-        );
+        let mut listed = prints(&["* here now (2): bob, ann"]);
+        listed.push(Action::Listed);
+        assert_eq!(s.on_line("WHOEND 2", NOW), listed);
+        assert!(s.members().contains("bob"));
+        // Only the first list ends the join's burst.
+        assert_eq!(s.on_line("WHOEND 0", NOW), prints(&["* here now (0)"]));
         assert_eq!(s.on_line("MSG bob hi", NOW), prints(&["<bob> hi"]));
         assert_eq!(s.on_line("FROB from a newer server", NOW), vec![]);
         assert_eq!(s.on_line("", NOW), vec![]);
-        assert!(s.members().contains("bob"));
         assert_eq!(s.prompt(), "ann> ");
-        s.on_line("NICK ann annie", NOW);
+        assert_eq!(
+            s.on_line("NICK ann annie", NOW),
+            vec![
+                Action::Print("* you are now known as annie".into()),
+                Action::PromptChanged
+            ]
+        );
         assert_eq!(s.prompt(), "annie> ");
+        assert_eq!(
+            s.on_line("NICK bob rob", NOW),
+            prints(&["* bob is now known as rob"])
+        );
+    }
+
+    #[test]
+    fn what_we_sent_is_echoed_as_others_see_it() {
+        let mut s = session();
+        s.welcome("ann", "hi", NOW);
+        let cases: &[(&str, &[&str])] = &[
+            ("hello there", &["<ann> hello there"]),
+            ("/me waves", &["~ ann waves"]),
+            ("/msg bob psst", &["[private] -> bob: psst"]),
+            ("//slash", &["<ann> /slash"]),
+            ("/who", &[]),
+            ("/nick zed", &[]),
+            ("/frob", &[]),
+            ("hi \u{1b}[2J", &["<ann> hi ␛[2J"]),
+        ];
+        for (line, want) in cases {
+            assert_eq!(s.on_sent(line, NOW), prints(want), "{line:?}");
+        }
     }
 
     #[test]

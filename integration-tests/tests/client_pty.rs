@@ -490,13 +490,14 @@ fn history_is_shown_under_a_separator_and_mentions_ring_once() {
     assert!(got.ends_with("! <bob> ann, are you there?"), "{got:?}");
     ann.expect("\x07");
     bob.send("/msg ann psst");
-    ann.expect("! [private] <bob> psst\x07");
+    // Marked, but silent: at most one bell every few seconds.
+    ann.expect("! [private] <bob> psst");
     bob.send("annie is not you");
     let got = ann.expect("<bob> annie is not you");
     assert!(!got.contains("! <bob> annie"), "{got:?}");
-    // A BEL from the network never rings: only the client's own, once per mention.
+    // A BEL from the network never rings: only the client's own, once per burst of mentions.
     let bells = ann.transcript().matches('\x07').count();
-    assert_eq!(bells, 2, "{}", printable(ann.transcript().as_bytes()));
+    assert_eq!(bells, 1, "{}", printable(ann.transcript().as_bytes()));
 }
 
 #[test]
@@ -738,4 +739,126 @@ fn several_lines_in_one_keyboard_read_are_all_sent() {
         bob.expect(&format!("MSG ann line {i:02}"));
     }
     bob.sync();
+}
+
+/// The number in "* stopped: <n> line(s) not sent".
+fn not_sent_count(said: &str) -> usize {
+    let at = said.rfind("stopped: ").expect("a stop notice") + "stopped: ".len();
+    said[at..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
+}
+
+#[test]
+fn ctrl_c_during_a_long_paste_stops_what_is_left_and_the_client_stays() {
+    // Regression: the paste went out over the next seconds whatever the user did, the client
+    // then quit, and what was typed after the Ctrl-C was dropped.
+    let server = ServerProcess::start(&[]); // default flood control: the client paces
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    let block: Vec<String> = (1..=100).map(|i| format!("pasted {i}")).collect();
+    ann.keys(&format!("\x1b[200~{}\x1b[201~\r", block.join("\n")));
+    // The burst is through; the rest goes out at the paced rate.
+    bob.read_until_prefix("MSG ann pasted 20");
+    ann.keys("\x03");
+    let dropped = not_sent_count(&ann.expect(" not sent"));
+    ann.line("typed after the stop");
+    let (before, _) = bob.read_until_prefix("MSG ann typed after the stop");
+    let sent = 20 + before.len();
+    assert!(dropped > 0 && sent < 100, "{dropped} dropped, {sent} sent");
+    assert_eq!(
+        sent + dropped,
+        100,
+        "every line sent or counted as not sent"
+    );
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+}
+
+#[test]
+fn the_prompt_follows_a_rename_at_once_and_keeps_the_line_being_typed() {
+    // Regression: the prompt kept the old name until the next Enter.
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.keys("/nick annie\rhalf typ");
+    ann.expect("* you are now known as annie");
+    ann.expect("annie> half typ");
+    ann.keys("ed\r");
+    bob.expect("NICK ann annie");
+    bob.expect("MSG annie half typed");
+}
+
+#[test]
+fn own_lines_are_shown_as_others_see_them() {
+    // Regression: `ann> hi` stayed as typed, and /me and /msg left the raw command.
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.line("hi bob");
+    ann.expect("<ann> hi bob");
+    ann.line("/me waves");
+    ann.expect("~ ann waves");
+    ann.line("/msg bob psst");
+    ann.expect("[private] -> bob: psst");
+    bob.expect("MSG ann hi bob");
+    bob.expect("ACTION ann waves");
+    bob.expect("PRIV ann psst");
+    // The typed line is taken off the screen (one row up, erased) before its echo.
+    assert!(
+        ann.transcript().contains("\x1b[1A\r\x1b[J"),
+        "{}",
+        printable(ann.transcript().as_bytes())
+    );
+}
+
+#[test]
+fn help_and_the_screen_agree_on_how_an_action_looks() {
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.line("/help");
+    ann.expect("(~ ann waves)");
+    bob.send("/me waves");
+    ann.expect("~ bob waves");
+}
+
+#[test]
+fn a_burst_of_private_messages_rings_the_bell_once() {
+    // Regression: 300 private messages in 3 s rang the bell 300 times.
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn("ann", &[&addr, "--name", "ann", "--no-timestamps"]);
+    ann.expect("* here now (2)");
+    for i in 0..50 {
+        bob.send(&format!("/msg ann ping {i}"));
+    }
+    ann.expect("<bob> ping 49");
+    let bells = ann.transcript().matches('\x07').count();
+    assert_eq!(bells, 1, "{}", printable(ann.transcript().as_bytes()));
+}
+
+#[test]
+fn a_dumb_terminal_prompts_below_the_history_and_again_after_each_arrival() {
+    // Regression: the prompt came before the history, and was never shown again.
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    bob.send("earlier words");
+    bob.sync();
+    let addr = server.addr().to_string();
+    let mut ann = join_dumb(&addr, "ann");
+    let burst = ann.expect("* here now (2): bob, ann");
+    assert!(burst.contains("<bob> earlier words"), "{burst}");
+    assert!(!burst.contains("ann> "), "prompt inside the burst: {burst}");
+    ann.expect("ann> ");
+    bob.send("hi ann");
+    ann.expect("<bob> hi ann");
+    ann.expect("ann> ");
 }

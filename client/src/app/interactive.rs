@@ -2,52 +2,60 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
-use rustyline::{Config, Editor, EventHandler, KeyEvent};
+use rustyline::{Config, Editor, EventHandler, KeyCode, KeyEvent, Modifiers};
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::{local_hhmm, now_ms};
 use lanchat_client::conn::{plain_io, Conn, NameReply, CONNECT_TIMEOUT};
 use lanchat_client::discovery::{self, Pick};
-use lanchat_client::editor::{ChatHelper, ClearOrInterrupt};
-use lanchat_client::outbox::{Outbox, Sent};
-use lanchat_client::reader::{self, Sink};
+use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
+use lanchat_client::outbox::{typed, Outbox, Typed};
+use lanchat_client::reader;
 use lanchat_client::render::Style;
+use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
 use lanchat_client::signals::{self, InterruptFlag};
 use lanchat_proto::client::is_quit;
 
-use super::{gone_after_failed_send, leave, lock, quit, run_discovery, Args, Shared, StdoutSink};
+use super::{
+    gone_after_failed_send, leave, lock, not_sent, quit, run_discovery, Args, Latch, OnEnd,
+    ScreenSink, SessionSending, Shared, BURST_WAIT, FLUSH_WAIT,
+};
 
-/// How often the reader thread repeats its wake-up signal until the main thread has seen it
-/// (a signal that lands between two `readline` calls only sets the interrupt flag).
-const WAKE_EVERY: Duration = Duration::from_millis(100);
+/// Prints through rustyline, above the line being edited (or straight to the terminal
+/// between two lines).
+struct EditorTerm<P>(P);
 
-/// Prints through rustyline, above the line being edited; wakes the main thread out of
-/// `readline` when the session ends.
-struct Printer<P> {
-    printer: P,
-    ended: Arc<EndSlot>,
+impl<P: rustyline::ExternalPrinter + Send> Terminal for EditorTerm<P> {
+    fn show(&mut self, line: &str) {
+        // Raw mode adds the newline itself only when missing; cooked mode writes as is.
+        let _ = self.0.print(format!("{line}\n"));
+    }
 }
 
-impl<P: rustyline::ExternalPrinter + Send> Sink for Printer<P> {
-    fn print(&mut self, mut line: String) {
-        // Raw mode adds the newline itself only when missing; cooked mode writes as is.
-        line.push('\n');
-        let _ = self.printer.print(line);
-    }
+/// A terminal rustyline cannot drive (`TERM=dumb`): the kernel echoes and edits the typed
+/// line, and nothing can be redrawn, so after each arrival the prompt is shown again.
+struct DumbTerm {
+    session: Shared,
+    /// The chat prompt is up (not before the join's burst is shown).
+    prompting: Arc<AtomicBool>,
+}
 
-    fn end(&mut self, outcome: Outcome) {
-        self.ended.set(outcome);
-        while !self.ended.is_acked() {
-            let _ = signals::wake_main();
-            std::thread::sleep(WAKE_EVERY);
+impl Terminal for DumbTerm {
+    fn show(&mut self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        if self.prompting.load(Ordering::SeqCst) {
+            let _ = write!(out, "{}", lock(&self.session).prompt());
         }
+        let _ = out.flush();
     }
 }
 
@@ -198,16 +206,38 @@ fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Mutex<TcpStream>)>>) -> anyh
     .context("setting up Ctrl-C")
 }
 
+/// The terminal's width in columns (80 if it cannot say).
+fn columns() -> u16 {
+    // SAFETY: TIOCGWINSZ only writes the winsize we hand it, which lives on this frame for
+    // the call; an all-zero winsize is a valid value to start from.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    if ok && ws.ws_col > 0 {
+        ws.ws_col
+    } else {
+        80
+    }
+}
+
+/// Erase the `rows` rows above the cursor (the line rustyline just left), so what comes next
+/// is written where it was.
+fn erase_rows(rows: usize) {
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "\x1b[{rows}A\r\x1b[J");
+    let _ = out.flush();
+}
+
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let config = Config::builder().auto_add_history(false).build();
+    let (tab_stop, cluster_mode) = (config.tab_stop(), config.grapheme_cluster_mode());
     let mut rl: Rl = Editor::with_config(config).context("setting up the terminal")?;
     // Rustyline may not be able to drive this terminal (e.g. TERM=dumb): then it reads cooked
     // lines, Ctrl-C is a signal, and lines from the server are printed plainly.
     let printer = rl.create_external_printer();
+    let driven = printer.is_ok();
     // A terminal rustyline cannot drive gets no colour escapes either.
     let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
-    let color =
-        std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && !dumb && printer.is_ok();
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && !dumb && driven;
     let style = Style {
         color,
         timestamps: !args.no_timestamps,
@@ -215,14 +245,37 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     };
     // Named once the server accepts a name (the welcome).
     let session: Shared = Arc::new(Mutex::new(Session::new("", style, local_hhmm)));
-    rl.set_helper(Some(ChatHelper::new(Arc::clone(&session))));
+    let prompting = Arc::new(AtomicBool::new(false));
+    let screen = match printer {
+        Ok(p) => Screen::new(Box::new(EditorTerm(p))),
+        Err(_) => Screen::new(Box::new(DumbTerm {
+            session: Arc::clone(&session),
+            prompting: Arc::clone(&prompting),
+        })),
+    };
+    let helper = ChatHelper::new(Arc::clone(&session));
+    rl.set_helper(Some(helper.clone()));
     rl.bind_sequence(
         KeyEvent::ctrl('C'),
-        EventHandler::Conditional(Box::new(ClearOrInterrupt)),
+        EventHandler::Conditional(Box::new(ClearOrInterrupt {
+            hold: Some((Arc::clone(&screen), Arc::clone(&prompting))),
+        })),
     );
+    for enter in [
+        KeyEvent(KeyCode::Enter, Modifiers::NONE),
+        KeyEvent::ctrl('J'),
+    ] {
+        rl.bind_sequence(
+            enter,
+            EventHandler::Conditional(Box::new(HoldOnEnter {
+                screen: Arc::clone(&screen),
+                chatting: Arc::clone(&prompting),
+            })),
+        );
+    }
 
     let dumb_joined = Arc::new(OnceLock::new());
-    if printer.is_err() {
+    if !driven {
         leave_on_interrupt(Arc::clone(&dumb_joined))?;
     }
     let Some((conn, addr)) = connect(&mut rl, args)? else {
@@ -231,9 +284,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let Some((conn, name, welcome)) = join(&mut rl, args, conn, &addr)? else {
         return Ok(Outcome::Quit);
     };
-    for action in lock(&session).welcome(&name, &welcome, now_ms()) {
+    let welcome = lock(&session).welcome(&name, &welcome, now_ms());
+    for action in welcome {
         if let Action::Print(l) = action {
-            println!("{l}");
+            screen.print(l);
         }
     }
 
@@ -241,61 +295,114 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .try_clone_stream()
         .context("setting up the connection")?;
     let ended = EndSlot::new();
-    let interrupted = match printer {
-        Ok(printer) => {
-            let flag = InterruptFlag::register().context("setting up Ctrl-C")?;
-            let sink = Printer {
-                printer,
-                ended: Arc::clone(&ended),
-            };
-            reader::spawn(conn, Arc::clone(&session), Box::new(sink))
-                .context("starting the reader thread")?;
-            Some(flag)
-        }
-        // Rustyline cannot drive this terminal: it reads cooked lines, Ctrl-C quits (above),
-        // and the reader thread ends the process itself.
-        Err(_) => {
-            let plain = writer.try_clone().context("setting up the connection")?;
-            let _ = dumb_joined.set((Arc::clone(&session), Mutex::new(plain)));
-            reader::spawn(conn, Arc::clone(&session), Box::new(StdoutSink))
-                .context("starting the reader thread")?;
-            None
-        }
+    let listed = Arc::new(Latch::default());
+    let restart = Arc::new(AtomicBool::new(false));
+    let (on_end, interrupted) = if driven {
+        let flag = InterruptFlag::register().context("setting up Ctrl-C")?;
+        (OnEnd::Wake(Arc::clone(&ended)), Some(flag))
+    } else {
+        // Ctrl-C quits (above), and the reader thread ends the process itself.
+        let plain = writer.try_clone().context("setting up the connection")?;
+        let _ = dumb_joined.set((Arc::clone(&session), Mutex::new(plain)));
+        (OnEnd::Exit, None)
     };
+    let sink = ScreenSink {
+        screen: Arc::clone(&screen),
+        on_end,
+        listed: Arc::clone(&listed),
+        restart: driven.then(|| Arc::clone(&restart)),
+    };
+    reader::spawn(conn, Arc::clone(&session), Box::new(sink))
+        .context("starting the reader thread")?;
+    // On a driven terminal the typed line is replaced by its echo; a dumb one keeps what the
+    // kernel echoed.
+    let sending = SessionSending {
+        session: Arc::clone(&session),
+        echo: driven.then(|| Arc::clone(&screen)),
+    };
+    let outbox = Outbox::spawn(writer, Box::new(sending), None).context("starting the sender")?;
+    let quit =
+        |interrupted: Option<&InterruptFlag>| quit(&outbox, &session, &ended, &screen, interrupted);
 
-    let mut outbox = Outbox::new(writer, Instant::now());
-    loop {
+    // The prompt comes below the join's burst, not in the middle of it.
+    listed.wait_until(Instant::now() + BURST_WAIT);
+    screen.flush(Instant::now() + FLUSH_WAIT);
+    prompting.store(true, Ordering::SeqCst);
+    let mut carried = Typing::default();
+    let outcome = 'chat: loop {
         if let Some(out) = ended.get() {
             ended.ack();
-            return Ok(out);
+            break 'chat out;
         }
-        if interrupted.as_ref().is_some_and(InterruptFlag::take) {
-            return Ok(quit(&mut outbox, &session, &ended));
+        let restarting = restart.swap(false, Ordering::SeqCst);
+        let interrupt = interrupted.as_ref().is_some_and(InterruptFlag::take);
+        if interrupt && !restarting {
+            // A Ctrl-C between two lines: as on an empty line.
+            match outbox.cancel() {
+                0 => break 'chat quit(interrupted.as_ref()),
+                n => not_sent(&screen, n),
+            }
         }
         let prompt = lock(&session).prompt();
-        match rl.readline(&prompt) {
+        helper.set_typing(carried.clone());
+        let read = {
+            let (left, right) = carried.halves();
+            rl.readline_with_initial(&prompt, (left, right))
+        };
+        carried = Typing::default();
+        let rows = |line: &str| edit_rows(&prompt, line, columns(), tab_stop, cluster_mode);
+        match read {
             Ok(line) => {
+                // The typed line gives way to its echo (as others see it), once sent.
+                if driven {
+                    let rows = rows(&line);
+                    screen.release(|| erase_rows(rows));
+                }
                 // A paste can bring several lines at once; each is one chat line.
                 for part in line.split(['\n', '\r']) {
-                    if !part.trim().is_empty() {
-                        let _ = rl.add_history_entry(part);
+                    match typed(part) {
+                        Typed::Blank => {}
+                        Typed::Quit => {
+                            let _ = rl.add_history_entry(part);
+                            break 'chat quit(interrupted.as_ref());
+                        }
+                        Typed::Line(l) => {
+                            let _ = rl.add_history_entry(l);
+                            outbox.push(l);
+                        }
                     }
-                    match outbox.send_typed(part) {
-                        Ok(Sent::Skipped | Sent::Sent) => {}
-                        Ok(Sent::Quit) => return Ok(quit(&mut outbox, &session, &ended)),
-                        Err(_) => return Ok(gone_after_failed_send(&session, &ended)),
-                    }
+                }
+                if outbox.failed() {
+                    break 'chat gone_after_failed_send(&session, &ended);
                 }
             }
             Err(ReadlineError::Interrupted) => {
                 if let Some(out) = ended.get() {
                     ended.ack();
-                    return Ok(out);
+                    break 'chat out;
                 }
-                return Ok(quit(&mut outbox, &session, &ended));
+                if restart.swap(false, Ordering::SeqCst) {
+                    // The prompt changed under the line being typed: draw both again.
+                    carried = helper.typing();
+                    let rows = rows(&carried.line);
+                    screen.release(|| erase_rows(rows));
+                    continue;
+                }
+                // Ctrl-C on an empty line: stop a paste being sent, or leave.
+                match outbox.cancel() {
+                    0 => break 'chat quit(interrupted.as_ref()),
+                    n => {
+                        let rows = rows("");
+                        screen.release(|| erase_rows(rows));
+                        not_sent(&screen, n);
+                    }
+                }
             }
-            Err(ReadlineError::Eof) => return Ok(quit(&mut outbox, &session, &ended)),
+            Err(ReadlineError::Eof) => break 'chat quit(interrupted.as_ref()),
             Err(e) => return Err(e).context("reading the terminal"),
         }
-    }
+    };
+    // Lines still on their way (the last arrivals, a farewell notice) reach the terminal first.
+    screen.flush(Instant::now() + FLUSH_WAIT);
+    Ok(outcome)
 }

@@ -1,5 +1,5 @@
 //! The binary's front ends and what they share: the flags, discovery as the user sees it, the
-//! sink that prints to stdout, and the quit.
+//! reader thread's sink, the sender's callbacks, and the quit.
 //!
 //! Everything here is wiring; every decision is in `lanchat_client` ([`Session`] above all).
 
@@ -7,18 +7,21 @@ pub mod interactive;
 pub mod scripted;
 
 use std::io::{self, Write};
-use std::net::{IpAddr, TcpStream};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+use lanchat_client::clock::now_ms;
 use lanchat_client::conn::plain_io;
 use lanchat_client::discovery::{self, Found};
-use lanchat_client::outbox::Outbox;
+use lanchat_client::outbox::{Outbox, Progress, Sending};
 use lanchat_client::reader::Sink;
-use lanchat_client::session::{EndSlot, Outcome, Session};
-use lanchat_client::signals;
+use lanchat_client::screen::{Screen, Terminal};
+use lanchat_client::session::{Action, EndSlot, Outcome, Session};
+use lanchat_client::signals::{self, InterruptFlag};
 use lanchat_proto::{validate_name, DEFAULT_PORT};
 
 /// Chat on your LAN: connect to a lanchat server and talk.
@@ -107,30 +110,125 @@ fn run_discovery(args: &Args, say: &mut dyn FnMut(&str)) -> Vec<Found> {
     }
 }
 
-/// The session, shared by the reader thread, the main thread and Tab completion.
+/// The session, shared by the reader thread, the main thread, the sender and Tab completion.
 pub type Shared = Arc<Mutex<Session>>;
 
 fn lock(session: &Mutex<Session>) -> std::sync::MutexGuard<'_, Session> {
     session.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Prints rendered lines straight to stdout, one flush per line so a reader sees them at once,
-/// and ends the process itself when the session ends: scripted mode, and terminals rustyline
-/// cannot drive (e.g. `TERM=dumb`). In both the main thread may sit in a read that nothing
-/// interrupts (stdin, or a cooked-mode line).
-pub struct StdoutSink;
+/// Lines straight to stdout, one flush per line so a reader sees them at once (scripted mode).
+pub struct StdoutTerm;
 
-impl Sink for StdoutSink {
-    fn print(&mut self, line: String) {
+impl Terminal for StdoutTerm {
+    fn show(&mut self, line: &str) {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     }
+}
 
-    fn end(&mut self, outcome: Outcome) {
-        leave(&outcome);
+/// Once set, stays set; waiters wake.
+#[derive(Debug, Default)]
+pub struct Latch {
+    set: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Latch {
+    /// Set it.
+    pub fn set(&self) {
+        *self.set.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.cond.notify_all();
+    }
+
+    /// Wait until it is set or `deadline` passes.
+    pub fn wait_until(&self, deadline: Instant) {
+        let mut g = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*g {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            g = self
+                .cond
+                .wait_timeout(g, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 }
+
+/// How long the first prompt waits for the join's burst (welcome, history, who is here) to be
+/// shown, so that it comes below it.
+const BURST_WAIT: Duration = Duration::from_secs(2);
+
+/// What the reader thread's end means for a front end.
+pub enum OnEnd {
+    /// Print the last line and end the process at once: the main thread may sit in a read
+    /// that nothing interrupts (stdin, or a cooked-mode line).
+    Exit,
+    /// Leave the outcome and wake the main thread out of `readline`, so rustyline restores
+    /// the terminal before the process ends.
+    Wake(Arc<EndSlot>),
+}
+
+/// The reader thread's sink: lines to the screen, the end as the front end needs it, and the
+/// events the main thread waits for.
+pub struct ScreenSink {
+    /// Where lines go.
+    pub screen: Arc<Screen>,
+    /// What the end means.
+    pub on_end: OnEnd,
+    /// Set when the join's burst is shown.
+    pub listed: Arc<Latch>,
+    /// Set (and the main thread woken) when the prompt must be drawn again.
+    pub restart: Option<Arc<AtomicBool>>,
+}
+
+/// How often the reader thread repeats its wake-up signal until the main thread has seen it
+/// (a signal that lands between two `readline` calls only sets the interrupt flag).
+const WAKE_EVERY: Duration = Duration::from_millis(100);
+
+impl Sink for ScreenSink {
+    fn print(&mut self, line: String) {
+        self.screen.print(line);
+    }
+
+    fn end(&mut self, outcome: Outcome) {
+        match &self.on_end {
+            OnEnd::Exit => {
+                self.screen.flush(Instant::now() + FLUSH_WAIT);
+                leave(&outcome)
+            }
+            OnEnd::Wake(ended) => {
+                ended.set(outcome);
+                while !ended.is_acked() {
+                    let _ = signals::wake_main();
+                    std::thread::sleep(WAKE_EVERY);
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, action: Action) {
+        match action {
+            Action::Listed => self.listed.set(),
+            Action::PromptChanged => {
+                if let Some(restart) = &self.restart {
+                    // Nothing prints until the main thread has drawn the prompt again.
+                    self.screen.hold();
+                    restart.store(true, Ordering::SeqCst);
+                    let _ = signals::wake_main();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// How long the end waits for lines still on their way to the terminal.
+pub const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
 /// End the process now with `outcome` (from any thread).
 fn leave(outcome: &Outcome) -> ! {
@@ -141,19 +239,79 @@ fn leave(outcome: &Outcome) -> ! {
     signals::exit_now(outcome.exit_code())
 }
 
-/// Send the quit and wait (bounded) for the session to see its answer. Without that answer
-/// the lines sent last may never have arrived, so the run ends as "server gone" (exit 3), not
-/// as a clean quit.
-fn quit(outbox: &mut Outbox<TcpStream>, session: &Mutex<Session>, ended: &EndSlot) -> Outcome {
-    let bytes = lock(session).on_quit(Instant::now());
-    ended.ack();
-    if let Some(bytes) = bytes {
-        let deadline = lock(session).quit_deadline();
-        if let (Ok(()), Some(deadline)) = (outbox.send_now(&bytes), deadline) {
-            ended.wait_until(deadline);
+/// What the sender thread asks of the session: the echo of a sent line (when `screen` is
+/// given), and the quit's bytes when it is the quit's turn.
+pub struct SessionSending {
+    /// The session.
+    pub session: Shared,
+    /// Where echoes go; `None`: no echo (scripts, and terminals that echo typed lines
+    /// themselves).
+    pub echo: Option<Arc<Screen>>,
+}
+
+impl Sending for SessionSending {
+    fn sent(&mut self, line: &str) {
+        if let Some(screen) = &self.echo {
+            let actions = lock(&self.session).on_sent(line, now_ms());
+            for action in actions {
+                if let Action::Print(l) = action {
+                    screen.print(l);
+                }
+            }
         }
     }
+
+    fn quit(&mut self) -> Option<Vec<u8>> {
+        lock(&self.session).on_quit(Instant::now())
+    }
+}
+
+/// How often a quit waiting for the lines before it looks for a Ctrl-C.
+const QUIT_POLL: Duration = Duration::from_millis(100);
+
+/// Send the quit after what is still queued, and wait (bounded) for the session to see its
+/// answer. Without that answer the lines sent last may never have arrived, so the run ends as
+/// "server gone" (exit 3), not as a clean quit. While queued lines go out first, a Ctrl-C
+/// (`interrupted`) drops them.
+fn quit(
+    outbox: &Outbox,
+    session: &Mutex<Session>,
+    ended: &EndSlot,
+    screen: &Screen,
+    interrupted: Option<&InterruptFlag>,
+) -> Outcome {
+    ended.ack();
+    let pending = outbox.pending();
+    if pending > 0 && interrupted.is_some() {
+        screen.print(format!(
+            "* sending the {pending} lines not sent yet before leaving (Ctrl-C drops them)"
+        ));
+    }
+    outbox.quit();
+    loop {
+        match outbox.wait_done(Instant::now() + QUIT_POLL) {
+            Progress::Done => break,
+            Progress::Failed => return gone_after_failed_send(session, ended),
+            Progress::Busy => {
+                if interrupted.is_some_and(InterruptFlag::take) {
+                    not_sent(screen, outbox.cancel());
+                }
+            }
+        }
+    }
+    let deadline = lock(session).quit_deadline();
+    if let Some(deadline) = deadline {
+        ended.wait_until(deadline);
+    }
     lock(session).on_quit_timeout()
+}
+
+/// Say that `n` queued lines were dropped.
+fn not_sent(screen: &Screen, n: usize) {
+    if n > 0 {
+        let s = if n == 1 { "" } else { "s" };
+        screen.print(format!("* stopped: {n} line{s} not sent"));
+    }
 }
 
 /// After a failed send: the reader thread will see the end soon; take its words.

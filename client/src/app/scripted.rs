@@ -9,15 +9,21 @@ use anyhow::{bail, Context as _};
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::{local_hhmm, now_ms};
 use lanchat_client::conn::{Conn, NameReply, CONNECT_TIMEOUT};
-use lanchat_client::outbox::{Outbox, Sent};
-use lanchat_client::reader::{self, Sink};
+use lanchat_client::outbox::{typed, Outbox, Typed};
+use lanchat_client::reader;
 use lanchat_client::render::Style;
+use lanchat_client::screen::Screen;
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
 
-use super::{gone_after_failed_send, lock, quit, run_discovery, Args, StdoutSink};
+use super::{
+    gone_after_failed_send, lock, quit, run_discovery, Args, Latch, OnEnd, ScreenSink,
+    SessionSending, Shared, StdoutTerm, FLUSH_WAIT,
+};
 
 /// Scripted mode gives up on a server that takes no bytes for this long.
 const SCRIPTED_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Lines read from stdin ahead of the sender.
+const SCRIPTED_QUEUE: usize = 64;
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let addr = match (&args.addr, args.discover) {
@@ -66,10 +72,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         timestamps: !args.no_timestamps,
         ..Style::PLAIN
     };
-    let session = Arc::new(Mutex::new(Session::new(&name, style, local_hhmm)));
-    for action in lock(&session).welcome(&name, &welcome, now_ms()) {
+    let session: Shared = Arc::new(Mutex::new(Session::new(&name, style, local_hhmm)));
+    let screen = Screen::new(Box::new(StdoutTerm));
+    let welcome = lock(&session).welcome(&name, &welcome, now_ms());
+    for action in welcome {
         if let Action::Print(l) = action {
-            StdoutSink.print(l);
+            screen.print(l);
         }
     }
     let writer = conn
@@ -80,17 +88,34 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .set_write_timeout(Some(SCRIPTED_WRITE_TIMEOUT))
         .context("setting up the connection")?;
     let ended = EndSlot::new();
-    reader::spawn(conn, Arc::clone(&session), Box::new(StdoutSink))
+    let sink = ScreenSink {
+        screen: Arc::clone(&screen),
+        on_end: OnEnd::Exit,
+        listed: Arc::new(Latch::default()),
+        restart: None,
+    };
+    reader::spawn(conn, Arc::clone(&session), Box::new(sink))
         .context("starting the reader thread")?;
-    let mut outbox = Outbox::new(writer, Instant::now());
+    let sending = SessionSending {
+        session: Arc::clone(&session),
+        echo: None,
+    };
+    // Piped input arrives all at once; the sender keeps under the server's flood control, and
+    // stdin is read no faster than that.
+    let outbox = Outbox::spawn(writer, Box::new(sending), Some(SCRIPTED_QUEUE))
+        .context("starting the sender")?;
     for line in lines {
         let line = line.context("reading stdin")?;
-        // Piped input arrives all at once; the outbox keeps under the server's flood control.
-        match outbox.send_typed(line.strip_suffix('\r').unwrap_or(&line)) {
-            Ok(Sent::Skipped | Sent::Sent) => {}
-            Ok(Sent::Quit) => break,
-            Err(_) => return Ok(gone_after_failed_send(&session, &ended)),
+        match typed(line.strip_suffix('\r').unwrap_or(&line)) {
+            Typed::Blank => {}
+            Typed::Quit => break,
+            Typed::Line(l) => outbox.push(l),
+        }
+        if outbox.failed() {
+            return Ok(gone_after_failed_send(&session, &ended));
         }
     }
-    Ok(quit(&mut outbox, &session, &ended))
+    let outcome = quit(&outbox, &session, &ended, &screen, None);
+    screen.flush(Instant::now() + FLUSH_WAIT);
+    Ok(outcome)
 }
