@@ -194,13 +194,13 @@ pub fn edit_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::utc_hhmm;
+    use crate::clock::utc;
     use crate::render::Style;
     use rustyline::history::DefaultHistory;
 
     #[test]
     fn completes_through_rustyline_trait() {
-        let mut s = Session::new("me", Style::PLAIN, utc_hhmm);
+        let mut s = Session::new("me", Style::PLAIN, utc);
         for l in ["WHO bob bea me", "WHOEND 3"] {
             s.on_line(l, 0);
         }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use lanchat_proto::{fold_name, ClientMsg, ServerMsg};
 
-use crate::clock::ToHhMm;
+use crate::clock::ToCivil;
 use crate::conn::{encode_line, plain_io};
 use crate::members::{Change, Members};
 use crate::render::{Renderer, Style};
@@ -112,11 +112,11 @@ fn unanswered() -> String {
 
 impl Session {
     /// A session for the client accepted as `name`, showing lines in `style`, times through
-    /// `to_hhmm`.
-    pub fn new(name: &str, style: Style, to_hhmm: ToHhMm) -> Session {
+    /// `to_civil`.
+    pub fn new(name: &str, style: Style, to_civil: ToCivil) -> Session {
         Session {
             members: Members::new(name),
-            renderer: Renderer::new(style, to_hhmm),
+            renderer: Renderer::new(style, to_civil),
             phase: Phase::Chatting,
             listed: false,
         }
@@ -193,9 +193,15 @@ impl Session {
         let me = self.members.me().to_owned();
         self.renderer
             .own(&msg, &me, now_ms)
-            .map(Action::Print)
+            .unwrap_or_default()
             .into_iter()
+            .map(Action::Print)
             .collect()
+    }
+
+    /// Wrap shown lines at `width` columns from now on (`None`: do not wrap).
+    pub fn set_width(&mut self, width: Option<usize>) {
+        self.renderer.set_width(width);
     }
 
     fn render(&mut self, msg: &ServerMsg<'_>, change: &Change, now_ms: u64) -> Vec<Action> {
@@ -335,7 +341,7 @@ impl EndSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::utc_hhmm;
+    use crate::clock::utc;
 
     const NOW: u64 = 1_764_244_860_000; // 12:01 UTC
 
@@ -344,7 +350,7 @@ mod tests {
             timestamps: false,
             ..Style::PLAIN
         };
-        Session::new("ann", style, utc_hhmm)
+        Session::new("ann", style, utc)
     }
 
     fn prints(lines: &[&str]) -> Vec<Action> {

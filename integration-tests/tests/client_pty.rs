@@ -45,13 +45,19 @@ impl Pty {
 
     #[track_caller]
     fn spawn_env(label: &str, args: &[&str], env: &[(&str, &str)]) -> Pty {
+        Self::spawn_sized(label, args, env, 200)
+    }
+
+    /// As [`Pty::spawn_env`], in a terminal `cols` columns wide.
+    #[track_caller]
+    fn spawn_sized(label: &str, args: &[&str], env: &[(&str, &str)], cols: u16) -> Pty {
         let mut cmd = Command::new(bin_path("lanchat"));
         cmd.args(args).env("TERM", "xterm").env_remove("NO_COLOR");
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut proc = UnixProcess::spawn_command(cmd).expect("spawn lanchat in a pty");
-        proc.set_window_size(200, 50).expect("set pty size");
+        proc.set_window_size(cols, 50).expect("set pty size");
         let reader = proc.get_raw_handle().expect("pty handle");
         let writer = proc.get_raw_handle().expect("pty handle");
         let out = Arc::new((Mutex::new(Transcript::default()), Condvar::new()));
@@ -481,7 +487,8 @@ fn history_is_shown_under_a_separator_and_mentions_ring_once() {
     let addr = server.addr().to_string();
     let mut ann = Pty::spawn("ann", &[&addr, "--name", "ann", "--no-timestamps"]);
     let before = ann.expect("* here now (2)");
-    let sep = before.find("--- earlier messages ---").expect("separator");
+    // The separator says from when to when: "--- earlier messages (12:00 to 12:00) ---".
+    let sep = before.find("--- earlier messages (").expect("separator");
     let first = before.find("<bob> anyone here?").expect("history line");
     let second = before.find("~ bob yawns").expect("history action");
     assert!(sep < first && first < second, "{before}");
@@ -861,4 +868,79 @@ fn a_dumb_terminal_prompts_below_the_history_and_again_after_each_arrival() {
     bob.send("hi ann");
     ann.expect("<bob> hi ann");
     ann.expect("ann> ");
+}
+
+/// The screen rows `output` makes in a terminal `cols` wide: split at line ends, escape
+/// sequences and what a carriage return overwrote dropped, then cut where the terminal wraps.
+fn screen_rows(output: &str, cols: usize) -> Vec<String> {
+    let mut rows = Vec::new();
+    for line in output.split('\n') {
+        let mut text = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\x1b' => {
+                    // CSI: ESC [ params final; others are two characters.
+                    if chars.next() == Some('[') {
+                        for c in chars.by_ref() {
+                            if c.is_ascii_alphabetic() || c == '~' {
+                                break;
+                            }
+                        }
+                    }
+                }
+                // A carriage return followed by more text overwrites the row.
+                '\r' if chars.clone().any(|c| !c.is_control()) => text.clear(),
+                '\r' => {}
+                '\x07' => {}
+                c => text.push(c),
+            }
+        }
+        let chars: Vec<char> = text.chars().collect();
+        if chars.is_empty() {
+            continue;
+        }
+        for chunk in chars.chunks(cols) {
+            rows.push(chunk.iter().collect());
+        }
+    }
+    rows
+}
+
+#[test]
+fn padding_cannot_put_a_fake_notice_at_the_start_of_a_screen_row() {
+    // Red team: text, spaces to the end of a row, then a fake notice or someone else's line;
+    // on a client of that width the fake sat on a row of its own, identical to the real thing.
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut mallory = Client::join(server.addr(), "mallory");
+    for cols in [80u16, 100] {
+        let name = format!("ann{cols}");
+        let mut ann =
+            Pty::spawn_sized(&name, &[&addr, "--name", &name], &[("NO_COLOR", "1")], cols);
+        ann.expect("* here now (");
+        ann.expect(&format!("{name}> "));
+        let start = ann.transcript().len();
+        let fakes = [
+            "[10:21] * alice has left the chat (quit)",
+            "<alice> please /msg me your password",
+        ];
+        for fake in fakes {
+            // "[HH:MM] <mallory> brb" is 21 columns: pad to the end of the row exactly.
+            let pad = " ".repeat(usize::from(cols) - 21);
+            mallory.send(&format!("brb{pad}{fake}"));
+            ann.expect(&fake[fake.len() - 8..]);
+        }
+        let shown = ann.transcript()[start..].to_owned();
+        for row in screen_rows(&shown, usize::from(cols)) {
+            // The fakes' own starts; the real message starts "[HH:MM] <mallory>".
+            assert!(
+                !["[10:21]", "<alice>", "* alice"]
+                    .iter()
+                    .any(|fake| row.starts_with(fake)),
+                "a fake at the start of a row at {cols} columns: {row:?}\n{}",
+                printable(shown.as_bytes())
+            );
+        }
+    }
 }

@@ -12,13 +12,13 @@ use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor, EventHandler, KeyCode, KeyEvent, Modifiers};
 
 use lanchat_client::addr::ServerAddr;
-use lanchat_client::clock::{local_hhmm, now_ms};
+use lanchat_client::clock::{local, now_ms};
 use lanchat_client::conn::{plain_io, Conn, NameReply, CONNECT_TIMEOUT};
 use lanchat_client::discovery::{self, Pick};
 use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
-use lanchat_client::render::Style;
+use lanchat_client::render::{Palette, Style};
 use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
 use lanchat_client::signals::{self, InterruptFlag};
@@ -238,13 +238,22 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     // A terminal rustyline cannot drive gets no colour escapes either.
     let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && !dumb && driven;
+    let many_colours = std::env::var("TERM").is_ok_and(|t| t.contains("256color"))
+        || std::env::var_os("COLORTERM").is_some_and(|v| !v.is_empty());
     let style = Style {
         color,
+        palette: if many_colours {
+            Palette::Ansi256
+        } else {
+            Palette::Basic
+        },
         timestamps: !args.no_timestamps,
+        iso_time: args.iso_time,
         bell: !args.no_bell,
     };
     // Named once the server accepts a name (the welcome).
-    let session: Shared = Arc::new(Mutex::new(Session::new("", style, local_hhmm)));
+    let session: Shared = Arc::new(Mutex::new(Session::new("", style, local)));
+    lock(&session).set_width(Some(usize::from(columns())));
     let prompting = Arc::new(AtomicBool::new(false));
     let screen = match printer {
         Ok(p) => Screen::new(Box::new(EditorTerm(p))),
@@ -343,7 +352,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 n => not_sent(&screen, n),
             }
         }
-        let prompt = lock(&session).prompt();
+        let prompt = {
+            let mut s = lock(&session);
+            s.set_width(Some(usize::from(columns())));
+            s.prompt()
+        };
         helper.set_typing(carried.clone());
         let read = {
             let (left, right) = carried.halves();

@@ -57,6 +57,10 @@ pub struct Args {
     /// Do not show [HH:MM] timestamps.
     #[arg(long)]
     pub no_timestamps: bool,
+
+    /// Show dates of lines not from today as 2025-12-01 rather than Dec 01.
+    #[arg(long)]
+    pub iso_time: bool,
 }
 
 const AFTER_HELP: &str = "\

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 
 use lanchat_client::addr::ServerAddr;
-use lanchat_client::clock::{local_hhmm, now_ms};
+use lanchat_client::clock::{local, now_ms};
 use lanchat_client::conn::{Conn, NameReply, CONNECT_TIMEOUT};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
@@ -70,9 +70,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 
     let style = Style {
         timestamps: !args.no_timestamps,
+        iso_time: args.iso_time,
         ..Style::PLAIN
     };
-    let session: Shared = Arc::new(Mutex::new(Session::new(&name, style, local_hhmm)));
+    let session: Shared = Arc::new(Mutex::new(Session::new(&name, style, local)));
     let screen = Screen::new(Box::new(StdoutTerm));
     let welcome = lock(&session).welcome(&name, &welcome, now_ms());
     for action in welcome {
