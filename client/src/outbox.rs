@@ -36,6 +36,49 @@ pub fn typed(line: &str) -> Typed<'_> {
     }
 }
 
+/// The longest line the client sends, in bytes without the `\n`: the server's default line
+/// limit (a server may allow more; none allows less than a line of this size is worth).
+pub const MAX_SENT_LINE: usize = lanchat_proto::DEFAULT_MAX_LINE;
+
+/// A typed line cut into lines the server takes ([`MAX_SENT_LINE`] bytes at most on the
+/// wire), at spaces where it can be, never inside a character. A message to someone
+/// (`/msg bob ...`) or an action (`/me ...`) keeps its command on every piece. A line that
+/// fits comes back as it is.
+pub fn split_long(line: &str) -> Vec<String> {
+    if encode_line(line).len() <= MAX_SENT_LINE + 1 {
+        return vec![line.to_owned()];
+    }
+    let (head, text) = match lanchat_proto::ClientMsg::parse(line) {
+        Ok(lanchat_proto::ClientMsg::Me(text)) => ("/me ".to_owned(), text),
+        Ok(lanchat_proto::ClientMsg::Msg { to, text }) => (format!("/msg {to} "), text),
+        // A line starting with '/' would be read as a command: keep the `//` escape.
+        Ok(lanchat_proto::ClientMsg::Say(text)) if text.starts_with('/') => {
+            ("//".to_owned(), &text[1..])
+        }
+        _ => (String::new(), line),
+    };
+    let room = MAX_SENT_LINE.saturating_sub(head.len()).max(1);
+    let mut pieces = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        if rest.len() <= room {
+            pieces.push(format!("{head}{rest}"));
+            break;
+        }
+        let mut cut = room;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        // At the last space before the cut, unless that leaves a piece under half a line.
+        if let Some(space) = rest[..cut].rfind(' ').filter(|&i| i >= room / 2) {
+            cut = space;
+        }
+        pieces.push(format!("{head}{}", rest[..cut].trim_end()));
+        rest = rest[cut..].trim_start();
+    }
+    pieces
+}
+
 /// Called by the outbox thread with each line it sent (for the echo), and with the quit's
 /// bytes when it is the quit's turn.
 pub trait Sending: Send {
@@ -232,6 +275,33 @@ mod tests {
         ];
         for (line, want) in cases {
             assert_eq!(typed(line), *want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn long_lines_are_cut_into_lines_the_server_takes() {
+        assert_eq!(split_long("short"), ["short"]);
+        // 1,100 × 'é' is 2,200 bytes: over the limit though only 1,100 characters.
+        let e = "é".repeat(1100);
+        let pieces = split_long(&e);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces.concat(), e);
+        let words = "word ".repeat(1000);
+        for (line, head) in [
+            (words.clone(), ""),
+            (format!("/me {words}"), "/me "),
+            (format!("/msg bob {words}"), "/msg bob "),
+            (format!("//{words}"), "//"),
+        ] {
+            let pieces = split_long(&line);
+            assert!(pieces.len() >= 3, "{}", pieces.len());
+            for p in &pieces {
+                assert!(encode_line(p).len() <= MAX_SENT_LINE + 1, "{}", p.len());
+                assert!(p.starts_with(head), "{p:.20}");
+                assert!(p.ends_with("word"), "cut inside a word: {p:?}");
+            }
+            let text: Vec<&str> = pieces.iter().map(|p| &p[head.len()..]).collect();
+            assert_eq!(text.join(" "), words.trim_end());
         }
     }
 

@@ -944,3 +944,33 @@ fn padding_cannot_put_a_fake_notice_at_the_start_of_a_screen_row() {
         }
     }
 }
+
+#[test]
+fn a_line_longer_than_the_server_takes_goes_as_several_messages() {
+    // Regression: it was refused whole, in bytes a user cannot count (1,100 × 'é').
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    let text = "é".repeat(1100);
+    ann.line(&text);
+    ann.expect("it goes as 2 messages");
+    let first = bob.expect_prefix("MSG ann ");
+    let second = bob.expect_prefix("MSG ann ");
+    assert_eq!(format!("{}{}", &first[8..], &second[8..]), text);
+    bob.sync();
+}
+
+#[test]
+fn the_address_prompt_gives_an_example_and_says_when_it_connects() {
+    let server = server();
+    let mut ann = Pty::spawn("ann", &["--no-timestamps"]);
+    let hint = ann.expect("Server address: ");
+    assert!(
+        hint.contains("e.g. 192.168.1.20") && hint.contains("? to look for servers"),
+        "{hint}"
+    );
+    ann.line(&server.addr().to_string());
+    ann.expect(&format!("connecting to {} ...", server.addr()));
+    ann.expect("Your name: ");
+}

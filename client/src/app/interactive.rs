@@ -16,7 +16,7 @@ use lanchat_client::clock::{local, now_ms};
 use lanchat_client::conn::{plain_io, Conn, NameReply, CONNECT_TIMEOUT};
 use lanchat_client::discovery::{self, Pick};
 use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
-use lanchat_client::outbox::{typed, Outbox, Typed};
+use lanchat_client::outbox::{split_long, typed, Outbox, Typed};
 use lanchat_client::reader;
 use lanchat_client::render::{Palette, Style};
 use lanchat_client::screen::{Screen, Terminal};
@@ -72,6 +72,9 @@ fn prompt(rl: &mut Rl, text: &str) -> anyhow::Result<Option<String>> {
 
 /// Ask for the server address (`?` looks for servers); `None` if the user gave up.
 fn ask_address(rl: &mut Rl, args: &Args, mut discover_now: bool) -> anyhow::Result<Option<String>> {
+    if !discover_now {
+        println!("{ADDRESS_HINT}");
+    }
     loop {
         if discover_now {
             discover_now = false;
@@ -108,6 +111,10 @@ fn ask_address(rl: &mut Rl, args: &Args, mut discover_now: bool) -> anyhow::Resu
     }
 }
 
+/// Said once before the first address prompt.
+const ADDRESS_HINT: &str = "Which lanchat server? Type its address (e.g. 192.168.1.20, \
+                            chatbox or chatbox:7071), or ? to look for servers on the LAN.";
+
 /// Connect: the address from the command line first, then whatever the user types, until a
 /// server greets us. `None` if the user gave up.
 fn connect(rl: &mut Rl, args: &Args) -> anyhow::Result<Option<(Conn, ServerAddr)>> {
@@ -128,6 +135,8 @@ fn connect(rl: &mut Rl, args: &Args) -> anyhow::Result<Option<(Conn, ServerAddr)
                 continue;
             }
         };
+        // Up to CONNECT_TIMEOUT per address and then the greeting's wait: say what is going on.
+        println!("connecting to {addr} ...");
         match Conn::connect(&addr, CONNECT_TIMEOUT) {
             Ok((conn, _hello)) => return Ok(Some((conn, addr))),
             Err(e) => println!("{e}"),
@@ -381,7 +390,17 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                         }
                         Typed::Line(l) => {
                             let _ = rl.add_history_entry(l);
-                            outbox.push(l);
+                            let pieces = split_long(l);
+                            if pieces.len() > 1 {
+                                screen.print(format!(
+                                    "* that line is longer than the server takes; it goes \
+                                     as {} messages",
+                                    pieces.len()
+                                ));
+                            }
+                            for piece in &pieces {
+                                outbox.push(piece);
+                            }
                         }
                     }
                 }
