@@ -114,6 +114,9 @@ impl Helper for ChatHelper {}
 pub struct ClearOrInterrupt {
     /// What to hold, and whether the chat prompt is up.
     pub hold: Option<(Arc<Screen>, Arc<AtomicBool>)>,
+    /// Set when the interrupt is this key's (not a signal's: the client raises SIGINT
+    /// itself to wake the editor).
+    pub pressed: Arc<AtomicBool>,
 }
 
 impl ConditionalEventHandler for ClearOrInterrupt {
@@ -126,6 +129,7 @@ impl ConditionalEventHandler for ClearOrInterrupt {
                 screen.hold();
             }
         }
+        self.pressed.store(true, Ordering::SeqCst);
         None // the default: Cmd::Interrupt
     }
 }

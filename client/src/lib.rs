@@ -23,6 +23,8 @@
 
 pub mod addr;
 pub mod clock;
+pub mod commands;
+pub mod config;
 pub mod conn;
 pub mod discovery;
 pub mod editor;

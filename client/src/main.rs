@@ -20,12 +20,18 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = app::Args::parse();
+    let settings = match app::Settings::load(app::Args::parse()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lanchat: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
     let result = if interactive {
-        app::interactive::run(&args)
+        app::interactive::run(&settings)
     } else {
-        app::scripted::run(&args)
+        app::scripted::run(&settings)
     };
     match result {
         Ok(outcome) => {

@@ -232,6 +232,26 @@ pub fn display_width(s: &str) -> usize {
     width
 }
 
+/// `s` without our own escape sequences and bell: the text as a log keeps it.
+pub fn plain_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            }
+            BEL => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `line` cut into rows of at most `width` columns, at spaces where it can be; every row
 /// after the first starts with `indent` spaces. Colour escapes are carried over: a row that
 /// ends inside a coloured stretch is reset and the next row starts it again.

@@ -99,6 +99,12 @@ pub struct Session {
     phase: Phase,
     /// A member list has arrived since joining.
     listed: bool,
+    /// Folded names whose messages are not shown.
+    ignored: Vec<String>,
+    /// Who last wrote to this client privately (for `/reply`).
+    last_private: Option<String>,
+    /// Whether history (`HIST`) is shown.
+    history: bool,
 }
 
 /// The text of an unanswered quit.
@@ -119,6 +125,9 @@ impl Session {
             renderer: Renderer::new(style, to_civil),
             phase: Phase::Chatting,
             listed: false,
+            ignored: Vec::new(),
+            last_private: None,
+            history: true,
         }
     }
 
@@ -172,6 +181,14 @@ impl Session {
             };
             return vec![self.end(outcome)];
         }
+        if let ServerMsg::Priv { from, .. } = msg {
+            if !self.is_ignored(from) {
+                self.last_private = Some((*from).to_owned());
+            }
+        }
+        if self.hidden(msg) {
+            return Vec::new();
+        }
         let before = fold_name(self.members.me());
         let change = self.members.apply(msg);
         let mut actions = self.render(msg, &change, now_ms);
@@ -182,6 +199,55 @@ impl Session {
             actions.push(Action::Listed);
         }
         actions
+    }
+
+    /// Whether `msg` is not shown: from someone ignored, or history when it is off.
+    fn hidden(&self, msg: &ServerMsg<'_>) -> bool {
+        match msg {
+            ServerMsg::Hist { frame, .. } => !self.history || self.hidden(frame),
+            ServerMsg::Msg { from, .. }
+            | ServerMsg::Action { from, .. }
+            | ServerMsg::Priv { from, .. } => self.is_ignored(from),
+            _ => false,
+        }
+    }
+
+    /// Show history (`HIST`) or not (`--no-history`).
+    pub fn set_history(&mut self, on: bool) {
+        self.history = on;
+    }
+
+    /// Whether `name`'s messages are hidden.
+    pub fn is_ignored(&self, name: &str) -> bool {
+        self.ignored.contains(&fold_name(name))
+    }
+
+    /// Hide `name`'s messages; `false` if they were already.
+    pub fn ignore(&mut self, name: &str) -> bool {
+        let key = fold_name(name);
+        if self.ignored.contains(&key) {
+            return false;
+        }
+        self.ignored.push(key);
+        true
+    }
+
+    /// Show `name`'s messages again; `false` if they were not hidden.
+    pub fn unignore(&mut self, name: &str) -> bool {
+        let key = fold_name(name);
+        let before = self.ignored.len();
+        self.ignored.retain(|n| *n != key);
+        self.ignored.len() != before
+    }
+
+    /// Who is ignored (folded names).
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
+    /// Who last wrote to this client privately.
+    pub fn reply_to(&self) -> Option<&str> {
+        self.last_private.as_deref()
     }
 
     /// A line this client typed went to the server at `now_ms`: its echo, drawn the way
@@ -493,5 +559,24 @@ mod tests {
         slot.set(Outcome::Quit);
         slot.set(Outcome::ServerGone("later".into()));
         assert_eq!(slot.wait_until(Instant::now()), Some(Outcome::Quit));
+    }
+
+    #[test]
+    fn ignored_names_are_not_shown_and_replies_go_to_the_last_private_writer() {
+        let mut s = session();
+        assert!(s.ignore("Mallory"));
+        assert!(!s.ignore("mallory"));
+        assert_eq!(s.on_line("MSG mallory buy now", NOW), vec![]);
+        assert_eq!(s.on_line("PRIV MALLORY psst", NOW), vec![]);
+        assert_eq!(s.on_line("HIST 0 ACTION mallory waves", NOW), vec![]);
+        assert_eq!(s.reply_to(), None);
+        assert_eq!(s.on_line("PRIV bob psst", NOW).len(), 1);
+        assert_eq!(s.reply_to(), Some("bob"));
+        // Notices about them still show.
+        assert_eq!(s.on_line("JOIN mallory", NOW).len(), 1);
+        assert!(s.unignore("mallory"));
+        assert_eq!(s.on_line("MSG mallory back", NOW).len(), 1);
+        s.set_history(false);
+        assert_eq!(s.on_line("HIST 0 MSG bob old", NOW), vec![]);
     }
 }

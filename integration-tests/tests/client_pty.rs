@@ -794,7 +794,8 @@ fn the_prompt_follows_a_rename_at_once_and_keeps_the_line_being_typed() {
     bob.expect("JOIN ann");
     ann.keys("/nick annie\rhalf typ");
     ann.expect("* you are now known as annie");
-    ann.expect("annie> half typ");
+    ann.expect("annie> ");
+    ann.expect("half typ");
     ann.keys("ed\r");
     bob.expect("NICK ann annie");
     bob.expect("MSG annie half typed");
@@ -973,4 +974,41 @@ fn the_address_prompt_gives_an_example_and_says_when_it_connects() {
     ann.line(&server.addr().to_string());
     ann.expect(&format!("connecting to {} ...", server.addr()));
     ann.expect("Your name: ");
+}
+
+#[test]
+fn typed_lines_are_remembered_across_runs_in_a_private_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = server();
+    let dir = std::env::temp_dir().join(format!("lanchat-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.to_string_lossy().into_owned();
+    let addr = server.addr().to_string();
+    let args = [addr.as_str(), "--name", "ann", "--no-timestamps"];
+    let env = [("NO_COLOR", "1"), ("XDG_STATE_HOME", state.as_str())];
+    let mut ann = Pty::spawn_env("ann", &args, &env);
+    ann.expect("* here now (");
+    ann.line("remember this line");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+    let file = dir.join("lanchat").join("history");
+    let mode = std::fs::metadata(&file)
+        .expect("history file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let mut again = Pty::spawn_env("ann again", &args, &env);
+    again.expect("* here now (");
+    // Up twice: past "/quit" to the line before it.
+    again.keys("\x1b[A\x1b[A");
+    again.expect("remember this line");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn clear_clears_the_screen() {
+    let server = server();
+    let mut ann = join(&server, "ann");
+    ann.line("/clear");
+    ann.expect("\x1b[H\x1b[2J");
 }

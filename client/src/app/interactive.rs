@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -12,21 +13,21 @@ use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor, EventHandler, KeyCode, KeyEvent, Modifiers};
 
 use lanchat_client::addr::ServerAddr;
-use lanchat_client::clock::{local, now_ms};
+use lanchat_client::clock::now_ms;
 use lanchat_client::conn::{plain_io, Conn, NameReply, CONNECT_TIMEOUT};
 use lanchat_client::discovery::{self, Pick};
 use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
-use lanchat_client::outbox::{split_long, typed, Outbox, Typed};
+use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
-use lanchat_client::render::{Palette, Style};
+use lanchat_client::render::Palette;
 use lanchat_client::screen::{Screen, Terminal};
-use lanchat_client::session::{Action, EndSlot, Outcome, Session};
+use lanchat_client::session::{Action, EndSlot, Outcome};
 use lanchat_client::signals::{self, InterruptFlag};
 use lanchat_proto::client::is_quit;
 
 use super::{
-    gone_after_failed_send, leave, lock, not_sent, quit, run_discovery, Args, Latch, OnEnd,
-    ScreenSink, SessionSending, Shared, BURST_WAIT, FLUSH_WAIT,
+    gone_after_failed_send, leave, lock, not_sent, quit, run_discovery, send_line, Args, Latch,
+    OnEnd, ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
 };
 
 /// Prints through rustyline, above the line being edited (or straight to the terminal
@@ -117,8 +118,9 @@ const ADDRESS_HINT: &str = "Which lanchat server? Type its address (e.g. 192.168
 
 /// Connect: the address from the command line first, then whatever the user types, until a
 /// server greets us. `None` if the user gave up.
-fn connect(rl: &mut Rl, args: &Args) -> anyhow::Result<Option<(Conn, ServerAddr)>> {
-    let mut given = args.addr.clone();
+fn connect(rl: &mut Rl, settings: &Settings) -> anyhow::Result<Option<(Conn, ServerAddr)>> {
+    let args = &settings.args;
+    let mut given = settings.addr();
     let mut discover_first = args.discover;
     loop {
         let typed = match given.take() {
@@ -148,11 +150,11 @@ fn connect(rl: &mut Rl, args: &Args) -> anyhow::Result<Option<(Conn, ServerAddr)
 /// if the user gave up.
 fn join(
     rl: &mut Rl,
-    args: &Args,
+    settings: &Settings,
     mut conn: Conn,
     addr: &ServerAddr,
 ) -> anyhow::Result<Option<(Conn, String, String)>> {
-    let mut given = args.name.clone();
+    let mut given = settings.name();
     let mut reconnected = false;
     loop {
         let name = match given.take() {
@@ -236,8 +238,12 @@ fn erase_rows(rows: usize) {
     let _ = out.flush();
 }
 
-pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let config = Config::builder().auto_add_history(false).build();
+pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
+    let config = Config::builder()
+        .auto_add_history(false)
+        .max_history_size(HISTORY_LINES)
+        .context("setting up the line editor")?
+        .build();
     let (tab_stop, cluster_mode) = (config.tab_stop(), config.grapheme_cluster_mode());
     let mut rl: Rl = Editor::with_config(config).context("setting up the terminal")?;
     // Rustyline may not be able to drive this terminal (e.g. TERM=dumb): then it reads cooked
@@ -249,34 +255,92 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && !dumb && driven;
     let many_colours = std::env::var("TERM").is_ok_and(|t| t.contains("256color"))
         || std::env::var_os("COLORTERM").is_some_and(|v| !v.is_empty());
-    let style = Style {
-        color,
-        palette: if many_colours {
-            Palette::Ansi256
-        } else {
-            Palette::Basic
-        },
-        timestamps: !args.no_timestamps,
-        iso_time: args.iso_time,
-        bell: !args.no_bell,
+    let palette = if many_colours {
+        Palette::Ansi256
+    } else {
+        Palette::Basic
     };
     // Named once the server accepts a name (the welcome).
-    let session: Shared = Arc::new(Mutex::new(Session::new("", style, local)));
+    let session = settings.session("", settings.style(color, palette));
     lock(&session).set_width(Some(usize::from(columns())));
     let prompting = Arc::new(AtomicBool::new(false));
     let screen = match printer {
-        Ok(p) => Screen::new(Box::new(EditorTerm(p))),
-        Err(_) => Screen::new(Box::new(DumbTerm {
+        Ok(p) => settings.screen(Box::new(EditorTerm(p)))?,
+        Err(_) => settings.screen(Box::new(DumbTerm {
             session: Arc::clone(&session),
             prompting: Arc::clone(&prompting),
-        })),
+        }))?,
     };
-    let helper = ChatHelper::new(Arc::clone(&session));
+    let history = history_path();
+    if let Some(path) = &history {
+        let _ = rl.load_history(path);
+    }
+    let outcome = chat(
+        settings,
+        &mut rl,
+        driven,
+        &session,
+        &screen,
+        &prompting,
+        tab_stop,
+        cluster_mode,
+    );
+    if let Some(path) = &history {
+        save_history(&mut rl, path);
+    }
+    outcome
+}
+
+/// Lines of typed input kept across runs.
+const HISTORY_LINES: usize = 1_000;
+
+/// Where typed input is kept across runs: `$XDG_STATE_HOME/lanchat/history`, else
+/// `~/.local/state/lanchat/history`.
+fn history_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
+        })?;
+    Some(base.join("lanchat").join("history"))
+}
+
+/// Save typed input, readable by its owner only (it may hold private messages).
+fn save_history(rl: &mut Rl, path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // Created private before anything is written to it.
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path);
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    let _ = rl.save_history(path);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn chat(
+    settings: &Settings,
+    rl: &mut Rl,
+    driven: bool,
+    session: &Shared,
+    screen: &Arc<Screen>,
+    prompting: &Arc<AtomicBool>,
+    tab_stop: u8,
+    cluster_mode: rustyline::GraphemeClusterMode,
+) -> anyhow::Result<Outcome> {
+    let helper = ChatHelper::new(Arc::clone(session));
+    let ctrl_c = Arc::new(AtomicBool::new(false));
     rl.set_helper(Some(helper.clone()));
     rl.bind_sequence(
         KeyEvent::ctrl('C'),
         EventHandler::Conditional(Box::new(ClearOrInterrupt {
-            hold: Some((Arc::clone(&screen), Arc::clone(&prompting))),
+            hold: Some((Arc::clone(screen), Arc::clone(prompting))),
+            pressed: Arc::clone(&ctrl_c),
         })),
     );
     for enter in [
@@ -286,8 +350,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         rl.bind_sequence(
             enter,
             EventHandler::Conditional(Box::new(HoldOnEnter {
-                screen: Arc::clone(&screen),
-                chatting: Arc::clone(&prompting),
+                screen: Arc::clone(screen),
+                chatting: Arc::clone(prompting),
             })),
         );
     }
@@ -296,13 +360,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if !driven {
         leave_on_interrupt(Arc::clone(&dumb_joined))?;
     }
-    let Some((conn, addr)) = connect(&mut rl, args)? else {
+    let Some((conn, addr)) = connect(rl, settings)? else {
         return Ok(Outcome::Quit);
     };
-    let Some((conn, name, welcome)) = join(&mut rl, args, conn, &addr)? else {
+    let Some((conn, name, welcome)) = join(rl, settings, conn, &addr)? else {
         return Ok(Outcome::Quit);
     };
-    let welcome = lock(&session).welcome(&name, &welcome, now_ms());
+    let welcome = lock(session).welcome(&name, &welcome, now_ms());
     for action in welcome {
         if let Action::Print(l) = action {
             screen.print(l);
@@ -321,26 +385,26 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     } else {
         // Ctrl-C quits (above), and the reader thread ends the process itself.
         let plain = writer.try_clone().context("setting up the connection")?;
-        let _ = dumb_joined.set((Arc::clone(&session), Mutex::new(plain)));
+        let _ = dumb_joined.set((Arc::clone(session), Mutex::new(plain)));
         (OnEnd::Exit, None)
     };
     let sink = ScreenSink {
-        screen: Arc::clone(&screen),
+        screen: Arc::clone(screen),
         on_end,
         listed: Arc::clone(&listed),
         restart: driven.then(|| Arc::clone(&restart)),
     };
-    reader::spawn(conn, Arc::clone(&session), Box::new(sink))
+    reader::spawn(conn, Arc::clone(session), Box::new(sink))
         .context("starting the reader thread")?;
     // On a driven terminal the typed line is replaced by its echo; a dumb one keeps what the
     // kernel echoed.
     let sending = SessionSending {
-        session: Arc::clone(&session),
-        echo: driven.then(|| Arc::clone(&screen)),
+        session: Arc::clone(session),
+        echo: driven.then(|| Arc::clone(screen)),
     };
     let outbox = Outbox::spawn(writer, Box::new(sending), None).context("starting the sender")?;
     let quit =
-        |interrupted: Option<&InterruptFlag>| quit(&outbox, &session, &ended, &screen, interrupted);
+        |interrupted: Option<&InterruptFlag>| quit(&outbox, session, &ended, screen, interrupted);
 
     // The prompt comes below the join's burst, not in the middle of it.
     listed.wait_until(Instant::now() + BURST_WAIT);
@@ -353,16 +417,20 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             break 'chat out;
         }
         let restarting = restart.swap(false, Ordering::SeqCst);
+        if restarting {
+            // Asked between two lines: the prompt is drawn anew below anyway.
+            screen.release(|| {});
+        }
         let interrupt = interrupted.as_ref().is_some_and(InterruptFlag::take);
         if interrupt && !restarting {
             // A Ctrl-C between two lines: as on an empty line.
             match outbox.cancel() {
                 0 => break 'chat quit(interrupted.as_ref()),
-                n => not_sent(&screen, n),
+                n => not_sent(screen, n),
             }
         }
         let prompt = {
-            let mut s = lock(&session);
+            let mut s = lock(session);
             s.set_width(Some(usize::from(columns())));
             s.prompt()
         };
@@ -390,22 +458,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                         }
                         Typed::Line(l) => {
                             let _ = rl.add_history_entry(l);
-                            let pieces = split_long(l);
-                            if pieces.len() > 1 {
-                                screen.print(format!(
-                                    "* that line is longer than the server takes; it goes \
-                                     as {} messages",
-                                    pieces.len()
-                                ));
-                            }
-                            for piece in &pieces {
-                                outbox.push(piece);
-                            }
+                            let config = settings.config_path.as_deref();
+                            send_line(l, session, &outbox, screen, config);
                         }
                     }
                 }
                 if outbox.failed() {
-                    break 'chat gone_after_failed_send(&session, &ended);
+                    break 'chat gone_after_failed_send(session, &ended);
                 }
             }
             Err(ReadlineError::Interrupted) => {
@@ -413,8 +472,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                     ended.ack();
                     break 'chat out;
                 }
-                if restart.swap(false, Ordering::SeqCst) {
-                    // The prompt changed under the line being typed: draw both again.
+                let pressed = ctrl_c.swap(false, Ordering::SeqCst);
+                if restart.swap(false, Ordering::SeqCst) || !pressed {
+                    // Not the key: the prompt changed under the line being typed (or a
+                    // wake-up came late): draw both again.
                     carried = helper.typing();
                     let rows = rows(&carried.line);
                     screen.release(|| erase_rows(rows));
@@ -426,7 +487,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                     n => {
                         let rows = rows("");
                         screen.release(|| erase_rows(rows));
-                        not_sent(&screen, n);
+                        not_sent(screen, n);
                     }
                 }
             }

@@ -6,19 +6,27 @@
 pub mod interactive;
 pub mod scripted;
 
+use std::fs;
 use std::io::{self, Write};
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use clap::Parser;
 
-use lanchat_client::clock::now_ms;
+use lanchat_client::clock::{local, now_ms};
+use lanchat_client::commands::{self, Local};
+use lanchat_client::config::{self, Config, ConfigError};
 use lanchat_client::conn::plain_io;
 use lanchat_client::discovery::{self, Found};
+use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
 use lanchat_client::reader::Sink;
+use lanchat_client::render::{plain_text, Palette, Style};
+use lanchat_client::sanitize::sanitize;
 use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
 use lanchat_client::signals::{self, InterruptFlag};
@@ -61,6 +69,200 @@ pub struct Args {
     /// Show dates of lines not from today as 2025-12-01 rather than Dec 01.
     #[arg(long)]
     pub iso_time: bool,
+
+    /// Do not show the messages from before you joined that the server replays.
+    #[arg(long)]
+    pub no_history: bool,
+
+    /// Also write what is shown to FILE, as plain text with the date and time of each line.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+/// The flags with the config file's defaults filled in where a flag was not given.
+pub struct Settings {
+    /// The flags as given.
+    pub args: Args,
+    /// The config file read (`None`: there is no place for one).
+    pub config_path: Option<PathBuf>,
+    /// What it said.
+    pub config: Config,
+}
+
+impl Settings {
+    /// Read the config file (its place from the environment) under the flags.
+    ///
+    /// # Errors
+    /// The config file exists but cannot be read or is not valid.
+    pub fn load(args: Args) -> Result<Settings, ConfigError> {
+        let config_path = config::default_path();
+        let config = match &config_path {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        Ok(Settings {
+            args,
+            config_path,
+            config,
+        })
+    }
+
+    /// The server: ADDR, else the config's.
+    pub fn addr(&self) -> Option<String> {
+        self.args
+            .addr
+            .clone()
+            .or_else(|| self.config.server.clone())
+    }
+
+    /// The name: --name, else the config's.
+    pub fn name(&self) -> Option<String> {
+        self.args.name.clone().or_else(|| self.config.name.clone())
+    }
+
+    /// The style, given whether colour is possible at all here.
+    pub fn style(&self, color_possible: bool, palette: Palette) -> Style {
+        Style {
+            color: color_possible && self.config.color != Some(false),
+            palette,
+            timestamps: !self.args.no_timestamps && self.config.timestamps != Some(false),
+            iso_time: self.args.iso_time || self.config.iso_time == Some(true),
+            bell: !self.args.no_bell && self.config.bell != Some(false),
+        }
+    }
+
+    /// A session for `name` in `style`, with the ignore list and history setting applied.
+    pub fn session(&self, name: &str, style: Style) -> Shared {
+        let mut s = Session::new(name, style, local);
+        s.set_history(!self.args.no_history);
+        for n in &self.config.ignore {
+            s.ignore(n);
+        }
+        Arc::new(Mutex::new(s))
+    }
+
+    /// Where shown lines go: `term`, and the log file too with `--log`.
+    ///
+    /// # Errors
+    /// The log file cannot be opened.
+    pub fn screen(&self, term: Box<dyn Terminal>) -> anyhow::Result<Arc<Screen>> {
+        let term: Box<dyn Terminal> = match &self.args.log {
+            None => term,
+            Some(path) => {
+                let file = fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening the log {}", path.display()))?;
+                Box::new(Logged { term, file })
+            }
+        };
+        Ok(Screen::new(term))
+    }
+}
+
+/// Shows through `term` and appends the line, as plain text with the date and time, to `file`.
+struct Logged {
+    term: Box<dyn Terminal>,
+    file: fs::File,
+}
+
+impl Terminal for Logged {
+    fn show(&mut self, line: &str) {
+        self.term.show(line);
+        let t = local(now_ms());
+        let _ = writeln!(
+            self.file,
+            "{:04}-{:02}-{:02} {:02}:{:02} {}",
+            t.year,
+            t.month,
+            t.day,
+            t.hour,
+            t.minute,
+            plain_text(line)
+        );
+    }
+}
+
+/// One typed line for the server (not blank, not the quit): the client's own commands are
+/// carried out here, anything else is queued, cut into pieces the server takes.
+fn send_line(
+    line: &str,
+    session: &Mutex<Session>,
+    outbox: &Outbox,
+    screen: &Screen,
+    config_path: Option<&Path>,
+) {
+    let say = |text: String| screen.print(format!("* {text}"));
+    let send = |line: &str| {
+        let pieces = split_long(line);
+        if pieces.len() > 1 {
+            say(format!(
+                "that line is longer than the server takes; it goes as {} messages",
+                pieces.len()
+            ));
+        }
+        for piece in &pieces {
+            outbox.push(piece);
+        }
+    };
+    let save = |session: &Session| {
+        if let Some(path) = config_path {
+            if let Err(e) = config::save_ignore(path, session.ignored()) {
+                say(format!("could not save the ignore list: {e}"));
+            }
+        }
+    };
+    match commands::local(line) {
+        None => send(line),
+        Some(Local::Send(line)) => send(&line),
+        Some(Local::Usage(usage)) => say(format!("usage: {usage}")),
+        Some(Local::Reply(text)) => {
+            let to = lock(session).reply_to().map(str::to_owned);
+            match to {
+                Some(to) => send(&format!("/msg {to} {text}")),
+                None => say("nobody has written to you privately yet".into()),
+            }
+        }
+        Some(Local::Clear) => screen.release(|| {
+            let mut out = io::stdout().lock();
+            let _ = write!(out, "\x1b[H\x1b[2J");
+            let _ = out.flush();
+        }),
+        Some(Local::Ignore(None)) => {
+            let list = lock(session).ignored().join(", ");
+            say(if list.is_empty() {
+                "you ignore nobody".into()
+            } else {
+                format!("you ignore: {list}")
+            });
+        }
+        Some(Local::Ignore(Some(name))) => {
+            let mut s = lock(session);
+            if s.ignore(name) {
+                save(&s);
+                drop(s);
+                say(format!(
+                    "ignoring {}; /unignore {0} to stop",
+                    sanitize(name)
+                ));
+            } else {
+                drop(s);
+                say(format!("you already ignore {}", sanitize(name)));
+            }
+        }
+        Some(Local::Unignore(name)) => {
+            let mut s = lock(session);
+            if s.unignore(name) {
+                save(&s);
+                drop(s);
+                say(format!("no longer ignoring {}", sanitize(name)));
+            } else {
+                drop(s);
+                say(format!("you do not ignore {}", sanitize(name)));
+            }
+        }
+    }
 }
 
 const AFTER_HELP: &str = "\
@@ -122,15 +324,22 @@ fn lock(session: &Mutex<Session>) -> std::sync::MutexGuard<'_, Session> {
 }
 
 /// Lines straight to stdout, one flush per line so a reader sees them at once (scripted mode).
+/// A failed write (a full disk, a closed pipe) ends the client with exit code 1: a script
+/// must not believe it got everything.
 pub struct StdoutTerm;
 
 impl Terminal for StdoutTerm {
     fn show(&mut self, line: &str) {
         let mut out = io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+            eprintln!("lanchat: cannot write to stdout: {}", plain_io(&e));
+            signals::exit_now(EXIT_OUTPUT_FAILED);
+        }
     }
 }
+
+/// Exit code when what was received could not be written out.
+const EXIT_OUTPUT_FAILED: u8 = 1;
 
 /// Once set, stays set; waiters wake.
 #[derive(Debug, Default)]
@@ -190,6 +399,9 @@ pub struct ScreenSink {
     pub restart: Option<Arc<AtomicBool>>,
 }
 
+/// How many times the reader asks the main thread to draw the prompt again.
+const RESTART_TRIES: usize = 20;
+
 /// How often the reader thread repeats its wake-up signal until the main thread has seen it
 /// (a signal that lands between two `readline` calls only sets the interrupt flag).
 const WAKE_EVERY: Duration = Duration::from_millis(100);
@@ -220,10 +432,19 @@ impl Sink for ScreenSink {
             Action::Listed => self.listed.set(),
             Action::PromptChanged => {
                 if let Some(restart) = &self.restart {
-                    // Nothing prints until the main thread has drawn the prompt again.
+                    // Nothing prints until the main thread has drawn the prompt again. A
+                    // signal that lands between two `readline` calls is only a flag, so it is
+                    // repeated until the main thread has taken the request (bounded: the
+                    // main thread may be busy with something else, such as the quit).
                     self.screen.hold();
                     restart.store(true, Ordering::SeqCst);
-                    let _ = signals::wake_main();
+                    for _ in 0..RESTART_TRIES {
+                        let _ = signals::wake_main();
+                        std::thread::sleep(WAKE_EVERY);
+                        if !restart.load(Ordering::SeqCst) {
+                            break;
+                        }
+                    }
                 }
             }
             _ => {}

@@ -1,23 +1,22 @@
 //! Without a terminal: stdin lines in, rendered lines out.
 
 use std::io::{self, BufRead};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
 use lanchat_client::addr::ServerAddr;
-use lanchat_client::clock::{local, now_ms};
+use lanchat_client::clock::now_ms;
 use lanchat_client::conn::{Conn, NameReply, CONNECT_TIMEOUT};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
-use lanchat_client::render::Style;
-use lanchat_client::screen::Screen;
-use lanchat_client::session::{Action, EndSlot, Outcome, Session};
+use lanchat_client::render::{Palette, Style};
+use lanchat_client::session::{Action, EndSlot, Outcome};
 
 use super::{
-    gone_after_failed_send, lock, quit, run_discovery, Args, Latch, OnEnd, ScreenSink,
-    SessionSending, Shared, StdoutTerm, FLUSH_WAIT,
+    gone_after_failed_send, lock, quit, run_discovery, send_line, Latch, OnEnd, ScreenSink,
+    SessionSending, Settings, StdoutTerm, FLUSH_WAIT,
 };
 
 /// Scripted mode gives up on a server that takes no bytes for this long.
@@ -25,8 +24,9 @@ const SCRIPTED_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Lines read from stdin ahead of the sender.
 const SCRIPTED_QUEUE: usize = 64;
 
-pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let addr = match (&args.addr, args.discover) {
+pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
+    let args = &settings.args;
+    let addr = match (&settings.addr(), args.discover) {
         (Some(a), _) => ServerAddr::parse(a).map_err(|e| anyhow::anyhow!("{a:?}: {e}"))?,
         (None, true) => {
             let found = run_discovery(args, &mut |l| eprintln!("{l}"));
@@ -50,7 +50,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .lock()
         .split(b'\n')
         .map(|line| line.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
-    let name = match &args.name {
+    let name = match &settings.name() {
         Some(n) => n.clone(),
         None => loop {
             match lines.next() {
@@ -68,13 +68,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         NameReply::Closed { text } => bail!("{addr} closed the connection: {text}"),
     };
 
+    // No colour and no bell for a script: only the times follow the flags and the config.
     let style = Style {
-        timestamps: !args.no_timestamps,
-        iso_time: args.iso_time,
-        ..Style::PLAIN
+        bell: false,
+        ..settings.style(false, Palette::Basic)
     };
-    let session: Shared = Arc::new(Mutex::new(Session::new(&name, style, local)));
-    let screen = Screen::new(Box::new(StdoutTerm));
+    let session = settings.session(&name, style);
+    let screen = settings.screen(Box::new(StdoutTerm))?;
     let welcome = lock(&session).welcome(&name, &welcome, now_ms());
     for action in welcome {
         if let Action::Print(l) = action {
@@ -110,7 +110,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         match typed(line.strip_suffix('\r').unwrap_or(&line)) {
             Typed::Blank => {}
             Typed::Quit => break,
-            Typed::Line(l) => outbox.push(l),
+            Typed::Line(l) => send_line(
+                l,
+                &session,
+                &outbox,
+                &screen,
+                settings.config_path.as_deref(),
+            ),
         }
         if outbox.failed() {
             return Ok(gone_after_failed_send(&session, &ended));
