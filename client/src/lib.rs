@@ -5,6 +5,7 @@
 //!
 //! - [`session`]: one joined session as a state machine: server lines in, lines to show and
 //!   how the run ends (quit answered: 0; server gone: 3) out. No IO, no clock.
+//! - [`cli`]: the flags and `--help` (also the source of the man page and completions).
 //! - [`addr`]: what a typed server address means (`host`, `ip:port`, `[v6]:port`, ...).
 //! - [`conn`]: connecting with a timeout, reading server lines with a deadline, the handshake;
 //!   over any [`conn::Transport`] (plain TCP today).
@@ -26,6 +27,7 @@
 //! `lanchat-proto`.
 
 pub mod addr;
+pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
