@@ -117,6 +117,13 @@ pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 /// a connect flood, e.g. at a full server, cannot hold the loop.
 pub const ACCEPTS_PER_ROUND: usize = 256;
 
+/// Connections still giving a name that are read per poll round (the rest first thing next
+/// round): each join sends the newcomer a welcome with the member list, so a join storm
+/// (thousands naming themselves at once) builds at most this many welcomes at a time, and
+/// memory during it stays linear in the clients rather than growing with joiners x members.
+/// Named connections are read as usual meanwhile.
+pub const HANDSHAKE_READS_PER_ROUND: usize = 256;
+
 /// Discovery datagrams read per poll round (the rest next round): a datagram flood cannot hold
 /// the loop. The reply caps themselves live with the protocol they limit, in `discovery.rs`.
 pub const DATAGRAMS_PER_ROUND: usize = 256;

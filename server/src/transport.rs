@@ -223,3 +223,62 @@ impl<S: Read + Write> Transport for Plain<S> {
 
     fn reset_on_close(&mut self) {}
 }
+
+/// An in-memory stream for the unit tests of what sits above the seam.
+#[cfg(test)]
+pub(crate) mod test_stream {
+    use std::io::{self, IoSlice, Read, Write};
+
+    /// Takes at most `room` bytes per write (vectored writes too), or fails with `fail`; has
+    /// nothing to read.
+    #[derive(Debug, Default)]
+    pub(crate) struct Sink {
+        pub(crate) got: Vec<u8>,
+        pub(crate) room: usize,
+        pub(crate) fail: Option<io::ErrorKind>,
+        pub(crate) writes: usize,
+    }
+
+    impl Sink {
+        /// A sink taking `room` bytes per write.
+        pub(crate) fn taking(room: usize) -> Self {
+            Sink {
+                room,
+                ..Sink::default()
+            }
+        }
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(buf)])
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            if let Some(kind) = self.fail {
+                return Err(kind.into());
+            }
+            self.writes += 1;
+            let mut n = 0;
+            for b in bufs {
+                let k = b.len().min(self.room - n);
+                self.got.extend_from_slice(&b[..k]);
+                n += k;
+            }
+            if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Read for Sink {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+}

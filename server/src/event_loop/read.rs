@@ -17,6 +17,14 @@ use crate::transport::Input;
 
 impl Server {
     pub(super) fn read(&mut self, id: ConnId, now: Now) {
+        if !self.room.is_named(id) && self.room.contains(id) {
+            if self.handshake_reads >= limits::HANDSHAKE_READS_PER_ROUND {
+                // This round's joins are spent: a join storm is taken a slice at a time.
+                self.table.carry_over(id);
+                return;
+            }
+            self.handshake_reads += 1;
+        }
         loop {
             let Some(conn) = self.table.get_mut(id) else {
                 return;
