@@ -327,7 +327,7 @@ mod tests {
     }
 
     #[test]
-    fn the_issue_shapes() {
+    fn the_standard_shapes() {
         let room = Scenario::Room.shape();
         assert_eq!(room.messages as f64 / room.rate, 10.0, "10 s of traffic");
         let chatter = Scenario::Chatter.shape();
