@@ -26,7 +26,12 @@ pub struct OutQueue {
     /// Bytes of the `Own` segments, in order; `own[own_pos..]` is unsent.
     own: Vec<u8>,
     own_pos: usize,
+    /// The segments before `last`, oldest first.
     segs: VecDeque<Seg>,
+    /// The newest segment, kept in the queue itself: the usual queue of a round (one run of
+    /// broadcasts) is this alone, and queueing a frame then touches no heap memory of the
+    /// connection's at all. `None` only when the queue is empty.
+    last: Option<Seg>,
     /// Unsent bytes in all segments. Invariant: the sum of the segments' lengths.
     len: usize,
 }
@@ -58,9 +63,9 @@ impl OutQueue {
             self.own_pos = 0;
         }
         self.own.extend_from_slice(frame);
-        match self.segs.back_mut() {
+        match &mut self.last {
             Some(Seg::Own(n)) => *n += frame.len(),
-            _ => self.segs.push_back(Seg::Own(frame.len())),
+            last => self.segs.extend(last.replace(Seg::Own(frame.len()))),
         }
         self.len += frame.len();
     }
@@ -70,14 +75,24 @@ impl OutQueue {
         if slice.is_empty() {
             return;
         }
-        match self.segs.back_mut() {
+        match &mut self.last {
             Some(Seg::Shared(last)) if last.joins(&slice) => last.extend(&slice),
-            _ => {
+            last => {
                 arena.hold(slice.chunk());
-                self.segs.push_back(Seg::Shared(slice));
+                self.segs.extend(last.replace(Seg::Shared(slice)));
             }
         }
         self.len += slice.len();
+    }
+
+    /// Every segment, oldest first.
+    fn all(&self) -> impl Iterator<Item = &Seg> {
+        self.segs.iter().chain(&self.last)
+    }
+
+    /// How many segments there are.
+    fn count(&self) -> usize {
+        self.segs.len() + usize::from(self.last.is_some())
     }
 
     /// One write of the front of the queue to `transport`; returns the bytes it took.
@@ -89,10 +104,15 @@ impl OutQueue {
         transport: &mut T,
         arena: &mut Arena,
     ) -> io::Result<usize> {
+        if self.count() > MAX_IOV {
+            // Rare (a queue of many private lines between broadcasts): one segment, so all of
+            // it can go in this one write.
+            self.settle(arena);
+        }
         let mut iov = [IoSlice::new(&[]); MAX_IOV];
         let mut used = 0;
         let mut own_at = self.own_pos;
-        for (slot, seg) in iov.iter_mut().zip(&self.segs) {
+        for (slot, seg) in iov.iter_mut().zip(self.all()) {
             *slot = IoSlice::new(match *seg {
                 Seg::Own(n) => {
                     let bytes = &self.own[own_at..own_at + n];
@@ -112,28 +132,30 @@ impl OutQueue {
     fn consume(&mut self, mut n: usize, arena: &mut Arena) {
         self.len -= n;
         while n > 0 {
-            let Some(seg) = self.segs.front_mut() else {
+            let Some(seg) = self.segs.front_mut().or(self.last.as_mut()) else {
                 break;
             };
-            match seg {
+            let done = match seg {
                 Seg::Own(left) => {
                     let k = n.min(*left);
                     *left -= k;
                     self.own_pos += k;
                     n -= k;
-                    if *left == 0 {
-                        self.segs.pop_front();
-                    }
+                    (*left == 0).then_some(None)
                 }
                 Seg::Shared(s) => {
                     let k = n.min(s.len());
                     s.advance(k);
                     n -= k;
-                    if s.is_empty() {
-                        let chunk = s.chunk();
-                        self.segs.pop_front();
-                        arena.release(chunk);
-                    }
+                    s.is_empty().then_some(Some(s.chunk()))
+                }
+            };
+            if let Some(chunk) = done {
+                if self.segs.pop_front().is_none() {
+                    self.last = None;
+                }
+                if let Some(chunk) = chunk {
+                    arena.release(chunk);
                 }
             }
         }
@@ -145,12 +167,13 @@ impl OutQueue {
     /// Copy what is left of the shared frames into the queue's own buffer and let go of the
     /// chunks: a connection that could not take its output in its write keeps no chunk alive.
     pub fn settle(&mut self, arena: &mut Arena) {
-        if self.segs.len() <= 1 && !matches!(self.segs.front(), Some(Seg::Shared(_))) {
+        if self.segs.is_empty() && !matches!(self.last, Some(Seg::Shared(_))) {
             return;
         }
         let mut own = Vec::with_capacity(self.len);
         let mut own_at = self.own_pos;
-        for seg in self.segs.drain(..) {
+        let last = self.last.take();
+        for seg in self.segs.drain(..).chain(last) {
             match seg {
                 Seg::Own(n) => {
                     own.extend_from_slice(&self.own[own_at..own_at + n]);
@@ -164,12 +187,14 @@ impl OutQueue {
         }
         self.own = own;
         self.own_pos = 0;
-        self.segs.push_back(Seg::Own(self.len));
+        self.segs = VecDeque::new();
+        self.last = Some(Seg::Own(self.len));
     }
 
     /// Drop everything queued (the connection is gone).
     pub fn clear(&mut self, arena: &mut Arena) {
-        for seg in self.segs.drain(..) {
+        let last = self.last.take();
+        for seg in self.segs.drain(..).chain(last) {
             if let Seg::Shared(s) = seg {
                 arena.release(s.chunk());
             }
@@ -183,6 +208,7 @@ impl OutQueue {
         self.own = Vec::new();
         self.own_pos = 0;
         self.segs = VecDeque::new();
+        self.last = None;
     }
 }
 
@@ -206,11 +232,7 @@ mod tests {
         q.push_shared(join_a, &mut arena);
         q.push_shared(join_b, &mut arena);
         q.push_own(b"ERR y\n");
-        assert_eq!(
-            q.segs.len(),
-            3,
-            "neighbouring shared frames are one segment"
-        );
+        assert_eq!(q.count(), 3, "neighbouring shared frames are one segment");
         let mut t = sink(1 << 20);
         assert_eq!(q.write(&mut t, &mut arena).unwrap(), 28);
         assert_eq!(t.0.got, b"HELLO x\nJOIN a\nJOIN b\nERR y\n");
@@ -246,6 +268,27 @@ mod tests {
         want.extend(vec![b'b'; super::super::arena::CHUNK + 10]);
         want.extend(b"tail\n");
         assert_eq!(t.0.got, want);
+    }
+
+    #[test]
+    fn a_queue_of_more_segments_than_one_write_takes_still_leaves_in_one_write() {
+        let mut arena = Arena::default();
+        let mut q = OutQueue::default();
+        let mut want = Vec::new();
+        for i in 0..MAX_IOV {
+            let line = format!("MSG a {i}\n");
+            let shared = arena.append(line.as_bytes());
+            q.push_shared(shared, &mut arena);
+            q.push_own(b"PRIV b x\n");
+            want.extend_from_slice(line.as_bytes());
+            want.extend_from_slice(b"PRIV b x\n");
+        }
+        assert!(q.count() > MAX_IOV);
+        let mut t = sink(1 << 20);
+        q.write(&mut t, &mut arena).unwrap();
+        assert_eq!(t.0.writes, 1);
+        assert_eq!(t.0.got, want);
+        assert!(q.is_empty());
     }
 
     #[test]
