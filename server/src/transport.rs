@@ -70,7 +70,9 @@ pub trait Transport {
     /// Take plaintext for the peer from `bufs`, in order, and write it, with one write to the
     /// socket where the transport can (a transport with a backlog writes that first). Returns
     /// how many bytes of `bufs` it took: from then on they are the transport's to deliver.
-    /// Called with empty `bufs` to push the backlog alone.
+    /// Called with empty `bufs` to push the backlog alone. `Ok(0)` is fine when it can take
+    /// nothing yet (a handshake in progress): the loop offers the bytes again after a read
+    /// that returned [`Input::Consumed`], or when the socket turns writable.
     ///
     /// # Errors
     /// `WouldBlock` when the socket takes nothing now; others (EPIPE, reset) end the
