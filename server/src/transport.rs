@@ -194,10 +194,15 @@ fn plain_read(s: &mut impl Read, buf: &mut [u8]) -> io::Result<Input> {
     }
 }
 
-/// One `writev` to a plain socket (retrying `Interrupted`).
+/// One `writev` to a plain socket (retrying `Interrupted`); a plain `write` when there is one
+/// buffer (the usual round: the kernel then need not copy in an iovec array).
 fn plain_write(s: &mut impl Write, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     loop {
-        return match s.write_vectored(bufs) {
+        let written = match bufs {
+            [one] => s.write(one),
+            _ => s.write_vectored(bufs),
+        };
+        return match written {
             Ok(0) if bufs.iter().any(|b| !b.is_empty()) => Err(io::ErrorKind::WriteZero.into()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => other,

@@ -910,7 +910,12 @@ impl<'a> Driver<'a> {
                 .map(|(took, from, to)| 100.0 * (to.cpu_s - from.cpu_s) / took.as_secs_f64()),
             rss_idle: s0.rss,
             rss_settled: settled.rss,
-            rss_peak: end.peak_rss,
+            // VmHWM lags a little (the kernel syncs its RSS counters in batches), so a sample
+            // of VmRSS can be above it: the peak is the highest of them all.
+            rss_peak: [s0.rss, settled.rss, traffic.rss, end.rss, end.peak_rss]
+                .into_iter()
+                .max()
+                .unwrap_or(end.peak_rss),
             rss_after: end.rss,
             rss_per_conn: (end.rss as f64 - s0.rss as f64) / connected,
         }
