@@ -210,31 +210,32 @@ fn plain_write(s: &mut impl Write, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     }
 }
 
-/// A transport over any in-memory stream, for tests of what sits above the seam: reads and
-/// writes pass through like plain TCP's.
-#[derive(Debug)]
-pub struct Plain<S>(pub S);
-
-impl<S: Read + Write> Transport for Plain<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
-        plain_read(&mut self.0, buf)
-    }
-
-    fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        plain_write(&mut self.0, bufs)
-    }
-
-    fn close_write(&mut self) -> io::Result<Closed> {
-        Ok(Closed::Done)
-    }
-
-    fn reset_on_close(&mut self) {}
-}
-
-/// An in-memory stream for the unit tests of what sits above the seam.
+/// In-memory streams for the unit tests of what sits above the seam.
 #[cfg(test)]
 pub(crate) mod test_stream {
     use std::io::{self, IoSlice, Read, Write};
+
+    use super::{plain_read, plain_write, Closed, Input, Transport};
+
+    /// A transport over any in-memory stream: reads and writes pass through like plain TCP's.
+    #[derive(Debug)]
+    pub(crate) struct Plain<S>(pub(crate) S);
+
+    impl<S: Read + Write> Transport for Plain<S> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+            plain_read(&mut self.0, buf)
+        }
+
+        fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            plain_write(&mut self.0, bufs)
+        }
+
+        fn close_write(&mut self) -> io::Result<Closed> {
+            Ok(Closed::Done)
+        }
+
+        fn reset_on_close(&mut self) {}
+    }
 
     /// Takes at most `room` bytes per write (vectored writes too), or fails with `fail`; has
     /// nothing to read.

@@ -221,15 +221,10 @@ impl Arena {
         }
     }
 
-    /// Chunks holding bytes (for tests and memory accounting).
-    pub fn live_chunks(&self) -> usize {
+    /// Chunks holding bytes.
+    #[cfg(test)]
+    pub(crate) fn live_chunks(&self) -> usize {
         self.chunks.iter().filter(|c| c.live).count()
-    }
-
-    /// Heap bytes held by chunks and spare buffers.
-    pub fn capacity(&self) -> usize {
-        let live: usize = self.chunks.iter().map(|c| c.bytes.capacity()).sum();
-        live + self.spare.iter().map(Vec::capacity).sum::<usize>()
     }
 }
 

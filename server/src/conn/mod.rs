@@ -435,8 +435,7 @@ pub enum Stall {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::test_stream::Sink;
-    use crate::transport::Plain;
+    use crate::transport::test_stream::{Plain, Sink};
 
     fn conn(room: usize) -> Conn<Plain<Sink>> {
         Conn::new(Plain(Sink::taking(room)), 64, Generation(1), Instant::now())

@@ -215,8 +215,7 @@ impl OutQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::test_stream::Sink;
-    use crate::transport::Plain;
+    use crate::transport::test_stream::{Plain, Sink};
 
     fn sink(room: usize) -> Plain<Sink> {
         Plain(Sink::taking(room))

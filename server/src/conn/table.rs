@@ -87,7 +87,8 @@ impl<T> ConnTable<T> {
     }
 
     /// The shared frames.
-    pub fn arena(&self) -> &Arena {
+    #[cfg(test)]
+    pub(crate) fn arena(&self) -> &Arena {
         &self.arena
     }
 
@@ -287,8 +288,7 @@ impl<T: Transport> Outbox for Delivery<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::test_stream::Sink;
-    use crate::transport::Plain;
+    use crate::transport::test_stream::{Plain, Sink};
 
     fn void() -> Plain<Sink> {
         Plain(Sink::taking(usize::MAX / 2))
