@@ -437,31 +437,45 @@ mod tests {
     use super::*;
     use crate::transport::test_stream::{Plain, Sink};
 
-    fn conn(room: usize) -> Conn<Plain<Sink>> {
-        Conn::new(Plain(Sink::taking(room)), 64, Generation(1), Instant::now())
+    /// A connection over an in-memory sink taking `room` bytes per write, with its arena.
+    struct Fixture {
+        c: Conn<Plain<Sink>>,
+        a: Arena,
     }
 
-    fn now() -> Instant {
-        Instant::now()
+    fn conn(room: usize) -> Fixture {
+        Fixture {
+            c: Conn::new(Plain(Sink::taking(room)), 64, Generation(1), Instant::now()),
+            a: Arena::default(),
+        }
+    }
+
+    impl Fixture {
+        /// Queue `bytes` (its own frame) against a sendq of 100.
+        fn q(&mut self, bytes: &[u8]) -> Queued {
+            self.c
+                .queue(Frame::Own(bytes), 100, Instant::now(), &mut self.a)
+        }
+
+        fn flush(&mut self) -> io::Result<Flushed> {
+            self.c.flush(Instant::now(), &mut self.a)
+        }
+
+        fn sink(&mut self) -> &mut Sink {
+            &mut self.c.transport.0
+        }
     }
 
     #[test]
     fn frames_queued_in_a_round_leave_in_one_write() {
-        let mut a = Arena::default();
-        let mut c = conn(1 << 20);
+        let mut f = conn(1 << 20);
+        assert_eq!(f.q(b"MSG a x\n"), Queued::Yes);
+        assert_eq!(f.q(b"MSG b y\n"), Queued::Yes);
+        assert_eq!(f.flush().unwrap(), Flushed::Done);
+        assert_eq!(f.sink().got, b"MSG a x\nMSG b y\n");
+        assert_eq!(f.sink().writes, 1);
         assert_eq!(
-            c.queue(Frame::Own(b"MSG a x\n"), 100, now(), &mut a),
-            Queued::Yes
-        );
-        assert_eq!(
-            c.queue(Frame::Own(b"MSG b y\n"), 100, now(), &mut a),
-            Queued::Yes
-        );
-        assert_eq!(c.flush(now(), &mut a).unwrap(), Flushed::Done);
-        assert_eq!(c.transport.0.got, b"MSG a x\nMSG b y\n");
-        assert_eq!(c.transport.0.writes, 1);
-        assert_eq!(
-            c.buffered_capacity(),
+            f.c.buffered_capacity(),
             0,
             "an idle connection holds no buffer"
         );
@@ -469,123 +483,95 @@ mod tests {
 
     #[test]
     fn partial_writes_resume_where_they_stopped() {
-        let mut a = Arena::default();
-        let mut c = conn(5);
-        c.queue(Frame::Own(b"0123456789\n"), 100, now(), &mut a);
-        assert_eq!(c.flush(now(), &mut a).unwrap(), Flushed::Pending);
-        assert_eq!(c.pending(), 6);
-        c.queue(Frame::Own(b"ab\n"), 100, now(), &mut a);
-        c.transport.0.room = 100;
-        assert_eq!(c.flush(now(), &mut a).unwrap(), Flushed::Done);
-        assert_eq!(c.transport.0.got, b"0123456789\nab\n");
+        let mut f = conn(5);
+        f.q(b"0123456789\n");
+        assert_eq!(f.flush().unwrap(), Flushed::Pending);
+        assert_eq!(f.c.pending(), 6);
+        f.q(b"ab\n");
+        f.sink().room = 100;
+        assert_eq!(f.flush().unwrap(), Flushed::Done);
+        assert_eq!(f.sink().got, b"0123456789\nab\n");
     }
 
     #[test]
     fn sendq_cap_marks_overflow() {
-        let mut a = Arena::default();
-        let mut c = conn(0);
-        assert_eq!(
-            c.queue(Frame::Own(b"\n"), 100, now(), &mut a),
-            Queued::Yes,
-            "the first frame is free"
-        );
+        let mut f = conn(0);
+        assert_eq!(f.q(b"\n"), Queued::Yes, "the first frame is free");
         for _ in 0..10 {
-            assert_eq!(
-                c.queue(Frame::Own(&[b'x'; 10]), 100, now(), &mut a),
-                Queued::Yes
-            );
+            assert_eq!(f.q(&[b'x'; 10]), Queued::Yes);
         }
-        assert_eq!(
-            c.queue(Frame::Own(b"more\n"), 100, now(), &mut a),
-            Queued::Overflow
-        );
-        assert!(c.overflowed);
-        assert_eq!(
-            c.queue(Frame::Own(b"more\n"), 100, now(), &mut a),
-            Queued::Ignored
-        );
-        assert_eq!(c.pending(), 101);
+        assert_eq!(f.q(b"more\n"), Queued::Overflow);
+        assert!(f.c.overflowed);
+        assert_eq!(f.q(b"more\n"), Queued::Ignored);
+        assert_eq!(f.c.pending(), 101);
     }
 
     #[test]
     fn a_first_frame_bigger_than_sendq_leaves_the_cap_to_the_frames_after_it() {
-        let mut a = Arena::default();
         // Regression: a welcome bigger than --sendq made the next line drop a healthy client.
-        let mut c = conn(0);
-        assert_eq!(
-            c.queue(Frame::Own(&[b'w'; 500]), 100, now(), &mut a),
-            Queued::Yes
-        );
+        let mut f = conn(0);
+        assert_eq!(f.q(&[b'w'; 500]), Queued::Yes);
         for _ in 0..10 {
-            assert_eq!(
-                c.queue(Frame::Own(&[b'x'; 10]), 100, now(), &mut a),
-                Queued::Yes
-            );
+            assert_eq!(f.q(&[b'x'; 10]), Queued::Yes);
         }
-        assert_eq!(
-            c.queue(Frame::Own(b"more\n"), 100, now(), &mut a),
-            Queued::Overflow,
-            "past 100 of its own"
-        );
-        assert_eq!(c.pending(), 600);
+        assert_eq!(f.q(b"more\n"), Queued::Overflow, "past 100 of its own");
+        assert_eq!(f.c.pending(), 600);
 
         // As the big frame drains, its exemption shrinks with it.
-        let mut c = conn(0);
-        assert_eq!(
-            c.queue(Frame::Own(&[b'w'; 500]), 100, now(), &mut a),
-            Queued::Yes
-        );
-        c.transport.0.room = 450;
-        assert_eq!(c.flush(now(), &mut a).unwrap(), Flushed::Pending);
-        c.transport.0.room = 0;
+        let mut f = conn(0);
+        assert_eq!(f.q(&[b'w'; 500]), Queued::Yes);
+        f.sink().room = 450;
+        assert_eq!(f.flush().unwrap(), Flushed::Pending);
+        f.sink().room = 0;
         // 50 of the big frame left unsent, exempt; then 100 of its own.
-        assert_eq!(
-            c.queue(Frame::Own(&[b'x'; 50]), 100, now(), &mut a),
-            Queued::Yes
-        );
-        assert_eq!(
-            c.queue(Frame::Own(&[b'x'; 50]), 100, now(), &mut a),
-            Queued::Yes
-        );
-        assert_eq!(
-            c.queue(Frame::Own(b"!"), 100, now(), &mut a),
-            Queued::Overflow
-        );
-        assert_eq!(c.pending(), 150);
+        assert_eq!(f.q(&[b'x'; 50]), Queued::Yes);
+        assert_eq!(f.q(&[b'x'; 50]), Queued::Yes);
+        assert_eq!(f.q(b"!"), Queued::Overflow);
+        assert_eq!(f.c.pending(), 150);
     }
 
     #[test]
     fn a_backlog_the_socket_takes_does_not_count_against_sendq() {
-        let mut a = Arena::default();
         // Regression: a round that queued more than sendq for a reader keeping up dropped it.
-        let mut c = conn(1 << 20);
+        let mut f = conn(1 << 20);
+        assert_eq!(f.q(&[b'x'; 80]), Queued::Yes);
+        assert_eq!(f.q(&[b'y'; 80]), Queued::Yes);
+        assert_eq!(f.q(&[b'z'; 80]), Queued::Yes);
+        assert_eq!(f.c.pending(), 80, "the first 160 bytes went to the socket");
+        assert_eq!(f.sink().got.len(), 160);
+        assert!(!f.c.overflowed);
+    }
+
+    #[test]
+    fn shared_frames_count_like_own_ones_and_are_let_go_once_written() {
+        let mut f = conn(0);
+        let shared = f.a.append(&[b's'; 60]);
+        let now = Instant::now();
+        assert_eq!(f.q(&[b'w'; 500]), Queued::Yes);
+        let queued = f.c.queue(Frame::Shared(shared), 100, now, &mut f.a);
+        assert_eq!(queued, Queued::Yes);
+        let queued = f.c.queue(Frame::Shared(shared), 100, now, &mut f.a);
+        assert_eq!(queued, Queued::Overflow, "60 + 60 of its own is past 100");
+        assert_eq!(f.c.pending(), 560);
+        f.sink().room = usize::MAX / 2;
+        assert_eq!(f.flush().unwrap(), Flushed::Done);
+        let mut want = vec![b'w'; 500];
+        want.extend([b's'; 60]);
+        assert_eq!(f.sink().got, want);
+        f.a.end_round();
         assert_eq!(
-            c.queue(Frame::Own(&[b'x'; 80]), 100, now(), &mut a),
-            Queued::Yes
+            f.a.live_chunks(),
+            1,
+            "only the arena's current chunk, reset"
         );
-        assert_eq!(
-            c.queue(Frame::Own(&[b'y'; 80]), 100, now(), &mut a),
-            Queued::Yes
-        );
-        assert_eq!(
-            c.queue(Frame::Own(&[b'z'; 80]), 100, now(), &mut a),
-            Queued::Yes
-        );
-        assert_eq!(c.pending(), 80, "the first 160 bytes went to the socket");
-        assert_eq!(c.transport.0.got.len(), 160);
-        assert!(!c.overflowed);
     }
 
     #[test]
     fn write_errors_surface() {
-        let mut a = Arena::default();
-        let mut c = conn(10);
-        c.transport.0.fail = Some(io::ErrorKind::BrokenPipe);
-        c.queue(Frame::Own(b"x\n"), 100, now(), &mut a);
-        assert_eq!(
-            c.flush(now(), &mut a).unwrap_err().kind(),
-            io::ErrorKind::BrokenPipe
-        );
+        let mut f = conn(10);
+        f.sink().fail = Some(io::ErrorKind::BrokenPipe);
+        f.q(b"x\n");
+        assert_eq!(f.flush().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
     }
 
     #[test]
@@ -611,7 +597,7 @@ mod tests {
 
     #[test]
     fn flags_change_once() {
-        let mut c = conn(10);
+        let Fixture { mut c, .. } = conn(10);
         assert!(c.mark_for_flush());
         assert!(!c.mark_for_flush());
         assert!(c.take_flush_mark());
@@ -631,13 +617,12 @@ mod tests {
 
     #[test]
     fn a_closing_connection_ends_its_stream_after_the_last_byte() {
-        let mut a = Arena::default();
-        let mut c = conn(3);
-        c.queue(Frame::Own(b"BYE\n"), 100, now(), &mut a);
-        c.close();
-        assert_eq!(c.flush(now(), &mut a).unwrap(), Flushed::Pending);
-        c.transport.0.room = 100;
-        assert_eq!(c.flush(now(), &mut a).unwrap(), Flushed::Closed);
-        assert_eq!(c.transport.0.got, b"BYE\n");
+        let mut f = conn(3);
+        f.q(b"BYE\n");
+        f.c.close();
+        assert_eq!(f.flush().unwrap(), Flushed::Pending);
+        f.sink().room = 100;
+        assert_eq!(f.flush().unwrap(), Flushed::Closed);
+        assert_eq!(f.sink().got, b"BYE\n");
     }
 }
