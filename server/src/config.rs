@@ -53,7 +53,8 @@ pub struct Config {
     pub max_line: usize,
 
     /// Unsent output a client may hold before it is dropped as too slow (bytes; K/M suffixes).
-    #[arg(long, env = "LANCHAT_SENDQ", default_value = "256K", value_parser = parse_sendq)]
+    #[arg(long, env = "LANCHAT_SENDQ", default_value = limits::DEFAULT_SENDQ_FLAG,
+          value_parser = parse_sendq)]
     pub sendq: usize,
 
     /// Lines per second each client may send (token bucket); 0 turns flood control off.
@@ -63,17 +64,17 @@ pub struct Config {
 
     /// Lines a client may send in a burst before --rate applies.
     #[arg(long, env = "LANCHAT_BURST", default_value_t = limits::DEFAULT_BURST,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_BURST)))]
     pub burst: u32,
 
     /// Seconds a new connection has to give an acceptable name.
     #[arg(long, env = "LANCHAT_HANDSHAKE_TIMEOUT", default_value_t = limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+          value_parser = clap::value_parser!(u64).range(1..=limits::MAX_TIMEOUT_SECS))]
     pub handshake_timeout: u64,
 
     /// Seconds a client's pending output may make no progress before it is dropped.
     #[arg(long, env = "LANCHAT_WRITE_TIMEOUT", default_value_t = limits::DEFAULT_WRITE_TIMEOUT_SECS,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+          value_parser = clap::value_parser!(u64).range(1..=limits::MAX_TIMEOUT_SECS))]
     pub write_timeout: u64,
 
     /// Public messages kept and replayed to newcomers; 0 keeps none.
@@ -206,8 +207,8 @@ fn parse_max_clients(s: &str) -> Result<usize, String> {
     let n: usize = s
         .parse()
         .map_err(|_| format!("{s:?} is not a whole number"))?;
-    if n == 0 || n > 1_000_000 {
-        return Err("must be between 1 and 1000000".into());
+    if n == 0 || n > limits::MAX_MAX_CLIENTS {
+        return Err(format!("must be between 1 and {}", limits::MAX_MAX_CLIENTS));
     }
     Ok(n)
 }
@@ -294,7 +295,10 @@ mod tests {
     #[test]
     fn history_bound_is_slots_times_the_longest_frame() {
         let default = Config::default();
-        assert_eq!(default.history_bound(), 50 * (2048 + 160));
+        assert_eq!(
+            default.history_bound(),
+            50 * (2048 + lanchat_proto::SERVER_LINE_OVERHEAD)
+        );
         let big = Config {
             history: 10_000,
             max_line: 1 << 20,
@@ -320,6 +324,10 @@ mod tests {
             &["x", "--max-line", "10"],
             &["x", "--rate", "-1"],
             &["x", "--max-clients", "0"],
+            &["x", "--max-clients", "1000001"],
+            &["x", "--burst", "1000001"],
+            &["x", "--handshake-timeout", "86401"],
+            &["x", "--write-timeout", "0"],
             &["x", "--bind", "not-an-ip"],
             &["x", "--sendq", "1"],
             &["x", "--frobnicate"],
@@ -336,6 +344,17 @@ mod tests {
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?}");
         }
+        // ... and the bounds themselves are taken.
+        let edge = [
+            "x",
+            "--max-clients",
+            "1000000",
+            "--burst",
+            "1000000",
+            "--write-timeout",
+            "86400",
+        ];
+        assert!(Config::try_parse_from(edge).is_ok());
     }
 
     #[test]

@@ -10,6 +10,10 @@ use std::time::Duration;
 /// machine; it is lowered at start to fit the process's file-descriptor limit.
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 
+/// Largest `--max-clients` accepted: far beyond what a small machine's fds allow (the value is
+/// fitted to the fd limit at start anyway); a bound so a typo is refused, not believed.
+pub const MAX_MAX_CLIENTS: usize = 1_000_000;
+
 /// File descriptors kept back from `--max-clients` for the server's own use: stdio, the epoll
 /// fd, the listener, the UDP socket, the signal pipe and waker, and a few connections that are
 /// being refused (`ERR server-full`) at any one time.
@@ -30,6 +34,10 @@ pub const MAX_MAX_LINE: usize = lanchat_proto::MAX_MAX_LINE;
 /// 100-500 KiB sendqs); a reader that falls that far behind is not coming back.
 pub const DEFAULT_SENDQ: usize = 256 * 1024;
 
+/// [`DEFAULT_SENDQ`] as `--help` shows it (the flag takes `K`/`M` suffixes).
+/// `config.rs::defaults_match_the_flag_defaults` checks the two agree.
+pub const DEFAULT_SENDQ_FLAG: &str = "256K";
+
 /// Smallest `--sendq` accepted: below a few KiB ordinary bursts would drop healthy clients.
 pub const MIN_SENDQ: usize = 4 * 1024;
 
@@ -39,6 +47,10 @@ pub const DEFAULT_RATE: f64 = lanchat_proto::bucket::DEFAULT_RATE;
 
 /// `--burst`: lines a connection may send at once before `--rate` applies.
 pub const DEFAULT_BURST: u32 = lanchat_proto::bucket::DEFAULT_BURST;
+
+/// Largest `--burst` accepted: a million lines at once is no flood control at all (`--rate 0`
+/// says that plainly).
+pub const MAX_BURST: u32 = 1_000_000;
 
 /// At most one `ERR rate-limited` per this interval per connection, so a flood does not turn
 /// into a flood of replies.
@@ -58,6 +70,10 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: u64 = 30;
 /// `--write-timeout`: seconds a connection's pending output may make no progress before the
 /// connection is dropped as dead (`LEAVE <name> timeout`).
 pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 60;
+
+/// Longest `--handshake-timeout` and `--write-timeout` accepted, in seconds: a day. Longer is
+/// no deadline at all for a chat peer.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 /// TCP keepalive on every accepted socket: first probe after this much idle time ...
 pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
@@ -116,6 +132,13 @@ pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 /// Connections accepted per poll round before the loop serves the others (the rest next round):
 /// a connect flood, e.g. at a full server, cannot hold the loop.
 pub const ACCEPTS_PER_ROUND: usize = 256;
+
+/// Connections still giving a name that are read per poll round (the rest first thing next
+/// round): each join sends the newcomer a welcome with the member list, so a join storm
+/// (thousands naming themselves at once) builds at most this many welcomes at a time, and
+/// memory during it stays linear in the clients rather than growing with joiners x members.
+/// Named connections are read as usual meanwhile.
+pub const HANDSHAKE_READS_PER_ROUND: usize = 256;
 
 /// Discovery datagrams read per poll round (the rest next round): a datagram flood cannot hold
 /// the loop. The reply caps themselves live with the protocol they limit, in `discovery.rs`.

@@ -576,7 +576,7 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
         }
     }
     if !targets.is_empty() {
-        let _ = writeln!(t, "\ntargets (issue 4):\n{targets}");
+        let _ = writeln!(t, "\ntargets:\n{targets}");
     }
     let all_passed = runs
         .iter()

@@ -74,6 +74,8 @@ pub struct Server {
     scratch: Vec<u8>,
     /// Counts poll rounds, for the per-round read budget.
     round: u64,
+    /// Reads of connections still giving a name, this round.
+    handshake_reads: usize,
     trim: timers::Trim,
 }
 
@@ -118,6 +120,7 @@ impl Server {
             },
             scratch: vec![0; limits::READ_CHUNK],
             round: 0,
+            handshake_reads: 0,
             trim: timers::Trim::default(),
         })
     }
@@ -157,6 +160,7 @@ impl Server {
     /// round. Returns how the loop ends, when it does.
     fn turn(&mut self, now: Now, events: &mut Events) -> Option<Exit> {
         self.round += 1;
+        self.handshake_reads = 0;
         for id in self.table.take_carry() {
             self.read(id, now);
         }
@@ -187,6 +191,7 @@ impl Server {
         self.drop_doomed(now);
         self.flush(now, events);
         self.remove_closed();
+        self.trim.freed(self.table.end_round());
         self.compact_timers();
         self.shutdown_done(now)
     }

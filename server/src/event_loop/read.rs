@@ -17,6 +17,16 @@ use crate::transport::Input;
 
 impl Server {
     pub(super) fn read(&mut self, id: ConnId, now: Now) {
+        if !self.room.is_named(id) && self.room.contains(id) {
+            if self.handshake_reads >= limits::HANDSHAKE_READS_PER_ROUND {
+                // This round's joins are spent: a join storm is taken a slice at a time.
+                self.table.carry_over(id);
+                return;
+            }
+            self.handshake_reads += 1;
+        }
+        // Bytes that made no plaintext (a TLS handshake step): queued output may go now.
+        let mut consumed = false;
         loop {
             let Some(conn) = self.table.get_mut(id) else {
                 return;
@@ -36,7 +46,10 @@ impl Server {
                         self.handle_input(id, n, now);
                     }
                 }
-                Ok(Input::Consumed(n)) => conn.charge_read(self.round, n),
+                Ok(Input::Consumed(n)) => {
+                    conn.charge_read(self.round, n);
+                    consumed = true;
+                }
                 Ok(Input::Eof) if conn.phase() == Phase::Lingering => {
                     self.table.mark_dead(id);
                     return;
@@ -54,8 +67,10 @@ impl Server {
                 }
             }
         }
-        // A transport may have answers of its own to send (a TLS handshake).
-        if self.table.get(id).is_some_and(|c| c.wants_write()) {
+        // A transport may have answers of its own to send (a TLS handshake), or be ready for
+        // the plaintext it could not take before.
+        let flush = |c: &crate::conn::Conn<_>| c.wants_write() || (consumed && c.pending() > 0);
+        if self.table.get(id).is_some_and(flush) {
             self.table.mark_for_flush(id);
         }
     }
