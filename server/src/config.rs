@@ -61,6 +61,11 @@ pub struct Config {
           value_parser = parse_history)]
     pub history: usize,
 
+    /// Keep history and notes in memory only: nothing is written to the state directory, and
+    /// a restart forgets them (`--history 0` writes no history either).
+    #[arg(long, env = "LANCHAT_NO_PERSIST", value_parser = parse_switch)]
+    pub no_persist: bool,
+
     /// Server name shown to clients that discover it (default: the host name).
     #[arg(long, env = "LANCHAT_NAME")]
     pub name: Option<String>,
@@ -83,6 +88,7 @@ impl Default for Config {
             handshake_timeout: limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
             write_timeout: limits::DEFAULT_WRITE_TIMEOUT_SECS,
             history: limits::DEFAULT_HISTORY,
+            no_persist: false,
             name: None,
             no_discovery: false,
         }
@@ -192,6 +198,16 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     Ok(r)
 }
 
+/// An on/off environment variable as people write them in systemd `Environment=` lines:
+/// 1/0, yes/no, on/off, true/false (any case); empty is off, like an unset variable.
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "on" | "true" => Ok(true),
+        "0" | "no" | "off" | "false" | "" => Ok(false),
+        _ => Err(format!("{s:?} is not 1/0, yes/no, on/off or true/false")),
+    }
+}
+
 /// A byte count with an optional `K`/`KiB`/`M`/`MiB` suffix (powers of 1024).
 fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -243,6 +259,16 @@ mod tests {
         assert_eq!(parse_size("1MiB"), Ok(1 << 20));
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn no_persist_is_a_switch() {
+        assert!(Config::try_parse_from(["x", "--no-persist"]).is_ok_and(|c| c.no_persist));
+        assert!(Config::try_parse_from(["x", "--no-persist=1"]).is_err());
+        for (s, want) in [("yes", Ok(true)), ("Off", Ok(false)), ("", Ok(false))] {
+            assert_eq!(parse_switch(s), want, "{s:?}");
+        }
+        assert!(parse_switch("maybe").is_err());
     }
 
     #[test]

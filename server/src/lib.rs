@@ -7,6 +7,8 @@
 //! - [`conn`]: one connection's socket and buffers, and the queue/flush rules.
 //! - [`room`]: the chat logic, as plain code fed lines and returning frames through an
 //!   [`outbox::Outbox`].
+//! - [`persist`]: rooms' history and notes for the absent in the state directory, written
+//!   without the loop ever waiting for the disk.
 //! - [`limits`] and [`config`]: every bound and flag, with its default and reason.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
@@ -19,6 +21,7 @@ pub mod limits;
 pub mod logger;
 pub mod memory;
 pub mod outbox;
+pub mod persist;
 pub mod room;
 pub mod sockets;
 pub mod timers;
