@@ -157,6 +157,15 @@ pub const HISTORY_LOG_MIN_SLACK: usize = 64;
 /// default 30 s of dirty pages; more often would be one disk write per message.
 pub const PERSIST_KICK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A round of write-back kicks slower than this means the disk's queue is full (a kick does
+/// not wait for the disk, but may wait for room in its queue): the interval between kicks
+/// doubles, and halves again after fast ones. 1 ms is hundreds of times a normal kick (1-2 µs).
+pub const KICK_SLOW: Duration = Duration::from_millis(1);
+
+/// The longest interval between kicks: the kernel's own write-back (`vm.dirty_expire_centisecs`,
+/// 30 s by default) takes over beyond it anyway.
+pub const KICK_INTERVAL_MAX: Duration = Duration::from_secs(30);
+
 /// A rewritten state file (compaction, notes cleanup, recovery) is synced and renamed over the
 /// old one no sooner than this after it was written and handed to write-back: by then the
 /// kernel has written it, so the `fdatasync` costs one cache flush (0.3 ms measured, also on a
@@ -168,6 +177,14 @@ pub const REWRITE_QUIET: Duration = Duration::from_secs(5);
 /// ... unless it never goes quiet (a room busy without a pause): then after this long anyway,
 /// and that one sync may wait for the last second's writes.
 pub const REWRITE_FORCE: Duration = Duration::from_secs(60);
+
+/// A settled rewrite's `fdatasync` or directory sync slower than this (a slow disk kept busy
+/// by something else: 200-500 ms measured) makes rewrites skip syncs for [`SYNC_PAUSE`]:
+/// 20 ms is ten times a settled sync on a disk the server has to itself (0.03-2.2 ms measured).
+pub const SYNC_SLOW: Duration = Duration::from_millis(20);
+
+/// See [`SYNC_SLOW`]: the loop waits for a slow sync at most once per this.
+pub const SYNC_PAUSE: Duration = Duration::from_secs(60 * 60);
 
 /// After the state directory fails (disk full, read-only, I/O error), how often the server
 /// tries again to bring the files up to date from memory.

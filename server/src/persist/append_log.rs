@@ -306,21 +306,27 @@ impl AppendLog {
         )
     }
 
-    /// Put the rewritten file in place: `fdatasync` it (by now the kernel has written it) and
-    /// rename it over the old one. The directory entry becomes durable with the file system's
-    /// next commit, or the owner's directory sync; until then a power cut leaves the old file,
-    /// which held everything the new one holds but its last appends.
+    /// Put the rewritten file in place: `fdatasync` it if `sync` (by now the kernel has written
+    /// it) and rename it over the old one. The directory entry becomes durable with the file
+    /// system's next commit, or the owner's directory sync; until then a power cut leaves the old
+    /// file, which held everything the new one holds but its last appends.
+    ///
+    /// Without the sync, a power cut can only leave the new file incomplete on a file system that
+    /// does not write a renamed file's data before the rename (ext4 by default does: its journal
+    /// commits in order, and data before the metadata that points to it).
     ///
     /// # Errors
     /// The sync or the rename failed: the rewrite is abandoned and the log left broken, to be
     /// rewritten again later.
-    pub fn finish_rewrite(&mut self) -> Result<(), DiskError> {
+    pub fn finish_rewrite(&mut self, sync: bool) -> Result<(), DiskError> {
         let Some(rw) = self.rewrite.take() else {
             return Ok(());
         };
-        let placed = rw
-            .file
-            .sync_data()
+        let synced = match sync {
+            true => rw.file.sync_data(),
+            false => Ok(()),
+        };
+        let placed = synced
             .map_err(|e| DiskError::new(DiskOp::Sync, &rw.path, &e))
             .and_then(|()| {
                 fs::rename(&rw.path, &self.path)

@@ -109,8 +109,10 @@ impl HistoryStore {
             return;
         }
         let bare = frame.strip_suffix(b"\n").unwrap_or(frame);
-        if !format::fits_a_line(bare) {
-            debug_assert!(false, "a frame holds no newline: {frame:?}");
+        // The room only relays whole `MSG`/`ACTION` lines; anything else could not be read back
+        // as one entry.
+        if bare.is_empty() || !format::fits_a_line(bare) {
+            debug_assert!(false, "not one frame: {frame:?}");
             return;
         }
         let limit = self.log_limit();

@@ -7,18 +7,21 @@ use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
 use crate::limits::{
-    MAX_OPEN_LOGS, MAX_REWRITES, PERSIST_KICK_INTERVAL, PERSIST_RETRY, REWRITE_FORCE,
-    REWRITE_SETTLE,
+    KICK_INTERVAL_MAX, KICK_SLOW, MAX_OPEN_LOGS, MAX_REWRITES, PERSIST_KICK_INTERVAL,
+    PERSIST_RETRY, REWRITE_FORCE, REWRITE_SETTLE, SYNC_PAUSE, SYNC_SLOW,
 };
 
 use super::append_log::{tmp_path, AppendLog};
 use super::format::{self, FileKind, Header, Scan};
 use super::{file_name, sys, DiskError, DiskOp, LoadReport};
+
+/// File names tried for one owner before giving up (see [`LogSet::free_path`]).
+const MAX_CANDIDATES: usize = 10_000;
 
 /// Names a log in its [`LogSet`] for as long as it is in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,8 +38,12 @@ pub struct LogSet {
     taken: std::collections::HashSet<PathBuf>,
     /// Logs appended to since the last kick.
     dirty: Vec<LogId>,
-    /// No kick before this (one per [`PERSIST_KICK_INTERVAL`]).
+    /// No kick before this.
     next_kick: Option<Instant>,
+    /// Time between kicks: [`PERSIST_KICK_INTERVAL`], longer while kicks are slow.
+    kick_interval: Duration,
+    /// Whether rewrites wait for syncs (they stop for a while after a slow one).
+    syncs: Syncs,
     /// Logs holding a descriptor, oldest first; at most [`MAX_OPEN_LOGS`].
     open: VecDeque<LogId>,
     /// Rewrites in progress, at most [`MAX_REWRITES`].
@@ -73,6 +80,8 @@ impl LogSet {
             taken: Default::default(),
             dirty: Vec::new(),
             next_kick: None,
+            kick_interval: PERSIST_KICK_INTERVAL,
+            syncs: Syncs::default(),
             open: VecDeque::new(),
             rewriting: Vec::new(),
             queue: VecDeque::new(),
@@ -152,17 +161,16 @@ impl LogSet {
     /// A free file name in the directory for `owner`'s file ending in `.ext`.
     fn free_path(&mut self, owner: &str, ext: &str) -> PathBuf {
         let stem = file_name::stem(owner);
-        let mut names = file_name::candidates(&stem, ext);
-        loop {
-            let Some(name) = names.next() else {
-                unreachable!("candidates never end");
-            };
-            let path = self.dir.join(name);
-            if !self.taken.contains(&path) && fs::symlink_metadata(&path).is_err() {
-                self.taken.insert(path.clone());
-                return path;
-            }
-        }
+        let taken = &self.taken;
+        let free = file_name::candidates(&stem, ext)
+            .take(MAX_CANDIDATES)
+            .map(|name| self.dir.join(name))
+            .find(|path| !taken.contains(path) && fs::symlink_metadata(path).is_err())
+            // Thousands of look-alike names: the first choice, so creating it fails (and says
+            // why) rather than this searching on.
+            .unwrap_or_else(|| self.dir.join(format!("{stem}.{ext}")));
+        self.taken.insert(free.clone());
+        free
     }
 
     /// Add the log of a file found at start (see [`AppendLog::adopt`]).
@@ -309,7 +317,12 @@ impl LogSet {
         if self.dirty.is_empty() || self.next_kick.is_some_and(|t| now < t) {
             return;
         }
-        self.next_kick = Some(now + PERSIST_KICK_INTERVAL);
+        // Handing pages to write-back does not wait for the disk, but it can wait for a slot
+        // in the disk's queue when the disk is congested (measured: up to 1.7 s on one
+        // throttled to 20 writes/s and flooded with kicks). So the kicks are timed, which is
+        // why this reads the clock: a slow batch spaces the next ones out, down to the
+        // kernel's own write-back pace; fast ones bring them back to once a second.
+        let started = Instant::now();
         for id in std::mem::take(&mut self.dirty) {
             if let Some(log) = self.logs.get_mut(id.0) {
                 if let Err(e) = log.kick(now) {
@@ -317,6 +330,12 @@ impl LogSet {
                 }
             }
         }
+        self.kick_interval = if started.elapsed() > KICK_SLOW {
+            (self.kick_interval * 2).min(KICK_INTERVAL_MAX)
+        } else {
+            (self.kick_interval / 2).max(PERSIST_KICK_INTERVAL)
+        };
+        self.next_kick = Some(now + self.kick_interval);
     }
 
     fn finish_rewrites(&mut self, now: Instant) {
@@ -337,7 +356,10 @@ impl LogSet {
                 continue;
             };
             let had_fd = log.has_fd();
-            match log.finish_rewrite() {
+            let started = Instant::now();
+            let placed = log.finish_rewrite(self.syncs.enabled(now));
+            self.syncs.took(started.elapsed(), now);
+            match placed {
                 Ok(()) => {
                     self.broken.retain(|&i| i != id);
                     if !had_fd {
@@ -418,11 +440,48 @@ impl LogSet {
             return;
         }
         self.renames = None;
+        if !self.syncs.enabled(now) {
+            return;
+        }
+        let started = Instant::now();
         self.dir_sync_error = sys::sync_dir(&self.dir)
             .err()
             .map(|e| DiskError::new(DiskOp::Sync, &self.dir, &e));
+        self.syncs.took(started.elapsed(), now);
         if let Some(e) = &self.dir_sync_error {
             self.last_error = Some(e.clone());
+        }
+    }
+}
+
+/// Whether a rewrite waits for its `fdatasync` and directory sync.
+///
+/// A settled sync costs a cache flush, 0.03-1.4 ms on the disks measured; but on a slow disk
+/// that another program keeps busy, the flush waits behind that program's writes (200-500 ms
+/// measured on a disk throttled to 20 writes/s). So syncs are timed (the only reason this
+/// reads the clock), and after one slower than [`SYNC_SLOW`] rewrites skip them for
+/// [`SYNC_PAUSE`]: the loop waits at most once an hour, and the rename stays safe on ext4 (see
+/// [`AppendLog::finish_rewrite`]).
+#[derive(Debug, Default)]
+struct Syncs {
+    paused_until: Option<Instant>,
+}
+
+impl Syncs {
+    fn enabled(&self, now: Instant) -> bool {
+        self.paused_until.is_none_or(|t| now >= t)
+    }
+
+    fn took(&mut self, took: Duration, now: Instant) {
+        if took > SYNC_SLOW && self.enabled(now) {
+            log::warn!(
+                "a sync of the state directory took {} ms: rewrites stop waiting for syncs for \
+                 the next {} minutes (safe on ext4; elsewhere a power cut just after one can \
+                 cost that file's history)",
+                took.as_millis(),
+                SYNC_PAUSE.as_secs() / 60
+            );
+            self.paused_until = Some(now + SYNC_PAUSE);
         }
     }
 }
@@ -445,5 +504,37 @@ impl DirSync {
             first,
             due: (now + REWRITE_SETTLE).min(first + REWRITE_FORCE),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_sync_pauses_syncs_for_a_while() {
+        let mut syncs = Syncs::default();
+        let t = Instant::now();
+        assert!(syncs.enabled(t));
+        syncs.took(SYNC_SLOW, t);
+        assert!(syncs.enabled(t), "as slow as allowed");
+        syncs.took(SYNC_SLOW * 15, t);
+        assert!(!syncs.enabled(t + SYNC_PAUSE - Duration::from_secs(1)));
+        assert!(syncs.enabled(t + SYNC_PAUSE));
+    }
+
+    #[test]
+    fn a_directory_sync_waits_for_the_last_rename_to_settle_but_not_for_ever() {
+        let t = Instant::now();
+        let first = DirSync::after_rename(None, t);
+        assert_eq!(first.due, t + REWRITE_SETTLE);
+        let later = DirSync::after_rename(Some(first), t + Duration::from_secs(5));
+        assert_eq!(later.due, t + Duration::from_secs(5) + REWRITE_SETTLE);
+        let busy = DirSync::after_rename(Some(later), t + REWRITE_FORCE);
+        assert_eq!(
+            busy.due,
+            t + REWRITE_FORCE,
+            "at the latest REWRITE_FORCE after the first"
+        );
     }
 }

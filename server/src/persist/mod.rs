@@ -14,10 +14,12 @@
 //! a crash of the server, `kill -9` included, loses nothing that was relayed. Nothing on the
 //! message path waits for the disk: once a second what was appended is handed to the kernel's
 //! write-back without waiting (`sync_file_range`), so a power cut loses only the last few
-//! seconds (the write-back start plus the file system's commit, 5 s on ext4). Files are rewritten
-//! (compaction, cleanup, repair) through a new file that is synced and renamed over the old one
-//! only once the kernel has written it (`limits::REWRITE_SETTLE`), when the sync costs a cache
-//! flush rather than a wait for the disk. docs/BENCHMARKS.md has the measurements.
+//! seconds (the kick plus the file system's commit, 5 s on ext4: 3.9-5.8 s measured). Files are
+//! rewritten (compaction, cleanup, repair) through a new file that is synced and renamed over
+//! the old one only once the kernel has written it (`limits::REWRITE_SETTLE`), when the sync
+//! costs a cache flush rather than a wait for the data; a sync that is slow all the same (a
+//! slow disk kept busy by something else) makes rewrites skip syncs for an hour
+//! (`limits::SYNC_SLOW`). docs/BENCHMARKS.md has the measurements.
 //!
 //! # Failures
 //!

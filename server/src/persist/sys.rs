@@ -22,7 +22,13 @@ pub fn start_writeback(file: &File) -> io::Result<()> {
         let rc =
             unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
         if rc != 0 {
-            return Err(io::Error::last_os_error());
+            let e = io::Error::last_os_error();
+            // A file system without it (EINVAL, ENOSYS, EOPNOTSUPP) has the kernel's own
+            // write-back, which is what happens without the kick anyway.
+            return match e.raw_os_error() {
+                Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => Ok(()),
+                _ => Err(e),
+            };
         }
     }
     #[cfg(not(target_os = "linux"))]

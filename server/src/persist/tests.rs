@@ -12,8 +12,8 @@ use lanchat_proto::NameKey;
 
 use super::{DiskOp, Health, HealthChange, Store};
 use crate::limits::{
-    MAX_NOTES_PER_RECIPIENT, NOTE_SWEEP_INTERVAL, NOTE_TTL, PERSIST_RETRY, REWRITE_FORCE,
-    REWRITE_SETTLE,
+    KICK_INTERVAL_MAX, MAX_NOTES_PER_RECIPIENT, NOTE_SWEEP_INTERVAL, NOTE_TTL,
+    PERSIST_KICK_INTERVAL, PERSIST_RETRY, REWRITE_FORCE, REWRITE_SETTLE,
 };
 
 const T0_MS: u64 = 1_700_000_000_000;
@@ -231,6 +231,28 @@ fn a_log_that_never_goes_quiet_is_compacted_after_the_force_delay() {
     assert_eq!(text.lines().count(), 1 + 1 + 2 * 60, "{text}");
     let ats = consecutive_times(&text);
     assert_eq!(ats.last(), Some(&(70 + 2 * 60 - 1)));
+}
+
+/// The loop folds `next_tick` into its poll timeout: an idle store never wakes it; appends ask
+/// for one kick a second later at most.
+#[test]
+fn the_store_asks_for_a_tick_only_when_it_has_work() {
+    let dir = Scratch::new("next-tick");
+    let (mut store, _) = Store::open(dir.path(), 50, T0_MS);
+    let now = Instant::now();
+    assert_eq!(store.tick(now, T0_MS), None);
+    assert_eq!(store.next_tick(), None, "idle");
+    burst(&mut store, 0..3);
+    store.tick(now, T0_MS); // kicks at once
+    assert_eq!(store.next_tick(), None, "nothing left to kick");
+    burst(&mut store, 3..4);
+    store.tick(now + Duration::from_millis(10), T0_MS);
+    // A second after the last kick (more if that kick was slow: a busy machine).
+    let next = store.next_tick().expect("a kick is due");
+    assert!(next >= now + PERSIST_KICK_INTERVAL, "{:?}", next - now);
+    assert!(next <= now + KICK_INTERVAL_MAX, "{:?}", next - now);
+    store.tick(next, T0_MS);
+    assert_eq!(store.next_tick(), None);
 }
 
 /// A crash can tear the last line anywhere; at every byte of it, the store loads the entries
