@@ -7,11 +7,12 @@
 //! - [`conn`]: one connection's socket and buffers, and the queue/flush rules.
 //! - [`room`]: the chat logic, as plain code fed lines and returning frames through an
 //!   [`outbox::Outbox`].
-//! - [`persist`]: rooms' history and notes for the absent in the state directory, written
-//!   without the loop ever waiting for the disk.
 //! - [`limits`] and [`config`]: every bound and flag, with its default and reason.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
+//!
+//! Beside them, [`persist`] keeps rooms' history and the notes for absent users in the state
+//! directory, without the loop ever waiting for the disk (the loop does not call it yet).
 
 pub mod config;
 pub mod conn;
