@@ -7,12 +7,13 @@ use std::thread::JoinHandle;
 
 use crate::clock::now_ms;
 use crate::conn::{Conn, Transport};
+use crate::render::Shown;
 use crate::session::{Action, Gone, Outcome, Session};
 
 /// Where the reader thread's results go: the front end.
 pub trait Sink: Send {
-    /// Show one display line.
-    fn print(&mut self, line: String);
+    /// Show one line.
+    fn print(&mut self, line: Shown);
     /// The session is over. Called once, last.
     fn end(&mut self, outcome: Outcome);
     /// Something for the front end that is not a line ([`Action::PromptChanged`],

@@ -19,7 +19,7 @@ use lanchat_proto::{fold_name, ClientMsg, ServerMsg};
 use crate::clock::ToCivil;
 use crate::conn::{encode_line, plain_io};
 use crate::members::{Change, Members};
-use crate::render::{Renderer, Style};
+use crate::render::{Renderer, Shown, Style};
 use crate::sanitize::sanitize;
 
 /// How long to wait for the server's `BYE` after sending the quit.
@@ -69,8 +69,8 @@ pub enum Gone {
 /// What the front end does for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Show this display line.
-    Print(String),
+    /// Show this line.
+    Print(Shown),
     /// This client was renamed: the prompt shows the old name until drawn again.
     PromptChanged,
     /// The first member list arrived: the join's burst (welcome, history, who is here) is
@@ -259,13 +259,13 @@ impl Session {
         let me = self.members.me().to_owned();
         self.renderer
             .own(&msg, &me, now_ms)
-            .unwrap_or_default()
             .into_iter()
             .map(Action::Print)
             .collect()
     }
 
-    /// Wrap shown lines at `width` columns from now on (`None`: do not wrap).
+    /// The terminal is `width` columns wide (`None`: there is none), which bounds how much
+    /// of a member list is shown.
     pub fn set_width(&mut self, width: Option<usize>) {
         self.renderer.set_width(width);
     }
@@ -422,27 +422,44 @@ mod tests {
     fn prints(lines: &[&str]) -> Vec<Action> {
         lines
             .iter()
-            .map(|l| Action::Print((*l).to_owned()))
+            .map(|l| Action::Print(Shown::plain(*l)))
+            .collect()
+    }
+
+    /// `actions` with what is printed compared by its text alone.
+    fn norm(actions: Vec<Action>) -> Vec<Action> {
+        actions
+            .into_iter()
+            .map(|a| match a {
+                Action::Print(l) => Action::Print(Shown::plain(l.text)),
+                other => other,
+            })
             .collect()
     }
 
     #[test]
     fn lines_become_what_is_shown() {
         let mut s = session();
-        assert_eq!(s.welcome("ann", "Hi ann!", NOW), prints(&["* Hi ann!"]));
-        assert_eq!(s.on_line("WHO bob ann", NOW), vec![]);
+        assert_eq!(
+            norm(s.welcome("ann", "Hi ann!", NOW)),
+            prints(&["* Hi ann!"])
+        );
+        assert_eq!(norm(s.on_line("WHO bob ann", NOW)), vec![]);
         let mut listed = prints(&["* here now (2): bob, ann"]);
         listed.push(Action::Listed);
-        assert_eq!(s.on_line("WHOEND 2", NOW), listed);
+        assert_eq!(norm(s.on_line("WHOEND 2", NOW)), listed);
         assert!(s.members().contains("bob"));
         // Only the first list ends the join's burst.
-        assert_eq!(s.on_line("WHOEND 0", NOW), prints(&["* here now (0)"]));
-        assert_eq!(s.on_line("MSG bob hi", NOW), prints(&["<bob> hi"]));
-        assert_eq!(s.on_line("FROB from a newer server", NOW), vec![]);
-        assert_eq!(s.on_line("", NOW), vec![]);
+        assert_eq!(
+            norm(s.on_line("WHOEND 0", NOW)),
+            prints(&["* here now (0)"])
+        );
+        assert_eq!(norm(s.on_line("MSG bob hi", NOW)), prints(&["<bob> hi"]));
+        assert_eq!(norm(s.on_line("FROB from a newer server", NOW)), vec![]);
+        assert_eq!(norm(s.on_line("", NOW)), vec![]);
         assert_eq!(s.prompt(), "ann> ");
         assert_eq!(
-            s.on_line("NICK ann annie", NOW),
+            norm(s.on_line("NICK ann annie", NOW)),
             vec![
                 Action::Print("* you are now known as annie".into()),
                 Action::PromptChanged
@@ -450,7 +467,7 @@ mod tests {
         );
         assert_eq!(s.prompt(), "annie> ");
         assert_eq!(
-            s.on_line("NICK bob rob", NOW),
+            norm(s.on_line("NICK bob rob", NOW)),
             prints(&["* bob is now known as rob"])
         );
     }
@@ -470,7 +487,7 @@ mod tests {
             ("hi \u{1b}[2J", &["<ann> hi ␛[2J"]),
         ];
         for (line, want) in cases {
-            assert_eq!(s.on_sent(line, NOW), prints(want), "{line:?}");
+            assert_eq!(norm(s.on_sent(line, NOW)), prints(want), "{line:?}");
         }
     }
 
@@ -478,13 +495,13 @@ mod tests {
     fn a_bye_we_did_not_ask_for_is_the_server_going_away() {
         let mut s = session();
         assert_eq!(
-            s.on_line("BYE server shutting down", NOW),
+            norm(s.on_line("BYE server shutting down", NOW)),
             vec![Action::End(Outcome::ServerGone(
                 "the server closed the connection: server shutting down".into()
             ))]
         );
         // Nothing after the end.
-        assert_eq!(s.on_line("MSG bob late", NOW), vec![]);
+        assert_eq!(norm(s.on_line("MSG bob late", NOW)), vec![]);
         assert_eq!(s.on_server_gone(Gone::Closed), None);
         assert_eq!(s.on_quit(Instant::now()), None);
     }
@@ -498,11 +515,11 @@ mod tests {
         assert_eq!(s.on_quit(t0), None, "sent once");
         // Lines still arriving before the answer are shown.
         assert_eq!(
-            s.on_line("MSG bob so long", NOW),
+            norm(s.on_line("MSG bob so long", NOW)),
             prints(&["<bob> so long"])
         );
         assert_eq!(
-            s.on_line("BYE see you", NOW),
+            norm(s.on_line("BYE see you", NOW)),
             vec![Action::End(Outcome::Quit)]
         );
         assert_eq!(
@@ -566,9 +583,9 @@ mod tests {
         let mut s = session();
         assert!(s.ignore("Mallory"));
         assert!(!s.ignore("mallory"));
-        assert_eq!(s.on_line("MSG mallory buy now", NOW), vec![]);
-        assert_eq!(s.on_line("PRIV MALLORY psst", NOW), vec![]);
-        assert_eq!(s.on_line("HIST 0 ACTION mallory waves", NOW), vec![]);
+        assert_eq!(norm(s.on_line("MSG mallory buy now", NOW)), vec![]);
+        assert_eq!(norm(s.on_line("PRIV MALLORY psst", NOW)), vec![]);
+        assert_eq!(norm(s.on_line("HIST 0 ACTION mallory waves", NOW)), vec![]);
         assert_eq!(s.reply_to(), None);
         assert_eq!(s.on_line("PRIV bob psst", NOW).len(), 1);
         assert_eq!(s.reply_to(), Some("bob"));
@@ -577,6 +594,6 @@ mod tests {
         assert!(s.unignore("mallory"));
         assert_eq!(s.on_line("MSG mallory back", NOW).len(), 1);
         s.set_history(false);
-        assert_eq!(s.on_line("HIST 0 MSG bob old", NOW), vec![]);
+        assert_eq!(norm(s.on_line("HIST 0 MSG bob old", NOW)), vec![]);
     }
 }

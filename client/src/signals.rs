@@ -10,6 +10,13 @@
 //!   after discarding the typed line, so it means "leave"; a thread of ours
 //!   ([`on_interrupt`]) acts on it outside any handler. The handler is installed with
 //!   `SA_RESTART`, so the main thread's read of the terminal simply goes on.
+//! - A window resize (SIGWINCH): the line editor's own answer to it (move up as many rows as
+//!   its line took at the old width, clear, draw again) assumes the terminal did not reflow
+//!   what was on the screen; terminals that do (tmux, VTE, kitty ...) are left with a stale
+//!   copy of the prompt, and the rows it moves up over can hold a message, which the clear
+//!   erases. So SIGWINCH is blocked in every thread ([`block_resize`], before any thread
+//!   starts) and never reaches the line editor's handler; a thread of ours takes it with
+//!   `sigwait` ([`on_resize`]) and the front end draws the whole screen again itself.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +65,55 @@ pub fn on_interrupt(mut act: impl FnMut() + Send + 'static) -> io::Result<()> {
         .spawn(move || {
             for _ in signals.forever() {
                 act();
+            }
+        })?;
+    Ok(())
+}
+
+/// The set holding only SIGWINCH.
+fn resize_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set it is given (zeroed memory is a valid place for
+    // it to do so), and sigaddset adds a valid signal number to an initialised set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGWINCH);
+        set
+    }
+}
+
+/// Block SIGWINCH in this thread, and so in every thread it starts from now on (call it
+/// before any other thread exists): resizes are then only seen by [`on_resize`].
+///
+/// # Errors
+/// `pthread_sigmask` failing.
+pub fn block_resize() -> io::Result<()> {
+    let set = resize_set();
+    // SAFETY: a valid, initialised set; the old mask is not asked for (null).
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// Run `act` on a thread of its own after every window resize (SIGWINCH, which
+/// [`block_resize`] must have blocked in every thread, so it waits for `sigwait`).
+///
+/// # Errors
+/// The thread could not be started.
+pub fn on_resize(mut act: impl FnMut() + Send + 'static) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("resize".into())
+        .spawn(move || {
+            let set = resize_set();
+            loop {
+                let mut sig = 0;
+                // SAFETY: a valid, initialised set and a place for the signal number.
+                if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                    act();
+                }
             }
         })?;
     Ok(())

@@ -11,7 +11,7 @@ pub use lanchat_client::cli::Args;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use lanchat_client::discovery::{self, Found};
 use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
 use lanchat_client::reader::Sink;
-use lanchat_client::render::{plain_text, Palette, Style};
+use lanchat_client::render::{plain_text, Palette, Shown, Style};
 use lanchat_client::sanitize::sanitize;
 use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
@@ -325,11 +325,61 @@ pub struct ScreenSink {
     pub on_end: OnEnd,
     /// Set when the join's burst is shown.
     pub listed: Arc<Latch>,
-    /// Set (and the main thread woken) when the prompt must be drawn again.
-    pub restart: Option<Arc<AtomicBool>>,
+    /// Asked (and the main thread woken) when the prompt must be drawn again; `None` where
+    /// nothing can be drawn again (no line editor).
+    pub redraw: Option<Arc<Redraw>>,
 }
 
-/// How many times the reader asks the main thread to draw the prompt again.
+/// What the main thread must draw again before it reads on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redo {
+    /// The prompt (it changed), with the line being typed.
+    Prompt,
+    /// The whole screen: the window's width changed, and the terminal may have reflowed
+    /// what was on it.
+    Screen,
+}
+
+/// Requests to the main thread to draw again, from the threads that notice the need.
+#[derive(Debug, Default)]
+pub struct Redraw(AtomicU8);
+
+const REDO_PROMPT: u8 = 1;
+const REDO_SCREEN: u8 = 2;
+
+impl Redraw {
+    /// Ask the main thread (which may sit in `readline`) to draw `what` again. Nothing is
+    /// printed meanwhile: the screen is held until the main thread has done it. A signal
+    /// that lands between two `readline` calls is only a flag, so the wake-up is repeated
+    /// until the main thread has taken the request (bounded: it may be busy with something
+    /// else, such as the quit).
+    pub fn ask(&self, screen: &Screen, what: Redo) {
+        screen.hold();
+        let bit = match what {
+            Redo::Prompt => REDO_PROMPT,
+            Redo::Screen => REDO_SCREEN,
+        };
+        self.0.fetch_or(bit, Ordering::SeqCst);
+        for _ in 0..RESTART_TRIES {
+            let _ = signals::wake_main();
+            std::thread::sleep(WAKE_EVERY);
+            if self.0.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+        }
+    }
+
+    /// The request, if there is one (the whole screen includes the prompt).
+    pub fn take(&self) -> Option<Redo> {
+        match self.0.swap(0, Ordering::SeqCst) {
+            0 => None,
+            bits if bits & REDO_SCREEN != 0 => Some(Redo::Screen),
+            _ => Some(Redo::Prompt),
+        }
+    }
+}
+
+/// How many times a thread asks the main thread to draw again.
 const RESTART_TRIES: usize = 20;
 
 /// How often the reader thread repeats its wake-up signal until the main thread has seen it
@@ -337,7 +387,7 @@ const RESTART_TRIES: usize = 20;
 const WAKE_EVERY: Duration = Duration::from_millis(100);
 
 impl Sink for ScreenSink {
-    fn print(&mut self, line: String) {
+    fn print(&mut self, line: Shown) {
         self.screen.print(line);
     }
 
@@ -361,20 +411,8 @@ impl Sink for ScreenSink {
         match action {
             Action::Listed => self.listed.set(),
             Action::PromptChanged => {
-                if let Some(restart) = &self.restart {
-                    // Nothing prints until the main thread has drawn the prompt again. A
-                    // signal that lands between two `readline` calls is only a flag, so it is
-                    // repeated until the main thread has taken the request (bounded: the
-                    // main thread may be busy with something else, such as the quit).
-                    self.screen.hold();
-                    restart.store(true, Ordering::SeqCst);
-                    for _ in 0..RESTART_TRIES {
-                        let _ = signals::wake_main();
-                        std::thread::sleep(WAKE_EVERY);
-                        if !restart.load(Ordering::SeqCst) {
-                            break;
-                        }
-                    }
+                if let Some(redraw) = &self.redraw {
+                    redraw.ask(&self.screen, Redo::Prompt);
                 }
             }
             _ => {}

@@ -93,7 +93,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         screen: Arc::clone(&screen),
         on_end: OnEnd::Exit,
         listed: Arc::new(Latch::default()),
-        restart: None,
+        redraw: None,
     };
     reader::spawn(conn, Arc::clone(&session), Box::new(sink))
         .context("starting the reader thread")?;
