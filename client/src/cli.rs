@@ -56,8 +56,9 @@ pub struct Args {
 }
 
 const AFTER_HELP: &str = "\
-In the chat: <quit>, /quit or Ctrl-D leaves; Ctrl-C clears the line (on an empty line, leaves);
-Tab completes names; /help lists the server's commands. At the address prompt, ? looks for
+In the chat: <quit>, /quit [message] or Ctrl-D leaves; Ctrl-C clears the line (on an empty
+line, leaves); /away [message] marks you away (/back, or /away again, when you return); Tab
+completes names; /help lists the server's commands. At the address prompt, ? looks for
 servers on the local network. NO_COLOR (or TERM=dumb) turns colours off.";
 
 /// `--name`: checked by the protocol's own rules before anything is sent, so a name the server

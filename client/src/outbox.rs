@@ -19,8 +19,9 @@ use crate::pacer::Pacer;
 pub enum Typed<'a> {
     /// Blank: nothing to send.
     Blank,
-    /// The quit: the caller ends the session.
-    Quit,
+    /// The quit (with what to say to the others, `/quit <message>`): the caller ends the
+    /// session.
+    Quit(Option<&'a str>),
     /// A line for the server.
     Line(&'a str),
 }
@@ -30,7 +31,10 @@ pub fn typed(line: &str) -> Typed<'_> {
     if line.trim().is_empty() {
         Typed::Blank
     } else if is_quit(line) {
-        Typed::Quit
+        match lanchat_proto::ClientMsg::parse(line) {
+            Ok(lanchat_proto::ClientMsg::Quit(message)) => Typed::Quit(message),
+            _ => Typed::Quit(None),
+        }
     } else {
         Typed::Line(line)
     }
@@ -84,14 +88,15 @@ pub fn split_long(line: &str) -> Vec<String> {
 pub trait Sending: Send {
     /// `line` went to the server.
     fn sent(&mut self, line: &str);
-    /// The quit's turn: the bytes to send (`None`: nothing, the session is over).
-    fn quit(&mut self) -> Option<Vec<u8>>;
+    /// The quit's turn, saying `message` to the others: the bytes to send (`None`: nothing,
+    /// the session is over).
+    fn quit(&mut self, message: Option<&str>) -> Option<Vec<u8>>;
 }
 
 #[derive(Debug)]
 enum Job {
     Line(String),
-    Quit,
+    Quit(Option<String>),
 }
 
 /// How the outbox stands.
@@ -166,10 +171,10 @@ impl Outbox {
         self.shared.cond.notify_all();
     }
 
-    /// Queue the quit, after every line queued before it.
-    pub fn quit(&self) {
+    /// Queue the quit (saying `message` to the others), after every line queued before it.
+    pub fn quit(&self, message: Option<&str>) {
         let mut s = self.shared.lock();
-        s.queue.push_back(Job::Quit);
+        s.queue.push_back(Job::Quit(message.map(str::to_owned)));
         self.shared.cond.notify_all();
     }
 
@@ -183,7 +188,7 @@ impl Outbox {
     pub fn cancel(&self) -> usize {
         let mut s = self.shared.lock();
         let before = s.queue.len();
-        s.queue.retain(|j| matches!(j, Job::Quit));
+        s.queue.retain(|j| matches!(j, Job::Quit(_)));
         self.shared.cond.notify_all();
         before - s.queue.len()
     }
@@ -241,8 +246,8 @@ fn send_loop<W: Write>(mut writer: W, mut sending: Box<dyn Sending>, shared: &Sh
                 }
                 ok
             }
-            Job::Quit => sending
-                .quit()
+            Job::Quit(message) => sending
+                .quit(message.as_deref())
                 .is_none_or(|bytes| writer.write_all(&bytes).is_ok()),
         };
         let mut s = shared.lock();
@@ -270,8 +275,9 @@ mod tests {
             ("  \t", Typed::Blank),
             ("hi", Typed::Line("hi")),
             ("/msg bob  x", Typed::Line("/msg bob  x")),
-            ("<quit>", Typed::Quit),
-            ("/QUIT", Typed::Quit),
+            ("<quit>", Typed::Quit(None)),
+            ("/QUIT", Typed::Quit(None)),
+            ("/quit see you all", Typed::Quit(Some("see you all"))),
         ];
         for (line, want) in cases {
             assert_eq!(typed(line), *want, "{line:?}");
@@ -324,8 +330,11 @@ mod tests {
         fn sent(&mut self, line: &str) {
             self.0.lock().unwrap().push(line.to_owned());
         }
-        fn quit(&mut self) -> Option<Vec<u8>> {
-            Some(b"/quit\n".to_vec())
+        fn quit(&mut self, message: Option<&str>) -> Option<Vec<u8>> {
+            Some(encode_line(&format!(
+                "/quit {}",
+                message.unwrap_or_default()
+            )))
         }
     }
 
@@ -337,10 +346,10 @@ mod tests {
         for l in ["a", "/msg bob  b", "c"] {
             out.push(l);
         }
-        out.quit();
+        out.quit(Some("bye"));
         let deadline = Instant::now() + Duration::from_secs(10);
         assert_eq!(out.wait_done(deadline), Progress::Done);
-        assert_eq!(*log.0.lock().unwrap(), b"a\n/msg bob b\nc\n/quit\n");
+        assert_eq!(*log.0.lock().unwrap(), b"a\n/msg bob b\nc\n/quit bye\n");
         assert_eq!(*echoed.lock().unwrap(), ["a", "/msg bob  b", "c"]);
     }
 
@@ -353,7 +362,7 @@ mod tests {
         for i in 0..100 {
             out.push(&format!("l{i}"));
         }
-        out.quit();
+        out.quit(None);
         let dropped = out.cancel();
         assert!(dropped > 0 && dropped <= 100, "{dropped}");
         assert_eq!(out.pending(), 0);

@@ -14,8 +14,10 @@
 //! | `PRIV bob psst` | `[12:01] [private] <bob> psst` |
 //! | `JOIN bob` | `[12:01] * bob has joined the chat` |
 //! | `LEAVE bob quit` | `[12:01] * bob has left the chat (quit)` |
+//! | `LEAVE bob quit see you` | `[12:01] * bob has left the chat (quit: see you)` |
+//! | `AWAY bob lunch`, `AWAY bob`, `BACK bob` | `[12:01] * bob is away: lunch`, `* bob is away`, `* bob is back` (of oneself: `* you are away: lunch`, `* you are back`) |
 //! | `NICK bob rob` | `[12:01] * bob is now known as rob` |
-//! | `WHO ...` + `WHOEND 2` | `[12:01] * here now (2): ann, bob` |
+//! | `WHO ...` + `WHOEND 2` | `[12:01] * here now (2): ann, bob` (`bob (away)` after `WHOAWAY bob ...`) |
 //! | `INFO text`, `WELCOME ann text`, `HELLO text`, `BYE text` | `[12:01] * text` |
 //! | `ERR code text` | `[12:01] error: text` |
 //! | `HIST <ms> <frame>` | the frames of a block at their own times, under `--- earlier messages (10:02 to 11:58) ---` |
@@ -591,11 +593,17 @@ impl Renderer {
                 "* ".into(),
                 format!("{} has joined the chat", self.name(name, live)),
             ),
-            ServerMsg::Leave { name, reason: "" } => (
+            ServerMsg::Leave {
+                name, reason: "", ..
+            } => (
                 "* ".into(),
                 format!("{} has left the chat", self.name(name, live)),
             ),
-            ServerMsg::Leave { name, reason } => (
+            ServerMsg::Leave {
+                name,
+                reason,
+                text: "",
+            } => (
                 "* ".into(),
                 format!(
                     "{} has left the chat ({})",
@@ -603,6 +611,33 @@ impl Renderer {
                     shown(reason)
                 ),
             ),
+            ServerMsg::Leave { name, reason, text } => (
+                "* ".into(),
+                format!(
+                    "{} has left the chat ({}: {})",
+                    self.name(name, live),
+                    shown(reason),
+                    shown(text)
+                ),
+            ),
+            ServerMsg::Away { name, text } => {
+                let who = if fold_name(name) == fold_name(me) {
+                    "you are".to_owned()
+                } else {
+                    format!("{} is", self.name(name, live))
+                };
+                let body = if text.is_empty() {
+                    format!("{who} away")
+                } else {
+                    format!("{who} away: {}", shown(text))
+                };
+                ("* ".into(), body)
+            }
+            ServerMsg::Back { name } if fold_name(name) == fold_name(me) => {
+                ("* ".into(), "you are back".into())
+            }
+            ServerMsg::Back { name } => ("* ".into(), format!("{} is back", self.name(name, live))),
+            ServerMsg::WhoAway { .. } => return None,
             ServerMsg::Nick { new, .. } if fold_name(new) == fold_name(me) => (
                 "* ".into(),
                 format!("you are now known as {}", self.own_name(new)),
@@ -626,7 +661,10 @@ impl Renderer {
                 let mut s = format!("here now ({count})");
                 let mut listed = 0;
                 for n in names.iter().take(MAX_LISTED_NAMES) {
-                    let name = who(self, n);
+                    let mut name = who(self, &n.name);
+                    if n.away {
+                        name.push_str(" (away)");
+                    }
                     if display_width(&s) + display_width(&name) + 2 > budget {
                         break;
                     }
@@ -756,6 +794,22 @@ mod tests {
                 &["[12:01] * bob has left the chat (too-slow)"],
             ),
             (&["LEAVE bob"], &["[12:01] * bob has left the chat"]),
+            (
+                &["LEAVE bob quit see you \u{1b}[2J"],
+                &["[12:01] * bob has left the chat (quit: see you ␛[2J)"],
+            ),
+            (
+                &["AWAY bob lunch, back at 2"],
+                &["[12:01] * bob is away: lunch, back at 2"],
+            ),
+            (&["AWAY bob"], &["[12:01] * bob is away"]),
+            (&["AWAY ANN brb"], &["[12:01] * you are away: brb"]),
+            (&["BACK bob"], &["[12:01] * bob is back"]),
+            (&["BACK ann"], &["[12:01] * you are back"]),
+            (
+                &["WHOAWAY bob lunch", "WHO ann bob", "WHOEND 2"],
+                &["[12:01] * here now (2): ann, bob (away)"],
+            ),
             (
                 &["NICK bob robert"],
                 &["[12:01] * bob is now known as robert"],

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use lanchat_proto::{fold_name, ClientMsg, ServerMsg};
 
 use crate::clock::ToCivil;
-use crate::conn::{encode_line, plain_io};
+use crate::conn::plain_io;
 use crate::members::{Change, Members};
 use crate::render::{Renderer, Shown, Style};
 use crate::sanitize::sanitize;
@@ -292,16 +292,19 @@ impl Session {
         }
     }
 
-    /// The user leaves: the bytes to send (once; `None` if the quit is already under way or
-    /// the session is over). Its answer is due within [`QUIT_WAIT`] of `now`.
-    pub fn on_quit(&mut self, now: Instant) -> Option<Vec<u8>> {
+    /// The user leaves, saying `message` to the others: the bytes to send (once; `None` if
+    /// the quit is already under way or the session is over). Its answer is due within
+    /// [`QUIT_WAIT`] of `now`.
+    pub fn on_quit(&mut self, now: Instant, message: Option<&str>) -> Option<Vec<u8>> {
         if self.phase != Phase::Chatting {
             return None;
         }
         self.phase = Phase::Quitting {
             deadline: now + QUIT_WAIT,
         };
-        Some(encode_line(lanchat_proto::QUIT_LINE))
+        let mut bytes = Vec::new();
+        ClientMsg::Quit(message).encode(&mut bytes);
+        Some(bytes)
     }
 
     /// When the quit's answer is due, if one is awaited.
@@ -503,16 +506,16 @@ mod tests {
         // Nothing after the end.
         assert_eq!(norm(s.on_line("MSG bob late", NOW)), vec![]);
         assert_eq!(s.on_server_gone(Gone::Closed), None);
-        assert_eq!(s.on_quit(Instant::now()), None);
+        assert_eq!(s.on_quit(Instant::now(), None), None);
     }
 
     #[test]
     fn the_bye_after_our_quit_is_its_answer() {
         let mut s = session();
         let t0 = Instant::now();
-        assert_eq!(s.on_quit(t0), Some(b"/quit\n".to_vec()));
+        assert_eq!(s.on_quit(t0, None), Some(b"/quit\n".to_vec()));
         assert_eq!(s.quit_deadline(), Some(t0 + QUIT_WAIT));
-        assert_eq!(s.on_quit(t0), None, "sent once");
+        assert_eq!(s.on_quit(t0, None), None, "sent once");
         // Lines still arriving before the answer are shown.
         assert_eq!(
             norm(s.on_line("MSG bob so long", NOW)),
@@ -549,7 +552,7 @@ mod tests {
         for (quitting, how, want) in cases {
             let mut s = session();
             if quitting {
-                s.on_quit(Instant::now());
+                s.on_quit(Instant::now(), None);
             }
             assert_eq!(s.on_server_gone(how), Some(want), "quitting: {quitting}");
         }
@@ -558,7 +561,7 @@ mod tests {
     #[test]
     fn an_unanswered_quit_is_exit_3() {
         let mut s = session();
-        s.on_quit(Instant::now());
+        s.on_quit(Instant::now(), None);
         let out = s.on_quit_timeout();
         assert_eq!(out.exit_code(), EXIT_SERVER_GONE);
         assert!(out

@@ -1012,3 +1012,32 @@ fn clear_clears_the_screen() {
     ann.line("/clear");
     ann.expect("\x1b[H\x1b[2J");
 }
+
+#[test]
+fn away_back_and_quit_messages_as_irssi_users_expect() {
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.line("/away lunch, back at 2");
+    ann.expect("* you are away: lunch, back at 2");
+    bob.expect("AWAY ann lunch, back at 2");
+    // Someone writing to her privately is told; whoever joins sees who is away.
+    bob.send("/msg ann still there?");
+    bob.expect("INFO ann is away: lunch, back at 2");
+    let mut cy = join(&server, "cy");
+    cy.expect("ann (away)");
+    ann.line("/who");
+    ann.expect("* here now (3): bob, ann (away), cy");
+    // /away alone, when away, is back (irssi); /back says the same.
+    ann.line("/away");
+    ann.expect("* you are back");
+    cy.expect("* ann is back");
+    bob.send("/away");
+    ann.expect("* bob is away");
+    bob.send("/quit see you tomorrow");
+    ann.expect("* bob has left the chat (quit: see you tomorrow)");
+    ann.line("/quit time for lunch");
+    cy.expect("* ann has left the chat (quit: time for lunch)");
+    assert_eq!(ann.expect_exit(), 0);
+}

@@ -199,7 +199,7 @@ fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Mutex<TcpStream>)>>) -> anyh
     signals::on_interrupt(move || match joined.get() {
         None => signals::exit_now(0),
         Some((session, writer)) => {
-            let Some(bytes) = lock(session).on_quit(Instant::now()) else {
+            let Some(bytes) = lock(session).on_quit(Instant::now(), None) else {
                 return;
             };
             let sent = writer
@@ -479,8 +479,9 @@ fn chat(
         echo: driven.then(|| Arc::clone(screen)),
     };
     let outbox = Outbox::spawn(writer, Box::new(sending), None).context("starting the sender")?;
-    let quit =
-        |interrupted: Option<&InterruptFlag>| quit(&outbox, session, &ended, screen, interrupted);
+    let quit = |interrupted: Option<&InterruptFlag>, message: Option<&str>| {
+        quit(&outbox, session, &ended, screen, interrupted, message)
+    };
 
     // The prompt comes below the join's burst, not in the middle of it.
     listed.wait_until(Instant::now() + BURST_WAIT);
@@ -511,7 +512,7 @@ fn chat(
         if interrupt && redo.is_none() {
             // A Ctrl-C between two lines: as on an empty line.
             match outbox.cancel() {
-                0 => break 'chat quit(interrupted.as_ref()),
+                0 => break 'chat quit(interrupted.as_ref(), None),
                 n => not_sent(screen, n),
             }
         }
@@ -533,9 +534,9 @@ fn chat(
                 for part in line.split(['\n', '\r']) {
                     match typed(part) {
                         Typed::Blank => {}
-                        Typed::Quit => {
+                        Typed::Quit(message) => {
                             let _ = rl.add_history_entry(part);
-                            break 'chat quit(interrupted.as_ref());
+                            break 'chat quit(interrupted.as_ref(), message);
                         }
                         Typed::Line(l) => {
                             let _ = rl.add_history_entry(l);
@@ -570,7 +571,7 @@ fn chat(
                 }
                 // Ctrl-C on an empty line: stop a paste being sent, or leave.
                 match outbox.cancel() {
-                    0 => break 'chat quit(interrupted.as_ref()),
+                    0 => break 'chat quit(interrupted.as_ref(), None),
                     n => {
                         let rows = rows("");
                         screen.release(|| erase_rows(rows));
@@ -578,7 +579,7 @@ fn chat(
                     }
                 }
             }
-            Err(ReadlineError::Eof) => break 'chat quit(interrupted.as_ref()),
+            Err(ReadlineError::Eof) => break 'chat quit(interrupted.as_ref(), None),
             Err(e) => return Err(e).context("reading the terminal"),
         }
     };

@@ -454,8 +454,8 @@ impl Sending for SessionSending {
         }
     }
 
-    fn quit(&mut self) -> Option<Vec<u8>> {
-        lock(&self.session).on_quit(Instant::now())
+    fn quit(&mut self, message: Option<&str>) -> Option<Vec<u8>> {
+        lock(&self.session).on_quit(Instant::now(), message)
     }
 }
 
@@ -465,13 +465,14 @@ const QUIT_POLL: Duration = Duration::from_millis(100);
 /// Send the quit after what is still queued, and wait (bounded) for the session to see its
 /// answer. Without that answer the lines sent last may never have arrived, so the run ends as
 /// "server gone" (exit 3), not as a clean quit. While queued lines go out first, a Ctrl-C
-/// (`interrupted`) drops them.
+/// (`interrupted`) drops them. The others see `message` (`/quit <message>`).
 fn quit(
     outbox: &Outbox,
     session: &Mutex<Session>,
     ended: &EndSlot,
     screen: &Screen,
     interrupted: Option<&InterruptFlag>,
+    message: Option<&str>,
 ) -> Outcome {
     ended.ack();
     let pending = outbox.pending();
@@ -480,7 +481,7 @@ fn quit(
             "* sending the {pending} lines not sent yet before leaving (Ctrl-C drops them)"
         ));
     }
-    outbox.quit();
+    outbox.quit(message);
     loop {
         match outbox.wait_done(Instant::now() + QUIT_POLL) {
             Progress::Done => break,

@@ -105,11 +105,15 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     // stdin is read no faster than that.
     let outbox = Outbox::spawn(writer, Box::new(sending), Some(SCRIPTED_QUEUE))
         .context("starting the sender")?;
+    let mut message = None;
     for line in lines {
         let line = line.context("reading stdin")?;
         match typed(line.strip_suffix('\r').unwrap_or(&line)) {
             Typed::Blank => {}
-            Typed::Quit => break,
+            Typed::Quit(m) => {
+                message = m.map(str::to_owned);
+                break;
+            }
             Typed::Line(l) => send_line(
                 l,
                 &session,
@@ -122,7 +126,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             return Ok(gone_after_failed_send(&session, &ended));
         }
     }
-    let outcome = quit(&outbox, &session, &ended, &screen, None);
+    let outcome = quit(&outbox, &session, &ended, &screen, None, message.as_deref());
     screen.flush(Instant::now() + FLUSH_WAIT);
     Ok(outcome)
 }

@@ -25,8 +25,10 @@ pub const HELP: &[&str] = &[
     "/msg <name> <text>   private message to one person",
     "/me <action>         say what you are doing (~ ann waves)",
     "/nick <name>         change your name",
+    "/away [message]      say you are away (/away again, or /back, when you return)",
+    "/back                no longer away",
     "/help                this help",
-    "<quit> or /quit      leave",
+    "<quit> or /quit      leave (/quit <message> says goodbye to the others)",
     "//text               send a line that starts with /",
 ];
 
@@ -78,6 +80,18 @@ pub fn handshake_timeout(secs: u64) -> String {
 pub fn unknown_command(word: &str) -> String {
     inert(&lanchat_proto::CommandError::Unknown(word).to_string()).into_owned()
 }
+
+/// `INFO` to someone who sent a private message to a member who is away.
+pub fn away_reply(name: &str, message: &str) -> String {
+    if message.is_empty() {
+        format!("{name} is away")
+    } else {
+        format!("{name} is away: {message}")
+    }
+}
+
+/// `INFO` for `/back` from someone who is not away.
+pub const NOT_AWAY: &str = "you are not marked away";
 
 /// `INFO` for `/nick` to the name one already has.
 pub fn already_named(name: &str) -> String {
