@@ -53,6 +53,12 @@ pub struct Args {
     /// Also write what is shown to FILE, as plain text with the date and time of each line.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+
+    /// Without a terminal (a script, a bot): when the server goes away, connect again on
+    /// its own, with the same name (on a terminal the client always does). Lines read
+    /// meanwhile are sent once it is back.
+    #[arg(long)]
+    pub reconnect: bool,
 }
 
 const AFTER_HELP: &str = "\

@@ -86,6 +86,11 @@ impl Screen {
         self.inner.lock().width = width;
     }
 
+    /// The width lines are cut at.
+    pub fn width(&self) -> Option<usize> {
+        self.inner.lock().width
+    }
+
     /// Keep lines back until [`Screen::release`].
     pub fn hold(&self) {
         self.inner.lock().held = true;

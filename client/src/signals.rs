@@ -5,7 +5,9 @@
 //!   handler of its own while it reads a line (a SIGINT then ends `readline` with
 //!   `Interrupted`). Between lines a SIGINT only sets a flag ([`InterruptFlag`]) that the main
 //!   thread checks before it reads again; the reader thread wakes the main thread out of
-//!   `readline` by raising SIGINT ([`wake_main`]).
+//!   `readline` by raising SIGINT ([`wake_main`]). Such a wake-up that lands between two lines
+//!   must not pass for a Ctrl-C (it would quit), so the flag is set only for a SIGINT the
+//!   process did not raise itself (its `si_code` is not `SI_TKILL`).
 //! - A terminal the line editor cannot drive (`TERM=dumb`): the kernel turns Ctrl-C into SIGINT
 //!   after discarding the typed line, so it means "leave"; a thread of ours
 //!   ([`on_interrupt`]) acts on it outside any handler. The handler is installed with
@@ -36,7 +38,17 @@ impl InterruptFlag {
     /// The handler could not be installed.
     pub fn register() -> io::Result<InterruptFlag> {
         let flag = Arc::new(AtomicBool::new(false));
-        signal_hook::flag::register(SIGINT, Arc::clone(&flag))?;
+        let set = Arc::clone(&flag);
+        // SAFETY: the action only reads the siginfo it is given and stores to an atomic, both
+        // async-signal-safe; it allocates nothing and takes no lock.
+        unsafe {
+            signal_hook_registry::register_sigaction(SIGINT, move |info: &libc::siginfo_t| {
+                // Our own wake-ups (`raise`, which is `tgkill`) are not the user's Ctrl-C.
+                if info.si_code != libc::SI_TKILL {
+                    set.store(true, Ordering::SeqCst);
+                }
+            })?;
+        }
         Ok(InterruptFlag(flag))
     }
 
@@ -123,4 +135,29 @@ pub fn on_resize(mut act: impl FnMut() + Send + 'static) -> io::Result<()> {
 /// callers flush what they printed first).
 pub fn exit_now(code: u8) -> ! {
     signal_hook::low_level::exit(i32::from(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_own_wake_up_is_not_a_ctrl_c() {
+        // Regression: a wake-up that landed between two lines set the flag, and the main
+        // thread took it for the user's Ctrl-C and quit.
+        let flag = InterruptFlag::register().unwrap();
+        wake_main().unwrap();
+        assert!(!flag.take(), "raised by us");
+        // One from outside (the terminal, kill): a Ctrl-C. The handler may run on another
+        // thread, so look for a while.
+        // SAFETY: kill(2) to our own pid.
+        unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut seen = flag.take();
+        while !seen && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            seen = flag.take();
+        }
+        assert!(seen, "a SIGINT from outside");
+    }
 }

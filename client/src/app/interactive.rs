@@ -1,10 +1,9 @@
 //! The terminal front end: prompts, rustyline, the external printer.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -14,7 +13,7 @@ use rustyline::{Config, Editor, EventHandler, GraphemeClusterMode, KeyCode, KeyE
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::{plain_io, Conn, NameReply, CONNECT_TIMEOUT};
+use lanchat_client::conn::{plain_io, Conn, NameReply, Target, CONNECT_TIMEOUT};
 use lanchat_client::discovery::{self, Pick};
 use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
 use lanchat_client::outbox::{typed, Outbox, Typed};
@@ -26,8 +25,8 @@ use lanchat_client::signals::{self, InterruptFlag};
 use lanchat_proto::client::is_quit;
 
 use super::{
-    gone_after_failed_send, leave, lock, not_sent, quit, run_discovery, send_line, Args, Latch,
-    OnEnd, Redo, Redraw, ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
+    leave, lock, not_sent, quit, run_discovery, send_line, Args, Current, Latch, Link, OnEnd, Redo,
+    Redraw, ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
 };
 
 /// Prints through rustyline, above the line being edited (or straight to the terminal
@@ -177,7 +176,7 @@ fn join(
         }
         match conn.offer_name(&name) {
             Ok(NameReply::Welcome { name, text }) => return Ok(Some((conn, name, text))),
-            Ok(NameReply::Refused { text }) => println!("{text}"),
+            Ok(NameReply::Refused { text, .. }) => println!("{text}"),
             // Most likely the server stopped waiting while the name was being typed (its
             // handshake timeout): connect again once and offer the same name.
             Ok(NameReply::Closed { .. }) | Err(_) if !reconnected => {
@@ -195,17 +194,19 @@ fn join(
 /// terminal gives, not the 130 of being killed); once joined, the kernel has already discarded
 /// the line being typed, so it means "quit": send it, and leave with 3 if the server does not
 /// answer in time (the reader thread leaves with 0 on the answer).
-fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Mutex<TcpStream>)>>) -> anyhow::Result<()> {
+fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Current)>>) -> anyhow::Result<()> {
     signals::on_interrupt(move || match joined.get() {
         None => signals::exit_now(0),
-        Some((session, writer)) => {
+        Some((session, current)) => {
+            // Not connected: nobody to tell.
+            let away = lock(session).leave_while_away();
+            if let Some(outcome) = away {
+                leave(&outcome);
+            }
             let Some(bytes) = lock(session).on_quit(Instant::now(), None) else {
                 return;
             };
-            let sent = writer
-                .lock()
-                .map(|mut w| w.write_all(&bytes).is_ok())
-                .unwrap_or(false);
+            let sent = current.write_all(&bytes);
             let deadline = lock(session).quit_deadline();
             if let (true, Some(deadline)) = (sent, deadline) {
                 std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
@@ -380,14 +381,12 @@ fn watch_size(
     repaint: Option<(Arc<Redraw>, Arc<AtomicBool>)>,
 ) -> anyhow::Result<()> {
     let (session, screen) = (Arc::clone(session), Arc::clone(screen));
-    let mut cols = columns();
     signals::on_resize(move || {
         std::thread::sleep(RESIZE_SETTLE);
-        let now = columns();
-        if now == cols {
+        let cols = columns();
+        if screen.width() == Some(usize::from(cols)) {
             return;
         }
-        cols = now;
         set_width(&session, &screen, cols);
         if let Some((redraw, prompting)) = &repaint {
             if prompting.load(Ordering::SeqCst) {
@@ -450,8 +449,9 @@ fn chat(
         }
     }
 
-    let writer = conn
-        .try_clone_stream()
+    let current = Current::default();
+    let writer = current
+        .attach(&conn, None)
         .context("setting up the connection")?;
     let ended = EndSlot::new();
     let listed = Arc::new(Latch::default());
@@ -460,18 +460,9 @@ fn chat(
         (OnEnd::Wake(Arc::clone(&ended)), Some(flag))
     } else {
         // Ctrl-C quits (above), and the reader thread ends the process itself.
-        let plain = writer.try_clone().context("setting up the connection")?;
-        let _ = dumb_joined.set((Arc::clone(session), Mutex::new(plain)));
+        let _ = dumb_joined.set((Arc::clone(session), current.clone()));
         (OnEnd::Exit, None)
     };
-    let sink = ScreenSink {
-        screen: Arc::clone(screen),
-        on_end,
-        listed: Arc::clone(&listed),
-        redraw: driven.then(|| Arc::clone(redraw)),
-    };
-    reader::spawn(conn, Arc::clone(session), Box::new(sink))
-        .context("starting the reader thread")?;
     // On a driven terminal the typed line is replaced by its echo; a dumb one keeps what the
     // kernel echoed.
     let sending = SessionSending {
@@ -479,6 +470,27 @@ fn chat(
         echo: driven.then(|| Arc::clone(screen)),
     };
     let outbox = Outbox::spawn(writer, Box::new(sending), None).context("starting the sender")?;
+    let sink = ScreenSink {
+        screen: Arc::clone(screen),
+        on_end,
+        listed: Arc::clone(&listed),
+        redraw: driven.then(|| Arc::clone(redraw)),
+    };
+    // On a terminal the client always comes back on its own.
+    lock(session).set_reconnect(true);
+    let link = Link {
+        target: Target { addr },
+        outbox: outbox.clone(),
+        write_timeout: None,
+        current: current.clone(),
+    };
+    reader::spawn(
+        conn,
+        Arc::clone(session),
+        Box::new(sink),
+        Some(link.reconnect()),
+    )
+    .context("starting the reader thread")?;
     let quit = |interrupted: Option<&InterruptFlag>, message: Option<&str>| {
         quit(&outbox, session, &ended, screen, interrupted, message)
     };
@@ -497,11 +509,8 @@ fn chat(
             break 'chat out;
         }
         let redo = redraw.take();
-        let prompt = {
-            let mut s = lock(session);
-            s.set_width(Some(usize::from(columns())));
-            s.prompt()
-        };
+        set_width(session, screen, columns());
+        let prompt = lock(session).prompt();
         if driven && (redo == Some(Redo::Screen) || columns() != drawn_at) {
             drawn_at = repaint(screen, &prompt, &carried.line, tab_stop, cluster_mode);
         } else if redo.is_some() {
@@ -541,12 +550,14 @@ fn chat(
                         Typed::Line(l) => {
                             let _ = rl.add_history_entry(l);
                             let config = settings.config_path.as_deref();
-                            send_line(l, session, &outbox, screen, config);
+                            send_line(l, session, &outbox, screen, config, true);
                         }
                     }
                 }
                 if outbox.failed() {
-                    break 'chat gone_after_failed_send(session, &ended);
+                    // The reader thread sees the connection gone and reconnects; what failed
+                    // to go waits for the new one.
+                    current.cut();
                 }
             }
             Err(ReadlineError::Interrupted) => {

@@ -9,8 +9,9 @@ use std::borrow::Cow;
 pub const HELLO: &str = "Welcome to lanchat! What is your name?";
 /// `BYE` after `<quit>`.
 pub const BYE_QUIT: &str = "Goodbye!";
-/// `BYE` to everyone when the server stops (the issue fixes this wording).
-pub const BYE_SHUTDOWN: &str = "server shutting down";
+/// `BYE` to everyone when the server stops (the protocol fixes this wording: clients tell it
+/// from being sent away).
+pub const BYE_SHUTDOWN: &str = lanchat_proto::BYE_SHUTDOWN;
 /// `BYE` to a connection dropped for not reading.
 pub const BYE_TOO_SLOW: &str = "too-slow";
 /// `BYE` to a connection dropped for flooding.
