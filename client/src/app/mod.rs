@@ -586,6 +586,9 @@ impl Link {
 impl Connector<TcpStream> for Link {
     fn lost(&mut self) {
         self.outbox.pause();
+        // Closed at once: a server that is shutting down waits for its clients' EOF (up to
+        // its flush deadline) before it exits, and the restart with it.
+        self.current.cut();
         self.current.set(None);
     }
 
