@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::render::Shown;
+use crate::render::{Shown, BEL};
 
 /// Where shown rows go: the terminal, one way or another.
 pub trait Terminal: Send {
@@ -136,7 +136,8 @@ impl Screen {
 }
 
 /// The last `room` screen rows of `lines` cut at `width` columns (what fills a screen that
-/// tall above the prompt), oldest first.
+/// tall above the prompt), oldest first. Drawn again, a mention does not ring again: the bell
+/// is left out.
 pub fn last_rows(lines: &[Shown], width: usize, room: usize) -> Vec<String> {
     let mut tail: VecDeque<String> = VecDeque::with_capacity(room);
     for line in lines.iter().rev() {
@@ -147,7 +148,7 @@ pub fn last_rows(lines: &[Shown], width: usize, room: usize) -> Vec<String> {
             if tail.len() == room {
                 break;
             }
-            tail.push_front(row);
+            tail.push_front(row.replace(BEL, ""));
         }
     }
     tail.into()
@@ -261,6 +262,8 @@ mod tests {
             ["      four", "<bob> one two", "      three", "      four"]
         );
         assert_eq!(last_rows(&seen, 14, 0), Vec::<String>::new());
+        let rang = Shown::plain(format!("! <bob> ann?{BEL}"));
+        assert_eq!(last_rows(&[rang], 80, 1), ["! <bob> ann?"]);
         assert_eq!(last_rows(&seen, 100, 50).len(), 2);
     }
 }

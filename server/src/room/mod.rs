@@ -608,14 +608,8 @@ impl Room {
     /// `<quit>` or `/quit <message>`: `BYE`, then `LEAVE <name> quit [<message>]` to the
     /// others, then close.
     fn quit(&mut self, id: ConnId, message: Option<&str>, out: &mut impl Outbox) {
-        self.frame.clear();
-        ServerMsg::Bye {
-            text: text::BYE_QUIT,
-        }
-        .encode(&mut self.frame);
-        out.send(id, &self.frame);
-        self.leave_saying(id, LeaveReason::Quit, message.unwrap_or_default(), out);
-        out.close(id);
+        let message = message.unwrap_or_default();
+        self.kick_saying(id, LeaveReason::Quit, text::BYE_QUIT, message, out);
     }
 
     /// `/away [<message>]`: `AWAY <name> [<message>]` to everyone, `id` included (so its
@@ -684,10 +678,22 @@ impl Room {
     /// `BYE <why>`, `LEAVE <name> <reason>` to the others, close: for dropping `id` for
     /// misbehaving.
     fn kick(&mut self, id: ConnId, reason: LeaveReason, why: &str, out: &mut impl Outbox) {
+        self.kick_saying(id, reason, why, "", out);
+    }
+
+    /// [`Room::kick`], the others told the words `id` left with (may be empty).
+    fn kick_saying(
+        &mut self,
+        id: ConnId,
+        reason: LeaveReason,
+        why: &str,
+        message: &str,
+        out: &mut impl Outbox,
+    ) {
         self.frame.clear();
         ServerMsg::Bye { text: why }.encode(&mut self.frame);
         out.send(id, &self.frame);
-        self.leave(id, reason, out);
+        self.leave_saying(id, reason, message, out);
         out.close(id);
     }
 
