@@ -3,7 +3,9 @@
 //! - `lanchat_no_prlimit`: `prlimit` (util-linux) is missing (`robustness_fds`);
 //! - `lanchat_no_netns`: not root, or `ip` (iproute2) is missing (`client_netns`);
 //! - `has_man`, `has_systemd_analyze`: the packaging tests' tools (`install`), which `.ci/run`
-//!   installs.
+//!   installs;
+//! - `has_tmux`: a terminal that reflows its lines on a resize (`client_resize`), which
+//!   `.ci/run` installs.
 //!
 //! The probes run again when `PATH` changes, and when one of those tools is installed or
 //! removed (or after `cargo clean -p integration-tests`).
@@ -12,9 +14,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// (cfg set when every tool is found, the tools)
-const NEEDS: [(&str, &[&str]); 2] = [
+const NEEDS: [(&str, &[&str]); 3] = [
     ("has_man", &["man", "groff"]),
     ("has_systemd_analyze", &["systemd-analyze"]),
+    ("has_tmux", &["tmux"]),
 ];
 
 fn runs(program: &str, args: &[&str]) -> bool {

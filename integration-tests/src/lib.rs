@@ -11,7 +11,7 @@ pub mod procfs;
 pub mod server;
 
 pub use client::Client;
-pub use server::{bin_path, ServerProcess, TestServer};
+pub use server::{bin_path, free_port, ServerProcess, TestServer};
 
 use std::time::Duration;
 

@@ -151,6 +151,16 @@ pub fn shared_state_dir() -> PathBuf {
     std::env::temp_dir().join("lanchat-tests-state")
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then let go): for a
+/// server that must come back on the same port.
+#[track_caller]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
 /// Path of a binary built from this workspace (`lanchat-server`, `lanchat`, `lanchat-load`),
 /// next to the test executable's `deps/` folder. `make test` builds them first.
 #[track_caller]
@@ -195,11 +205,29 @@ impl ServerProcess {
     /// The command [`ServerProcess::start`] runs, to adjust (environment, stdio) before
     /// [`ServerProcess::spawn`].
     pub fn command(args: &[&str]) -> Command {
+        Self::command_on(0, args)
+    }
+
+    /// The command for a server on `port` (a restart on the port of one that stopped: take a
+    /// free one with [`free_port`] first).
+    pub fn command_on(port: u16, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin_path("lanchat-server"));
-        cmd.args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
-            .args(args)
-            .env("LANCHAT_STATE_DIR", shared_state_dir());
+        cmd.args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--no-discovery",
+        ])
+        .args(args)
+        .env("LANCHAT_STATE_DIR", shared_state_dir());
         cmd
+    }
+
+    /// `lanchat-server --bind 127.0.0.1 --port <port> --no-discovery <args>`, waited for.
+    #[track_caller]
+    pub fn start_on(port: u16, args: &[&str]) -> ServerProcess {
+        Self::spawn(Self::command_on(port, args))
     }
 
     /// The server with LAN discovery on, named `name`, flood control off. On 127.0.0.1, so

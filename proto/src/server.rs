@@ -36,12 +36,36 @@ pub enum ServerMsg<'a> {
         /// Who.
         name: &'a str,
     },
-    /// `LEAVE <name> <reason>`: someone left; `reason` is one word (`quit`, `disconnected`, ...).
+    /// `LEAVE <name> <reason>` or `LEAVE <name> quit <message>`: someone left; `reason` is one
+    /// word (`quit`, `disconnected`, ...), and after `quit` the text the user left with may
+    /// follow.
     Leave {
         /// Who.
         name: &'a str,
         /// Why, one word.
         reason: &'a str,
+        /// What they said as they left (`/quit <message>`); empty when nothing.
+        text: &'a str,
+    },
+    /// `AWAY <name>` or `AWAY <name> <message>`: someone is away (or changed their message).
+    Away {
+        /// Who.
+        name: &'a str,
+        /// Their away message; empty when none.
+        text: &'a str,
+    },
+    /// `BACK <name>`: someone is no longer away.
+    Back {
+        /// Who.
+        name: &'a str,
+    },
+    /// `WHOAWAY <name> <message>`: in a member list, before its `WHO` lines: this member is
+    /// away.
+    WhoAway {
+        /// Who.
+        name: &'a str,
+        /// Their away message; empty when none.
+        text: &'a str,
     },
     /// `MSG <from> <text>`: a public message.
     Msg {
@@ -175,6 +199,9 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::WhoEnd { .. } => "WHOEND",
             ServerMsg::Join { .. } => "JOIN",
             ServerMsg::Leave { .. } => "LEAVE",
+            ServerMsg::Away { .. } => "AWAY",
+            ServerMsg::Back { .. } => "BACK",
+            ServerMsg::WhoAway { .. } => "WHOAWAY",
             ServerMsg::Msg { .. } => "MSG",
             ServerMsg::Priv { .. } => "PRIV",
             ServerMsg::Action { .. } => "ACTION",
@@ -204,6 +231,9 @@ impl<'a> ServerMsg<'a> {
             "WHOEND" => "WHOEND",
             "JOIN" => "JOIN",
             "LEAVE" => "LEAVE",
+            "AWAY" => "AWAY",
+            "BACK" => "BACK",
+            "WHOAWAY" => "WHOAWAY",
             "MSG" => "MSG",
             "PRIV" => "PRIV",
             "ACTION" => "ACTION",
@@ -228,9 +258,23 @@ impl<'a> ServerMsg<'a> {
             "JOIN" => ServerMsg::Join {
                 name: f.word("name")?,
             },
-            "LEAVE" => ServerMsg::Leave {
+            "LEAVE" => {
+                let name = f.word("name")?;
+                // The reason is one word; a version-1 server sends nothing after it.
+                let rest = f.text();
+                let (reason, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                ServerMsg::Leave { name, reason, text }
+            }
+            "AWAY" => ServerMsg::Away {
                 name: f.word("name")?,
-                reason: f.text(),
+                text: f.text(),
+            },
+            "BACK" => ServerMsg::Back {
+                name: f.word("name")?,
+            },
+            "WHOAWAY" => ServerMsg::WhoAway {
+                name: f.word("name")?,
+                text: f.text(),
             },
             "MSG" => ServerMsg::Msg {
                 from: f.word("name")?,
@@ -292,10 +336,22 @@ impl<'a> ServerMsg<'a> {
             | ServerMsg::Info { text }
             | ServerMsg::Bye { text }
             | ServerMsg::Who { names: text } => field(text),
-            ServerMsg::Join { name } => field(name),
+            ServerMsg::Join { name } | ServerMsg::Back { name } => field(name),
+            ServerMsg::Leave { name, reason, text } => {
+                field(name);
+                field(reason);
+                if !text.is_empty() {
+                    field(text);
+                }
+            }
+            ServerMsg::Away { name, text } | ServerMsg::WhoAway { name, text } => {
+                field(name);
+                if !text.is_empty() {
+                    field(text);
+                }
+            }
             ServerMsg::WhoEnd { count } => field(&count.to_string()),
             ServerMsg::Welcome { name: a, text: b }
-            | ServerMsg::Leave { name: a, reason: b }
             | ServerMsg::Msg { from: a, text: b }
             | ServerMsg::Priv { from: a, text: b }
             | ServerMsg::Action { from: a, text: b }
@@ -397,6 +453,52 @@ mod tests {
                 S::Leave {
                     name: "bob",
                     reason: "quit",
+                    text: "",
+                },
+            ),
+            (
+                "LEAVE bob quit see you  tomorrow",
+                S::Leave {
+                    name: "bob",
+                    reason: "quit",
+                    text: "see you  tomorrow",
+                },
+            ),
+            (
+                "LEAVE bob",
+                S::Leave {
+                    name: "bob",
+                    reason: "",
+                    text: "",
+                },
+            ),
+            (
+                "AWAY bob lunch, back at 2",
+                S::Away {
+                    name: "bob",
+                    text: "lunch, back at 2",
+                },
+            ),
+            (
+                "AWAY bob",
+                S::Away {
+                    name: "bob",
+                    text: "",
+                },
+            ),
+            ("BACK bob", S::Back { name: "bob" }),
+            (
+                "WHOAWAY bob lunch",
+                S::WhoAway {
+                    name: "bob",
+                    text: "lunch",
+                },
+            ),
+            (
+                "WHOAWAY bob",
+                S::WhoAway {
+                    name: "bob",
+                    text: "",
                 },
             ),
             (
@@ -479,6 +581,13 @@ mod tests {
             })
         );
         assert_eq!(
+            ServerMsg::parse("AWAY"),
+            Err(ParseError::Missing {
+                kind: "AWAY",
+                field: "name"
+            })
+        );
+        assert_eq!(
             ServerMsg::parse("WHOEND x"),
             Err(ParseError::BadNumber { kind: "WHOEND" })
         );
@@ -548,7 +657,7 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String, u64)> {
-        (0u8..15, name(), text(), any::<u64>())
+        (0u8..20, name(), text(), any::<u64>())
     }
 
     proptest! {
@@ -561,7 +670,11 @@ mod tests {
                 2 => ServerMsg::Who { names: &n },
                 3 => ServerMsg::WhoEnd { count: num as usize },
                 4 => ServerMsg::Join { name: &n },
-                5 => ServerMsg::Leave { name: &n, reason: "quit" },
+                5 => ServerMsg::Leave { name: &n, reason: "quit", text: "" },
+                15 => ServerMsg::Leave { name: &n, reason: "quit", text: &t },
+                16 => ServerMsg::Away { name: &n, text: &t },
+                17 => ServerMsg::Back { name: &n },
+                18 => ServerMsg::WhoAway { name: &n, text: &t },
                 6 => ServerMsg::Msg { from: &n, text: &t },
                 7 => ServerMsg::Priv { from: &n, text: &t },
                 8 => ServerMsg::Action { from: &n, text: &t },

@@ -63,6 +63,11 @@ pub const FLOOD_KICK_AFTER: Duration = Duration::from_secs(30);
 /// Dropped lines this far apart belong to separate floods (the sender paused in between).
 pub const FLOOD_RUN_GAP: Duration = Duration::from_secs(5);
 
+/// An away message is kept (and shown to others) to its first this many characters: it is
+/// stored for as long as its owner stays away and sent to every newcomer in the member list,
+/// so it must stay small (IRC servers' AWAYLEN is 200 to 300).
+pub const MAX_AWAY_CHARS: usize = 200;
+
 /// `--handshake-timeout`: seconds to send an acceptable name. Long enough for a person to type
 /// one; short enough that idle half-open connections (slowloris) do not pile up.
 pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: u64 = 30;

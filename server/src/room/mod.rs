@@ -5,6 +5,7 @@
 //! writing frames into an [`Outbox`]. It owns no socket and reads no clock, so unit tests and
 //! the fuzzer drive it directly.
 
+pub mod away;
 pub mod history;
 pub mod leave;
 pub mod members;
@@ -23,6 +24,7 @@ use lanchat_proto::{
 pub use crate::clock::Now;
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox};
+use away::AwayLines;
 use history::History;
 use lanchat_proto::bucket::TokenBucket;
 pub use leave::LeaveReason;
@@ -92,6 +94,8 @@ struct Session {
     flooding_since: Option<Instant>,
     /// ... and when its latest line was dropped.
     last_drop: Option<Instant>,
+    /// `Some` while away, with the message (empty when none was given).
+    away: Option<Box<str>>,
 }
 
 /// The chat room.
@@ -110,6 +114,9 @@ pub struct Room {
     named: Vec<ConnId>,
     /// `named`'s names as `WHO` lines.
     members: MemberLines,
+    /// Who of `named` is away, as `WHOAWAY` lines. Invariant: exactly the named sessions
+    /// whose `away` is `Some`.
+    away: AwayLines,
     /// Handshake deadlines in connect order (so in deadline order): `(deadline, id, serial)`.
     /// Entries of sessions that got a name or left stay until they reach the front.
     deadlines: VecDeque<(Instant, ConnId, u64)>,
@@ -147,6 +154,7 @@ impl Room {
             by_name: NameIndex::new(),
             named: Vec::new(),
             members,
+            away: AwayLines::default(),
             deadlines: VecDeque::new(),
             serial: 0,
             frame: Vec::new(),
@@ -255,6 +263,7 @@ impl Room {
             last_rate_err: None,
             flooding_since: None,
             last_drop: None,
+            away: None,
         });
         self.count += 1;
         self.deadlines
@@ -374,6 +383,7 @@ impl Room {
         self.by_name.clear();
         self.named.clear();
         self.members = MemberLines::new(self.cfg.max_line);
+        self.away = AwayLines::default();
         self.deadlines.clear();
     }
 
@@ -415,7 +425,7 @@ impl Room {
     /// A line from a connection that has no name yet: it is the name (or a quit).
     fn handshake(&mut self, id: ConnId, line: &str, out: &mut impl Outbox) {
         if is_quit(line) {
-            self.quit(id, out);
+            self.quit(id, None, out);
             return;
         }
         let name = line.trim();
@@ -476,7 +486,9 @@ impl Room {
             }
         };
         match msg {
-            ClientMsg::Quit => self.quit(id, out),
+            ClientMsg::Quit(message) => self.quit(id, message, out),
+            ClientMsg::Away(message) => self.go_away(id, message, out),
+            ClientMsg::Back => self.come_back(id, out),
             ClientMsg::Who => self.send_members(id, out),
             ClientMsg::Help => {
                 self.frame.clear();
@@ -492,6 +504,7 @@ impl Room {
                 };
                 self.encode_from(id, Relayed::Priv, text);
                 out.send(target, &self.frame);
+                self.tell_away(id, target, out);
             }
             ClientMsg::Me(text) => {
                 self.encode_from(id, Relayed::Action, text);
@@ -508,6 +521,16 @@ impl Room {
     /// Send `id` the member list (`WHO` lines within the line limit, then `WHOEND`): the full
     /// lines as a shared block, the rest as its own frame.
     fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) {
+        if !self.away.is_empty() {
+            // Who is away comes first: a member list is its WHOAWAY lines, its WHO lines and
+            // WHOEND, and the full WHO lines go as a block shared by many newcomers.
+            let sessions = &self.sessions;
+            let frame = self.away.frame(|m| {
+                let s = sessions.get(m.0)?.as_ref()?;
+                Some((s.name.as_deref()?, s.away.as_deref()?))
+            });
+            out.send(id, frame);
+        }
         let sessions = &self.sessions;
         self.members.refresh(
             self.named
@@ -530,11 +553,7 @@ impl Room {
     /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
     fn encode_from(&mut self, id: ConnId, kind: Relayed, text: &str) {
         self.frame.clear();
-        let from = self
-            .sessions
-            .get(id.0)
-            .and_then(|s| s.as_ref()?.name.as_deref())
-            .unwrap_or_default();
+        let from = name_in(&self.sessions, id).unwrap_or_default();
         let msg = match kind {
             Relayed::Msg => ServerMsg::Msg { from, text },
             Relayed::Action => ServerMsg::Action { from, text },
@@ -579,29 +598,118 @@ impl Room {
             s.name = Some(new.into());
         }
         self.members.invalidate();
+        self.away.touch(id);
         log::info!("{id} {old} is now {new}");
         self.frame.clear();
         ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
         self.broadcast(None, out);
     }
 
-    /// `<quit>`: `BYE`, then `LEAVE <name> quit` to the others, then close.
-    fn quit(&mut self, id: ConnId, out: &mut impl Outbox) {
-        self.kick(id, LeaveReason::Quit, text::BYE_QUIT, out);
+    /// `<quit>` or `/quit <message>`: `BYE`, then `LEAVE <name> quit [<message>]` to the
+    /// others, then close.
+    fn quit(&mut self, id: ConnId, message: Option<&str>, out: &mut impl Outbox) {
+        let message = message.unwrap_or_default();
+        self.kick_saying(id, LeaveReason::Quit, text::BYE_QUIT, message, out);
     }
 
-    /// `BYE <why>`, `LEAVE <name> <reason>` to the others, close: for a quit, and for dropping
-    /// `id` for misbehaving.
+    /// `/away [<message>]`: `AWAY <name> [<message>]` to everyone, `id` included (so its
+    /// client knows it took); `/away` alone from someone away is `/back`.
+    fn go_away(&mut self, id: ConnId, message: Option<&str>, out: &mut impl Outbox) {
+        let message = away::cut(message.unwrap_or_default(), limits::MAX_AWAY_CHARS);
+        let Some(s) = self.session_mut(id) else {
+            return;
+        };
+        if s.away.is_some() && message.is_empty() {
+            self.come_back(id, out);
+            return;
+        }
+        s.away = Some(message.into());
+        self.away.set(id);
+        let Some(name) = name_in(&self.sessions, id) else {
+            return;
+        };
+        self.frame.clear();
+        ServerMsg::Away {
+            name,
+            text: message,
+        }
+        .encode(&mut self.frame);
+        self.broadcast(None, out);
+    }
+
+    /// `/back`: `BACK <name>` to everyone, `id` included; `INFO` if it was not away.
+    fn come_back(&mut self, id: ConnId, out: &mut impl Outbox) {
+        let Some(s) = self.session_mut(id) else {
+            return;
+        };
+        if s.away.take().is_none() {
+            self.frame.clear();
+            ServerMsg::Info {
+                text: text::NOT_AWAY,
+            }
+            .encode(&mut self.frame);
+            out.send(id, &self.frame);
+            return;
+        }
+        self.away.clear(id);
+        let Some(name) = name_in(&self.sessions, id) else {
+            return;
+        };
+        self.frame.clear();
+        ServerMsg::Back { name }.encode(&mut self.frame);
+        self.broadcast(None, out);
+    }
+
+    /// After a private message from `from` to `to`: if `to` is away, `from` is told so, with
+    /// the away message, as `INFO`.
+    fn tell_away(&mut self, from: ConnId, to: ConnId, out: &mut impl Outbox) {
+        let Some(s) = self.session(to) else {
+            return;
+        };
+        let (Some(name), Some(message)) = (s.name.as_deref(), s.away.as_deref()) else {
+            return;
+        };
+        let reply = text::away_reply(name, message);
+        self.frame.clear();
+        ServerMsg::Info { text: &reply }.encode(&mut self.frame);
+        out.send(from, &self.frame);
+    }
+
+    /// `BYE <why>`, `LEAVE <name> <reason>` to the others, close: for dropping `id` for
+    /// misbehaving.
     fn kick(&mut self, id: ConnId, reason: LeaveReason, why: &str, out: &mut impl Outbox) {
+        self.kick_saying(id, reason, why, "", out);
+    }
+
+    /// [`Room::kick`], the others told the words `id` left with (may be empty).
+    fn kick_saying(
+        &mut self,
+        id: ConnId,
+        reason: LeaveReason,
+        why: &str,
+        message: &str,
+        out: &mut impl Outbox,
+    ) {
         self.frame.clear();
         ServerMsg::Bye { text: why }.encode(&mut self.frame);
         out.send(id, &self.frame);
-        self.leave(id, reason, out);
+        self.leave_saying(id, reason, message, out);
         out.close(id);
     }
 
     /// Forget `id`; if it had a name, tell the others it left and why.
     fn leave(&mut self, id: ConnId, reason: LeaveReason, out: &mut impl Outbox) {
+        self.leave_saying(id, reason, "", out);
+    }
+
+    /// [`Room::leave`], with the words the user left with (`/quit <message>`; may be empty).
+    fn leave_saying(
+        &mut self,
+        id: ConnId,
+        reason: LeaveReason,
+        message: &str,
+        out: &mut impl Outbox,
+    ) {
         let Some(session) = self.remove(id) else {
             return;
         };
@@ -613,6 +721,7 @@ impl Room {
         ServerMsg::Leave {
             name: &name,
             reason: reason.word(),
+            text: message,
         }
         .encode(&mut self.frame);
         self.broadcast(None, out);
@@ -621,6 +730,9 @@ impl Room {
     fn remove(&mut self, id: ConnId) -> Option<Session> {
         let session = self.sessions.get_mut(id.0)?.take()?;
         self.count -= 1;
+        if session.away.is_some() {
+            self.away.clear(id);
+        }
         if let Some(name) = &session.name {
             self.by_name.remove(name);
             let slot = session.slot;
@@ -698,6 +810,19 @@ impl Room {
         if kept != fresh {
             return Err("the kept member list differs from the members".into());
         }
+        let away: Vec<ConnId> = self
+            .named
+            .iter()
+            .copied()
+            .filter(|id| self.session(*id).is_some_and(|s| s.away.is_some()))
+            .collect();
+        let mut listed = self.away.ids().to_vec();
+        listed.sort();
+        let mut want = away.clone();
+        want.sort();
+        if listed != want {
+            return Err(format!("away list {listed:?}, away members {want:?}"));
+        }
         let waiting = self.sessions.iter().flatten().filter(|s| s.name.is_none());
         for s in waiting {
             if !self
@@ -710,6 +835,11 @@ impl Room {
         }
         Ok(())
     }
+}
+
+/// The name of `id` in `sessions` (borrowing only them, so the room's frame can be written).
+fn name_in(sessions: &[Option<Session>], id: ConnId) -> Option<&str> {
+    sessions.get(id.0)?.as_ref()?.name.as_deref()
 }
 
 /// `id` is still the session `serial` and has no name yet.
