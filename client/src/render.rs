@@ -21,6 +21,7 @@
 //! | `INFO text`, `WELCOME ann text`, `HELLO text`, `BYE text` | `[12:01] * text` |
 //! | `ERR code text` | `[12:01] error: text` |
 //! | `HIST <ms> <frame>` | the frames of a block at their own times, under `--- earlier messages (10:02 to 11:58) ---` |
+//! | `HIST <ms> PRIV bob psst` | a note kept while this client was away, after the block: `! [Nov 24 10:09] [private, kept] <bob> psst` |
 //!
 //! A time not from today shows its date: `[Dec 01 10:09]` (`[2025-12-01 10:09]` with
 //! [`Style::iso_time`]).
@@ -437,7 +438,9 @@ impl Renderer {
     /// The display lines for `msg`, received at `now_ms`, for the client called `me`;
     /// `change` is what the message did to the member list ([`crate::members::Members::apply`]).
     /// History is held until its block ends (the next line that is not history), then shown
-    /// under a separator that says from when to when.
+    /// under a separator that says from when to when. A note kept for this client while it
+    /// was away (`HIST <ms> PRIV ...`) ends the block and shows as a private message at its
+    /// own time, marked as kept, with the colours and the bell of a live one: it is news.
     pub fn render(
         &mut self,
         msg: &ServerMsg<'_>,
@@ -446,6 +449,13 @@ impl Renderer {
         now_ms: u64,
     ) -> Vec<Shown> {
         if let ServerMsg::Hist { at_ms, frame } = msg {
+            if let ServerMsg::Priv { .. } = **frame {
+                let mut out = self.end_history(now_ms);
+                if let Some(parts) = self.parts(frame, change, me, *at_ms, now_ms, Live::Kept) {
+                    out.push(self.finish(parts, now_ms, Live::Kept));
+                }
+                return out;
+            }
             let mut out = Vec::new();
             if self.history.len() == MAX_HISTORY_BLOCK {
                 out = self.end_history(now_ms);
@@ -534,7 +544,7 @@ impl Renderer {
 
     fn name(&self, name: &str, live: Live) -> String {
         let name = sanitize(name);
-        if self.style.color && live == Live::Yes {
+        if self.style.color && live.is_vivid() {
             format!("\x1b[{}m{name}{RESET}", name_sgr(&name, self.style.palette))
         } else {
             name.into_owned()
@@ -580,10 +590,14 @@ impl Renderer {
             }
             ServerMsg::Priv { from, text } => {
                 mention = true;
+                let tag = match live {
+                    Live::Kept => "[private, kept]",
+                    Live::Yes | Live::No => "[private]",
+                };
                 (
                     format!(
                         "{} <{}> ",
-                        self.paint(MAGENTA_BOLD, "[private]"),
+                        self.paint(MAGENTA_BOLD, tag),
                         self.name(from, live)
                     ),
                     self.text(text, mention, live),
@@ -692,7 +706,7 @@ impl Renderer {
             ServerMsg::Hist { .. } => return None, // HIST inside HIST does not parse
         };
         let mut lead = String::new();
-        if mention && live == Live::Yes {
+        if mention && live.is_vivid() {
             lead.push_str(&self.paint(YELLOW_BOLD, "!"));
             lead.push(' ');
         } else if mention {
@@ -713,7 +727,7 @@ impl Renderer {
     fn finish(&mut self, parts: Parts, at_ms: u64, live: Live) -> Shown {
         let indent = display_width(&parts.head);
         let mut text = format!("{}{}", parts.head, parts.body);
-        if parts.mention && live == Live::Yes && self.style.bell && self.bell_due(at_ms) {
+        if parts.mention && live.is_vivid() && self.style.bell && self.bell_due(at_ms) {
             text.push(BEL);
         }
         Shown {
@@ -735,7 +749,7 @@ impl Renderer {
     }
 
     fn text(&self, text: &str, mention: bool, live: Live) -> String {
-        if mention && live == Live::Yes {
+        if mention && live.is_vivid() {
             self.paint(BOLD, &shown(text))
         } else {
             shown(text)
@@ -743,11 +757,20 @@ impl Renderer {
     }
 }
 
-/// Whether a line is happening now (colours, bell) or replayed history (dimmed, silent).
+/// Whether a line is happening now (colours, bell), replayed history (dimmed, silent), or a
+/// note kept while this client was away (from the past, but news: as a live one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Live {
     Yes,
     No,
+    Kept,
+}
+
+impl Live {
+    /// Shown in colour, and a mention rings.
+    fn is_vivid(self) -> bool {
+        matches!(self, Live::Yes | Live::Kept)
+    }
 }
 
 #[cfg(test)]
@@ -856,6 +879,39 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(&plain(input), want, "{input:?}");
         }
+    }
+
+    /// A note kept while this client was away ends the history block and shows as a private
+    /// message at its own time (dated), marked as kept, loud like a live one.
+    #[test]
+    fn a_note_kept_while_away_is_a_private_message_from_the_past() {
+        // 2025-11-24 10:09 UTC, three days before NOW.
+        let old: u64 = 1_763_978_940_000;
+        let lines = [
+            format!("HIST {} MSG bob today", NOW - 60_000),
+            format!("HIST {old} PRIV carl call me back"),
+            format!("HIST {} PRIV carl and soon", NOW - 30_000),
+            "WHOEND 0".to_owned(),
+        ];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_eq!(
+            plain(&lines),
+            [
+                "--- earlier messages (12:00 to 12:00) ---",
+                "[12:00] <bob> today",
+                "! [Nov 24 10:09] [private, kept] <carl> call me back",
+                "! [12:00] [private, kept] <carl> and soon",
+                "[12:01] * here now (0)",
+            ]
+        );
+        let loud = Style {
+            color: true,
+            bell: true,
+            ..Style::PLAIN
+        };
+        let out = render_all(loud, "ann", &lines[1..2]);
+        assert!(out[0].ends_with(BEL), "rings like a live one: {out:?}");
+        assert!(!out[0].starts_with(DIM), "not dimmed as history: {out:?}");
     }
 
     #[test]

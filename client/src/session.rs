@@ -251,9 +251,9 @@ impl Session {
             }
             return vec![self.end(Outcome::ServerGone(why))];
         }
-        if let ServerMsg::Priv { from, .. } = msg {
+        if let Some(from) = private_from(msg) {
             if !self.is_ignored(from) {
-                self.last_private = Some((*from).to_owned());
+                self.last_private = Some(from.to_owned());
             }
         }
         if self.hidden(msg) {
@@ -285,9 +285,13 @@ impl Session {
         actions
     }
 
-    /// Whether `msg` is not shown: from someone ignored, or history when it is off.
+    /// Whether `msg` is not shown: from someone ignored, or history when it is off. A note kept
+    /// while this client was away (`HIST ... PRIV`) is not history: the server delivers it once.
     fn hidden(&self, msg: &ServerMsg<'_>) -> bool {
         match msg {
+            ServerMsg::Hist { frame, .. } if matches!(**frame, ServerMsg::Priv { .. }) => {
+                self.hidden(frame)
+            }
             ServerMsg::Hist { frame, .. } => !self.history || self.hidden(frame),
             ServerMsg::Msg { from, .. }
             | ServerMsg::Action { from, .. }
@@ -601,6 +605,16 @@ impl EndSlot {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+    }
+}
+
+/// Who wrote `msg` to this client privately: a private message, or a note kept while it was
+/// away.
+fn private_from<'m>(msg: &'m ServerMsg<'_>) -> Option<&'m str> {
+    match msg {
+        ServerMsg::Priv { from, .. } => Some(from),
+        ServerMsg::Hist { frame, .. } => private_from(frame),
+        _ => None,
     }
 }
 
@@ -976,5 +990,21 @@ mod tests {
         assert!(shown[0].starts_with("--- earlier messages"), "{shown:?}");
         assert!(shown[1].ends_with("<bob> while you were gone"), "{shown:?}");
         assert!(shown[2].starts_with("* here now (2)"), "{shown:?}");
+    }
+
+    /// A note kept while away is delivered once: it shows even with history off (unless its
+    /// sender is ignored), and `/reply` answers it.
+    #[test]
+    fn notes_kept_while_away_show_without_history_and_can_be_replied_to() {
+        let mut s = session();
+        s.set_history(false);
+        assert_eq!(
+            texts(&s.on_line("HIST 1764244800000 PRIV carl call me back", NOW)),
+            ["! [private, kept] <carl> call me back"]
+        );
+        assert_eq!(s.reply_to(), Some("carl"));
+        s.ignore("mallory");
+        assert_eq!(s.on_line("HIST 0 PRIV mallory psst", NOW), vec![]);
+        assert_eq!(s.reply_to(), Some("carl"));
     }
 }

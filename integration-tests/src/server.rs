@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -161,6 +161,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// History kept in the shared state directory would be replayed by every other test's server:
+/// unless `cmd` names a state directory of its own (or says itself whether to persist), the
+/// server keeps history in memory only (`LANCHAT_NO_PERSIST=yes`).
+fn keep_history_private(cmd: &mut Command) {
+    let shared = shared_state_dir();
+    let own_dir = cmd
+        .get_envs()
+        .any(|(k, v)| k == "LANCHAT_STATE_DIR" && v.is_some_and(|v| Path::new(v) != shared))
+        || cmd.get_args().any(|a| a == "--state-dir");
+    let said = cmd.get_envs().any(|(k, _)| k == "LANCHAT_NO_PERSIST")
+        || cmd.get_args().any(|a| a == "--no-persist");
+    if !own_dir && !said {
+        cmd.env("LANCHAT_NO_PERSIST", "yes");
+    }
+}
+
 /// Path of a binary built from this workspace (`lanchat-server`, `lanchat`, `lanchat-load`),
 /// next to the test executable's `deps/` folder. `make test` builds them first.
 #[track_caller]
@@ -189,6 +205,9 @@ pub struct ServerProcess {
     log: Arc<Mutex<String>>,
     /// Receives once when the server's stdout closes, i.e. when the process has exited.
     stdout_closed: mpsc::Receiver<Option<String>>,
+    /// Receives once when all the server wrote to stderr is in `log` (never, when its stderr
+    /// goes elsewhere).
+    stderr_closed: mpsc::Receiver<()>,
     /// Receives the stdout line after `listening on` (a TLS server's `fingerprint` line), or
     /// `None` at EOF.
     second_line: mpsc::Receiver<Option<String>>,
@@ -269,6 +288,7 @@ impl ServerProcess {
         if !state_set {
             cmd.env("LANCHAT_STATE_DIR", shared_state_dir());
         }
+        keep_history_private(&mut cmd);
         // A level set on the command (a test that reads debug lines) wins over the default.
         let set_on_cmd = cmd.get_envs().any(|(k, _)| k == "RUST_LOG");
         if std::env::var_os("RUST_LOG").is_none() && !set_on_cmd {
@@ -277,6 +297,7 @@ impl ServerProcess {
         let mut child = cmd.spawn().expect("spawn lanchat-server");
         let stdout = child.stdout.take().expect("piped stdout");
         let log = Arc::new(Mutex::new(String::new()));
+        let (stderr_tx, stderr_closed) = mpsc::channel();
         if !own_stderr {
             let stderr = child.stderr.take().expect("piped stderr");
             let sink = Arc::clone(&log);
@@ -287,6 +308,7 @@ impl ServerProcess {
                         log.push('\n');
                     }
                 }
+                let _ = stderr_tx.send(());
             });
         }
         let (first_tx, first_rx) = mpsc::channel();
@@ -319,6 +341,7 @@ impl ServerProcess {
             addr,
             log,
             stdout_closed: closed_rx,
+            stderr_closed,
             second_line: second_rx,
         }
     }
@@ -372,9 +395,18 @@ impl ServerProcess {
     }
 
     /// Wait up to `deadline` for the process to exit; its status, or `None` if it did not.
+    /// Once it has, its whole log is in [`ServerProcess::log`].
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+        let end = std::time::Instant::now() + deadline;
         match self.stdout_closed.recv_timeout(deadline) {
-            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => self.child.wait().ok(),
+            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let left = end.saturating_duration_since(std::time::Instant::now());
+                // Its last lines may still be on their way from the pipe to the log.
+                let _ = self
+                    .stderr_closed
+                    .recv_timeout(left.max(Duration::from_secs(1)));
+                self.child.wait().ok()
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => None,
         }
     }

@@ -112,8 +112,9 @@ pub enum ServerMsg<'a> {
         /// Why.
         text: &'a str,
     },
-    /// `HIST <unix-millis> <frame>`: a message from before this client joined, exactly as it
-    /// was sent live (`MSG ...` or `ACTION ...`), with the time the server received it.
+    /// `HIST <unix-millis> <frame>`: something said before this client joined, with the time
+    /// the server received it: a room's history (`MSG ...` or `ACTION ...`, exactly as it was
+    /// sent live), or a note kept for this client while it was away (`PRIV ...`, once).
     Hist {
         /// Milliseconds since the Unix epoch.
         at_ms: u64,
@@ -141,7 +142,7 @@ pub enum ParseError {
         /// The kind of line.
         kind: &'static str,
     },
-    /// `HIST` may only carry `MSG` or `ACTION` frames.
+    /// `HIST` may only carry `MSG`, `ACTION` or `PRIV` frames.
     BadHistFrame,
 }
 
@@ -152,7 +153,9 @@ impl std::fmt::Display for ParseError {
             ParseError::UnknownKind(k) => write!(f, "unknown line kind {k:?}"),
             ParseError::Missing { kind, field } => write!(f, "{kind} line without its {field}"),
             ParseError::BadNumber { kind } => write!(f, "{kind} line with a bad number"),
-            ParseError::BadHistFrame => write!(f, "HIST line must carry a MSG or ACTION frame"),
+            ParseError::BadHistFrame => {
+                write!(f, "HIST line must carry a MSG, ACTION or PRIV frame")
+            }
         }
     }
 }
@@ -304,7 +307,7 @@ impl<'a> ServerMsg<'a> {
                 // Checked before parsing, so the parse below never recurses: a hostile
                 // `HIST 1 HIST 1 ...` would otherwise nest once per level, until the stack ends.
                 let inner_kind = inner.split_once(' ').map_or(inner, |(kind, _)| kind);
-                if !matches!(inner_kind, "MSG" | "ACTION") {
+                if !matches!(inner_kind, "MSG" | "ACTION" | "PRIV") {
                     return Err(ParseError::BadHistFrame);
                 }
                 let frame = ServerMsg::parse(inner)?;
@@ -560,6 +563,23 @@ mod tests {
                     }),
                 },
             ),
+            (
+                "HIST 1700000000000 PRIV bob call me back",
+                S::Hist {
+                    at_ms: 1_700_000_000_000,
+                    frame: Box::new(S::Priv {
+                        from: "bob",
+                        text: "call me back",
+                    }),
+                },
+            ),
+            (
+                "ERR mailbox-full ann already has 100 notes waiting",
+                S::Err {
+                    code: ErrCode::MailboxFull,
+                    text: "ann already has 100 notes waiting",
+                },
+            ),
         ];
         for (line, want) in cases {
             assert_eq!(ServerMsg::parse(line), Ok(want), "{line:?}");
@@ -609,6 +629,17 @@ mod tests {
                 kind: "ACTION",
                 field: "name"
             })
+        );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 PRIV"),
+            Err(ParseError::Missing {
+                kind: "PRIV",
+                field: "name"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 PRIVATE a b"),
+            Err(ParseError::BadHistFrame)
         );
     }
 
@@ -663,7 +694,7 @@ mod tests {
     proptest! {
         #[test]
         fn encode_then_parse_round_trips((kind, n, t, num) in msg()) {
-            let code = ErrCode::ALL[(num % 10) as usize];
+            let code = ErrCode::ALL[(num % ErrCode::ALL.len() as u64) as usize];
             let m = match kind {
                 0 => ServerMsg::Hello { text: &t },
                 1 => ServerMsg::Welcome { name: &n, text: &t },
@@ -683,6 +714,7 @@ mod tests {
                 11 => ServerMsg::Err { code, text: &t },
                 12 => ServerMsg::Bye { text: &t },
                 13 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Action { from: &n, text: &t }) },
+                14 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Priv { from: &n, text: &t }) },
                 _ => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Msg { from: &n, text: &t }) },
             };
             let line = m.to_line();

@@ -77,7 +77,7 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=limits::MAX_TIMEOUT_SECS))]
     pub write_timeout: u64,
 
-    /// Public messages kept and replayed to newcomers; 0 keeps none.
+    /// Public messages kept and replayed to newcomers, also after a restart; 0 keeps none.
     #[arg(long, env = "LANCHAT_HISTORY", default_value_t = limits::DEFAULT_HISTORY,
           value_parser = parse_history)]
     pub history: usize,
@@ -101,8 +101,9 @@ pub struct Config {
           value_parser = parse_switch)]
     pub plaintext: bool,
 
-    /// Directory for the server's key and certificate (default: $STATE_DIRECTORY, else
-    /// $XDG_STATE_HOME/lanchat, else ~/.local/state/lanchat).
+    /// Directory for the server's key and certificate, and the history and notes that survive
+    /// a restart (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/lanchat, else
+    /// ~/.local/state/lanchat).
     #[arg(long, env = "LANCHAT_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 

@@ -14,8 +14,9 @@
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
 //!
-//! Beside them, [`persist`] keeps rooms' history and the notes for absent users in the state
-//! directory, without the loop ever waiting for the disk (the loop does not call it yet).
+//! Beside them, [`persist`] keeps rooms' history (the only copy in memory, which the room
+//! replays from) and the notes for absent users in the state directory, without the loop ever
+//! waiting for the disk.
 
 pub mod clock;
 pub mod config;

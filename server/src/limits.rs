@@ -16,8 +16,9 @@ pub const MAX_MAX_CLIENTS: usize = 1_000_000;
 
 /// File descriptors kept back from `--max-clients` for the server's own use: stdio, the epoll
 /// fd, the listener, the UDP socket, the signal pipe and waker, and a few connections that are
-/// being refused (`ERR server-full`) at any one time.
-pub const RESERVED_FDS: usize = 16;
+/// being refused (`ERR server-full`) at any one time (16), and the state directory's files
+/// ([`PERSIST_FDS`]).
+pub const RESERVED_FDS: usize = 16 + PERSIST_FDS;
 
 /// `--max-line`: longest client line in bytes. 2048 is ample for chat (IRC allows 512) and
 /// bounds each connection's read buffer.
@@ -218,15 +219,23 @@ pub const SYNC_PAUSE: Duration = Duration::from_secs(60 * 60);
 /// tries again to bring the files up to date from memory.
 pub const PERSIST_RETRY: Duration = Duration::from_secs(5);
 
-/// State files kept open at once (the busiest rooms' logs); others are opened when written.
+/// Rooms' history logs kept open at once (the busiest rooms'); others are opened when written.
 pub const MAX_OPEN_LOGS: usize = 16;
 
-/// Rewrites in progress at once: each holds a second file open while it settles.
+/// History rewrites in progress at once: each holds a second file open while it settles.
 pub const MAX_REWRITES: usize = 4;
 
-/// File descriptors the state directory can use at once: open logs, rewrites, and the
-/// directory itself while it is synced. Not yet counted in [`RESERVED_FDS`].
-pub const PERSIST_FDS: usize = MAX_OPEN_LOGS + MAX_REWRITES + 1;
+/// Notes files kept open at once: a note is one line now and then, so reopening costs little.
+pub const MAX_OPEN_NOTES: usize = 4;
+
+/// Notes rewrites (expiry, recovery) in progress at once.
+pub const MAX_NOTE_REWRITES: usize = 2;
+
+/// File descriptors the state directory can use at once: open history logs and their
+/// rewrites, open notes files and theirs, and a directory while it is synced (one at a time).
+/// Counted in [`RESERVED_FDS`].
+pub const PERSIST_FDS: usize =
+    MAX_OPEN_LOGS + MAX_REWRITES + MAX_OPEN_NOTES + MAX_NOTE_REWRITES + 1;
 
 /// How often notes past [`NOTE_TTL`] are looked for among users who have not come back (those
 /// who do are checked when they return): hourly keeps a note at most an hour past its week.

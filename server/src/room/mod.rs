@@ -4,6 +4,11 @@
 //! (`connect`, `line`, `disconnect`, ...) with a connection id and the time, and it answers by
 //! writing frames into an [`Outbox`]. It owns no socket and reads no clock, so unit tests and
 //! the fuzzer drive it directly.
+//!
+//! Its history is the [`Store`]'s: the room appends each public frame to the store (which writes
+//! it to the room's log in the state directory, when there is one) and replays newcomers' history
+//! from the store's ring, so a room's history is held in memory once. [`Room::new`] keeps it in
+//! memory only; the server hands in the store it opened ([`Room::with_store`]).
 
 pub mod away;
 pub mod history;
@@ -24,11 +29,18 @@ use lanchat_proto::{
 pub use crate::clock::Now;
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox};
+use crate::persist::{Health, Store};
 use away::AwayLines;
 use history::History;
 use lanchat_proto::bucket::TokenBucket;
 pub use leave::LeaveReason;
 use members::MemberLines;
+
+/// The one room there is: its history is kept (and its log named) under this name.
+pub const GENERAL: &str = "#general";
+
+/// The history of a room that has had no public message yet.
+static NO_HISTORY: History = History::new(0);
 
 /// What the room needs to know of the configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,7 +136,8 @@ pub struct Room {
     serial: u64,
     /// Scratch for the frame being built: a broadcast is encoded here once.
     frame: Vec<u8>,
-    history: History,
+    /// The history (the only copy in memory) and what of it is on disk.
+    store: Store,
     /// `ERR server-full <text>`, fixed by `max_clients`.
     full_frame: Vec<u8>,
     /// `BYE <too slow text>`.
@@ -132,9 +145,16 @@ pub struct Room {
 }
 
 impl Room {
-    /// An empty room.
+    /// An empty room, keeping its history in memory only.
     pub fn new(cfg: RoomConfig) -> Self {
-        let history = History::new(cfg.history);
+        let store = Store::in_memory(cfg.history);
+        Room::with_store(cfg, store)
+    }
+
+    /// An empty room whose history is `store`'s: what it holds for [`GENERAL`] is replayed to
+    /// newcomers, and every public message is appended to it. `store` keeps as many entries as
+    /// it was opened with (the server opens it with `cfg.history`).
+    pub fn with_store(cfg: RoomConfig, store: Store) -> Self {
         let mut full_frame = Vec::new();
         ServerMsg::Err {
             code: ErrCode::ServerFull,
@@ -158,7 +178,7 @@ impl Room {
             deadlines: VecDeque::new(),
             serial: 0,
             frame: Vec::new(),
-            history,
+            store,
             full_frame,
             too_slow_frame,
         }
@@ -222,7 +242,23 @@ impl Room {
 
     /// Frames kept for newcomers.
     pub fn history(&self) -> &History {
-        &self.history
+        self.store.ring(GENERAL).unwrap_or(&NO_HISTORY)
+    }
+
+    /// The history and notes, and their files.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The store, for the event loop to drive its disk work ([`Store::tick`]).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Whether the state directory takes writes. What operators' `INFO` will say once there
+    /// are operators (the loop logs each change already).
+    pub fn disk_health(&self) -> Health {
+        self.store.health()
     }
 
     fn session(&self, id: ConnId) -> Option<&Session> {
@@ -458,12 +494,15 @@ impl Room {
         }
         .encode(&mut self.frame);
         out.send(id, &self.frame);
-        let history = &self.history;
+        let history = self.history();
         let key = BlockKey {
             block: Block::History,
             version: history.version(),
         };
         out.send_block(id, key, &mut |buf| history.encode(buf));
+        // Notes for the absent go here, once names can be claimed by a key: right after the
+        // history, `self.store.take_notes(&key, now.unix_ms)`, each sent with `Note::encode`
+        // (`HIST <unix-millis> PRIV <from> <text>`), oldest first.
         self.send_members(id, out);
 
         self.frame.clear();
@@ -499,6 +538,9 @@ impl Room {
             }
             ClientMsg::Msg { to, text } => {
                 let Some(&target) = self.by_name.get(to) else {
+                    // Once names can be claimed by a key, a name claimed but not connected gets
+                    // `self.store.keep_note(..)`: `INFO kept for <name> until they return`, or
+                    // `ERR mailbox-full` on `MailboxFull`.
                     self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
                     return;
                 };
@@ -562,9 +604,10 @@ impl Room {
         msg.encode(&mut self.frame);
     }
 
-    /// The public frame in `self.frame` goes into the history and to every other member.
+    /// The public frame in `self.frame` goes into the history (and the room's log, in this
+    /// round: a crash after the frame went out cannot lose it) and to every other member.
     fn relay_public(&mut self, from: ConnId, now: Now, out: &mut impl Outbox) {
-        self.history.push(now.unix_ms, &self.frame);
+        self.store.append(GENERAL, now.unix_ms, &self.frame);
         self.broadcast(Some(from), out);
     }
 

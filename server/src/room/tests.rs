@@ -675,6 +675,49 @@ fn history_is_replayed_between_welcome_and_member_list() {
     );
 }
 
+/// The room's history is the store's: what it relays is in the room's log in the same call,
+/// a room opened on that directory later replays it, and memory holds one copy (the room
+/// reads the store's ring).
+#[test]
+fn history_is_the_stores_appended_at_once_and_replayed_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cfg = RoomConfig {
+        rate: 0.0,
+        history: 2,
+        ..RoomConfig::default()
+    };
+    let (store, _) = Store::open(dir.path(), cfg.history, t0().unix_ms);
+    let mut f = Fixture::with(cfg.clone());
+    f.room = Room::with_store(cfg.clone(), store);
+    f.join(A, "ann");
+    f.line(A, "one");
+    f.line(A, "/me two");
+    f.line(A, "/msg ann private");
+    let log = std::fs::read_to_string(dir.path().join("history/general.log")).unwrap();
+    assert_eq!(
+        log,
+        "lanchat-history 1 #general\n\
+         1700000000000 MSG ann one\n\
+         1700000000000 ACTION ann two\n"
+    );
+    let ring = f.room.store().ring(GENERAL).expect("a ring");
+    assert!(std::ptr::eq(f.room.history(), ring), "one copy");
+
+    let (store, report) = Store::open(dir.path(), cfg.history, t0().unix_ms);
+    assert_eq!(report.entries, 2);
+    let mut f = Fixture::with(cfg.clone());
+    f.room = Room::with_store(cfg, store);
+    f.connect(B);
+    f.line(B, "bob");
+    assert_eq!(
+        f.out.to(B)[2..4],
+        [
+            "HIST 1700000000000 MSG ann one",
+            "HIST 1700000000000 ACTION ann two"
+        ]
+    );
+}
+
 #[test]
 fn member_list_lines_stay_within_the_line_limit() {
     let mut f = Fixture::with(RoomConfig {
