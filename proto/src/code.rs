@@ -26,13 +26,16 @@ pub enum ErrCode<'a> {
     RateLimited,
     /// No acceptable name was given in time; the connection is closed after this line.
     HandshakeTimeout,
+    /// The connecting address has as many connections open as the server allows one address,
+    /// or opened new ones too fast; the connection is closed after this line.
+    TooManyConnections,
     /// A code this version does not know.
     Other(&'a str),
 }
 
 impl<'a> ErrCode<'a> {
     /// Every code this version defines (not `Other`).
-    pub const ALL: [ErrCode<'static>; 10] = [
+    pub const ALL: [ErrCode<'static>; 11] = [
         ErrCode::LineTooLong,
         ErrCode::BadUtf8,
         ErrCode::NameTaken,
@@ -43,6 +46,7 @@ impl<'a> ErrCode<'a> {
         ErrCode::ServerFull,
         ErrCode::RateLimited,
         ErrCode::HandshakeTimeout,
+        ErrCode::TooManyConnections,
     ];
 
     /// The code as it appears on the wire.
@@ -58,6 +62,7 @@ impl<'a> ErrCode<'a> {
             ErrCode::ServerFull => "server-full",
             ErrCode::RateLimited => "rate-limited",
             ErrCode::HandshakeTimeout => "handshake-timeout",
+            ErrCode::TooManyConnections => "too-many-connections",
             ErrCode::Other(s) => s,
         }
     }

@@ -9,6 +9,7 @@ pub mod history;
 pub mod leave;
 pub mod members;
 pub mod oracle;
+mod per_host;
 pub mod text;
 
 use std::collections::VecDeque;
@@ -21,6 +22,7 @@ use lanchat_proto::{
 };
 
 pub use crate::clock::Now;
+use crate::hosts::{HostKey, HostLimits, Hosts};
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox};
 use history::History;
@@ -92,6 +94,22 @@ struct Session {
     flooding_since: Option<Instant>,
     /// ... and when its latest line was dropped.
     last_drop: Option<Instant>,
+    /// The address it is counted under (`None`: trusted, or connected without an address).
+    host: Option<HostKey>,
+}
+
+impl Session {
+    /// True when this session may be told `ERR rate-limited` again (at most once per
+    /// [`limits::RATE_ERR_INTERVAL`], so a flood does not become a flood of replies); noted.
+    fn rate_err_due(&mut self, now: Instant) -> bool {
+        let due = self
+            .last_rate_err
+            .is_none_or(|t| now.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
+        if due {
+            self.last_rate_err = Some(now);
+        }
+        due
+    }
 }
 
 /// The chat room.
@@ -122,6 +140,8 @@ pub struct Room {
     full_frame: Vec<u8>,
     /// `BYE <too slow text>`.
     too_slow_frame: Vec<u8>,
+    /// Per-address limits ([`Room::connect_from`], `per_host.rs`).
+    hosts: Hosts,
 }
 
 impl Room {
@@ -153,6 +173,7 @@ impl Room {
             history,
             full_frame,
             too_slow_frame,
+            hosts: Hosts::new(HostLimits::off()),
         }
     }
 
@@ -255,6 +276,7 @@ impl Room {
             last_rate_err: None,
             flooding_since: None,
             last_drop: None,
+            host: None,
         });
         self.count += 1;
         self.deadlines
@@ -375,6 +397,7 @@ impl Room {
         self.named.clear();
         self.members = MemberLines::new(self.cfg.max_line);
         self.deadlines.clear();
+        self.hosts.forget_connections();
     }
 
     /// Flood control: true if the line may be handled.
@@ -386,7 +409,7 @@ impl Room {
             return true;
         };
         if bucket.take(now.mono) {
-            return true;
+            return self.admit_host_line(id, now, out);
         }
         // A run of drops ends once the sender has been quiet (no drops) for a while.
         let quiet = s
@@ -401,11 +424,7 @@ impl Room {
             self.kick(id, LeaveReason::Flooding, text::BYE_FLOODING, out);
             return false;
         }
-        let due = s
-            .last_rate_err
-            .is_none_or(|t| now.mono.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
-        if due {
-            s.last_rate_err = Some(now.mono);
+        if s.rate_err_due(now.mono) {
             let msg = text::rate_limited(self.cfg.rate, self.cfg.burst);
             self.send_err(id, ErrCode::RateLimited, &msg, out);
         }
@@ -477,7 +496,7 @@ impl Room {
         };
         match msg {
             ClientMsg::Quit => self.quit(id, out),
-            ClientMsg::Who => self.send_members(id, out),
+            ClientMsg::Who => self.who(id, now, out),
             ClientMsg::Help => {
                 self.frame.clear();
                 for text in text::HELP {
@@ -506,8 +525,8 @@ impl Room {
     }
 
     /// Send `id` the member list (`WHO` lines within the line limit, then `WHOEND`): the full
-    /// lines as a shared block, the rest as its own frame.
-    fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) {
+    /// lines as a shared block, the rest as its own frame. Returns the bytes sent.
+    fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) -> usize {
         let sessions = &self.sessions;
         self.members.refresh(
             self.named
@@ -525,6 +544,7 @@ impl Room {
         self.frame.clear();
         self.members.encode_tail(&mut self.frame);
         out.send(id, &self.frame);
+        full.len() + self.frame.len()
     }
 
     /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
@@ -621,6 +641,9 @@ impl Room {
     fn remove(&mut self, id: ConnId) -> Option<Session> {
         let session = self.sessions.get_mut(id.0)?.take()?;
         self.count -= 1;
+        if let Some(host) = session.host {
+            self.hosts.closed(host);
+        }
         if let Some(name) = &session.name {
             self.by_name.remove(name);
             let slot = session.slot;
@@ -698,6 +721,7 @@ impl Room {
         if kept != fresh {
             return Err("the kept member list differs from the members".into());
         }
+        self.check_hosts()?;
         let waiting = self.sessions.iter().flatten().filter(|s| s.name.is_none());
         for s in waiting {
             if !self
