@@ -160,8 +160,9 @@ impl Server {
         log::debug!("{id} connected from {peer}");
     }
 
-    /// Let a refused connection go at once, with its `ERR` written (one write, then FIN): the fd is needed more by the people already here than by a linger. Nothing names
-    /// it but the flush list, which skips ids whose connection is gone.
+    /// Let a refused connection go at once, with its `ERR` written (one write, then FIN): the
+    /// fd is needed more by the people already here than by a linger. Nothing names it but the
+    /// flush list, which skips ids whose connection is gone.
     fn refuse(&mut self, id: ConnId, peer: SocketAddr, now: Now) {
         if let Some(mut conn) = self.table.remove(id) {
             let _ = conn.flush(now.mono);
