@@ -11,6 +11,11 @@ use std::time::Duration;
 
 use lanchat_server::{Config, Exit, ManualClock, Server, ServerHandle};
 
+/// The address the standard test servers exempt from the per-address limits, since tests open
+/// many connections from it. Tests of those limits connect from other loopback addresses
+/// (127.0.0.2 and up, which are not exempt) or start a server that trusts nothing.
+pub const TRUSTED_LOOPBACK: &str = "127.0.0.1";
+
 /// The lanchat server running on a thread of this process, on `127.0.0.1:<free port>`.
 /// Dropping it shuts the server down and waits for its thread.
 ///
@@ -27,7 +32,8 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Defaults, but flood control off (tests send bulk traffic) and no discovery.
+    /// Defaults, but flood control off (tests send bulk traffic), no discovery, and 127.0.0.1
+    /// exempt from the per-address limits (tests open many connections from it).
     pub fn start() -> TestServer {
         Self::with(TestServer::config())
     }
@@ -37,6 +43,7 @@ impl TestServer {
         Config {
             rate: 0.0,
             no_discovery: true,
+            trusted_hosts: vec![TRUSTED_LOOPBACK.parse().expect("an address")],
             ..Config::loopback()
         }
     }
@@ -214,8 +221,8 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Start `lanchat-server --bind 127.0.0.1 --port 0 --no-discovery <args>`, and wait (with a
-    /// deadline) for its `listening on` line.
+    /// Start `lanchat-server --bind 127.0.0.1 --port 0 --no-discovery --trusted-hosts 127.0.0.1
+    /// <args>`, and wait (with a deadline) for its `listening on` line.
     #[track_caller]
     pub fn start(args: &[&str]) -> ServerProcess {
         Self::spawn(Self::command(args))
@@ -238,6 +245,7 @@ impl ServerProcess {
             &port.to_string(),
             "--no-discovery",
         ])
+        .args(["--trusted-hosts", TRUSTED_LOOPBACK])
         .args(args)
         .env("LANCHAT_STATE_DIR", shared_state_dir());
         cmd

@@ -17,7 +17,9 @@ fn server_under_64_fds() -> ServerProcess {
     let mut cmd = Command::new("prlimit");
     cmd.arg("--nofile=64:64")
         .arg(bin_path("lanchat-server"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"]);
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
+        // Every client comes from 127.0.0.1: the per-address limits are not what is tested.
+        .args(["--max-per-host", "0", "--join-rate", "0"]);
     ServerProcess::spawn(cmd)
 }
 
@@ -105,7 +107,9 @@ fn the_soft_fd_limit_is_raised_to_the_hard_limit_at_start() {
     let mut cmd = Command::new("prlimit");
     cmd.arg("--nofile=64:128")
         .arg(bin_path("lanchat-server"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"]);
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
+        // Every client comes from 127.0.0.1: the per-address limits are not what is tested.
+        .args(["--max-per-host", "0", "--join-rate", "0"]);
     let server = ServerProcess::spawn(cmd);
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid()))
         .expect("read /proc/<pid>/limits");

@@ -29,13 +29,16 @@ pub enum ErrCode<'a> {
     /// `/msg` to someone away whose name is claimed by a key: they already have as many notes
     /// waiting as the server keeps; this one was not kept.
     MailboxFull,
+    /// The connecting address has as many connections open as the server allows one address,
+    /// or opened new ones too fast; the connection is closed after this line.
+    TooManyConnections,
     /// A code this version does not know.
     Other(&'a str),
 }
 
 impl<'a> ErrCode<'a> {
     /// Every code this version defines (not `Other`).
-    pub const ALL: [ErrCode<'static>; 11] = [
+    pub const ALL: [ErrCode<'static>; 12] = [
         ErrCode::LineTooLong,
         ErrCode::BadUtf8,
         ErrCode::NameTaken,
@@ -47,6 +50,7 @@ impl<'a> ErrCode<'a> {
         ErrCode::RateLimited,
         ErrCode::HandshakeTimeout,
         ErrCode::MailboxFull,
+        ErrCode::TooManyConnections,
     ];
 
     /// The code as it appears on the wire.
@@ -63,6 +67,7 @@ impl<'a> ErrCode<'a> {
             ErrCode::RateLimited => "rate-limited",
             ErrCode::HandshakeTimeout => "handshake-timeout",
             ErrCode::MailboxFull => "mailbox-full",
+            ErrCode::TooManyConnections => "too-many-connections",
             ErrCode::Other(s) => s,
         }
     }

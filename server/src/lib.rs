@@ -10,6 +10,8 @@
 //!   [`outbox::Outbox`].
 //! - [`clock`]: the time the loop is given (and tests control).
 //! - [`limits`] and [`config`]: every bound and flag, with its default and reason.
+//! - [`hosts`]: the per-address limits the room consults (connections, joins, a shared line
+//!   budget, large replies).
 //! - [`tls`]: the server's key, certificate and fingerprint, and the rustls configuration.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
@@ -23,6 +25,7 @@ pub mod config;
 pub mod conn;
 pub mod discovery;
 pub mod event_loop;
+pub mod hosts;
 pub mod limits;
 pub mod logger;
 pub mod memory;

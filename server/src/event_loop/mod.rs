@@ -114,7 +114,7 @@ impl Server {
             discovery,
             control: shutdown::Control::new(waker, Arc::new(AtomicBool::new(false))),
             table: ConnTable::new(),
-            room: Room::new(config.room()),
+            room: Room::new(config.room()).with_host_limits(config.hosts()),
             timers: Timers::new(),
             settings: Settings {
                 sendq: config.sendq,

@@ -7,7 +7,6 @@ use std::time::Instant;
 use super::Server;
 use crate::clock::Now;
 use crate::persist::Placement;
-use crate::room::Room;
 
 impl Server {
     /// Keep history (and notes) where `placement` says: the store is opened, reading back what
@@ -17,9 +16,8 @@ impl Server {
     #[must_use]
     pub fn with_state(mut self, placement: &Placement) -> Server {
         let now = self.clock.now();
-        let cfg = self.room.config().clone();
-        let store = placement.open(cfg.history, now.unix_ms);
-        self.room = Room::with_store(cfg, store);
+        let store = placement.open(self.room.config().history, now.unix_ms);
+        self.room.set_store(store);
         // A directory that is unusable from the start is said now, beside the start-up lines,
         // and its retries are timed from here, not from whatever event comes first.
         self.persist(now);

@@ -15,6 +15,7 @@ pub mod history;
 pub mod leave;
 pub mod members;
 pub mod oracle;
+mod per_host;
 pub mod text;
 
 use std::collections::VecDeque;
@@ -27,6 +28,7 @@ use lanchat_proto::{
 };
 
 pub use crate::clock::Now;
+use crate::hosts::{HostKey, HostLimits, Hosts};
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox};
 use crate::persist::{Health, Store};
@@ -108,6 +110,22 @@ struct Session {
     last_drop: Option<Instant>,
     /// `Some` while away, with the message (empty when none was given).
     away: Option<Box<str>>,
+    /// The address it is counted under (`None`: trusted, or connected without an address).
+    host: Option<HostKey>,
+}
+
+impl Session {
+    /// True when this session may be told `ERR rate-limited` again (at most once per
+    /// [`limits::RATE_ERR_INTERVAL`], so a flood does not become a flood of replies); noted.
+    fn rate_err_due(&mut self, now: Instant) -> bool {
+        let due = self
+            .last_rate_err
+            .is_none_or(|t| now.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
+        if due {
+            self.last_rate_err = Some(now);
+        }
+        due
+    }
 }
 
 /// The chat room.
@@ -142,6 +160,8 @@ pub struct Room {
     full_frame: Vec<u8>,
     /// `BYE <too slow text>`.
     too_slow_frame: Vec<u8>,
+    /// Per-address limits ([`Room::connect_from`], `per_host.rs`).
+    hosts: Hosts,
 }
 
 impl Room {
@@ -149,6 +169,13 @@ impl Room {
     pub fn new(cfg: RoomConfig) -> Self {
         let store = Store::in_memory(cfg.history);
         Room::with_store(cfg, store)
+    }
+
+    /// Keep history in `store` from now on (the server opens it before anyone connects; the
+    /// in-memory one it replaces is dropped with what it held). Everything else about the room
+    /// (its per-address limits included) stays as it was.
+    pub fn set_store(&mut self, store: Store) {
+        self.store = store;
     }
 
     /// An empty room whose history is `store`'s: what it holds for [`GENERAL`] is replayed to
@@ -181,6 +208,7 @@ impl Room {
             store,
             full_frame,
             too_slow_frame,
+            hosts: Hosts::new(HostLimits::off()),
         }
     }
 
@@ -300,6 +328,7 @@ impl Room {
             flooding_since: None,
             last_drop: None,
             away: None,
+            host: None,
         });
         self.count += 1;
         self.deadlines
@@ -421,6 +450,7 @@ impl Room {
         self.members = MemberLines::new(self.cfg.max_line);
         self.away = AwayLines::default();
         self.deadlines.clear();
+        self.hosts.forget_connections();
     }
 
     /// Flood control: true if the line may be handled.
@@ -432,7 +462,7 @@ impl Room {
             return true;
         };
         if bucket.take(now.mono) {
-            return true;
+            return self.admit_host_line(id, now, out);
         }
         // A run of drops ends once the sender has been quiet (no drops) for a while.
         let quiet = s
@@ -447,11 +477,7 @@ impl Room {
             self.kick(id, LeaveReason::Flooding, text::BYE_FLOODING, out);
             return false;
         }
-        let due = s
-            .last_rate_err
-            .is_none_or(|t| now.mono.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
-        if due {
-            s.last_rate_err = Some(now.mono);
+        if s.rate_err_due(now.mono) {
             let msg = text::rate_limited(self.cfg.rate, self.cfg.burst);
             self.send_err(id, ErrCode::RateLimited, &msg, out);
         }
@@ -528,7 +554,7 @@ impl Room {
             ClientMsg::Quit(message) => self.quit(id, message, out),
             ClientMsg::Away(message) => self.go_away(id, message, out),
             ClientMsg::Back => self.come_back(id, out),
-            ClientMsg::Who => self.send_members(id, out),
+            ClientMsg::Who => self.who(id, now, out),
             ClientMsg::Help => {
                 self.frame.clear();
                 for text in text::HELP {
@@ -561,8 +587,9 @@ impl Room {
     }
 
     /// Send `id` the member list (`WHO` lines within the line limit, then `WHOEND`): the full
-    /// lines as a shared block, the rest as its own frame.
-    fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) {
+    /// lines as a shared block, the rest as its own frame. Returns the bytes sent.
+    fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) -> usize {
+        let mut away_bytes = 0;
         if !self.away.is_empty() {
             // Who is away comes first: a member list is its WHOAWAY lines, its WHO lines and
             // WHOEND, and the full WHO lines go as a block shared by many newcomers.
@@ -571,6 +598,7 @@ impl Room {
                 let s = sessions.get(m.0)?.as_ref()?;
                 Some((s.name.as_deref()?, s.away.as_deref()?))
             });
+            away_bytes = frame.len();
             out.send(id, frame);
         }
         let sessions = &self.sessions;
@@ -590,6 +618,7 @@ impl Room {
         self.frame.clear();
         self.members.encode_tail(&mut self.frame);
         out.send(id, &self.frame);
+        away_bytes + full.len() + self.frame.len()
     }
 
     /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
@@ -776,6 +805,9 @@ impl Room {
         if session.away.is_some() {
             self.away.clear(id);
         }
+        if let Some(host) = session.host {
+            self.hosts.closed(host);
+        }
         if let Some(name) = &session.name {
             self.by_name.remove(name);
             let slot = session.slot;
@@ -866,6 +898,7 @@ impl Room {
         if listed != want {
             return Err(format!("away list {listed:?}, away members {want:?}"));
         }
+        self.check_hosts()?;
         let waiting = self.sessions.iter().flatten().filter(|s| s.name.is_none());
         for s in waiting {
             if !self

@@ -8,14 +8,14 @@ const A: ConnId = ConnId(1);
 const B: ConnId = ConnId(2);
 const C: ConnId = ConnId(3);
 
-fn t0() -> Now {
+pub(super) fn t0() -> Now {
     Now {
         mono: Instant::now(),
         unix_ms: 1_700_000_000_000,
     }
 }
 
-fn later(now: Now, secs: f64) -> Now {
+pub(super) fn later(now: Now, secs: f64) -> Now {
     Now {
         mono: now.mono + Duration::from_secs_f64(secs),
         unix_ms: now.unix_ms + (secs * 1000.0) as u64,
