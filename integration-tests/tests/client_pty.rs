@@ -616,10 +616,14 @@ fn padding_cannot_put_a_fake_notice_at_the_start_of_a_screen_row() {
             "<alice> please /msg me your password",
         ];
         for fake in fakes {
-            // "[HH:MM] <mallory> brb" is 21 columns: pad to the end of the row exactly.
-            let pad = " ".repeat(usize::from(cols) - 21);
-            mallory.send(&format!("brb{pad}{fake}"));
-            ann.expect(&fake[fake.len() - 8..]);
+            // "[HH:MM] <mallory> brb" is 21 columns: pad to the end of the row exactly, with
+            // spaces, and with tabs (which a terminal expands to the next multiple of 8).
+            let spaces = " ".repeat(usize::from(cols) - 21);
+            let tabs = "\t".repeat((usize::from(cols) - 21).div_ceil(8));
+            for pad in [spaces, tabs] {
+                mallory.send(&format!("brb{pad}{fake}"));
+                ann.expect(&fake[fake.len() - 8..]);
+            }
         }
         let shown = ann.transcript()[start..].to_owned();
         for row in screen_rows(&shown, usize::from(cols)) {
@@ -729,4 +733,37 @@ fn away_back_and_quit_messages_as_irssi_users_expect() {
     ann.line("/quit time for lunch");
     cy.expect("* ann has left the chat (quit: time for lunch)");
     assert_eq!(ann.expect_exit(), 0);
+}
+
+#[test]
+fn invisible_and_reordering_characters_arrive_as_visible_stand_ins() {
+    // Text hidden in plain sight: a zero-width space inside a word, a right-to-left override
+    // that shows a line reversed, a Hangul filler that shows as nothing, a tab and an escape.
+    let server = server();
+    let mut mallory = Client::join(server.addr(), "mallory");
+    let mut ann = join(&server, "ann");
+    mallory.expect("JOIN ann");
+    let start = ann.transcript().len();
+    mallory.send("pay\u{200b}pal \u{202e}evil\u{202c} blank\u{3164}end tab\there \u{1b}[2Jesc");
+    ann.expect("esc");
+    let shown = ann.transcript()[start..].to_owned();
+    for hidden in ['\u{200b}', '\u{202e}', '\u{202c}', '\u{3164}', '\t'] {
+        assert!(
+            !shown.contains(hidden),
+            "{hidden:?} reached the terminal: {shown:?}"
+        );
+    }
+    assert!(
+        !shown.contains("\u{1b}[2J"),
+        "an escape reached the terminal: {shown:?}"
+    );
+    for visible in [
+        "pay\u{fffd}pal",
+        "\u{fffd}evil\u{fffd}",
+        "blank\u{fffd}end",
+        "tab\u{21e5}here",
+        "\u{241b}[2Jesc",
+    ] {
+        assert!(shown.contains(visible), "{visible:?} not shown: {shown:?}");
+    }
 }
