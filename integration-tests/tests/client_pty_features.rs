@@ -1,0 +1,109 @@
+//! The client's everyday commands and its config file, tried at a terminal as a user would:
+//! the real `lanchat` in a pseudo-terminal against the real server, with raw-socket peers.
+
+mod pty;
+
+use integration_tests::{Client, ServerProcess};
+use pty::{count, Pty};
+
+fn server() -> ServerProcess {
+    ServerProcess::start(&["--rate", "0"])
+}
+
+/// `lanchat <addr> --name <name> --no-timestamps`, colour off, its config under `config`.
+#[track_caller]
+fn join_with_config(server: &ServerProcess, name: &str, config: &tempfile::TempDir) -> Pty {
+    let addr = server.addr().to_string();
+    let home = config.path().to_string_lossy().into_owned();
+    let mut pty = Pty::spawn_env(
+        name,
+        &[&addr, "--name", name, "--no-timestamps"],
+        &[("NO_COLOR", "1"), ("XDG_CONFIG_HOME", &home)],
+    );
+    pty.expect("* here now (");
+    pty
+}
+
+#[test]
+fn ignore_unignore_reply_and_the_private_aliases_at_a_terminal() {
+    let server = server();
+    let config = tempfile::tempdir().expect("a config directory");
+    let mut mallory = Client::join(server.addr(), "mallory");
+    let mut bob = Client::join(server.addr(), "bob");
+    mallory.expect("JOIN bob");
+    let mut ann = join_with_config(&server, "ann", &config);
+    bob.expect("JOIN ann");
+
+    ann.line("/ignore mallory");
+    ann.expect("* ignoring mallory; /unignore mallory to stop");
+    mallory.send("you cannot see me");
+    mallory.send("/msg ann nor this");
+    bob.send("but me");
+    ann.expect("<bob> but me");
+    ann.line("/unignore mallory");
+    ann.expect("* no longer ignoring mallory");
+    mallory.send("seen again");
+    ann.expect("<mallory> seen again");
+    let shown = ann.transcript();
+    assert_eq!(count(shown.as_bytes(), "cannot see"), 0, "{shown}");
+    assert_eq!(count(shown.as_bytes(), "nor this"), 0, "{shown}");
+
+    ann.line("/reply too early?");
+    ann.expect("* nobody has written to you privately yet");
+    bob.send("/msg ann ping");
+    ann.expect("[private] <bob> ping");
+    ann.line("/reply pong");
+    // bob saw mallory's lines meanwhile: skip to the private one.
+    let (_, pong) = bob.read_until_prefix("PRIV ");
+    assert_eq!(pong, "PRIV ann pong");
+    for alias in ["/w", "/m", "/query"] {
+        ann.line(&format!("{alias} bob via {alias}"));
+        let (_, got) = bob.read_until_prefix("PRIV ");
+        assert_eq!(got, format!("PRIV ann via {alias}"));
+    }
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+}
+
+/// What a mention from bob looks like on ann's terminal (colour possible: no `NO_COLOR`),
+/// with `config` as ann's config file and `args` after the address and name.
+fn a_mention_with(config: &str, args: &[&str]) -> String {
+    let server = server();
+    let dir = tempfile::tempdir().expect("a config directory");
+    std::fs::create_dir_all(dir.path().join("lanchat")).expect("the config folder");
+    std::fs::write(dir.path().join("lanchat").join("config.toml"), config).expect("config");
+    let home = dir.path().to_string_lossy().into_owned();
+    let addr = server.addr().to_string();
+    let mut all = vec![addr.as_str(), "--name", "ann"];
+    all.extend_from_slice(args);
+    let mut ann = Pty::spawn_env("ann", &all, &[("XDG_CONFIG_HOME", &home)]);
+    ann.expect("here now (");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("bob");
+    let start = ann.transcript().len();
+    bob.send("ann: are you there?");
+    ann.expect("are you there?");
+    let shown = ann.transcript()[start..].to_owned();
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+    shown
+}
+
+#[test]
+fn the_config_file_turns_colour_and_the_bell_off_and_a_flag_wins_over_it() {
+    // Without a config: the mention rings and is painted, and has its time.
+    let plain = a_mention_with("", &[]);
+    assert!(plain.contains('\x07'), "no bell: {plain:?}");
+    assert!(plain.contains("\x1b[1"), "no colour: {plain:?}");
+    assert!(plain.contains("] "), "no time: {plain:?}");
+
+    // The config turns colour and the bell off and asks for times; --no-timestamps wins.
+    let quiet = a_mention_with(
+        "color = false\nbell = false\ntimestamps = true\n",
+        &["--no-timestamps"],
+    );
+    assert!(!quiet.contains('\x07'), "a bell: {quiet:?}");
+    assert!(!quiet.contains("\x1b[1"), "colour: {quiet:?}");
+    assert!(quiet.contains("<bob> ann: are you there?"), "{quiet:?}");
+    assert!(!quiet.contains("] <bob>"), "a time: {quiet:?}");
+}
