@@ -44,16 +44,12 @@ pub fn typed(line: &str) -> Typed<'_> {
     }
 }
 
-/// The longest line the client sends, in bytes without the `\n`: the server's default line
-/// limit (a server may allow more; none allows less than a line of this size is worth).
-pub const MAX_SENT_LINE: usize = lanchat_proto::DEFAULT_MAX_LINE;
-
-/// A typed line cut into lines the server takes ([`MAX_SENT_LINE`] bytes at most on the
-/// wire), at spaces where it can be, never inside a character. A message to someone
-/// (`/msg bob ...`) or an action (`/me ...`) keeps its command on every piece. A line that
-/// fits comes back as it is.
-pub fn split_long(line: &str) -> Vec<String> {
-    if encode_line(line).len() <= MAX_SENT_LINE + 1 {
+/// A typed line cut into lines the server takes (`max_line` bytes at most on the wire, without
+/// the `\n`: the server's `LIMIT max-line`), at spaces where it can be, never inside a
+/// character. A message to someone (`/msg bob ...`) or an action (`/me ...`) keeps its command
+/// on every piece. A line that fits comes back as it is.
+pub fn split_long(line: &str, max_line: usize) -> Vec<String> {
+    if encode_line(line).len() <= max_line + 1 {
         return vec![line.to_owned()];
     }
     let (head, text) = match lanchat_proto::ClientMsg::parse(line) {
@@ -65,7 +61,7 @@ pub fn split_long(line: &str) -> Vec<String> {
         }
         _ => (String::new(), line),
     };
-    let room = MAX_SENT_LINE.saturating_sub(head.len()).max(1);
+    let room = max_line.saturating_sub(head.len()).max(1);
     let mut pieces = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
@@ -347,11 +343,17 @@ mod tests {
 
     #[test]
     fn long_lines_are_cut_into_lines_the_server_takes() {
-        assert_eq!(split_long("short"), ["short"]);
+        const MAX: usize = lanchat_proto::DEFAULT_MAX_LINE;
+        assert_eq!(split_long("short", MAX), ["short"]);
         // 1,100 × 'é' is 2,200 bytes: over the limit though only 1,100 characters.
         let e = "é".repeat(1100);
-        let pieces = split_long(&e);
+        let pieces = split_long(&e, MAX);
         assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces.concat(), e);
+        // A server that takes 200 bytes: 11 pieces of at most 200.
+        let pieces = split_long(&e, 200);
+        assert_eq!(pieces.len(), 11);
+        assert!(pieces.iter().all(|p| p.len() <= 200));
         assert_eq!(pieces.concat(), e);
         let words = "word ".repeat(1000);
         for (line, head) in [
@@ -360,10 +362,10 @@ mod tests {
             (format!("/msg bob {words}"), "/msg bob "),
             (format!("//{words}"), "//"),
         ] {
-            let pieces = split_long(&line);
+            let pieces = split_long(&line, MAX);
             assert!(pieces.len() >= 3, "{}", pieces.len());
             for p in &pieces {
-                assert!(encode_line(p).len() <= MAX_SENT_LINE + 1, "{}", p.len());
+                assert!(encode_line(p).len() <= MAX + 1, "{}", p.len());
                 assert!(p.starts_with(head), "{p:.20}");
                 assert!(p.ends_with("word"), "cut inside a word: {p:?}");
             }

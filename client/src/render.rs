@@ -664,7 +664,7 @@ impl Renderer {
                     self.name(new, live)
                 ),
             ),
-            ServerMsg::Who { .. } => return None,
+            ServerMsg::Who { .. } | ServerMsg::Limit { .. } => return None,
             ServerMsg::WhoEnd { count } => {
                 let names = match change {
                     Change::List(names) => names.as_slice(),

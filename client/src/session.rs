@@ -146,7 +146,13 @@ pub struct Session {
     reconnect: bool,
     /// The public lines shown, so a replay after a rejoin shows only new ones.
     seen: Seen,
+    /// The longest line the server takes (its `LIMIT max-line`; the default until it says).
+    max_line: usize,
 }
+
+/// The shortest line limit the client believes a server's `LIMIT max-line` about: below it a
+/// piece of a long line could not even hold `/msg <name> ` and a word.
+const MIN_SENT_LINE: usize = 64;
 
 /// The text of an unanswered quit.
 fn unanswered() -> String {
@@ -171,6 +177,7 @@ impl Session {
             history: true,
             reconnect: false,
             seen: Seen::default(),
+            max_line: lanchat_proto::DEFAULT_MAX_LINE,
         }
     }
 
@@ -210,6 +217,11 @@ impl Session {
         })
     }
 
+    /// The longest line the server takes, in bytes (without the `\n`).
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
     /// Whether the connection is lost and the session is coming back.
     pub fn is_reconnecting(&self) -> bool {
         matches!(self.phase, Phase::Reconnecting { .. })
@@ -222,6 +234,9 @@ impl Session {
 
     /// The welcome the name handshake ended with, as the first lines shown.
     pub fn welcome(&mut self, name: &str, text: &str, now_ms: u64) -> Vec<Action> {
+        // A server says its line limit after the welcome only when it is not the default (and
+        // the server may have been restarted with another since the last welcome).
+        self.max_line = lanchat_proto::DEFAULT_MAX_LINE;
         self.on_msg(&ServerMsg::Welcome { name, text }, now_ms)
     }
 
@@ -250,6 +265,14 @@ impl Session {
                 return self.lose(why, now_ms);
             }
             return vec![self.end(Outcome::ServerGone(why))];
+        }
+        if let ServerMsg::Limit { name, value } = msg {
+            if *name == lanchat_proto::LIMIT_MAX_LINE {
+                self.max_line = usize::try_from(*value)
+                    .unwrap_or(usize::MAX)
+                    .clamp(MIN_SENT_LINE, lanchat_proto::MAX_MAX_LINE);
+            }
+            return Vec::new();
         }
         if let Some(from) = private_from(msg) {
             if !self.is_ignored(from) {
@@ -631,6 +654,29 @@ mod tests {
             ..Style::PLAIN
         };
         Session::new("ann", style, utc)
+    }
+
+    #[test]
+    fn the_servers_line_limit_is_learnt_and_kept_sane() {
+        let mut s = session();
+        assert_eq!(s.max_line(), lanchat_proto::DEFAULT_MAX_LINE);
+        let limit = |value| ServerMsg::Limit {
+            name: lanchat_proto::LIMIT_MAX_LINE,
+            value,
+        };
+        assert_eq!(s.on_msg(&limit(300), NOW), []);
+        assert_eq!(s.max_line(), 300);
+        s.on_msg(&limit(3), NOW);
+        assert_eq!(s.max_line(), MIN_SENT_LINE);
+        s.on_msg(&limit(u64::MAX), NOW);
+        assert_eq!(s.max_line(), lanchat_proto::MAX_MAX_LINE);
+        // A limit this client does not know changes nothing and shows nothing.
+        let other = ServerMsg::Limit {
+            name: "rate",
+            value: 5,
+        };
+        assert_eq!(s.on_msg(&other, NOW), []);
+        assert_eq!(s.max_line(), lanchat_proto::MAX_MAX_LINE);
     }
 
     fn prints(lines: &[&str]) -> Vec<Action> {

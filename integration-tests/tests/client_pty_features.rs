@@ -107,3 +107,28 @@ fn the_config_file_turns_colour_and_the_bell_off_and_a_flag_wins_over_it() {
     assert!(quiet.contains("<bob> ann: are you there?"), "{quiet:?}");
     assert!(!quiet.contains("] <bob>"), "a time: {quiet:?}");
 }
+
+#[test]
+fn a_long_line_is_cut_to_the_servers_own_limit() {
+    // A server that takes 200-byte lines: cut to the default 2,048, every piece was refused.
+    let server = ServerProcess::start(&["--rate", "0", "--max-line", "200"]);
+    let mut bob = Client::connect(server.addr());
+    bob.expect_prefix("HELLO ");
+    bob.send("bob");
+    bob.expect_prefix("WELCOME bob ");
+    bob.expect("LIMIT max-line 200");
+    bob.read_until_prefix("WHOEND ");
+    let mut ann = pty::join(&server, "ann");
+    bob.expect("JOIN ann");
+    let text = "é".repeat(500); // 1,000 bytes
+    ann.line(&text);
+    ann.expect("it goes as 5 messages");
+    let mut got = String::new();
+    for _ in 0..5 {
+        let line = bob.expect_prefix("MSG ann ");
+        got.push_str(&line["MSG ann ".len()..]);
+    }
+    assert_eq!(got, text);
+    let shown = ann.transcript();
+    assert_eq!(count(shown.as_bytes(), "error:"), 0, "{shown}");
+}

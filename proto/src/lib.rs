@@ -26,7 +26,7 @@ pub use decoder::{LineDecoder, LineTooLong, Lines};
 pub use fingerprint::{Fingerprint, FingerprintError};
 pub use name::{fold_name, name_key, validate_name, NameError, NameKey};
 pub use name_index::NameIndex;
-pub use server::{ParseError, ServerMsg};
+pub use server::{ParseError, ServerMsg, LIMIT_MAX_LINE};
 
 /// The TCP (and discovery UDP) port a server listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7070;

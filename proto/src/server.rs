@@ -21,6 +21,15 @@ pub enum ServerMsg<'a> {
         /// Says how to leave.
         text: &'a str,
     },
+    /// `LIMIT <name> <value>`: right after `WELCOME`, a limit the server holds this client
+    /// to; [`LIMIT_MAX_LINE`] is the longest line it takes, in bytes. Clients ignore names
+    /// they do not know.
+    Limit {
+        /// Which limit.
+        name: &'a str,
+        /// Its value.
+        value: u64,
+    },
     /// `WHO <name> <name> ...`: part of the member list.
     Who {
         /// Space-separated names; see [`ServerMsg::who_names`].
@@ -123,6 +132,10 @@ pub enum ServerMsg<'a> {
     },
 }
 
+/// The `LIMIT` name of the longest line the server takes from this client, in bytes
+/// (without the `\n`): its `--max-line`.
+pub const LIMIT_MAX_LINE: &str = "max-line";
+
 /// A server line that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
@@ -198,6 +211,7 @@ impl<'a> ServerMsg<'a> {
         match self {
             ServerMsg::Hello { .. } => "HELLO",
             ServerMsg::Welcome { .. } => "WELCOME",
+            ServerMsg::Limit { .. } => "LIMIT",
             ServerMsg::Who { .. } => "WHO",
             ServerMsg::WhoEnd { .. } => "WHOEND",
             ServerMsg::Join { .. } => "JOIN",
@@ -244,6 +258,7 @@ impl<'a> ServerMsg<'a> {
             "INFO" => "INFO",
             "ERR" => "ERR",
             "BYE" => "BYE",
+            "LIMIT" => "LIMIT",
             "HIST" => "HIST",
             other => return Err(ParseError::UnknownKind(other.to_owned())),
         };
@@ -301,6 +316,10 @@ impl<'a> ServerMsg<'a> {
                 text: f.text(),
             },
             "BYE" => ServerMsg::Bye { text: f.text() },
+            "LIMIT" => ServerMsg::Limit {
+                name: f.word("name")?,
+                value: f.number("value")?,
+            },
             _ => {
                 let at_ms = f.number("time")?;
                 let inner = f.text();
@@ -354,6 +373,10 @@ impl<'a> ServerMsg<'a> {
                 }
             }
             ServerMsg::WhoEnd { count } => field(&count.to_string()),
+            ServerMsg::Limit { name, value } => {
+                field(name);
+                field(&value.to_string());
+            }
             ServerMsg::Welcome { name: a, text: b }
             | ServerMsg::Msg { from: a, text: b }
             | ServerMsg::Priv { from: a, text: b }
@@ -554,6 +577,13 @@ mod tests {
             ),
             ("BYE see you\r", S::Bye { text: "see you\r" }),
             (
+                "LIMIT max-line 2048",
+                S::Limit {
+                    name: LIMIT_MAX_LINE,
+                    value: 2048,
+                },
+            ),
+            (
                 "HIST 1700000000000 MSG bob hi",
                 S::Hist {
                     at_ms: 1_700_000_000_000,
@@ -688,7 +718,7 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String, u64)> {
-        (0u8..20, name(), text(), any::<u64>())
+        (0u8..21, name(), text(), any::<u64>())
     }
 
     proptest! {
@@ -706,6 +736,7 @@ mod tests {
                 16 => ServerMsg::Away { name: &n, text: &t },
                 17 => ServerMsg::Back { name: &n },
                 18 => ServerMsg::WhoAway { name: &n, text: &t },
+                19 => ServerMsg::Limit { name: &n, value: num },
                 6 => ServerMsg::Msg { from: &n, text: &t },
                 7 => ServerMsg::Priv { from: &n, text: &t },
                 8 => ServerMsg::Action { from: &n, text: &t },

@@ -151,7 +151,8 @@ fn send_line(
 ) {
     let say = |text: String| screen.print(format!("* {text}"));
     let send = |line: &str| {
-        let pieces = split_long(line);
+        let max_line = lock(session).max_line();
+        let pieces = split_long(line, max_line);
         if pieces.len() > 1 {
             say(format!(
                 "that line is longer than the server takes; it goes as {} messages",

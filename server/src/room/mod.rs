@@ -519,6 +519,16 @@ impl Room {
             text: &text::welcome(name),
         }
         .encode(&mut self.frame);
+        // So that a client cuts long lines to what this server takes. Only when it is not the
+        // default: a version-1 client that reads the welcome strictly never sees it unless
+        // its long lines would have been refused anyway.
+        if self.cfg.max_line != lanchat_proto::DEFAULT_MAX_LINE {
+            ServerMsg::Limit {
+                name: lanchat_proto::LIMIT_MAX_LINE,
+                value: self.cfg.max_line as u64,
+            }
+            .encode(&mut self.frame);
+        }
         out.send(id, &self.frame);
         let history = self.history();
         let key = BlockKey {
