@@ -75,7 +75,9 @@ fn collect(r: OwnedFd) -> Arc<Mutex<Vec<u8>>> {
 fn identity(fd: &OwnedFd) -> (u64, u64) {
     // SAFETY: fstat fills the `stat` on this frame; all-zero is a valid start.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) }, 0, "fstat");
+    // SAFETY: the descriptor is open while `fd` is borrowed; fstat writes only `st`.
+    let rc = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
+    assert_eq!(rc, 0, "fstat");
     #[allow(clippy::useless_conversion)]
     (u64::from(st.st_dev), u64::from(st.st_ino))
 }

@@ -10,6 +10,8 @@
 //!
 //! The normative description is `docs/PROTOCOL.md`; this crate implements it.
 
+#![forbid(unsafe_code)]
+
 pub mod bucket;
 pub mod client;
 pub mod code;

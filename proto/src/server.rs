@@ -407,11 +407,6 @@ impl<'a> ServerMsg<'a> {
     }
 }
 
-/// Append the member list as `WHO` lines, none longer than `max_line` bytes, then
-/// `WHOEND <count>`; returns the count.
-///
-/// A name longer than the line allows still gets a line of its own (names are at most 96 bytes,
-/// far below any sane limit).
 /// `HIST <at_ms> `: what goes in front of a kept frame (which brings its own newline). The
 /// server's history ring stores frames already encoded and only adds this.
 pub fn encode_hist_prefix(at_ms: u64, out: &mut Vec<u8>) {
@@ -420,6 +415,11 @@ pub fn encode_hist_prefix(at_ms: u64, out: &mut Vec<u8>) {
     let _ = write!(out, "HIST {at_ms} ");
 }
 
+/// Append the member list as `WHO` lines, none longer than `max_line` bytes, then
+/// `WHOEND <count>`; returns the count.
+///
+/// A name longer than the line allows still gets a line of its own (names are at most 96 bytes,
+/// far below any sane limit).
 pub fn encode_member_list<'n>(
     names: impl IntoIterator<Item = &'n str>,
     max_line: usize,

@@ -223,6 +223,7 @@ fn size() -> (u16, u16) {
     // SAFETY: TIOCGWINSZ only writes the winsize we hand it, which lives on this frame for
     // the call; an all-zero winsize is a valid value to start from.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: as above: the ioctl writes only `ws`, which outlives the call.
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
     let or = |n: u16, default: u16| if ok && n > 0 { n } else { default };
     (or(ws.ws_col, 80), or(ws.ws_row, 24))

@@ -194,6 +194,7 @@ fn stderr_identity() -> Option<(u64, u64)> {
     // SAFETY: fstat writes only the `stat` it is handed, which lives on this frame; all-zero
     // is a valid `stat` to start from.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above: `st` outlives the call, which writes only it.
     if unsafe { libc::fstat(libc::STDERR_FILENO, &mut st) } != 0 {
         return None;
     }
