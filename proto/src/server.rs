@@ -112,6 +112,16 @@ pub enum ServerMsg<'a> {
         /// Why.
         text: &'a str,
     },
+    /// `STATS <key> <value>`: one figure of the answer to `/stats` ([`crate::stats`]).
+    Stats {
+        /// Lowercase-hyphenated; [`crate::stats::StatKey::parse`] knows this version's.
+        key: &'a str,
+        /// A decimal integer in the key's unit, or `unknown`
+        /// ([`crate::stats::StatValue::parse`]).
+        value: &'a str,
+    },
+    /// `STATSEND`: the answer to `/stats` is complete.
+    StatsEnd,
     /// `HIST <unix-millis> <frame>`: something said before this client joined, with the time
     /// the server received it: a room's history (`MSG ...` or `ACTION ...`, exactly as it was
     /// sent live), or a note kept for this client while it was away (`PRIV ...`, once).
@@ -212,6 +222,8 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Info { .. } => "INFO",
             ServerMsg::Err { .. } => "ERR",
             ServerMsg::Bye { .. } => "BYE",
+            ServerMsg::Stats { .. } => "STATS",
+            ServerMsg::StatsEnd => "STATSEND",
             ServerMsg::Hist { .. } => "HIST",
         }
     }
@@ -244,6 +256,8 @@ impl<'a> ServerMsg<'a> {
             "INFO" => "INFO",
             "ERR" => "ERR",
             "BYE" => "BYE",
+            "STATS" => "STATS",
+            "STATSEND" => "STATSEND",
             "HIST" => "HIST",
             other => return Err(ParseError::UnknownKind(other.to_owned())),
         };
@@ -301,6 +315,11 @@ impl<'a> ServerMsg<'a> {
                 text: f.text(),
             },
             "BYE" => ServerMsg::Bye { text: f.text() },
+            "STATS" => ServerMsg::Stats {
+                key: f.word("key")?,
+                value: f.word("value")?,
+            },
+            "STATSEND" => ServerMsg::StatsEnd,
             _ => {
                 let at_ms = f.number("time")?;
                 let inner = f.text();
@@ -366,6 +385,11 @@ impl<'a> ServerMsg<'a> {
                 field(code.as_str());
                 field(text);
             }
+            ServerMsg::Stats { key, value } => {
+                field(key);
+                field(value);
+            }
+            ServerMsg::StatsEnd => {}
             ServerMsg::Hist { .. } => return, // written above, prefix and frame
         }
         out.push(b'\n');
@@ -554,6 +578,21 @@ mod tests {
             ),
             ("BYE see you\r", S::Bye { text: "see you\r" }),
             (
+                "STATS uptime 3723",
+                S::Stats {
+                    key: "uptime",
+                    value: "3723",
+                },
+            ),
+            (
+                "STATS rss unknown",
+                S::Stats {
+                    key: "rss",
+                    value: "unknown",
+                },
+            ),
+            ("STATSEND", S::StatsEnd),
+            (
                 "HIST 1700000000000 MSG bob hi",
                 S::Hist {
                     at_ms: 1_700_000_000_000,
@@ -605,6 +644,13 @@ mod tests {
             Err(ParseError::Missing {
                 kind: "AWAY",
                 field: "name"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("STATS uptime"),
+            Err(ParseError::Missing {
+                kind: "STATS",
+                field: "value"
             })
         );
         assert_eq!(
@@ -688,13 +734,14 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String, u64)> {
-        (0u8..20, name(), text(), any::<u64>())
+        (0u8..22, name(), text(), any::<u64>())
     }
 
     proptest! {
         #[test]
         fn encode_then_parse_round_trips((kind, n, t, num) in msg()) {
             let code = ErrCode::ALL[(num % ErrCode::ALL.len() as u64) as usize];
+            let num_s = num.to_string();
             let m = match kind {
                 0 => ServerMsg::Hello { text: &t },
                 1 => ServerMsg::Welcome { name: &n, text: &t },
@@ -713,6 +760,8 @@ mod tests {
                 10 => ServerMsg::Info { text: &t },
                 11 => ServerMsg::Err { code, text: &t },
                 12 => ServerMsg::Bye { text: &t },
+                19 => ServerMsg::Stats { key: &n, value: &num_s },
+                20 => ServerMsg::StatsEnd,
                 13 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Action { from: &n, text: &t }) },
                 14 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Priv { from: &n, text: &t }) },
                 _ => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Msg { from: &n, text: &t }) },

@@ -64,6 +64,9 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
     let mut server = Server::bind(config)
         .with_context(|| format!("cannot listen on {}", config.addr()))?
         .with_state(&Placement::from_env(config));
+    if let Mode::Tls(identity) = &mode {
+        server.keep_tls_identity(identity);
+    }
     server
         .handle_signals()
         .context("cannot install signal handlers")?;
@@ -98,18 +101,21 @@ fn log_mode(mode: &Mode) {
              message, private ones included, and pose as this server"
         ),
         Mode::Tls(identity) => {
-            let (key, cert) = (
+            let (key, cert, fingerprint) = (
                 identity.key_path().display(),
                 identity.cert_path().display(),
+                identity.fingerprint(),
             );
             match identity.origin() {
-                Origin::Generated => log::info!("generated a new key {key} and certificate {cert}"),
+                Origin::Generated => log::info!(
+                    "generated a new key {key} and certificate {cert}: fingerprint {fingerprint}"
+                ),
                 Origin::CertRenewed => log::warn!(
                     "made a new certificate {cert} for key {key} (it was missing or for \
-                     another key); the fingerprint is unchanged"
+                     another key); the fingerprint is unchanged: {fingerprint}"
                 ),
                 Origin::Loaded | Origin::Operator => {
-                    log::info!("key {key}, certificate {cert}");
+                    log::info!("key {key}, certificate {cert}: fingerprint {fingerprint}");
                 }
             }
             // Until the event loop drives rustls, the port still speaks the line protocol.

@@ -1,6 +1,11 @@
-//! Stopping: SIGINT/SIGTERM and the [`ServerHandle`] arrive as poll events; the first request
-//! closes the listener, says `BYE` to everyone and gives output [`limits::SHUTDOWN_FLUSH`] to
-//! drain; a second signal during that flush exits at once.
+//! Signals and stopping. Signals arrive as poll events (signal-hook's self-pipe), and so does
+//! the [`ServerHandle`]'s waker:
+//! - SIGINT, SIGTERM (and [`ServerHandle::shutdown`]): the first request closes the listener,
+//!   says `BYE` to everyone and gives output [`limits::SHUTDOWN_FLUSH`] to drain; a second
+//!   signal during that flush exits at once.
+//! - SIGHUP (`systemctl reload`): re-read what can be re-read ([`super::reload`]), log what
+//!   came of it, and carry on; nobody connected notices.
+//! - SIGUSR1: log every figure `/stats` gives, on one line.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mio::{Interest, Waker};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use super::{Server, SIGNALS};
 use crate::clock::Now;
@@ -77,16 +83,14 @@ impl Control {
 }
 
 impl Server {
-    /// Handle SIGINT and SIGTERM inside the loop: the first shuts down gracefully, a second
-    /// one exits at once.
+    /// Handle signals inside the loop: SIGINT and SIGTERM shut down gracefully (a second one
+    /// exits at once), SIGHUP reloads, SIGUSR1 logs the statistics. Until this is called they
+    /// have their default effect (SIGHUP and SIGUSR1 end the process).
     ///
     /// # Errors
     /// Installing the handlers failed.
     pub fn handle_signals(&mut self) -> io::Result<()> {
-        let mut signals = signal_hook_mio::v1_0::Signals::new([
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-        ])?;
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
         self.poll
             .registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -109,8 +113,22 @@ impl Server {
 
     fn on_signals(&mut self, now: Now) -> Option<Exit> {
         let signals = self.control.signals.as_mut()?;
-        let count = signals.pending().count();
-        if count == 0 {
+        let (mut stop, mut reload, mut report) = (false, false, false);
+        for signal in signals.pending() {
+            match signal {
+                SIGHUP => reload = true,
+                SIGUSR1 => report = true,
+                _ => stop = true,
+            }
+        }
+        if reload {
+            self.reload(now);
+        }
+        if report {
+            let report = self.room.stats_report(now.mono);
+            log::info!("SIGUSR1: stats: {report}");
+        }
+        if !stop {
             return None;
         }
         // Signals of one kind coalesce, and SIGINT + SIGTERM may land together: a first batch,
