@@ -156,7 +156,10 @@ impl Server {
         }
         let registry = self.poll.registry();
         if let Err(e) = registry.register(conn.transport_mut(), Token(id.0), Interest::READABLE) {
-            log::warn!("{serial} from {peer}: cannot register with the poll: {e}");
+            log::warn!(
+                target: Kind::Connection.target(),
+                "{serial} from {peer}: cannot register with the poll: {e}"
+            );
             self.kill(id, LeaveReason::Disconnected, now);
             return;
         }

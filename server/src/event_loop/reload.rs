@@ -28,7 +28,6 @@ use std::path::PathBuf;
 use lanchat_proto::Fingerprint;
 
 use super::Server;
-use crate::clock::Now;
 use crate::config::Config;
 use crate::discovery::host_name;
 use crate::tls::{Identity, KeySource, Origin, TlsError};
@@ -236,7 +235,7 @@ impl Server {
     }
 
     /// SIGHUP: re-read every part, log one line (a warning if one failed or the key changed).
-    pub(super) fn reload(&mut self, _now: Now) -> Reloads {
+    pub(super) fn reload(&mut self) -> Reloads {
         let reloads = Reloads(vec![self.reload_discovery_name(), self.reload_tls()]);
         if reloads.0.iter().any(Reload::is_alarming) {
             log::warn!("{reloads}");

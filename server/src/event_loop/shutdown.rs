@@ -122,7 +122,7 @@ impl Server {
             }
         }
         if reload {
-            self.reload(now);
+            self.reload();
         }
         if report {
             let report = self.room.stats_report(now.mono);
