@@ -41,6 +41,6 @@ pub mod transport;
 
 pub use clock::{Clock, ManualClock, Now, SystemClock};
 pub use config::Config;
-pub use event_loop::{Exit, Server, ServerHandle};
+pub use event_loop::{Exit, Server, ServerHandle, Signals};
 pub use outbox::{ConnId, Outbox, Recorder, Serial};
 pub use room::{Admission, LeaveReason, Peer, Room, RoomConfig};

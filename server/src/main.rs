@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use lanchat_server::persist::Placement;
 use lanchat_server::tls::{Identity, KeySource, Mode, Origin};
-use lanchat_server::{sockets, Config, Exit, Server};
+use lanchat_server::{sockets, Config, Exit, Server, Signals};
 
 fn main() -> ExitCode {
     let mut config = Config::parse();
@@ -39,6 +39,8 @@ fn print_fingerprint(config: &Config) -> anyhow::Result<Exit> {
 }
 
 fn run(config: &mut Config) -> anyhow::Result<Exit> {
+    // First: a reload or a stats request during start-up waits for the loop.
+    let signals = Signals::catch().context("cannot install signal handlers")?;
     let mode = Mode::from_config(config)?;
     log_mode(&mode);
     lanchat_server::memory::tune_allocator();
@@ -68,7 +70,7 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
         server.keep_tls_identity(identity);
     }
     server
-        .handle_signals()
+        .handle_signals(signals)
         .context("cannot install signal handlers")?;
     // The one line on stdout: scripts and tests read the real port from it. Nobody reading it
     // (a closed pipe) is no reason not to serve: `println!` would panic on EPIPE.

@@ -50,7 +50,7 @@ use crate::timers::Timers;
 use crate::transport::Link;
 
 pub use reload::{Part, Reload, ReloadError, Reloads, Skip};
-pub use shutdown::{Exit, ServerHandle};
+pub use shutdown::{Exit, ServerHandle, Signals};
 
 /// Reserved tokens, far above any connection id.
 const LISTENER: Token = Token(usize::MAX - 1);

@@ -29,6 +29,29 @@ pub enum Exit {
     Forced,
 }
 
+/// The signals the server handles, caught from the moment this is made: made first thing at
+/// start, so that a SIGHUP (`systemctl reload` right after `start`) or SIGUSR1 while the key is
+/// loaded and the state directory read waits for the loop instead of ending the process, as
+/// their default action would (and systemd counts SIGHUP as a clean exit: no restart). Hand it
+/// to [`Server::handle_signals`].
+pub struct Signals(signal_hook_mio::v1_0::Signals);
+
+impl std::fmt::Debug for Signals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signals")
+    }
+}
+
+impl Signals {
+    /// Catch SIGINT, SIGTERM, SIGHUP and SIGUSR1 from now on.
+    ///
+    /// # Errors
+    /// Installing the handlers failed.
+    pub fn catch() -> io::Result<Signals> {
+        signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1]).map(Signals)
+    }
+}
+
 /// Reaches a running [`Server`] from another thread: stop it (as SIGTERM would), or wake it to
 /// look at its clock again (a test that moved a [`crate::ManualClock`]).
 #[derive(Debug, Clone)]
@@ -83,18 +106,20 @@ impl Control {
 }
 
 impl Server {
-    /// Handle signals inside the loop: SIGINT and SIGTERM shut down gracefully (a second one
-    /// exits at once), SIGHUP reloads, SIGUSR1 logs the statistics. Until this is called they
-    /// have their default effect (SIGHUP and SIGUSR1 end the process).
+    /// Handle `signals` inside the loop: SIGINT and SIGTERM shut down gracefully (a second one
+    /// exits at once), SIGHUP reloads, SIGUSR1 logs the statistics. Those that came since they
+    /// were caught are handled in the first round.
     ///
     /// # Errors
-    /// Installing the handlers failed.
-    pub fn handle_signals(&mut self) -> io::Result<()> {
-        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
+    /// Registering them with the poll failed.
+    pub fn handle_signals(&mut self, signals: Signals) -> io::Result<()> {
+        let mut signals = signals.0;
         self.poll
             .registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         self.control.signals = Some(signals);
+        // Any that came before the registration wait in the pipe already: look at once.
+        self.control.carry = true;
         Ok(())
     }
 
