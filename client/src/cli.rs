@@ -61,11 +61,25 @@ pub struct Args {
     pub reconnect: bool,
 }
 
+/// Shown after the flags by `--help`, and in the man page (one section per heading).
 const AFTER_HELP: &str = "\
-In the chat: <quit>, /quit [message] or Ctrl-D leaves; Ctrl-C clears the line (on an empty
-line, leaves); /away [message] marks you away (/back, or /away again, when you return); Tab
-completes names; /help lists the server's commands. At the address prompt, ? looks for
-servers on the local network. NO_COLOR (or TERM=dumb) turns colours off.";
+Examples:
+  lanchat
+      Asks for the server (? at that prompt looks for servers on the local
+      network) and for your name.
+  lanchat 192.168.1.20 --name ann
+      Joins the server on 192.168.1.20, port 7070, as ann.
+  lanchat chat.example.lan:7071 --log ~/chat.log
+      Another port, and a plain-text copy of what is shown, with dates.
+  printf 'build is green\\n<quit>\\n' | lanchat 192.168.1.20 --name ci-bot
+      From a script: each line of stdin is sent, then the bot leaves.
+
+In the chat:
+  <quit>, /quit [message] or Ctrl-D leaves; Ctrl-C clears the line (on an
+  empty line, leaves); /away [message] marks you away (/back, or /away
+  again, when you return); Tab completes names; /who lists who is here;
+  /stats shows how the server is doing; /help lists the server's commands.
+  NO_COLOR (or TERM=dumb) turns colours off.";
 
 /// `--name`: checked by the protocol's own rules before anything is sent, so a name the server
 /// would refuse (or a blank one, which it would not even answer) is a clear flag error.

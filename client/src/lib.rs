@@ -14,7 +14,8 @@
 //!   [`backoff`]: when to try; [`seen`]: which replayed history was shown already.
 //! - [`outbox`]: what a typed line is, and sending it paced; [`pacer`]: the pacing.
 //! - [`signals`]: SIGINT plumbing on signal-hook's safe calls.
-//! - [`render`]: a server line as a person sees it (`[12:01] <bob> hi`), colours, mentions.
+//! - [`render`]: a server line as a person sees it (`[12:01] <bob> hi`), colours, mentions;
+//!   [`stats`]: the answer to `/stats` as a block of figures in their units.
 //! - [`sanitize`]: nothing received can drive the terminal (escape sequences, bidi controls).
 //! - [`members`]: who is here, kept current from the server's lines; tab completion.
 //! - [`editor`]: rustyline callbacks (completion, Ctrl-C).
@@ -49,4 +50,5 @@ pub mod screen;
 pub mod seen;
 pub mod session;
 pub mod signals;
+pub mod stats;
 pub mod tls;

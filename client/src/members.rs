@@ -30,8 +30,8 @@ pub const MAX_MEMBERS: usize = 100_000;
 pub const MAX_MEMBER_BYTES: usize = 4 << 20;
 
 /// The commands a line may start with, for completing `/w<Tab>`.
-pub const COMMANDS: [&str; 9] = [
-    "/away", "/back", "/help", "/me", "/msg", "/nick", "/quit", "/who", "<quit>",
+pub const COMMANDS: [&str; 10] = [
+    "/away", "/back", "/help", "/me", "/msg", "/nick", "/quit", "/stats", "/who", "<quit>",
 ];
 
 /// The member list, and which of them is this client.

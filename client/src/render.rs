@@ -20,6 +20,7 @@
 //! | `WHO ...` + `WHOEND 2` | `[12:01] * here now (2): ann, bob` (`bob (away)` after `WHOAWAY bob ...`) |
 //! | `INFO text`, `WELCOME ann text`, `HELLO text`, `BYE text` | `[12:01] * text` |
 //! | `ERR code text` | `[12:01] error: text` |
+//! | `STATS uptime 7380` ... `STATSEND` | `[12:01] * server stats:`, then one row per figure under it: `uptime  2 h 03 min` ([`crate::stats`]) |
 //! | `HIST <ms> <frame>` | the frames of a block at their own times, under `--- earlier messages (10:02 to 11:58) ---` |
 //! | `HIST <ms> PRIV bob psst` | a note kept while this client was away, after the block: `! [Nov 24 10:09] [private, kept] <bob> psst` |
 //!
@@ -44,6 +45,7 @@ use unicode_width::UnicodeWidthChar as _;
 use crate::clock::{Civil, ToCivil};
 use crate::members::Change;
 use crate::sanitize::sanitize;
+use crate::stats::Figures;
 
 /// How the separator above history starts.
 pub const HISTORY_SEPARATOR: &str = "--- earlier messages";
@@ -409,6 +411,8 @@ pub struct Renderer {
     last_bell_ms: Option<u64>,
     /// The terminal's width, which bounds a member list (`None`: no terminal).
     width: Option<usize>,
+    /// `STATS` lines waiting for their `STATSEND`.
+    stats: Figures,
 }
 
 impl Renderer {
@@ -420,6 +424,7 @@ impl Renderer {
             history: Vec::new(),
             last_bell_ms: None,
             width: None,
+            stats: Figures::default(),
         }
     }
 
@@ -468,7 +473,17 @@ impl Renderer {
         }
         let mut out = self.end_history(now_ms);
         if let Some(parts) = self.parts(msg, change, me, now_ms, now_ms, Live::Yes) {
-            out.push(self.finish(parts, now_ms, Live::Yes));
+            let line = self.finish(parts, now_ms, Live::Yes);
+            let indent = line.indent;
+            out.push(line);
+            if let ServerMsg::StatsEnd = msg {
+                // The figures, under the heading's text.
+                out.extend(self.stats.take_rows().into_iter().map(|row| Shown {
+                    text: format!("{:indent$}{row}", ""),
+                    indent,
+                    dim: false,
+                }));
+            }
         }
         out
     }
@@ -703,6 +718,11 @@ impl Renderer {
                 };
                 (format!("{} ", self.paint(RED, "error:")), words)
             }
+            ServerMsg::Stats { key, value } => {
+                self.stats.add(key, value);
+                return None;
+            }
+            ServerMsg::StatsEnd => ("* ".into(), "server stats:".into()),
             ServerMsg::Hist { .. } => return None, // HIST inside HIST does not parse
         };
         let mut lead = String::new();
@@ -846,6 +866,14 @@ mod tests {
                 &["[12:01] * here now (2): bob, ann"],
             ),
             (&["WHOEND 0"], &["[12:01] * here now (0)"]),
+            (
+                &["STATS uptime 7380", "STATS rss unknown", "STATSEND"],
+                &[
+                    "[12:01] * server stats:",
+                    "          uptime  2 h 03 min",
+                    "          rss     unknown",
+                ],
+            ),
             (&["INFO /who lists users"], &["[12:01] * /who lists users"]),
             (
                 &["WELCOME ann Hi ann! Type <quit> to leave."],

@@ -605,3 +605,29 @@ fn ignore_hides_someone_and_is_kept_in_the_config_file() {
     assert!(status.success(), "{err}");
     assert!(out.iter().all(|l| !l.contains("still hidden")), "{out:#?}");
 }
+
+#[test]
+fn stats_are_shown_as_a_block_of_figures_in_their_units() {
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--no-timestamps"]);
+    bot.expect_line("* here now (1): bot");
+    bot.send("/stats");
+    bot.expect_line("* server stats:");
+    // Under the heading, the keys in a column and the values in their units.
+    bot.expect_line("  users                1");
+    bot.expect_line("  rooms                1");
+    bot.send("<quit>");
+    let (status, out, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    let uptime = out
+        .iter()
+        .find(|l| l.starts_with("  uptime "))
+        .unwrap_or_else(|| panic!("no uptime in {out:#?}"));
+    assert!(uptime.ends_with(" s"), "{uptime}");
+    let rss = out
+        .iter()
+        .find(|l| l.starts_with("  rss "))
+        .unwrap_or_else(|| panic!("no rss in {out:#?}"));
+    assert!(rss.ends_with(" MiB"), "{rss}");
+}

@@ -18,6 +18,8 @@ pub enum ClientMsg<'a> {
     Who,
     /// `/help`: ask for the command summary.
     Help,
+    /// `/stats`: ask how the server is doing (`STATS` lines, then `STATSEND`).
+    Stats,
     /// `/msg <to> <text>`: a private message.
     Msg {
         /// Recipient's name as typed.
@@ -118,6 +120,7 @@ impl<'a> ClientMsg<'a> {
         match () {
             _ if is("who") => Ok(ClientMsg::Who),
             _ if is("help") => Ok(ClientMsg::Help),
+            _ if is("stats") => Ok(ClientMsg::Stats),
             _ if is("away") => Ok(ClientMsg::Away(text(rest))),
             _ if is("back") => Ok(ClientMsg::Back),
             _ if is("me") && is_blank(rest) => Err(CommandError::Usage("/me <action>")),
@@ -154,6 +157,7 @@ impl<'a> ClientMsg<'a> {
             ClientMsg::Back => put(&["/back"]),
             ClientMsg::Who => put(&["/who"]),
             ClientMsg::Help => put(&["/help"]),
+            ClientMsg::Stats => put(&["/stats"]),
             ClientMsg::Msg { to, text } => put(&["/msg ", to, " ", text]),
             ClientMsg::Me(text) => put(&["/me ", text]),
             ClientMsg::Nick(name) => put(&["/nick ", name]),
@@ -195,6 +199,9 @@ mod tests {
             ("/who", Ok(Who)),
             ("/Who extra", Ok(Who)),
             ("/help", Ok(Help)),
+            ("/STATS", Ok(Stats)),
+            ("/stats now", Ok(Stats)),
+            ("/statistics", Err(CommandError::Unknown("statistics"))),
             (
                 "/msg bob hi there",
                 Ok(Msg {
@@ -262,6 +269,7 @@ mod tests {
             (ClientMsg::Nick("zed"), "/nick zed\n"),
             (ClientMsg::Who, "/who\n"),
             (ClientMsg::Help, "/help\n"),
+            (ClientMsg::Stats, "/stats\n"),
         ];
         for (msg, want) in cases {
             let mut out = Vec::new();
@@ -293,7 +301,7 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String)> {
-        (0u8..12, word(), text())
+        (0u8..13, word(), text())
     }
 
     proptest! {
@@ -305,6 +313,7 @@ mod tests {
                 9 => ClientMsg::Away(None),
                 10 => ClientMsg::Away(Some(t.trim_end())),
                 11 => ClientMsg::Back,
+                12 => ClientMsg::Stats,
                 1 => ClientMsg::Who,
                 2 => ClientMsg::Help,
                 3 => ClientMsg::Msg { to: &w, text: &t },

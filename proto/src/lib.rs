@@ -4,9 +4,10 @@
 //! how bytes become lines ([`decoder`]), what a client may say ([`client`]), what the server
 //! answers ([`server`]), which names are allowed and when two are the same ([`name`],
 //! [`name_index`]), which error codes exist ([`ErrCode`]), what the LAN discovery datagrams
-//! say ([`discovery`]), how a server key's fingerprint is written ([`fingerprint`]) and how
-//! flood control counts ([`bucket`]). It does no IO and reads no clock, so both the
-//! single-threaded server and the terminal client use it, and tests can feed it byte literals.
+//! say ([`discovery`]), how a server key's fingerprint is written ([`fingerprint`]), what
+//! `/stats` reports ([`stats`]) and how flood control counts ([`bucket`]). It does no IO and
+//! reads no clock, so both the single-threaded server and the terminal client use it, and
+//! tests can feed it byte literals.
 //!
 //! The normative description is `docs/PROTOCOL.md`; this crate implements it.
 
@@ -21,6 +22,7 @@ pub mod fingerprint;
 pub mod name;
 pub mod name_index;
 pub mod server;
+pub mod stats;
 
 pub use client::{ClientMsg, CommandError};
 pub use code::ErrCode;
@@ -29,6 +31,7 @@ pub use fingerprint::{Fingerprint, FingerprintError};
 pub use name::{fold_name, name_key, validate_name, NameError, NameKey};
 pub use name_index::NameIndex;
 pub use server::{ParseError, ServerMsg, LIMIT_MAX_LINE};
+pub use stats::{StatKey, StatValue};
 
 /// The TCP (and discovery UDP) port a server listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7070;

@@ -121,6 +121,16 @@ pub enum ServerMsg<'a> {
         /// Why.
         text: &'a str,
     },
+    /// `STATS <key> <value>`: one figure of the answer to `/stats` ([`crate::stats`]).
+    Stats {
+        /// Lowercase-hyphenated; [`crate::stats::StatKey::parse`] knows this version's.
+        key: &'a str,
+        /// A decimal integer in the key's unit, or `unknown`
+        /// ([`crate::stats::StatValue::parse`]).
+        value: &'a str,
+    },
+    /// `STATSEND`: the answer to `/stats` is complete.
+    StatsEnd,
     /// `HIST <unix-millis> <frame>`: something said before this client joined, with the time
     /// the server received it: a room's history (`MSG ...` or `ACTION ...`, exactly as it was
     /// sent live), or a note kept for this client while it was away (`PRIV ...`, once).
@@ -226,6 +236,8 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Info { .. } => "INFO",
             ServerMsg::Err { .. } => "ERR",
             ServerMsg::Bye { .. } => "BYE",
+            ServerMsg::Stats { .. } => "STATS",
+            ServerMsg::StatsEnd => "STATSEND",
             ServerMsg::Hist { .. } => "HIST",
         }
     }
@@ -259,6 +271,8 @@ impl<'a> ServerMsg<'a> {
             "ERR" => "ERR",
             "BYE" => "BYE",
             "LIMIT" => "LIMIT",
+            "STATS" => "STATS",
+            "STATSEND" => "STATSEND",
             "HIST" => "HIST",
             other => return Err(ParseError::UnknownKind(other.to_owned())),
         };
@@ -320,6 +334,11 @@ impl<'a> ServerMsg<'a> {
                 name: f.word("name")?,
                 value: f.number("value")?,
             },
+            "STATS" => ServerMsg::Stats {
+                key: f.word("key")?,
+                value: f.word("value")?,
+            },
+            "STATSEND" => ServerMsg::StatsEnd,
             _ => {
                 let at_ms = f.number("time")?;
                 let inner = f.text();
@@ -389,6 +408,11 @@ impl<'a> ServerMsg<'a> {
                 field(code.as_str());
                 field(text);
             }
+            ServerMsg::Stats { key, value } => {
+                field(key);
+                field(value);
+            }
+            ServerMsg::StatsEnd => {}
             ServerMsg::Hist { .. } => return, // written above, prefix and frame
         }
         out.push(b'\n');
@@ -584,6 +608,21 @@ mod tests {
                 },
             ),
             (
+                "STATS uptime 3723",
+                S::Stats {
+                    key: "uptime",
+                    value: "3723",
+                },
+            ),
+            (
+                "STATS rss unknown",
+                S::Stats {
+                    key: "rss",
+                    value: "unknown",
+                },
+            ),
+            ("STATSEND", S::StatsEnd),
+            (
                 "HIST 1700000000000 MSG bob hi",
                 S::Hist {
                     at_ms: 1_700_000_000_000,
@@ -635,6 +674,13 @@ mod tests {
             Err(ParseError::Missing {
                 kind: "AWAY",
                 field: "name"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("STATS uptime"),
+            Err(ParseError::Missing {
+                kind: "STATS",
+                field: "value"
             })
         );
         assert_eq!(
@@ -718,13 +764,14 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String, u64)> {
-        (0u8..21, name(), text(), any::<u64>())
+        (0u8..23, name(), text(), any::<u64>())
     }
 
     proptest! {
         #[test]
         fn encode_then_parse_round_trips((kind, n, t, num) in msg()) {
             let code = ErrCode::ALL[(num % ErrCode::ALL.len() as u64) as usize];
+            let num_s = num.to_string();
             let m = match kind {
                 0 => ServerMsg::Hello { text: &t },
                 1 => ServerMsg::Welcome { name: &n, text: &t },
@@ -736,7 +783,7 @@ mod tests {
                 16 => ServerMsg::Away { name: &n, text: &t },
                 17 => ServerMsg::Back { name: &n },
                 18 => ServerMsg::WhoAway { name: &n, text: &t },
-                19 => ServerMsg::Limit { name: &n, value: num },
+                21 => ServerMsg::Limit { name: &n, value: num },
                 6 => ServerMsg::Msg { from: &n, text: &t },
                 7 => ServerMsg::Priv { from: &n, text: &t },
                 8 => ServerMsg::Action { from: &n, text: &t },
@@ -744,6 +791,8 @@ mod tests {
                 10 => ServerMsg::Info { text: &t },
                 11 => ServerMsg::Err { code, text: &t },
                 12 => ServerMsg::Bye { text: &t },
+                19 => ServerMsg::Stats { key: &n, value: &num_s },
+                20 => ServerMsg::StatsEnd,
                 13 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Action { from: &n, text: &t }) },
                 14 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Priv { from: &n, text: &t }) },
                 _ => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Msg { from: &n, text: &t }) },

@@ -25,11 +25,23 @@ Examples:
 
 Logging:
   To stderr: each line starts with the local time, or under systemd with its
-  priority for the journal (journalctl -u lanchat). RUST_LOG picks what is
-  logged: a level (error, warn, info (the default), debug, trace, off), then
-  TARGET=LEVEL pairs, e.g. RUST_LOG=info,mio=warn. Past a few lines a second
-  of one kind, lines are counted and summarised. SIGINT or SIGTERM: every
-  client gets BYE, then exit 0.";
+  priority for the journal (journalctl -u lanchat). One line per join (with
+  the address), leave (with the reason), rename and refusal, under the
+  connection's number (#17, never reused); never what anyone wrote. RUST_LOG
+  picks what is logged: a level (error, warn, info (the default), debug,
+  trace, off), then TARGET=LEVEL pairs, e.g. RUST_LOG=info,mio=warn or
+  RUST_LOG=info,lanchat_server::join=warn (kinds: connection, join, leave,
+  rename, kick, refusal). Past a few lines a second of one kind, lines are
+  counted and summarised.
+
+Signals:
+  SIGINT, SIGTERM  every client gets BYE, then exit 0 (a second one: at once).
+  SIGHUP           reload (systemctl reload lanchat): re-read the host name
+                   for discovery and the --tls-cert/--tls-key files; a bad
+                   file keeps the old one. Nobody is disconnected.
+  SIGUSR1          log uptime, connections, traffic, drops and memory on one
+                   line: what /stats shows a client
+                   (systemctl kill -s USR1 lanchat).";
 
 /// `lanchat-server`: a LAN chat server on one thread.
 #[derive(Debug, Clone, PartialEq, Parser)]

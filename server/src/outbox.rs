@@ -10,11 +10,23 @@
 
 /// A connection's identity: the key of its slot in the server's connection table, which is also
 /// its poll token. Slots are reused after a connection is gone, so the room forgets an id when
-/// told the connection ended.
+/// told the connection ended. Logs name connections by their [`Serial`], never by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub usize);
 
 impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "slot {}", self.0)
+    }
+}
+
+/// A connection's number in the log (`#17`): counted up from 1 as connections are accepted and
+/// never reused, so one number is one connection for the whole life of a server, where a
+/// [`ConnId`]'s slot goes to the next connection as soon as this one is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Serial(pub u64);
+
+impl std::fmt::Display for Serial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "#{}", self.0)
     }

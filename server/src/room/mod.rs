@@ -13,12 +13,14 @@
 pub mod away;
 pub mod history;
 pub mod leave;
+mod logged;
 pub mod members;
 pub mod oracle;
 mod per_host;
 pub mod text;
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use lanchat_proto::client::{is_blank, is_quit};
@@ -30,13 +32,16 @@ use lanchat_proto::{
 pub use crate::clock::Now;
 use crate::hosts::{HostKey, HostLimits, Hosts};
 use crate::limits;
-use crate::outbox::{Block, BlockKey, ConnId, Outbox};
+use crate::outbox::{Block, BlockKey, ConnId, Outbox, Serial};
 use crate::persist::{Health, Store};
+use crate::stats::{Audience, Gauges, Refusal, Report, Stats, AUDIENCE};
 use away::AwayLines;
 use history::History;
 use lanchat_proto::bucket::TokenBucket;
 pub use leave::LeaveReason;
+use logged::{Budget, NameRefused};
 use members::MemberLines;
+pub use per_host::Peer;
 
 /// The one room there is: its history is kept (and its log named) under this name.
 pub const GENERAL: &str = "#general";
@@ -97,8 +102,11 @@ enum Relayed {
 struct Session {
     /// `None` until a name is accepted.
     name: Option<Box<str>>,
-    /// Tells this session from earlier ones under the same id (for its handshake deadline).
-    serial: u64,
+    /// Tells this session from earlier ones under the same id (for its handshake deadline),
+    /// and names it in the log.
+    serial: Serial,
+    /// Where it connected from (`None`: a connection admitted with [`Room::connect`]).
+    peer: Option<SocketAddr>,
     /// Index in `Room::named` while named.
     slot: usize,
     /// `None` when flood control is off.
@@ -149,8 +157,9 @@ pub struct Room {
     away: AwayLines,
     /// Handshake deadlines in connect order (so in deadline order): `(deadline, id, serial)`.
     /// Entries of sessions that got a name or left stay until they reach the front.
-    deadlines: VecDeque<(Instant, ConnId, u64)>,
-    /// The last session serial handed out.
+    deadlines: VecDeque<(Instant, ConnId, Serial)>,
+    /// The last serial [`Room::connect`] handed out (the server numbers its connections
+    /// itself, [`Room::connect_from`]).
     serial: u64,
     /// Scratch for the frame being built: a broadcast is encoded here once.
     frame: Vec<u8>,
@@ -162,6 +171,8 @@ pub struct Room {
     too_slow_frame: Vec<u8>,
     /// Per-address limits ([`Room::connect_from`], `per_host.rs`).
     hosts: Hosts,
+    /// What `/stats` and SIGUSR1 report.
+    stats: Stats,
 }
 
 impl Room {
@@ -209,6 +220,7 @@ impl Room {
             full_frame,
             too_slow_frame,
             hosts: Hosts::new(HostLimits::off()),
+            stats: Stats::default(),
         }
     }
 
@@ -289,6 +301,22 @@ impl Room {
         self.store.health()
     }
 
+    /// The counters, for the loop to add what it sees (bytes, send queues) and to start.
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    /// Every figure `/stats` gives, at `now` (SIGUSR1 logs it).
+    pub fn stats_report(&mut self, now: Instant) -> Report {
+        let gauges = Gauges {
+            connections: self.count,
+            users: self.named.len(),
+            // One room until rooms come.
+            rooms: 1,
+        };
+        self.stats.report(now, gauges)
+    }
+
     fn session(&self, id: ConnId) -> Option<&Session> {
         self.sessions.get(id.0)?.as_ref()
     }
@@ -301,13 +329,31 @@ impl Room {
     /// name; or, when the room is full, it is sent `ERR server-full` and closed. Full counts
     /// the room's connections and those the outbox still holds ([`Outbox::held`]): this is the
     /// server's one refusal.
+    ///
+    /// The room numbers connections admitted this way itself; the server's come through
+    /// [`Room::connect_from`], with their address and the server's number.
     pub fn connect(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> Admission {
+        self.serial += 1;
+        self.admit(id, Serial(self.serial), None, now, out)
+    }
+
+    /// [`Room::connect`] of a connection numbered `serial`, from `peer` when known.
+    fn admit(
+        &mut self,
+        id: ConnId,
+        serial: Serial,
+        peer: Option<SocketAddr>,
+        now: Now,
+        out: &mut impl Outbox,
+    ) -> Admission {
         if self.contains(id) {
             // The loop never reuses a live id; if it did, the old session is gone (and must
             // be forgotten before a refusal below closes the id).
             self.disconnect(id, LeaveReason::Disconnected, out);
         }
         if self.count.max(out.held()) >= self.cfg.max_clients {
+            self.log_server_full(serial, peer, self.count.max(out.held()));
+            self.stats.refused(Refusal::ServerFull);
             out.send(id, &self.full_frame);
             out.close(id);
             return Admission::Refused;
@@ -317,11 +363,10 @@ impl Room {
         }
         let bucket = (self.cfg.rate > 0.0)
             .then(|| TokenBucket::new(self.cfg.rate, self.cfg.burst, now.mono));
-        self.serial += 1;
-        let serial = self.serial;
         self.sessions[id.0] = Some(Session {
             name: None,
             serial,
+            peer,
             slot: 0,
             bucket,
             last_rate_err: None,
@@ -331,6 +376,7 @@ impl Room {
             host: None,
         });
         self.count += 1;
+        self.stats.connected(self.count);
         self.deadlines
             .push_back((now.mono + self.handshake_timeout(), id, serial));
         if self.deadlines.len() > limits::TIMERS_SLACK_FACTOR * self.count + limits::TIMERS_SLACK {
@@ -350,6 +396,7 @@ impl Room {
         if !self.contains(id) {
             return;
         }
+        self.stats.lines_in += 1;
         let utf8 = std::str::from_utf8(raw);
         // Blank in the Unicode sense too (U+3000, vertical tab, ...): ignored, so it must not
         // spend rate budget either.
@@ -374,7 +421,14 @@ impl Room {
 
     /// Connection `id` sent a line longer than the limit; it was discarded.
     pub fn line_too_long(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) {
-        if self.contains(id) && self.admit_line(id, now, out) {
+        if !self.contains(id) {
+            return;
+        }
+        self.stats.lines_in += 1;
+        // Each dropped line is counted once, under the reason its sender is told.
+        if self.admit_line(id, now, out) {
+            self.stats.lines_too_long += 1;
+            self.log_line_too_long(id);
             let msg = text::line_too_long(self.cfg.max_line);
             self.send_err(id, ErrCode::LineTooLong, &msg, out);
         }
@@ -412,8 +466,8 @@ impl Room {
                 return;
             }
             self.deadlines.pop_front();
-            if is_handshaking(&self.sessions, id, serial) && self.expire_handshake(id, out) {
-                log::debug!("{id} handshake timed out");
+            if is_handshaking(&self.sessions, id, serial) {
+                self.expire_handshake(id, out);
             }
         }
     }
@@ -424,6 +478,8 @@ impl Room {
         if !self.contains(id) || self.is_named(id) {
             return false;
         }
+        self.log_handshake_timeout(id);
+        self.stats.refused(Refusal::Handshake);
         let msg = text::handshake_timeout(self.cfg.handshake_timeout_secs);
         self.send_err(id, ErrCode::HandshakeTimeout, &msg, out);
         self.remove(id);
@@ -473,11 +529,15 @@ impl Room {
         }
         s.last_drop = Some(now.mono);
         let since = *s.flooding_since.get_or_insert(now.mono);
-        if now.mono.saturating_duration_since(since) >= limits::FLOOD_KICK_AFTER {
+        let kick = now.mono.saturating_duration_since(since) >= limits::FLOOD_KICK_AFTER;
+        let err_due = !kick && s.rate_err_due(now.mono);
+        self.stats.lines_rate_limited += 1;
+        if kick {
             self.kick(id, LeaveReason::Flooding, text::BYE_FLOODING, out);
             return false;
         }
-        if s.rate_err_due(now.mono) {
+        if err_due {
+            self.log_rate_limited(id, Budget::Own);
             let msg = text::rate_limited(self.cfg.rate, self.cfg.burst);
             self.send_err(id, ErrCode::RateLimited, &msg, out);
         }
@@ -494,11 +554,13 @@ impl Room {
         let key = match name_key(name) {
             Ok(key) => key,
             Err(e) => {
+                self.refuse_name(id, name, NameRefused::Invalid(&e));
                 self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
                 return;
             }
         };
         if !self.by_name.insert(key, id) {
+            self.refuse_name(id, name, NameRefused::Taken);
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(name), out);
             return;
         }
@@ -509,7 +571,8 @@ impl Room {
             s.name = Some(name.into());
             s.slot = slot;
         }
-        log::info!("{id} joined as {name} ({} online)", self.named.len());
+        self.stats.named(self.named.len());
+        self.log_join(id);
 
         // The welcome: its first line is the newcomer's own; the history and the member list's
         // full lines are the same for everyone who joins now, and go as shared blocks.
@@ -572,6 +635,7 @@ impl Room {
                 }
                 out.send(id, &self.frame);
             }
+            ClientMsg::Stats => self.send_stats(id, now, out),
             ClientMsg::Msg { to, text } => {
                 let Some(&target) = self.by_name.get(to) else {
                     // Once names can be claimed by a key, a name claimed but not connected gets
@@ -581,6 +645,8 @@ impl Room {
                     return;
                 };
                 self.encode_from(id, Relayed::Priv, text);
+                self.stats.messages_in += 1;
+                self.stats.messages_out += 1;
                 out.send(target, &self.frame);
                 self.tell_away(id, target, out);
             }
@@ -631,6 +697,28 @@ impl Room {
         away_bytes + full.len() + self.frame.len()
     }
 
+    /// `/stats`: every figure as a `STATS <key> <value>` line, then `STATSEND`, to those
+    /// [`AUDIENCE`] lets ask.
+    fn send_stats(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) {
+        match AUDIENCE {
+            Audience::Everyone => {}
+            // Once there are operators: others are told so with an `ERR` here.
+            Audience::Operators => return,
+        }
+        let report = self.stats_report(now.mono);
+        self.frame.clear();
+        for (key, value) in report.figures() {
+            let value = value.to_string();
+            ServerMsg::Stats {
+                key: key.as_str(),
+                value: &value,
+            }
+            .encode(&mut self.frame);
+        }
+        ServerMsg::StatsEnd.encode(&mut self.frame);
+        out.send(id, &self.frame);
+    }
+
     /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
     fn encode_from(&mut self, id: ConnId, kind: Relayed, text: &str) {
         self.frame.clear();
@@ -647,6 +735,8 @@ impl Room {
     /// round: a crash after the frame went out cannot lose it) and to every other member.
     fn relay_public(&mut self, from: ConnId, now: Now, out: &mut impl Outbox) {
         self.store.append(GENERAL, now.unix_ms, &self.frame);
+        self.stats.messages_in += 1;
+        self.stats.messages_out += self.named.len().saturating_sub(1) as u64;
         self.broadcast(Some(from), out);
     }
 
@@ -657,6 +747,7 @@ impl Room {
         let key = match name_key(new) {
             Ok(key) => key,
             Err(e) => {
+                self.refuse_name(id, new, NameRefused::Invalid(&e));
                 self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
                 return;
             }
@@ -671,6 +762,7 @@ impl Room {
             return;
         }
         if self.by_name.holders(&key).any(|&owner| owner != id) {
+            self.refuse_name(id, new, NameRefused::Taken);
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(new), out);
             return;
         }
@@ -681,7 +773,7 @@ impl Room {
         }
         self.members.invalidate();
         self.away.touch(id);
-        log::info!("{id} {old} is now {new}");
+        self.log_rename(id, &old, new);
         self.frame.clear();
         ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
         self.broadcast(None, out);
@@ -795,10 +887,11 @@ impl Room {
         let Some(session) = self.remove(id) else {
             return;
         };
+        self.stats.left(reason);
+        self.log_leave(&session, reason);
         let Some(name) = session.name else {
             return;
         };
-        log::info!("{id} {name} left ({reason}, {} online)", self.named.len());
         self.frame.clear();
         ServerMsg::Leave {
             name: &name,
@@ -929,7 +1022,7 @@ fn name_in(sessions: &[Option<Session>], id: ConnId) -> Option<&str> {
 }
 
 /// `id` is still the session `serial` and has no name yet.
-fn is_handshaking(sessions: &[Option<Session>], id: ConnId, serial: u64) -> bool {
+fn is_handshaking(sessions: &[Option<Session>], id: ConnId, serial: Serial) -> bool {
     sessions
         .get(id.0)
         .and_then(Option::as_ref)
