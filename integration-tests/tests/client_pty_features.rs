@@ -132,3 +132,63 @@ fn a_long_line_is_cut_to_the_servers_own_limit() {
     let shown = ann.transcript();
     assert_eq!(count(shown.as_bytes(), "error:"), 0, "{shown}");
 }
+
+#[test]
+fn log_at_a_terminal_keeps_plain_dated_text_without_colour_or_bell() {
+    let server = server();
+    let dir = tempfile::tempdir().expect("a directory for the log");
+    let log = dir.path().join("chat.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    let addr = server.addr().to_string();
+    // Colour possible (no NO_COLOR): the screen is painted, the log must not be.
+    let mut ann = Pty::spawn_env("ann", &[&addr, "--name", "ann", "--log", &log_arg], &[]);
+    ann.expect("here now (");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("bob");
+    bob.send("ann: look \u{1b}[2J here");
+    ann.expect("here");
+    ann.line("/me waves");
+    bob.expect("ACTION ann waves");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+    let text = std::fs::read_to_string(&log).expect("the log");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains("<bob> ann: look"))
+        .unwrap_or_else(|| panic!("no message in the log:\n{text}"));
+    // "2026-12-04 10:09 ! [10:09] <bob> ann: look ␛[2J here": a date first.
+    let b = line.as_bytes();
+    assert!(b[4] == b'-' && b[7] == b'-' && b[13] == b':', "{line}");
+    assert!(line.ends_with("<bob> ann: look ␛[2J here"), "{line}");
+    assert!(text.contains("~ ann waves"), "one's own action:\n{text}");
+}
+
+#[test]
+fn input_history_is_kept_to_its_last_thousand_lines() {
+    let server = server();
+    let state = tempfile::tempdir().expect("a state directory");
+    let file = state.path().join("lanchat").join("history");
+    std::fs::create_dir_all(file.parent().expect("its folder")).expect("the folder");
+    let old: String = (0..1_200).map(|i| format!("old line {i}\n")).collect();
+    std::fs::write(&file, old).expect("a long history");
+    let home = state.path().to_string_lossy().into_owned();
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn_env(
+        "ann",
+        &[&addr, "--name", "ann", "--no-timestamps"],
+        &[("NO_COLOR", "1"), ("XDG_STATE_HOME", &home)],
+    );
+    ann.expect("* here now (");
+    ann.line("the newest line");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+    let kept = std::fs::read_to_string(&file).expect("the history file");
+    let entries = kept.lines().filter(|l| l.contains(" line")).count();
+    assert!(entries <= 1_000, "{entries} lines kept");
+    assert!(kept.contains("the newest line"), "{kept:.200}");
+    assert!(!kept.contains("old line 0\n"), "the oldest was kept");
+}
