@@ -70,7 +70,7 @@ impl Members {
     /// Update from one server message.
     pub fn apply(&mut self, msg: &ServerMsg<'_>) -> Change {
         match msg {
-            ServerMsg::Who { names } => {
+            ServerMsg::Who { room: None, names } => {
                 let incoming = self.incoming.get_or_insert_with(Vec::new);
                 for name in ServerMsg::who_names(names).filter(|n| is_valid(n)) {
                     if incoming.len() == MAX_MEMBERS
@@ -82,14 +82,16 @@ impl Members {
                     incoming.push(name.to_owned());
                 }
             }
-            ServerMsg::WhoEnd { .. } => {
+            ServerMsg::WhoEnd { room: None, .. } => {
                 let list = self.incoming.take().unwrap_or_default();
                 self.incoming_bytes = 0;
                 self.names = list.iter().map(|n| (fold_name(n), n.clone())).collect();
                 return Change::List(list);
             }
-            ServerMsg::Join { name } => self.add(name),
-            ServerMsg::Leave { name, .. } => {
+            ServerMsg::Join { room: None, name } => self.add(name),
+            ServerMsg::Leave {
+                room: None, name, ..
+            } => {
                 self.names.remove(&fold_name(name));
             }
             ServerMsg::Nick { old, new } => {
@@ -212,6 +214,7 @@ mod tests {
         feed(&mut m, &["WHOEND 1"]);
         for i in 0..MAX_MEMBERS + 10 {
             m.apply(&ServerMsg::Join {
+                room: None,
                 name: &format!("j{i}"),
             });
         }

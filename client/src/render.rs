@@ -507,14 +507,14 @@ impl Renderer {
             }
         };
         let (head, body) = match msg {
-            ServerMsg::Msg { from, text } => {
+            ServerMsg::Msg { from, text, .. } => {
                 mention = mentions(text, me);
                 (
                     format!("<{}> ", who(self, from)),
                     self.text(text, mention, live),
                 )
             }
-            ServerMsg::Action { from, text } => {
+            ServerMsg::Action { from, text, .. } => {
                 mention = mentions(text, me);
                 (
                     format!("~ {} ", who(self, from)),
@@ -532,15 +532,17 @@ impl Renderer {
                     self.text(text, mention, live),
                 )
             }
-            ServerMsg::Join { name } => (
+            ServerMsg::Join { name, .. } => (
                 "* ".into(),
                 format!("{} has joined the chat", self.name(name, live)),
             ),
-            ServerMsg::Leave { name, reason: "" } => (
+            ServerMsg::Leave {
+                name, reason: "", ..
+            } => (
                 "* ".into(),
                 format!("{} has left the chat", self.name(name, live)),
             ),
-            ServerMsg::Leave { name, reason } => (
+            ServerMsg::Leave { name, reason, .. } => (
                 "* ".into(),
                 format!(
                     "{} has left the chat ({})",
@@ -561,7 +563,7 @@ impl Renderer {
                 ),
             ),
             ServerMsg::Who { .. } => return None,
-            ServerMsg::WhoEnd { count } => {
+            ServerMsg::WhoEnd { count, .. } => {
                 let names = match change {
                     Change::List(names) => names.as_slice(),
                     Change::None => &[],
@@ -597,6 +599,11 @@ impl Renderer {
                 (format!("{} ", self.paint(RED, "error:")), words)
             }
             ServerMsg::Hist { .. } => return None, // HIST inside HIST does not parse
+            ServerMsg::Room { .. }
+            | ServerMsg::Topic { .. }
+            | ServerMsg::Parted { .. }
+            | ServerMsg::RoomList { .. }
+            | ServerMsg::RoomListEnd { .. } => return None,
         };
         let mut lead = String::new();
         if mention && live == Live::Yes {

@@ -26,13 +26,18 @@ pub enum ErrCode<'a> {
     RateLimited,
     /// No acceptable name was given in time; the connection is closed after this line.
     HandshakeTimeout,
+    /// A line for a room this connection is not in (`/in`, `/part`).
+    NotInRoom,
+    /// A `/join` past the server's room limit (`--max-rooms`) or the user's
+    /// (`--rooms-per-user`).
+    TooManyRooms,
     /// A code this version does not know.
     Other(&'a str),
 }
 
 impl<'a> ErrCode<'a> {
     /// Every code this version defines (not `Other`).
-    pub const ALL: [ErrCode<'static>; 10] = [
+    pub const ALL: [ErrCode<'static>; 12] = [
         ErrCode::LineTooLong,
         ErrCode::BadUtf8,
         ErrCode::NameTaken,
@@ -43,6 +48,8 @@ impl<'a> ErrCode<'a> {
         ErrCode::ServerFull,
         ErrCode::RateLimited,
         ErrCode::HandshakeTimeout,
+        ErrCode::NotInRoom,
+        ErrCode::TooManyRooms,
     ];
 
     /// The code as it appears on the wire.
@@ -58,6 +65,8 @@ impl<'a> ErrCode<'a> {
             ErrCode::ServerFull => "server-full",
             ErrCode::RateLimited => "rate-limited",
             ErrCode::HandshakeTimeout => "handshake-timeout",
+            ErrCode::NotInRoom => "not-in-room",
+            ErrCode::TooManyRooms => "too-many-rooms",
             ErrCode::Other(s) => s,
         }
     }

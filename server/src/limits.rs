@@ -92,6 +92,26 @@ pub const MAX_HISTORY: usize = 10_000;
 /// warns at start: it is allowed, but on a small machine it may not be what was meant.
 pub const HISTORY_WARN_BYTES: usize = 256 << 20;
 
+/// `--max-rooms`: rooms that may exist at once, `#general` included. A thousand is a room per
+/// ten people at 10,000 users, far more than an office uses; each room costs its member list
+/// and history, so the bound keeps a script that opens rooms from eating the box.
+pub const DEFAULT_MAX_ROOMS: usize = 1_000;
+
+/// Largest `--max-rooms` accepted: a bound so a typo is refused, not believed.
+pub const MAX_MAX_ROOMS: usize = 100_000;
+
+/// `--rooms-per-user`: rooms one user may be in at once, `#general` included. Fifty is more
+/// than a person follows; each membership costs the server a few dozen bytes
+/// (docs/BENCHMARKS.md), and a join of a busy room costs its member list.
+pub const DEFAULT_ROOMS_PER_USER: usize = 50;
+
+/// Largest `--rooms-per-user` accepted.
+pub const MAX_ROOMS_PER_USER: usize = 10_000;
+
+/// Longest room topic, in bytes (IRC servers' usual `TOPICLEN`). It bounds the answer to
+/// `/rooms`, which lists every room's topic: at most `--max-rooms` x ~500 bytes.
+pub const MAX_TOPIC_BYTES: usize = 390;
+
 /// Bytes read per `read` call into the loop's one scratch buffer.
 pub const READ_CHUNK: usize = 64 * 1024;
 

@@ -1,21 +1,25 @@
-//! The chat room: who is here, what each line does, and who gets which frame.
+//! The chat: who is here, which rooms there are, what each line does, and who gets which
+//! frame.
 //!
 //! This is the whole of the chat logic, as plain code: the event loop feeds it events
 //! (`connect`, `line`, `disconnect`, ...) with a connection id and the time, and it answers by
 //! writing frames into an [`Outbox`]. It owns no socket and reads no clock, so unit tests and
-//! the fuzzer drive it directly.
+//! the fuzzer drive it directly. [`Room`] is the whole chat (the name predates rooms); the
+//! rooms in it (`#general`, `#dev`, ...) are [`channel::Channel`]s, and what the room commands
+//! do is in `rooms.rs`.
 
+pub mod channel;
 pub mod history;
 pub mod leave;
 pub mod members;
 pub mod oracle;
+mod rooms;
 pub mod text;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use lanchat_proto::client::{is_blank, is_quit};
-use lanchat_proto::server::encode_member_list;
 use lanchat_proto::{
     name_key, validate_name, ClientMsg, CommandError, ErrCode, NameIndex, ServerMsg,
 };
@@ -23,10 +27,9 @@ use lanchat_proto::{
 pub use crate::clock::Now;
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox};
-use history::History;
+use channel::{ChannelId, Channels, Membership, GENERAL};
 use lanchat_proto::bucket::TokenBucket;
 pub use leave::LeaveReason;
-use members::MemberLines;
 
 /// What the room needs to know of the configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,10 +42,14 @@ pub struct RoomConfig {
     pub rate: f64,
     /// Lines a connection may send at once.
     pub burst: u32,
-    /// Public messages kept for newcomers.
+    /// Public messages kept for newcomers, per room.
     pub history: usize,
     /// Seconds a new connection has to give a name ([`Room::poll_timeout`]).
     pub handshake_timeout_secs: u64,
+    /// Rooms that may exist at once, `#general` included.
+    pub max_rooms: usize,
+    /// Rooms one user may be in at once, `#general` included.
+    pub rooms_per_user: usize,
 }
 
 impl Default for RoomConfig {
@@ -54,6 +61,8 @@ impl Default for RoomConfig {
             burst: limits::DEFAULT_BURST,
             history: limits::DEFAULT_HISTORY,
             handshake_timeout_secs: limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
+            max_rooms: limits::DEFAULT_MAX_ROOMS,
+            rooms_per_user: limits::DEFAULT_ROOMS_PER_USER,
         }
     }
 }
@@ -83,8 +92,9 @@ struct Session {
     name: Option<Box<str>>,
     /// Tells this session from earlier ones under the same id (for its handshake deadline).
     serial: u64,
-    /// Index in `Room::named` while named.
-    slot: usize,
+    /// The rooms it is in, each with its slot there; `#general` among them from the name on,
+    /// nothing before.
+    rooms: Vec<Membership>,
     /// `None` when flood control is off.
     bucket: Option<TokenBucket>,
     last_rate_err: Option<Instant>,
@@ -94,7 +104,7 @@ struct Session {
     last_drop: Option<Instant>,
 }
 
-/// The chat room.
+/// The chat: every connection, every room.
 #[derive(Debug)]
 pub struct Room {
     cfg: RoomConfig,
@@ -105,11 +115,9 @@ pub struct Room {
     /// Name to its owner, found by any case or look-alike spelling. Invariant: exactly the
     /// named sessions, each once.
     by_name: NameIndex<ConnId>,
-    /// Named connections, densely packed, in join order until someone leaves: the broadcast
-    /// list. Invariant: `sessions[named[i]].slot == i`.
-    named: Vec<ConnId>,
-    /// `named`'s names as `WHO` lines.
-    members: MemberLines,
+    /// The rooms. `#general`'s members are exactly the named connections: the broadcast list
+    /// of everything that is about every room a user is in (`NICK`, `LEAVE`).
+    channels: Channels,
     /// Handshake deadlines in connect order (so in deadline order): `(deadline, id, serial)`.
     /// Entries of sessions that got a name or left stay until they reach the front.
     deadlines: VecDeque<(Instant, ConnId, u64)>,
@@ -117,7 +125,6 @@ pub struct Room {
     serial: u64,
     /// Scratch for the frame being built: a broadcast is encoded here once.
     frame: Vec<u8>,
-    history: History,
     /// `ERR server-full <text>`, fixed by `max_clients`.
     full_frame: Vec<u8>,
     /// `BYE <too slow text>`.
@@ -127,7 +134,6 @@ pub struct Room {
 impl Room {
     /// An empty room.
     pub fn new(cfg: RoomConfig) -> Self {
-        let history = History::new(cfg.history);
         let mut full_frame = Vec::new();
         ServerMsg::Err {
             code: ErrCode::ServerFull,
@@ -139,18 +145,16 @@ impl Room {
             text: text::BYE_TOO_SLOW,
         }
         .encode(&mut too_slow_frame);
-        let members = MemberLines::new(cfg.max_line);
+        let channels = Channels::new(cfg.max_line, cfg.history);
         Room {
             cfg,
             sessions: Vec::new(),
             count: 0,
             by_name: NameIndex::new(),
-            named: Vec::new(),
-            members,
+            channels,
             deadlines: VecDeque::new(),
             serial: 0,
             frame: Vec::new(),
-            history,
             full_frame,
             too_slow_frame,
         }
@@ -171,9 +175,9 @@ impl Room {
         self.count == 0
     }
 
-    /// Named members.
+    /// Named members (all of them are in `#general`).
     pub fn members(&self) -> usize {
-        self.named.len()
+        self.channels.general().len()
     }
 
     /// True when no further connection may be admitted.
@@ -194,7 +198,7 @@ impl Room {
 
     /// The name of `id`, once accepted.
     pub fn name_of(&self, id: ConnId) -> Option<&str> {
-        self.session(id)?.name.as_deref()
+        name_in(&self.sessions, id)
     }
 
     /// True when `id` is connected and named.
@@ -209,12 +213,29 @@ impl Room {
 
     /// Names of the members, in broadcast order.
     pub fn member_names(&self) -> impl Iterator<Item = &str> {
-        self.named.iter().filter_map(|&id| self.name_of(id))
+        self.channels
+            .general()
+            .members()
+            .iter()
+            .filter_map(|&id| self.name_of(id))
     }
 
-    /// Frames kept for newcomers.
-    pub fn history(&self) -> &History {
-        &self.history
+    /// The rooms.
+    pub fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    /// The room `room` (with its `#`, any spelling) names, if it exists.
+    pub fn channel(&self, room: &str) -> Option<&channel::Channel> {
+        self.channels.get(self.channels.find(room)?)
+    }
+
+    /// The rooms `id` is in (`#general` among them once it has a name), as lines spell them.
+    pub fn rooms_of(&self, id: ConnId) -> impl Iterator<Item = &str> {
+        self.session(id)
+            .into_iter()
+            .flat_map(|s| s.rooms.iter())
+            .filter_map(|m| Some(self.channels.get(m.channel)?.name()))
     }
 
     fn session(&self, id: ConnId) -> Option<&Session> {
@@ -250,7 +271,7 @@ impl Room {
         self.sessions[id.0] = Some(Session {
             name: None,
             serial,
-            slot: 0,
+            rooms: Vec::new(),
             bucket,
             last_rate_err: None,
             flooding_since: None,
@@ -372,8 +393,7 @@ impl Room {
         }
         self.count = 0;
         self.by_name.clear();
-        self.named.clear();
-        self.members = MemberLines::new(self.cfg.max_line);
+        self.channels.clear();
         self.deadlines.clear();
     }
 
@@ -430,17 +450,12 @@ impl Room {
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(name), out);
             return;
         }
-        let slot = self.named.len();
-        self.named.push(id);
-        self.members.push(name);
         if let Some(s) = self.session_mut(id) {
             s.name = Some(name.into());
-            s.slot = slot;
         }
-        log::info!("{id} joined as {name} ({} online)", self.named.len());
+        self.enter(id, GENERAL);
+        log::info!("{id} joined as {name} ({} online)", self.members());
 
-        // The welcome: its first line is the newcomer's own; the history and the member list's
-        // full lines are the same for everyone who joins now, and go as shared blocks.
         self.frame.clear();
         ServerMsg::Welcome {
             name,
@@ -448,36 +463,73 @@ impl Room {
         }
         .encode(&mut self.frame);
         out.send(id, &self.frame);
-        let history = &self.history;
+        self.welcome_to(id, GENERAL, out);
+    }
+
+    /// What a newcomer to room `ch` gets after its first line (`WELCOME`, `ROOM`): the history
+    /// and the member list, whose full lines are the same for everyone who joins now and go as
+    /// shared blocks; and what the others there get: `JOIN`.
+    fn welcome_to(&mut self, id: ConnId, ch: ChannelId, out: &mut impl Outbox) {
+        let Some(c) = self.channels.get(ch) else {
+            return;
+        };
+        let history = c.history();
         let key = BlockKey {
             block: Block::History,
+            owner: c.serial(),
             version: history.version(),
         };
         out.send_block(id, key, &mut |buf| history.encode(buf));
-        self.send_members(id, out);
+        self.send_members(id, ch, out);
 
+        let (Some(c), Some(name)) = (self.channels.get(ch), name_in(&self.sessions, id)) else {
+            return;
+        };
         self.frame.clear();
-        ServerMsg::Join { name }.encode(&mut self.frame);
-        self.broadcast(Some(id), out);
+        ServerMsg::Join {
+            room: c.field(),
+            name,
+        }
+        .encode(&mut self.frame);
+        out.broadcast(c.members(), Some(id), &self.frame);
+    }
+
+    /// `line` parsed, or `None` when it is no command (`id` has been told why).
+    fn parse<'l>(
+        &mut self,
+        id: ConnId,
+        line: &'l str,
+        out: &mut impl Outbox,
+    ) -> Option<ClientMsg<'l>> {
+        match ClientMsg::parse(line) {
+            Ok(msg) => Some(msg),
+            Err(CommandError::Unknown(word)) => {
+                let msg = text::unknown_command(word);
+                self.send_err(id, ErrCode::UnknownCommand, &msg, out);
+                None
+            }
+            Err(e @ CommandError::Usage(_)) => {
+                self.send_err(id, ErrCode::BadUsage, &e.to_string(), out);
+                None
+            }
+        }
     }
 
     /// A line from a named connection.
     fn command(&mut self, id: ConnId, line: &str, now: Now, out: &mut impl Outbox) {
-        let msg = match ClientMsg::parse(line) {
-            Ok(msg) => msg,
-            Err(CommandError::Unknown(word)) => {
-                let msg = text::unknown_command(word);
-                self.send_err(id, ErrCode::UnknownCommand, &msg, out);
-                return;
-            }
-            Err(e @ CommandError::Usage(_)) => {
-                self.send_err(id, ErrCode::BadUsage, &e.to_string(), out);
-                return;
-            }
+        let Some(msg) = self.parse(id, line, out) else {
+            return;
         };
         match msg {
             ClientMsg::Quit => self.quit(id, out),
-            ClientMsg::Who => self.send_members(id, out),
+            // A line without a room is about #general.
+            ClientMsg::Who | ClientMsg::Me(_) | ClientMsg::Say(_) | ClientMsg::Topic(_) => {
+                self.in_channel(id, GENERAL, msg, now, out);
+            }
+            ClientMsg::Join(room) => self.join(id, room, out),
+            ClientMsg::Part(room) => self.part(id, room, out),
+            ClientMsg::In { room, line } => self.in_room(id, room, line, now, out),
+            ClientMsg::Rooms => self.list_rooms(id, out),
             ClientMsg::Help => {
                 self.frame.clear();
                 for text in text::HELP {
@@ -490,45 +542,43 @@ impl Room {
                     self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
                     return;
                 };
-                self.encode_from(id, Relayed::Priv, text);
+                self.encode_from(id, None, Relayed::Priv, text);
                 out.send(target, &self.frame);
-            }
-            ClientMsg::Me(text) => {
-                self.encode_from(id, Relayed::Action, text);
-                self.relay_public(id, now, out);
-            }
-            ClientMsg::Say(text) => {
-                self.encode_from(id, Relayed::Msg, text);
-                self.relay_public(id, now, out);
             }
             ClientMsg::Nick(new) => self.rename(id, new, out),
         }
     }
 
-    /// Send `id` the member list (`WHO` lines within the line limit, then `WHOEND`): the full
-    /// lines as a shared block, the rest as its own frame.
-    fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) {
+    /// Send `id` the member list of room `ch` (`WHO` lines within the line limit, then
+    /// `WHOEND`): the full lines as a shared block, the rest as its own frame.
+    fn send_members(&mut self, id: ConnId, ch: ChannelId, out: &mut impl Outbox) {
         let sessions = &self.sessions;
-        self.members.refresh(
-            self.named
+        let Some(c) = self.channels.get_mut(ch) else {
+            return;
+        };
+        let names = c.members().to_vec();
+        c.lines_mut().refresh(
+            names
                 .iter()
                 .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref()),
         );
-        let (full, version) = self.members.full();
+        let (full, version) = c.lines().full();
         if !full.is_empty() {
             let key = BlockKey {
                 block: Block::Members,
+                owner: c.serial(),
                 version,
             };
             out.send_block(id, key, &mut |buf| buf.extend_from_slice(full));
         }
         self.frame.clear();
-        self.members.encode_tail(&mut self.frame);
+        c.lines().encode_tail(&mut self.frame);
         out.send(id, &self.frame);
     }
 
-    /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
-    fn encode_from(&mut self, id: ConnId, kind: Relayed, text: &str) {
+    /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name) in the
+    /// room whose field is `room` (`None` for `#general`, and for private messages).
+    fn encode_from(&mut self, id: ConnId, room: Option<&str>, kind: Relayed, text: &str) {
         self.frame.clear();
         let from = self
             .sessions
@@ -536,17 +586,11 @@ impl Room {
             .and_then(|s| s.as_ref()?.name.as_deref())
             .unwrap_or_default();
         let msg = match kind {
-            Relayed::Msg => ServerMsg::Msg { from, text },
-            Relayed::Action => ServerMsg::Action { from, text },
+            Relayed::Msg => ServerMsg::Msg { room, from, text },
+            Relayed::Action => ServerMsg::Action { room, from, text },
             Relayed::Priv => ServerMsg::Priv { from, text },
         };
         msg.encode(&mut self.frame);
-    }
-
-    /// The public frame in `self.frame` goes into the history and to every other member.
-    fn relay_public(&mut self, from: ConnId, now: Now, out: &mut impl Outbox) {
-        self.history.push(now.unix_ms, &self.frame);
-        self.broadcast(Some(from), out);
     }
 
     fn rename(&mut self, id: ConnId, new: &str, out: &mut impl Outbox) {
@@ -575,14 +619,20 @@ impl Room {
         }
         self.by_name.remove(&old);
         self.by_name.insert(key, id);
+        let mut rooms = Vec::new();
         if let Some(s) = self.session_mut(id) {
             s.name = Some(new.into());
+            rooms.extend(s.rooms.iter().map(|m| m.channel));
         }
-        self.members.invalidate();
+        for ch in rooms {
+            if let Some(c) = self.channels.get_mut(ch) {
+                c.renamed();
+            }
+        }
         log::info!("{id} {old} is now {new}");
         self.frame.clear();
         ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
-        self.broadcast(None, out);
+        self.broadcast_everyone(None, out);
     }
 
     /// `<quit>`: `BYE`, then `LEAVE <name> quit` to the others, then close.
@@ -608,36 +658,35 @@ impl Room {
         let Some(name) = session.name else {
             return;
         };
-        log::info!("{id} {name} left ({reason}, {} online)", self.named.len());
+        log::info!("{id} {name} left ({reason}, {} online)", self.members());
         self.frame.clear();
         ServerMsg::Leave {
+            room: None,
             name: &name,
             reason: reason.word(),
         }
         .encode(&mut self.frame);
-        self.broadcast(None, out);
+        self.broadcast_everyone(None, out);
     }
 
+    /// Forget `id`: its name, and its place in every room it was in.
     fn remove(&mut self, id: ConnId) -> Option<Session> {
         let session = self.sessions.get_mut(id.0)?.take()?;
         self.count -= 1;
         if let Some(name) = &session.name {
             self.by_name.remove(name);
-            let slot = session.slot;
-            self.named.swap_remove(slot);
-            self.members.invalidate();
-            if let Some(&moved) = self.named.get(slot) {
-                if let Some(s) = self.session_mut(moved) {
-                    s.slot = slot;
-                }
-            }
+        }
+        for &m in &session.rooms {
+            self.drop_membership(m);
         }
         Some(session)
     }
 
-    /// Send the frame in `self.frame` to every member but `except`.
-    fn broadcast(&self, except: Option<ConnId>, out: &mut impl Outbox) {
-        out.broadcast(&self.named, except, &self.frame);
+    /// Send the frame in `self.frame` to every named connection but `except`: everyone who
+    /// shares a room with anyone, since everyone is in `#general`. So a `NICK` or `LEAVE`,
+    /// which is about every room its user is in, reaches each of them once.
+    fn broadcast_everyone(&self, except: Option<ConnId>, out: &mut impl Outbox) {
+        out.broadcast(self.channels.general().members(), except, &self.frame);
     }
 
     fn send_err(&mut self, id: ConnId, code: ErrCode<'_>, text: &str, out: &mut impl Outbox) {
@@ -665,39 +714,63 @@ impl Room {
             .sessions
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| Some((i, s.as_ref()?.name.as_deref()?)))
+            .filter_map(|(i, s)| Some((i, s.as_ref()?)))
+            .filter(|(_, s)| s.name.is_some())
             .collect();
-        if named.len() != self.named.len() || named.len() != self.by_name.len() {
+        if named.len() != self.members() || named.len() != self.by_name.len() {
             return Err(format!(
-                "{} named sessions, {} in broadcast list, {} in name index",
+                "{} named sessions, {} in #general, {} in name index",
                 named.len(),
-                self.named.len(),
+                self.members(),
                 self.by_name.len()
             ));
         }
-        for (slot, id) in self.named.iter().enumerate() {
-            match self.session(*id) {
-                Some(s) if s.name.is_some() && s.slot == slot => {}
-                _ => return Err(format!("broadcast slot {slot} holds bad id {id}")),
-            }
-        }
-        for (i, name) in named {
+        for &(i, s) in &named {
+            let name = s.name.as_deref().unwrap_or_default();
             if validate_name(name).is_err() {
                 return Err(format!("invalid name {name:?} accepted"));
             }
             if self.by_name.get(name) != Some(&ConnId(i)) {
                 return Err(format!("name {name:?} not indexed to #{i}"));
             }
+            if !s.rooms.iter().any(|m| m.channel == GENERAL) {
+                return Err(format!("{name} is not in #general"));
+            }
+            if s.rooms.len() > self.cfg.rooms_per_user {
+                return Err(format!("{name} is in {} rooms", s.rooms.len()));
+            }
+            for (k, m) in s.rooms.iter().enumerate() {
+                if s.rooms[..k].iter().any(|o| o.channel == m.channel) {
+                    return Err(format!("{name} is in a room twice"));
+                }
+                let holds = self
+                    .channels
+                    .get(m.channel)
+                    .and_then(|c| c.members().get(m.slot as usize));
+                if holds != Some(&ConnId(i)) {
+                    return Err(format!("{name}'s membership {m:?} points elsewhere"));
+                }
+            }
         }
-        let mut members = self.members.clone();
-        members.refresh(self.member_names());
-        let mut kept = members.full().0.to_vec();
-        members.encode_tail(&mut kept);
-        let mut fresh = Vec::new();
-        encode_member_list(self.member_names(), self.cfg.max_line, &mut fresh);
-        if kept != fresh {
-            return Err("the kept member list differs from the members".into());
+        if self
+            .sessions
+            .iter()
+            .flatten()
+            .any(|s| s.name.is_none() && !s.rooms.is_empty())
+        {
+            return Err("a session without a name is in a room".into());
         }
+        if self.channels.len() > self.cfg.max_rooms {
+            return Err(format!(
+                "{} rooms over max {}",
+                self.channels.len(),
+                self.cfg.max_rooms
+            ));
+        }
+        self.channels.check(
+            |id| self.name_of(id),
+            |id| Some(self.session(id)?.rooms.as_slice()),
+        )?;
         let waiting = self.sessions.iter().flatten().filter(|s| s.name.is_none());
         for s in waiting {
             if !self
@@ -710,6 +783,12 @@ impl Room {
         }
         Ok(())
     }
+}
+
+/// The name of `id`, once accepted (a function of the sessions alone, so the other fields of
+/// the room can be borrowed beside it).
+fn name_in(sessions: &[Option<Session>], id: ConnId) -> Option<&str> {
+    sessions.get(id.0)?.as_ref()?.name.as_deref()
 }
 
 /// `id` is still the session `serial` and has no name yet.

@@ -595,3 +595,5 @@ fn ids_are_reusable_after_leaving() {
     assert_eq!(f.sent(), vec![s(A, "MSG bob hi")]);
     assert_eq!(f.room.members(), 2);
 }
+
+mod rooms;
