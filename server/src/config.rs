@@ -94,6 +94,11 @@ pub struct Config {
               .range(1..=limits::MAX_ROOMS_PER_USER as u64))]
     pub rooms_per_user: usize,
 
+    /// Keep history and notes in memory only: nothing is written to the state directory, and
+    /// a restart forgets them (`--history 0` writes no history either).
+    #[arg(long, env = "LANCHAT_NO_PERSIST", value_parser = parse_switch)]
+    pub no_persist: bool,
+
     /// Server name shown to clients that discover it (default: the host name).
     #[arg(long, env = "LANCHAT_NAME")]
     pub name: Option<String>,
@@ -151,6 +156,7 @@ impl Default for Config {
             history: limits::DEFAULT_HISTORY,
             max_rooms: limits::DEFAULT_MAX_ROOMS,
             rooms_per_user: limits::DEFAULT_ROOMS_PER_USER,
+            no_persist: false,
             name: None,
             no_discovery: false,
             plaintext: false,
@@ -332,6 +338,16 @@ mod tests {
         assert_eq!(parse_size("1MiB"), Ok(1 << 20));
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn no_persist_is_a_switch() {
+        assert!(Config::try_parse_from(["x", "--no-persist"]).is_ok_and(|c| c.no_persist));
+        assert!(Config::try_parse_from(["x", "--no-persist=1"]).is_err());
+        for (s, want) in [("yes", Ok(true)), ("Off", Ok(false)), ("", Ok(false))] {
+            assert_eq!(parse_switch(s), want, "{s:?}");
+        }
+        assert!(parse_switch("maybe").is_err());
     }
 
     #[test]
