@@ -57,8 +57,10 @@ pub struct Args {
 
 const AFTER_HELP: &str = "\
 In the chat: <quit>, /quit or Ctrl-D leaves; Ctrl-C clears the line (on an empty line, leaves);
-Tab completes names; /help lists the server's commands. At the address prompt, ? looks for
-servers on the local network. NO_COLOR (or TERM=dumb) turns colours off.";
+Tab completes names and rooms; /help lists the server's commands. /join #room joins a room and
+makes it the current one (typed lines go there); Alt-Left/Alt-Right or Ctrl-P/Ctrl-N and
+/go #room switch rooms. At the address prompt, ? looks for servers on the local network.
+NO_COLOR (or TERM=dumb) turns colours off.";
 
 /// `--name`: checked by the protocol's own rules before anything is sent, so a name the server
 /// would refuse (or a blank one, which it would not even answer) is a clear flag error.

@@ -15,7 +15,10 @@
 //! - [`render`]: a server line as a person sees it (`[12:01] <bob> hi`), colours, mentions.
 //! - [`sanitize`]: nothing received can drive the terminal (escape sequences, bidi controls).
 //! - [`members`]: who is here, kept current from the server's lines; tab completion.
-//! - [`editor`]: rustyline callbacks (completion, Ctrl-C).
+//! - [`rooms`]: the rooms this client is in, the current one (where typed lines go), unread
+//!   counts for the prompt.
+//! - [`editor`]: rustyline callbacks (completion, Ctrl-C, the keys that switch rooms).
+//! - [`redraw`]: drawing the prompt again under a half-typed line when it changes.
 //! - [`discovery`]: finding servers on the LAN by UDP broadcast (`--discover`).
 //! - [`tls`]: the TLS configuration, the verifier that pins a server's key (or checks it
 //!   against an office CA), and telling a plaintext server apart.
@@ -39,7 +42,9 @@ pub mod members;
 pub mod outbox;
 pub mod pacer;
 pub mod reader;
+pub mod redraw;
 pub mod render;
+pub mod rooms;
 pub mod sanitize;
 pub mod screen;
 pub mod session;

@@ -42,11 +42,25 @@ pub const MAX_SENT_LINE: usize = lanchat_proto::DEFAULT_MAX_LINE;
 
 /// A typed line cut into lines the server takes ([`MAX_SENT_LINE`] bytes at most on the
 /// wire), at spaces where it can be, never inside a character. A message to someone
-/// (`/msg bob ...`) or an action (`/me ...`) keeps its command on every piece. A line that
-/// fits comes back as it is.
+/// (`/msg bob ...`) or an action (`/me ...`) keeps its command on every piece, and a line done
+/// in a room (`/in #room ...`) its room. A line that fits comes back as it is.
 pub fn split_long(line: &str) -> Vec<String> {
-    if encode_line(line).len() <= MAX_SENT_LINE + 1 {
+    split_within(line, MAX_SENT_LINE)
+}
+
+fn split_within(line: &str, max: usize) -> Vec<String> {
+    if encode_line(line).len() <= max + 1 {
         return vec![line.to_owned()];
+    }
+    if let Ok(lanchat_proto::ClientMsg::In { room, line: inner }) =
+        lanchat_proto::ClientMsg::parse(line)
+    {
+        let head = format!("/in {room} ");
+        let room_left = max.saturating_sub(head.len()).max(1);
+        return split_within(inner, room_left)
+            .into_iter()
+            .map(|piece| format!("{head}{piece}"))
+            .collect();
     }
     let (head, text) = match lanchat_proto::ClientMsg::parse(line) {
         Ok(lanchat_proto::ClientMsg::Me(text)) => ("/me ".to_owned(), text),
@@ -57,7 +71,7 @@ pub fn split_long(line: &str) -> Vec<String> {
         }
         _ => (String::new(), line),
     };
-    let room = MAX_SENT_LINE.saturating_sub(head.len()).max(1);
+    let room = max.saturating_sub(head.len()).max(1);
     let mut pieces = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
@@ -292,6 +306,8 @@ mod tests {
             (format!("/me {words}"), "/me "),
             (format!("/msg bob {words}"), "/msg bob "),
             (format!("//{words}"), "//"),
+            (format!("/in #dev {words}"), "/in #dev "),
+            (format!("/in #dev /me {words}"), "/in #dev /me "),
         ] {
             let pieces = split_long(&line);
             assert!(pieces.len() >= 3, "{}", pieces.len());

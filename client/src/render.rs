@@ -19,6 +19,15 @@
 //! | `INFO text`, `WELCOME ann text`, `HELLO text`, `BYE text` | `[12:01] * text` |
 //! | `ERR code text` | `[12:01] error: text` |
 //! | `HIST <ms> <frame>` | the frames of a block at their own times, under `--- earlier messages (10:02 to 11:58) ---` |
+//! | `MSG #ops bob hi` (not the current room) | `[12:01] #ops <bob> hi` |
+//! | `JOIN #dev bob`, `LEAVE #dev bob parted` | `[12:01] * bob has joined #dev`, `... has left #dev` |
+//! | `ROOM #dev release` | `[12:01] * you joined #dev (topic: release)` |
+//! | `TOPIC #dev bob lunch` | `[12:01] * bob set the topic of #dev: lunch` |
+//! | `PARTED #dev` | `[12:01] * you left #dev` |
+//! | `WHOEND #dev 2` | `[12:01] * here now in #dev (2): ann, bob` |
+//! | `ROOMLIST ...` + `ROOMLISTEND 3` | `[12:01] * rooms (3):` and a table: name, people, topic |
+//!
+//! A member list that answers the user's own `/who` is a table too: the names in columns.
 //!
 //! A time not from today shows its date: `[Dec 01 10:09]` (`[2025-12-01 10:09]` with
 //! [`Style::iso_time`]).
@@ -55,6 +64,9 @@ pub const HERE_NOW_ROWS: usize = 10;
 /// 50 by default); past that they are shown as a block of their own.
 pub const MAX_HISTORY_BLOCK: usize = 1_000;
 
+/// At most this many rooms are listed in the table answering `/rooms`; the rest are counted.
+pub const MAX_LISTED_ROOMS: usize = 200;
+
 /// The terminal bell.
 pub const BEL: char = '\u{7}';
 
@@ -75,6 +87,7 @@ const DIM: &str = "\x1b[2m";
 const RED: &str = "\x1b[31m";
 const MAGENTA_BOLD: &str = "\x1b[1;35m";
 const YELLOW_BOLD: &str = "\x1b[1;33m";
+const CYAN: &str = "\x1b[36m";
 
 /// Name colours in a 16-colour terminal: the six basic hues and their bright forms (no black,
 /// white or grey, which vanish on one background or another).
@@ -213,6 +226,25 @@ pub fn shown(text: &str) -> String {
     out
 }
 
+/// `s` (shown text, no escapes) cut to at most `width` columns, with `…` where it was cut.
+fn cut_to_width(s: &str, width: usize) -> String {
+    if display_width(s) <= width {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
 /// Display width of `s`, not counting our own escape sequences (`ESC [ ... m`).
 pub fn display_width(s: &str) -> usize {
     let mut width = 0;
@@ -341,6 +373,31 @@ struct Parts {
     mention: bool,
 }
 
+/// What the session knows about a server line beyond the line itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// What the line did to the member list.
+    pub change: &'a Change,
+    /// This client's name.
+    pub me: &'a str,
+    /// The room to tag the line with: it is about a room other than the current one.
+    pub tag: Option<&'a str>,
+    /// How a member list is shown.
+    pub list: Listing,
+}
+
+/// How a member list is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// One line: `here now (3): ann, bob, cid` (as a join shows it).
+    Line,
+    /// A table of names in columns (the answer to the user's own `/who`).
+    Table,
+}
+
+/// One room of a `/rooms` answer being received: name, people, topic.
+type ListedRoom = (String, usize, String);
+
 /// Turns server lines into display lines. Keeps the history block being received, when the
 /// bell last rang, and the width to wrap at.
 #[derive(Debug)]
@@ -353,6 +410,9 @@ pub struct Renderer {
     last_bell_ms: Option<u64>,
     /// Columns to wrap at (`None`: no wrapping, as for scripts).
     width: Option<usize>,
+    /// A `/rooms` answer being received (at most [`MAX_LISTED_ROOMS`] kept, the rest
+    /// counted).
+    rooms: Option<(Vec<ListedRoom>, usize)>,
 }
 
 impl Renderer {
@@ -364,6 +424,7 @@ impl Renderer {
             history: Vec::new(),
             last_bell_ms: None,
             width: None,
+            rooms: None,
         }
     }
 
@@ -388,20 +449,163 @@ impl Renderer {
         me: &str,
         now_ms: u64,
     ) -> Vec<String> {
+        let seen = Seen {
+            change,
+            me,
+            tag: None,
+            list: Listing::Line,
+        };
+        self.render_seen(msg, &seen, now_ms)
+    }
+
+    /// [`Renderer::render`], with what the session knows of the line: the room to tag it with
+    /// and how to show a member list.
+    pub fn render_seen(
+        &mut self,
+        msg: &ServerMsg<'_>,
+        seen: &Seen<'_>,
+        now_ms: u64,
+    ) -> Vec<String> {
         if let ServerMsg::Hist { at_ms, frame } = msg {
             let mut out = Vec::new();
             if self.history.len() == MAX_HISTORY_BLOCK {
                 out = self.end_history(now_ms);
             }
-            if let Some(parts) = self.parts(frame, change, me, *at_ms, now_ms, Live::No) {
+            if let Some(parts) = self.parts(frame, seen, *at_ms, now_ms, Live::No) {
                 let rows = self.finish(parts, *at_ms, Live::No);
                 self.history.push((*at_ms, rows));
             }
             return out;
         }
+        if let ServerMsg::RoomList {
+            room,
+            members,
+            topic,
+        } = msg
+        {
+            let (rooms, more) = self.rooms.get_or_insert_with(|| (Vec::new(), 0));
+            if rooms.len() < MAX_LISTED_ROOMS {
+                rooms.push((sanitize(room).into_owned(), *members, shown(topic)));
+            } else {
+                *more += 1;
+            }
+            return Vec::new();
+        }
         let mut out = self.end_history(now_ms);
-        if let Some(parts) = self.parts(msg, change, me, now_ms, now_ms, Live::Yes) {
-            out.extend(self.finish(parts, now_ms, Live::Yes));
+        match (msg, seen.change, seen.list) {
+            (ServerMsg::RoomListEnd { count }, ..) => out.extend(self.room_table(*count, now_ms)),
+            (ServerMsg::WhoEnd { room, count }, Change::List(names), Listing::Table) => {
+                out.extend(self.who_table(*room, *count, names, seen.me, now_ms));
+            }
+            _ => {
+                if let Some(parts) = self.parts(msg, seen, now_ms, now_ms, Live::Yes) {
+                    out.extend(self.finish(parts, now_ms, Live::Yes));
+                }
+            }
+        }
+        out
+    }
+
+    /// A notice (`* ...`) at `now_ms` as a [`Parts`].
+    fn notice(&self, body: String, now_ms: u64) -> Parts {
+        Parts {
+            head: format!("{}* ", self.stamp(now_ms, now_ms)),
+            body,
+            mention: false,
+        }
+    }
+
+    /// The columns a table under a head `indent` wide may fill.
+    fn table_width(&self, indent: usize) -> usize {
+        self.width.unwrap_or(80).saturating_sub(indent).max(20)
+    }
+
+    /// The answer to `/who`: a heading, then the names in columns (at most
+    /// [`HERE_NOW_ROWS`] rows; the rest counted).
+    fn who_table(
+        &mut self,
+        room: Option<&str>,
+        count: usize,
+        names: &[String],
+        me: &str,
+        now_ms: u64,
+    ) -> Vec<String> {
+        let title = match room {
+            Some(room) => format!("here now in {} ({count}):", sanitize(room)),
+            None => format!("here now ({count}):"),
+        };
+        let head = self.notice(title, now_ms);
+        let indent = display_width(&head.head);
+        let mut out = self.finish(head, now_ms, Live::Yes);
+        let cells: Vec<(String, usize)> = names
+            .iter()
+            .map(|n| {
+                let plain = sanitize(n);
+                let shown = if fold_name(n) == fold_name(me) {
+                    self.own_name(n)
+                } else {
+                    self.name(n, Live::Yes)
+                };
+                let w = display_width(&plain);
+                (shown, w)
+            })
+            .collect();
+        let col = cells.iter().map(|(_, w)| *w).max().unwrap_or(0) + 2;
+        // The last column needs no gap after it.
+        let per_row = ((self.table_width(indent) + 2) / col).max(1);
+        let pad = " ".repeat(indent);
+        let mut rows = cells.chunks(per_row);
+        for chunk in rows.by_ref().take(HERE_NOW_ROWS) {
+            let mut row = pad.clone();
+            for (i, (name, w)) in chunk.iter().enumerate() {
+                row.push_str(name);
+                if i + 1 < chunk.len() {
+                    row.push_str(&" ".repeat(col - w));
+                }
+            }
+            out.push(row);
+        }
+        let left: usize = rows.map(<[_]>::len).sum();
+        if left > 0 {
+            out.push(format!("{pad}... and {left} more"));
+        }
+        out
+    }
+
+    /// The answer to `/rooms`: a heading, then one row per room (name, people, topic).
+    fn room_table(&mut self, count: usize, now_ms: u64) -> Vec<String> {
+        let (rooms, more) = self.rooms.take().unwrap_or_default();
+        let head = self.notice(format!("rooms ({count}):"), now_ms);
+        let indent = display_width(&head.head);
+        let mut out = self.finish(head, now_ms, Live::Yes);
+        let name_w = rooms
+            .iter()
+            .map(|(r, ..)| display_width(r))
+            .max()
+            .unwrap_or(0);
+        let count_w = rooms
+            .iter()
+            .map(|(_, n, _)| n.to_string().len())
+            .max()
+            .unwrap_or(1);
+        let pad = " ".repeat(indent);
+        let room_for_topic = self
+            .table_width(indent)
+            .saturating_sub(name_w + count_w + 4);
+        for (room, people, topic) in &rooms {
+            let name = self.paint(CYAN, room);
+            let mut row = format!(
+                "{pad}{name}{}  {people:>count_w$}",
+                " ".repeat(name_w - display_width(room))
+            );
+            if !topic.is_empty() {
+                row.push_str("  ");
+                row.push_str(&cut_to_width(topic, room_for_topic.max(10)));
+            }
+            out.push(row);
+        }
+        if more > 0 {
+            out.push(format!("{pad}... and {more} more"));
         }
         out
     }
@@ -420,12 +624,23 @@ impl Renderer {
     }
 
     /// The echo of a line this client (`me`) sent at `now_ms`, drawn the way others see it:
-    /// `<ann> hi`, `~ ann waves`, `[private] -> bob: psst`. Commands that are not messages
-    /// (`/who`, `/nick`, ...) echo nothing: their answer shows.
-    pub fn own(&mut self, msg: &ClientMsg<'_>, me: &str, now_ms: u64) -> Option<Vec<String>> {
+    /// `<ann> hi`, `~ ann waves`, `[private] -> bob: psst`; a line done in a room other than
+    /// the current one (`tag`) is tagged with it. Commands that are not messages (`/who`,
+    /// `/nick`, ...) echo nothing: their answer shows.
+    pub fn own(
+        &mut self,
+        msg: &ClientMsg<'_>,
+        me: &str,
+        tag: Option<&str>,
+        now_ms: u64,
+    ) -> Option<Vec<String>> {
+        let tag = match tag {
+            Some(room) => format!("{} ", self.paint(CYAN, &sanitize(room))),
+            None => String::new(),
+        };
         let (head, body) = match msg {
-            ClientMsg::Say(text) => (format!("<{}> ", self.own_name(me)), shown(text)),
-            ClientMsg::Me(text) => (format!("~ {} ", self.own_name(me)), shown(text)),
+            ClientMsg::Say(text) => (format!("{tag}<{}> ", self.own_name(me)), shown(text)),
+            ClientMsg::Me(text) => (format!("{tag}~ {} ", self.own_name(me)), shown(text)),
             ClientMsg::Msg { to, text } => (
                 format!(
                     "{} -> {}: ",
@@ -492,12 +707,17 @@ impl Renderer {
     fn parts(
         &mut self,
         msg: &ServerMsg<'_>,
-        change: &Change,
-        me: &str,
+        seen: &Seen<'_>,
         at_ms: u64,
         now_ms: u64,
         live: Live,
     ) -> Option<Parts> {
+        let (change, me) = (seen.change, seen.me);
+        // A line of a room other than the current one says which.
+        let tag = match seen.tag {
+            Some(room) => format!("{} ", self.paint(CYAN, &sanitize(room))),
+            None => String::new(),
+        };
         let mut mention = false;
         let who = |r: &Self, from: &str| {
             if fold_name(from) == fold_name(me) {
@@ -510,14 +730,14 @@ impl Renderer {
             ServerMsg::Msg { from, text, .. } => {
                 mention = mentions(text, me);
                 (
-                    format!("<{}> ", who(self, from)),
+                    format!("{tag}<{}> ", who(self, from)),
                     self.text(text, mention, live),
                 )
             }
             ServerMsg::Action { from, text, .. } => {
                 mention = mentions(text, me);
                 (
-                    format!("~ {} ", who(self, from)),
+                    format!("{tag}~ {} ", who(self, from)),
                     self.text(text, mention, live),
                 )
             }
@@ -532,6 +752,21 @@ impl Renderer {
                     self.text(text, mention, live),
                 )
             }
+            ServerMsg::Join {
+                room: Some(room),
+                name,
+            } => (
+                "* ".into(),
+                format!("{} has joined {}", self.name(name, live), sanitize(room)),
+            ),
+            ServerMsg::Leave {
+                room: Some(room),
+                name,
+                ..
+            } => (
+                "* ".into(),
+                format!("{} has left {}", self.name(name, live), sanitize(room)),
+            ),
             ServerMsg::Join { name, .. } => (
                 "* ".into(),
                 format!("{} has joined the chat", self.name(name, live)),
@@ -563,14 +798,17 @@ impl Renderer {
                 ),
             ),
             ServerMsg::Who { .. } => return None,
-            ServerMsg::WhoEnd { count, .. } => {
+            ServerMsg::WhoEnd { room, count } => {
                 let names = match change {
                     Change::List(names) => names.as_slice(),
                     Change::None => &[],
                 };
                 // At most MAX_LISTED_NAMES names, and never more than a screen's worth.
                 let budget = self.width.unwrap_or(80) * HERE_NOW_ROWS;
-                let mut s = format!("here now ({count})");
+                let mut s = match room {
+                    Some(room) => format!("here now in {} ({count})", sanitize(room)),
+                    None => format!("here now ({count})"),
+                };
                 let mut listed = 0;
                 for n in names.iter().take(MAX_LISTED_NAMES) {
                     let name = who(self, n);
@@ -599,11 +837,37 @@ impl Renderer {
                 (format!("{} ", self.paint(RED, "error:")), words)
             }
             ServerMsg::Hist { .. } => return None, // HIST inside HIST does not parse
-            ServerMsg::Room { .. }
-            | ServerMsg::Topic { .. }
-            | ServerMsg::Parted { .. }
-            | ServerMsg::RoomList { .. }
-            | ServerMsg::RoomListEnd { .. } => return None,
+            ServerMsg::Room { room, topic: "" } => {
+                ("* ".into(), format!("you joined {}", sanitize(room)))
+            }
+            ServerMsg::Room { room, topic } => (
+                "* ".into(),
+                format!("you joined {} (topic: {})", sanitize(room), shown(topic)),
+            ),
+            ServerMsg::Topic {
+                room,
+                name,
+                text: "",
+            } => (
+                "* ".into(),
+                format!(
+                    "{} cleared the topic of {}",
+                    who(self, name),
+                    sanitize(room)
+                ),
+            ),
+            ServerMsg::Topic { room, name, text } => (
+                "* ".into(),
+                format!(
+                    "{} set the topic of {}: {}",
+                    who(self, name),
+                    sanitize(room),
+                    shown(text)
+                ),
+            ),
+            ServerMsg::Parted { room } => ("* ".into(), format!("you left {}", sanitize(room))),
+            // Gathered into a table by `render_seen`.
+            ServerMsg::RoomList { .. } | ServerMsg::RoomListEnd { .. } => return None,
         };
         let mut lead = String::new();
         if mention && live == Live::Yes {
@@ -697,6 +961,66 @@ mod tests {
 
     fn plain(lines: &[&str]) -> Vec<String> {
         render_all(Style::PLAIN, "ann", lines)
+    }
+
+    #[test]
+    fn room_lines_plain() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["JOIN #dev bob"], &["[12:01] * bob has joined #dev"]),
+            (&["LEAVE #dev bob parted"], &["[12:01] * bob has left #dev"]),
+            (&["ROOM #dev"], &["[12:01] * you joined #dev"]),
+            (
+                &["ROOM #dev release on friday"],
+                &["[12:01] * you joined #dev (topic: release on friday)"],
+            ),
+            (
+                &["TOPIC #dev bob lunch"],
+                &["[12:01] * bob set the topic of #dev: lunch"],
+            ),
+            (
+                &["TOPIC #dev bob"],
+                &["[12:01] * bob cleared the topic of #dev"],
+            ),
+            (&["PARTED #dev"], &["[12:01] * you left #dev"]),
+            (
+                &["WHO #dev bob ann", "WHOEND #dev 2"],
+                &["[12:01] * here now in #dev (2): bob, ann"],
+            ),
+            (
+                &[
+                    "ROOMLIST #general 2",
+                    "ROOMLIST #d\u{1b}[2J 1 t\u{7}",
+                    "ROOMLISTEND 2",
+                ],
+                &[
+                    "[12:01] * rooms (2):",
+                    "          #general  2",
+                    "          #d␛[2J    1  t␇",
+                ],
+            ),
+            (&["MSG #dev bob hi"], &["[12:01] <bob> hi"]),
+        ];
+        for (lines, want) in cases {
+            assert_eq!(plain(lines), *want, "{lines:?}");
+        }
+        // Tagged when the room is not the current one (the session says which).
+        let mut r = Renderer::new(Style::PLAIN, utc);
+        let seen = Seen {
+            change: &Change::None,
+            me: "ann",
+            tag: Some("#ops"),
+            list: Listing::Line,
+        };
+        let msg = ServerMsg::parse("ACTION #ops bob waves").unwrap();
+        assert_eq!(
+            r.render_seen(&msg, &seen, NOW),
+            ["[12:01] #ops ~ bob waves"]
+        );
+        let own = ClientMsg::Say("hi");
+        assert_eq!(
+            r.own(&own, "ann", Some("#ops"), NOW),
+            Some(vec!["[12:01] #ops <ann> hi".to_owned()])
+        );
     }
 
     #[test]
@@ -1023,7 +1347,7 @@ mod tests {
         ];
         for (line, want) in cases {
             let msg = ClientMsg::parse(line).unwrap();
-            let got = r.own(&msg, "ann", NOW).map(|rows| rows.join("\n"));
+            let got = r.own(&msg, "ann", None, NOW).map(|rows| rows.join("\n"));
             assert_eq!(got.as_deref(), *want, "{line:?}");
         }
     }

@@ -16,10 +16,14 @@ use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
 use lanchat_client::conn::{plain_io, Conn, NameReply, CONNECT_TIMEOUT};
 use lanchat_client::discovery::{self, Pick};
-use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
+use lanchat_client::editor::{
+    edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, SwitchRoom, Typing,
+};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
+use lanchat_client::redraw::Redraw;
 use lanchat_client::render::Palette;
+use lanchat_client::rooms::Step;
 use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome};
 use lanchat_client::signals::{self, InterruptFlag};
@@ -343,6 +347,22 @@ fn chat(
             pressed: Arc::clone(&ctrl_c),
         })),
     );
+    let redraw = Redraw::spawn(Arc::clone(screen)).context("starting the redraw thread")?;
+    for (key, step) in [
+        (KeyEvent(KeyCode::Left, Modifiers::ALT), Step::Prev),
+        (KeyEvent(KeyCode::Right, Modifiers::ALT), Step::Next),
+        (KeyEvent::ctrl('P'), Step::Prev),
+        (KeyEvent::ctrl('N'), Step::Next),
+    ] {
+        rl.bind_sequence(
+            key,
+            EventHandler::Conditional(Box::new(SwitchRoom {
+                session: Arc::clone(session),
+                redraw: Arc::clone(&redraw),
+                step,
+            })),
+        );
+    }
     for enter in [
         KeyEvent(KeyCode::Enter, Modifiers::NONE),
         KeyEvent::ctrl('J'),
@@ -378,7 +398,6 @@ fn chat(
         .context("setting up the connection")?;
     let ended = EndSlot::new();
     let listed = Arc::new(Latch::default());
-    let restart = Arc::new(AtomicBool::new(false));
     let (on_end, interrupted) = if driven {
         let flag = InterruptFlag::register().context("setting up Ctrl-C")?;
         (OnEnd::Wake(Arc::clone(&ended)), Some(flag))
@@ -392,7 +411,7 @@ fn chat(
         screen: Arc::clone(screen),
         on_end,
         listed: Arc::clone(&listed),
-        restart: driven.then(|| Arc::clone(&restart)),
+        redraw: driven.then(|| Arc::clone(&redraw)),
     };
     reader::spawn(conn, Arc::clone(session), Box::new(sink))
         .context("starting the reader thread")?;
@@ -416,13 +435,12 @@ fn chat(
             ended.ack();
             break 'chat out;
         }
-        let restarting = restart.swap(false, Ordering::SeqCst);
+        let (restarting, interrupt) = redraw.take(interrupted.as_ref());
         if restarting {
             // Asked between two lines: the prompt is drawn anew below anyway.
             screen.release(|| {});
         }
-        let interrupt = interrupted.as_ref().is_some_and(InterruptFlag::take);
-        if interrupt && !restarting {
+        if interrupt {
             // A Ctrl-C between two lines: as on an empty line.
             match outbox.cancel() {
                 0 => break 'chat quit(interrupted.as_ref()),
@@ -473,9 +491,11 @@ fn chat(
                     break 'chat out;
                 }
                 let pressed = ctrl_c.swap(false, Ordering::SeqCst);
-                if restart.swap(false, Ordering::SeqCst) || !pressed {
-                    // Not the key: the prompt changed under the line being typed (or a
-                    // wake-up came late): draw both again.
+                let (redraw_due, _) = redraw.take(None);
+                if redraw_due || !pressed {
+                    // Not the key: the prompt changed under the line being typed (a room
+                    // switched, a rename, unread lines), or a wake-up came late: draw both
+                    // again.
                     carried = helper.typing();
                     let rows = rows(&carried.line);
                     screen.release(|| erase_rows(rows));

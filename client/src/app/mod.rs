@@ -11,7 +11,6 @@ pub use lanchat_client::cli::Args;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,6 +24,7 @@ use lanchat_client::discovery::{self, Found};
 use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
 use lanchat_client::reader::Sink;
+use lanchat_client::redraw::Redraw;
 use lanchat_client::render::{plain_text, Palette, Style};
 use lanchat_client::sanitize::sanitize;
 use lanchat_client::screen::{Screen, Terminal};
@@ -166,8 +166,18 @@ fn send_line(
         }
     };
     match commands::local(line) {
-        None => send(line),
+        // In a room other than #general, with `/in #room` added where the line is about it:
+        // the room current when the line was typed, whenever it goes out.
+        None => send(&lock(session).outgoing(line)),
         Some(Local::Send(line)) => send(&line),
+        Some(Local::Go(room)) => {
+            let went = lock(session).go(room);
+            say(if went {
+                format!("now in {}", sanitize(room))
+            } else {
+                format!("you are not in {0}; /join {0} first", sanitize(room))
+            });
+        }
         Some(Local::Usage(usage)) => say(format!("usage: {usage}")),
         Some(Local::Reply(text)) => {
             let to = lock(session).reply_to().map(str::to_owned);
@@ -325,15 +335,12 @@ pub struct ScreenSink {
     pub on_end: OnEnd,
     /// Set when the join's burst is shown.
     pub listed: Arc<Latch>,
-    /// Set (and the main thread woken) when the prompt must be drawn again.
-    pub restart: Option<Arc<AtomicBool>>,
+    /// Asked to draw the prompt again when it changes (a terminal the line editor drives).
+    pub redraw: Option<Arc<Redraw>>,
 }
 
-/// How many times the reader asks the main thread to draw the prompt again.
-const RESTART_TRIES: usize = 20;
-
-/// How often the reader thread repeats its wake-up signal until the main thread has seen it
-/// (a signal that lands between two `readline` calls only sets the interrupt flag).
+/// How often the reader thread repeats its wake-up signal until the main thread has seen the
+/// end (a signal that lands between two `readline` calls only sets the interrupt flag).
 const WAKE_EVERY: Duration = Duration::from_millis(100);
 
 impl Sink for ScreenSink {
@@ -361,20 +368,8 @@ impl Sink for ScreenSink {
         match action {
             Action::Listed => self.listed.set(),
             Action::PromptChanged => {
-                if let Some(restart) = &self.restart {
-                    // Nothing prints until the main thread has drawn the prompt again. A
-                    // signal that lands between two `readline` calls is only a flag, so it is
-                    // repeated until the main thread has taken the request (bounded: the
-                    // main thread may be busy with something else, such as the quit).
-                    self.screen.hold();
-                    restart.store(true, Ordering::SeqCst);
-                    for _ in 0..RESTART_TRIES {
-                        let _ = signals::wake_main();
-                        std::thread::sleep(WAKE_EVERY);
-                        if !restart.load(Ordering::SeqCst) {
-                            break;
-                        }
-                    }
+                if let Some(redraw) = &self.redraw {
+                    redraw.request();
                 }
             }
             _ => {}
@@ -406,8 +401,9 @@ pub struct SessionSending {
 
 impl Sending for SessionSending {
     fn sent(&mut self, line: &str) {
+        // The session hears of every line sent (a `/who` asked for is shown as a table).
+        let actions = lock(&self.session).on_sent(line, now_ms());
         if let Some(screen) = &self.echo {
-            let actions = lock(&self.session).on_sent(line, now_ms());
             for action in actions {
                 if let Action::Print(l) = action {
                     screen.print(l);

@@ -12,6 +12,7 @@ use lanchat_client::conn::{Conn, NameReply, CONNECT_TIMEOUT};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
 use lanchat_client::render::{Palette, Style};
+use lanchat_client::rooms::Follow;
 use lanchat_client::session::{Action, EndSlot, Outcome};
 
 use super::{
@@ -74,6 +75,9 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         ..settings.style(false, Palette::Basic)
     };
     let session = settings.session(&name, style);
+    // A script's lines go to #general unless they say `/in #room`; every room line it reads
+    // carries its room.
+    lock(&session).set_follow(Follow::Never);
     let screen = settings.screen(Box::new(StdoutTerm))?;
     let welcome = lock(&session).welcome(&name, &welcome, now_ms());
     for action in welcome {
@@ -93,7 +97,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         screen: Arc::clone(&screen),
         on_end: OnEnd::Exit,
         listed: Arc::new(Latch::default()),
-        restart: None,
+        redraw: None,
     };
     reader::spawn(conn, Arc::clone(&session), Box::new(sink))
         .context("starting the reader thread")?;
