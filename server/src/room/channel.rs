@@ -310,14 +310,14 @@ impl Channels {
     }
 
     /// Check the set's own invariants, given each member's name (`None`: not a named
-    /// connection) and its memberships.
+    /// connection) and whether a member has a membership.
     ///
     /// # Errors
     /// The first one found broken.
     pub fn check<'s>(
         &self,
         name_of: impl Fn(ConnId) -> Option<&'s str>,
-        memberships_of: impl Fn(ConnId) -> Option<&'s [Membership]>,
+        has: impl Fn(ConnId, Membership) -> bool,
     ) -> Result<(), String> {
         if self.index.len() != self.slab.len() {
             return Err(format!(
@@ -349,7 +349,7 @@ impl Channels {
                     channel: id,
                     slot: slot as u32,
                 };
-                if !memberships_of(m).is_some_and(|ms| ms.contains(&want)) {
+                if !has(m, want) {
                     return Err(format!("{m} in {} slot {slot} does not know it", c.name));
                 }
             }

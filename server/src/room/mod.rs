@@ -92,8 +92,10 @@ struct Session {
     name: Option<Box<str>>,
     /// Tells this session from earlier ones under the same id (for its handshake deadline).
     serial: u64,
-    /// The rooms it is in, each with its slot there; `#general` among them from the name on,
-    /// nothing before.
+    /// Its slot in `#general`'s member list, while named (everyone named is in `#general`: kept
+    /// here, not in `rooms`, so a connection that uses no room allocates nothing for rooms).
+    general_slot: u32,
+    /// The other rooms it is in, each with its slot there.
     rooms: Vec<Membership>,
     /// `None` when flood control is off.
     bucket: Option<TokenBucket>,
@@ -102,6 +104,44 @@ struct Session {
     flooding_since: Option<Instant>,
     /// ... and when its latest line was dropped.
     last_drop: Option<Instant>,
+}
+
+impl Session {
+    /// Every room it is in with its slot there, `#general` first (none before a name).
+    fn memberships(&self) -> impl Iterator<Item = Membership> + '_ {
+        let general = self.name.is_some().then_some(Membership {
+            channel: GENERAL,
+            slot: self.general_slot,
+        });
+        general.into_iter().chain(self.rooms.iter().copied())
+    }
+
+    /// How many rooms it is in, `#general` included.
+    fn room_count(&self) -> usize {
+        usize::from(self.name.is_some()) + self.rooms.len()
+    }
+
+    /// Whether it is in room `ch`.
+    fn is_in(&self, ch: ChannelId) -> bool {
+        self.memberships().any(|m| m.channel == ch)
+    }
+
+    /// It is now in `ch`'s member list at `slot` (entered, or moved there by a leave).
+    fn set_slot(&mut self, ch: ChannelId, slot: u32) {
+        if ch == GENERAL {
+            self.general_slot = slot;
+        } else if let Some(m) = self.rooms.iter_mut().find(|m| m.channel == ch) {
+            m.slot = slot;
+        } else {
+            self.rooms.push(Membership { channel: ch, slot });
+        }
+    }
+
+    /// It leaves room `ch` (not `#general`): its membership, if it was in it.
+    fn part(&mut self, ch: ChannelId) -> Option<Membership> {
+        let at = self.rooms.iter().position(|m| m.channel == ch)?;
+        Some(self.rooms.swap_remove(at))
+    }
 }
 
 /// The chat: every connection, every room.
@@ -234,7 +274,7 @@ impl Room {
     pub fn rooms_of(&self, id: ConnId) -> impl Iterator<Item = &str> {
         self.session(id)
             .into_iter()
-            .flat_map(|s| s.rooms.iter())
+            .flat_map(Session::memberships)
             .filter_map(|m| Some(self.channels.get(m.channel)?.name()))
     }
 
@@ -271,6 +311,7 @@ impl Room {
         self.sessions[id.0] = Some(Session {
             name: None,
             serial,
+            general_slot: 0,
             rooms: Vec::new(),
             bucket,
             last_rate_err: None,
@@ -576,15 +617,12 @@ impl Room {
         out.send(id, &self.frame);
     }
 
-    /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name) in the
-    /// room whose field is `room` (`None` for `#general`, and for private messages).
-    fn encode_from(&mut self, id: ConnId, room: Option<&str>, kind: Relayed, text: &str) {
+    /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name) in room
+    /// `ch` (`None`: a private message, about no room).
+    fn encode_from(&mut self, id: ConnId, ch: Option<ChannelId>, kind: Relayed, text: &str) {
         self.frame.clear();
-        let from = self
-            .sessions
-            .get(id.0)
-            .and_then(|s| s.as_ref()?.name.as_deref())
-            .unwrap_or_default();
+        let from = name_in(&self.sessions, id).unwrap_or_default();
+        let room = ch.and_then(|ch| self.channels.get(ch)?.field());
         let msg = match kind {
             Relayed::Msg => ServerMsg::Msg { room, from, text },
             Relayed::Action => ServerMsg::Action { room, from, text },
@@ -622,7 +660,7 @@ impl Room {
         let mut rooms = Vec::new();
         if let Some(s) = self.session_mut(id) {
             s.name = Some(new.into());
-            rooms.extend(s.rooms.iter().map(|m| m.channel));
+            rooms.extend(s.memberships().map(|m| m.channel));
         }
         for ch in rooms {
             if let Some(c) = self.channels.get_mut(ch) {
@@ -676,7 +714,7 @@ impl Room {
         if let Some(name) = &session.name {
             self.by_name.remove(name);
         }
-        for &m in &session.rooms {
+        for m in session.memberships() {
             self.drop_membership(m);
         }
         Some(session)
@@ -733,14 +771,14 @@ impl Room {
             if self.by_name.get(name) != Some(&ConnId(i)) {
                 return Err(format!("name {name:?} not indexed to #{i}"));
             }
-            if !s.rooms.iter().any(|m| m.channel == GENERAL) {
-                return Err(format!("{name} is not in #general"));
+            if s.rooms.iter().any(|m| m.channel == GENERAL) {
+                return Err(format!("{name} has #general among its other rooms"));
             }
-            if s.rooms.len() > self.cfg.rooms_per_user {
-                return Err(format!("{name} is in {} rooms", s.rooms.len()));
+            if s.room_count() > self.cfg.rooms_per_user {
+                return Err(format!("{name} is in {} rooms", s.room_count()));
             }
-            for (k, m) in s.rooms.iter().enumerate() {
-                if s.rooms[..k].iter().any(|o| o.channel == m.channel) {
+            for (k, m) in s.memberships().enumerate() {
+                if s.memberships().take(k).any(|o| o.channel == m.channel) {
                     return Err(format!("{name} is in a room twice"));
                 }
                 let holds = self
@@ -769,7 +807,10 @@ impl Room {
         }
         self.channels.check(
             |id| self.name_of(id),
-            |id| Some(self.session(id)?.rooms.as_slice()),
+            |id, m| {
+                self.session(id)
+                    .is_some_and(|s| s.memberships().any(|o| o == m))
+            },
         )?;
         let waiting = self.sessions.iter().flatten().filter(|s| s.name.is_none());
         for s in waiting {

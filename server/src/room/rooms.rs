@@ -28,7 +28,7 @@ impl Room {
             return;
         };
         let slot = c.push_member(id, name);
-        session.rooms.push(Membership { channel: ch, slot });
+        session.set_slot(ch, slot);
         self.channels.touch();
     }
 
@@ -42,9 +42,7 @@ impl Room {
         let moved = c.remove_member(m.slot);
         let gone = c.kind() == Kind::Room && c.is_empty();
         if let Some(moved) = moved.and_then(|id| self.sessions.get_mut(id.0)?.as_mut()) {
-            if let Some(theirs) = moved.rooms.iter_mut().find(|o| o.channel == m.channel) {
-                theirs.slot = m.slot;
-            }
+            moved.set_slot(m.channel, m.slot);
         }
         if gone {
             self.channels.remove(m.channel);
@@ -55,8 +53,7 @@ impl Room {
 
     /// True when `id` is in room `ch`.
     fn is_in(&self, id: ConnId, ch: ChannelId) -> bool {
-        self.session(id)
-            .is_some_and(|s| s.rooms.iter().any(|m| m.channel == ch))
+        self.session(id).is_some_and(|s| s.is_in(ch))
     }
 
     /// The room `room` names, if `id` is in it.
@@ -123,11 +120,7 @@ impl Room {
         now: Now,
         out: &mut impl Outbox,
     ) {
-        let room = self
-            .channels
-            .get(ch)
-            .and_then(|c| c.field().map(str::to_owned));
-        self.encode_from(id, room.as_deref(), kind, text);
+        self.encode_from(id, Some(ch), kind, text);
         let Some(c) = self.channels.get_mut(ch) else {
             return;
         };
@@ -148,7 +141,7 @@ impl Room {
             self.send_info(id, &text::already_in(name.as_deref().unwrap_or(room)), out);
             return;
         }
-        let rooms = self.session(id).map_or(0, |s| s.rooms.len());
+        let rooms = self.session(id).map_or(0, |s| s.room_count());
         if rooms >= self.cfg.rooms_per_user {
             let msg = text::too_many_rooms_user(self.cfg.rooms_per_user);
             self.send_err(id, ErrCode::TooManyRooms, &msg, out);
@@ -197,10 +190,7 @@ impl Room {
             .sessions
             .get_mut(id.0)
             .and_then(Option::as_mut)
-            .and_then(|s| {
-                let at = s.rooms.iter().position(|m| m.channel == ch)?;
-                Some(s.rooms.swap_remove(at))
-            })
+            .and_then(|s| s.part(ch))
         else {
             return;
         };
