@@ -53,11 +53,18 @@ pub struct Args {
     /// Also write what is shown to FILE, as plain text with the date and time of each line.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+
+    /// Without a terminal (a script, a bot): when the server goes away, connect again on
+    /// its own, with the same name (on a terminal the client always does). Lines read
+    /// meanwhile are sent once it is back.
+    #[arg(long)]
+    pub reconnect: bool,
 }
 
 const AFTER_HELP: &str = "\
-In the chat: <quit>, /quit or Ctrl-D leaves; Ctrl-C clears the line (on an empty line, leaves);
-Tab completes names and rooms; /help lists the server's commands. /join #room joins a room and
+In the chat: <quit>, /quit [message] or Ctrl-D leaves; Ctrl-C clears the line (on an empty
+line, leaves); /away [message] marks you away (/back, or /away again, when you return); Tab
+completes names and rooms; /help lists the server's commands. /join #room joins a room and
 makes it the current one (typed lines go there); Alt-Left/Alt-Right or Ctrl-P/Ctrl-N and
 /go #room switch rooms. At the address prompt, ? looks for servers on the local network.
 NO_COLOR (or TERM=dumb) turns colours off.";

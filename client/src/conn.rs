@@ -155,6 +155,8 @@ pub enum NameReply {
     },
     /// `ERR name-taken` / `ERR name-invalid`: try another.
     Refused {
+        /// Which of the two.
+        why: Refusal,
         /// The server's reason.
         text: String,
     },
@@ -164,6 +166,100 @@ pub enum NameReply {
         /// Why, in words.
         text: String,
     },
+}
+
+/// Why a name was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Someone connected has it (or a look-alike of it).
+    Taken,
+    /// It breaks the rules (or looks like a reserved name).
+    Invalid,
+}
+
+/// Where the server is and how to reach it: what joining again needs. (Whatever else
+/// connecting comes to need, such as what to trust, belongs here too.)
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The address as given.
+    pub addr: ServerAddr,
+}
+
+/// A connection that has joined: greeted, and its name accepted.
+#[derive(Debug)]
+pub struct Joined {
+    /// The connection, ready for chat lines.
+    pub conn: Conn,
+    /// The name as the server accepted it.
+    pub name: String,
+    /// The `WELCOME` text.
+    pub welcome: String,
+}
+
+/// Why joining failed.
+#[derive(Debug)]
+pub enum JoinError {
+    /// No connection, or not to a lanchat server that let us in (see [`ConnectError`]).
+    Connect(ConnectError),
+    /// The server refused the name.
+    Name {
+        /// How.
+        why: Refusal,
+        /// The server's words.
+        text: String,
+    },
+    /// The server ended the handshake (`BYE`, `ERR`), or closed the connection.
+    Closed(String),
+    /// Reading or writing failed during the handshake.
+    Io(io::Error),
+}
+
+impl JoinError {
+    /// Whether trying again later cannot help: the name itself is refused as invalid (a name
+    /// someone else holds, or a full server, may be free later).
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            JoinError::Name {
+                why: Refusal::Invalid,
+                ..
+            }
+        )
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Connect(e) => e.fmt(f),
+            JoinError::Name { text, .. } => write!(f, "the name was refused: {text}"),
+            JoinError::Closed(text) => write!(f, "the server closed the connection: {text}"),
+            JoinError::Io(e) => f.write_str(&plain_io(e)),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl Target {
+    /// Connect (see [`Conn::connect`]) and join as `name`: connect and handshake in one step,
+    /// the one a reconnection takes.
+    ///
+    /// # Errors
+    /// [`JoinError`], saying what failed.
+    pub fn join(&self, name: &str) -> Result<Joined, JoinError> {
+        let (mut conn, _hello) =
+            Conn::connect(&self.addr, CONNECT_TIMEOUT).map_err(JoinError::Connect)?;
+        match conn.offer_name(name).map_err(JoinError::Io)? {
+            NameReply::Welcome { name, text } => Ok(Joined {
+                conn,
+                name,
+                welcome: text,
+            }),
+            NameReply::Refused { why, text } => Err(JoinError::Name { why, text }),
+            NameReply::Closed { text } => Err(JoinError::Closed(text)),
+        }
+    }
 }
 
 /// A connection to a lanchat server over the transport `S`.
@@ -362,9 +458,14 @@ impl<S: Transport> Conn<S> {
                     text: text.to_owned(),
                 },
                 Ok(ServerMsg::Err {
-                    code: ErrCode::NameTaken | ErrCode::NameInvalid,
+                    code: code @ (ErrCode::NameTaken | ErrCode::NameInvalid),
                     text,
                 }) => NameReply::Refused {
+                    why: if matches!(code, ErrCode::NameTaken) {
+                        Refusal::Taken
+                    } else {
+                        Refusal::Invalid
+                    },
                     text: crate::sanitize::sanitize(text).into_owned(),
                 },
                 Ok(ServerMsg::Err { text, .. } | ServerMsg::Bye { text }) => NameReply::Closed {

@@ -10,6 +10,8 @@
 //! - [`conn`]: connecting with a timeout, reading server lines with a deadline, the handshake;
 //!   over any [`conn::Transport`] (plain TCP today).
 //! - [`reader`]: the reader thread: the connection into the session, the session's actions out.
+//! - [`reconnect`]: coming back after the server went away, as the reader thread does it;
+//!   [`backoff`]: when to try; [`seen`]: which replayed history was shown already.
 //! - [`outbox`]: what a typed line is, and sending it paced; [`pacer`]: the pacing.
 //! - [`signals`]: SIGINT plumbing on signal-hook's safe calls.
 //! - [`render`]: a server line as a person sees it (`[12:01] <bob> hi`), colours, mentions.
@@ -30,6 +32,7 @@
 //! `lanchat-proto`.
 
 pub mod addr;
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -42,11 +45,13 @@ pub mod members;
 pub mod outbox;
 pub mod pacer;
 pub mod reader;
+pub mod reconnect;
 pub mod redraw;
 pub mod render;
 pub mod rooms;
 pub mod sanitize;
 pub mod screen;
+pub mod seen;
 pub mod session;
 pub mod signals;
 pub mod tls;

@@ -1,13 +1,14 @@
-//! Drawing the prompt again while the user types: the prompt names the current room, counts
-//! other rooms' unread lines and carries the name, so it changes under a half-typed line.
-//! rustyline cannot change the prompt of a line being read; the main thread is woken out of
-//! `readline` (rustyline turns a SIGINT into `Interrupted`) and reads again with the new
-//! prompt and the half-typed line.
+//! Drawing again while the user types: the prompt names the current room, counts other rooms'
+//! unread lines, carries the name and says when the client is reconnecting, so it changes
+//! under a half-typed line ([`Redo::Prompt`]); and a resized window is drawn again whole
+//! ([`Redo::Screen`]). rustyline cannot change the prompt of a line being read; the main thread
+//! is woken out of `readline` (rustyline turns a SIGINT into `Interrupted`) and reads again
+//! with the new prompt and the half-typed line.
 //!
-//! The reader thread only asks ([`Redraw::request`]); a thread of its own does the waking, so
-//! the reader never waits for the main thread, and requests that come while one is being
-//! served are served together (a busy room asks once per line; the prompt is drawn at most
-//! about ten times a second). A key that switches rooms asks from inside the line editor
+//! Other threads only ask ([`Redraw::request`]); a thread of its own does the waking, so the
+//! reader never waits for the main thread, and requests that come while one is being served
+//! are served together (a busy room asks once per line; the prompt is drawn at most about ten
+//! times a second). A key that switches rooms asks from inside the line editor
 //! ([`Redraw::now`]), which ends the read itself.
 //!
 //! A wake-up must never be left over as a SIGINT that lands between two reads, where it would
@@ -16,7 +17,7 @@
 //! is taken.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -31,16 +32,44 @@ const WAKE_EVERY: Duration = Duration::from_millis(100);
 /// Wake-ups for one request at most (the main thread may be busy elsewhere: the quit).
 const WAKE_TRIES: usize = 20;
 
-/// The prompt is stale: wake the main thread to draw it again.
+/// What the main thread must draw again before it reads on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redo {
+    /// The prompt (it changed), with the line being typed.
+    Prompt,
+    /// The whole screen: the window's width changed, and the terminal may have reflowed
+    /// what was on it.
+    Screen,
+}
+
+impl Redo {
+    fn bit(self) -> u8 {
+        match self {
+            Redo::Prompt => 1,
+            Redo::Screen => 2,
+        }
+    }
+
+    /// The request in `bits` (the whole screen includes the prompt).
+    fn of(bits: u8) -> Option<Redo> {
+        match bits {
+            0 => None,
+            b if b & Redo::Screen.bit() != 0 => Some(Redo::Screen),
+            _ => Some(Redo::Prompt),
+        }
+    }
+}
+
+/// Something on screen is stale: wake the main thread to draw it again.
 #[derive(Debug)]
 pub struct Redraw {
     screen: Arc<Screen>,
-    /// A redraw is due; the main thread takes it.
-    due: AtomicBool,
+    /// What is due ([`Redo`] bits); the main thread takes it.
+    due: AtomicU8,
     /// Held while a wake-up is raised, and while the main thread takes a request.
     gate: Mutex<()>,
-    /// The reader thread asked; the waking thread serves it.
-    asked: Mutex<bool>,
+    /// What other threads asked for ([`Redo`] bits); the waking thread serves it.
+    asked: Mutex<u8>,
     cond: Condvar,
 }
 
@@ -53,9 +82,9 @@ impl Redraw {
     pub fn spawn(screen: Arc<Screen>) -> io::Result<Arc<Redraw>> {
         let redraw = Arc::new(Redraw {
             screen,
-            due: AtomicBool::new(false),
+            due: AtomicU8::new(0),
             gate: Mutex::new(()),
-            asked: Mutex::new(false),
+            asked: Mutex::new(0),
             cond: Condvar::new(),
         });
         let waker = Arc::clone(&redraw);
@@ -69,9 +98,9 @@ impl Redraw {
         self.gate.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The prompt is stale (from any thread but the main one); returns at once.
-    pub fn request(&self) {
-        *self.asked.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    /// `what` is stale (from any thread but the main one); returns at once.
+    pub fn request(&self, what: Redo) {
+        *self.asked.lock().unwrap_or_else(PoisonError::into_inner) |= what.bit();
         self.cond.notify_all();
     }
 
@@ -80,42 +109,42 @@ impl Redraw {
     pub fn now(&self) {
         let _gate = self.gate();
         self.screen.hold();
-        self.due.store(true, Ordering::SeqCst);
+        self.due.fetch_or(Redo::Prompt.bit(), Ordering::SeqCst);
     }
 
-    /// The main thread, before it reads a line, or after a read was interrupted: whether a
-    /// redraw is due (taken: the caller draws the prompt again and releases the screen), and
-    /// whether a SIGINT came between reads that was not a wake-up (a Ctrl-C).
-    pub fn take(&self, interrupted: Option<&InterruptFlag>) -> (bool, bool) {
+    /// The main thread, before it reads a line, or after a read was interrupted: what is due
+    /// to be drawn again, if anything (taken: the caller draws it and releases the screen),
+    /// and whether a SIGINT came between reads that was not a wake-up (a Ctrl-C).
+    pub fn take(&self, interrupted: Option<&InterruptFlag>) -> (Option<Redo>, bool) {
         let _gate = self.gate();
-        let due = self.due.swap(false, Ordering::SeqCst);
+        let due = Redo::of(self.due.swap(0, Ordering::SeqCst));
         let interrupt = interrupted.is_some_and(InterruptFlag::take);
         // While a redraw was due, a SIGINT between reads was its wake-up.
-        (due, interrupt && !due)
+        (due, interrupt && due.is_none())
     }
 
     fn serve(&self) {
         loop {
-            {
+            let bits = {
                 let mut asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
-                while !*asked {
+                while *asked == 0 {
                     asked = self
                         .cond
                         .wait(asked)
                         .unwrap_or_else(PoisonError::into_inner);
                 }
-                *asked = false;
-            }
-            // Nothing prints until the main thread has drawn the prompt again.
+                std::mem::take(&mut *asked)
+            };
+            // Nothing prints until the main thread has drawn again.
             {
                 let _gate = self.gate();
                 self.screen.hold();
-                self.due.store(true, Ordering::SeqCst);
+                self.due.fetch_or(bits, Ordering::SeqCst);
             }
             for _ in 0..WAKE_TRIES {
                 {
                     let _gate = self.gate();
-                    if !self.due.load(Ordering::SeqCst) {
+                    if self.due.load(Ordering::SeqCst) == 0 {
                         break;
                     }
                     // `raise` runs the handler before it returns: the wake-up is either seen

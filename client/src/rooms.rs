@@ -4,7 +4,10 @@
 //!
 //! `#general` is always here and first. The prompt shows the current room once there is more
 //! than one (`ann #dev [#ops 3]> `); a plain line, `/me`, `/who` and `/topic` typed in a room
-//! other than `#general` go out as `/in #room <line>` ([`Rooms::outgoing`]).
+//! other than `#general` go out as `/in #room <line>` ([`Rooms::outgoing`]). After the
+//! connection was lost and the client joined again, it joins its rooms again
+//! ([`Rooms::rejoin_lines`]) and they come back in the same order, the current one current
+//! again ([`Rooms::rejoined`]).
 
 use std::borrow::Cow;
 
@@ -61,6 +64,17 @@ pub struct Rooms {
     known: Vec<String>,
     /// A `/rooms` answer being received.
     incoming: Option<Vec<String>>,
+    /// After a rejoin, the rooms whose `ROOM` is still to come back.
+    restoring: Option<Restoring>,
+}
+
+/// The rooms a rejoin joins again.
+#[derive(Debug, Clone)]
+struct Restoring {
+    /// Folded names of the rooms still to come back.
+    rooms: Vec<String>,
+    /// Folded name of the room that was current.
+    current: String,
 }
 
 impl Default for Rooms {
@@ -81,6 +95,7 @@ impl Rooms {
             follow,
             known: Vec::new(),
             incoming: None,
+            restoring: None,
         }
     }
 
@@ -126,6 +141,9 @@ impl Rooms {
     pub fn apply(&mut self, msg: &ServerMsg<'_>) {
         match msg {
             ServerMsg::Room { room, .. } if room_key(room).is_ok() => {
+                if self.restore(room) {
+                    return;
+                }
                 let at = match self.find(room) {
                     Some(at) => at,
                     None if self.list.len() < MAX_ROOMS => {
@@ -170,6 +188,62 @@ impl Rooms {
             }
             _ => {}
         }
+    }
+
+    /// A `ROOM` for a room a rejoin joined again: it comes back, current if it was. `false`
+    /// when `room` is no such room.
+    fn restore(&mut self, room: &str) -> bool {
+        let Some(r) = &mut self.restoring else {
+            return false;
+        };
+        let key = fold_name(room);
+        let Some(i) = r.rooms.iter().position(|k| *k == key) else {
+            return false;
+        };
+        r.rooms.remove(i);
+        let was_current = r.current == key;
+        if r.rooms.is_empty() {
+            self.restoring = None;
+        }
+        if self.find(room).is_none() {
+            self.list.push(Joined {
+                name: room.to_owned(),
+                unread: 0,
+            });
+        }
+        if was_current {
+            if let Some(at) = self.find(room) {
+                self.go_to(at);
+            }
+        }
+        true
+    }
+
+    /// The lines that join again, in the order they were joined, every room besides
+    /// `#general` this client is in (for a rejoin after the connection was lost).
+    pub fn rejoin_lines(&self) -> Vec<String> {
+        self.list[1..]
+            .iter()
+            .map(|j| format!("/join {}", j.name))
+            .collect()
+    }
+
+    /// This client joined the server again and sent [`Rooms::rejoin_lines`]: it is in
+    /// `#general` alone until each room's `ROOM` comes back; the room that was current is
+    /// current again when its does (until then `#general` is).
+    pub fn rejoined(&mut self) {
+        if self.list.len() < 2 && self.restoring.is_none() {
+            return;
+        }
+        let mut rooms: Vec<String> = self.list[1..].iter().map(|j| fold_name(&j.name)).collect();
+        // A rejoin while an earlier one was still restoring: its rooms are still wanted.
+        if let Some(r) = self.restoring.take() {
+            rooms.extend(r.rooms);
+        }
+        let current = fold_name(self.current());
+        self.list.truncate(1);
+        self.current = 0;
+        self.restoring = Some(Restoring { rooms, current });
     }
 
     fn go_to(&mut self, at: usize) {
@@ -334,6 +408,32 @@ mod tests {
             &["MSG #a x y", "MSG #b x y", "MSG #c x y", "MSG #d x y"],
         );
         assert_eq!(r.prompt_part(), " #ops [#general 1 #a 1 #b 1 +2]");
+    }
+
+    #[test]
+    fn a_rejoin_joins_the_rooms_again_and_the_current_one_stays_current() {
+        let mut r = Rooms::default();
+        feed(&mut r, &["ROOM #dev", "ROOM #ops", "ROOM #qa"]);
+        assert!(r.go("#ops"));
+        assert_eq!(r.rejoin_lines(), ["/join #dev", "/join #ops", "/join #qa"]);
+        r.rejoined();
+        assert_eq!(r.names().collect::<Vec<_>>(), ["#general"]);
+        assert_eq!(r.current(), "#general");
+        feed(&mut r, &["ROOM #dev", "ROOM #OPS"]);
+        assert_eq!(r.current(), "#OPS", "the current room is current again");
+        feed(&mut r, &["ROOM #qa"]);
+        assert_eq!(r.current(), "#OPS", "the other rooms are not followed");
+        assert_eq!(
+            r.names().collect::<Vec<_>>(),
+            ["#general", "#dev", "#OPS", "#qa"]
+        );
+        feed(&mut r, &["ROOM #new"]);
+        assert_eq!(r.current(), "#new", "a join of one's own is followed again");
+        let mut alone = Rooms::default();
+        assert!(alone.rejoin_lines().is_empty());
+        alone.rejoined();
+        feed(&mut alone, &["ROOM #x"]);
+        assert_eq!(alone.current(), "#x");
     }
 
     #[test]

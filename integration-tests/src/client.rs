@@ -1,7 +1,7 @@
 //! A line client for tests: every read has a deadline, every expectation names what it wanted.
 
-use std::io::{BufRead, BufReader, ErrorKind, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{self, BufRead, BufReader, ErrorKind, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::DEADLINE;
@@ -34,6 +34,14 @@ impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connect to server");
         stream.set_nodelay(true).expect("nodelay");
+        Client::from_stream(stream, "")
+    }
+
+    /// Connect from the local address `from` (see [`tcp_from`]): to the server, another host
+    /// than 127.0.0.1.
+    #[track_caller]
+    pub fn connect_from(from: IpAddr, addr: SocketAddr) -> Client {
+        let stream = tcp_from(from, addr).expect("connect to server");
         Client::from_stream(stream, "")
     }
 
@@ -196,6 +204,20 @@ impl Client {
             other => panic!("{}: expected silence, got {other:?}", self.name),
         }
     }
+}
+
+/// A TCP connection to `addr` from the local address `from`, `TCP_NODELAY` on. Every address
+/// of 127.0.0.0/8 is this machine, so on loopback a test can be several hosts at once.
+///
+/// # Errors
+/// Binding to `from` or connecting failed (within [`DEADLINE`]).
+pub fn tcp_from(from: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.bind(&SocketAddr::new(from, 0).into())?;
+    sock.connect_timeout(&addr.into(), DEADLINE)?;
+    sock.set_tcp_nodelay(true)?;
+    Ok(sock.into())
 }
 
 /// A raw connection with a small receive buffer (and `TCP_NODELAY`), so the kernel soaks up

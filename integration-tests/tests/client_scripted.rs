@@ -7,7 +7,7 @@ use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 
-use integration_tests::{bin_path, ChildGuard, Client, ServerProcess, DEADLINE};
+use integration_tests::{bin_path, free_port, ChildGuard, Client, ServerProcess, DEADLINE};
 
 /// `lanchat` with piped stdio. Killed and reaped on drop (its [`ChildGuard`]).
 struct Scripted {
@@ -283,6 +283,51 @@ fn the_server_going_away_ends_the_client_even_with_stdin_open() {
     assert_eq!(
         err,
         "lanchat: the server closed the connection: server shutting down\n"
+    );
+}
+
+#[test]
+fn with_reconnect_a_script_comes_back_after_a_restart_and_sends_what_it_read_meanwhile() {
+    let port = free_port();
+    let mut server = ServerProcess::start_on(port, &["--rate", "0"]);
+    let addr = server.addr().to_string();
+    let args = [
+        addr.as_str(),
+        "--name",
+        "bot",
+        "--no-timestamps",
+        "--reconnect",
+    ];
+    let mut bot = Scripted::spawn(&args);
+    bot.expect_line("* here now (1): bot");
+    server.signal(libc::SIGTERM);
+    bot.expect_line("* the server closed the connection: server shutting down; reconnecting");
+    assert!(
+        server.wait_exit(DEADLINE).is_some(),
+        "the server did not stop"
+    );
+    // Read while there is no server: it waits, and goes once there is one again.
+    bot.send("written while the server was down");
+
+    let server = ServerProcess::start_on(port, &["--rate", "0"]);
+    let mut ann = Client::connect(server.addr());
+    ann.expect_prefix("HELLO ");
+    ann.send("ann");
+    bot.expect_line("* reconnected as bot");
+    // Live, or (had the bot been quicker than ann) in the history ann is given.
+    let wanted = "MSG bot written while the server was down";
+    let mut heard = false;
+    while !heard {
+        heard = ann.line().ends_with(wanted);
+    }
+    bot.send("and after");
+    ann.read_until_prefix("MSG bot and after");
+    let (status, out, err) = bot.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("* reconnecting (attempt 1, next in")),
+        "{out:#?}"
     );
 }
 

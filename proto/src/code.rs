@@ -31,13 +31,19 @@ pub enum ErrCode<'a> {
     /// A `/join` past the server's room limit (`--max-rooms`) or the user's
     /// (`--rooms-per-user`).
     TooManyRooms,
+    /// `/msg` to someone away whose name is claimed by a key: they already have as many notes
+    /// waiting as the server keeps; this one was not kept.
+    MailboxFull,
+    /// The connecting address has as many connections open as the server allows one address,
+    /// or opened new ones too fast; the connection is closed after this line.
+    TooManyConnections,
     /// A code this version does not know.
     Other(&'a str),
 }
 
 impl<'a> ErrCode<'a> {
     /// Every code this version defines (not `Other`).
-    pub const ALL: [ErrCode<'static>; 12] = [
+    pub const ALL: [ErrCode<'static>; 14] = [
         ErrCode::LineTooLong,
         ErrCode::BadUtf8,
         ErrCode::NameTaken,
@@ -50,6 +56,8 @@ impl<'a> ErrCode<'a> {
         ErrCode::HandshakeTimeout,
         ErrCode::NotInRoom,
         ErrCode::TooManyRooms,
+        ErrCode::MailboxFull,
+        ErrCode::TooManyConnections,
     ];
 
     /// The code as it appears on the wire.
@@ -67,6 +75,8 @@ impl<'a> ErrCode<'a> {
             ErrCode::HandshakeTimeout => "handshake-timeout",
             ErrCode::NotInRoom => "not-in-room",
             ErrCode::TooManyRooms => "too-many-rooms",
+            ErrCode::MailboxFull => "mailbox-full",
+            ErrCode::TooManyConnections => "too-many-connections",
             ErrCode::Other(s) => s,
         }
     }

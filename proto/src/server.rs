@@ -46,8 +46,9 @@ pub enum ServerMsg<'a> {
         /// Who.
         name: &'a str,
     },
-    /// `LEAVE [#room] <name> <reason>`: someone left; `reason` is one word (`quit`,
-    /// `disconnected`, ...; `parted` for a room). Without a room: gone from the server, so from
+    /// `LEAVE [#room] <name> <reason>` or `LEAVE <name> quit <message>`: someone left;
+    /// `reason` is one word (`quit`, `disconnected`, ...; `parted` for a room), and after `quit`
+    /// the text the user left with may follow. Without a room: gone from the server, so from
     /// every room.
     Leave {
         /// The room left (by `/part`); `None` when the user left the server.
@@ -56,6 +57,28 @@ pub enum ServerMsg<'a> {
         name: &'a str,
         /// Why, one word.
         reason: &'a str,
+        /// What they said as they left (`/quit <message>`); empty when nothing.
+        text: &'a str,
+    },
+    /// `AWAY <name>` or `AWAY <name> <message>`: someone is away (or changed their message).
+    Away {
+        /// Who.
+        name: &'a str,
+        /// Their away message; empty when none.
+        text: &'a str,
+    },
+    /// `BACK <name>`: someone is no longer away.
+    Back {
+        /// Who.
+        name: &'a str,
+    },
+    /// `WHOAWAY <name> <message>`: in a member list, before its `WHO` lines: this member is
+    /// away.
+    WhoAway {
+        /// Who.
+        name: &'a str,
+        /// Their away message; empty when none.
+        text: &'a str,
     },
     /// `MSG [#room] <from> <text>`: a public message.
     Msg {
@@ -106,9 +129,9 @@ pub enum ServerMsg<'a> {
         /// Why.
         text: &'a str,
     },
-    /// `HIST <unix-millis> <frame>`: a message from before this client joined (the server or
-    /// a room), exactly as it was sent live (`MSG ...` or `ACTION ...`), with the time the
-    /// server received it.
+    /// `HIST <unix-millis> <frame>`: something said before this client joined, with the time
+    /// the server received it: a room's history (`MSG ...` or `ACTION ...`, exactly as it was
+    /// sent live), or a note kept for this client while it was away (`PRIV ...`, once).
     Hist {
         /// Milliseconds since the Unix epoch.
         at_ms: u64,
@@ -171,7 +194,7 @@ pub enum ParseError {
         /// The kind of line.
         kind: &'static str,
     },
-    /// `HIST` may only carry `MSG` or `ACTION` frames.
+    /// `HIST` may only carry `MSG`, `ACTION` or `PRIV` frames.
     BadHistFrame,
 }
 
@@ -182,7 +205,9 @@ impl std::fmt::Display for ParseError {
             ParseError::UnknownKind(k) => write!(f, "unknown line kind {k:?}"),
             ParseError::Missing { kind, field } => write!(f, "{kind} line without its {field}"),
             ParseError::BadNumber { kind } => write!(f, "{kind} line with a bad number"),
-            ParseError::BadHistFrame => write!(f, "HIST line must carry a MSG or ACTION frame"),
+            ParseError::BadHistFrame => {
+                write!(f, "HIST line must carry a MSG, ACTION or PRIV frame")
+            }
         }
     }
 }
@@ -239,6 +264,9 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::WhoEnd { .. } => "WHOEND",
             ServerMsg::Join { .. } => "JOIN",
             ServerMsg::Leave { .. } => "LEAVE",
+            ServerMsg::Away { .. } => "AWAY",
+            ServerMsg::Back { .. } => "BACK",
+            ServerMsg::WhoAway { .. } => "WHOAWAY",
             ServerMsg::Msg { .. } => "MSG",
             ServerMsg::Priv { .. } => "PRIV",
             ServerMsg::Action { .. } => "ACTION",
@@ -293,6 +321,9 @@ impl<'a> ServerMsg<'a> {
             "WHOEND" => "WHOEND",
             "JOIN" => "JOIN",
             "LEAVE" => "LEAVE",
+            "AWAY" => "AWAY",
+            "BACK" => "BACK",
+            "WHOAWAY" => "WHOAWAY",
             "MSG" => "MSG",
             "PRIV" => "PRIV",
             "ACTION" => "ACTION",
@@ -327,10 +358,29 @@ impl<'a> ServerMsg<'a> {
                 room: f.room(),
                 name: f.word("name")?,
             },
-            "LEAVE" => ServerMsg::Leave {
-                room: f.room(),
+            "LEAVE" => {
+                let room = f.room();
+                let name = f.word("name")?;
+                // The reason is one word; a version-1 server sends nothing after it.
+                let rest = f.text();
+                let (reason, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                ServerMsg::Leave {
+                    room,
+                    name,
+                    reason,
+                    text,
+                }
+            }
+            "AWAY" => ServerMsg::Away {
                 name: f.word("name")?,
-                reason: f.text(),
+                text: f.text(),
+            },
+            "BACK" => ServerMsg::Back {
+                name: f.word("name")?,
+            },
+            "WHOAWAY" => ServerMsg::WhoAway {
+                name: f.word("name")?,
+                text: f.text(),
             },
             "MSG" => ServerMsg::Msg {
                 room: f.room(),
@@ -382,7 +432,7 @@ impl<'a> ServerMsg<'a> {
                 // Checked before parsing, so the parse below never recurses: a hostile
                 // `HIST 1 HIST 1 ...` would otherwise nest once per level, until the stack ends.
                 let inner_kind = inner.split_once(' ').map_or(inner, |(kind, _)| kind);
-                if !matches!(inner_kind, "MSG" | "ACTION") {
+                if !matches!(inner_kind, "MSG" | "ACTION" | "PRIV") {
                     return Err(ParseError::BadHistFrame);
                 }
                 let frame = ServerMsg::parse(inner)?;
@@ -417,14 +467,26 @@ impl<'a> ServerMsg<'a> {
             | ServerMsg::Info { text }
             | ServerMsg::Bye { text }
             | ServerMsg::Who { names: text, .. } => field(text),
-            ServerMsg::Join { name, .. } => field(name),
+            ServerMsg::Join { name, .. } | ServerMsg::Back { name } => field(name),
+            ServerMsg::Leave {
+                name, reason, text, ..
+            } => {
+                field(name);
+                field(reason);
+                if !text.is_empty() {
+                    field(text);
+                }
+            }
+            ServerMsg::Away { name, text } | ServerMsg::WhoAway { name, text } => {
+                field(name);
+                if !text.is_empty() {
+                    field(text);
+                }
+            }
             ServerMsg::WhoEnd { count, .. } | ServerMsg::RoomListEnd { count } => {
                 field(&count.to_string());
             }
             ServerMsg::Welcome { name: a, text: b }
-            | ServerMsg::Leave {
-                name: a, reason: b, ..
-            }
             | ServerMsg::Msg {
                 from: a, text: b, ..
             }
@@ -575,6 +637,54 @@ mod tests {
                     room: None,
                     name: "bob",
                     reason: "quit",
+                    text: "",
+                },
+            ),
+            (
+                "LEAVE bob quit see you  tomorrow",
+                S::Leave {
+                    room: None,
+                    name: "bob",
+                    reason: "quit",
+                    text: "see you  tomorrow",
+                },
+            ),
+            (
+                "LEAVE bob",
+                S::Leave {
+                    room: None,
+                    name: "bob",
+                    reason: "",
+                    text: "",
+                },
+            ),
+            (
+                "AWAY bob lunch, back at 2",
+                S::Away {
+                    name: "bob",
+                    text: "lunch, back at 2",
+                },
+            ),
+            (
+                "AWAY bob",
+                S::Away {
+                    name: "bob",
+                    text: "",
+                },
+            ),
+            ("BACK bob", S::Back { name: "bob" }),
+            (
+                "WHOAWAY bob lunch",
+                S::WhoAway {
+                    name: "bob",
+                    text: "lunch",
+                },
+            ),
+            (
+                "WHOAWAY bob",
+                S::WhoAway {
+                    name: "bob",
+                    text: "",
                 },
             ),
             (
@@ -694,6 +804,7 @@ mod tests {
                     room: Some("#dev"),
                     name: "bob",
                     reason: "parted",
+                    text: "",
                 },
             ),
             (
@@ -744,6 +855,23 @@ mod tests {
                 },
             ),
             ("ROOMLISTEND 2", S::RoomListEnd { count: 2 }),
+            (
+                "HIST 1700000000000 PRIV bob call me back",
+                S::Hist {
+                    at_ms: 1_700_000_000_000,
+                    frame: Box::new(S::Priv {
+                        from: "bob",
+                        text: "call me back",
+                    }),
+                },
+            ),
+            (
+                "ERR mailbox-full ann already has 100 notes waiting",
+                S::Err {
+                    code: ErrCode::MailboxFull,
+                    text: "ann already has 100 notes waiting",
+                },
+            ),
         ];
         for (line, want) in cases {
             assert_eq!(ServerMsg::parse(line), Ok(want), "{line:?}");
@@ -783,6 +911,13 @@ mod tests {
             Err(ParseError::BadNumber { kind: "ROOMLIST" })
         );
         assert_eq!(
+            ServerMsg::parse("AWAY"),
+            Err(ParseError::Missing {
+                kind: "AWAY",
+                field: "name"
+            })
+        );
+        assert_eq!(
             ServerMsg::parse("WHOEND x"),
             Err(ParseError::BadNumber { kind: "WHOEND" })
         );
@@ -804,6 +939,17 @@ mod tests {
                 kind: "ACTION",
                 field: "name"
             })
+        );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 PRIV"),
+            Err(ParseError::Missing {
+                kind: "PRIV",
+                field: "name"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 PRIVATE a b"),
+            Err(ParseError::BadHistFrame)
         );
     }
 
@@ -861,7 +1007,7 @@ mod tests {
 
     fn msg() -> impl Strategy<Value = (u8, String, String, u64, Option<String>)> {
         let room = prop::option::of(name().prop_map(|n| format!("#{n}")));
-        (0u8..20, name(), text(), any::<u64>(), room)
+        (0u8..24, name(), text(), any::<u64>(), room)
     }
 
     proptest! {
@@ -877,7 +1023,7 @@ mod tests {
                 2 => ServerMsg::Who { room, names: &n },
                 3 => ServerMsg::WhoEnd { room, count: num as usize },
                 4 => ServerMsg::Join { room, name: &n },
-                5 => ServerMsg::Leave { room, name: &n, reason: "quit" },
+                5 => ServerMsg::Leave { room, name: &n, reason: "quit", text: "" },
                 6 => ServerMsg::Msg { room, from: &n, text: &t },
                 7 => ServerMsg::Priv { from: &n, text: &t },
                 8 => ServerMsg::Action { room, from: &n, text: &t },
@@ -891,6 +1037,11 @@ mod tests {
                 16 => ServerMsg::Topic { room: r, name: &n, text: topic },
                 17 => ServerMsg::Parted { room: r },
                 18 => ServerMsg::RoomList { room: r, members: num as usize, topic },
+                19 => ServerMsg::Leave { room: None, name: &n, reason: "quit", text: &t },
+                20 => ServerMsg::Away { name: &n, text: &t },
+                21 => ServerMsg::Back { name: &n },
+                22 => ServerMsg::WhoAway { name: &n, text: &t },
+                23 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Priv { from: &n, text: &t }) },
                 _ => ServerMsg::RoomListEnd { count: num as usize },
             };
             let line = m.to_line();

@@ -10,6 +10,7 @@ pub use lanchat_client::cli::Args;
 
 use std::fs;
 use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -19,13 +20,14 @@ use anyhow::Context as _;
 use lanchat_client::clock::{local, now_ms};
 use lanchat_client::commands::{self, Local};
 use lanchat_client::config::{self, Config, ConfigError};
-use lanchat_client::conn::plain_io;
+use lanchat_client::conn::{plain_io, Conn, JoinError, Target};
 use lanchat_client::discovery::{self, Found};
 use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
 use lanchat_client::reader::Sink;
-use lanchat_client::redraw::Redraw;
-use lanchat_client::render::{plain_text, Palette, Style};
+use lanchat_client::reconnect::{Connector, Reconnect};
+use lanchat_client::redraw::{Redo, Redraw};
+use lanchat_client::render::{plain_text, Palette, Shown, Style};
 use lanchat_client::sanitize::sanitize;
 use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
@@ -137,13 +139,15 @@ impl Terminal for Logged {
 }
 
 /// One typed line for the server (not blank, not the quit): the client's own commands are
-/// carried out here, anything else is queued, cut into pieces the server takes.
+/// carried out here, anything else is queued, cut into pieces the server takes. With `notice`,
+/// a line queued while the client is reconnecting is said to wait.
 fn send_line(
     line: &str,
     session: &Mutex<Session>,
     outbox: &Outbox,
     screen: &Screen,
     config_path: Option<&Path>,
+    notice: bool,
 ) {
     let say = |text: String| screen.print(format!("* {text}"));
     let send = |line: &str| {
@@ -157,6 +161,9 @@ fn send_line(
         for piece in &pieces {
             outbox.push(piece);
         }
+        if notice && lock(session).is_reconnecting() {
+            screen.print(NOT_CONNECTED);
+        }
     };
     let save = |session: &Session| {
         if let Some(path) = config_path {
@@ -168,7 +175,11 @@ fn send_line(
     match commands::local(line) {
         // In a room other than #general, with `/in #room` added where the line is about it:
         // the room current when the line was typed, whenever it goes out.
-        None => send(&lock(session).outgoing(line)),
+        None => {
+            // Taken before sending: `send` locks the session itself.
+            let line = lock(session).outgoing(line);
+            send(&line);
+        }
         Some(Local::Send(line)) => send(&line),
         Some(Local::Go(room)) => {
             let went = lock(session).go(room);
@@ -226,6 +237,10 @@ fn send_line(
         }
     }
 }
+
+/// Said when a line is typed while the client is reconnecting.
+const NOT_CONNECTED: &str =
+    "* not connected: that goes out once reconnected (Ctrl-C on an empty line drops it)";
 
 /// Look for servers, telling the user what happens through `say`.
 fn run_discovery(args: &Args, say: &mut dyn FnMut(&str)) -> Vec<Found> {
@@ -344,7 +359,7 @@ pub struct ScreenSink {
 const WAKE_EVERY: Duration = Duration::from_millis(100);
 
 impl Sink for ScreenSink {
-    fn print(&mut self, line: String) {
+    fn print(&mut self, line: Shown) {
         self.screen.print(line);
     }
 
@@ -364,12 +379,16 @@ impl Sink for ScreenSink {
         }
     }
 
+    fn live_status(&self) -> bool {
+        self.redraw.is_some()
+    }
+
     fn event(&mut self, action: Action) {
         match action {
             Action::Listed => self.listed.set(),
             Action::PromptChanged => {
                 if let Some(redraw) = &self.redraw {
-                    redraw.request();
+                    redraw.request(Redo::Prompt);
                 }
             }
             _ => {}
@@ -412,8 +431,8 @@ impl Sending for SessionSending {
         }
     }
 
-    fn quit(&mut self) -> Option<Vec<u8>> {
-        lock(&self.session).on_quit(Instant::now())
+    fn quit(&mut self, message: Option<&str>) -> Option<Vec<u8>> {
+        lock(&self.session).on_quit(Instant::now(), message)
     }
 }
 
@@ -423,22 +442,27 @@ const QUIT_POLL: Duration = Duration::from_millis(100);
 /// Send the quit after what is still queued, and wait (bounded) for the session to see its
 /// answer. Without that answer the lines sent last may never have arrived, so the run ends as
 /// "server gone" (exit 3), not as a clean quit. While queued lines go out first, a Ctrl-C
-/// (`interrupted`) drops them.
+/// (`interrupted`) drops them. The others see `message` (`/quit <message>`).
 fn quit(
     outbox: &Outbox,
     session: &Mutex<Session>,
     ended: &EndSlot,
     screen: &Screen,
     interrupted: Option<&InterruptFlag>,
+    message: Option<&str>,
 ) -> Outcome {
     ended.ack();
+    // Not connected: there is nobody to answer, and nothing to wait for.
+    if let Some(outcome) = lock(session).leave_while_away() {
+        return outcome;
+    }
     let pending = outbox.pending();
     if pending > 0 && interrupted.is_some() {
         screen.print(format!(
             "* sending the {pending} lines not sent yet before leaving (Ctrl-C drops them)"
         ));
     }
-    outbox.quit();
+    outbox.quit(message);
     loop {
         match outbox.wait_done(Instant::now() + QUIT_POLL) {
             Progress::Done => break,
@@ -455,6 +479,100 @@ fn quit(
         ended.wait_until(deadline);
     }
     lock(session).on_quit_timeout()
+}
+
+/// The socket of the connection in use, shared by the reconnection (which replaces it) and
+/// the threads that must reach it: the main thread cuts it when a write fails (so the reader
+/// sees the connection gone, even when the server merely stopped reading), and a terminal the
+/// line editor cannot drive writes its Ctrl-C quit to it.
+#[derive(Debug, Clone, Default)]
+pub struct Current(Arc<Mutex<Option<TcpStream>>>);
+
+impl Current {
+    /// Use `conn`'s socket from now on: a second handle on it to write to, each write bounded
+    /// by `write_timeout`.
+    ///
+    /// # Errors
+    /// The socket cannot be shared or set up.
+    pub fn attach(&self, conn: &Conn, write_timeout: Option<Duration>) -> io::Result<TcpStream> {
+        let writer = conn.try_clone_stream()?;
+        writer.set_write_timeout(write_timeout)?;
+        self.set(Some(writer.try_clone()?));
+        Ok(writer)
+    }
+
+    /// Use `socket` from now on (`None`: there is none).
+    fn set(&self, socket: Option<TcpStream>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = socket;
+    }
+
+    /// Shut the connection down both ways: its reader sees it gone.
+    pub fn cut(&self) {
+        if let Some(s) = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Write `bytes` to the connection; whether they were taken.
+    pub fn write_all(&self, bytes: &[u8]) -> bool {
+        let g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        g.as_ref().is_some_and(|mut s| s.write_all(bytes).is_ok())
+    }
+}
+
+/// How the front ends connect again: the same server, lines typed meanwhile held by the
+/// outbox and written to the new connection once joined.
+pub struct Link {
+    /// Where the server is.
+    pub target: Target,
+    /// What sends typed lines.
+    pub outbox: Outbox,
+    /// A bound on each write (scripts: a server that stops reading must not hang them).
+    pub write_timeout: Option<Duration>,
+    /// The socket in use.
+    pub current: Current,
+}
+
+impl Link {
+    /// Come back on its own through this link (jitter from [`random_unit`]).
+    pub fn reconnect(self) -> Box<Reconnect<Link>> {
+        Box::new(Reconnect::new(self, Box::new(random_unit)))
+    }
+}
+
+impl Connector<TcpStream> for Link {
+    fn lost(&mut self) {
+        self.outbox.pause();
+        // Closed at once: a server that is shutting down waits for its clients' EOF (up to
+        // its flush deadline) before it exits, and the restart with it.
+        self.current.cut();
+        self.current.set(None);
+    }
+
+    fn join(&mut self, name: &str) -> Result<Conn, JoinError> {
+        self.target.join(name).map(|joined| joined.conn)
+    }
+
+    fn resume(&mut self, conn: &Conn) -> io::Result<()> {
+        let writer = self.current.attach(conn, self.write_timeout)?;
+        self.outbox.connect(Box::new(writer));
+        Ok(())
+    }
+}
+
+/// A random number in `[0, 1)` for the back-off's jitter (from the standard library's
+/// randomly keyed hasher: no more is needed than that clients differ).
+pub fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_ms());
+    // The top 53 bits, as a fraction of 2^53.
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Say that `n` queued lines were dropped.

@@ -133,15 +133,15 @@ impl Server {
         self.accept(now);
     }
 
-    /// A new connection: the room admits it (`HELLO`) or refuses it (`ERR server-full`).
-    /// Connections still flushing or lingering hold an fd too, so they count
-    /// ([`crate::outbox::Outbox::held`]).
+    /// A new connection: the room admits it (`HELLO`) or refuses it (`ERR server-full`, or
+    /// `ERR too-many-connections` by its address). Connections still flushing or lingering hold
+    /// an fd too, so they count ([`crate::outbox::Outbox::held`]).
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Now) {
         // The transport is chosen here: plain TCP today, TLS next.
         let link = Link::Plain(stream);
         let (id, _) = self.table.insert(link, self.settings.max_line, now.mono);
         let mut out = self.table.delivery(self.settings.sendq, now).admitting();
-        match self.room.connect(id, now, &mut out) {
+        match self.room.connect_from(id, peer.ip(), now, &mut out) {
             Admission::Admitted => {}
             Admission::Refused => return self.refuse(id, peer, now),
         }
@@ -160,14 +160,14 @@ impl Server {
         log::debug!("{id} connected from {peer}");
     }
 
-    /// Let a refused connection go at once, with its `ERR server-full` written (one write, then
-    /// FIN): the fd is needed more by the people already here than by a linger. Nothing names
-    /// it but the flush list, which skips ids whose connection is gone.
+    /// Let a refused connection go at once, with its `ERR` written (one write, then FIN): the
+    /// fd is needed more by the people already here than by a linger. Nothing names it but the
+    /// flush list, which skips ids whose connection is gone.
     fn refuse(&mut self, id: ConnId, peer: SocketAddr, now: Now) {
         if let Some((conn, arena)) = self.table.conn_and_arena(id) {
             let _ = conn.flush(now.mono, arena);
         }
         self.table.remove(id);
-        log::debug!("refused {peer}: server full");
+        log::debug!("refused {peer}");
     }
 }

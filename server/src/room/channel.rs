@@ -1,6 +1,7 @@
 //! The rooms (`#general`, `#dev`, ...) as the chat logic keeps them: each one's members, its
-//! encoded member list, topic and history ([`Channel`]), and the set of them, found by any
-//! spelling of a name ([`Channels`]).
+//! encoded member list and topic ([`Channel`]), and the set of them, found by any spelling of a
+//! name ([`Channels`]). A room's history is not here but in the store
+//! ([`crate::persist::Store`]), which keeps it on disk too.
 //!
 //! In code a room is a *channel* (IRC's word), so it is not confused with [`crate::Room`], the
 //! whole chat. Who is in which room is kept on both sides: a channel's member list (its
@@ -11,7 +12,6 @@ use lanchat_proto::server::encode_member_list;
 use lanchat_proto::{NameIndex, NameKey, GENERAL as GENERAL_NAME};
 use slab::Slab;
 
-use super::history::History;
 use super::members::MemberLines;
 use crate::outbox::ConnId;
 
@@ -56,11 +56,10 @@ pub struct Channel {
     members: Vec<ConnId>,
     /// `members`' names as `WHO` lines.
     lines: MemberLines,
-    history: History,
 }
 
 impl Channel {
-    fn new(kind: Kind, name: &str, serial: u64, max_line: usize, history: usize) -> Self {
+    fn new(kind: Kind, name: &str, serial: u64, max_line: usize) -> Self {
         let field = (kind == Kind::Room).then_some(name);
         Channel {
             kind,
@@ -69,7 +68,6 @@ impl Channel {
             topic: "".into(),
             members: Vec::new(),
             lines: MemberLines::new(max_line, field),
-            history: History::new(history),
         }
     }
 
@@ -121,24 +119,17 @@ impl Channel {
         self.members.is_empty()
     }
 
-    /// Its kept messages.
-    pub fn history(&self) -> &History {
-        &self.history
-    }
-
-    /// Its kept messages, to add to.
-    pub fn history_mut(&mut self) -> &mut History {
-        &mut self.history
-    }
-
     /// Its encoded member list.
     pub fn lines(&self) -> &MemberLines {
         &self.lines
     }
 
-    /// Its encoded member list, to bring up to date before use.
-    pub fn lines_mut(&mut self) -> &mut MemberLines {
-        &mut self.lines
+    /// Bring its encoded member list up to date, if a leave or a rename made it stale
+    /// (`name_of` names each member).
+    pub fn refresh_lines<'n>(&mut self, name_of: impl Fn(ConnId) -> Option<&'n str>) {
+        let members = &self.members;
+        self.lines
+            .refresh(members.iter().filter_map(|&m| name_of(m)));
     }
 
     /// `id`, called `name`, is now a member; returns its slot.
@@ -181,20 +172,17 @@ pub struct Channels {
     /// topic): names the room list's block.
     version: u64,
     max_line: usize,
-    history: usize,
 }
 
 impl Channels {
-    /// Only `#general`, empty; member lists within `max_line`, `history` messages kept per
-    /// room.
-    pub fn new(max_line: usize, history: usize) -> Self {
+    /// Only `#general`, empty; member lists within `max_line`.
+    pub fn new(max_line: usize) -> Self {
         let mut channels = Channels {
             slab: Slab::new(),
             index: NameIndex::new(),
             serial: 0,
             version: 0,
             max_line,
-            history,
         };
         let general = channels.insert(Kind::General, GENERAL_NAME);
         debug_assert_eq!(general, GENERAL);
@@ -205,7 +193,7 @@ impl Channels {
         self.serial += 1;
         self.version += 1;
         let key = NameKey::of(&name[1..]);
-        let channel = Channel::new(kind, name, self.serial, self.max_line, self.history);
+        let channel = Channel::new(kind, name, self.serial, self.max_line);
         // Room counts are bounded by `--max-rooms` (at most 100,000).
         let id = ChannelId(u32::try_from(self.slab.insert(channel)).unwrap_or(u32::MAX));
         self.index.insert(key, id);
@@ -373,7 +361,7 @@ mod tests {
 
     #[test]
     fn rooms_are_found_by_any_spelling_and_general_stays() {
-        let mut ch = Channels::new(2048, 10);
+        let mut ch = Channels::new(2048);
         assert_eq!(ch.find("#general"), Some(GENERAL));
         assert_eq!(ch.find("#GENERAL"), Some(GENERAL));
         assert_eq!(ch.find("general"), None, "a room name has its #");
@@ -393,7 +381,7 @@ mod tests {
 
     #[test]
     fn the_room_list_puts_general_first_then_names_ignoring_case() {
-        let mut ch = Channels::new(2048, 10);
+        let mut ch = Channels::new(2048);
         let ids = [ch.create("#zoo"), ch.create("#Alpha"), ch.create("#beta")];
         for (i, id) in ids.iter().enumerate() {
             let c = ch.get_mut(*id).unwrap();
@@ -411,7 +399,7 @@ mod tests {
 
     #[test]
     fn leaving_moves_the_last_member_into_the_slot() {
-        let mut ch = Channels::new(2048, 10);
+        let mut ch = Channels::new(2048);
         let dev = ch.create("#dev");
         let c = ch.get_mut(dev).unwrap();
         for i in 0..3 {

@@ -7,12 +7,20 @@
 //! the fuzzer drive it directly. [`Room`] is the whole chat (the name predates rooms); the
 //! rooms in it (`#general`, `#dev`, ...) are [`channel::Channel`]s, and what the room commands
 //! do is in `rooms.rs`.
+//!
+//! Rooms' history is the [`Store`]'s: the room appends each public frame to the store (which
+//! writes it to that room's log in the state directory, when there is one) and replays a
+//! newcomer's history from the store's ring, so a room's history is held in memory once.
+//! [`Room::new`] keeps it in memory only; the server hands in the store it opened
+//! ([`Room::with_store`], [`Room::set_store`]).
 
+pub mod away;
 pub mod channel;
 pub mod history;
 pub mod leave;
 pub mod members;
 pub mod oracle;
+mod per_host;
 mod rooms;
 pub mod text;
 
@@ -25,11 +33,18 @@ use lanchat_proto::{
 };
 
 pub use crate::clock::Now;
+use crate::hosts::{HostKey, HostLimits, Hosts};
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox};
+use crate::persist::{Health, Store};
+use away::AwayLines;
 use channel::{ChannelId, Channels, Membership, GENERAL};
+use history::History;
 use lanchat_proto::bucket::TokenBucket;
 pub use leave::LeaveReason;
+
+/// The history of a room that has had no public message yet.
+static NO_HISTORY: History = History::new(0);
 
 /// What the room needs to know of the configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,9 +119,25 @@ struct Session {
     flooding_since: Option<Instant>,
     /// ... and when its latest line was dropped.
     last_drop: Option<Instant>,
+    /// `Some` while away, with the message (empty when none was given).
+    away: Option<Box<str>>,
+    /// The address it is counted under (`None`: trusted, or connected without an address).
+    host: Option<HostKey>,
 }
 
 impl Session {
+    /// True when this session may be told `ERR rate-limited` again (at most once per
+    /// [`limits::RATE_ERR_INTERVAL`], so a flood does not become a flood of replies); noted.
+    fn rate_err_due(&mut self, now: Instant) -> bool {
+        let due = self
+            .last_rate_err
+            .is_none_or(|t| now.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
+        if due {
+            self.last_rate_err = Some(now);
+        }
+        due
+    }
+
     /// Every room it is in with its slot there, `#general` first (none before a name).
     fn memberships(&self) -> impl Iterator<Item = Membership> + '_ {
         let general = self.name.is_some().then_some(Membership {
@@ -156,8 +187,11 @@ pub struct Room {
     /// named sessions, each once.
     by_name: NameIndex<ConnId>,
     /// The rooms. `#general`'s members are exactly the named connections: the broadcast list
-    /// of everything that is about every room a user is in (`NICK`, `LEAVE`).
+    /// of everything that is about every room a user is in (`NICK`, `LEAVE`, `AWAY`, `BACK`).
     channels: Channels,
+    /// Who of `#general` is away, as `WHOAWAY` lines. Invariant: exactly the named sessions
+    /// whose `away` is `Some`.
+    away: AwayLines,
     /// Handshake deadlines in connect order (so in deadline order): `(deadline, id, serial)`.
     /// Entries of sessions that got a name or left stay until they reach the front.
     deadlines: VecDeque<(Instant, ConnId, u64)>,
@@ -165,15 +199,34 @@ pub struct Room {
     serial: u64,
     /// Scratch for the frame being built: a broadcast is encoded here once.
     frame: Vec<u8>,
+    /// Every room's history (the only copy in memory) and what of it is on disk.
+    store: Store,
     /// `ERR server-full <text>`, fixed by `max_clients`.
     full_frame: Vec<u8>,
     /// `BYE <too slow text>`.
     too_slow_frame: Vec<u8>,
+    /// Per-address limits ([`Room::connect_from`], `per_host.rs`).
+    hosts: Hosts,
 }
 
 impl Room {
-    /// An empty room.
+    /// An empty chat, keeping its history in memory only.
     pub fn new(cfg: RoomConfig) -> Self {
+        let store = Store::in_memory(cfg.history);
+        Room::with_store(cfg, store)
+    }
+
+    /// Keep history in `store` from now on (the server opens it before anyone connects; the
+    /// in-memory one it replaces is dropped with what it held). Everything else about the room
+    /// (its per-address limits included) stays as it was.
+    pub fn set_store(&mut self, store: Store) {
+        self.store = store;
+    }
+
+    /// An empty chat whose history is `store`'s: what it holds for a room is replayed to
+    /// whoever joins it, and every public message is appended to it. `store` keeps as many
+    /// entries per room as it was opened with (the server opens it with `cfg.history`).
+    pub fn with_store(cfg: RoomConfig, store: Store) -> Self {
         let mut full_frame = Vec::new();
         ServerMsg::Err {
             code: ErrCode::ServerFull,
@@ -185,18 +238,21 @@ impl Room {
             text: text::BYE_TOO_SLOW,
         }
         .encode(&mut too_slow_frame);
-        let channels = Channels::new(cfg.max_line, cfg.history);
+        let channels = Channels::new(cfg.max_line);
         Room {
             cfg,
             sessions: Vec::new(),
             count: 0,
             by_name: NameIndex::new(),
             channels,
+            away: AwayLines::default(),
             deadlines: VecDeque::new(),
             serial: 0,
             frame: Vec::new(),
+            store,
             full_frame,
             too_slow_frame,
+            hosts: Hosts::new(HostLimits::off()),
         }
     }
 
@@ -278,6 +334,35 @@ impl Room {
             .filter_map(|m| Some(self.channels.get(m.channel)?.name()))
     }
 
+    /// `#general`'s kept frames.
+    pub fn history(&self) -> &History {
+        self.history_of(GENERAL)
+    }
+
+    /// Room `ch`'s kept frames (none for a room that has had no public message).
+    pub fn history_of(&self, ch: ChannelId) -> &History {
+        self.channels
+            .get(ch)
+            .and_then(|c| self.store.ring(c.name()))
+            .unwrap_or(&NO_HISTORY)
+    }
+
+    /// The history and notes, and their files.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The store, for the event loop to drive its disk work ([`Store::tick`]).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Whether the state directory takes writes. What operators' `INFO` will say once there
+    /// are operators (the loop logs each change already).
+    pub fn disk_health(&self) -> Health {
+        self.store.health()
+    }
+
     fn session(&self, id: ConnId) -> Option<&Session> {
         self.sessions.get(id.0)?.as_ref()
     }
@@ -317,6 +402,8 @@ impl Room {
             last_rate_err: None,
             flooding_since: None,
             last_drop: None,
+            away: None,
+            host: None,
         });
         self.count += 1;
         self.deadlines
@@ -435,7 +522,9 @@ impl Room {
         self.count = 0;
         self.by_name.clear();
         self.channels.clear();
+        self.away = AwayLines::default();
         self.deadlines.clear();
+        self.hosts.forget_connections();
     }
 
     /// Flood control: true if the line may be handled.
@@ -447,7 +536,7 @@ impl Room {
             return true;
         };
         if bucket.take(now.mono) {
-            return true;
+            return self.admit_host_line(id, now, out);
         }
         // A run of drops ends once the sender has been quiet (no drops) for a while.
         let quiet = s
@@ -462,11 +551,7 @@ impl Room {
             self.kick(id, LeaveReason::Flooding, text::BYE_FLOODING, out);
             return false;
         }
-        let due = s
-            .last_rate_err
-            .is_none_or(|t| now.mono.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
-        if due {
-            s.last_rate_err = Some(now.mono);
+        if s.rate_err_due(now.mono) {
             let msg = text::rate_limited(self.cfg.rate, self.cfg.burst);
             self.send_err(id, ErrCode::RateLimited, &msg, out);
         }
@@ -476,7 +561,7 @@ impl Room {
     /// A line from a connection that has no name yet: it is the name (or a quit).
     fn handshake(&mut self, id: ConnId, line: &str, out: &mut impl Outbox) {
         if is_quit(line) {
-            self.quit(id, out);
+            self.quit(id, None, out);
             return;
         }
         let name = line.trim();
@@ -514,13 +599,16 @@ impl Room {
         let Some(c) = self.channels.get(ch) else {
             return;
         };
-        let history = c.history();
+        let history = self.history_of(ch);
         let key = BlockKey {
             block: Block::History,
             owner: c.serial(),
             version: history.version(),
         };
         out.send_block(id, key, &mut |buf| history.encode(buf));
+        // Notes for the absent go here, once names can be claimed by a key: right after
+        // `#general`'s history, `self.store.take_notes(&key, now.unix_ms)`, each sent with
+        // `Note::encode` (`HIST <unix-millis> PRIV <from> <text>`), oldest first.
         self.send_members(id, ch, out);
 
         let (Some(c), Some(name)) = (self.channels.get(ch), name_in(&self.sessions, id)) else {
@@ -562,7 +650,9 @@ impl Room {
             return;
         };
         match msg {
-            ClientMsg::Quit => self.quit(id, out),
+            ClientMsg::Quit(message) => self.quit(id, message, out),
+            ClientMsg::Away(message) => self.go_away(id, message, out),
+            ClientMsg::Back => self.come_back(id, out),
             // A line without a room is about #general.
             ClientMsg::Who | ClientMsg::Me(_) | ClientMsg::Say(_) | ClientMsg::Topic(_) => {
                 self.in_channel(id, GENERAL, msg, now, out);
@@ -580,29 +670,42 @@ impl Room {
             }
             ClientMsg::Msg { to, text } => {
                 let Some(&target) = self.by_name.get(to) else {
+                    // Once names can be claimed by a key, a name claimed but not connected gets
+                    // `self.store.keep_note(..)`: `INFO kept for <name> until they return`, or
+                    // `ERR mailbox-full` on `MailboxFull`.
                     self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
                     return;
                 };
                 self.encode_from(id, None, Relayed::Priv, text);
                 out.send(target, &self.frame);
+                self.tell_away(id, target, out);
             }
             ClientMsg::Nick(new) => self.rename(id, new, out),
         }
     }
 
     /// Send `id` the member list of room `ch` (`WHO` lines within the line limit, then
-    /// `WHOEND`): the full lines as a shared block, the rest as its own frame.
-    fn send_members(&mut self, id: ConnId, ch: ChannelId, out: &mut impl Outbox) {
+    /// `WHOEND`): the full lines as a shared block, the rest as its own frame. `#general`'s
+    /// starts with its `WHOAWAY` lines: away is about a user, not a room, and everyone is in
+    /// `#general`, so a room's list does not repeat them. Returns the bytes sent.
+    fn send_members(&mut self, id: ConnId, ch: ChannelId, out: &mut impl Outbox) -> usize {
+        let mut away_bytes = 0;
+        if ch == GENERAL && !self.away.is_empty() {
+            // Who is away comes first: a member list is its WHOAWAY lines, its WHO lines and
+            // WHOEND, and the full WHO lines go as a block shared by many newcomers.
+            let sessions = &self.sessions;
+            let frame = self.away.frame(|m| {
+                let s = sessions.get(m.0)?.as_ref()?;
+                Some((s.name.as_deref()?, s.away.as_deref()?))
+            });
+            away_bytes = frame.len();
+            out.send(id, frame);
+        }
         let sessions = &self.sessions;
         let Some(c) = self.channels.get_mut(ch) else {
-            return;
+            return away_bytes;
         };
-        let names = c.members().to_vec();
-        c.lines_mut().refresh(
-            names
-                .iter()
-                .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref()),
-        );
+        c.refresh_lines(|m| name_in(sessions, m));
         let (full, version) = c.lines().full();
         if !full.is_empty() {
             let key = BlockKey {
@@ -615,6 +718,7 @@ impl Room {
         self.frame.clear();
         c.lines().encode_tail(&mut self.frame);
         out.send(id, &self.frame);
+        away_bytes + full.len() + self.frame.len()
     }
 
     /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name) in room
@@ -667,29 +771,121 @@ impl Room {
                 c.renamed();
             }
         }
+        self.away.touch(id);
         log::info!("{id} {old} is now {new}");
         self.frame.clear();
         ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
         self.broadcast_everyone(None, out);
     }
 
-    /// `<quit>`: `BYE`, then `LEAVE <name> quit` to the others, then close.
-    fn quit(&mut self, id: ConnId, out: &mut impl Outbox) {
-        self.kick(id, LeaveReason::Quit, text::BYE_QUIT, out);
+    /// `<quit>` or `/quit <message>`: `BYE`, then `LEAVE <name> quit [<message>]` to the
+    /// others, then close.
+    fn quit(&mut self, id: ConnId, message: Option<&str>, out: &mut impl Outbox) {
+        let message = message.unwrap_or_default();
+        self.kick_saying(id, LeaveReason::Quit, text::BYE_QUIT, message, out);
     }
 
-    /// `BYE <why>`, `LEAVE <name> <reason>` to the others, close: for a quit, and for dropping
-    /// `id` for misbehaving.
+    /// `/away [<message>]`: `AWAY <name> [<message>]` to everyone who shares a room with `id`
+    /// (everyone: all are in `#general`), `id` included (so its client knows it took); `/away`
+    /// alone from someone away is `/back`.
+    fn go_away(&mut self, id: ConnId, message: Option<&str>, out: &mut impl Outbox) {
+        let message = away::cut(message.unwrap_or_default(), limits::MAX_AWAY_CHARS);
+        let Some(s) = self.session_mut(id) else {
+            return;
+        };
+        if s.away.is_some() && message.is_empty() {
+            self.come_back(id, out);
+            return;
+        }
+        s.away = Some(message.into());
+        self.away.set(id);
+        let Some(name) = name_in(&self.sessions, id) else {
+            return;
+        };
+        self.frame.clear();
+        ServerMsg::Away {
+            name,
+            text: message,
+        }
+        .encode(&mut self.frame);
+        self.broadcast_everyone(None, out);
+    }
+
+    /// `/back`: `BACK <name>` to everyone, `id` included; `INFO` if it was not away.
+    fn come_back(&mut self, id: ConnId, out: &mut impl Outbox) {
+        let Some(s) = self.session_mut(id) else {
+            return;
+        };
+        if s.away.take().is_none() {
+            self.frame.clear();
+            ServerMsg::Info {
+                text: text::NOT_AWAY,
+            }
+            .encode(&mut self.frame);
+            out.send(id, &self.frame);
+            return;
+        }
+        self.away.clear(id);
+        let Some(name) = name_in(&self.sessions, id) else {
+            return;
+        };
+        self.frame.clear();
+        ServerMsg::Back { name }.encode(&mut self.frame);
+        self.broadcast_everyone(None, out);
+    }
+
+    /// After a private message from `from` to `to`: if `to` is away, `from` is told so, with
+    /// the away message, as `INFO`.
+    fn tell_away(&mut self, from: ConnId, to: ConnId, out: &mut impl Outbox) {
+        let Some(s) = self.session(to) else {
+            return;
+        };
+        let (Some(name), Some(message)) = (s.name.as_deref(), s.away.as_deref()) else {
+            return;
+        };
+        let reply = text::away_reply(name, message);
+        self.frame.clear();
+        ServerMsg::Info { text: &reply }.encode(&mut self.frame);
+        out.send(from, &self.frame);
+    }
+
+    /// `BYE <why>`, `LEAVE <name> <reason>` to the others, close: for dropping `id` for
+    /// misbehaving.
     fn kick(&mut self, id: ConnId, reason: LeaveReason, why: &str, out: &mut impl Outbox) {
+        self.kick_saying(id, reason, why, "", out);
+    }
+
+    /// [`Room::kick`], the others told the words `id` left with (may be empty).
+    fn kick_saying(
+        &mut self,
+        id: ConnId,
+        reason: LeaveReason,
+        why: &str,
+        message: &str,
+        out: &mut impl Outbox,
+    ) {
         self.frame.clear();
         ServerMsg::Bye { text: why }.encode(&mut self.frame);
         out.send(id, &self.frame);
-        self.leave(id, reason, out);
+        self.leave_saying(id, reason, message, out);
         out.close(id);
     }
 
     /// Forget `id`; if it had a name, tell the others it left and why.
     fn leave(&mut self, id: ConnId, reason: LeaveReason, out: &mut impl Outbox) {
+        self.leave_saying(id, reason, "", out);
+    }
+
+    /// [`Room::leave`], with the words the user left with (`/quit <message>`; may be empty).
+    /// The `LEAVE` is the version 1 one, about no room: everyone who shared any room with `id`
+    /// gets it once.
+    fn leave_saying(
+        &mut self,
+        id: ConnId,
+        reason: LeaveReason,
+        message: &str,
+        out: &mut impl Outbox,
+    ) {
         let Some(session) = self.remove(id) else {
             return;
         };
@@ -702,6 +898,7 @@ impl Room {
             room: None,
             name: &name,
             reason: reason.word(),
+            text: message,
         }
         .encode(&mut self.frame);
         self.broadcast_everyone(None, out);
@@ -711,6 +908,12 @@ impl Room {
     fn remove(&mut self, id: ConnId) -> Option<Session> {
         let session = self.sessions.get_mut(id.0)?.take()?;
         self.count -= 1;
+        if session.away.is_some() {
+            self.away.clear(id);
+        }
+        if let Some(host) = session.host {
+            self.hosts.closed(host);
+        }
         if let Some(name) = &session.name {
             self.by_name.remove(name);
         }
@@ -812,6 +1015,18 @@ impl Room {
                     .is_some_and(|s| s.memberships().any(|o| o == m))
             },
         )?;
+        let mut away: Vec<ConnId> = named
+            .iter()
+            .filter(|(_, s)| s.away.is_some())
+            .map(|&(i, _)| ConnId(i))
+            .collect();
+        away.sort();
+        let mut listed = self.away.ids().to_vec();
+        listed.sort();
+        if listed != away {
+            return Err(format!("away list {listed:?}, away members {away:?}"));
+        }
+        self.check_hosts()?;
         let waiting = self.sessions.iter().flatten().filter(|s| s.name.is_none());
         for s in waiting {
             if !self

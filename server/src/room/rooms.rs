@@ -104,7 +104,7 @@ impl Room {
         match msg {
             ClientMsg::Say(text) => self.relay(id, ch, Relayed::Msg, text, now, out),
             ClientMsg::Me(text) => self.relay(id, ch, Relayed::Action, text, now, out),
-            ClientMsg::Who => self.send_members(id, ch, out),
+            ClientMsg::Who => self.who(id, ch, now, out),
             ClientMsg::Topic(text) => self.set_topic(id, ch, text, out),
             _ => self.send_err(id, ErrCode::BadUsage, text::NOT_A_ROOM_LINE, out),
         }
@@ -121,10 +121,12 @@ impl Room {
         out: &mut impl Outbox,
     ) {
         self.encode_from(id, Some(ch), kind, text);
-        let Some(c) = self.channels.get_mut(ch) else {
+        let Some(c) = self.channels.get(ch) else {
             return;
         };
-        c.history_mut().push(now.unix_ms, &self.frame);
+        // Into the history, and the room's log in this round: a crash after the frame went
+        // out cannot lose it.
+        self.store.append(c.name(), now.unix_ms, &self.frame);
         out.broadcast(c.members(), Some(id), &self.frame);
     }
 
@@ -204,6 +206,7 @@ impl Room {
             room: Some(&room),
             name,
             reason: lanchat_proto::room::PARTED,
+            text: "",
         }
         .encode(&mut self.frame);
         self.drop_membership(m);
