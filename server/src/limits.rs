@@ -193,6 +193,16 @@ pub const MAX_NOTES_PER_RECIPIENT: usize = 100;
 /// How long a note is kept for its recipient: a week covers a holiday; after that it is stale.
 pub const NOTE_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
+/// How long the history of a room nobody is in (it emptied, or nobody has joined it since a
+/// restart) is kept, in memory and on disk, after its last message: a week covers a holiday,
+/// as for notes; whoever joins it meanwhile gets its replay. `--max-rooms` bounds how many are
+/// kept.
+pub const EMPTY_ROOM_KEEP: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// How often rooms nobody is in are looked at for [`EMPTY_ROOM_KEEP`]: hourly keeps a history
+/// at most an hour past its week.
+pub const HISTORY_SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
 /// A room's history log on disk is compacted (rewritten with its last `--history` entries) once
 /// it holds this many times `--history` entries, and at least [`HISTORY_LOG_MIN_SLACK`] more:
 /// the file stays a few times what a restart needs, and rewrites stay rare (one per

@@ -14,6 +14,7 @@ use slab::Slab;
 
 use super::members::MemberLines;
 use crate::outbox::ConnId;
+use crate::persist::HistoryId;
 
 /// A room's key in [`Channels`]. Keys are reused after a room disappears; the room's
 /// [`Channel::serial`] is not.
@@ -56,6 +57,8 @@ pub struct Channel {
     members: Vec<ConnId>,
     /// `members`' names as `WHO` lines.
     lines: MemberLines,
+    /// Its history in the store, once the chat has opened it there.
+    history: Option<HistoryId>,
 }
 
 impl Channel {
@@ -68,6 +71,7 @@ impl Channel {
             topic: "".into(),
             members: Vec::new(),
             lines: MemberLines::new(max_line, field),
+            history: None,
         }
     }
 
@@ -117,6 +121,16 @@ impl Channel {
     /// True when nobody is in it.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// Its history in the store ([`crate::persist::Store::open_room`]).
+    pub fn history(&self) -> Option<HistoryId> {
+        self.history
+    }
+
+    /// Its history is `id` in the store.
+    pub fn set_history(&mut self, id: HistoryId) {
+        self.history = Some(id);
     }
 
     /// Its encoded member list.

@@ -221,6 +221,21 @@ impl Room {
     /// (its per-address limits included) stays as it was.
     pub fn set_store(&mut self, store: Store) {
         self.store = store;
+        self.open_histories();
+    }
+
+    /// Open every room's history in the store (the rooms there are: `#general` when the store
+    /// comes) and bound the store to `--max-rooms` rooms' histories.
+    fn open_histories(&mut self) {
+        let ids: Vec<ChannelId> = self.channels.iter().map(|(id, _)| id).collect();
+        for ch in ids {
+            let Some(c) = self.channels.get_mut(ch) else {
+                continue;
+            };
+            let history = self.store.open_room(c.name());
+            c.set_history(history);
+        }
+        self.store.limit_rooms(self.cfg.max_rooms);
     }
 
     /// An empty chat whose history is `store`'s: what it holds for a room is replayed to
@@ -239,7 +254,7 @@ impl Room {
         }
         .encode(&mut too_slow_frame);
         let channels = Channels::new(cfg.max_line);
-        Room {
+        let mut room = Room {
             cfg,
             sessions: Vec::new(),
             count: 0,
@@ -253,7 +268,9 @@ impl Room {
             full_frame,
             too_slow_frame,
             hosts: Hosts::new(HostLimits::off()),
-        }
+        };
+        room.open_histories();
+        room
     }
 
     /// The configuration in force.
@@ -343,7 +360,7 @@ impl Room {
     pub fn history_of(&self, ch: ChannelId) -> &History {
         self.channels
             .get(ch)
-            .and_then(|c| self.store.ring(c.name()))
+            .and_then(|c| self.store.ring_of(c.history()?))
             .unwrap_or(&NO_HISTORY)
     }
 
@@ -521,6 +538,11 @@ impl Room {
         }
         self.count = 0;
         self.by_name.clear();
+        for (_, c) in self.channels.iter() {
+            if let Some(history) = c.history().filter(|_| c.kind() == channel::Kind::Room) {
+                self.store.close_room(history);
+            }
+        }
         self.channels.clear();
         self.away = AwayLines::default();
         self.deadlines.clear();
@@ -1000,6 +1022,25 @@ impl Room {
             .any(|s| s.name.is_none() && !s.rooms.is_empty())
         {
             return Err("a session without a name is in a room".into());
+        }
+        let (kept, unused) = self.store.history_counts();
+        if kept - unused != self.channels.len() {
+            return Err(format!(
+                "{} rooms but {} histories in use",
+                self.channels.len(),
+                kept - unused
+            ));
+        }
+        if kept > self.cfg.max_rooms {
+            return Err(format!(
+                "{kept} histories kept, over {}",
+                self.cfg.max_rooms
+            ));
+        }
+        for (_, c) in self.channels.iter() {
+            if c.history().and_then(|h| self.store.ring_of(h)).is_none() {
+                return Err(format!("{} has no history in the store", c.name()));
+            }
         }
         if self.channels.len() > self.cfg.max_rooms {
             return Err(format!(

@@ -34,7 +34,8 @@ impl Room {
 
     /// A member left room `m.channel` from slot `m.slot` (its membership is already gone from
     /// its session): the member moved into that slot is told its new one, and a room left
-    /// empty disappears, with its topic and history.
+    /// empty disappears with its topic (its history stays in the store for a while, so the
+    /// room comes back with it).
     pub(super) fn drop_membership(&mut self, m: Membership) {
         let Some(c) = self.channels.get_mut(m.channel) else {
             return;
@@ -45,6 +46,10 @@ impl Room {
             moved.set_slot(m.channel, m.slot);
         }
         if gone {
+            // Its history stays a while (the store says how long); its topic goes.
+            if let Some(history) = c.history() {
+                self.store.close_room(history);
+            }
             self.channels.remove(m.channel);
         } else {
             self.channels.touch();
@@ -126,7 +131,9 @@ impl Room {
         };
         // Into the history, and the room's log in this round: a crash after the frame went
         // out cannot lose it.
-        self.store.append(c.name(), now.unix_ms, &self.frame);
+        if let Some(history) = c.history() {
+            self.store.append_to(history, now.unix_ms, &self.frame);
+        }
         out.broadcast(c.members(), Some(id), &self.frame);
     }
 
@@ -156,7 +163,16 @@ impl Room {
                 self.send_err(id, ErrCode::TooManyRooms, &msg, out);
                 return;
             }
-            None => self.channels.create(room),
+            None => {
+                // A room whose history is kept comes back as it was spelled.
+                let name = self.store.kept_name(room).unwrap_or(room).to_owned();
+                let ch = self.channels.create(&name);
+                let history = self.store.open_room(&name);
+                if let Some(c) = self.channels.get_mut(ch) {
+                    c.set_history(history);
+                }
+                ch
+            }
         };
         self.enter(id, ch);
         let Some(c) = self.channels.get(ch) else {

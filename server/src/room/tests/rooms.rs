@@ -113,7 +113,7 @@ fn topics_go_to_everyone_in_the_room_the_setter_included() {
 }
 
 #[test]
-fn parting_tells_the_others_and_the_parter_and_an_empty_room_is_forgotten() {
+fn parting_tells_the_others_and_the_parter_and_an_empty_room_goes_with_its_topic_not_its_history() {
     let mut f = dev();
     f.line(A, "/in #dev /topic kept while someone is here");
     f.line(A, "/in #dev remembered");
@@ -142,15 +142,22 @@ fn parting_tells_the_others_and_the_parter_and_an_empty_room_is_forgotten() {
     f.line(B, "/part #dev");
     assert_eq!(f.room.channels().len(), 1, "#dev is gone");
     f.out.clear();
-    f.line(B, "/join #dev");
+    f.line(A, "/rooms");
+    assert_eq!(
+        f.sent(),
+        vec![s(A, "ROOMLIST #general 3"), s(A, "ROOMLISTEND 1")],
+        "an empty room is not listed"
+    );
+    f.line(B, "/join #DEV");
     assert_eq!(
         f.sent(),
         vec![
             s(B, "ROOM #dev"),
+            s(B, "HIST 1700000000000 MSG #dev ann remembered"),
             s(B, "WHO #dev bob"),
             s(B, "WHOEND #dev 1")
         ],
-        "a new room: no topic, no history"
+        "the room comes back as it was spelled, with its history but not its topic"
     );
 }
 
