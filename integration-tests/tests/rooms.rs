@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use integration_tests::{Client, TestServer};
+use integration_tests::{Client, ServerProcess, TestServer};
 use lanchat_proto::ServerMsg;
 use lanchat_server::Config;
 
@@ -385,4 +385,162 @@ fn the_example_session_of_protocol_md_with_rooms() {
         ]
     );
     assert_eq!(cid.sync(), ["MSG ann hi all"]);
+}
+
+#[test]
+fn room_names_follow_the_name_rules_and_compare_ignoring_case() {
+    let server = TestServer::start();
+    let (mut ann, mut bob) = ann_and_bob(&server);
+    let longest = format!("#{}", "é".repeat(24));
+    let too_long = format!("#{}", "é".repeat(25));
+    ann.send(&format!("/join {longest}"));
+    ann.expect(&format!("ROOM {longest}"));
+    ann.read_until_prefix(&format!("WHOEND {longest}"));
+    for bad in [too_long.as_str(), "#", "#dev!", "#a\u{202e}b", "##"] {
+        ann.send(&format!("/join {bad}"));
+        let err = ann.expect_prefix("ERR bad-usage ");
+        assert!(!err.contains('\u{202e}'), "never echoed: {err:?}");
+    }
+    ann.send("/join #a b");
+    ann.expect("ERR bad-usage usage: /join #room");
+    // Letters of any script, digits, `_` `-` `.`; one room in any case.
+    ann.send("/join #Été_2-b.c");
+    ann.expect("ROOM #Été_2-b.c");
+    ann.read_until_prefix("WHOEND #Été_2-b.c");
+    bob.send("/join #ÉTÉ_2-B.C");
+    bob.expect("ROOM #Été_2-b.c");
+    bob.expect("WHO #Été_2-b.c ann bob");
+    bob.expect("WHOEND #Été_2-b.c 2");
+    bob.send("/in #été_2-b.c hi");
+    ann.expect("JOIN #Été_2-b.c bob");
+    ann.expect("MSG #Été_2-b.c bob hi");
+}
+
+#[test]
+fn the_hist_frames_of_a_room_are_the_frames_its_members_got_live() {
+    let server = TestServer::start();
+    let (mut ann, mut bob) = ann_and_bob(&server);
+    for c in [&mut ann, &mut bob] {
+        c.send("/join #dev");
+        c.read_until_prefix("WHOEND #dev");
+    }
+    ann.send("/in #dev plain");
+    ann.send("/msg #dev with /msg");
+    ann.send("/in #dev /me acts");
+    ann.send("/in #dev //starts with a slash");
+    ann.sync();
+    let live: Vec<String> = bob
+        .sync()
+        .into_iter()
+        .filter(|l| !l.starts_with("JOIN "))
+        .collect();
+    assert_eq!(
+        live,
+        [
+            "MSG #dev ann plain",
+            "MSG #dev ann with /msg",
+            "ACTION #dev ann acts",
+            "MSG #dev ann /starts with a slash"
+        ]
+    );
+    let mut cid = Client::join(server.addr(), "cid");
+    cid.send("/join #dev");
+    cid.expect("ROOM #dev");
+    let (hist, _) = cid.read_until_prefix("WHO #dev");
+    let frames: Vec<&str> = hist
+        .iter()
+        .map(|l| l.splitn(3, ' ').nth(2).expect("HIST <ms> <frame>"))
+        .collect();
+    assert_eq!(frames, live);
+}
+
+#[test]
+fn a_quit_message_away_and_back_reach_everyone_sharing_rooms_once() {
+    let server = TestServer::start();
+    let (mut ann, mut bob) = ann_and_bob(&server);
+    for room in ["#a", "#b", "#c"] {
+        for c in [&mut ann, &mut bob] {
+            c.send(&format!("/join {room}"));
+            c.read_until_prefix(&format!("WHOEND {room}"));
+        }
+    }
+    ann.sync();
+    bob.sync();
+    ann.send("/away lunch");
+    ann.expect("AWAY ann lunch");
+    bob.expect("AWAY ann lunch");
+    ann.send("/back");
+    ann.expect("BACK ann");
+    bob.expect("BACK ann");
+    ann.send("/quit see you");
+    ann.expect("BYE Goodbye!");
+    bob.expect("LEAVE ann quit see you");
+    assert_eq!(
+        bob.sync(),
+        Vec::<String>::new(),
+        "each once, not once per room"
+    );
+    bob.send("/in #c /who");
+    bob.expect("WHO #c bob");
+    bob.expect("WHOEND #c 1");
+}
+
+/// The real binary's flags and their defaults: `--rooms-per-user` (50, `#general` included)
+/// and `--max-rooms` (1,000, `#general` included), each answered with `ERR too-many-rooms`.
+#[test]
+fn the_binary_allows_50_rooms_per_user_and_1000_rooms_by_default() {
+    let server = ServerProcess::start(&["--rate", "0"]);
+    // 21 users in 48 rooms each keep 999 rooms (and #general) in being.
+    let mut users: Vec<Client> = (0..21)
+        .map(|k| Client::join(server.addr(), &format!("u{k}")))
+        .collect();
+    let mut room = 0;
+    for user in &mut users {
+        let mut joins = String::new();
+        for _ in 0..48 {
+            if room < 999 {
+                joins.push_str(&format!("/join #r{room}\n"));
+                room += 1;
+            }
+        }
+        user.send_raw(joins.as_bytes());
+    }
+    for user in &mut users {
+        user.sync();
+    }
+    let u0 = &mut users[0];
+    u0.send("/join #one-more");
+    u0.expect(
+        "ERR too-many-rooms the server has 1000 rooms (#general too), its most; /rooms lists \
+         them, join one",
+    );
+    u0.send("/join #r100");
+    u0.expect("ROOM #r100");
+    u0.read_until_prefix("WHOEND #r100");
+    u0.send("/join #r101");
+    u0.expect(
+        "ERR too-many-rooms you are in 50 rooms (#general too), the most this server allows; \
+         /part one first",
+    );
+}
+
+#[test]
+fn the_binary_takes_max_rooms_and_rooms_per_user_flags() {
+    let server =
+        ServerProcess::start(&["--rate", "0", "--max-rooms", "3", "--rooms-per-user", "2"]);
+    let mut ann = Client::join(server.addr(), "ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.send("/join #a");
+    ann.read_until_prefix("WHOEND #a");
+    ann.send("/join #b");
+    ann.expect_prefix("ERR too-many-rooms you are in 2 rooms");
+    bob.send("/join #b");
+    bob.read_until_prefix("WHOEND #b");
+    bob.send("/part #b");
+    bob.expect("PARTED #b");
+    bob.send("/join #c");
+    bob.read_until_prefix("WHOEND #c");
+    let mut cid = Client::join(server.addr(), "cid");
+    cid.send("/join #d");
+    cid.expect_prefix("ERR too-many-rooms the server has 3 rooms");
 }
