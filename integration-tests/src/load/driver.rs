@@ -385,13 +385,17 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
     }
     let mut s_rooms = None;
     if outcome.is_ok() && d.rx.plan.is_some() {
-        // At rest first (past the heap trim after the join storm): what joining rooms adds is
-        // measured from there.
+        // At rest before and after the room joins (each past the server's heap trim after a
+        // burst): what joining rooms adds to a connection sitting there, and nothing else.
         outcome = d.hold_phase(&mut events).0;
-        s_rooms = d.server_sample();
+        let before = d.server_sample();
         if outcome.is_ok() {
             outcome = d.rooms_phase(&mut events);
         }
+        if outcome.is_ok() {
+            outcome = d.hold_phase(&mut events).0;
+        }
+        s_rooms = before.zip(d.server_sample());
     }
     let s_settled = d.server_sample();
     let mut gen_cpu_traffic_s = None;
@@ -1060,13 +1064,13 @@ impl<'a> Driver<'a> {
 
     /// `samples`: before connecting, settled, after traffic, after the hold; `rest`: how long
     /// the second half of the hold lasted, and the samples at its start and end; `rooms`: at
-    /// rest before the clients joined their rooms.
+    /// rest before the clients joined their rooms, and at rest after.
     fn server_figures(
         &self,
         pid: u32,
         samples: [ProcSample; 4],
         rest: Option<(Duration, ProcSample, ProcSample)>,
-        rooms: Option<ProcSample>,
+        rooms: Option<(ProcSample, ProcSample)>,
     ) -> ServerFigures {
         let [s0, settled, traffic, end] = samples;
         let unique = self.rx.tracker.unique();
@@ -1090,9 +1094,14 @@ impl<'a> Driver<'a> {
                 .unwrap_or(end.peak_rss),
             rss_after: end.rss,
             rss_per_conn: (end.rss as f64 - s0.rss as f64) / connected,
-            rss_before_rooms: rooms.map(|r| r.rss),
-            rss_per_membership: rooms.zip(self.rx.plan).map(|(r, plan)| {
-                (end.rss as f64 - r.rss as f64) / plan.memberships().max(1) as f64
+            rss_before_rooms: rooms.map(|(before, _)| before.rss),
+            rss_after_rooms: rooms.map(|(_, after)| after.rss),
+            rss_per_conn_before_rooms: rooms
+                .map(|(before, _)| (before.rss as f64 - s0.rss as f64) / connected),
+            rss_per_conn_after_rooms: rooms
+                .map(|(_, after)| (after.rss as f64 - s0.rss as f64) / connected),
+            rss_per_membership: rooms.zip(self.rx.plan).map(|((before, after), plan)| {
+                (after.rss as f64 - before.rss as f64) / plan.memberships().max(1) as f64
             }),
         }
     }

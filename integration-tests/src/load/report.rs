@@ -50,7 +50,14 @@ pub struct ServerFigures {
     /// With rooms: resident memory at rest once everyone was in `#general`, before anyone
     /// joined a room.
     pub rss_before_rooms: Option<u64>,
-    /// With rooms: `(rss_after - rss_before_rooms) / memberships`, in bytes: what one
+    /// With rooms: resident memory at rest once everyone had joined its rooms (before any
+    /// traffic).
+    pub rss_after_rooms: Option<u64>,
+    /// With rooms: `(rss_before_rooms - idle) / clients`: a connection at rest in `#general`.
+    pub rss_per_conn_before_rooms: Option<f64>,
+    /// With rooms: `(rss_after_rooms - idle) / clients`: a connection at rest in its rooms.
+    pub rss_per_conn_after_rooms: Option<f64>,
+    /// With rooms: `(rss_after_rooms - rss_before_rooms) / memberships`, in bytes: what one
     /// membership of a room costs at rest.
     pub rss_per_membership: Option<f64>,
 }
@@ -207,6 +214,18 @@ impl Report {
                 opt(srv.and_then(|s| s.rss_before_rooms).map(|b| b as f64)),
             ),
             (
+                "server_rss_after_rooms",
+                opt(srv.and_then(|s| s.rss_after_rooms).map(|b| b as f64)),
+            ),
+            (
+                "server_rss_per_conn_before_rooms",
+                opt(srv.and_then(|s| s.rss_per_conn_before_rooms)),
+            ),
+            (
+                "server_rss_per_conn_after_rooms",
+                opt(srv.and_then(|s| s.rss_per_conn_after_rooms)),
+            ),
+            (
                 "server_rss_per_membership",
                 opt(srv.and_then(|s| s.rss_per_membership)),
             ),
@@ -341,13 +360,17 @@ impl Report {
                     bytes(s.rss_after as f64),
                     s.rss_per_conn
                 );
-                if let (Some(before), Some(per)) = (s.rss_before_rooms, s.rss_per_membership) {
+                if let (Some(before), Some(after), Some(per)) =
+                    (s.rss_before_rooms, s.rss_after_rooms, s.rss_per_membership)
+                {
                     let _ = writeln!(
                         t,
                         "  server rooms    RSS at rest before joining {}, after {} ({per:+.0} B \
-                         per membership)",
+                         per membership; per connection {:.0} B before, {:.0} B after)",
                         bytes(before as f64),
-                        bytes(s.rss_after as f64)
+                        bytes(after as f64),
+                        s.rss_per_conn_before_rooms.unwrap_or(f64::NAN),
+                        s.rss_per_conn_after_rooms.unwrap_or(f64::NAN),
                     );
                 }
             }

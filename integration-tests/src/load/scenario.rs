@@ -430,7 +430,15 @@ impl Scenario {
             target("p99 latency < 10 ms", "p99_ms", Cmp::Below, 10.0),
             ZERO_LOSS,
         ];
-        const ROOMS: &[Target] = &[ZERO_LOSS];
+        const ROOMS: &[Target] = &[
+            target(
+                "RSS growth <= 200 B per room membership",
+                "server_rss_per_membership",
+                Cmp::AtMost,
+                200.0,
+            ),
+            ZERO_LOSS,
+        ];
         const MEMBERSHIPS: &[Target] = &[
             target(
                 "RSS growth <= 200 B per room membership",

@@ -374,3 +374,13 @@ fn the_joiner_of_a_big_room_gets_its_member_list_within_the_line_limit() {
     assert!(lines.iter().all(|l| l.len() <= 128 && l.starts_with("WHO")));
     assert_eq!(*lines.last().unwrap(), "WHOEND #big 60");
 }
+
+#[test]
+fn a_sessions_room_list_costs_no_more_than_a_vec_and_holds_two_rooms_inline() {
+    assert_eq!(
+        std::mem::size_of::<super::super::RoomList>(),
+        std::mem::size_of::<Vec<super::super::channel::Membership>>()
+    );
+    assert!(!super::super::RoomList::new().spilled());
+    assert_eq!(super::super::INLINE_ROOMS, 2);
+}
