@@ -82,3 +82,46 @@ fn after_a_server_restart_the_client_joins_its_rooms_again_and_stays_in_the_curr
     ann.line("/quit");
     assert_eq!(ann.expect_exit(), 0);
 }
+
+#[test]
+fn after_a_restart_a_rooms_replayed_history_shows_only_what_was_not_shown() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let state = dir.path().to_str().expect("a UTF-8 path").to_owned();
+    let args = ["--rate", "0", "--state-dir", state.as_str()];
+    let port = free_port();
+    let mut server = ServerProcess::start_on(port, &args);
+    let mut bob = Client::join(server.addr(), "bob");
+    bob.send("/join #dev");
+    bob.read_until_prefix("WHOEND #dev");
+    bob.send("/in #dev said before ann came");
+    bob.sync();
+    let mut ann = join(&server, "ann");
+    ann.line("/join #dev");
+    ann.expect("<bob> said before ann came");
+    ann.expect("ann #dev> ");
+    bob.send("/in #dev said while ann is here");
+    ann.expect("<bob> said while ann is here");
+
+    server.signal(libc::SIGTERM);
+    ann.expect("; reconnecting");
+    drop(bob);
+    assert!(
+        server.wait_exit(integration_tests::DEADLINE).is_some(),
+        "the server did not stop"
+    );
+    let server = ServerProcess::start_on(port, &args);
+    ann.expect("* reconnected as ann");
+    ann.expect("* here now in #dev (1): ann");
+    ann.expect("ann #dev> ");
+    let mut bob = Client::join(server.addr(), "bob");
+    bob.send("/join #dev");
+    bob.read_until_prefix("WHOEND #dev");
+    bob.send("/in #dev said after the restart");
+    ann.expect("<bob> said after the restart");
+    let all = ann.transcript();
+    for once in ["said before ann came", "said while ann is here"] {
+        assert_eq!(all.matches(once).count(), 1, "{once:?} in:\n{all}");
+    }
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+}
