@@ -41,6 +41,14 @@ fn a_mention_in_another_room_rings_is_tagged_and_counted() {
     ann.line("/go #dev");
     ann.expect("* now in #dev");
     ann.expect("ann #dev> ");
+    // Alt-Right: the next room; Tab completes a room's name after a room command.
+    ann.keys("\x1b[1;3C");
+    ann.expect("ann #ops> ");
+    ann.keys("/part #o\t");
+    ann.expect("/part #ops ");
+    ann.keys("\r");
+    ann.expect("* you left #ops");
+    ann.expect("ann #general> ");
     ann.line("/quit");
     assert_eq!(ann.expect_exit(), 0);
 }
