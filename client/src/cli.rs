@@ -74,12 +74,15 @@ Examples:
   printf 'build is green\\n<quit>\\n' | lanchat 192.168.1.20 --name ci-bot
       From a script: each line of stdin is sent, then the bot leaves.
 
+
 In the chat:
   <quit>, /quit [message] or Ctrl-D leaves; Ctrl-C clears the line (on an
   empty line, leaves); /away [message] marks you away (/back, or /away
-  again, when you return); Tab completes names; /who lists who is here;
-  /stats shows how the server is doing; /help lists the server's commands.
-  NO_COLOR (or TERM=dumb) turns colours off.";
+  again, when you return); Tab completes names and rooms; /who lists who
+  is here; /stats shows how the server is doing; /help lists the server's
+  commands. /join #room joins a room and makes it the current one (typed
+  lines go there); Alt-Left/Alt-Right or Ctrl-P/Ctrl-N and /go #room switch
+  rooms. NO_COLOR (or TERM=dumb) turns colours off.";
 
 /// `--name`: checked by the protocol's own rules before anything is sent, so a name the server
 /// would refuse (or a blank one, which it would not even answer) is a clear flag error.

@@ -47,10 +47,22 @@ pub fn typed(line: &str) -> Typed<'_> {
 /// A typed line cut into lines the server takes (`max_line` bytes at most on the wire, without
 /// the `\n`: the server's `LIMIT max-line`), at spaces where it can be, never inside a
 /// character. A message to someone (`/msg bob ...`) or an action (`/me ...`) keeps its command
-/// on every piece. A line that fits comes back as it is.
+/// on every piece, and a line done in a room (`/in #room ...`) its room. A line that fits comes
+/// back as it is.
 pub fn split_long(line: &str, max_line: usize) -> Vec<String> {
-    if encode_line(line).len() <= max_line + 1 {
+    let max = max_line;
+    if encode_line(line).len() <= max + 1 {
         return vec![line.to_owned()];
+    }
+    if let Ok(lanchat_proto::ClientMsg::In { room, line: inner }) =
+        lanchat_proto::ClientMsg::parse(line)
+    {
+        let head = format!("/in {room} ");
+        let room_left = max.saturating_sub(head.len()).max(1);
+        return split_long(inner, room_left)
+            .into_iter()
+            .map(|piece| format!("{head}{piece}"))
+            .collect();
     }
     let (head, text) = match lanchat_proto::ClientMsg::parse(line) {
         Ok(lanchat_proto::ClientMsg::Me(text)) => ("/me ".to_owned(), text),
@@ -61,7 +73,7 @@ pub fn split_long(line: &str, max_line: usize) -> Vec<String> {
         }
         _ => (String::new(), line),
     };
-    let room = max_line.saturating_sub(head.len()).max(1);
+    let room = max.saturating_sub(head.len()).max(1);
     let mut pieces = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
@@ -361,6 +373,8 @@ mod tests {
             (format!("/me {words}"), "/me "),
             (format!("/msg bob {words}"), "/msg bob "),
             (format!("//{words}"), "//"),
+            (format!("/in #dev {words}"), "/in #dev "),
+            (format!("/in #dev /me {words}"), "/in #dev /me "),
         ] {
             let pieces = split_long(&line, MAX);
             assert!(pieces.len() >= 3, "{}", pieces.len());

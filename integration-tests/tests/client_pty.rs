@@ -706,6 +706,93 @@ fn clear_clears_the_screen() {
     ann.expect("\x1b[H\x1b[2J");
 }
 
+/// bob (a raw client) in #dev and #ops; ann (in the pty) joins #dev, then #ops, current.
+fn ann_and_bob_in_dev_and_ops(server: &ServerProcess) -> (Pty, Client) {
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(server, "ann");
+    bob.expect("JOIN ann");
+    for room in ["#dev", "#ops"] {
+        bob.send(&format!("/join {room}"));
+        bob.read_until_prefix(&format!("WHOEND {room}"));
+    }
+    ann.line("/join #dev");
+    ann.expect("* you joined #dev");
+    ann.expect("ann #dev> ");
+    ann.line("/join #ops");
+    ann.expect("* here now in #ops (2): bob, ann");
+    ann.expect("ann #ops> ");
+    (ann, bob)
+}
+
+#[test]
+fn switching_rooms_keeps_the_half_typed_line_and_the_prompt_counts_unread_lines() {
+    let server = server();
+    let (mut ann, mut bob) = ann_and_bob_in_dev_and_ops(&server);
+    // A typed line goes to the current room.
+    ann.line("hello ops");
+    ann.expect("<ann> hello ops");
+    bob.read_until_prefix("MSG #ops ann hello ops");
+    // A line of another room is tagged, and counted in the prompt.
+    bob.send("/in #dev news in dev");
+    ann.expect("#dev <bob> news in dev");
+    ann.expect("ann #ops [#dev 1]> ");
+    // Half a line, then Alt-Left: the previous room, with the line kept.
+    ann.keys("half typ");
+    ann.expect("half typ");
+    ann.keys("\x1b[1;3D");
+    ann.expect("ann #dev> ");
+    ann.expect("half typ");
+    ann.keys("ed\r");
+    bob.expect("MSG #dev ann half typed");
+    // Ctrl-N and Ctrl-P cycle too; the line still rides along.
+    ann.keys("x");
+    ann.keys("\x0e");
+    ann.expect("ann #ops> ");
+    ann.expect("x");
+    ann.keys("\x10");
+    ann.expect("ann #dev> ");
+    ann.keys("\x08/go #gen\t");
+    ann.expect("/go #general ");
+    ann.keys("\r");
+    ann.expect("* now in #general");
+    ann.expect("ann #general> ");
+    ann.line("/who");
+    ann.expect("* here now (2):");
+    ann.line("/rooms");
+    ann.expect("* rooms (3):");
+    ann.expect("#ops      2");
+    ann.line("/part #dev");
+    ann.expect("* you left #dev");
+    bob.read_until_prefix("LEAVE #dev ann parted");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+}
+
+#[test]
+fn a_busy_room_in_the_background_neither_garbles_the_line_nor_reads_as_ctrl_c() {
+    // Every line of another room changes the prompt (its unread count): the prompt is drawn
+    // again under the half-typed line, and none of the wake-ups may be taken for a Ctrl-C.
+    let server = server();
+    let (mut ann, mut bob) = ann_and_bob_in_dev_and_ops(&server);
+    ann.keys("typing slowly");
+    for i in 0..60 {
+        bob.send(&format!("/in #dev busy {i}"));
+        if i % 10 == 0 {
+            ann.keys(".");
+        }
+    }
+    ann.expect("#dev <bob> busy 59");
+    ann.expect("ann #ops [#dev 60]> ");
+    ann.expect("typing slowly......");
+    ann.keys(" done\r");
+    bob.read_until_prefix("MSG #ops ann typing slowly...... done");
+    assert_eq!(bob.sync(), Vec::<String>::new(), "ann is still here");
+    ann.keys("\x1b[1;3D");
+    ann.expect("ann #dev> ");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+}
+
 #[test]
 fn away_back_and_quit_messages_as_irssi_users_expect() {
     let server = server();
@@ -721,7 +808,8 @@ fn away_back_and_quit_messages_as_irssi_users_expect() {
     let mut cy = join(&server, "cy");
     cy.expect("ann (away)");
     ann.line("/who");
-    ann.expect("* here now (3): bob, ann (away), cy");
+    ann.expect("* here now (3):");
+    ann.expect("bob         ann (away)  cy");
     // /away alone, when away, is back (irssi); /back says the same.
     ann.line("/away");
     ann.expect("* you are back");

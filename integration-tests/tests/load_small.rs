@@ -54,6 +54,28 @@ fn small_scenario_delivers_everything_once_and_in_order() {
 }
 
 #[test]
+fn a_small_run_in_rooms_delivers_each_message_to_its_room_only() {
+    // 60 clients: 6 rooms of 20 (each client in two of them), one sender per room.
+    let server = TestServer::start();
+    let mut opts = Options::new(Scenario::Small, server.addr());
+    opts.timeout = Duration::from_secs(60);
+    opts.shape.clients = 60;
+    opts.shape.senders = 6;
+    opts.shape.messages = 50;
+    opts.shape.rooms = 6;
+    opts.shape.rooms_each = 2;
+    let report = load::run(&opts).expect("run in rooms");
+    assert!(report.passed(), "{}", report.to_table());
+    assert_eq!(
+        report.expected,
+        6 * 50 * 19,
+        "each message to the 19 others in its room"
+    );
+    assert_eq!(report.delivered, report.expected);
+    assert!(report.rooms_settle_s.is_some());
+}
+
+#[test]
 fn the_binary_reports_server_figures_as_json() {
     let server = ServerProcess::start(&["--rate", "0"]);
     let (addr, pid) = (server.addr().to_string(), server.pid().to_string());

@@ -90,10 +90,23 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=limits::MAX_TIMEOUT_SECS))]
     pub write_timeout: u64,
 
-    /// Public messages kept and replayed to newcomers, also after a restart; 0 keeps none.
+    /// Public messages kept per room and replayed to whoever joins it, also after a restart; 0
+    /// keeps none.
     #[arg(long, env = "LANCHAT_HISTORY", default_value_t = limits::DEFAULT_HISTORY,
           value_parser = parse_history)]
     pub history: usize,
+
+    /// Rooms that may exist at once, #general included.
+    #[arg(long, env = "LANCHAT_MAX_ROOMS", default_value_t = limits::DEFAULT_MAX_ROOMS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(1..=limits::MAX_MAX_ROOMS as u64))]
+    pub max_rooms: usize,
+
+    /// Rooms one user may be in at once, #general included.
+    #[arg(long, env = "LANCHAT_ROOMS_PER_USER", default_value_t = limits::DEFAULT_ROOMS_PER_USER,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(1..=limits::MAX_ROOMS_PER_USER as u64))]
+    pub rooms_per_user: usize,
 
     /// Keep history and notes in memory only: nothing is written to the state directory, and
     /// a restart forgets them (`--history 0` writes no history either).
@@ -182,6 +195,8 @@ impl Default for Config {
             handshake_timeout: limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
             write_timeout: limits::DEFAULT_WRITE_TIMEOUT_SECS,
             history: limits::DEFAULT_HISTORY,
+            max_rooms: limits::DEFAULT_MAX_ROOMS,
+            rooms_per_user: limits::DEFAULT_ROOMS_PER_USER,
             no_persist: false,
             name: None,
             no_discovery: false,
@@ -233,11 +248,12 @@ impl Config {
         (self.max_clients > room).then(|| std::mem::replace(&mut self.max_clients, room))
     }
 
-    /// The most memory the history ring can hold once full: every slot a line as long as
-    /// `--max-line` allows, plus the server's own framing.
+    /// The most memory the history rings can hold once full: every room that may exist with
+    /// every slot a line as long as `--max-line` allows, plus the server's own framing.
     pub fn history_bound(&self) -> usize {
         self.history
             .saturating_mul(self.max_line + lanchat_proto::SERVER_LINE_OVERHEAD)
+            .saturating_mul(self.max_rooms)
     }
 
     /// The part the chat room needs.
@@ -249,6 +265,8 @@ impl Config {
             burst: self.burst,
             history: self.history,
             handshake_timeout_secs: self.handshake_timeout,
+            max_rooms: self.max_rooms,
+            rooms_per_user: self.rooms_per_user,
         }
     }
 
@@ -379,7 +397,7 @@ mod tests {
         let default = Config::default();
         assert_eq!(
             default.history_bound(),
-            50 * (2048 + lanchat_proto::SERVER_LINE_OVERHEAD)
+            50 * (2048 + lanchat_proto::SERVER_LINE_OVERHEAD) * 1000
         );
         let big = Config {
             history: 10_000,
@@ -422,6 +440,10 @@ mod tests {
             &["x", "--write-timeout", "0"],
             &["x", "--bind", "not-an-ip"],
             &["x", "--sendq", "1"],
+            &["x", "--max-rooms", "0"],
+            &["x", "--max-rooms", "100001"],
+            &["x", "--rooms-per-user", "0"],
+            &["x", "--rooms-per-user", "10001"],
             &["x", "--frobnicate"],
             &["x", "--tls-cert", "c.pem"],
             &["x", "--max-per-host", "-1"],
@@ -450,6 +472,10 @@ mod tests {
             "1000000",
             "--write-timeout",
             "86400",
+            "--max-rooms",
+            "100000",
+            "--rooms-per-user",
+            "10000",
         ];
         assert!(Config::try_parse_from(edge).is_ok());
     }

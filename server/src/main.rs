@@ -57,9 +57,10 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
     }
     if config.history_bound() > lanchat_server::limits::HISTORY_WARN_BYTES {
         log::warn!(
-            "--history {} x --max-line {} lets history hold up to {} MiB once full",
+            "--history {} x --max-line {} x --max-rooms {} lets history hold up to {} MiB once full",
             config.history,
             config.max_line,
+            config.max_rooms,
             config.history_bound() >> 20
         );
     }

@@ -35,10 +35,12 @@ impl std::fmt::Display for Serial {
 /// What a block sent with [`Outbox::send_block`] holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Block {
-    /// The history as `HIST` lines.
+    /// A room's history as `HIST` lines.
     History,
-    /// The member list's full `WHO` lines.
+    /// A room's member list's full `WHO` lines.
     Members,
+    /// The list of rooms: `ROOMLIST` lines and `ROOMLISTEND`.
+    RoomList,
 }
 
 /// Names a block's content: the same key means the same bytes, so an outbox may reuse what it
@@ -47,6 +49,9 @@ pub enum Block {
 pub struct BlockKey {
     /// Which block.
     pub block: Block,
+    /// Whose: the serial of the room it belongs to, never reused by another room (0 for a
+    /// block of the whole server, the room list).
+    pub owner: u64,
     /// Changes whenever the block's content does.
     pub version: u64,
 }

@@ -104,7 +104,7 @@ impl Room {
             s.serial,
             s.name.as_deref().unwrap_or_default(),
             From(s.peer),
-            self.named.len()
+            self.members()
         );
     }
 
@@ -129,7 +129,7 @@ impl Room {
         log::info!(
             target: kind.target(),
             "{tag} left ({reason}, {} online)",
-            self.named.len()
+            self.members()
         );
     }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use lanchat_proto::ErrCode;
 
+use super::channel::ChannelId;
 use super::logged::Budget;
 use super::{Admission, LeaveReason, Now, Room};
 use crate::hosts::{HostKey, HostLimits, Hosts};
@@ -99,11 +100,11 @@ impl Room {
         false
     }
 
-    /// `/who`: the member list, charged to the asker's address by its size. It is answered
-    /// whenever the address's reply budget is not in debt, so a person always gets it and a
-    /// host asking over and over gets it once every few seconds; meanwhile `ERR rate-limited`
-    /// says when to ask again.
-    pub(super) fn who(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) {
+    /// `/who` (in room `ch`): its member list, charged to the asker's address by its size. It
+    /// is answered whenever the address's reply budget is not in debt, so a person always gets
+    /// it and a host asking over and over gets it once every few seconds; meanwhile
+    /// `ERR rate-limited` says when to ask again.
+    pub(super) fn who(&mut self, id: ConnId, ch: ChannelId, now: Now, out: &mut impl Outbox) {
         let host = self.session(id).and_then(|s| s.host);
         if let Some(h) = host {
             if let Some(wait) = self.hosts.reply_wait(h, now.mono) {
@@ -112,7 +113,7 @@ impl Room {
                 return;
             }
         }
-        let bytes = self.send_members(id, out);
+        let bytes = self.send_members(id, ch, out);
         if let Some(h) = host {
             self.hosts.charge_reply(h, bytes, now.mono);
         }

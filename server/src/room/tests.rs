@@ -700,7 +700,7 @@ fn history_is_the_stores_appended_at_once_and_replayed_after_a_restart() {
          1700000000000 MSG ann one\n\
          1700000000000 ACTION ann two\n"
     );
-    let ring = f.room.store().ring(GENERAL).expect("a ring");
+    let ring = f.room.store().ring(lanchat_proto::GENERAL).expect("a ring");
     assert!(std::ptr::eq(f.room.history(), ring), "one copy");
 
     let (store, report) = Store::open(dir.path(), cfg.history, t0().unix_ms);
@@ -803,3 +803,5 @@ fn stats_count_what_the_room_decided_and_answer_anyone_named() {
     // the third: two names refused. (The refused fourth sent nothing.)
     assert_eq!(get("lines-in"), "11");
 }
+
+mod rooms;
