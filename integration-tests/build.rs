@@ -3,7 +3,8 @@
 //! - `lanchat_no_prlimit`: `prlimit` (util-linux) is missing (`robustness_fds`);
 //! - `lanchat_no_netns`: not root, or `ip` (iproute2) is missing (`client_netns`);
 //! - `has_man`, `has_systemd_analyze`: the packaging tests' tools (`install`), which `.ci/run`
-//!   installs.
+//!   installs;
+//! - `has_openssl`: `openssl s_client` talking to the server (`tls_server`).
 //!
 //! The probes run again when `PATH` changes, and when one of those tools is installed or
 //! removed (or after `cargo clean -p integration-tests`).
@@ -12,9 +13,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// (cfg set when every tool is found, the tools)
-const NEEDS: [(&str, &[&str]); 2] = [
+const NEEDS: [(&str, &[&str]); 3] = [
     ("has_man", &["man", "groff"]),
     ("has_systemd_analyze", &["systemd-analyze"]),
+    ("has_openssl", &["openssl"]),
 ];
 
 fn runs(program: &str, args: &[&str]) -> bool {

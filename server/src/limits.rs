@@ -83,6 +83,23 @@ pub const READ_CHUNK: usize = 64 * 1024;
 /// in the next round (which then polls without blocking).
 pub const READ_BUDGET_PER_ROUND: usize = 256 * 1024;
 
+/// Plaintext a TLS connection encrypts per write: four full records (as few as the plaintext
+/// allows). It is taken only once the ciphertext before it is out, so a reader that falls
+/// behind holds at most this much of private ciphertext; its backlog stays in the shared
+/// frames of its queue.
+pub const TLS_WRITE_CHUNK: usize = 64 * 1024;
+
+/// After rustls refused a peer's input, at most this many queued messages (handshake messages,
+/// then the alert that says why) are sent before the close: a bound on a loop, not a budget
+/// anyone should meet (a failed handshake has two or three).
+pub const TLS_MESSAGES_AFTER_FAILURE: usize = 8;
+
+/// Connections whose TLS handshake is read per poll round (the rest first thing next round).
+/// Answering a `ClientHello` costs a key exchange and a signature, ~0.1-0.2 ms of CPU
+/// (docs/BENCHMARKS.md): a flood of handshakes adds at most a few milliseconds to a round, so
+/// the chat of those already in the room goes on while they are answered.
+pub const TLS_HANDSHAKES_PER_ROUND: usize = 32;
+
 /// Buffer memory freed since the last trim that makes the loop schedule one ([`crate::memory`]):
 /// 1 MiB is noise for RSS, and below it trimming is not worth its page faults.
 pub const TRIM_AFTER_FREED: usize = 1 << 20;

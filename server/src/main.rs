@@ -5,12 +5,17 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
 use lanchat_server::tls::{Identity, KeySource, Mode, Origin};
 use lanchat_server::{sockets, Config, Exit, Server};
 
 fn main() -> ExitCode {
     let mut config = Config::parse();
+    if let Err(msg) = config.validate() {
+        Config::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, msg)
+            .exit();
+    }
     lanchat_server::logger::init();
     let result = if config.fingerprint {
         print_fingerprint(&config)
@@ -40,6 +45,24 @@ fn print_fingerprint(config: &Config) -> anyhow::Result<Exit> {
 fn run(config: &mut Config) -> anyhow::Result<Exit> {
     let mode = Mode::from_config(config)?;
     log_mode(&mode);
+    // Until the client speaks TLS, a port that serves it would lock out `lanchat`: TLS is
+    // served only when asked for with LANCHAT_PLAINTEXT=0 (the key is made and printed all
+    // the same). The client's TLS makes it the default.
+    let asked = std::env::var("LANCHAT_PLAINTEXT").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "0" | "no" | "off" | "false"
+        )
+    });
+    let mode = match mode {
+        Mode::Tls(_) if !asked => {
+            log::warn!(
+                "serving plaintext until the client speaks TLS (LANCHAT_PLAINTEXT=0 serves TLS)"
+            );
+            Mode::Plaintext
+        }
+        mode => mode,
+    };
     lanchat_server::memory::tune_allocator();
     match sockets::raise_fd_limit() {
         Ok((nofile, _hard)) => {
@@ -60,8 +83,8 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
             config.history_bound() >> 20
         );
     }
-    let mut server =
-        Server::bind(config).with_context(|| format!("cannot listen on {}", config.addr()))?;
+    let mut server = Server::bind(config, &mode)
+        .with_context(|| format!("cannot listen on {}", config.addr()))?;
     server
         .handle_signals()
         .context("cannot install signal handlers")?;
@@ -110,8 +133,6 @@ fn log_mode(mode: &Mode) {
                     log::info!("key {key}, certificate {cert}");
                 }
             }
-            // Until the event loop drives rustls, the port still speaks the line protocol.
-            log::warn!("TLS is not served yet: this build still speaks plaintext on its port");
         }
     }
 }

@@ -48,7 +48,7 @@ pub enum Queued {
 /// What one [`Conn::flush`] achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flushed {
-    /// Nothing is left to write.
+    /// Nothing is left to write (or nothing can be written before the transport is set up).
     Done,
     /// Bytes remain (the socket buffer is full); wait for WRITABLE.
     Pending,
@@ -267,9 +267,10 @@ impl<T: Transport> Conn<T> {
         self.out.len() - self.out_pos
     }
 
-    /// The transport has output of its own (a handshake answer): flush it.
+    /// The transport has output of its own (a handshake answer), or was just set up with
+    /// output queued meanwhile (the greeting): flush it.
     pub fn wants_write(&self) -> bool {
-        self.transport.backlog() > 0
+        self.transport.wants_write()
     }
 
     /// Still setting up its transport; nothing queued can be delivered yet.
@@ -353,6 +354,11 @@ impl<T: Transport> Conn<T> {
     pub fn flush(&mut self, now: Instant) -> io::Result<Flushed> {
         if self.pending() > 0 {
             self.write_some(now)?;
+        }
+        if self.transport.is_handshaking() && self.transport.backlog() == 0 {
+            // What is queued waits for the transport to be set up, which says so through
+            // `wants_write`; until then there is nothing to wait for the socket about.
+            return Ok(Flushed::Done);
         }
         if self.pending() > 0 {
             return Ok(Flushed::Pending);

@@ -40,6 +40,7 @@ use crate::outbox::ConnId;
 use crate::room::Room;
 use crate::sockets;
 use crate::timers::Timers;
+use crate::tls::Mode;
 use crate::transport::Link;
 
 pub use shutdown::{Exit, ServerHandle};
@@ -70,27 +71,36 @@ pub struct Server {
     room: Room,
     timers: Timers,
     settings: Settings,
+    /// Every connection's TLS configuration; `None` serves plaintext (`--plaintext`).
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// The one read buffer: every read lands here and is decoded in place.
     scratch: Vec<u8>,
     /// Counts poll rounds, for the per-round read budget.
     round: u64,
+    /// TLS handshakes read this round (of [`limits::TLS_HANDSHAKES_PER_ROUND`]).
+    tls_handshakes: read::RoundCount,
     trim: timers::Trim,
 }
 
 impl Server {
-    /// Bind the listener (and the discovery socket) and set up the loop, on the system clock.
+    /// Bind the listener (and the discovery socket) and set up the loop, on the system clock,
+    /// speaking TLS or plaintext as `mode` says (`config.plaintext` is `mode`'s business).
     ///
     /// # Errors
     /// Binding or creating the poll failed.
-    pub fn bind(config: &Config) -> io::Result<Server> {
-        Self::bind_with_clock(config, Box::new(SystemClock))
+    pub fn bind(config: &Config, mode: &Mode) -> io::Result<Server> {
+        Self::bind_with_clock(config, mode, Box::new(SystemClock))
     }
 
     /// [`Server::bind`], with the loop reading `clock` (tests move a [`crate::ManualClock`]).
     ///
     /// # Errors
     /// Binding or creating the poll failed.
-    pub fn bind_with_clock(config: &Config, clock: Box<dyn Clock>) -> io::Result<Server> {
+    pub fn bind_with_clock(
+        config: &Config,
+        mode: &Mode,
+        clock: Box<dyn Clock>,
+    ) -> io::Result<Server> {
         let poll = Poll::new()?;
         let std_listener = sockets::listen(config.addr())?;
         let local_addr = std_listener.local_addr()?;
@@ -98,7 +108,12 @@ impl Server {
         let discovery = if config.no_discovery {
             None
         } else {
-            discovery::Discovery::bind(local_addr, config.name.clone(), poll.registry())
+            discovery::Discovery::bind(
+                local_addr,
+                config.name.clone(),
+                mode.transport(),
+                poll.registry(),
+            )
         };
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         Ok(Server {
@@ -116,8 +131,10 @@ impl Server {
                 max_line: config.max_line,
                 write_timeout: config.write_timeout(),
             },
+            tls: mode.server_config(),
             scratch: vec![0; limits::READ_CHUNK],
             round: 0,
+            tls_handshakes: read::RoundCount::default(),
             trim: timers::Trim::default(),
         })
     }

@@ -15,8 +15,40 @@ use crate::outbox::{ConnId, Outbox};
 use crate::room::LeaveReason;
 use crate::transport::Input;
 
+/// A count that starts again each poll round (for a per-round budget).
+#[derive(Debug, Default)]
+pub(super) struct RoundCount {
+    round: u64,
+    used: usize,
+}
+
+impl RoundCount {
+    /// Count one more in `round`, unless `limit` are counted already (then false).
+    pub(super) fn take(&mut self, round: u64, limit: usize) -> bool {
+        if self.round != round {
+            self.round = round;
+            self.used = 0;
+        }
+        if self.used >= limit {
+            return false;
+        }
+        self.used += 1;
+        true
+    }
+}
+
 impl Server {
     pub(super) fn read(&mut self, id: ConnId, now: Now) {
+        if self.table.get(id).is_some_and(|c| c.is_handshaking())
+            && !self
+                .tls_handshakes
+                .take(self.round, limits::TLS_HANDSHAKES_PER_ROUND)
+        {
+            // This round's handshake work is done (each costs a signature): the rest is read
+            // next round, and the chat of the others goes on meanwhile.
+            self.table.carry_over(id);
+            return;
+        }
         loop {
             let Some(conn) = self.table.get_mut(id) else {
                 return;
@@ -54,7 +86,8 @@ impl Server {
                 }
             }
         }
-        // A transport may have answers of its own to send (a TLS handshake).
+        // A transport may have answers of its own to send (a TLS handshake), or have just
+        // been set up with the greeting waiting.
         if self.table.get(id).is_some_and(|c| c.wants_write()) {
             self.table.mark_for_flush(id);
         }

@@ -83,6 +83,14 @@ impl Mode {
         Identity::load(&KeySource::of(config)?).map(Mode::Tls)
     }
 
+    /// The configuration every TLS connection is made from; `None` in plaintext mode.
+    pub fn server_config(&self) -> Option<Arc<ServerConfig>> {
+        match self {
+            Mode::Plaintext => None,
+            Mode::Tls(id) => Some(id.server_config()),
+        }
+    }
+
     /// What discovery replies say about this mode.
     pub fn transport(&self) -> Transport {
         match self {
