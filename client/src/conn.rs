@@ -1,9 +1,13 @@
-//! The client's TCP connection: connecting with a timeout, reading server lines with a deadline,
-//! sending lines, and the handshake (greeting, then offering a name).
+//! The client's connection to a server: connecting with a timeout, reading server lines with a
+//! deadline, sending lines, and the handshake (greeting, then offering a name).
 //!
-//! Lines are framed by [`LineDecoder`] sized far above what a server may send
-//! (`max-line + SERVER_LINE_OVERHEAD`), so a server with a raised `--max-line` still works; a
-//! line past even that is skipped, never buffered without bound.
+//! [`Conn`] works on any [`Transport`] (bytes both ways, a read timeout, a second handle for
+//! the writer); plain TCP is the one there is today, and an encrypted stream can take its place
+//! without the session or the reader noticing.
+//!
+//! Lines are framed by [`LineDecoder`] sized for the longest line any server may send (the
+//! largest `--max-line` plus the protocol's server-line overhead), so a server with a raised
+//! `--max-line` still works; a line past even that is skipped, never buffered without bound.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -20,11 +24,45 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the server may take to greet (`HELLO`) or to answer a name.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest server line kept; longer ones are skipped: the largest `--max-line` a server accepts
-/// (1 MiB) plus room for what the server puts in front (`HIST <millis> MSG <name> `).
-pub const MAX_SERVER_LINE: usize = lanchat_proto::MAX_MAX_LINE + 4096;
+/// (1 MiB) plus what the server puts in front (`HIST <millis> MSG <name> `).
+pub const MAX_SERVER_LINE: usize =
+    lanchat_proto::MAX_MAX_LINE + lanchat_proto::SERVER_LINE_OVERHEAD;
+/// Keepalive: the first probe after this much silence ...
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// ... then one probe every this long ...
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// ... and the server counts as gone after this many unanswered: idle, a vanished server is
+/// noticed within `KEEPALIVE_IDLE + KEEPALIVE_RETRIES x KEEPALIVE_INTERVAL` (one minute).
+pub const KEEPALIVE_RETRIES: u32 = 3;
 /// How long sent data may stay unacknowledged before the server counts as gone (Linux's
-/// `TCP_USER_TIMEOUT`); keepalive (30 s + 3 x 10 s) covers the idle case in the same time.
+/// `TCP_USER_TIMEOUT`): the same minute as keepalive gives the idle case.
 pub const USER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the client needs of a byte stream to a server. Plain TCP implements it; an encrypted
+/// stream would too, so nothing above [`Conn`] depends on the socket type.
+pub trait Transport: Read + Write + Send + Sized + 'static {
+    /// Bound the next reads (`None`: block).
+    ///
+    /// # Errors
+    /// The socket option call's error.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// A second handle on the same stream, for a writer on another thread.
+    ///
+    /// # Errors
+    /// The stream cannot be shared (`dup` failing, say).
+    fn try_clone(&self) -> io::Result<Self>;
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn try_clone(&self) -> io::Result<Self> {
+        TcpStream::try_clone(self)
+    }
+}
 
 /// Why joining a server failed, in words fit to show a person.
 #[derive(Debug)]
@@ -128,10 +166,10 @@ pub enum NameReply {
     },
 }
 
-/// A connection to a lanchat server.
+/// A connection to a lanchat server over the transport `S`.
 #[derive(Debug)]
-pub struct Conn {
-    stream: TcpStream,
+pub struct Conn<S: Transport = TcpStream> {
+    stream: S,
     peer: SocketAddr,
     decoder: LineDecoder,
     /// Lines decoded but not yet handed out.
@@ -139,7 +177,7 @@ pub struct Conn {
     eof: bool,
 }
 
-impl Conn {
+impl Conn<TcpStream> {
     /// Connect to `addr` (each address it resolves to in turn, `timeout` each), with
     /// `TCP_NODELAY` and keepalive on, and read the server's greeting.
     ///
@@ -182,21 +220,28 @@ impl Conn {
         // have sent something it does not acknowledge (keepalive sends no probes while data
         // is unacknowledged, and retransmissions alone give up only after ~15 minutes).
         let keepalive = socket2::TcpKeepalive::new()
-            .with_time(Duration::from_secs(30))
-            .with_interval(Duration::from_secs(10))
-            .with_retries(3);
+            .with_time(KEEPALIVE_IDLE)
+            .with_interval(KEEPALIVE_INTERVAL)
+            .with_retries(KEEPALIVE_RETRIES);
         let sock = socket2::SockRef::from(&stream);
         sock.set_tcp_keepalive(&keepalive)?;
         #[cfg(any(target_os = "linux", target_os = "android"))]
         sock.set_tcp_user_timeout(Some(USER_TIMEOUT))?;
         let peer = stream.peer_addr()?;
-        Ok(Conn {
+        Ok(Conn::over(stream, peer))
+    }
+}
+
+impl<S: Transport> Conn<S> {
+    /// Wrap a transport already connected to `peer` (socket options are the caller's).
+    pub fn over(stream: S, peer: SocketAddr) -> Conn<S> {
+        Conn {
             stream,
             peer,
             decoder: LineDecoder::new(MAX_SERVER_LINE),
             lines: VecDeque::new(),
             eof: false,
-        })
+        }
     }
 
     /// The server's address.
@@ -289,11 +334,11 @@ impl Conn {
         self.stream.write_all(&wire)
     }
 
-    /// A second handle on the socket, for a writer on another thread.
+    /// A second handle on the stream, for a writer on another thread.
     ///
     /// # Errors
-    /// `dup` failing.
-    pub fn try_clone_stream(&self) -> io::Result<TcpStream> {
+    /// The transport cannot be shared.
+    pub fn try_clone_stream(&self) -> io::Result<S> {
         self.stream.try_clone()
     }
 
@@ -441,7 +486,9 @@ mod tests {
         let sock = socket2::SockRef::from(&conn.stream);
         assert!(sock.tcp_nodelay().unwrap());
         assert!(sock.keepalive().unwrap());
-        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(30));
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
+        assert_eq!(sock.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), KEEPALIVE_RETRIES);
         #[cfg(target_os = "linux")]
         assert_eq!(sock.tcp_user_timeout().unwrap(), Some(USER_TIMEOUT));
     }

@@ -1,10 +1,17 @@
 //! `lanchat-client`: the terminal client's logic, testable without a terminal.
 //!
-//! The `lanchat` binary (`main.rs`) is thin glue: flags, the line editor, the socket threads.
-//! Everything it decides is here:
+//! The `lanchat` binary (`main.rs` and `app/`) is thin glue: flags, the line editor, the
+//! socket threads. Everything it decides is here:
 //!
+//! - [`session`]: one joined session as a state machine: server lines in, lines to show and
+//!   how the run ends (quit answered: 0; server gone: 3) out. No IO, no clock.
+//! - [`cli`]: the flags and `--help` (also the source of the man page and completions).
 //! - [`addr`]: what a typed server address means (`host`, `ip:port`, `[v6]:port`, ...).
-//! - [`conn`]: connecting with a timeout, reading server lines with a deadline, the handshake.
+//! - [`conn`]: connecting with a timeout, reading server lines with a deadline, the handshake;
+//!   over any [`conn::Transport`] (plain TCP today).
+//! - [`reader`]: the reader thread: the connection into the session, the session's actions out.
+//! - [`outbox`]: what a typed line is, and sending it paced; [`pacer`]: the pacing.
+//! - [`signals`]: SIGINT plumbing on signal-hook's safe calls.
 //! - [`render`]: a server line as a person sees it (`[12:01] <bob> hi`), colours, mentions.
 //! - [`sanitize`]: nothing received can drive the terminal (escape sequences, bidi controls).
 //! - [`members`]: who is here, kept current from the server's lines; tab completion.
@@ -20,12 +27,21 @@
 //! `lanchat-proto`.
 
 pub mod addr;
+pub mod cli;
 pub mod clock;
+pub mod commands;
+pub mod config;
 pub mod conn;
 pub mod discovery;
 pub mod editor;
 pub mod known_servers;
 pub mod members;
+pub mod outbox;
+pub mod pacer;
+pub mod reader;
 pub mod render;
 pub mod sanitize;
+pub mod screen;
+pub mod session;
+pub mod signals;
 pub mod tls;

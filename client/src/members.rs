@@ -12,13 +12,21 @@ use lanchat_proto::{fold_name, validate_name, ServerMsg};
 /// inserts into the line being edited *unsanitised*, so a hostile server's `WHO ev\x1b[2Jil`
 /// must never get that far.
 fn is_valid(name: &str) -> bool {
-    validate_name(name).is_ok()
+    // The length first: a hostile megabyte "name" is not worth walking through.
+    name.len() <= MAX_NAME_BYTES && validate_name(name).is_ok()
 }
+
+/// No valid name is longer: the most characters a name may have, four bytes each.
+const MAX_NAME_BYTES: usize = lanchat_proto::name::MAX_NAME_CHARS * 4;
 
 /// Most names kept. The server allows at most 1,000,000 clients but is meant for an office;
 /// a hostile server streaming `WHO` lines without `WHOEND`, or `JOIN`s of ever new names, must
 /// not grow the client without bound (100,000 names are ~10 MB).
 pub const MAX_MEMBERS: usize = 100_000;
+
+/// Most bytes of names held for a member list being received: names that break the rules
+/// (a hostile server's 1 MiB "names") are not kept at all, and the rest at most this much.
+pub const MAX_MEMBER_BYTES: usize = 4 << 20;
 
 /// The commands a line may start with, for completing `/w<Tab>`.
 pub const COMMANDS: [&str; 7] = ["/help", "/me", "/msg", "/nick", "/quit", "/who", "<quit>"];
@@ -32,6 +40,8 @@ pub struct Members {
     names: BTreeMap<String, String>,
     /// A member list being received (`WHO` lines seen, `WHOEND` not yet).
     incoming: Option<Vec<String>>,
+    /// Bytes of names in `incoming`; at most [`MAX_MEMBER_BYTES`].
+    incoming_bytes: usize,
 }
 
 /// What a message did to the member list, for the renderer.
@@ -62,16 +72,20 @@ impl Members {
         match msg {
             ServerMsg::Who { names } => {
                 let incoming = self.incoming.get_or_insert_with(Vec::new);
-                let room = MAX_MEMBERS.saturating_sub(incoming.len());
-                incoming.extend(ServerMsg::who_names(names).take(room).map(str::to_owned));
+                for name in ServerMsg::who_names(names).filter(|n| is_valid(n)) {
+                    if incoming.len() == MAX_MEMBERS
+                        || self.incoming_bytes + name.len() > MAX_MEMBER_BYTES
+                    {
+                        break;
+                    }
+                    self.incoming_bytes += name.len();
+                    incoming.push(name.to_owned());
+                }
             }
             ServerMsg::WhoEnd { .. } => {
                 let list = self.incoming.take().unwrap_or_default();
-                self.names = list
-                    .iter()
-                    .filter(|n| is_valid(n))
-                    .map(|n| (fold_name(n), n.clone()))
-                    .collect();
+                self.incoming_bytes = 0;
+                self.names = list.iter().map(|n| (fold_name(n), n.clone())).collect();
                 return Change::List(list);
             }
             ServerMsg::Join { name } => self.add(name),
@@ -315,5 +329,30 @@ mod tests {
         feed(&mut m, &["WHO Zoë", "WHOEND 1"]);
         assert_eq!(m.complete("é", 1), (1, vec![]));
         assert_eq!(m.complete("z", 99), (0, vec!["Zoë: ".to_owned()]));
+    }
+
+    #[test]
+    fn huge_names_from_a_hostile_server_are_not_kept() {
+        // WHO lines of 1 MiB "names" without WHOEND grew the client by 1 MiB each.
+        let mut m = Members::new("ann");
+        let huge = format!("WHO {}", "x".repeat(1 << 20));
+        for _ in 0..3 {
+            feed(&mut m, &[&huge]);
+        }
+        assert_eq!(m.incoming.as_ref().map(Vec::len), Some(0));
+        // Valid names of 64 bytes, past the byte cap: held to it.
+        let chunk: Vec<String> = (0..1000)
+            .map(|i| format!("{}{i:04}", "東".repeat(20)))
+            .collect();
+        let who = format!("WHO {}", chunk.join(" "));
+        for _ in 0..(MAX_MEMBER_BYTES / 64_000 + 2) {
+            feed(&mut m, &[&who]);
+        }
+        assert!(m.incoming_bytes <= MAX_MEMBER_BYTES, "{}", m.incoming_bytes);
+        let held: usize = m
+            .incoming
+            .as_ref()
+            .map_or(0, |v| v.iter().map(String::len).sum());
+        assert_eq!(held, m.incoming_bytes);
     }
 }

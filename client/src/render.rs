@@ -1,10 +1,11 @@
 //! What a person sees for each server line: `[HH:MM] <bob> text` and friends.
 //!
-//! [`Renderer::render`] turns one [`ServerMsg`] into zero or more display lines (no `\n`).
-//! Every field from the network goes through [`sanitize`] first; only then does the renderer add
-//! escape sequences of its own (colours, when [`Style::color`] is on) and, for a mention, one
-//! BEL of its own (when [`Style::bell`] is on). The renderer reads no clock: the caller passes
-//! the time, and a function that turns it into `HH:MM`.
+//! [`Renderer::render`] turns one [`ServerMsg`] into zero or more display lines (no `\n`), one
+//! per screen row. Every field from the network goes through [`sanitize`] first; only then
+//! does the renderer add escape sequences of its own (colours, when [`Style::color`] is on)
+//! and, for a mention, one BEL of its own (when [`Style::bell`] is on, at most one every
+//! [`BELL_EVERY_MS`]). The renderer reads no clock: the caller passes the time, and a function
+//! that turns it into a date and time.
 //!
 //! | line | shown as |
 //! |---|---|
@@ -17,28 +18,56 @@
 //! | `WHO ...` + `WHOEND 2` | `[12:01] * here now (2): ann, bob` |
 //! | `INFO text`, `WELCOME ann text`, `HELLO text`, `BYE text` | `[12:01] * text` |
 //! | `ERR code text` | `[12:01] error: text` |
-//! | `HIST <ms> <frame>` | `--- earlier messages ---` once, then the frame at its own time |
+//! | `HIST <ms> <frame>` | the frames of a block at their own times, under `--- earlier messages (10:02 to 11:58) ---` |
+//!
+//! A time not from today shows its date: `[Dec 01 10:09]` (`[2025-12-01 10:09]` with
+//! [`Style::iso_time`]).
 //!
 //! A message that names this client as a word (ignoring case), and every private message, is
 //! a mention: the line starts with `! ` (and is bold in colour) and, live, ends with one BEL.
+//!
+//! The start of every message is unmistakable: given a width ([`Renderer::set_width`]), a
+//! long message is wrapped at word boundaries with its continuation rows indented under its
+//! body (never at column 0), a run of more than [`MAX_SPACE_RUN`] white-space characters is
+//! shown as one stand-in ([`SPACE_RUN`]), and a tab as [`TAB`], so padding cannot push text
+//! to the start of a row of its own and pass it off as a notice or someone else's line.
 
 use std::fmt::Write as _;
 
 use lanchat_proto::name::is_name_char;
-use lanchat_proto::{fold_name, ServerMsg};
+use lanchat_proto::{fold_name, ClientMsg, ServerMsg};
+use unicode_width::UnicodeWidthChar as _;
 
-use crate::clock::ToHhMm;
+use crate::clock::{Civil, ToCivil};
 use crate::members::Change;
 use crate::sanitize::sanitize;
 
-/// The separator shown above history.
-pub const HISTORY_SEPARATOR: &str = "--- earlier messages ---";
+/// How the separator above history starts.
+pub const HISTORY_SEPARATOR: &str = "--- earlier messages";
 
 /// At most this many names are listed for a member list; the rest are counted.
 pub const MAX_LISTED_NAMES: usize = 30;
 
+/// A member list line takes at most this many rows of the screen.
+pub const HERE_NOW_ROWS: usize = 10;
+
+/// At most this many history lines wait for their block's end (a server sends `--history`,
+/// 50 by default); past that they are shown as a block of their own.
+pub const MAX_HISTORY_BLOCK: usize = 1_000;
+
 /// The terminal bell.
 pub const BEL: char = '\u{7}';
+
+/// At most one bell in this many milliseconds: a burst of mentions (or a hostile flood of
+/// private messages) rings once, not once per line.
+pub const BELL_EVERY_MS: u64 = 3_000;
+
+/// Runs of white space up to this long are shown as they are.
+pub const MAX_SPACE_RUN: usize = 3;
+/// What a longer run is shown as (with a space either side).
+pub const SPACE_RUN: char = '\u{22EF}';
+/// What a tab is shown as.
+pub const TAB: char = '\u{21E5}';
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -47,17 +76,37 @@ const RED: &str = "\x1b[31m";
 const MAGENTA_BOLD: &str = "\x1b[1;35m";
 const YELLOW_BOLD: &str = "\x1b[1;33m";
 
-/// Name colours: the six basic hues and their bright forms (no black, white or grey, which
-/// vanish on one background or another).
+/// Name colours in a 16-colour terminal: the six basic hues and their bright forms (no black,
+/// white or grey, which vanish on one background or another).
 const NAME_COLOURS: [u8; 12] = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
+
+/// Name colours in a 256-colour terminal: hues of the 6x6x6 cube that read on both dark and
+/// light backgrounds (no near-black, near-white or grey).
+const NAME_COLOURS_256: [u8; 36] = [
+    25, 26, 27, 31, 32, 33, 37, 38, 39, 61, 62, 63, 67, 68, 69, 71, 72, 73, 97, 98, 99, 130, 131,
+    132, 133, 134, 135, 160, 161, 162, 166, 167, 168, 172, 173, 178,
+];
+
+/// Which colours the terminal has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Palette {
+    /// The 16 basic colours.
+    Basic,
+    /// 256 colours (`TERM=*-256color`, or `COLORTERM` set).
+    Ansi256,
+}
 
 /// How lines are dressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
     /// ANSI colours and bold/dim (off with `NO_COLOR` or when stdout is not a terminal).
     pub color: bool,
+    /// Which colours names get.
+    pub palette: Palette,
     /// `[HH:MM] ` in front of each line (off with `--no-timestamps`).
     pub timestamps: bool,
+    /// Dates as `2025-12-01` rather than `Dec 01` (`--iso-time`).
+    pub iso_time: bool,
     /// One BEL after a live mention (off with `--no-bell`, or when stdout is not a terminal).
     pub bell: bool,
 }
@@ -66,20 +115,40 @@ impl Style {
     /// No colour, no bell, timestamps on: what scripts get.
     pub const PLAIN: Style = Style {
         color: false,
+        palette: Palette::Basic,
         timestamps: true,
+        iso_time: false,
         bell: false,
     };
 }
 
-/// The ANSI colour code for `name`: stable across runs and machines (FNV-1a of the folded
-/// name, so `Bob` and `bob`, the same user, share it).
-pub fn name_colour(name: &str) -> u8 {
+/// FNV-1a of the folded name (so `Bob` and `bob`, the same user, share it), with a final mix
+/// so that names differing in their last letter spread over the palette.
+fn name_hash(name: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in fold_name(name).bytes() {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
-    NAME_COLOURS[h as usize % NAME_COLOURS.len()]
+    h ^= h >> 15;
+    h = h.wrapping_mul(0x2c1b_3c6d);
+    h ^ (h >> 12)
+}
+
+/// The ANSI colour code for `name` in the 16-colour palette: stable across runs and machines.
+pub fn name_colour(name: &str) -> u8 {
+    NAME_COLOURS[name_hash(name) as usize % NAME_COLOURS.len()]
+}
+
+/// The SGR parameters that colour `name` in `palette`.
+pub fn name_sgr(name: &str, palette: Palette) -> String {
+    match palette {
+        Palette::Basic => name_colour(name).to_string(),
+        Palette::Ansi256 => format!(
+            "38;5;{}",
+            NAME_COLOURS_256[name_hash(name) as usize % NAME_COLOURS_256.len()]
+        ),
+    }
 }
 
 /// Whether `text` mentions `name`: contains it, ignoring case, as a whole word (not inside a
@@ -113,22 +182,188 @@ pub fn mentions(text: &str, name: &str) -> bool {
         .any(|(i, m)| !glues_before(&text[..i]) && !glues_after(&text[i + m.len()..]))
 }
 
-/// Turns server lines into display lines. Keeps one piece of state: whether the history
-/// separator has been shown.
+/// Received text as shown: inert ([`sanitize`]), a tab as [`TAB`], a run of more than
+/// [`MAX_SPACE_RUN`] white-space characters as ` ⋯ `.
+pub fn shown(text: &str) -> String {
+    let clean = sanitize(text);
+    let mut out = String::with_capacity(clean.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() > MAX_SPACE_RUN {
+            out.push(' ');
+            out.push(SPACE_RUN);
+            out.push(' ');
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in clean.chars() {
+        if c == '\t' {
+            flush(&mut run, &mut out);
+            out.push(TAB);
+        } else if c.is_whitespace() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Display width of `s`, not counting our own escape sequences (`ESC [ ... m`).
+pub fn display_width(s: &str) -> usize {
+    let mut width = 0;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // Ours are all `ESC [ params m`.
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+            continue;
+        }
+        width += c.width().unwrap_or(0);
+    }
+    width
+}
+
+/// `s` without our own escape sequences and bell: the text as a log keeps it.
+pub fn plain_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            }
+            BEL => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `line` cut into rows of at most `width` columns, at spaces where it can be; every row
+/// after the first starts with `indent` spaces. Colour escapes are carried over: a row that
+/// ends inside a coloured stretch is reset and the next row starts it again.
+pub fn wrap(line: &str, indent: usize, width: usize) -> Vec<String> {
+    let width = width.max(indent + 8);
+    if display_width(line) <= width {
+        return vec![line.to_owned()];
+    }
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut row_width = 0;
+    // The escape in force (the last one that was not a reset), to carry to the next row.
+    let mut active = String::new();
+    let mut word = String::new();
+    let mut word_width = 0;
+    let new_row = |rows: &mut Vec<String>, row: &mut String, active: &str| {
+        let done = std::mem::take(row);
+        rows.push(if active.is_empty() {
+            done.trim_end().to_owned()
+        } else {
+            format!("{}{RESET}", done.trim_end())
+        });
+        row.push_str(&" ".repeat(indent));
+        row.push_str(active);
+        indent
+    };
+    let mut chars = line.chars().peekable();
+    loop {
+        let c = chars.next();
+        let at_break = matches!(c, None | Some(' '));
+        if at_break && !word.is_empty() {
+            if row_width + word_width > width && row_width > indent {
+                row_width = new_row(&mut rows, &mut row, &active);
+            }
+            // A word longer than a row is cut where the row ends.
+            for ch in std::mem::take(&mut word).chars() {
+                if ch == '\x1b' {
+                    row.push(ch);
+                    continue;
+                }
+                let w = ch.width().unwrap_or(0);
+                if row_width + w > width && row_width > indent {
+                    row_width = new_row(&mut rows, &mut row, &active);
+                }
+                row.push(ch);
+                row_width += w;
+            }
+            word_width = 0;
+        }
+        match c {
+            None => break,
+            Some(' ') => {
+                if row_width < width {
+                    row.push(' ');
+                    row_width += 1;
+                }
+            }
+            Some('\x1b') => {
+                let mut esc = String::from('\x1b');
+                for e in chars.by_ref() {
+                    esc.push(e);
+                    if e == 'm' {
+                        break;
+                    }
+                }
+                active = if esc == RESET {
+                    String::new()
+                } else {
+                    esc.clone()
+                };
+                word.push_str(&esc);
+            }
+            Some(ch) => {
+                word.push(ch);
+                word_width += ch.width().unwrap_or(0);
+            }
+        }
+    }
+    rows.push(row.trim_end().to_owned());
+    rows
+}
+
+/// A line rendered but not yet wrapped: the head (mark, time, who) and the body.
+struct Parts {
+    head: String,
+    body: String,
+    mention: bool,
+}
+
+/// Turns server lines into display lines. Keeps the history block being received, when the
+/// bell last rang, and the width to wrap at.
 #[derive(Debug)]
 pub struct Renderer {
     style: Style,
-    to_hhmm: ToHhMm,
-    in_history: bool,
+    to_civil: ToCivil,
+    /// History lines of the block being received: (time, rows).
+    history: Vec<(u64, Vec<String>)>,
+    /// When the bell last rang.
+    last_bell_ms: Option<u64>,
+    /// Columns to wrap at (`None`: no wrapping, as for scripts).
+    width: Option<usize>,
 }
 
 impl Renderer {
-    /// A renderer with `style`, showing times through `to_hhmm`.
-    pub fn new(style: Style, to_hhmm: ToHhMm) -> Renderer {
+    /// A renderer with `style`, showing times through `to_civil`.
+    pub fn new(style: Style, to_civil: ToCivil) -> Renderer {
         Renderer {
             style,
-            to_hhmm,
-            in_history: false,
+            to_civil,
+            history: Vec::new(),
+            last_bell_ms: None,
+            width: None,
         }
     }
 
@@ -137,8 +372,15 @@ impl Renderer {
         self.style
     }
 
+    /// Wrap lines at `width` columns from now on (`None`: do not wrap).
+    pub fn set_width(&mut self, width: Option<usize>) {
+        self.width = width;
+    }
+
     /// The display lines for `msg`, received at `now_ms`, for the client called `me`;
     /// `change` is what the message did to the member list ([`crate::members::Members::apply`]).
+    /// History is held until its block ends (the next line that is not history), then shown
+    /// under a separator that says from when to when.
     pub fn render(
         &mut self,
         msg: &ServerMsg<'_>,
@@ -146,25 +388,83 @@ impl Renderer {
         me: &str,
         now_ms: u64,
     ) -> Vec<String> {
-        let mut out = Vec::new();
-        match msg {
-            ServerMsg::Hist { at_ms, frame } => {
-                if !self.in_history {
-                    self.in_history = true;
-                    out.push(self.paint(DIM, HISTORY_SEPARATOR));
-                }
-                if let Some(line) = self.line(frame, change, me, *at_ms, Live::No) {
-                    out.push(line);
-                }
+        if let ServerMsg::Hist { at_ms, frame } = msg {
+            let mut out = Vec::new();
+            if self.history.len() == MAX_HISTORY_BLOCK {
+                out = self.end_history(now_ms);
             }
-            _ => {
-                self.in_history = false;
-                if let Some(line) = self.line(msg, change, me, now_ms, Live::Yes) {
-                    out.push(line);
-                }
+            if let Some(parts) = self.parts(frame, change, me, *at_ms, now_ms, Live::No) {
+                let rows = self.finish(parts, *at_ms, Live::No);
+                self.history.push((*at_ms, rows));
             }
+            return out;
+        }
+        let mut out = self.end_history(now_ms);
+        if let Some(parts) = self.parts(msg, change, me, now_ms, now_ms, Live::Yes) {
+            out.extend(self.finish(parts, now_ms, Live::Yes));
         }
         out
+    }
+
+    /// The history block received so far, under its separator (nothing if there is none).
+    pub fn end_history(&mut self, now_ms: u64) -> Vec<String> {
+        let block = std::mem::take(&mut self.history);
+        let (Some((first, _)), Some((last, _))) = (block.first(), block.last()) else {
+            return Vec::new();
+        };
+        let (from, to) = (self.when(*first, now_ms), self.when(*last, now_ms));
+        let sep = format!("{HISTORY_SEPARATOR} ({from} to {to}) ---");
+        let mut out = vec![self.paint(DIM, &sep)];
+        out.extend(block.into_iter().flat_map(|(_, rows)| rows));
+        out
+    }
+
+    /// The echo of a line this client (`me`) sent at `now_ms`, drawn the way others see it:
+    /// `<ann> hi`, `~ ann waves`, `[private] -> bob: psst`. Commands that are not messages
+    /// (`/who`, `/nick`, ...) echo nothing: their answer shows.
+    pub fn own(&mut self, msg: &ClientMsg<'_>, me: &str, now_ms: u64) -> Option<Vec<String>> {
+        let (head, body) = match msg {
+            ClientMsg::Say(text) => (format!("<{}> ", self.own_name(me)), shown(text)),
+            ClientMsg::Me(text) => (format!("~ {} ", self.own_name(me)), shown(text)),
+            ClientMsg::Msg { to, text } => (
+                format!(
+                    "{} -> {}: ",
+                    self.paint(MAGENTA_BOLD, "[private]"),
+                    self.name(to, Live::Yes)
+                ),
+                shown(text),
+            ),
+            _ => return None,
+        };
+        let parts = Parts {
+            head: format!("{}{head}", self.stamp(now_ms, now_ms)),
+            body,
+            mention: false,
+        };
+        Some(self.finish(parts, now_ms, Live::Yes))
+    }
+
+    /// `HH:MM`, with the date in front when `at_ms` is not from the day of `now_ms`.
+    fn when(&self, at_ms: u64, now_ms: u64) -> String {
+        let at: Civil = (self.to_civil)(at_ms);
+        let now = (self.to_civil)(now_ms);
+        let time = format!("{:02}:{:02}", at.hour, at.minute);
+        if at.same_day(&now) {
+            time
+        } else if self.style.iso_time {
+            format!("{:04}-{:02}-{:02} {time}", at.year, at.month, at.day)
+        } else {
+            format!("{} {:02} {time}", at.month_abbrev(), at.day)
+        }
+    }
+
+    /// `[HH:MM] ` (dated when not from today), or nothing without timestamps.
+    fn stamp(&self, at_ms: u64, now_ms: u64) -> String {
+        if self.style.timestamps {
+            format!("[{}] ", self.when(at_ms, now_ms))
+        } else {
+            String::new()
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -178,63 +478,87 @@ impl Renderer {
     fn name(&self, name: &str, live: Live) -> String {
         let name = sanitize(name);
         if self.style.color && live == Live::Yes {
-            format!("\x1b[{}m{name}{RESET}", name_colour(&name))
+            format!("\x1b[{}m{name}{RESET}", name_sgr(&name, self.style.palette))
         } else {
             name.into_owned()
         }
     }
 
-    fn line(
-        &self,
+    /// This client's own name: bold, in no one's colour.
+    fn own_name(&self, me: &str) -> String {
+        self.paint(BOLD, &sanitize(me))
+    }
+
+    fn parts(
+        &mut self,
         msg: &ServerMsg<'_>,
         change: &Change,
         me: &str,
         at_ms: u64,
+        now_ms: u64,
         live: Live,
-    ) -> Option<String> {
+    ) -> Option<Parts> {
         let mut mention = false;
-        let body = match msg {
+        let who = |r: &Self, from: &str| {
+            if fold_name(from) == fold_name(me) {
+                r.own_name(from)
+            } else {
+                r.name(from, live)
+            }
+        };
+        let (head, body) = match msg {
             ServerMsg::Msg { from, text } => {
                 mention = mentions(text, me);
-                format!(
-                    "<{}> {}",
-                    self.name(from, live),
-                    self.text(text, mention, live)
+                (
+                    format!("<{}> ", who(self, from)),
+                    self.text(text, mention, live),
                 )
             }
             ServerMsg::Action { from, text } => {
                 mention = mentions(text, me);
-                format!(
-                    "~ {} {}",
-                    self.name(from, live),
-                    self.text(text, mention, live)
+                (
+                    format!("~ {} ", who(self, from)),
+                    self.text(text, mention, live),
                 )
             }
             ServerMsg::Priv { from, text } => {
                 mention = true;
-                format!(
-                    "{} <{}> {}",
-                    self.paint(MAGENTA_BOLD, "[private]"),
-                    self.name(from, live),
-                    self.text(text, mention, live)
+                (
+                    format!(
+                        "{} <{}> ",
+                        self.paint(MAGENTA_BOLD, "[private]"),
+                        self.name(from, live)
+                    ),
+                    self.text(text, mention, live),
                 )
             }
-            ServerMsg::Join { name } => format!("* {} has joined the chat", self.name(name, live)),
-            ServerMsg::Leave { name, reason: "" } => {
-                format!("* {} has left the chat", self.name(name, live))
-            }
-            ServerMsg::Leave { name, reason } => format!(
-                "* {} has left the chat ({})",
-                self.name(name, live),
-                sanitize(reason)
+            ServerMsg::Join { name } => (
+                "* ".into(),
+                format!("{} has joined the chat", self.name(name, live)),
             ),
-            ServerMsg::Nick { new, .. } if fold_name(new) == fold_name(me) => {
-                format!("* you are now known as {}", self.name(new, live))
-            }
-            ServerMsg::Nick { old, new } => format!(
-                "* {} is now known as {}",
-                self.name(old, live),
-                self.name(new, live)
+            ServerMsg::Leave { name, reason: "" } => (
+                "* ".into(),
+                format!("{} has left the chat", self.name(name, live)),
+            ),
+            ServerMsg::Leave { name, reason } => (
+                "* ".into(),
+                format!(
+                    "{} has left the chat ({})",
+                    self.name(name, live),
+                    shown(reason)
+                ),
+            ),
+            ServerMsg::Nick { new, .. } if fold_name(new) == fold_name(me) => (
+                "* ".into(),
+                format!("you are now known as {}", self.own_name(new)),
+            ),
+            ServerMsg::Nick { old, new } => (
+                "* ".into(),
+                format!(
+                    "{} is now known as {}",
+                    self.name(old, live),
+                    self.name(new, live)
+                ),
             ),
             ServerMsg::Who { .. } => return None,
             ServerMsg::WhoEnd { count } => {
@@ -242,58 +566,93 @@ impl Renderer {
                     Change::List(names) => names.as_slice(),
                     Change::None => &[],
                 };
-                let mut s = format!("* here now ({count})");
-                for (i, n) in names.iter().take(MAX_LISTED_NAMES).enumerate() {
-                    s.push_str(if i == 0 { ": " } else { ", " });
-                    s.push_str(&self.name(n, live));
+                // At most MAX_LISTED_NAMES names, and never more than a screen's worth.
+                let budget = self.width.unwrap_or(80) * HERE_NOW_ROWS;
+                let mut s = format!("here now ({count})");
+                let mut listed = 0;
+                for n in names.iter().take(MAX_LISTED_NAMES) {
+                    let name = who(self, n);
+                    if display_width(&s) + display_width(&name) + 2 > budget {
+                        break;
+                    }
+                    s.push_str(if listed == 0 { ": " } else { ", " });
+                    s.push_str(&name);
+                    listed += 1;
                 }
-                if names.len() > MAX_LISTED_NAMES {
-                    let _ = write!(s, " and {} more", names.len() - MAX_LISTED_NAMES);
+                if names.len() > listed {
+                    let _ = write!(s, " and {} more", names.len() - listed);
                 }
-                s
+                ("* ".into(), s)
             }
             ServerMsg::Hello { text }
             | ServerMsg::Welcome { text, .. }
             | ServerMsg::Info { text }
-            | ServerMsg::Bye { text } => format!("* {}", sanitize(text)),
+            | ServerMsg::Bye { text } => ("* ".into(), shown(text)),
             ServerMsg::Err { code, text } => {
                 let words = if text.is_empty() {
-                    sanitize(code.as_str())
+                    shown(code.as_str())
                 } else {
-                    sanitize(text)
+                    shown(text)
                 };
-                format!("{} {words}", self.paint(RED, "error:"))
+                (format!("{} ", self.paint(RED, "error:")), words)
             }
             ServerMsg::Hist { .. } => return None, // HIST inside HIST does not parse
         };
-        let mut line = String::new();
+        let mut lead = String::new();
         if mention && live == Live::Yes {
-            line.push_str(&self.paint(YELLOW_BOLD, "!"));
-            line.push(' ');
+            lead.push_str(&self.paint(YELLOW_BOLD, "!"));
+            lead.push(' ');
         } else if mention {
             // Replayed history is dimmed as a whole: a colour here would end with a reset
             // that undoes the dimming for the rest of the line.
-            line.push_str("! ");
+            lead.push_str("! ");
         }
-        if self.style.timestamps {
-            let (h, m) = (self.to_hhmm)(at_ms);
-            let _ = write!(line, "[{h:02}:{m:02}] ");
-        }
-        line.push_str(&body);
+        lead.push_str(&self.stamp(at_ms, now_ms));
+        lead.push_str(&head);
+        Some(Parts {
+            head: lead,
+            body,
+            mention,
+        })
+    }
+
+    /// Wrap, dim (history) and ring (a live mention) one rendered line.
+    fn finish(&mut self, parts: Parts, at_ms: u64, live: Live) -> Vec<String> {
+        let indent = display_width(&parts.head);
+        let line = format!("{}{}", parts.head, parts.body);
+        let mut rows = match self.width {
+            Some(width) => wrap(&line, indent, width),
+            None => vec![line],
+        };
         if live == Live::No && self.style.color {
-            line = format!("{DIM}{line}{RESET}");
+            for row in &mut rows {
+                *row = format!("{DIM}{row}{RESET}");
+            }
         }
-        if mention && live == Live::Yes && self.style.bell {
-            line.push(BEL);
+        if parts.mention && live == Live::Yes && self.style.bell && self.bell_due(at_ms) {
+            if let Some(last) = rows.last_mut() {
+                last.push(BEL);
+            }
         }
-        Some(line)
+        rows
+    }
+
+    /// Whether the bell may ring at `now_ms` (and if so, it counts as rung).
+    fn bell_due(&mut self, now_ms: u64) -> bool {
+        let due = self
+            .last_bell_ms
+            .is_none_or(|last| now_ms.saturating_sub(last) >= BELL_EVERY_MS);
+        if due {
+            self.last_bell_ms = Some(now_ms);
+        }
+        due
     }
 
     fn text(&self, text: &str, mention: bool, live: Live) -> String {
         if mention && live == Live::Yes {
-            self.paint(BOLD, &sanitize(text))
+            self.paint(BOLD, &shown(text))
         } else {
-            sanitize(text).into_owned()
+            shown(text)
         }
     }
 }
@@ -308,21 +667,24 @@ enum Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::utc_hhmm;
+    use crate::clock::utc;
     use crate::members::Members;
 
     /// 2025-11-27 12:01 UTC.
     const NOW: u64 = 1_764_244_860_000;
 
     fn render_all(style: Style, me: &str, lines: &[&str]) -> Vec<String> {
-        let mut r = Renderer::new(style, utc_hhmm);
+        let mut r = Renderer::new(style, utc);
         let mut m = Members::new(me);
         let mut out = Vec::new();
-        for l in lines {
+        // One bell's spacing apart, so each line may ring (all within the same minute).
+        for (i, l) in (0u64..).zip(lines) {
             let msg = ServerMsg::parse(l).expect(l);
             let change = m.apply(&msg);
-            out.extend(r.render(&msg, &change, m.me(), NOW));
+            out.extend(r.render(&msg, &change, m.me(), NOW + i * BELL_EVERY_MS));
         }
+        // A history block ends with the next live line; here, with the input.
+        out.extend(r.end_history(NOW));
         out
     }
 
@@ -382,7 +744,7 @@ mod tests {
                     "WHOEND 2",
                 ],
                 &[
-                    HISTORY_SEPARATOR,
+                    "--- earlier messages (07:03 to 07:04) ---",
                     "[07:03] <bob> anyone here?",
                     "[07:04] ~ bob yawns",
                     "[12:01] * here now (2): ann, bob",
@@ -433,12 +795,12 @@ mod tests {
         assert_eq!(
             out,
             [
-                HISTORY_SEPARATOR,
-                "[00:00] <a> 1",
-                "[00:01] <a> 2",
+                "--- earlier messages (Jan 01 00:00 to Jan 01 00:01) ---",
+                "[Jan 01 00:00] <a> 1",
+                "[Jan 01 00:01] <a> 2",
                 "[12:01] <b> live",
-                HISTORY_SEPARATOR,
-                "[00:00] <a> 3"
+                "--- earlier messages (Jan 01 00:00 to Jan 01 00:00) ---",
+                "[Jan 01 00:00] <a> 3"
             ]
         );
     }
@@ -465,8 +827,8 @@ mod tests {
                 "[12:01] * ev␛[31mil has joined the chat",
                 "[12:01] error: ␛[1A up",
                 "[12:01] * bob has left the chat (␛c)",
-                HISTORY_SEPARATOR,
-                "[00:00] <m\u{fffd}x> ␛[5m",
+                "--- earlier messages (Jan 01 00:00 to Jan 01 00:00) ---",
+                "[Jan 01 00:00] <m\u{fffd}x> ␛[5m",
             ]
         );
         for line in out {
@@ -510,8 +872,8 @@ mod tests {
         assert_eq!(
             out,
             [
-                format!("{DIM}{HISTORY_SEPARATOR}{RESET}"),
-                format!("{DIM}[00:00] <bob> old{RESET}")
+                format!("{DIM}--- earlier messages (Jan 01 00:00 to Jan 01 00:00) ---{RESET}"),
+                format!("{DIM}[Jan 01 00:00] <bob> old{RESET}")
             ]
         );
     }
@@ -568,8 +930,8 @@ mod tests {
                 "! [12:01] ~ bob pokes Ann\u{7}",
                 "! [12:01] [private] <bob> psst\u{7}",
                 "[12:01] <bob> hi annie",
-                HISTORY_SEPARATOR,
-                "! [00:00] <bob> ann, you there?",
+                "--- earlier messages (Jan 01 00:00 to Jan 01 00:00) ---",
+                "! [Jan 01 00:00] <bob> ann, you there?",
             ]
         );
         for line in &out {
@@ -609,6 +971,7 @@ mod tests {
             color: true,
             bell: true,
             timestamps: false,
+            ..Style::PLAIN
         };
         let out = render_all(style, "ann", &["MSG bob ann?"]);
         let c = name_colour("bob");
@@ -618,5 +981,189 @@ mod tests {
                 "{YELLOW_BOLD}!{RESET} <\x1b[{c}mbob\x1b[0m> {BOLD}ann?{RESET}\u{7}"
             )]
         );
+    }
+
+    #[test]
+    fn a_burst_of_mentions_rings_once() {
+        // A hostile flood of private messages rang the bell once per line.
+        let style = Style {
+            bell: true,
+            ..Style::PLAIN
+        };
+        let mut r = Renderer::new(style, utc);
+        let m = Members::new("ann");
+        let ring = |r: &mut Renderer, at: u64| {
+            let msg = ServerMsg::parse("PRIV bob hey").unwrap();
+            r.render(&msg, &Change::None, m.me(), at)[0].contains(BEL)
+        };
+        let rang: Vec<bool> = (0..300).map(|i| ring(&mut r, NOW + i * 10)).collect();
+        assert_eq!(rang.iter().filter(|&&b| b).count(), 1, "300 in 3 s");
+        assert!(
+            ring(&mut r, NOW + BELL_EVERY_MS),
+            "rings again after the pause"
+        );
+        assert!(!ring(&mut r, NOW + BELL_EVERY_MS + 1));
+    }
+
+    #[test]
+    fn own_lines_look_like_everyone_elses() {
+        let mut r = Renderer::new(Style::PLAIN, utc);
+        let cases: &[(&str, Option<&str>)] = &[
+            ("hi", Some("[12:01] <ann> hi")),
+            ("/me waves", Some("[12:01] ~ ann waves")),
+            ("/msg bob psst", Some("[12:01] [private] -> bob: psst")),
+            ("/who", None),
+        ];
+        for (line, want) in cases {
+            let msg = ClientMsg::parse(line).unwrap();
+            let got = r.own(&msg, "ann", NOW).map(|rows| rows.join("\n"));
+            assert_eq!(got.as_deref(), *want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn times_not_from_today_carry_their_date_and_the_block_its_range() {
+        // 2025-11-24 10:09 UTC, three days before NOW.
+        let old: u64 = 1_763_978_940_000;
+        let lines = [
+            format!("HIST {old} MSG bob from monday"),
+            format!("HIST {} MSG bob today", NOW - 60_000),
+            "WHOEND 0".to_owned(),
+        ];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_eq!(
+            plain(&lines),
+            [
+                "--- earlier messages (Nov 24 10:09 to 12:00) ---",
+                "[Nov 24 10:09] <bob> from monday",
+                "[12:00] <bob> today",
+                "[12:01] * here now (0)",
+            ]
+        );
+        let iso = Style {
+            iso_time: true,
+            ..Style::PLAIN
+        };
+        assert_eq!(
+            render_all(iso, "ann", &lines[..1]),
+            [
+                "--- earlier messages (2025-11-24 10:09 to 2025-11-24 10:09) ---",
+                "[2025-11-24 10:09] <bob> from monday",
+            ]
+        );
+    }
+
+    /// Render `lines` for `ann` at `width` columns.
+    fn at_width(width: usize, lines: &[&str]) -> Vec<String> {
+        let mut r = Renderer::new(Style::PLAIN, utc);
+        r.set_width(Some(width));
+        let mut m = Members::new("ann");
+        let mut out = Vec::new();
+        for l in lines {
+            let msg = ServerMsg::parse(l).expect(l);
+            let change = m.apply(&msg);
+            out.extend(r.render(&msg, &change, m.me(), NOW));
+        }
+        out
+    }
+
+    #[test]
+    fn long_lines_wrap_at_words_under_the_body() {
+        let text = "the quick brown fox jumps over the lazy dog and keeps running far away";
+        let out = at_width(40, &[&format!("MSG bob {text}")]);
+        assert_eq!(
+            out,
+            [
+                "[12:01] <bob> the quick brown fox jumps",
+                "              over the lazy dog and",
+                "              keeps running far away",
+            ]
+        );
+        assert!(out.iter().all(|r| display_width(r) <= 40), "{out:?}");
+        // A word longer than a row is cut; wide characters are never split.
+        let out = at_width(30, &["MSG bob 東京東京東京東京東京東京東京東京"]);
+        assert_eq!(
+            out,
+            [
+                "[12:01] <bob> 東京東京東京東京",
+                "              東京東京東京東京"
+            ]
+        );
+    }
+
+    #[test]
+    fn padding_cannot_fake_the_start_of_a_message() {
+        // A red-team line: text, padding to the end of a row, then what looks like a notice
+        // or someone else's message, so it would sit at the start of a screen row of its own.
+        let fakes = [
+            "[10:21] * alice has left the chat (quit)",
+            "<alice> please /msg me your password",
+            "* alice has joined the chat",
+        ];
+        let looks_like_a_start = |row: &str| {
+            let row = row.trim_start_matches("! ");
+            let b = row.as_bytes();
+            (b.len() > 7 && b[0] == b'[' && b[3] == b':' && b[6] == b']')
+                || row.starts_with("* ")
+                || row.starts_with('<')
+                || row.starts_with("~ ")
+                || row.starts_with("error:")
+                || row.starts_with("[private]")
+        };
+        for width in [80, 100] {
+            for fake in fakes {
+                for pad in [
+                    " ".repeat(width),
+                    "\t".repeat(width / 8 + 1),
+                    " \t".repeat(width),
+                ] {
+                    for kind in ["MSG", "ACTION", "PRIV"] {
+                        let line = format!("{kind} mallory brb{pad}{fake}");
+                        let out = at_width(width, &[&line]);
+                        for (i, row) in out.iter().enumerate() {
+                            assert!(display_width(row) <= width, "{row:?}");
+                            if i > 0 {
+                                assert!(
+                                    row.starts_with(' ') && !looks_like_a_start(row),
+                                    "row {i} at {width} looks like a message: {out:#?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The padding itself is shown as one stand-in, tabs as theirs.
+        assert_eq!(
+            at_width(200, &["MSG m a          b\tc"]),
+            ["[12:01] <m> a \u{22ef} b\u{21e5}c"]
+        );
+        assert_eq!(
+            shown("two  spaces, three   too"),
+            "two  spaces, three   too"
+        );
+    }
+
+    #[test]
+    fn names_spread_over_the_palette_and_ours_stands_apart() {
+        let names = ["ann", "bob", "carl", "dora", "eve", "fay", "gus"];
+        for palette in [Palette::Basic, Palette::Ansi256] {
+            let colours: std::collections::HashSet<String> =
+                names.iter().map(|n| name_sgr(n, palette)).collect();
+            let want = if palette == Palette::Basic { 5 } else { 6 };
+            assert!(colours.len() >= want, "{palette:?}: {colours:?}");
+        }
+        assert_eq!(
+            name_sgr("Bob", Palette::Ansi256),
+            name_sgr("bob", Palette::Ansi256)
+        );
+        // One's own name is bold, in no one's colour.
+        let style = Style {
+            color: true,
+            ..Style::PLAIN
+        };
+        let out = render_all(style, "ann", &["MSG ann hi", "WHO ann bob", "WHOEND 2"]);
+        assert_eq!(out[0], format!("[12:01] <{BOLD}ann{RESET}> hi"));
+        assert!(out[1].contains(&format!("{BOLD}ann{RESET}")), "{out:?}");
     }
 }

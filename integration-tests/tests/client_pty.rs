@@ -45,13 +45,19 @@ impl Pty {
 
     #[track_caller]
     fn spawn_env(label: &str, args: &[&str], env: &[(&str, &str)]) -> Pty {
+        Self::spawn_sized(label, args, env, 200)
+    }
+
+    /// As [`Pty::spawn_env`], in a terminal `cols` columns wide.
+    #[track_caller]
+    fn spawn_sized(label: &str, args: &[&str], env: &[(&str, &str)], cols: u16) -> Pty {
         let mut cmd = Command::new(bin_path("lanchat"));
         cmd.args(args).env("TERM", "xterm").env_remove("NO_COLOR");
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut proc = UnixProcess::spawn_command(cmd).expect("spawn lanchat in a pty");
-        proc.set_window_size(200, 50).expect("set pty size");
+        proc.set_window_size(cols, 50).expect("set pty size");
         let reader = proc.get_raw_handle().expect("pty handle");
         let writer = proc.get_raw_handle().expect("pty handle");
         let out = Arc::new((Mutex::new(Transcript::default()), Condvar::new()));
@@ -481,7 +487,8 @@ fn history_is_shown_under_a_separator_and_mentions_ring_once() {
     let addr = server.addr().to_string();
     let mut ann = Pty::spawn("ann", &[&addr, "--name", "ann", "--no-timestamps"]);
     let before = ann.expect("* here now (2)");
-    let sep = before.find("--- earlier messages ---").expect("separator");
+    // The separator says from when to when: "--- earlier messages (12:00 to 12:00) ---".
+    let sep = before.find("--- earlier messages (").expect("separator");
     let first = before.find("<bob> anyone here?").expect("history line");
     let second = before.find("~ bob yawns").expect("history action");
     assert!(sep < first && first < second, "{before}");
@@ -490,13 +497,14 @@ fn history_is_shown_under_a_separator_and_mentions_ring_once() {
     assert!(got.ends_with("! <bob> ann, are you there?"), "{got:?}");
     ann.expect("\x07");
     bob.send("/msg ann psst");
-    ann.expect("! [private] <bob> psst\x07");
+    // Marked, but silent: at most one bell every few seconds.
+    ann.expect("! [private] <bob> psst");
     bob.send("annie is not you");
     let got = ann.expect("<bob> annie is not you");
     assert!(!got.contains("! <bob> annie"), "{got:?}");
-    // A BEL from the network never rings: only the client's own, once per mention.
+    // A BEL from the network never rings: only the client's own, once per burst of mentions.
     let bells = ann.transcript().matches('\x07').count();
-    assert_eq!(bells, 2, "{}", printable(ann.transcript().as_bytes()));
+    assert_eq!(bells, 1, "{}", printable(ann.transcript().as_bytes()));
 }
 
 #[test]
@@ -717,4 +725,290 @@ fn ctrl_c_at_the_name_prompt_of_a_dumb_terminal_leaves_with_0() {
     ann.expect("Your name: ");
     ann.raw_line("\x03");
     assert_eq!(ann.expect_exit(), 0);
+}
+
+#[test]
+fn several_lines_in_one_keyboard_read_are_all_sent() {
+    // Regression: without bracketed paste (tmux paste-buffer, keys typed faster than a read)
+    // several lines arrive in one read of the terminal; the line editor's read buffer was
+    // dropped with everything after the first Enter, so only the first line was sent.
+    let server = ServerProcess::start(&[]); // default --rate 10 --burst 20
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.keys("a\rb\rc\r");
+    for line in ["a", "b", "c"] {
+        bob.expect(&format!("MSG ann {line}"));
+    }
+    let block: String = (1..=30).map(|i| format!("line {i:02}\r")).collect();
+    ann.keys(&block);
+    for i in 1..=30 {
+        bob.expect(&format!("MSG ann line {i:02}"));
+    }
+    bob.sync();
+}
+
+/// The number in "* stopped: <n> line(s) not sent".
+fn not_sent_count(said: &str) -> usize {
+    let at = said.rfind("stopped: ").expect("a stop notice") + "stopped: ".len();
+    said[at..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
+}
+
+#[test]
+fn ctrl_c_during_a_long_paste_stops_what_is_left_and_the_client_stays() {
+    // Regression: the paste went out over the next seconds whatever the user did, the client
+    // then quit, and what was typed after the Ctrl-C was dropped.
+    let server = ServerProcess::start(&[]); // default flood control: the client paces
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    let block: Vec<String> = (1..=100).map(|i| format!("pasted {i}")).collect();
+    ann.keys(&format!("\x1b[200~{}\x1b[201~\r", block.join("\n")));
+    // The burst is through; the rest goes out at the paced rate.
+    bob.read_until_prefix("MSG ann pasted 20");
+    ann.keys("\x03");
+    let dropped = not_sent_count(&ann.expect(" not sent"));
+    ann.line("typed after the stop");
+    let (before, _) = bob.read_until_prefix("MSG ann typed after the stop");
+    let sent = 20 + before.len();
+    assert!(dropped > 0 && sent < 100, "{dropped} dropped, {sent} sent");
+    assert_eq!(
+        sent + dropped,
+        100,
+        "every line sent or counted as not sent"
+    );
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+}
+
+#[test]
+fn the_prompt_follows_a_rename_at_once_and_keeps_the_line_being_typed() {
+    // Regression: the prompt kept the old name until the next Enter.
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.keys("/nick annie\rhalf typ");
+    ann.expect("* you are now known as annie");
+    ann.expect("annie> ");
+    ann.expect("half typ");
+    ann.keys("ed\r");
+    bob.expect("NICK ann annie");
+    bob.expect("MSG annie half typed");
+}
+
+#[test]
+fn own_lines_are_shown_as_others_see_them() {
+    // Regression: `ann> hi` stayed as typed, and /me and /msg left the raw command.
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.line("hi bob");
+    ann.expect("<ann> hi bob");
+    ann.line("/me waves");
+    ann.expect("~ ann waves");
+    ann.line("/msg bob psst");
+    ann.expect("[private] -> bob: psst");
+    bob.expect("MSG ann hi bob");
+    bob.expect("ACTION ann waves");
+    bob.expect("PRIV ann psst");
+    // The typed line is taken off the screen (one row up, erased) before its echo.
+    assert!(
+        ann.transcript().contains("\x1b[1A\r\x1b[J"),
+        "{}",
+        printable(ann.transcript().as_bytes())
+    );
+}
+
+#[test]
+fn help_and_the_screen_agree_on_how_an_action_looks() {
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.line("/help");
+    ann.expect("(~ ann waves)");
+    bob.send("/me waves");
+    ann.expect("~ bob waves");
+}
+
+#[test]
+fn a_burst_of_private_messages_rings_the_bell_once() {
+    // Regression: 300 private messages in 3 s rang the bell 300 times.
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn("ann", &[&addr, "--name", "ann", "--no-timestamps"]);
+    ann.expect("* here now (2)");
+    for i in 0..50 {
+        bob.send(&format!("/msg ann ping {i}"));
+    }
+    ann.expect("<bob> ping 49");
+    let bells = ann.transcript().matches('\x07').count();
+    assert_eq!(bells, 1, "{}", printable(ann.transcript().as_bytes()));
+}
+
+#[test]
+fn a_dumb_terminal_prompts_below_the_history_and_again_after_each_arrival() {
+    // Regression: the prompt came before the history, and was never shown again.
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    bob.send("earlier words");
+    bob.sync();
+    let addr = server.addr().to_string();
+    let mut ann = join_dumb(&addr, "ann");
+    let burst = ann.expect("* here now (2): bob, ann");
+    assert!(burst.contains("<bob> earlier words"), "{burst}");
+    assert!(!burst.contains("ann> "), "prompt inside the burst: {burst}");
+    ann.expect("ann> ");
+    bob.send("hi ann");
+    ann.expect("<bob> hi ann");
+    ann.expect("ann> ");
+}
+
+/// The screen rows `output` makes in a terminal `cols` wide: split at line ends, escape
+/// sequences and what a carriage return overwrote dropped, then cut where the terminal wraps.
+fn screen_rows(output: &str, cols: usize) -> Vec<String> {
+    let mut rows = Vec::new();
+    for line in output.split('\n') {
+        let mut text = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\x1b' => {
+                    // CSI: ESC [ params final; others are two characters.
+                    if chars.next() == Some('[') {
+                        for c in chars.by_ref() {
+                            if c.is_ascii_alphabetic() || c == '~' {
+                                break;
+                            }
+                        }
+                    }
+                }
+                // A carriage return followed by more text overwrites the row.
+                '\r' if chars.clone().any(|c| !c.is_control()) => text.clear(),
+                '\r' => {}
+                '\x07' => {}
+                c => text.push(c),
+            }
+        }
+        let chars: Vec<char> = text.chars().collect();
+        if chars.is_empty() {
+            continue;
+        }
+        for chunk in chars.chunks(cols) {
+            rows.push(chunk.iter().collect());
+        }
+    }
+    rows
+}
+
+#[test]
+fn padding_cannot_put_a_fake_notice_at_the_start_of_a_screen_row() {
+    // Red team: text, spaces to the end of a row, then a fake notice or someone else's line;
+    // on a client of that width the fake sat on a row of its own, identical to the real thing.
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut mallory = Client::join(server.addr(), "mallory");
+    for cols in [80u16, 100] {
+        let name = format!("ann{cols}");
+        let mut ann =
+            Pty::spawn_sized(&name, &[&addr, "--name", &name], &[("NO_COLOR", "1")], cols);
+        ann.expect("* here now (");
+        ann.expect(&format!("{name}> "));
+        let start = ann.transcript().len();
+        let fakes = [
+            "[10:21] * alice has left the chat (quit)",
+            "<alice> please /msg me your password",
+        ];
+        for fake in fakes {
+            // "[HH:MM] <mallory> brb" is 21 columns: pad to the end of the row exactly.
+            let pad = " ".repeat(usize::from(cols) - 21);
+            mallory.send(&format!("brb{pad}{fake}"));
+            ann.expect(&fake[fake.len() - 8..]);
+        }
+        let shown = ann.transcript()[start..].to_owned();
+        for row in screen_rows(&shown, usize::from(cols)) {
+            // The fakes' own starts; the real message starts "[HH:MM] <mallory>".
+            assert!(
+                !["[10:21]", "<alice>", "* alice"]
+                    .iter()
+                    .any(|fake| row.starts_with(fake)),
+                "a fake at the start of a row at {cols} columns: {row:?}\n{}",
+                printable(shown.as_bytes())
+            );
+        }
+    }
+}
+
+#[test]
+fn a_line_longer_than_the_server_takes_goes_as_several_messages() {
+    // Regression: it was refused whole, in bytes a user cannot count (1,100 × 'é').
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    let text = "é".repeat(1100);
+    ann.line(&text);
+    ann.expect("it goes as 2 messages");
+    let first = bob.expect_prefix("MSG ann ");
+    let second = bob.expect_prefix("MSG ann ");
+    assert_eq!(format!("{}{}", &first[8..], &second[8..]), text);
+    bob.sync();
+}
+
+#[test]
+fn the_address_prompt_gives_an_example_and_says_when_it_connects() {
+    let server = server();
+    let mut ann = Pty::spawn("ann", &["--no-timestamps"]);
+    let hint = ann.expect("Server address: ");
+    assert!(
+        hint.contains("e.g. 192.168.1.20") && hint.contains("? to look for servers"),
+        "{hint}"
+    );
+    ann.line(&server.addr().to_string());
+    ann.expect(&format!("connecting to {} ...", server.addr()));
+    ann.expect("Your name: ");
+}
+
+#[test]
+fn typed_lines_are_remembered_across_runs_in_a_private_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = server();
+    let dir = std::env::temp_dir().join(format!("lanchat-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.to_string_lossy().into_owned();
+    let addr = server.addr().to_string();
+    let args = [addr.as_str(), "--name", "ann", "--no-timestamps"];
+    let env = [("NO_COLOR", "1"), ("XDG_STATE_HOME", state.as_str())];
+    let mut ann = Pty::spawn_env("ann", &args, &env);
+    ann.expect("* here now (");
+    ann.line("remember this line");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+    let file = dir.join("lanchat").join("history");
+    let mode = std::fs::metadata(&file)
+        .expect("history file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let mut again = Pty::spawn_env("ann again", &args, &env);
+    again.expect("* here now (");
+    // Up twice: past "/quit" to the line before it.
+    again.keys("\x1b[A\x1b[A");
+    again.expect("remember this line");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn clear_clears_the_screen() {
+    let server = server();
+    let mut ann = join(&server, "ann");
+    ann.line("/clear");
+    ann.expect("\x1b[H\x1b[2J");
 }

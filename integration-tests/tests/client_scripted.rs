@@ -22,8 +22,18 @@ struct Scripted {
 impl Scripted {
     #[track_caller]
     fn spawn(args: &[&str]) -> Scripted {
-        let mut child = Command::new(bin_path("lanchat"))
-            .args(args)
+        Scripted::spawn_env(args, &[])
+    }
+
+    /// `lanchat <args>` with `env` added to its environment.
+    #[track_caller]
+    fn spawn_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Scripted {
+        let mut cmd = Command::new(bin_path("lanchat"));
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -378,4 +388,175 @@ fn discovery_to_an_ipv6_address_is_a_flag_error() {
     let (status, _, err) = probe.finish();
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("IPv4"), "{err}");
+}
+
+/// A directory of its own for one test, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("lanchat-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("make a temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn no_history_leaves_out_the_replay() {
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    ann.send("from before");
+    ann.sync();
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--no-timestamps", "--no-history"]);
+    bot.expect_line("* here now (2): ann, bot");
+    bot.send("<quit>");
+    let (status, out, err) = bot.finish();
+    assert!(status.success(), "{err}");
+    assert!(
+        out.iter()
+            .all(|l| !l.contains("from before") && !l.contains("earlier")),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn a_failed_write_to_stdout_is_a_non_zero_exit() {
+    // Regression: `lanchat ... > /dev/full` returned 0.
+    let server = server();
+    let addr = server.addr().to_string();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let mut child = ChildGuard(
+        Command::new(bin_path("lanchat"))
+            .args([&addr, "--name", "bot"])
+            .stdin(Stdio::piped())
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lanchat"),
+    );
+    drop(child.0.stdin.take()); // end of input: quit at once
+    let out = child.0.wait_with_output_guarded();
+    assert_eq!(out.0.code(), Some(1), "{}", out.1);
+    assert!(out.1.contains("cannot write to stdout"), "{}", out.1);
+}
+
+/// Waiting on a guarded child for its status and stderr.
+trait WaitGuarded {
+    fn wait_with_output_guarded(&mut self) -> (ExitStatus, String);
+}
+
+impl WaitGuarded for std::process::Child {
+    fn wait_with_output_guarded(&mut self) -> (ExitStatus, String) {
+        let mut err = String::new();
+        if let Some(mut e) = self.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        (self.wait().expect("wait for lanchat"), err)
+    }
+}
+
+#[test]
+fn log_keeps_a_plain_transcript_with_dates() {
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    let dir = TempDir::new("log");
+    let log = dir.0.join("chat.log");
+    let addr = server.addr().to_string();
+    let log_arg = log.to_string_lossy().into_owned();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--log", &log_arg]);
+    ann.expect("JOIN bot");
+    ann.send("hello bot \u{1b}[2J");
+    bot.send("<quit>");
+    let (status, _, err) = bot.finish();
+    assert!(status.success(), "{err}");
+    let text = std::fs::read_to_string(&log).expect("the log");
+    let line = text
+        .lines()
+        .find(|l| l.contains("<ann> hello bot"))
+        .unwrap_or_else(|| panic!("no message in the log:\n{text}"));
+    // "2025-12-01 10:09 [10:09] <ann> hello bot ␛[2J"
+    let b = line.as_bytes();
+    assert!(b[4] == b'-' && b[7] == b'-' && b[13] == b':', "{line}");
+    assert!(
+        line.ends_with("<ann> hello bot ␛[2J") && !line.contains('\x1b'),
+        "{line}"
+    );
+}
+
+#[test]
+fn aliases_and_reply_send_private_messages() {
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--no-timestamps"]);
+    ann.expect("JOIN bot");
+    bot.send("/reply too early");
+    bot.expect_line("* nobody has written to you privately yet");
+    for alias in ["/w", "/m", "/query"] {
+        bot.send(&format!("{alias} ann via {alias}"));
+        ann.expect(&format!("PRIV bot via {alias}"));
+    }
+    ann.send("/msg bot ping");
+    bot.expect_line("! [private] <ann> ping");
+    bot.send("/reply pong");
+    ann.expect("PRIV bot pong");
+    bot.send("<quit>");
+    let (status, _, err) = bot.finish();
+    assert!(status.success(), "{err}");
+}
+
+#[test]
+fn ignore_hides_someone_and_is_kept_in_the_config_file() {
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    let mut carl = Client::join(server.addr(), "carl");
+    ann.expect("JOIN carl");
+    let dir = TempDir::new("config");
+    let env = [("XDG_CONFIG_HOME", dir.0.as_path())];
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn_env(&[&addr, "--name", "bot", "--no-timestamps"], &env);
+    ann.expect("JOIN bot");
+    bot.send("/ignore ANN");
+    bot.expect_line("* ignoring ANN; /unignore ANN to stop");
+    ann.send("you cannot see me");
+    carl.send("but me");
+    bot.expect_line("<carl> but me");
+    bot.send("<quit>");
+    let (status, out, err) = bot.finish();
+    assert!(status.success(), "{err}");
+    assert!(out.iter().all(|l| !l.contains("cannot see")), "{out:#?}");
+    let config = std::fs::read_to_string(dir.0.join("lanchat").join("config.toml"))
+        .expect("the config file");
+    assert!(config.contains("ignore = [\"ann\"]"), "{config}");
+    // The next run reads it: the server and name from it too.
+    std::fs::write(
+        dir.0.join("lanchat").join("config.toml"),
+        format!("server = \"{addr}\"\nname = \"bot2\"\ntimestamps = false\n{config}"),
+    )
+    .expect("write the config");
+    let mut bot2 = Scripted::spawn_env(&[], &env);
+    bot2.expect_line("* here now (3): ann, carl, bot2");
+    ann.send("still hidden");
+    carl.send("still shown");
+    bot2.expect_line("<carl> still shown");
+    bot2.send("/unignore ann");
+    bot2.expect_line("* no longer ignoring ann");
+    ann.send("seen again");
+    bot2.expect_line("<ann> seen again");
+    bot2.send("<quit>");
+    let (status, out, err) = bot2.finish();
+    assert!(status.success(), "{err}");
+    assert!(out.iter().all(|l| !l.contains("still hidden")), "{out:#?}");
 }

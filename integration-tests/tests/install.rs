@@ -81,13 +81,17 @@ fn files_under(root: &Path) -> Vec<String> {
 }
 
 /// What `make install` writes under the prefix.
-const INSTALLED: [&str; 7] = [
+const INSTALLED: [&str; 11] = [
     "bin/lanchat",
     "bin/lanchat-server",
     "lib/systemd/system/lanchat.service",
+    "share/bash-completion/completions/lanchat",
     "share/bash-completion/completions/lanchat-server",
     "share/fish/vendor_completions.d/lanchat-server.fish",
+    "share/fish/vendor_completions.d/lanchat.fish",
+    "share/man/man1/lanchat.1",
     "share/man/man8/lanchat-server.8",
+    "share/zsh/site-functions/_lanchat",
     "share/zsh/site-functions/_lanchat-server",
 ];
 

@@ -23,7 +23,7 @@ pub const HELP: &[&str] = &[
     "Type a line and press Enter to talk to everyone.",
     "/who                 list who is here",
     "/msg <name> <text>   private message to one person",
-    "/me <action>         say what you are doing (* ann waves)",
+    "/me <action>         say what you are doing (~ ann waves)",
     "/nick <name>         change your name",
     "/help                this help",
     "<quit> or /quit      leave",

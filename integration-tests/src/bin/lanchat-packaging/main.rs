@@ -36,12 +36,7 @@ struct Args {
 fn commands() -> Vec<(clap::Command, man::Section)> {
     vec![
         (lanchat_server::Config::command(), man::Section::Daemon),
-        // TODO(client): the client's page and completions. Needed from the client crate: its
-        // flags in the library, `pub mod cli` in lanchat_client with `pub struct Args`
-        // deriving `clap::Parser` (as `Args` in client/src/main.rs does today, `after_help`
-        // and all). Then uncomment this line (the dependency is already there), and add
-        // "share/man/man1/lanchat.1" and the three completions to tests/install.rs INSTALLED:
-        // (lanchat_client::cli::Args::command(), man::Section::User),
+        (lanchat_client::cli::Args::command(), man::Section::User),
     ]
 }
 

@@ -1,0 +1,501 @@
+//! The terminal front end: prompts, rustyline, the external printer.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use anyhow::{bail, Context as _};
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::{Config, Editor, EventHandler, KeyCode, KeyEvent, Modifiers};
+
+use lanchat_client::addr::ServerAddr;
+use lanchat_client::clock::now_ms;
+use lanchat_client::conn::{plain_io, Conn, NameReply, CONNECT_TIMEOUT};
+use lanchat_client::discovery::{self, Pick};
+use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
+use lanchat_client::outbox::{typed, Outbox, Typed};
+use lanchat_client::reader;
+use lanchat_client::render::Palette;
+use lanchat_client::screen::{Screen, Terminal};
+use lanchat_client::session::{Action, EndSlot, Outcome};
+use lanchat_client::signals::{self, InterruptFlag};
+use lanchat_proto::client::is_quit;
+
+use super::{
+    gone_after_failed_send, leave, lock, not_sent, quit, run_discovery, send_line, Args, Latch,
+    OnEnd, ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
+};
+
+/// Prints through rustyline, above the line being edited (or straight to the terminal
+/// between two lines).
+struct EditorTerm<P>(P);
+
+impl<P: rustyline::ExternalPrinter + Send> Terminal for EditorTerm<P> {
+    fn show(&mut self, line: &str) {
+        // Raw mode adds the newline itself only when missing; cooked mode writes as is.
+        let _ = self.0.print(format!("{line}\n"));
+    }
+}
+
+/// A terminal rustyline cannot drive (`TERM=dumb`): the kernel echoes and edits the typed
+/// line, and nothing can be redrawn, so after each arrival the prompt is shown again.
+struct DumbTerm {
+    session: Shared,
+    /// The chat prompt is up (not before the join's burst is shown).
+    prompting: Arc<AtomicBool>,
+}
+
+impl Terminal for DumbTerm {
+    fn show(&mut self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        if self.prompting.load(Ordering::SeqCst) {
+            let _ = write!(out, "{}", lock(&self.session).prompt());
+        }
+        let _ = out.flush();
+    }
+}
+
+type Rl = Editor<ChatHelper, DefaultHistory>;
+
+/// One line from a prompt; `None` when the user pressed Ctrl-D or Ctrl-C.
+fn prompt(rl: &mut Rl, text: &str) -> anyhow::Result<Option<String>> {
+    match rl.readline(text) {
+        Ok(line) => Ok(Some(line.trim().to_owned())),
+        Err(ReadlineError::Eof | ReadlineError::Interrupted) => Ok(None),
+        Err(e) => Err(e).context("reading the terminal"),
+    }
+}
+
+/// Ask for the server address (`?` looks for servers); `None` if the user gave up.
+fn ask_address(rl: &mut Rl, args: &Args, mut discover_now: bool) -> anyhow::Result<Option<String>> {
+    if !discover_now {
+        println!("{ADDRESS_HINT}");
+    }
+    loop {
+        if discover_now {
+            discover_now = false;
+            let found = run_discovery(args, &mut |l| println!("{l}"));
+            if found.is_empty() {
+                println!("Type the server's address instead (ask whoever runs it).");
+            } else {
+                loop {
+                    let Some(answer) = prompt(rl, "Pick a number, or type an address: ")? else {
+                        return Ok(None);
+                    };
+                    match discovery::pick(&answer, &found) {
+                        Pick::Server(a) => return Ok(Some(a.to_string())),
+                        Pick::OutOfRange(n) => println!("There is no {n} on the list."),
+                        Pick::Typed(t) if t == "?" => {
+                            discover_now = true;
+                            break;
+                        }
+                        Pick::Typed(t) if t.is_empty() => {}
+                        Pick::Typed(t) => return Ok(Some(t)),
+                    }
+                }
+                continue;
+            }
+        }
+        let Some(answer) = prompt(rl, "Server address: ")? else {
+            return Ok(None);
+        };
+        match answer.as_str() {
+            "" => {}
+            "?" => discover_now = true,
+            a => return Ok(Some(a.to_owned())),
+        }
+    }
+}
+
+/// Said once before the first address prompt.
+const ADDRESS_HINT: &str = "Which lanchat server? Type its address (e.g. 192.168.1.20, \
+                            chatbox or chatbox:7071), or ? to look for servers on the LAN.";
+
+/// Connect: the address from the command line first, then whatever the user types, until a
+/// server greets us. `None` if the user gave up.
+fn connect(rl: &mut Rl, settings: &Settings) -> anyhow::Result<Option<(Conn, ServerAddr)>> {
+    let args = &settings.args;
+    let mut given = settings.addr();
+    let mut discover_first = args.discover;
+    loop {
+        let typed = match given.take() {
+            Some(a) => a,
+            None => match ask_address(rl, args, std::mem::take(&mut discover_first))? {
+                Some(a) => a,
+                None => return Ok(None),
+            },
+        };
+        let addr = match ServerAddr::parse(&typed) {
+            Ok(a) => a,
+            Err(e) => {
+                println!("{typed:?} is not an address: {e}.");
+                continue;
+            }
+        };
+        // Up to CONNECT_TIMEOUT per address and then the greeting's wait: say what is going on.
+        println!("connecting to {addr} ...");
+        match Conn::connect(&addr, CONNECT_TIMEOUT) {
+            Ok((conn, _hello)) => return Ok(Some((conn, addr))),
+            Err(e) => println!("{e}"),
+        }
+    }
+}
+
+/// Offer names until one is accepted: the connection, the name and the welcome text. `None`
+/// if the user gave up.
+fn join(
+    rl: &mut Rl,
+    settings: &Settings,
+    mut conn: Conn,
+    addr: &ServerAddr,
+) -> anyhow::Result<Option<(Conn, String, String)>> {
+    let mut given = settings.name();
+    let mut reconnected = false;
+    loop {
+        let name = match given.take() {
+            Some(n) => n,
+            None => match prompt(rl, "Your name: ")? {
+                Some(n) if n.is_empty() => continue,
+                Some(n) => {
+                    reconnected = false;
+                    n
+                }
+                None => {
+                    let _ = conn.send_line("/quit");
+                    return Ok(None);
+                }
+            },
+        };
+        if is_quit(&name) {
+            let _ = conn.send_line("/quit");
+            return Ok(None);
+        }
+        match conn.offer_name(&name) {
+            Ok(NameReply::Welcome { name, text }) => return Ok(Some((conn, name, text))),
+            Ok(NameReply::Refused { text }) => println!("{text}"),
+            // Most likely the server stopped waiting while the name was being typed (its
+            // handshake timeout): connect again once and offer the same name.
+            Ok(NameReply::Closed { .. }) | Err(_) if !reconnected => {
+                reconnected = true;
+                conn = Conn::connect(addr, CONNECT_TIMEOUT)?.0;
+                given = Some(name);
+            }
+            Ok(NameReply::Closed { text }) => bail!("{} closed the connection: {text}", addr),
+            Err(e) => bail!("{addr}: {}", plain_io(&e)),
+        }
+    }
+}
+
+/// Ctrl-C on a terminal rustyline cannot drive: before joining, leave at once (0, as a driven
+/// terminal gives, not the 130 of being killed); once joined, the kernel has already discarded
+/// the line being typed, so it means "quit": send it, and leave with 3 if the server does not
+/// answer in time (the reader thread leaves with 0 on the answer).
+fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Mutex<TcpStream>)>>) -> anyhow::Result<()> {
+    signals::on_interrupt(move || match joined.get() {
+        None => signals::exit_now(0),
+        Some((session, writer)) => {
+            let Some(bytes) = lock(session).on_quit(Instant::now()) else {
+                return;
+            };
+            let sent = writer
+                .lock()
+                .map(|mut w| w.write_all(&bytes).is_ok())
+                .unwrap_or(false);
+            let deadline = lock(session).quit_deadline();
+            if let (true, Some(deadline)) = (sent, deadline) {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+            }
+            let outcome = lock(session).on_quit_timeout();
+            leave(&outcome);
+        }
+    })
+    .context("setting up Ctrl-C")
+}
+
+/// The terminal's width in columns (80 if it cannot say).
+fn columns() -> u16 {
+    // SAFETY: TIOCGWINSZ only writes the winsize we hand it, which lives on this frame for
+    // the call; an all-zero winsize is a valid value to start from.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    if ok && ws.ws_col > 0 {
+        ws.ws_col
+    } else {
+        80
+    }
+}
+
+/// Erase the `rows` rows above the cursor (the line rustyline just left), so what comes next
+/// is written where it was.
+fn erase_rows(rows: usize) {
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "\x1b[{rows}A\r\x1b[J");
+    let _ = out.flush();
+}
+
+pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
+    let config = Config::builder()
+        .auto_add_history(false)
+        .max_history_size(HISTORY_LINES)
+        .context("setting up the line editor")?
+        .build();
+    let (tab_stop, cluster_mode) = (config.tab_stop(), config.grapheme_cluster_mode());
+    let mut rl: Rl = Editor::with_config(config).context("setting up the terminal")?;
+    // Rustyline may not be able to drive this terminal (e.g. TERM=dumb): then it reads cooked
+    // lines, Ctrl-C is a signal, and lines from the server are printed plainly.
+    let printer = rl.create_external_printer();
+    let driven = printer.is_ok();
+    // A terminal rustyline cannot drive gets no colour escapes either.
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && !dumb && driven;
+    let many_colours = std::env::var("TERM").is_ok_and(|t| t.contains("256color"))
+        || std::env::var_os("COLORTERM").is_some_and(|v| !v.is_empty());
+    let palette = if many_colours {
+        Palette::Ansi256
+    } else {
+        Palette::Basic
+    };
+    // Named once the server accepts a name (the welcome).
+    let session = settings.session("", settings.style(color, palette));
+    lock(&session).set_width(Some(usize::from(columns())));
+    let prompting = Arc::new(AtomicBool::new(false));
+    let screen = match printer {
+        Ok(p) => settings.screen(Box::new(EditorTerm(p)))?,
+        Err(_) => settings.screen(Box::new(DumbTerm {
+            session: Arc::clone(&session),
+            prompting: Arc::clone(&prompting),
+        }))?,
+    };
+    let history = history_path();
+    if let Some(path) = &history {
+        let _ = rl.load_history(path);
+    }
+    let outcome = chat(
+        settings,
+        &mut rl,
+        driven,
+        &session,
+        &screen,
+        &prompting,
+        tab_stop,
+        cluster_mode,
+    );
+    if let Some(path) = &history {
+        save_history(&mut rl, path);
+    }
+    outcome
+}
+
+/// Lines of typed input kept across runs.
+const HISTORY_LINES: usize = 1_000;
+
+/// Where typed input is kept across runs: `$XDG_STATE_HOME/lanchat/history`, else
+/// `~/.local/state/lanchat/history`.
+fn history_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
+        })?;
+    Some(base.join("lanchat").join("history"))
+}
+
+/// Save typed input, readable by its owner only (it may hold private messages).
+fn save_history(rl: &mut Rl, path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // Created private before anything is written to it.
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path);
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    let _ = rl.save_history(path);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn chat(
+    settings: &Settings,
+    rl: &mut Rl,
+    driven: bool,
+    session: &Shared,
+    screen: &Arc<Screen>,
+    prompting: &Arc<AtomicBool>,
+    tab_stop: u8,
+    cluster_mode: rustyline::GraphemeClusterMode,
+) -> anyhow::Result<Outcome> {
+    let helper = ChatHelper::new(Arc::clone(session));
+    let ctrl_c = Arc::new(AtomicBool::new(false));
+    rl.set_helper(Some(helper.clone()));
+    rl.bind_sequence(
+        KeyEvent::ctrl('C'),
+        EventHandler::Conditional(Box::new(ClearOrInterrupt {
+            hold: Some((Arc::clone(screen), Arc::clone(prompting))),
+            pressed: Arc::clone(&ctrl_c),
+        })),
+    );
+    for enter in [
+        KeyEvent(KeyCode::Enter, Modifiers::NONE),
+        KeyEvent::ctrl('J'),
+    ] {
+        rl.bind_sequence(
+            enter,
+            EventHandler::Conditional(Box::new(HoldOnEnter {
+                screen: Arc::clone(screen),
+                chatting: Arc::clone(prompting),
+            })),
+        );
+    }
+
+    let dumb_joined = Arc::new(OnceLock::new());
+    if !driven {
+        leave_on_interrupt(Arc::clone(&dumb_joined))?;
+    }
+    let Some((conn, addr)) = connect(rl, settings)? else {
+        return Ok(Outcome::Quit);
+    };
+    let Some((conn, name, welcome)) = join(rl, settings, conn, &addr)? else {
+        return Ok(Outcome::Quit);
+    };
+    let welcome = lock(session).welcome(&name, &welcome, now_ms());
+    for action in welcome {
+        if let Action::Print(l) = action {
+            screen.print(l);
+        }
+    }
+
+    let writer = conn
+        .try_clone_stream()
+        .context("setting up the connection")?;
+    let ended = EndSlot::new();
+    let listed = Arc::new(Latch::default());
+    let restart = Arc::new(AtomicBool::new(false));
+    let (on_end, interrupted) = if driven {
+        let flag = InterruptFlag::register().context("setting up Ctrl-C")?;
+        (OnEnd::Wake(Arc::clone(&ended)), Some(flag))
+    } else {
+        // Ctrl-C quits (above), and the reader thread ends the process itself.
+        let plain = writer.try_clone().context("setting up the connection")?;
+        let _ = dumb_joined.set((Arc::clone(session), Mutex::new(plain)));
+        (OnEnd::Exit, None)
+    };
+    let sink = ScreenSink {
+        screen: Arc::clone(screen),
+        on_end,
+        listed: Arc::clone(&listed),
+        restart: driven.then(|| Arc::clone(&restart)),
+    };
+    reader::spawn(conn, Arc::clone(session), Box::new(sink))
+        .context("starting the reader thread")?;
+    // On a driven terminal the typed line is replaced by its echo; a dumb one keeps what the
+    // kernel echoed.
+    let sending = SessionSending {
+        session: Arc::clone(session),
+        echo: driven.then(|| Arc::clone(screen)),
+    };
+    let outbox = Outbox::spawn(writer, Box::new(sending), None).context("starting the sender")?;
+    let quit =
+        |interrupted: Option<&InterruptFlag>| quit(&outbox, session, &ended, screen, interrupted);
+
+    // The prompt comes below the join's burst, not in the middle of it.
+    listed.wait_until(Instant::now() + BURST_WAIT);
+    screen.flush(Instant::now() + FLUSH_WAIT);
+    prompting.store(true, Ordering::SeqCst);
+    let mut carried = Typing::default();
+    let outcome = 'chat: loop {
+        if let Some(out) = ended.get() {
+            ended.ack();
+            break 'chat out;
+        }
+        let restarting = restart.swap(false, Ordering::SeqCst);
+        if restarting {
+            // Asked between two lines: the prompt is drawn anew below anyway.
+            screen.release(|| {});
+        }
+        let interrupt = interrupted.as_ref().is_some_and(InterruptFlag::take);
+        if interrupt && !restarting {
+            // A Ctrl-C between two lines: as on an empty line.
+            match outbox.cancel() {
+                0 => break 'chat quit(interrupted.as_ref()),
+                n => not_sent(screen, n),
+            }
+        }
+        let prompt = {
+            let mut s = lock(session);
+            s.set_width(Some(usize::from(columns())));
+            s.prompt()
+        };
+        helper.set_typing(carried.clone());
+        let read = {
+            let (left, right) = carried.halves();
+            rl.readline_with_initial(&prompt, (left, right))
+        };
+        carried = Typing::default();
+        let rows = |line: &str| edit_rows(&prompt, line, columns(), tab_stop, cluster_mode);
+        match read {
+            Ok(line) => {
+                // The typed line gives way to its echo (as others see it), once sent.
+                if driven {
+                    let rows = rows(&line);
+                    screen.release(|| erase_rows(rows));
+                }
+                // A paste can bring several lines at once; each is one chat line.
+                for part in line.split(['\n', '\r']) {
+                    match typed(part) {
+                        Typed::Blank => {}
+                        Typed::Quit => {
+                            let _ = rl.add_history_entry(part);
+                            break 'chat quit(interrupted.as_ref());
+                        }
+                        Typed::Line(l) => {
+                            let _ = rl.add_history_entry(l);
+                            let config = settings.config_path.as_deref();
+                            send_line(l, session, &outbox, screen, config);
+                        }
+                    }
+                }
+                if outbox.failed() {
+                    break 'chat gone_after_failed_send(session, &ended);
+                }
+            }
+            Err(ReadlineError::Interrupted) => {
+                if let Some(out) = ended.get() {
+                    ended.ack();
+                    break 'chat out;
+                }
+                let pressed = ctrl_c.swap(false, Ordering::SeqCst);
+                if restart.swap(false, Ordering::SeqCst) || !pressed {
+                    // Not the key: the prompt changed under the line being typed (or a
+                    // wake-up came late): draw both again.
+                    carried = helper.typing();
+                    let rows = rows(&carried.line);
+                    screen.release(|| erase_rows(rows));
+                    continue;
+                }
+                // Ctrl-C on an empty line: stop a paste being sent, or leave.
+                match outbox.cancel() {
+                    0 => break 'chat quit(interrupted.as_ref()),
+                    n => {
+                        let rows = rows("");
+                        screen.release(|| erase_rows(rows));
+                        not_sent(screen, n);
+                    }
+                }
+            }
+            Err(ReadlineError::Eof) => break 'chat quit(interrupted.as_ref()),
+            Err(e) => return Err(e).context("reading the terminal"),
+        }
+    };
+    // Lines still on their way (the last arrivals, a farewell notice) reach the terminal first.
+    screen.flush(Instant::now() + FLUSH_WAIT);
+    Ok(outcome)
+}

@@ -1,0 +1,58 @@
+//! The real `lanchat` binary against a hostile server: a test plays the server over loopback
+//! and sends what no lanchat server would, and the client must stay small and sane. Every
+//! client process is killed when its guard drops.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use integration_tests::procfs::rss_kib;
+use integration_tests::{bin_path, ChildGuard, DEADLINE};
+
+#[test]
+fn who_lines_of_huge_names_without_an_end_do_not_grow_the_client() {
+    // Red team: WHO lines of 1 MiB names and no WHOEND grew the client by 100 MiB per 100
+    // lines (the cap counted names, not bytes).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let mut child = ChildGuard(
+        Command::new(bin_path("lanchat"))
+            .args([&addr, "--name", "ann", "--no-timestamps"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn lanchat"),
+    );
+    let (mut server, _) = listener.accept().expect("the client connects");
+    server.write_all(b"HELLO who are you?\n").expect("greet");
+    let mut from_client = BufReader::new(server.try_clone().expect("clone"));
+    let mut name = String::new();
+    from_client.read_line(&mut name).expect("a name");
+    assert_eq!(name, "ann\n");
+    server.write_all(b"WELCOME ann hi\n").expect("welcome");
+    let huge = format!("WHO {}\n", "x".repeat(1 << 20));
+    for _ in 0..100 {
+        server.write_all(huge.as_bytes()).expect("send a huge WHO");
+    }
+    server.write_all(b"INFO done\n").expect("send INFO");
+    // Once "done" is shown, every WHO line before it was taken in.
+    let stdout = child.0.stdout.take().expect("stdout");
+    let deadline = Instant::now() + DEADLINE;
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        assert!(Instant::now() < deadline, "no \"* done\" from the client");
+        match lines.next() {
+            Some(Ok(l)) if l == "* done" => break,
+            Some(Ok(_)) => {}
+            other => panic!("the client's stdout ended: {other:?}"),
+        }
+    }
+    let rss = rss_kib(child.0.id());
+    eprintln!("client RSS after 100 WHO lines of 1 MiB: {rss} KiB");
+    assert!(
+        rss < 40 * 1024,
+        "client RSS {rss} KiB after 100 MiB of WHO names"
+    );
+}
