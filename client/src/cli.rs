@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use lanchat_proto::{validate_name, DEFAULT_PORT};
+use lanchat_proto::{validate_name, Fingerprint, DEFAULT_PORT};
 
 /// Chat on your LAN: connect to a lanchat server and talk.
 #[derive(Debug, Parser)]
@@ -53,12 +53,71 @@ pub struct Args {
     /// Also write what is shown to FILE, as plain text with the date and time of each line.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+
+    /// Talk to a server that does not encrypt (one run with --plaintext): anyone on the
+    /// network can then read what you write and pose as the server.
+    #[arg(long, env = "LANCHAT_PLAINTEXT", value_parser = clap::builder::BoolishValueParser::new())]
+    pub plaintext: bool,
+
+    /// The servers you trust and their keys (default: $XDG_CONFIG_HOME/lanchat/known_servers,
+    /// else ~/.config/lanchat/known_servers).
+    #[arg(long, value_name = "FILE")]
+    pub known_servers: Option<PathBuf>,
+
+    /// A server met for the first time: trust whatever key it has now, and remember it (a
+    /// changed key is still refused).
+    #[arg(long)]
+    pub accept_new: bool,
+
+    /// Go on only if the server's key has this fingerprint (from `lanchat-server
+    /// --fingerprint`), then remember it; also the way past a changed key.
+    #[arg(long, value_name = "SHA256:...", value_parser = parse_fingerprint)]
+    pub trust: Option<Fingerprint>,
+
+    /// Check the server's certificate against this CA certificate (PEM), e.g. an office CA,
+    /// instead of trusting it on first use.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["accept_new", "trust", "known_servers"])]
+    pub ca: Option<PathBuf>,
+}
+
+impl Args {
+    /// What clap cannot check: `--plaintext` (or `LANCHAT_PLAINTEXT` on) with a flag about
+    /// trusting a server's key. (Not clap's `conflicts_with`: it would count
+    /// `LANCHAT_PLAINTEXT=0` as given.)
+    ///
+    /// # Errors
+    /// The message for the user.
+    pub fn validate(&self) -> Result<(), String> {
+        let trust_flag = [
+            (self.known_servers.is_some(), "--known-servers"),
+            (self.accept_new, "--accept-new"),
+            (self.trust.is_some(), "--trust"),
+            (self.ca.is_some(), "--ca"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag));
+        match trust_flag {
+            Some(flag) if self.plaintext => Err(format!(
+                "--plaintext (or LANCHAT_PLAINTEXT) cannot be used with {flag}: a plaintext \
+                 connection has no key to trust"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 const AFTER_HELP: &str = "\
 In the chat: <quit>, /quit or Ctrl-D leaves; Ctrl-C clears the line (on an empty line, leaves);
 Tab completes names; /help lists the server's commands. At the address prompt, ? looks for
-servers on the local network. NO_COLOR (or TERM=dumb) turns colours off.";
+servers on the local network. NO_COLOR (or TERM=dumb) turns colours off.
+
+Encryption: connections are TLS 1.3. The first time you connect to a server you are shown its
+key's fingerprint: compare it with what `lanchat-server --fingerprint` prints on the server.
+Once trusted, the key is remembered; a server whose key changed is refused (exit 4).
+
+Exit codes: 0 after quitting; 1 when no server could be joined (or it was not trusted);
+2 for bad flags; 3 when the server went away; 4 when the server's key is not the one
+expected.";
 
 /// `--name`: checked by the protocol's own rules before anything is sent, so a name the server
 /// would refuse (or a blank one, which it would not even answer) is a clear flag error.
@@ -68,11 +127,45 @@ fn parse_name(s: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
+/// `--trust`: a fingerprint as `lanchat-server --fingerprint` prints it.
+fn parse_fingerprint(s: &str) -> Result<Fingerprint, String> {
+    s.parse::<Fingerprint>().map_err(|e| e.to_string())
+}
+
 /// `--discover-to`: discovery probes go out on an IPv4 UDP socket (LAN broadcast is IPv4).
 fn parse_ipv4(s: &str) -> Result<IpAddr, String> {
     match s.parse::<IpAddr>() {
         Ok(ip @ IpAddr::V4(_)) => Ok(ip),
         Ok(IpAddr::V6(_)) => Err("discovery is IPv4 only; give an IPv4 address".into()),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_goes_with_no_flag_about_trusting_a_key() {
+        let parse = |args: &[&str]| Args::try_parse_from([&["lanchat"][..], args].concat());
+        for args in [
+            &["--plaintext", "--accept-new"][..],
+            &["--plaintext", "--known-servers", "k"],
+            &["--plaintext", "--ca", "ca.pem"],
+            &[
+                "--plaintext",
+                "--trust",
+                "SHA256:EomIL8NNTbB3jdrTzEWDxjbDmeo/2MbCpV8XzVKvyxs",
+            ],
+        ] {
+            let parsed = parse(args).expect("parses");
+            assert!(parsed.validate().is_err(), "{args:?}");
+        }
+        for args in [&["--plaintext"][..], &["--accept-new"], &["--ca", "ca.pem"]] {
+            let parsed = parse(args).expect("parses");
+            assert_eq!(parsed.validate(), Ok(()), "{args:?}");
+        }
+        assert!(parse(&["--trust", "SHA256:short"]).is_err());
+        assert!(parse(&["--ca", "ca.pem", "--accept-new"]).is_err());
     }
 }

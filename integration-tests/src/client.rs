@@ -6,64 +6,19 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lanchat_client::stream::{Stream, TlsStream};
 use lanchat_proto::Fingerprint;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConnection, StreamOwned};
+use rustls::ClientConnection;
 
 use crate::DEADLINE;
-
-/// The byte stream under a [`Client`].
-pub enum Stream {
-    /// Plain TCP.
-    Plain(TcpStream),
-    /// TLS over TCP, the handshake done.
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
-}
-
-impl Stream {
-    /// The TCP socket underneath.
-    pub fn socket(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(t) => &t.sock,
-        }
-    }
-}
-
-impl io::Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(t) => t.read(buf),
-        }
-    }
-}
-
-impl io::Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(t) => t.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(t) => t.flush(),
-        }
-    }
-}
 
 /// A TLS handshake on `sock` trusting only the key `pin` (lanchat's own pinning verifier), with
 /// ALPN `lanchat/1`, finished within [`DEADLINE`].
 ///
 /// # Errors
 /// The handshake's: rustls's (a wrong key, a server that is not TLS), or the socket's.
-pub fn tls_handshake(
-    mut sock: TcpStream,
-    pin: Fingerprint,
-) -> io::Result<StreamOwned<ClientConnection, TcpStream>> {
+pub fn tls_handshake(mut sock: TcpStream, pin: Fingerprint) -> io::Result<TlsStream> {
     let (config, _) = lanchat_client::tls::pinned_config(Some(pin));
     let name = ServerName::try_from("lanchat").map_err(io::Error::other)?;
     let mut conn = ClientConnection::new(Arc::clone(&config), name).map_err(io::Error::other)?;
@@ -75,7 +30,7 @@ pub fn tls_handshake(
     while conn.wants_write() {
         conn.write_tls(&mut sock)?;
     }
-    Ok(StreamOwned::new(conn, sock))
+    Ok(TlsStream::new(sock, conn))
 }
 
 /// A raw protocol client over a real TCP socket.
@@ -111,7 +66,7 @@ impl Client {
     #[track_caller]
     pub fn connect_tls(addr: SocketAddr, pin: Fingerprint) -> Client {
         let tls = tls_handshake(tcp_connect(addr), pin).expect("TLS handshake with the server");
-        Client::from(Stream::Tls(Box::new(tls)), "")
+        Client::from(Stream::Tls(tls), "")
     }
 
     /// Wrap a stream connected some other way (say, with special socket options), known to

@@ -18,7 +18,7 @@ fn who_lines_of_huge_names_without_an_end_do_not_grow_the_client() {
     let addr = listener.local_addr().expect("addr").to_string();
     let mut child = ChildGuard(
         Command::new(bin_path("lanchat"))
-            .args([&addr, "--name", "ann", "--no-timestamps"])
+            .args([&addr, "--name", "ann", "--no-timestamps", "--plaintext"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

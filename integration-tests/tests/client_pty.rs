@@ -52,7 +52,11 @@ impl Pty {
     #[track_caller]
     fn spawn_sized(label: &str, args: &[&str], env: &[(&str, &str)], cols: u16) -> Pty {
         let mut cmd = Command::new(bin_path("lanchat"));
-        cmd.args(args).env("TERM", "xterm").env_remove("NO_COLOR");
+        // The servers here speak plaintext (the harness's default); `env` may say otherwise.
+        cmd.args(args)
+            .env("TERM", "xterm")
+            .env("LANCHAT_PLAINTEXT", "1")
+            .env_remove("NO_COLOR");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -1011,4 +1015,79 @@ fn clear_clears_the_screen() {
     let mut ann = join(&server, "ann");
     ann.line("/clear");
     ann.expect("\x1b[H\x1b[2J");
+}
+
+// ----- TLS: first contact on a terminal -----------------------------------------------------
+
+/// `lanchat <addr> --name ann --known-servers <known>` over TLS (its default), in a terminal.
+#[track_caller]
+fn first_contact(server: &ServerProcess, known: &std::path::Path) -> Pty {
+    let addr = addr_arg(server.addr());
+    let known = known.to_str().expect("utf-8 path");
+    Pty::spawn_env(
+        "ann",
+        &[
+            &addr,
+            "--name",
+            "ann",
+            "--no-timestamps",
+            "--known-servers",
+            known,
+        ],
+        &[("NO_COLOR", "1"), ("LANCHAT_PLAINTEXT", "0")],
+    )
+}
+
+#[test]
+fn first_contact_on_a_terminal_shows_the_key_and_a_yes_remembers_it() {
+    let server = ServerProcess::start_tls(&["--rate", "0"]);
+    let fp = server.fingerprint();
+    let addr = addr_arg(server.addr());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("lanchat").join("known_servers");
+    let mut ann = first_contact(&server, &known);
+    ann.expect(&format!("You have not connected to {addr} before."));
+    ann.expect(&fp);
+    ann.expect("lanchat-server --fingerprint");
+    ann.expect("Trust this server? [y/N] ");
+    ann.line("y");
+    ann.expect(&format!("{addr} and its key are now remembered in"));
+    ann.expect(&format!(
+        "The connection is encrypted (TLS 1.3); the server's key is {fp}."
+    ));
+    ann.expect("* here now (1): ann");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+    assert_eq!(
+        std::fs::read_to_string(&known).expect("remembered"),
+        format!("{addr} {fp}\n")
+    );
+    // The second time nothing is asked.
+    let mut again = first_contact(&server, &known);
+    again.expect("The connection is encrypted");
+    again.expect("* here now (1): ann");
+    assert!(!again.transcript().contains("Trust this server?"));
+    again.line("/quit");
+    assert_eq!(again.expect_exit(), 0);
+}
+
+#[test]
+fn first_contact_on_a_terminal_anything_but_yes_exits_1_and_sends_nothing() {
+    let server = ServerProcess::start_tls(&["--rate", "0"]);
+    let mut bob = Client::join_tls(
+        server.addr(),
+        server.fingerprint().parse().expect("fp"),
+        "bob",
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    for answer in ["n", ""] {
+        let mut ann = first_contact(&server, &known);
+        ann.expect("Trust this server? [y/N] ");
+        ann.line(answer);
+        ann.expect("lanchat: not trusted; nothing was sent.");
+        assert_eq!(ann.expect_exit(), 1, "{answer:?}");
+    }
+    assert!(!known.exists(), "nothing remembered");
+    assert_eq!(bob.sync(), Vec::<String>::new(), "nobody joined");
 }

@@ -45,24 +45,6 @@ fn print_fingerprint(config: &Config) -> anyhow::Result<Exit> {
 fn run(config: &mut Config) -> anyhow::Result<Exit> {
     let mode = Mode::from_config(config)?;
     log_mode(&mode);
-    // Until the client speaks TLS, a port that serves it would lock out `lanchat`: TLS is
-    // served only when asked for with LANCHAT_PLAINTEXT=0 (the key is made and printed all
-    // the same). The client's TLS makes it the default.
-    let asked = std::env::var("LANCHAT_PLAINTEXT").is_ok_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "0" | "no" | "off" | "false"
-        )
-    });
-    let mode = match mode {
-        Mode::Tls(_) if !asked => {
-            log::warn!(
-                "serving plaintext until the client speaks TLS (LANCHAT_PLAINTEXT=0 serves TLS)"
-            );
-            Mode::Plaintext
-        }
-        mode => mode,
-    };
     lanchat_server::memory::tune_allocator();
     match sockets::raise_fd_limit() {
         Ok((nofile, _hard)) => {

@@ -1,7 +1,6 @@
 //! The terminal front end: prompts, rustyline, the external printer.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,20 +13,23 @@ use rustyline::{Config, Editor, EventHandler, KeyCode, KeyEvent, Modifiers};
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::{plain_io, Conn, NameReply, CONNECT_TIMEOUT};
+use lanchat_client::conn::{plain_io, Conn, NameReply, Transport as _};
+use lanchat_client::connect::{connect as join_server, Asker, Security};
 use lanchat_client::discovery::{self, Pick};
 use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
+use lanchat_client::known_servers::{is_yes, Ui, TRUST_QUESTION};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
 use lanchat_client::render::Palette;
 use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome};
 use lanchat_client::signals::{self, InterruptFlag};
+use lanchat_client::stream::Stream;
 use lanchat_proto::client::is_quit;
 
 use super::{
-    gone_after_failed_send, leave, lock, not_sent, quit, run_discovery, send_line, Args, Latch,
-    OnEnd, ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
+    gone_after_failed_send, leave, lock, not_sent, quit, run_discovery, send_line, Latch, OnEnd,
+    ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
 };
 
 /// Prints through rustyline, above the line being edited (or straight to the terminal
@@ -71,15 +73,38 @@ fn prompt(rl: &mut Rl, text: &str) -> anyhow::Result<Option<String>> {
     }
 }
 
+/// At a terminal the user decides about a server met for the first time.
+struct RlAsker<'a>(&'a mut Rl);
+
+impl Asker for RlAsker<'_> {
+    fn ui(&self) -> Ui {
+        Ui::Terminal
+    }
+
+    fn ask(&mut self, text: &str) -> bool {
+        println!("{text}");
+        // Ctrl-C, Ctrl-D or a failing terminal: not a yes.
+        prompt(self.0, TRUST_QUESTION).is_ok_and(|a| a.as_deref().is_some_and(is_yes))
+    }
+
+    fn note(&mut self, text: &str) {
+        println!("{text}");
+    }
+}
+
 /// Ask for the server address (`?` looks for servers); `None` if the user gave up.
-fn ask_address(rl: &mut Rl, args: &Args, mut discover_now: bool) -> anyhow::Result<Option<String>> {
+fn ask_address(
+    rl: &mut Rl,
+    settings: &Settings,
+    mut discover_now: bool,
+) -> anyhow::Result<Option<String>> {
     if !discover_now {
         println!("{ADDRESS_HINT}");
     }
     loop {
         if discover_now {
             discover_now = false;
-            let found = run_discovery(args, &mut |l| println!("{l}"));
+            let found = run_discovery(settings, &mut |l| println!("{l}"));
             if found.is_empty() {
                 println!("Type the server's address instead (ask whoever runs it).");
             } else {
@@ -117,15 +142,18 @@ const ADDRESS_HINT: &str = "Which lanchat server? Type its address (e.g. 192.168
                             chatbox or chatbox:7071), or ? to look for servers on the LAN.";
 
 /// Connect: the address from the command line first, then whatever the user types, until a
-/// server greets us. `None` if the user gave up.
-fn connect(rl: &mut Rl, settings: &Settings) -> anyhow::Result<Option<(Conn, ServerAddr)>> {
-    let args = &settings.args;
+/// server greets us (and is trusted). `None` if the user gave up.
+fn connect(
+    rl: &mut Rl,
+    settings: &Settings,
+    security: &Security,
+) -> anyhow::Result<Option<(Conn, ServerAddr)>> {
     let mut given = settings.addr();
-    let mut discover_first = args.discover;
+    let mut discover_first = settings.args.discover;
     loop {
         let typed = match given.take() {
             Some(a) => a,
-            None => match ask_address(rl, args, std::mem::take(&mut discover_first))? {
+            None => match ask_address(rl, settings, std::mem::take(&mut discover_first))? {
                 Some(a) => a,
                 None => return Ok(None),
             },
@@ -139,8 +167,15 @@ fn connect(rl: &mut Rl, settings: &Settings) -> anyhow::Result<Option<(Conn, Ser
         };
         // Up to CONNECT_TIMEOUT per address and then the greeting's wait: say what is going on.
         println!("connecting to {addr} ...");
-        match Conn::connect(&addr, CONNECT_TIMEOUT) {
-            Ok((conn, _hello)) => return Ok(Some((conn, addr))),
+        match join_server(&addr, security, &mut RlAsker(rl)) {
+            Ok((conn, _hello, secured)) => {
+                // Before the name is asked: whether what you type is encrypted, and with
+                // which key, or the warning that it is not.
+                println!("{}", secured.notice());
+                return Ok(Some((conn, addr)));
+            }
+            // A server not trusted (or not encrypted) ends the run with its own exit code.
+            Err(e) if e.is_final() => return Err(e.into()),
             Err(e) => println!("{e}"),
         }
     }
@@ -151,6 +186,7 @@ fn connect(rl: &mut Rl, settings: &Settings) -> anyhow::Result<Option<(Conn, Ser
 fn join(
     rl: &mut Rl,
     settings: &Settings,
+    security: &Security,
     mut conn: Conn,
     addr: &ServerAddr,
 ) -> anyhow::Result<Option<(Conn, String, String)>> {
@@ -182,7 +218,7 @@ fn join(
             // handshake timeout): connect again once and offer the same name.
             Ok(NameReply::Closed { .. }) | Err(_) if !reconnected => {
                 reconnected = true;
-                conn = Conn::connect(addr, CONNECT_TIMEOUT)?.0;
+                conn = join_server(addr, security, &mut RlAsker(rl))?.0;
                 given = Some(name);
             }
             Ok(NameReply::Closed { text }) => bail!("{} closed the connection: {text}", addr),
@@ -195,7 +231,7 @@ fn join(
 /// terminal gives, not the 130 of being killed); once joined, the kernel has already discarded
 /// the line being typed, so it means "quit": send it, and leave with 3 if the server does not
 /// answer in time (the reader thread leaves with 0 on the answer).
-fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Mutex<TcpStream>)>>) -> anyhow::Result<()> {
+fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Mutex<Stream>)>>) -> anyhow::Result<()> {
     signals::on_interrupt(move || match joined.get() {
         None => signals::exit_now(0),
         Some((session, writer)) => {
@@ -360,10 +396,11 @@ fn chat(
     if !driven {
         leave_on_interrupt(Arc::clone(&dumb_joined))?;
     }
-    let Some((conn, addr)) = connect(rl, settings)? else {
+    let security = settings.security()?;
+    let Some((conn, addr)) = connect(rl, settings, &security)? else {
         return Ok(Outcome::Quit);
     };
-    let Some((conn, name, welcome)) = join(rl, settings, conn, &addr)? else {
+    let Some((conn, name, welcome)) = join(rl, settings, &security, conn, &addr)? else {
         return Ok(Outcome::Quit);
     };
     let welcome = lock(session).welcome(&name, &welcome, now_ms());

@@ -21,7 +21,9 @@ use lanchat_client::clock::{local, now_ms};
 use lanchat_client::commands::{self, Local};
 use lanchat_client::config::{self, Config, ConfigError};
 use lanchat_client::conn::plain_io;
+use lanchat_client::connect::{Asker, Security};
 use lanchat_client::discovery::{self, Found};
+use lanchat_client::known_servers::{self, KnownServers, TrustFlags, Ui};
 use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
 use lanchat_client::reader::Sink;
@@ -30,6 +32,7 @@ use lanchat_client::sanitize::sanitize;
 use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
 use lanchat_client::signals::{self, InterruptFlag};
+use lanchat_client::tls::ca_config;
 
 /// The flags with the config file's defaults filled in where a flag was not given.
 pub struct Settings {
@@ -57,6 +60,35 @@ impl Settings {
             config_path,
             config,
         })
+    }
+
+    /// How connections are secured: plaintext, trust on first use, or an office CA.
+    ///
+    /// # Errors
+    /// `--ca`'s file cannot be read or holds no certificate.
+    pub fn security(&self) -> anyhow::Result<Security> {
+        let args = &self.args;
+        Ok(if args.plaintext {
+            Security::Plaintext
+        } else if let Some(ca) = &args.ca {
+            Security::Ca(ca_config(ca)?)
+        } else {
+            Security::Pinned {
+                known_servers: self.known_servers(),
+                flags: TrustFlags {
+                    accept_new: args.accept_new,
+                    trust: args.trust,
+                },
+            }
+        })
+    }
+
+    /// The known_servers file: --known-servers, else the default place.
+    pub fn known_servers(&self) -> Option<PathBuf> {
+        self.args
+            .known_servers
+            .clone()
+            .or_else(known_servers::default_path_from_env)
     }
 
     /// The server: ADDR, else the config's.
@@ -217,8 +249,10 @@ fn send_line(
     }
 }
 
-/// Look for servers, telling the user what happens through `say`.
-fn run_discovery(args: &Args, say: &mut dyn FnMut(&str)) -> Vec<Found> {
+/// Look for servers, telling the user what happens through `say`; servers whose key is
+/// already known are marked so.
+fn run_discovery(settings: &Settings, say: &mut dyn FnMut(&str)) -> Vec<Found> {
+    let args = &settings.args;
     say(&format!(
         "Looking for lanchat servers on the local network (UDP port {}) ...",
         args.discover_port
@@ -233,7 +267,14 @@ fn run_discovery(args: &Args, say: &mut dyn FnMut(&str)) -> Vec<Found> {
             say("No lanchat server answered.");
             found
         }
-        Ok(found) => {
+        Ok(mut found) => {
+            // Only a hint for the list (the handshake decides): an unreadable file marks none.
+            if let Some(known) = settings
+                .known_servers()
+                .and_then(|path| KnownServers::load(&path).ok())
+            {
+                discovery::mark_known(&mut found, &known);
+            }
             for line in discovery::format_found(&found) {
                 say(&line);
             }
@@ -243,6 +284,24 @@ fn run_discovery(args: &Args, say: &mut dyn FnMut(&str)) -> Vec<Found> {
             say(&format!("Cannot look for servers: {}", plain_io(&e)));
             Vec::new()
         }
+    }
+}
+
+/// Without a terminal nobody can be asked: first contact is refused (with the two ways on),
+/// and what the user should know goes to stderr.
+pub struct StderrAsker;
+
+impl Asker for StderrAsker {
+    fn ui(&self) -> Ui {
+        Ui::NoTerminal
+    }
+
+    fn ask(&mut self, _text: &str) -> bool {
+        false
+    }
+
+    fn note(&mut self, text: &str) {
+        eprintln!("{text}");
     }
 }
 

@@ -8,7 +8,8 @@ use anyhow::{bail, Context as _};
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::{Conn, NameReply, CONNECT_TIMEOUT};
+use lanchat_client::conn::NameReply;
+use lanchat_client::connect::connect;
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
 use lanchat_client::render::{Palette, Style};
@@ -16,7 +17,7 @@ use lanchat_client::session::{Action, EndSlot, Outcome};
 
 use super::{
     gone_after_failed_send, lock, quit, run_discovery, send_line, Latch, OnEnd, ScreenSink,
-    SessionSending, Settings, StdoutTerm, FLUSH_WAIT,
+    SessionSending, Settings, StderrAsker, StdoutTerm, FLUSH_WAIT,
 };
 
 /// Scripted mode gives up on a server that takes no bytes for this long.
@@ -29,7 +30,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     let addr = match (&settings.addr(), args.discover) {
         (Some(a), _) => ServerAddr::parse(a).map_err(|e| anyhow::anyhow!("{a:?}: {e}"))?,
         (None, true) => {
-            let found = run_discovery(args, &mut |l| eprintln!("{l}"));
+            let found = run_discovery(settings, &mut |l| eprintln!("{l}"));
             match found.as_slice() {
                 [one] => ServerAddr::from(one.addr),
                 [] => bail!("no server found; give its address as ADDR"),
@@ -61,12 +62,15 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             }
         },
     };
-    let (mut conn, _hello) = Conn::connect(&addr, CONNECT_TIMEOUT)?;
+    let security = settings.security()?;
+    let (mut conn, _hello, secured) = connect(&addr, &security, &mut StderrAsker)?;
     let (name, welcome) = match conn.offer_name(&name)? {
         NameReply::Welcome { name, text } => (name, text),
         NameReply::Refused { text } => bail!("name {name:?} refused: {text}"),
         NameReply::Closed { text } => bail!("{addr} closed the connection: {text}"),
     };
+    // With the welcome, but not on stdout, which a script reads for the chat.
+    eprintln!("{}", secured.notice());
 
     // No colour and no bell for a script: only the times follow the flags and the config.
     let style = Style {
