@@ -94,11 +94,13 @@ pub const TLS_WRITE_CHUNK: usize = 64 * 1024;
 /// anyone should meet (a failed handshake has two or three).
 pub const TLS_MESSAGES_AFTER_FAILURE: usize = 8;
 
-/// Connections whose TLS handshake is read per poll round (the rest first thing next round).
-/// Answering a `ClientHello` costs a key exchange and a signature, ~0.1-0.2 ms of CPU
-/// (docs/BENCHMARKS.md): a flood of handshakes adds at most a few milliseconds to a round, so
-/// the chat of those already in the room goes on while they are answered.
-pub const TLS_HANDSHAKES_PER_ROUND: usize = 32;
+/// `ClientHello`s answered per poll round (the rest first thing next round). Each answer costs a
+/// key exchange and a signature, ~0.1-0.15 ms of CPU (docs/BENCHMARKS.md), so a flood of
+/// handshakes adds at most ~15-20 ms to a round and the chat of those in the room goes on. Not
+/// fewer: every round in which people join flushes their `JOIN`s to everyone, so a join storm
+/// taken in smaller slices costs more rounds of flushing everyone (4,000 joins over TLS with 32
+/// per round cost 2.2x the server CPU of 128, and 64 1.5x; 256 saved nothing more).
+pub const TLS_HANDSHAKES_PER_ROUND: usize = 128;
 
 /// Buffer memory freed since the last trim that makes the loop schedule one ([`crate::memory`]):
 /// 1 MiB is noise for RSS, and below it trimming is not worth its page faults.

@@ -109,6 +109,12 @@ pub trait Transport {
     fn is_handshaking(&self) -> bool {
         false
     }
+
+    /// The next input is the costly part of setting up (a TLS `ClientHello`: a key exchange
+    /// and a signature), which the loop rations per round.
+    fn awaits_hello(&self) -> bool {
+        false
+    }
 }
 
 /// The socket under a transport: a byte stream that can also end its write side and be set
@@ -196,6 +202,13 @@ impl Transport for Link {
         match self {
             Link::Plain(_) => false,
             Link::Tls(t) => t.is_handshaking(),
+        }
+    }
+
+    fn awaits_hello(&self) -> bool {
+        match self {
+            Link::Plain(_) => false,
+            Link::Tls(t) => t.awaits_hello(),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! per `read` rather than per line (every line of one read arrived together).
 
 use std::io::IsTerminal as _;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -15,12 +16,14 @@ use lanchat_proto::LineDecoder;
 use memchr::memchr;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustls::ClientConfig;
 
+use super::link::{self, Link};
 use super::payload::{self, Stamp};
 use super::procfs::{self, ProcSample};
 use super::tracker::{Tracker, Verdict};
 use super::{LoadError, Options, Report, DRAIN_QUIET};
-use crate::load::report::{Latency, ServerFigures};
+use crate::load::report::{Latency, ServerFigures, Wire};
 
 /// The read buffer every client's reads land in.
 const READ_BUF: usize = 256 * 1024;
@@ -60,7 +63,7 @@ enum State {
 }
 
 struct Client {
-    stream: Option<TcpStream>,
+    stream: Option<Link>,
     state: State,
     /// Framing of the server's lines (the protocol's own decoder), holding a line cut off at
     /// the end of the last read.
@@ -233,6 +236,10 @@ struct Driver<'a> {
     clients: Vec<Client>,
     rx: Rx,
     buf: Vec<u8>,
+    /// Where TLS clients' reads are decrypted to.
+    plain: Vec<u8>,
+    /// Every client's TLS configuration; `None` with `--plaintext`.
+    tls: Option<Arc<ClientConfig>>,
     /// Clients that used their read budget; read again next turn.
     carry: Vec<usize>,
     start: Instant,
@@ -330,6 +337,8 @@ impl<'a> Driver<'a> {
                 bytes: 0,
             },
             buf: vec![0; READ_BUF],
+            plain: vec![0; READ_BUF],
+            tls: (!opts.plaintext).then(link::tls_config),
             carry: Vec::new(),
             start,
             deadline: start + opts.timeout,
@@ -564,7 +573,7 @@ impl<'a> Driver<'a> {
             });
             match result {
                 Ok(stream) => {
-                    self.clients[i].stream = Some(stream);
+                    self.clients[i].stream = Some(Link::Plain(stream));
                     self.clients[i].state = State::Connecting;
                 }
                 Err(e) => {
@@ -576,9 +585,9 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// A connecting client became ready: connected (send the name) or failed.
+    /// A connecting client became ready: connected (start TLS, send the name) or failed.
     fn finish_connect(&mut self, i: usize) {
-        let Some(stream) = self.clients[i].stream.as_ref() else {
+        let Some(stream) = self.clients[i].stream.as_mut().map(Link::socket) else {
             return;
         };
         match stream.take_error() {
@@ -594,7 +603,17 @@ impl<'a> Driver<'a> {
             return self.drop_client(i, &format!("TCP_NODELAY: {e}"));
         }
         let client = &mut self.clients[i];
+        if let Some(config) = &self.tls {
+            if let Some(Link::Plain(sock)) = client.stream.take() {
+                match Link::tls(sock, config) {
+                    Ok(tls) => client.stream = Some(tls),
+                    Err(e) => return self.drop_client(i, &format!("TLS: {e}")),
+                }
+            }
+        }
+        let client = &mut self.clients[i];
         client.state = State::Handshake;
+        // Over TLS the name waits in rustls until the handshake is done.
         let _ = writeln!(client.out, "l{i}");
         self.flush(i);
     }
@@ -603,7 +622,7 @@ impl<'a> Driver<'a> {
     fn drop_client(&mut self, i: usize, why: &str) {
         let client = &mut self.clients[i];
         if let Some(mut stream) = client.stream.take() {
-            let _ = self.poll.registry().deregister(&mut stream);
+            let _ = self.poll.registry().deregister(stream.socket());
         }
         let was = std::mem::replace(&mut client.state, State::Closed);
         client.decoder.reset();
@@ -622,25 +641,42 @@ impl<'a> Driver<'a> {
     fn read(&mut self, i: usize) {
         let mut budget = READ_BUDGET;
         loop {
-            let client = &mut self.clients[i];
-            let Some(stream) = client.stream.as_mut() else {
+            let Client {
+                stream,
+                decoder,
+                known,
+                state,
+                ..
+            } = &mut self.clients[i];
+            let Some(link) = stream.as_mut() else {
                 return;
             };
-            match stream.read(&mut self.buf) {
-                Ok(0) => return self.drop_client(i, "was disconnected by the server"),
-                Ok(n) => {
-                    let now_ns = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(0);
-                    let rx = &mut self.rx;
-                    rx.bytes += n as u64;
-                    let mut lines = client.decoder.lines(&self.buf[..n]);
-                    while let Some(line) = lines.next_line() {
-                        match line {
-                            Ok(l) => rx.line(i, &mut client.known, &mut client.state, l, now_ns),
-                            Err(e) => {
-                                return self.drop_client(i, &format!("got a server {e}"));
-                            }
+            let (rx, start) = (&mut self.rx, self.start);
+            // Read once per socket read, after it returns: every line of it arrived together.
+            let mut now_ns = None;
+            let mut bad_line = None;
+            let read = link.read(&mut self.buf, &mut self.plain, |bytes| {
+                let now_ns = *now_ns
+                    .get_or_insert_with(|| u64::try_from(start.elapsed().as_nanos()).unwrap_or(0));
+                rx.bytes += bytes.len() as u64;
+                let mut lines = decoder.lines(bytes);
+                while let Some(line) = lines.next_line() {
+                    match line {
+                        Ok(l) => rx.line(i, known, state, l, now_ns),
+                        Err(e) => {
+                            bad_line = Some(format!("got a server {e}"));
+                            return false;
                         }
                     }
+                }
+                true
+            });
+            if let Some(why) = bad_line {
+                return self.drop_client(i, &why);
+            }
+            match read {
+                Ok(0) => return self.drop_client(i, "was disconnected by the server"),
+                Ok(n) => {
                     if n < self.buf.len() {
                         // A short read emptied the socket: data arriving later raises a new
                         // epoll edge (as tokio assumes on Linux), so the read that would only
@@ -678,6 +714,9 @@ impl<'a> Driver<'a> {
         }
         client.out.clear();
         client.out_pos = 0;
+        if let Err(e) = stream.flush() {
+            self.drop_client(i, &format!("write: {e}"));
+        }
     }
 
     // ----- sending ------------------------------------------------------------------------
@@ -811,6 +850,11 @@ impl<'a> Driver<'a> {
         });
         Report {
             scenario: opts.scenario.name().to_string(),
+            wire: if opts.plaintext {
+                Wire::Plain
+            } else {
+                Wire::Tls
+            },
             standard: opts.is_standard(),
             outcome: outcome.err().unwrap_or_else(|| "ok".into()),
             clients: shape.clients,

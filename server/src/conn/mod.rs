@@ -278,6 +278,11 @@ impl<T: Transport> Conn<T> {
         self.transport.is_handshaking()
     }
 
+    /// Its next input is the costly part of its transport's set-up (a TLS `ClientHello`).
+    pub fn awaits_hello(&self) -> bool {
+        self.transport.awaits_hello()
+    }
+
     /// Heap bytes held by the write and read buffers (for memory accounting).
     pub fn buffered_capacity(&self) -> usize {
         self.out.capacity() + self.decoder.capacity()

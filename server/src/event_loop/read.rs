@@ -39,13 +39,13 @@ impl RoundCount {
 
 impl Server {
     pub(super) fn read(&mut self, id: ConnId, now: Now) {
-        if self.table.get(id).is_some_and(|c| c.is_handshaking())
+        if self.table.get(id).is_some_and(|c| c.awaits_hello())
             && !self
                 .tls_handshakes
                 .take(self.round, limits::TLS_HANDSHAKES_PER_ROUND)
         {
-            // This round's handshake work is done (each costs a signature): the rest is read
-            // next round, and the chat of the others goes on meanwhile.
+            // This round's handshake work is done (each answer costs a key exchange and a
+            // signature): the rest is read next round, and the others' chat goes on meanwhile.
             self.table.carry_over(id);
             return;
         }

@@ -98,6 +98,9 @@ pub struct TlsLink<S> {
     peer_closed: bool,
     /// Our `close_notify` is in `tx` (or out).
     close_queued: bool,
+    /// The server has answered the `ClientHello` (its flight is in `tx` or out): what is left
+    /// of the handshake costs little.
+    answered: bool,
 }
 
 impl<S> fmt::Debug for TlsLink<S> {
@@ -128,6 +131,7 @@ impl<S: Socket> TlsLink<S> {
             ready: false,
             peer_closed: false,
             close_queued: false,
+            answered: false,
         })
     }
 
@@ -144,6 +148,12 @@ impl<S: Socket> TlsLink<S> {
     /// Still in the handshake: no plaintext goes either way yet.
     pub fn is_handshaking(&self) -> bool {
         self.tls.is_handshaking()
+    }
+
+    /// Its next input is the expensive one: a `ClientHello`, answered with a key exchange and
+    /// a signature.
+    pub fn awaits_hello(&self) -> bool {
+        !self.answered && self.tls.is_handshaking()
     }
 
     /// Bytes of its own not yet written.
@@ -245,6 +255,7 @@ impl<S: Socket> TlsLink<S> {
                     }
                 }
                 Ok(ConnectionState::EncodeTlsData(mut message)) => {
+                    self.answered = true;
                     if let Err(e) = encode(&mut message, &mut self.tx) {
                         failed = Some(e);
                     }
