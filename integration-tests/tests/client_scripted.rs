@@ -812,3 +812,25 @@ fn with_an_office_ca_the_server_is_checked_against_it_instead_of_remembered() {
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("TLS handshake failed"), "{err}");
 }
+
+#[test]
+fn a_full_tls_server_is_reported_as_closing_during_the_handshake() {
+    let server = ServerProcess::start_tls(&["--max-clients", "1"]);
+    let _only = Client::join_tls(
+        server.addr(),
+        server.fingerprint().parse().expect("fp"),
+        "only",
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let addr = server.addr().to_string();
+    let mut bot = spawn_tls(
+        &[&addr, "--name", "bot", "--accept-new"],
+        &tmp.path().join("k"),
+    );
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("closed the connection during the TLS handshake (a full server does that)"),
+        "{err}"
+    );
+}
