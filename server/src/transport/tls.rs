@@ -524,6 +524,8 @@ fn encrypt(
     take: usize,
     tx: &mut Vec<u8>,
 ) -> io::Result<()> {
+    // One allocation for all the records (more only if rustls has something to put first).
+    tx.reserve(take + take.div_ceil(MAX_RECORD) * RECORD_OVERHEAD);
     let mut gathered = Vec::new();
     let mut slices = bufs.iter().map(|b| &b[..]).filter(|b| !b.is_empty());
     let mut cur: &[u8] = &[];
