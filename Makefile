@@ -6,7 +6,8 @@ ARGS ?=
 ADDR ?=
 # `make load` knobs (empty = the scenario's own): e.g. make load SCENARIO=fanout CLIENTS=200;
 # WIRE=tls or WIRE=plain runs one way only (default both, side by side);
-# also LOAD_ARGS (lanchat-load flags), SERVER_ARGS (lanchat-server flags), PERF=1 (perf record)
+# also LOAD_ARGS (lanchat-load flags), SERVER_ARGS (lanchat-server flags), SERVER_BIN (another
+# server binary to measure, e.g. an older build), PERF=1 (perf record)
 SCENARIO ?=
 WIRE ?=
 CLIENTS ?=
@@ -14,6 +15,7 @@ SENDERS ?=
 MESSAGES ?=
 SIZE ?=
 RATE ?=
+SERVER_BIN ?=
 # `make install` / `make uninstall`: where to (DESTDIR is prepended to every path, for
 # packaging into a staging folder), and where the built binaries are (`make build` puts them
 # there; install only copies, so `make build && sudo make install` builds as you, not root).
@@ -87,7 +89,8 @@ uninstall:
 load:
 	$(CARGO) build --release -p lanchat-server -p integration-tests --bin lanchat-server --bin lanchat-load
 	SCENARIO="$(SCENARIO)" WIRE="$(WIRE)" CLIENTS="$(CLIENTS)" SENDERS="$(SENDERS)" MESSAGES="$(MESSAGES)" \
-		SIZE="$(SIZE)" RATE="$(RATE)" LOAD_ARGS="$(LOAD_ARGS)" SERVER_ARGS="$(SERVER_ARGS)" PERF="$(PERF)" scripts/load.sh
+		SIZE="$(SIZE)" RATE="$(RATE)" LOAD_ARGS="$(LOAD_ARGS)" SERVER_ARGS="$(SERVER_ARGS)" \
+		SERVER_BIN="$(SERVER_BIN)" PERF="$(PERF)" scripts/load.sh
 
 # Not part of ci. cargo-fuzz needs nightly flags; the one stable toolchain takes them with
 # RUSTC_BOOTSTRAP=1. Logs go to fuzz/logs/, crashing inputs to fuzz/artifacts/<target>/.

@@ -7,12 +7,13 @@
 # A fresh server per scenario keeps the figures apart: VmHWM (peak RSS) is per process, and the
 # LEAVE storm of one scenario's 10,000 disconnects must not land in the next one's timing.
 #
-# Environment (all optional): SCENARIO (one of idle fanout room chatter small; default the
-# first four), WIRE (plain, tls or both: "plain tls", the default), CLIENTS, SENDERS, MESSAGES,
-# SIZE, RATE, LOAD_ARGS (more lanchat-load flags),
-# SERVER_ARGS (more lanchat-server flags), PERF=1 (record the server with `perf record` into
-# target/load/<scenario>-<wire>.perf.data). Assumes the release binaries are built (make does it).
-# The TLS server's key is made once in target/load/state and reused.
+# Environment (all optional): SCENARIO (one of idle fanout room chatter storm small; default
+# all but small), WIRE (plain, tls or both: "plain tls", the default), CLIENTS, SENDERS,
+# MESSAGES, SIZE, RATE, LOAD_ARGS (more lanchat-load flags), SERVER_ARGS (more lanchat-server
+# flags), SERVER_BIN (another server binary, e.g. an older build to compare with; default
+# target/release/lanchat-server), PERF=1 (record the server with `perf record` into
+# target/load/<scenario>-<wire>.perf.data). Assumes the release binaries are built (make does
+# it). The TLS server's key is made once in target/load/state and reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,7 +58,7 @@ load_args+=(${LOAD_ARGS:-})
 
 status=0
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for scenario in ${SCENARIO:-idle fanout room chatter}; do
+for scenario in ${SCENARIO:-idle fanout room chatter storm}; do
 for wire in ${WIRE:-plain tls}; do
     run="$scenario-$wire"
     case "$wire" in
@@ -70,7 +71,7 @@ for wire in ${WIRE:-plain tls}; do
     : >"$out/$run.server.out"
     # --max-clients is lowered by the server to fit its fd limit; history stays at its default.
     # shellcheck disable=SC2086 # word splitting of SERVER_ARGS is intended
-    "$bin/lanchat-server" --bind 127.0.0.1 --port 0 --rate 0 --no-discovery \
+    "${SERVER_BIN:-$bin/lanchat-server}" --bind 127.0.0.1 --port 0 --rate 0 --no-discovery \
         --max-clients 1000000 "${server_wire[@]}" ${SERVER_ARGS:-} \
         >"$out/$run.server.out" 2>"$log" &
     server_pid=$!

@@ -170,3 +170,28 @@ fn a_frozen_server_fails_the_run_as_stalled_long_before_the_timeout() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_join_storm_of_wide_names_with_a_full_history_settles_in_memory_linear_in_the_clients() {
+    // The storm scenario at a quarter of its size: 500 clients greeted, then all giving 96-byte
+    // names at once, each welcome carrying a full history (50 lines of 2,000 bytes) and the
+    // member list. Stored per newcomer, that is ~75 MB of welcomes (500 x (100 KB of history
+    // + up to 48 KB of names)); shared, a few MB.
+    let server = ServerProcess::start(&["--rate", "0"]);
+    let mut opts = Options::new(Scenario::Storm, server.addr());
+    opts.shape.clients = 500;
+    opts.shape.hold = Duration::from_millis(100);
+    opts.timeout = Duration::from_secs(60);
+    opts.server_pid = Some(server.pid());
+    opts.plaintext = true;
+    let report = load::run(&opts).expect("run the storm scenario");
+    assert!(report.passed(), "{}", report.to_table());
+    assert_eq!(report.connected, 500);
+    let figures = report.server.expect("server figures");
+    let growth = figures.rss_peak.saturating_sub(figures.rss_idle);
+    assert!(
+        growth < 16 << 20,
+        "the server's peak memory grew by {} KiB during the storm",
+        growth >> 10
+    );
+}

@@ -53,7 +53,8 @@ pub struct Config {
     pub max_line: usize,
 
     /// Unsent output a client may hold before it is dropped as too slow (bytes; K/M suffixes).
-    #[arg(long, env = "LANCHAT_SENDQ", default_value = "256K", value_parser = parse_sendq)]
+    #[arg(long, env = "LANCHAT_SENDQ", default_value = limits::DEFAULT_SENDQ_FLAG,
+          value_parser = parse_sendq)]
     pub sendq: usize,
 
     /// Lines per second each client may send (token bucket); 0 turns flood control off.
@@ -63,23 +64,28 @@ pub struct Config {
 
     /// Lines a client may send in a burst before --rate applies.
     #[arg(long, env = "LANCHAT_BURST", default_value_t = limits::DEFAULT_BURST,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_BURST)))]
     pub burst: u32,
 
     /// Seconds a new connection has to give an acceptable name.
     #[arg(long, env = "LANCHAT_HANDSHAKE_TIMEOUT", default_value_t = limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+          value_parser = clap::value_parser!(u64).range(1..=limits::MAX_TIMEOUT_SECS))]
     pub handshake_timeout: u64,
 
     /// Seconds a client's pending output may make no progress before it is dropped.
     #[arg(long, env = "LANCHAT_WRITE_TIMEOUT", default_value_t = limits::DEFAULT_WRITE_TIMEOUT_SECS,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+          value_parser = clap::value_parser!(u64).range(1..=limits::MAX_TIMEOUT_SECS))]
     pub write_timeout: u64,
 
     /// Public messages kept and replayed to newcomers; 0 keeps none.
     #[arg(long, env = "LANCHAT_HISTORY", default_value_t = limits::DEFAULT_HISTORY,
           value_parser = parse_history)]
     pub history: usize,
+
+    /// Keep history and notes in memory only: nothing is written to the state directory, and
+    /// a restart forgets them (`--history 0` writes no history either).
+    #[arg(long, env = "LANCHAT_NO_PERSIST", value_parser = parse_switch)]
+    pub no_persist: bool,
 
     /// Server name shown to clients that discover it (default: the host name).
     #[arg(long, env = "LANCHAT_NAME")]
@@ -137,6 +143,7 @@ impl Default for Config {
             handshake_timeout: limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
             write_timeout: limits::DEFAULT_WRITE_TIMEOUT_SECS,
             history: limits::DEFAULT_HISTORY,
+            no_persist: false,
             name: None,
             no_discovery: false,
             plaintext: false,
@@ -223,8 +230,8 @@ fn parse_max_clients(s: &str) -> Result<usize, String> {
     let n: usize = s
         .parse()
         .map_err(|_| format!("{s:?} is not a whole number"))?;
-    if n == 0 || n > 1_000_000 {
-        return Err("must be between 1 and 1000000".into());
+    if n == 0 || n > limits::MAX_MAX_CLIENTS {
+        return Err(format!("must be between 1 and {}", limits::MAX_MAX_CLIENTS));
     }
     Ok(n)
 }
@@ -311,7 +318,10 @@ mod tests {
     #[test]
     fn history_bound_is_slots_times_the_longest_frame() {
         let default = Config::default();
-        assert_eq!(default.history_bound(), 50 * (2048 + 160));
+        assert_eq!(
+            default.history_bound(),
+            50 * (2048 + lanchat_proto::SERVER_LINE_OVERHEAD)
+        );
         let big = Config {
             history: 10_000,
             max_line: 1 << 20,
@@ -331,12 +341,26 @@ mod tests {
     }
 
     #[test]
+    fn no_persist_is_a_switch() {
+        assert!(Config::try_parse_from(["x", "--no-persist"]).is_ok_and(|c| c.no_persist));
+        assert!(Config::try_parse_from(["x", "--no-persist=1"]).is_err());
+        for (s, want) in [("yes", Ok(true)), ("Off", Ok(false)), ("", Ok(false))] {
+            assert_eq!(parse_switch(s), want, "{s:?}");
+        }
+        assert!(parse_switch("maybe").is_err());
+    }
+
+    #[test]
     fn bad_flags_are_refused() {
         for args in [
             &["x", "--port", "70000"][..],
             &["x", "--max-line", "10"],
             &["x", "--rate", "-1"],
             &["x", "--max-clients", "0"],
+            &["x", "--max-clients", "1000001"],
+            &["x", "--burst", "1000001"],
+            &["x", "--handshake-timeout", "86401"],
+            &["x", "--write-timeout", "0"],
             &["x", "--bind", "not-an-ip"],
             &["x", "--sendq", "1"],
             &["x", "--frobnicate"],
@@ -360,6 +384,17 @@ mod tests {
             tls.is_ok_and(|c| c.validate().is_ok()),
             "a certificate alone is fine"
         );
+        // ... and the bounds themselves are taken.
+        let edge = [
+            "x",
+            "--max-clients",
+            "1000000",
+            "--burst",
+            "1000000",
+            "--write-timeout",
+            "86400",
+        ];
+        assert!(Config::try_parse_from(edge).is_ok());
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //! - [`tls`]: the server's key, certificate and fingerprint, and the rustls configuration.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
+//!
+//! Beside them, [`persist`] keeps rooms' history and the notes for absent users in the state
+//! directory, without the loop ever waiting for the disk (the loop does not call it yet).
 
 pub mod clock;
 pub mod config;
@@ -23,6 +26,7 @@ pub mod limits;
 pub mod logger;
 pub mod memory;
 pub mod outbox;
+pub mod persist;
 pub mod room;
 pub mod sockets;
 pub mod timers;

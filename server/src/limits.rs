@@ -10,6 +10,10 @@ use std::time::Duration;
 /// machine; it is lowered at start to fit the process's file-descriptor limit.
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 
+/// Largest `--max-clients` accepted: far beyond what a small machine's fds allow (the value is
+/// fitted to the fd limit at start anyway); a bound so a typo is refused, not believed.
+pub const MAX_MAX_CLIENTS: usize = 1_000_000;
+
 /// File descriptors kept back from `--max-clients` for the server's own use: stdio, the epoll
 /// fd, the listener, the UDP socket, the signal pipe and waker, and a few connections that are
 /// being refused (`ERR server-full`) at any one time.
@@ -30,6 +34,10 @@ pub const MAX_MAX_LINE: usize = lanchat_proto::MAX_MAX_LINE;
 /// 100-500 KiB sendqs); a reader that falls that far behind is not coming back.
 pub const DEFAULT_SENDQ: usize = 256 * 1024;
 
+/// [`DEFAULT_SENDQ`] as `--help` shows it (the flag takes `K`/`M` suffixes).
+/// `config.rs::defaults_match_the_flag_defaults` checks the two agree.
+pub const DEFAULT_SENDQ_FLAG: &str = "256K";
+
 /// Smallest `--sendq` accepted: below a few KiB ordinary bursts would drop healthy clients.
 pub const MIN_SENDQ: usize = 4 * 1024;
 
@@ -39,6 +47,10 @@ pub const DEFAULT_RATE: f64 = lanchat_proto::bucket::DEFAULT_RATE;
 
 /// `--burst`: lines a connection may send at once before `--rate` applies.
 pub const DEFAULT_BURST: u32 = lanchat_proto::bucket::DEFAULT_BURST;
+
+/// Largest `--burst` accepted: a million lines at once is no flood control at all (`--rate 0`
+/// says that plainly).
+pub const MAX_BURST: u32 = 1_000_000;
 
 /// At most one `ERR rate-limited` per this interval per connection, so a flood does not turn
 /// into a flood of replies.
@@ -58,6 +70,10 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: u64 = 30;
 /// `--write-timeout`: seconds a connection's pending output may make no progress before the
 /// connection is dropped as dead (`LEAVE <name> timeout`).
 pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 60;
+
+/// Longest `--handshake-timeout` and `--write-timeout` accepted, in seconds: a day. Longer is
+/// no deadline at all for a chat peer.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 /// TCP keepalive on every accepted socket: first probe after this much idle time ...
 pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
@@ -136,6 +152,13 @@ pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 /// a connect flood, e.g. at a full server, cannot hold the loop.
 pub const ACCEPTS_PER_ROUND: usize = 256;
 
+/// Connections still giving a name that are read per poll round (the rest first thing next
+/// round): each join sends the newcomer a welcome with the member list, so a join storm
+/// (thousands naming themselves at once) builds at most this many welcomes at a time, and
+/// memory during it stays linear in the clients rather than growing with joiners x members.
+/// Named connections are read as usual meanwhile.
+pub const HANDSHAKE_READS_PER_ROUND: usize = 256;
+
 /// Discovery datagrams read per poll round (the rest next round): a datagram flood cannot hold
 /// the loop. The reply caps themselves live with the protocol they limit, in `discovery.rs`.
 pub const DATAGRAMS_PER_ROUND: usize = 256;
@@ -154,3 +177,71 @@ pub const LINGER: Duration = Duration::from_secs(2);
 pub const TIMERS_SLACK_FACTOR: usize = 4;
 /// See [`TIMERS_SLACK_FACTOR`].
 pub const TIMERS_SLACK: usize = 64;
+
+/// Notes kept for one absent recipient (`/msg` to a name claimed by a key whose owner is not
+/// connected); one more gets `ERR mailbox-full`. 100 is a long absence's worth of "call me
+/// back", and bounds what one person's return replays.
+pub const MAX_NOTES_PER_RECIPIENT: usize = 100;
+
+/// How long a note is kept for its recipient: a week covers a holiday; after that it is stale.
+pub const NOTE_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// A room's history log on disk is compacted (rewritten with its last `--history` entries) once
+/// it holds this many times `--history` entries, and at least [`HISTORY_LOG_MIN_SLACK`] more:
+/// the file stays a few times what a restart needs, and rewrites stay rare (one per
+/// `3 x --history` messages at the defaults).
+pub const HISTORY_LOG_FACTOR: usize = 4;
+/// See [`HISTORY_LOG_FACTOR`]: a small `--history` does not mean a rewrite every few messages.
+pub const HISTORY_LOG_MIN_SLACK: usize = 64;
+
+/// Appended state files are handed to the kernel's write-back (`sync_file_range`, which does
+/// not wait for the disk) at most this often, so a power cut loses seconds, not the kernel's
+/// default 30 s of dirty pages; more often would be one disk write per message.
+pub const PERSIST_KICK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A round of write-back kicks slower than this means the disk's queue is full (a kick does
+/// not wait for the disk, but may wait for room in its queue): the interval between kicks
+/// doubles, and halves again after fast ones. 1 ms is hundreds of times a normal kick (1-2 µs).
+pub const KICK_SLOW: Duration = Duration::from_millis(1);
+
+/// The longest interval between kicks: the kernel's own write-back (`vm.dirty_expire_centisecs`,
+/// 30 s by default) takes over beyond it anyway.
+pub const KICK_INTERVAL_MAX: Duration = Duration::from_secs(30);
+
+/// A rewritten state file (compaction, notes cleanup, recovery) is synced and renamed over the
+/// old one no sooner than this after it was written and handed to write-back: by then the
+/// kernel has written it, so the `fdatasync` costs one cache flush (0.3 ms measured, also on a
+/// disk throttled to 20 writes/s) instead of a wait for the disk (200 ms there).
+pub const REWRITE_SETTLE: Duration = Duration::from_secs(10);
+/// ... and only once the new file has taken no append for this long (its last writes are on
+/// disk too) ...
+pub const REWRITE_QUIET: Duration = Duration::from_secs(5);
+/// ... unless it never goes quiet (a room busy without a pause): then after this long anyway,
+/// and that one sync may wait for the last second's writes.
+pub const REWRITE_FORCE: Duration = Duration::from_secs(60);
+
+/// A settled rewrite's `fdatasync` or directory sync slower than this (a slow disk kept busy
+/// by something else: 200-500 ms measured) makes rewrites skip syncs for [`SYNC_PAUSE`]:
+/// 20 ms is ten times a settled sync on a disk the server has to itself (0.03-2.2 ms measured).
+pub const SYNC_SLOW: Duration = Duration::from_millis(20);
+
+/// See [`SYNC_SLOW`]: the loop waits for a slow sync at most once per this.
+pub const SYNC_PAUSE: Duration = Duration::from_secs(60 * 60);
+
+/// After the state directory fails (disk full, read-only, I/O error), how often the server
+/// tries again to bring the files up to date from memory.
+pub const PERSIST_RETRY: Duration = Duration::from_secs(5);
+
+/// State files kept open at once (the busiest rooms' logs); others are opened when written.
+pub const MAX_OPEN_LOGS: usize = 16;
+
+/// Rewrites in progress at once: each holds a second file open while it settles.
+pub const MAX_REWRITES: usize = 4;
+
+/// File descriptors the state directory can use at once: open logs, rewrites, and the
+/// directory itself while it is synced. Not yet counted in [`RESERVED_FDS`].
+pub const PERSIST_FDS: usize = MAX_OPEN_LOGS + MAX_REWRITES + 1;
+
+/// How often notes past [`NOTE_TTL`] are looked for among users who have not come back (those
+/// who do are checked when they return): hourly keeps a note at most an hour past its week.
+pub const NOTE_SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);

@@ -73,7 +73,9 @@ pub trait Transport {
     /// Take plaintext for the peer from `bufs`, in order, and write it, with one write to the
     /// socket where the transport can (a transport with a backlog writes that first). Returns
     /// how many bytes of `bufs` it took: from then on they are the transport's to deliver.
-    /// Called with empty `bufs` to push the backlog alone.
+    /// Called with empty `bufs` to push the backlog alone. `Ok(0)` is fine when it can take
+    /// nothing yet (a handshake in progress): the loop offers the bytes again after a read
+    /// that returned [`Input::Consumed`], or when the socket turns writable.
     ///
     /// # Errors
     /// `WouldBlock` when the socket takes nothing now; others (EPIPE, reset) end the
@@ -274,10 +276,15 @@ fn plain_read(s: &mut impl Read, buf: &mut [u8]) -> io::Result<Input> {
     }
 }
 
-/// One `writev` to a plain socket (retrying `Interrupted`).
+/// One `writev` to a plain socket (retrying `Interrupted`); a plain `write` when there is one
+/// buffer (the usual round: the kernel then need not copy in an iovec array).
 fn plain_write(s: &mut impl Write, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     loop {
-        return match s.write_vectored(bufs) {
+        let written = match bufs {
+            [one] => s.write(one),
+            _ => s.write_vectored(bufs),
+        };
+        return match written {
             Ok(0) if bufs.iter().any(|b| !b.is_empty()) => Err(io::ErrorKind::WriteZero.into()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => other,
@@ -285,23 +292,83 @@ fn plain_write(s: &mut impl Write, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     }
 }
 
-/// A transport over any in-memory stream, for tests of what sits above the seam: reads and
-/// writes pass through like plain TCP's.
-#[derive(Debug)]
-pub struct Plain<S>(pub S);
+/// In-memory streams for the unit tests of what sits above the seam.
+#[cfg(test)]
+pub(crate) mod test_stream {
+    use std::io::{self, IoSlice, Read, Write};
 
-impl<S: Read + Write> Transport for Plain<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
-        plain_read(&mut self.0, buf)
+    use super::{plain_read, plain_write, Closed, Input, Transport};
+
+    /// A transport over any in-memory stream: reads and writes pass through like plain TCP's.
+    #[derive(Debug)]
+    pub(crate) struct Plain<S>(pub(crate) S);
+
+    impl<S: Read + Write> Transport for Plain<S> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+            plain_read(&mut self.0, buf)
+        }
+
+        fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            plain_write(&mut self.0, bufs)
+        }
+
+        fn close_write(&mut self) -> io::Result<Closed> {
+            Ok(Closed::Done)
+        }
+
+        fn reset_on_close(&mut self) {}
     }
 
-    fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        plain_write(&mut self.0, bufs)
+    /// Takes at most `room` bytes per write (vectored writes too), or fails with `fail`; has
+    /// nothing to read.
+    #[derive(Debug, Default)]
+    pub(crate) struct Sink {
+        pub(crate) got: Vec<u8>,
+        pub(crate) room: usize,
+        pub(crate) fail: Option<io::ErrorKind>,
+        pub(crate) writes: usize,
     }
 
-    fn close_write(&mut self) -> io::Result<Closed> {
-        Ok(Closed::Done)
+    impl Sink {
+        /// A sink taking `room` bytes per write.
+        pub(crate) fn taking(room: usize) -> Self {
+            Sink {
+                room,
+                ..Sink::default()
+            }
+        }
     }
 
-    fn reset_on_close(&mut self) {}
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(buf)])
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            if let Some(kind) = self.fail {
+                return Err(kind.into());
+            }
+            self.writes += 1;
+            let mut n = 0;
+            for b in bufs {
+                let k = b.len().min(self.room - n);
+                self.got.extend_from_slice(&b[..k]);
+                n += k;
+            }
+            if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Read for Sink {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
 }

@@ -19,7 +19,7 @@ use integration_tests::load::{self, report, Options, Scenario};
 #[derive(Debug, Parser)]
 #[command(name = "lanchat-load", version, about, long_about = None)]
 struct Args {
-    /// Scenario: idle, fanout, room, chatter or small; the flags below override its shape.
+    /// Scenario: idle, fanout, room, chatter, storm or small; the flags below override its shape.
     #[arg(long, default_value = "small", value_parser = parse_scenario)]
     scenario: Scenario,
 

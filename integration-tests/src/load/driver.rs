@@ -21,6 +21,7 @@ use rustls::ClientConfig;
 use super::link::{self, Link};
 use super::payload::{self, Stamp};
 use super::procfs::{self, ProcSample};
+use super::scenario::{client_name, Joining};
 use super::tracker::{Tracker, Verdict};
 use super::{LoadError, Options, Report, DRAIN_QUIET};
 use crate::load::report::{Latency, ServerFigures, Wire};
@@ -31,9 +32,9 @@ const READ_BUF: usize = 256 * 1024;
 /// Bytes read from one client per turn before the others get theirs (the rest next turn).
 const READ_BUDGET: usize = 1 << 20;
 
-/// Longest server line accepted: the server's `--max-line` can be up to 1 MiB, plus the
-/// prefix a relayed line gains.
-const LINE_LIMIT: usize = lanchat_proto::MAX_MAX_LINE + 4096;
+/// Longest server line accepted: the server's `--max-line` can be up to 1 MiB, plus what a
+/// server line may add to a client's text.
+const LINE_LIMIT: usize = lanchat_proto::MAX_MAX_LINE + lanchat_proto::SERVER_LINE_OVERHEAD;
 
 /// Poll timeout when nothing is due sooner: how often deadlines and progress are looked at.
 const TICK: Duration = Duration::from_millis(100);
@@ -54,10 +55,16 @@ enum State {
     Waiting,
     /// `connect` started; waiting for it to complete.
     Connecting,
+    /// Connected, holding its name back until everyone is greeted; waiting for `HELLO`.
+    Greeting,
+    /// Greeted; the name goes when everyone is.
+    Ready,
     /// Name sent; waiting for `WHOEND`.
     Handshake,
     /// In the room.
     Named,
+    /// In the room, with a `/who` sent; its `WHOEND` ends the wait.
+    Syncing,
     /// Gone (refused, dropped, or failed).
     Closed,
 }
@@ -84,6 +91,10 @@ struct Rx {
     hist: Histogram<u64>,
     named: usize,
     settled: usize,
+    /// Clients greeted while holding their names back.
+    greeted: usize,
+    /// `/who` answers received.
+    synced: usize,
     problems: u64,
     first_problem: Option<String>,
     lines: u64,
@@ -128,7 +139,17 @@ impl Rx {
                             self.settled += 1;
                         }
                     }
+                    (Some(_), State::Syncing) => {
+                        *state = State::Named;
+                        self.synced += 1;
+                    }
                     _ => self.problem(|| format!("l{me} got an unexpected {}", show(line))),
+                }
+            }
+            Some(b'H') if line.starts_with(b"HELLO ") => {
+                if *state == State::Greeting {
+                    *state = State::Ready;
+                    self.greeted += 1;
                 }
             }
             // WHO, WELCOME, HELLO, HIST: nothing to check.
@@ -246,6 +267,10 @@ struct Driver<'a> {
     deadline: Instant,
     /// Next client to connect.
     next_connect: usize,
+    /// Clients up to this index may connect now.
+    connect_limit: usize,
+    /// Clients that join all at once have been sent their names.
+    names_released: bool,
     /// Clients closed before their name was accepted.
     closed_unnamed: usize,
     connect_s: Option<f64>,
@@ -270,7 +295,14 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
     let mut events = Events::with_capacity(EVENTS);
     let s0 = d.server_sample();
 
-    let mut outcome = d.connect_phase(&mut events);
+    let mut outcome = if opts.shape.history > 0 {
+        d.history_phase(&mut events)
+    } else {
+        Ok(())
+    };
+    if outcome.is_ok() {
+        outcome = d.connect_phase(&mut events);
+    }
     let s_settled = d.server_sample();
     let mut gen_cpu_traffic_s = None;
     if outcome.is_ok() && opts.shape.senders > 0 {
@@ -331,6 +363,8 @@ impl<'a> Driver<'a> {
                 hist,
                 named: 0,
                 settled: 0,
+                greeted: 0,
+                synced: 0,
                 problems: 0,
                 first_problem: None,
                 lines: 0,
@@ -343,6 +377,8 @@ impl<'a> Driver<'a> {
             start,
             deadline: start + opts.timeout,
             next_connect: 0,
+            connect_limit: shape.clients,
+            names_released: false,
             closed_unnamed: 0,
             connect_s: None,
             settle_s: None,
@@ -372,12 +408,94 @@ impl<'a> Driver<'a> {
 
     // ----- phases -------------------------------------------------------------------------
 
+    /// A first client joins and fills the server's history with the shape's `history` lines,
+    /// then makes sure (a `/who`) the server has them all before anyone else connects.
+    fn history_phase(&mut self, events: &mut Events) -> Result<(), String> {
+        let shape = self.opts.shape;
+        self.connect_limit = 1;
+        let mut sent = false;
+        let (mut last_lines, mut last_change) = (self.rx.lines, Instant::now());
+        let result = loop {
+            self.connect_more();
+            let now = Instant::now();
+            if self.rx.lines != last_lines {
+                (last_lines, last_change) = (self.rx.lines, now);
+            }
+            if self.rx.synced == 1 {
+                break Ok(());
+            }
+            if self.rx.named == 1 && !sent {
+                sent = true;
+                let now_ns = self.now_ns();
+                let filler = &mut self.clients[0];
+                for seq in 0..shape.history as u64 {
+                    let stamp = Stamp {
+                        sender: 0,
+                        seq,
+                        sent_ns: now_ns,
+                    };
+                    payload::write_line(stamp, shape.size, &mut filler.out);
+                }
+                filler.out.extend_from_slice(b"/who\n");
+                filler.state = State::Syncing;
+                self.flush(0);
+            }
+            if self.rx.problems > 0 || now >= self.deadline {
+                break Err(format!(
+                    "while filling the history: {}",
+                    self.rx.first_problem.as_deref().unwrap_or("timed out")
+                ));
+            }
+            if now.duration_since(last_change) >= self.opts.stall {
+                break Err(format!(
+                    "stalled: no line from the server for {:?} while filling the history",
+                    self.opts.stall
+                ));
+            }
+            self.turn(events, TICK)?;
+        };
+        self.connect_limit = self.clients.len();
+        result
+    }
+
+    /// Clients that hold their names back until everyone is greeted ([`Joining::AllAtOnce`]).
+    fn holds_name(&self, i: usize) -> bool {
+        let shape = self.opts.shape;
+        shape.joining == Joining::AllAtOnce
+            && !self.names_released
+            && !(shape.history > 0 && i == 0)
+    }
+
+    /// Everyone is greeted: every held-back name goes now, one client after the other.
+    fn release_names(&mut self) {
+        self.names_released = true;
+        let names = self.opts.shape.names;
+        for i in 0..self.clients.len() {
+            let client = &mut self.clients[i];
+            if client.state != State::Ready {
+                continue;
+            }
+            client.state = State::Handshake;
+            client
+                .out
+                .extend_from_slice(client_name(i, names).as_bytes());
+            client.out.push(b'\n');
+            self.flush(i);
+        }
+    }
+
     /// Connect every client, name it, and wait until each has seen all the others.
     fn connect_phase(&mut self, events: &mut Events) -> Result<(), String> {
         let n = self.clients.len();
         let (mut last_lines, mut last_change) = (self.rx.lines, Instant::now());
         loop {
             self.connect_more();
+            if !self.names_released
+                && self.opts.shape.joining == Joining::AllAtOnce
+                && self.rx.greeted + self.rx.named == n
+            {
+                self.release_names();
+            }
             let now = Instant::now();
             if self.rx.lines != last_lines {
                 (last_lines, last_change) = (self.rx.lines, now);
@@ -557,9 +675,12 @@ impl<'a> Driver<'a> {
 
     /// Start connects until `connect_window` handshakes are under way.
     fn connect_more(&mut self) {
-        let n = self.clients.len();
+        let n = self.connect_limit.min(self.clients.len());
+        // Clients that hold their names back are done with their handshake once greeted.
+        let done = self.rx.named + self.rx.greeted;
         while self.next_connect < n
-            && self.next_connect - self.rx.named - self.closed_unnamed < self.opts.connect_window
+            && self.next_connect.saturating_sub(done + self.closed_unnamed)
+                < self.opts.connect_window
         {
             let i = self.next_connect;
             self.next_connect += 1;
@@ -602,8 +723,8 @@ impl<'a> Driver<'a> {
         if let Err(e) = stream.set_nodelay(true) {
             return self.drop_client(i, &format!("TCP_NODELAY: {e}"));
         }
-        let client = &mut self.clients[i];
         if let Some(config) = &self.tls {
+            let client = &mut self.clients[i];
             if let Some(Link::Plain(sock)) = client.stream.take() {
                 match Link::tls(sock, config) {
                     Ok(tls) => client.stream = Some(tls),
@@ -611,10 +732,17 @@ impl<'a> Driver<'a> {
                 }
             }
         }
+        if self.holds_name(i) {
+            self.clients[i].state = State::Greeting;
+            // Over TLS the ClientHello goes now: HELLO comes once the handshake is done.
+            self.flush(i);
+            return;
+        }
+        let names = self.opts.shape.names;
         let client = &mut self.clients[i];
         client.state = State::Handshake;
         // Over TLS the name waits in rustls until the handshake is done.
-        let _ = writeln!(client.out, "l{i}");
+        let _ = writeln!(client.out, "{}", client_name(i, names));
         self.flush(i);
     }
 
@@ -628,7 +756,10 @@ impl<'a> Driver<'a> {
         client.decoder.reset();
         client.out = Vec::new();
         client.out_pos = 0;
-        if matches!(was, State::Connecting | State::Handshake) {
+        if matches!(
+            was,
+            State::Connecting | State::Greeting | State::Ready | State::Handshake
+        ) {
             self.closed_unnamed += 1;
         }
         if was != State::Closed {
@@ -820,7 +951,12 @@ impl<'a> Driver<'a> {
                 .map(|(took, from, to)| 100.0 * (to.cpu_s - from.cpu_s) / took.as_secs_f64()),
             rss_idle: s0.rss,
             rss_settled: settled.rss,
-            rss_peak: end.peak_rss,
+            // VmHWM lags a little (the kernel syncs its RSS counters in batches), so a sample
+            // of VmRSS can be above it: the peak is the highest of them all.
+            rss_peak: [s0.rss, settled.rss, traffic.rss, end.rss, end.peak_rss]
+                .into_iter()
+                .max()
+                .unwrap_or(end.peak_rss),
             rss_after: end.rss,
             rss_per_conn: (end.rss as f64 - s0.rss as f64) / connected,
         }

@@ -4,8 +4,10 @@
 //!
 //! A run has three phases, each bounded by the run's `--timeout`:
 //! 1. connect and settle: clients connect in batches (at most `connect_window` handshakes at
-//!    once, so the listen backlog is never overrun), give their names `l<index>`, and the phase
-//!    ends when every client has seen every other one (the member list plus `JOIN`s);
+//!    once, so the listen backlog is never overrun), give their names (`l<index>`, or 24 wide
+//!    letters; as each connects, or all at once once everyone is greeted: [`Joining`]), and
+//!    the phase ends when every client has seen every other one (the member list plus
+//!    `JOIN`s). A shape with `history` has a first client fill the server's history first;
 //! 2. traffic: the first `senders` clients send `messages` messages each, paced at `rate`/s or
 //!    unpaced within an in-flight window, and the phase ends when every delivery has arrived
 //!    (or none has for [`DRAIN_QUIET`] after the last send);
@@ -35,7 +37,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use report::{Latency, Report, ServerFigures};
-pub use scenario::{Scenario, Shape};
+pub use scenario::{Joining, Names, Scenario, Shape};
 
 /// After the last send, the traffic phase gives up waiting when nothing new has arrived for
 /// this long (what is still missing then is lost).
@@ -104,13 +106,13 @@ impl Options {
     /// True when the shape is the scenario's own, so its targets apply.
     pub fn is_standard(&self) -> bool {
         let (mine, std) = (self.shape, self.scenario.shape());
-        (
-            mine.clients,
-            mine.senders,
-            mine.messages,
-            mine.size,
-            mine.rate,
-        ) == (std.clients, std.senders, std.messages, std.size, std.rate)
+        let key = |s: Shape| {
+            (
+                (s.clients, s.senders, s.messages, s.size),
+                (s.rate, s.joining, s.names, s.history),
+            )
+        };
+        key(mine) == key(std)
     }
 
     /// Deliveries a complete run makes: every message to every client but its sender.
@@ -148,7 +150,7 @@ impl Options {
         if s.clients as u64 * s.senders as u64 > 50_000_000 {
             return bad("clients x senders over 50 million is more than this tool tracks".into());
         }
-        if s.senders > 0 && s.size < payload::HEADER_LEN {
+        if (s.senders > 0 || s.history > 0) && s.size < payload::HEADER_LEN {
             return bad(format!(
                 "--size must be at least {} bytes",
                 payload::HEADER_LEN

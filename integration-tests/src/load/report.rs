@@ -611,7 +611,7 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
         }
     }
     if !targets.is_empty() {
-        let _ = writeln!(t, "\ntargets (issue 4):\n{targets}");
+        let _ = writeln!(t, "\ntargets:\n{targets}");
     }
     let compared = tls_against_plaintext(&runs);
     if !compared.is_empty() {

@@ -1,5 +1,5 @@
-//! The named load scenarios of `make load` (issue 4), their shapes and the targets the server
-//! must meet in each.
+//! The named load scenarios of `make load`, their shapes and the targets the server must meet
+//! in each.
 
 use std::time::Duration;
 
@@ -14,6 +14,9 @@ pub enum Scenario {
     Room,
     /// 1,000 clients, each sending 1 msg/s for 10 s: many senders at once.
     Chatter,
+    /// 2,000 clients connected first, then all giving 24-letter names of 4-byte letters at
+    /// once, with a full history: the join storm's memory.
+    Storm,
     /// 50 clients, 10 senders x 100 messages: the one `make test` runs.
     Small,
 }
@@ -34,6 +37,77 @@ pub struct Shape {
     /// Quiet time after the traffic, to catch late duplicates and measure the server at rest
     /// (CPU over its second half, memory at its end).
     pub hold: Duration,
+    /// When clients give their names.
+    pub joining: Joining,
+    /// What the names look like.
+    pub names: Names,
+    /// Lines of `size` bytes a first client sends before the others connect, to fill the
+    /// server's history (its `--history` keeps the last ones): every welcome then carries it.
+    pub history: usize,
+}
+
+/// When clients give their names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joining {
+    /// Each as soon as its connect completes.
+    AsConnected,
+    /// All at once, after every client is connected and greeted.
+    AllAtOnce,
+}
+
+/// What the clients' names look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// `l<index>`: short ASCII.
+    Short,
+    /// 24 letters of 4 bytes each (CJK Extension B): the longest names there are, in bytes.
+    Wide,
+}
+
+/// The first of the 4-byte letters [`client_name`] uses (CJK Unified Ideographs Extension B,
+/// all of category Lo, none with a compatibility decomposition).
+const WIDE_BASE: u32 = 0x20000;
+
+/// The 4-byte letters wide names are spelled with: Extension B ideographs from [`WIDE_BASE`] on,
+/// skipping the few that UTS #39 counts as look-alikes of another character (the server would
+/// take two names differing only in those for one). 4,096 serve as digits, 24 more as the
+/// letters that differ by position.
+fn wide_letters() -> &'static [char] {
+    static LETTERS: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
+    LETTERS.get_or_init(|| {
+        (WIDE_BASE..)
+            .filter_map(char::from_u32)
+            .filter(|&c| {
+                let s = c.to_string();
+                lanchat_proto::NameKey::of(&s)
+                    .keys()
+                    .iter()
+                    .all(|k| *k == s)
+            })
+            .take(0x1000 + lanchat_proto::name::MAX_NAME_CHARS)
+            .collect()
+    })
+}
+
+/// The name client `index` gives.
+pub fn client_name(index: usize, names: Names) -> String {
+    match names {
+        Names::Short => format!("l{index}"),
+        Names::Wide => {
+            let letters = wide_letters();
+            let max = lanchat_proto::name::MAX_NAME_CHARS;
+            (0..max)
+                .map(|pos| {
+                    // The last three letters count in base 4096; the rest differ by position.
+                    let digit = match max - 1 - pos {
+                        d @ 0..=2 => (index >> (12 * d)) & 0xfff,
+                        _ => 0x1000 + pos,
+                    };
+                    letters.get(digit).copied().unwrap_or('x')
+                })
+                .collect()
+        }
+    }
 }
 
 /// How a figure is compared with its target.
@@ -47,7 +121,7 @@ pub enum Cmp {
     AtLeast,
 }
 
-/// One target of issue 4: a figure of the report (by its JSON key) against a bound.
+/// One target: a figure of the report (by its JSON key) against a bound.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Target {
     /// What is promised, for people.
@@ -80,6 +154,8 @@ const fn target(what: &'static str, key: &'static str, cmp: Cmp, bound: f64) -> 
     }
 }
 
+const MIB: f64 = 1024.0 * 1024.0;
+
 const ZERO_LOSS: Target = target(
     "zero lost, duplicated, reordered",
     "failures",
@@ -89,11 +165,12 @@ const ZERO_LOSS: Target = target(
 
 impl Scenario {
     /// Every scenario, in the order `make load` runs them (`small` is for `make test`).
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Idle,
         Scenario::Fanout,
         Scenario::Room,
         Scenario::Chatter,
+        Scenario::Storm,
         Scenario::Small,
     ];
 
@@ -104,6 +181,7 @@ impl Scenario {
             Scenario::Fanout => "fanout",
             Scenario::Room => "room",
             Scenario::Chatter => "chatter",
+            Scenario::Storm => "storm",
             Scenario::Small => "small",
         }
     }
@@ -113,7 +191,7 @@ impl Scenario {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// The shape issue 4 gives it.
+    /// Its standard shape.
     pub fn shape(self) -> Shape {
         let base = Shape {
             clients: 0,
@@ -123,6 +201,9 @@ impl Scenario {
             rate: 0.0,
             // Past the server's heap trim, 1 s after a burst (lanchat_server::limits::TRIM_DELAY).
             hold: Duration::from_secs(3),
+            joining: Joining::AsConnected,
+            names: Names::Short,
+            history: 0,
         };
         match self {
             Scenario::Idle => Shape {
@@ -149,6 +230,16 @@ impl Scenario {
                 rate: 1.0,
                 ..base
             },
+            Scenario::Storm => Shape {
+                clients: 2_000,
+                // The history lines: long ones, so every welcome carries ~100 KB of it.
+                size: 2_000,
+                joining: Joining::AllAtOnce,
+                names: Names::Wide,
+                // Fills the server's default history.
+                history: lanchat_server::limits::DEFAULT_HISTORY,
+                ..base
+            },
             Scenario::Small => Shape {
                 clients: 50,
                 senders: 10,
@@ -159,7 +250,7 @@ impl Scenario {
         }
     }
 
-    /// The targets of issue 4 for this scenario (run with its standard shape on 2 cores).
+    /// The targets for this scenario (run with its standard shape on 2 cores).
     pub fn targets(self) -> &'static [Target] {
         const IDLE: &[Target] = &[
             target(
@@ -179,6 +270,27 @@ impl Scenario {
                 "server_idle_cpu_pct",
                 Cmp::AtMost,
                 1.0,
+            ),
+            target(
+                "peak RSS <= 32 MiB (the JOIN storm)",
+                "server_rss_peak",
+                Cmp::AtMost,
+                32.0 * MIB,
+            ),
+            target("no client dropped", "failures", Cmp::AtMost, 0.0),
+        ];
+        const STORM: &[Target] = &[
+            target(
+                "peak RSS <= 64 MiB (2,000 wide names at once)",
+                "server_rss_peak",
+                Cmp::AtMost,
+                64.0 * MIB,
+            ),
+            target(
+                "RSS growth <= 1 KiB per connection",
+                "server_rss_per_conn",
+                Cmp::AtMost,
+                1024.0,
             ),
             target("no client dropped", "failures", Cmp::AtMost, 0.0),
         ];
@@ -212,6 +324,7 @@ impl Scenario {
             Scenario::Fanout => FANOUT,
             Scenario::Room => ROOM,
             Scenario::Chatter => CHATTER,
+            Scenario::Storm => STORM,
             Scenario::Small => SMALL,
         }
     }
@@ -236,13 +349,27 @@ mod tests {
     }
 
     #[test]
-    fn the_issue_shapes() {
+    fn the_standard_shapes() {
         let room = Scenario::Room.shape();
         assert_eq!(room.messages as f64 / room.rate, 10.0, "10 s of traffic");
         let chatter = Scenario::Chatter.shape();
         assert_eq!((chatter.senders, chatter.clients), (1_000, 1_000));
         let small = Scenario::Small.shape();
         assert_eq!(small.senders as u64 * small.messages, 1_000);
+    }
+
+    #[test]
+    fn wide_names_are_valid_distinct_and_96_bytes() {
+        // Distinct as the server compares names (look-alikes included), for a storm's worth.
+        let mut index = lanchat_proto::NameIndex::new();
+        for i in (0..2_500).chain([4095, 4096, 9999, 123_456]) {
+            let name = client_name(i, Names::Wide);
+            assert_eq!(name.chars().count(), 24);
+            assert_eq!(name.len(), 96);
+            let key = lanchat_proto::name_key(&name).expect("a valid name");
+            assert!(index.insert(key, i), "{i} clashes with an earlier name");
+        }
+        assert_eq!(client_name(7, Names::Short), "l7");
     }
 
     #[test]

@@ -6,16 +6,44 @@
 //! Generic over the [`Transport`] so the queue and flush rules are tested without a socket; the
 //! loop uses `Conn<Link>`.
 
+pub mod arena;
+pub mod queue;
 pub mod table;
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::time::{Duration, Instant};
 
 use lanchat_proto::LineDecoder;
 
 use crate::transport::{Closed, Input, Transport};
+use arena::{Arena, Slice};
+use queue::OutQueue;
 
 pub use table::{ConnTable, Delivery};
+
+/// A frame to queue: bytes for one connection, or a frame stored once in the [`Arena`].
+#[derive(Debug, Clone, Copy)]
+pub enum Frame<'a> {
+    /// For this connection alone: copied into its queue.
+    Own(&'a [u8]),
+    /// Shared: the queue points into the arena.
+    Shared(Slice),
+}
+
+impl Frame<'_> {
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Frame::Own(b) => b.len(),
+            Frame::Shared(s) => s.len(),
+        }
+    }
+
+    /// True when it holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,11 +96,9 @@ pub struct Conn<T> {
     /// Read side: an incomplete line, at most `max_line + 1` bytes.
     decoder: LineDecoder,
     /// Write side. Holds memory only while it holds unsent bytes.
-    out: Vec<u8>,
-    /// Bytes at the front of `out` already written. Invariant: `out_pos <= out.len()`.
-    out_pos: usize,
+    out: OutQueue,
     /// Unsent bytes of the frame that went into an empty queue: not counted against `sendq`
-    /// (see [`Conn::queue`]). Invariant: `head <= out.len() - out_pos`.
+    /// (see [`Conn::queue`]). Invariant: `head <= out.len()`.
     head: usize,
     phase: Phase,
     generation: Generation,
@@ -105,8 +131,7 @@ impl<T> Conn<T> {
         Conn {
             transport,
             decoder: LineDecoder::new(max_line),
-            out: Vec::new(),
-            out_pos: 0,
+            out: OutQueue::default(),
             head: 0,
             phase: Phase::Open,
             generation,
@@ -246,6 +271,12 @@ impl<T> Conn<T> {
     pub fn arm_stall_timer(&mut self) -> bool {
         !std::mem::replace(&mut self.stall_timer, true)
     }
+
+    /// Let go of everything queued (the connection is being removed).
+    pub fn discard_output(&mut self, arena: &mut Arena) {
+        self.out.clear(arena);
+        self.head = 0;
+    }
 }
 
 impl<T: Transport> Conn<T> {
@@ -264,7 +295,7 @@ impl<T: Transport> Conn<T> {
 
     /// Bytes in the write queue.
     fn queued(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.len()
     }
 
     /// The transport has output of its own (a handshake answer), or was just set up with
@@ -315,13 +346,20 @@ impl<T: Transport> Conn<T> {
     /// more than `sendq` for a reader that is keeping up (many senders, each read up to its
     /// budget). So before a frame would overflow, the backlog is offered to the socket: only
     /// what the kernel will not take counts as unsent.
-    pub fn queue(&mut self, frame: &[u8], sendq: usize, now: Instant) -> Queued {
+    pub fn queue(
+        &mut self,
+        frame: Frame<'_>,
+        sendq: usize,
+        now: Instant,
+        arena: &mut Arena,
+    ) -> Queued {
         if self.phase == Phase::Dead || self.overflowed {
             return Queued::Ignored;
         }
-        let over = |c: &Self| c.pending() > 0 && c.pending() - c.head + frame.len() > sendq;
+        let len = frame.len();
+        let over = |c: &Self| c.pending() > 0 && c.pending() - c.head + len > sendq;
         if over(self) {
-            if self.write_some(now).is_err() {
+            if self.write_some(now, arena).is_err() {
                 self.overflowed = true;
                 return Queued::Broken;
             }
@@ -330,45 +368,46 @@ impl<T: Transport> Conn<T> {
                 return Queued::Overflow;
             }
         }
-        self.append(frame);
+        self.append(frame, arena);
         Queued::Yes
     }
 
-    /// Queue a frame regardless of the cap (a last `BYE`).
-    pub fn queue_unchecked(&mut self, frame: &[u8]) {
-        self.append(frame);
+    /// Queue bytes regardless of the cap (a last `BYE`).
+    pub fn queue_unchecked(&mut self, frame: &[u8], arena: &mut Arena) {
+        self.append(Frame::Own(frame), arena);
     }
 
-    fn append(&mut self, frame: &[u8]) {
+    fn append(&mut self, frame: Frame<'_>, arena: &mut Arena) {
         if self.pending() == 0 {
             self.head = frame.len();
         }
-        if self.out_pos > 0 && self.out_pos >= self.out.len() / 2 {
-            // Most of the buffer is already written: move the rest down instead of growing.
-            self.out.drain(..self.out_pos);
-            self.out_pos = 0;
+        match frame {
+            Frame::Own(bytes) => self.out.push_own(bytes),
+            Frame::Shared(slice) => self.out.push_shared(slice, arena),
         }
-        self.out.extend_from_slice(frame);
     }
 
     /// One write of the pending bytes; for a closing connection with nothing left, the end of
-    /// its stream.
+    /// its stream. What a write leaves of shared frames is copied into the connection's own
+    /// buffer, so a connection that does not keep up holds no shared chunk past its flush.
     ///
     /// # Errors
     /// The transport's (reset, broken pipe, ...): the connection is over.
-    pub fn flush(&mut self, now: Instant) -> io::Result<Flushed> {
+    pub fn flush(&mut self, now: Instant, arena: &mut Arena) -> io::Result<Flushed> {
         if self.pending() > 0 {
-            self.write_some(now)?;
+            self.write_some(now, arena)?;
         }
         if self.transport.is_handshaking() && self.transport.backlog() == 0 {
             // What is queued waits for the transport to be set up, which says so through
             // `wants_write`; until then there is nothing to wait for the socket about.
+            self.out.settle(arena);
             return Ok(Flushed::Done);
         }
         if self.pending() > 0 {
+            self.out.settle(arena);
             return Ok(Flushed::Pending);
         }
-        self.release();
+        self.head = 0;
         if self.phase != Phase::Closing {
             return Ok(Flushed::Done);
         }
@@ -379,33 +418,18 @@ impl<T: Transport> Conn<T> {
     }
 
     /// One write to the transport; `WouldBlock` is no error.
-    fn write_some(&mut self, now: Instant) -> io::Result<()> {
+    fn write_some(&mut self, now: Instant, arena: &mut Arena) -> io::Result<()> {
         let backlog = self.transport.backlog();
-        let written = match self
-            .transport
-            .write(&[IoSlice::new(&self.out[self.out_pos..])])
-        {
+        let written = match self.out.write(&mut self.transport, arena) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
             Err(e) => return Err(e),
         };
-        let n = written.min(self.queued());
-        self.out_pos += n;
-        self.head = self.head.saturating_sub(n);
-        if n > 0 || self.transport.backlog() < backlog {
+        self.head = self.head.saturating_sub(written);
+        if written > 0 || self.transport.backlog() < backlog {
             self.last_progress = now;
         }
-        if self.queued() == 0 {
-            self.release();
-        }
         Ok(())
-    }
-
-    /// Give the write buffer's memory back: an idle connection holds none.
-    fn release(&mut self) {
-        self.out = Vec::new();
-        self.out_pos = 0;
-        self.head = 0;
     }
 }
 
@@ -423,61 +447,47 @@ pub enum Stall {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::Plain;
-    use std::io::{Read, Write};
+    use crate::transport::test_stream::{Plain, Sink};
 
-    /// A writer that accepts at most `room` bytes per call, or fails.
-    struct Sink {
-        got: Vec<u8>,
-        room: usize,
-        fail: Option<io::ErrorKind>,
+    /// A connection over an in-memory sink taking `room` bytes per write, with its arena.
+    struct Fixture {
+        c: Conn<Plain<Sink>>,
+        a: Arena,
     }
 
-    impl Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if let Some(kind) = self.fail {
-                return Err(kind.into());
-            }
-            if self.room == 0 {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let n = buf.len().min(self.room);
-            self.got.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
+    fn conn(room: usize) -> Fixture {
+        Fixture {
+            c: Conn::new(Plain(Sink::taking(room)), 64, Generation(1), Instant::now()),
+            a: Arena::default(),
         }
     }
 
-    impl Read for Sink {
-        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-            Err(io::ErrorKind::WouldBlock.into())
+    impl Fixture {
+        /// Queue `bytes` (its own frame) against a sendq of 100.
+        fn q(&mut self, bytes: &[u8]) -> Queued {
+            self.c
+                .queue(Frame::Own(bytes), 100, Instant::now(), &mut self.a)
         }
-    }
 
-    fn conn(room: usize) -> Conn<Plain<Sink>> {
-        let sink = Sink {
-            got: Vec::new(),
-            room,
-            fail: None,
-        };
-        Conn::new(Plain(sink), 64, Generation(1), Instant::now())
-    }
+        fn flush(&mut self) -> io::Result<Flushed> {
+            self.c.flush(Instant::now(), &mut self.a)
+        }
 
-    fn now() -> Instant {
-        Instant::now()
+        fn sink(&mut self) -> &mut Sink {
+            &mut self.c.transport.0
+        }
     }
 
     #[test]
     fn frames_queued_in_a_round_leave_in_one_write() {
-        let mut c = conn(1 << 20);
-        assert_eq!(c.queue(b"MSG a x\n", 100, now()), Queued::Yes);
-        assert_eq!(c.queue(b"MSG b y\n", 100, now()), Queued::Yes);
-        assert_eq!(c.flush(now()).unwrap(), Flushed::Done);
-        assert_eq!(c.transport.0.got, b"MSG a x\nMSG b y\n");
+        let mut f = conn(1 << 20);
+        assert_eq!(f.q(b"MSG a x\n"), Queued::Yes);
+        assert_eq!(f.q(b"MSG b y\n"), Queued::Yes);
+        assert_eq!(f.flush().unwrap(), Flushed::Done);
+        assert_eq!(f.sink().got, b"MSG a x\nMSG b y\n");
+        assert_eq!(f.sink().writes, 1);
         assert_eq!(
-            c.buffered_capacity(),
+            f.c.buffered_capacity(),
             0,
             "an idle connection holds no buffer"
         );
@@ -485,116 +495,121 @@ mod tests {
 
     #[test]
     fn partial_writes_resume_where_they_stopped() {
-        let mut c = conn(5);
-        c.queue(b"0123456789\n", 100, now());
-        assert_eq!(c.flush(now()).unwrap(), Flushed::Pending);
-        assert_eq!(c.pending(), 6);
-        c.queue(b"ab\n", 100, now());
-        c.transport.0.room = 100;
-        assert_eq!(c.flush(now()).unwrap(), Flushed::Done);
-        assert_eq!(c.transport.0.got, b"0123456789\nab\n");
+        let mut f = conn(5);
+        f.q(b"0123456789\n");
+        assert_eq!(f.flush().unwrap(), Flushed::Pending);
+        assert_eq!(f.c.pending(), 6);
+        f.q(b"ab\n");
+        f.sink().room = 100;
+        assert_eq!(f.flush().unwrap(), Flushed::Done);
+        assert_eq!(f.sink().got, b"0123456789\nab\n");
     }
 
     #[test]
     fn sendq_cap_marks_overflow() {
-        let mut c = conn(0);
-        assert_eq!(
-            c.queue(b"\n", 100, now()),
-            Queued::Yes,
-            "the first frame is free"
-        );
+        let mut f = conn(0);
+        assert_eq!(f.q(b"\n"), Queued::Yes, "the first frame is free");
         for _ in 0..10 {
-            assert_eq!(c.queue(&[b'x'; 10], 100, now()), Queued::Yes);
+            assert_eq!(f.q(&[b'x'; 10]), Queued::Yes);
         }
-        assert_eq!(c.queue(b"more\n", 100, now()), Queued::Overflow);
-        assert!(c.overflowed);
-        assert_eq!(c.queue(b"more\n", 100, now()), Queued::Ignored);
-        assert_eq!(c.pending(), 101);
+        assert_eq!(f.q(b"more\n"), Queued::Overflow);
+        assert!(f.c.overflowed);
+        assert_eq!(f.q(b"more\n"), Queued::Ignored);
+        assert_eq!(f.c.pending(), 101);
     }
 
     #[test]
     fn a_first_frame_bigger_than_sendq_leaves_the_cap_to_the_frames_after_it() {
         // Regression: a welcome bigger than --sendq made the next line drop a healthy client.
-        let mut c = conn(0);
-        assert_eq!(c.queue(&[b'w'; 500], 100, now()), Queued::Yes);
+        let mut f = conn(0);
+        assert_eq!(f.q(&[b'w'; 500]), Queued::Yes);
         for _ in 0..10 {
-            assert_eq!(c.queue(&[b'x'; 10], 100, now()), Queued::Yes);
+            assert_eq!(f.q(&[b'x'; 10]), Queued::Yes);
         }
-        assert_eq!(
-            c.queue(b"more\n", 100, now()),
-            Queued::Overflow,
-            "past 100 of its own"
-        );
-        assert_eq!(c.pending(), 600);
+        assert_eq!(f.q(b"more\n"), Queued::Overflow, "past 100 of its own");
+        assert_eq!(f.c.pending(), 600);
 
         // As the big frame drains, its exemption shrinks with it.
-        let mut c = conn(0);
-        assert_eq!(c.queue(&[b'w'; 500], 100, now()), Queued::Yes);
-        c.transport.0.room = 450;
-        assert_eq!(c.flush(now()).unwrap(), Flushed::Pending);
-        c.transport.0.room = 0;
+        let mut f = conn(0);
+        assert_eq!(f.q(&[b'w'; 500]), Queued::Yes);
+        f.sink().room = 450;
+        assert_eq!(f.flush().unwrap(), Flushed::Pending);
+        f.sink().room = 0;
         // 50 of the big frame left unsent, exempt; then 100 of its own.
-        assert_eq!(c.queue(&[b'x'; 50], 100, now()), Queued::Yes);
-        assert_eq!(c.queue(&[b'x'; 50], 100, now()), Queued::Yes);
-        assert_eq!(c.queue(b"!", 100, now()), Queued::Overflow);
-        assert_eq!(c.pending(), 150);
+        assert_eq!(f.q(&[b'x'; 50]), Queued::Yes);
+        assert_eq!(f.q(&[b'x'; 50]), Queued::Yes);
+        assert_eq!(f.q(b"!"), Queued::Overflow);
+        assert_eq!(f.c.pending(), 150);
     }
 
     #[test]
     fn a_backlog_the_socket_takes_does_not_count_against_sendq() {
         // Regression: a round that queued more than sendq for a reader keeping up dropped it.
-        let mut c = conn(1 << 20);
-        assert_eq!(c.queue(&[b'x'; 80], 100, now()), Queued::Yes);
-        assert_eq!(c.queue(&[b'y'; 80], 100, now()), Queued::Yes);
-        assert_eq!(c.queue(&[b'z'; 80], 100, now()), Queued::Yes);
-        assert_eq!(c.pending(), 80, "the first 160 bytes went to the socket");
-        assert_eq!(c.transport.0.got.len(), 160);
-        assert!(!c.overflowed);
+        let mut f = conn(1 << 20);
+        assert_eq!(f.q(&[b'x'; 80]), Queued::Yes);
+        assert_eq!(f.q(&[b'y'; 80]), Queued::Yes);
+        assert_eq!(f.q(&[b'z'; 80]), Queued::Yes);
+        assert_eq!(f.c.pending(), 80, "the first 160 bytes went to the socket");
+        assert_eq!(f.sink().got.len(), 160);
+        assert!(!f.c.overflowed);
+    }
+
+    #[test]
+    fn shared_frames_count_like_own_ones_and_are_let_go_once_written() {
+        let mut f = conn(0);
+        let shared = f.a.append(&[b's'; 60]);
+        let now = Instant::now();
+        assert_eq!(f.q(&[b'w'; 500]), Queued::Yes);
+        let queued = f.c.queue(Frame::Shared(shared), 100, now, &mut f.a);
+        assert_eq!(queued, Queued::Yes);
+        let queued = f.c.queue(Frame::Shared(shared), 100, now, &mut f.a);
+        assert_eq!(queued, Queued::Overflow, "60 + 60 of its own is past 100");
+        assert_eq!(f.c.pending(), 560);
+        f.sink().room = usize::MAX / 2;
+        assert_eq!(f.flush().unwrap(), Flushed::Done);
+        let mut want = vec![b'w'; 500];
+        want.extend([b's'; 60]);
+        assert_eq!(f.sink().got, want);
+        f.a.end_round();
+        assert_eq!(
+            f.a.live_chunks(),
+            1,
+            "only the arena's current chunk, reset"
+        );
     }
 
     #[test]
     fn write_errors_surface() {
-        let mut c = conn(10);
-        c.transport.0.fail = Some(io::ErrorKind::BrokenPipe);
-        c.queue(b"x\n", 100, now());
-        assert_eq!(
-            c.flush(now()).unwrap_err().kind(),
-            io::ErrorKind::BrokenPipe
-        );
+        let mut f = conn(10);
+        f.sink().fail = Some(io::ErrorKind::BrokenPipe);
+        f.q(b"x\n");
+        assert_eq!(f.flush().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
     }
 
     #[test]
     fn a_stall_is_measured_from_the_last_progress() {
+        let mut a = Arena::default();
         let t0 = Instant::now();
         let second = Duration::from_secs(1);
-        let mut c = Conn::new(
-            Plain(Sink {
-                got: Vec::new(),
-                room: 4,
-                fail: None,
-            }),
-            64,
-            Generation(1),
-            t0,
-        );
+        let mut c = Conn::new(Plain(Sink::taking(4)), 64, Generation(1), t0);
         assert_eq!(c.check_stall(t0 + second, second), Stall::Idle);
-        c.queue(b"0123456789\n", 100, t0);
+        c.queue(Frame::Own(b"0123456789\n"), 100, t0, &mut a);
         assert!(c.arm_stall_timer());
         assert!(!c.arm_stall_timer(), "one timer at a time");
         // Progress half a second in: the deadline moves with it.
-        assert_eq!(c.flush(t0 + second / 2).unwrap(), Flushed::Pending);
+        assert_eq!(c.flush(t0 + second / 2, &mut a).unwrap(), Flushed::Pending);
         assert_eq!(
             c.check_stall(t0 + second, second),
             Stall::Until(t0 + second * 3 / 2)
         );
         c.transport.0.room = 0;
-        assert_eq!(c.flush(t0 + second).unwrap(), Flushed::Pending);
+        assert_eq!(c.flush(t0 + second, &mut a).unwrap(), Flushed::Pending);
         assert_eq!(c.check_stall(t0 + second * 3 / 2, second), Stall::Stalled);
     }
 
     #[test]
     fn flags_change_once() {
-        let mut c = conn(10);
+        let Fixture { mut c, .. } = conn(10);
         assert!(c.mark_for_flush());
         assert!(!c.mark_for_flush());
         assert!(c.take_flush_mark());
@@ -614,12 +629,12 @@ mod tests {
 
     #[test]
     fn a_closing_connection_ends_its_stream_after_the_last_byte() {
-        let mut c = conn(3);
-        c.queue(b"BYE\n", 100, now());
-        c.close();
-        assert_eq!(c.flush(now()).unwrap(), Flushed::Pending);
-        c.transport.0.room = 100;
-        assert_eq!(c.flush(now()).unwrap(), Flushed::Closed);
-        assert_eq!(c.transport.0.got, b"BYE\n");
+        let mut f = conn(3);
+        f.q(b"BYE\n");
+        f.c.close();
+        assert_eq!(f.flush().unwrap(), Flushed::Pending);
+        f.sink().room = 100;
+        assert_eq!(f.flush().unwrap(), Flushed::Closed);
+        assert_eq!(f.sink().got, b"BYE\n");
     }
 }

@@ -1,7 +1,8 @@
 //! The connection table: every connection (a slab, indexed by [`ConnId`], which is also the
-//! poll token), their generations, and the loop's per-round books — the flush list, the carry
-//! list, the doomed and the closed — kept beside the loop rather than in it (sozu's
-//! `SessionManager` is the model). [`Delivery`] is the room's [`Outbox`] over it.
+//! poll token), their generations, the [`Arena`] their queues share frames in, and the loop's
+//! per-round books — the flush list, the carry list, the doomed and the closed — kept beside
+//! the loop rather than in it (sozu's `SessionManager` is the model). [`Delivery`] is the
+//! room's [`Outbox`] over it.
 //!
 //! The lists name connections by id. An id on a list always means the connection it was put
 //! there for, because nothing is removed from the slab during a round ([`ConnTable::remove`]
@@ -12,9 +13,10 @@ use std::time::Instant;
 
 use slab::Slab;
 
-use super::{Conn, Generation, Phase, Queued};
+use super::arena::Arena;
+use super::{Conn, Frame, Generation, Phase, Queued};
 use crate::clock::Now;
-use crate::outbox::{ConnId, Outbox};
+use crate::outbox::{BlockKey, ConnId, Outbox};
 use crate::room::LeaveReason;
 use crate::transport::Transport;
 
@@ -22,6 +24,8 @@ use crate::transport::Transport;
 #[derive(Debug)]
 pub struct ConnTable<T> {
     slab: Slab<Conn<T>>,
+    /// Frames stored once for many queues.
+    arena: Arena,
     /// The last generation handed out.
     generation: u64,
     /// Connections with output queued this round (each at most once: `Conn::in_flush_list`).
@@ -40,6 +44,7 @@ impl<T> Default for ConnTable<T> {
     fn default() -> Self {
         ConnTable {
             slab: Slab::new(),
+            arena: Arena::default(),
             generation: 0,
             flush: Vec::new(),
             flush_spare: Vec::new(),
@@ -74,6 +79,24 @@ impl<T> ConnTable<T> {
     /// The connection `id`.
     pub fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn<T>> {
         self.slab.get_mut(id.0)
+    }
+
+    /// The connection `id` and the arena its queue points into, side by side.
+    pub fn conn_and_arena(&mut self, id: ConnId) -> Option<(&mut Conn<T>, &mut Arena)> {
+        Some((self.slab.get_mut(id.0)?, &mut self.arena))
+    }
+
+    /// The shared frames.
+    #[cfg(test)]
+    pub(crate) fn arena(&self) -> &Arena {
+        &self.arena
+    }
+
+    /// The round is over (see [`Arena::end_round`]); returns the bytes of shared chunks freed
+    /// since the last round ended.
+    pub fn end_round(&mut self) -> usize {
+        self.arena.end_round();
+        self.arena.take_freed()
     }
 
     /// The id the next [`ConnTable::insert`] will use (to register its token first).
@@ -168,9 +191,12 @@ impl<T> ConnTable<T> {
         std::mem::take(&mut self.closed)
     }
 
-    /// Let go of `id`: only at the end of a round, or for a connection no list names.
+    /// Let go of `id` (and of what it had queued): only at the end of a round, or for a
+    /// connection no list names.
     pub fn remove(&mut self, id: ConnId) -> Option<Conn<T>> {
-        self.slab.try_remove(id.0)
+        let mut conn = self.slab.try_remove(id.0)?;
+        conn.discard_output(&mut self.arena);
+        Some(conn)
     }
 
     /// Work is waiting that the next round must do without sleeping: carried reads, queued
@@ -209,17 +235,42 @@ impl<T> Delivery<'_, T> {
     }
 }
 
-impl<T: Transport> Outbox for Delivery<'_, T> {
-    fn send(&mut self, to: ConnId, frame: &[u8]) {
-        let Some(conn) = self.table.get_mut(to) else {
+impl<T: Transport> Delivery<'_, T> {
+    /// Queue `frame` for `to`, dooming `to` if that overflows its send queue.
+    fn queue(&mut self, to: ConnId, frame: Frame<'_>) {
+        let table = &mut *self.table;
+        let Some(conn) = table.slab.get_mut(to.0) else {
             return;
         };
-        match conn.queue(frame, self.sendq, self.now.mono) {
-            Queued::Yes => self.table.mark_for_flush(to),
-            Queued::Overflow => self.table.doom(to, LeaveReason::TooSlow),
-            Queued::Broken => self.table.doom(to, LeaveReason::Disconnected),
+        match conn.queue(frame, self.sendq, self.now.mono, &mut table.arena) {
+            Queued::Yes => table.mark_for_flush(to),
+            Queued::Overflow => table.doom(to, LeaveReason::TooSlow),
+            Queued::Broken => table.doom(to, LeaveReason::Disconnected),
             Queued::Ignored => {}
         }
+    }
+}
+
+impl<T: Transport> Outbox for Delivery<'_, T> {
+    fn send(&mut self, to: ConnId, frame: &[u8]) {
+        self.queue(to, Frame::Own(frame));
+    }
+
+    /// Stored once in the arena; every recipient's queue points at it.
+    fn broadcast(&mut self, to: &[ConnId], except: Option<ConnId>, frame: &[u8]) {
+        let slice = self.table.arena.append(frame);
+        for &id in to {
+            if Some(id) != except {
+                self.queue(id, Frame::Shared(slice));
+            }
+        }
+        // Nobody took it (an empty room): do not keep it.
+        self.table.arena.collect(slice.chunk());
+    }
+
+    fn send_block(&mut self, to: ConnId, key: BlockKey, encode: &mut dyn FnMut(&mut Vec<u8>)) {
+        let slice = self.table.arena.block(key, encode);
+        self.queue(to, Frame::Shared(slice));
     }
 
     fn close(&mut self, id: ConnId) {
@@ -237,33 +288,20 @@ impl<T: Transport> Outbox for Delivery<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::Plain;
-    use std::io;
+    use crate::transport::test_stream::{Plain, Sink};
 
-    /// A stream that takes everything and has nothing to read.
-    struct Void;
-    impl io::Read for Void {
-        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-            Err(io::ErrorKind::WouldBlock.into())
-        }
-    }
-    impl io::Write for Void {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
+    fn void() -> Plain<Sink> {
+        Plain(Sink::taking(usize::MAX / 2))
     }
 
     #[test]
     fn lists_hold_each_connection_once_and_death_is_queued_once() {
-        let mut t: ConnTable<Plain<Void>> = ConnTable::new();
+        let mut t: ConnTable<Plain<Sink>> = ConnTable::new();
         let now = Instant::now();
         let want = t.next_id();
-        let (a, ga) = t.insert(Plain(Void), 64, now);
+        let (a, ga) = t.insert(void(), 64, now);
         assert_eq!(a, want);
-        let (b, _) = t.insert(Plain(Void), 64, now);
+        let (b, _) = t.insert(void(), 64, now);
         t.mark_for_flush(a);
         t.mark_for_flush(a);
         t.mark_for_flush(b);
@@ -279,7 +317,7 @@ mod tests {
         assert!(!t.is_current(a, ga));
         assert_eq!(t.take_closed(), vec![a]);
         assert!(t.remove(a).is_some());
-        let (c, gc) = t.insert(Plain(Void), 64, now);
+        let (c, gc) = t.insert(void(), 64, now);
         assert_eq!(c, a, "the slot is reused");
         assert!(
             !t.is_current(c, ga),
@@ -290,11 +328,11 @@ mod tests {
 
     #[test]
     fn delivery_queues_and_flags_for_flush_and_counts_held() {
-        let mut t: ConnTable<Plain<Void>> = ConnTable::new();
+        let mut t: ConnTable<Plain<Sink>> = ConnTable::new();
         let now = crate::clock::SystemClock;
         let now = crate::clock::Clock::now(&now);
-        let (a, _) = t.insert(Plain(Void), 64, now.mono);
-        let (b, _) = t.insert(Plain(Void), 64, now.mono);
+        let (a, _) = t.insert(void(), 64, now.mono);
+        let (b, _) = t.insert(void(), 64, now.mono);
         let mut out = t.delivery(1024, now);
         assert_eq!(out.held(), 2);
         out.send(a, b"x\n");
@@ -305,5 +343,26 @@ mod tests {
         assert_eq!(t.take_flush_list(), vec![a, b]);
         assert_eq!(t.get(a).map(Conn::pending), Some(4));
         assert_eq!(t.get(b).map(Conn::phase), Some(Phase::Closing));
+    }
+
+    #[test]
+    fn a_broadcast_is_stored_once_and_freed_when_the_last_queue_lets_go() {
+        let mut t: ConnTable<Plain<Sink>> = ConnTable::new();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let ids: Vec<ConnId> = (0..3).map(|_| t.insert(void(), 64, now.mono).0).collect();
+        let big = vec![b'x'; super::super::arena::CHUNK + 1];
+        let mut out = t.delivery(1 << 20, now);
+        out.broadcast(&ids, Some(ids[0]), &big);
+        assert_eq!(t.arena().live_chunks(), 1, "one copy for two recipients");
+        assert_eq!(t.get(ids[1]).map(Conn::pending), Some(big.len()));
+        assert_eq!(t.get(ids[0]).map(Conn::pending), Some(0));
+        let (conn, arena) = t.conn_and_arena(ids[1]).unwrap();
+        conn.flush(now.mono, arena).unwrap();
+        assert_eq!(t.arena().live_chunks(), 1, "ids[2] still holds it");
+        t.remove(ids[2]);
+        assert_eq!(t.arena().live_chunks(), 0);
+        let mut out = t.delivery(1 << 20, now);
+        out.broadcast(&[], None, &big);
+        assert_eq!(t.arena().live_chunks(), 0, "nobody took it");
     }
 }

@@ -177,9 +177,10 @@ impl Server {
     /// FIN): the fd is needed more by the people already here than by a linger. Nothing names
     /// it but the flush list, which skips ids whose connection is gone.
     fn refuse(&mut self, id: ConnId, peer: SocketAddr, now: Now) {
-        if let Some(mut conn) = self.table.remove(id) {
-            let _ = conn.flush(now.mono);
+        if let Some((conn, arena)) = self.table.conn_and_arena(id) {
+            let _ = conn.flush(now.mono, arena);
         }
+        self.table.remove(id);
         log::debug!("refused {peer}: server full");
     }
 }

@@ -26,7 +26,7 @@ impl Server {
     /// Their `LEAVE` may overflow others in turn; the loop runs until none is left.
     pub(super) fn drop_doomed(&mut self, now: Now) {
         while let Some((id, why)) = self.table.pop_doomed() {
-            let Some(conn) = self.table.get_mut(id) else {
+            let Some((conn, arena)) = self.table.conn_and_arena(id) else {
                 continue;
             };
             if conn.phase() == Phase::Dead {
@@ -38,9 +38,9 @@ impl Server {
                     id,
                     conn.pending()
                 );
-                conn.queue_unchecked(self.room.too_slow_frame());
+                conn.queue_unchecked(self.room.too_slow_frame(), arena);
                 // Best effort: the peer is not reading, so this likely goes nowhere.
-                let _ = conn.flush(now.mono);
+                let _ = conn.flush(now.mono, arena);
             }
             self.kill(id, why, now);
         }

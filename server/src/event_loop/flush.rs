@@ -41,7 +41,7 @@ impl Server {
     /// closing state; a write error puts it in `broken`.
     fn flush_one(&mut self, id: ConnId, now: Now, broken: &mut Vec<ConnId>) {
         let write_timeout = self.settings.write_timeout;
-        let Some(conn) = self.table.get_mut(id) else {
+        let Some((conn, arena)) = self.table.conn_and_arena(id) else {
             return;
         };
         if !conn.take_flush_mark() {
@@ -58,7 +58,7 @@ impl Server {
             return;
         }
         let held = conn.buffered_capacity();
-        let flushed = conn.flush(now.mono);
+        let flushed = conn.flush(now.mono, arena);
         self.trim
             .freed(held.saturating_sub(conn.buffered_capacity()));
         let generation = conn.generation();

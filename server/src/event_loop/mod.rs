@@ -77,8 +77,10 @@ pub struct Server {
     scratch: Vec<u8>,
     /// Counts poll rounds, for the per-round read budget.
     round: u64,
-    /// TLS handshakes read this round (of [`limits::TLS_HANDSHAKES_PER_ROUND`]).
-    tls_handshakes: read::RoundCount,
+    /// Reads of connections still giving a name, this round.
+    handshake_reads: usize,
+    /// `ClientHello`s read this round (of [`limits::TLS_HANDSHAKES_PER_ROUND`]).
+    tls_handshakes: usize,
     trim: timers::Trim,
 }
 
@@ -134,7 +136,8 @@ impl Server {
             tls: mode.server_config(),
             scratch: vec![0; limits::READ_CHUNK],
             round: 0,
-            tls_handshakes: read::RoundCount::default(),
+            handshake_reads: 0,
+            tls_handshakes: 0,
             trim: timers::Trim::default(),
         })
     }
@@ -174,6 +177,8 @@ impl Server {
     /// round. Returns how the loop ends, when it does.
     fn turn(&mut self, now: Now, events: &mut Events) -> Option<Exit> {
         self.round += 1;
+        self.handshake_reads = 0;
+        self.tls_handshakes = 0;
         for id in self.table.take_carry() {
             self.read(id, now);
         }
@@ -204,6 +209,7 @@ impl Server {
         self.drop_doomed(now);
         self.flush(now, events);
         self.remove_closed();
+        self.trim.freed(self.table.end_round());
         self.compact_timers();
         self.shutdown_done(now)
     }

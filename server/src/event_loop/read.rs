@@ -15,40 +15,27 @@ use crate::outbox::{ConnId, Outbox};
 use crate::room::LeaveReason;
 use crate::transport::Input;
 
-/// A count that starts again each poll round (for a per-round budget).
-#[derive(Debug, Default)]
-pub(super) struct RoundCount {
-    round: u64,
-    used: usize,
-}
-
-impl RoundCount {
-    /// Count one more in `round`, unless `limit` are counted already (then false).
-    pub(super) fn take(&mut self, round: u64, limit: usize) -> bool {
-        if self.round != round {
-            self.round = round;
-            self.used = 0;
-        }
-        if self.used >= limit {
-            return false;
-        }
-        self.used += 1;
-        true
-    }
-}
-
 impl Server {
     pub(super) fn read(&mut self, id: ConnId, now: Now) {
-        if self.table.get(id).is_some_and(|c| c.awaits_hello())
-            && !self
-                .tls_handshakes
-                .take(self.round, limits::TLS_HANDSHAKES_PER_ROUND)
-        {
-            // This round's handshake work is done (each answer costs a key exchange and a
-            // signature): the rest is read next round, and the others' chat goes on meanwhile.
-            self.table.carry_over(id);
-            return;
+        if self.table.get(id).is_some_and(|c| c.awaits_hello()) {
+            if self.tls_handshakes >= limits::TLS_HANDSHAKES_PER_ROUND {
+                // This round's handshake work is done (each answer costs a key exchange and a
+                // signature): the rest is read next round; the others' chat goes on meanwhile.
+                self.table.carry_over(id);
+                return;
+            }
+            self.tls_handshakes += 1;
         }
+        if !self.room.is_named(id) && self.room.contains(id) {
+            if self.handshake_reads >= limits::HANDSHAKE_READS_PER_ROUND {
+                // This round's joins are spent: a join storm is taken a slice at a time.
+                self.table.carry_over(id);
+                return;
+            }
+            self.handshake_reads += 1;
+        }
+        // Bytes that made no plaintext (a TLS handshake step): queued output may go now.
+        let mut consumed = false;
         loop {
             let Some(conn) = self.table.get_mut(id) else {
                 return;
@@ -68,7 +55,10 @@ impl Server {
                         self.handle_input(id, n, now);
                     }
                 }
-                Ok(Input::Consumed(n)) => conn.charge_read(self.round, n),
+                Ok(Input::Consumed(n)) => {
+                    conn.charge_read(self.round, n);
+                    consumed = true;
+                }
                 Ok(Input::Eof) if conn.phase() == Phase::Lingering => {
                     self.table.mark_dead(id);
                     return;
@@ -87,8 +77,9 @@ impl Server {
             }
         }
         // A transport may have answers of its own to send (a TLS handshake), or have just
-        // been set up with the greeting waiting.
-        if self.table.get(id).is_some_and(|c| c.wants_write()) {
+        // been set up (the greeting waits), or be ready for plaintext it could not take before.
+        let flush = |c: &crate::conn::Conn<_>| c.wants_write() || (consumed && c.pending() > 0);
+        if self.table.get(id).is_some_and(flush) {
             self.table.mark_for_flush(id);
         }
     }

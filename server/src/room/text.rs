@@ -9,7 +9,7 @@ use std::borrow::Cow;
 pub const HELLO: &str = "Welcome to lanchat! What is your name?";
 /// `BYE` after `<quit>`.
 pub const BYE_QUIT: &str = "Goodbye!";
-/// `BYE` to everyone when the server stops (the issue fixes this wording).
+/// `BYE` to everyone when the server stops (docs/PROTOCOL.md fixes this wording).
 pub const BYE_SHUTDOWN: &str = "server shutting down";
 /// `BYE` to a connection dropped for not reading.
 pub const BYE_TOO_SLOW: &str = "too-slow";
@@ -74,7 +74,7 @@ pub fn handshake_timeout(secs: u64) -> String {
 
 /// `ERR unknown-command`: the word as `CommandError` quotes it (cut to a few characters there,
 /// so that, even with [`inert`] making each control character 3 bytes, the line stays within
-/// `max-line + 160` bytes), made inert.
+/// `max-line + SERVER_LINE_OVERHEAD` bytes), made inert.
 pub fn unknown_command(word: &str) -> String {
     inert(&lanchat_proto::CommandError::Unknown(word).to_string()).into_owned()
 }

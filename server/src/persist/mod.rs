@@ -1,0 +1,360 @@
+//! What survives a restart: each room's recent history and the notes kept for absent users, as
+//! plain-text files in the state directory, written so that the loop never waits for the disk.
+//!
+//! ```text
+//! <state-dir>/history/general.log    lanchat-history 1 #general
+//!                                    1700000000000 MSG bob hi
+//! <state-dir>/notes/ann.notes        lanchat-notes 1 ann
+//!                                    1700000000000 PRIV bob call me back
+//! ```
+//!
+//! # Durability
+//!
+//! A relayed message is written (`write(2)`, into the page cache) in the round it is relayed, so
+//! a crash of the server, `kill -9` included, loses nothing that was relayed. Nothing on the
+//! message path waits for the disk: once a second what was appended is handed to the kernel's
+//! write-back without waiting (`sync_file_range`), so a power cut loses only the last few
+//! seconds (the kick plus the file system's commit, 5 s on ext4: 3.9-5.8 s measured). Files are
+//! rewritten (compaction, cleanup, repair) through a new file that is synced and renamed over
+//! the old one only once the kernel has written it (`limits::REWRITE_SETTLE`), when the sync
+//! costs a cache flush rather than a wait for the data; a sync that is slow all the same (a
+//! slow disk kept busy by something else) makes rewrites skip syncs for an hour
+//! (`limits::SYNC_SLOW`). docs/BENCHMARKS.md has the measurements.
+//!
+//! # Failures
+//!
+//! A full or read-only disk never stops the chat and is never an error for the caller: the
+//! store keeps what it must write in memory (the last `--history` entries of each room, every
+//! note), reports the change of state once ([`HealthChange`], from [`Store::tick`]), retries every
+//! few seconds (`limits::PERSIST_RETRY`) by rewriting the affected files from memory, and reports
+//! again when that has worked.
+//!
+//! # What the event loop calls
+//!
+//! - at start: [`Store::open`] (or [`Store::in_memory`] for `--no-persist`), then
+//!   [`Store::rooms`] and [`Store::history`] to fill the rooms' history;
+//! - for every public frame that goes into a room's history, in the round it is relayed:
+//!   [`Store::append`];
+//! - once per round, after the batch: [`Store::tick`] (log the change it may return), and fold
+//!   [`Store::next_tick`] into the poll timeout;
+//! - for notes: [`Store::keep_note`] on `/msg` to an absent owned name, [`Store::take_notes`]
+//!   right after a user's history replay.
+
+mod append_log;
+mod file_name;
+mod format;
+mod history;
+mod logs;
+mod notes;
+mod sys;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use lanchat_proto::NameKey;
+
+pub use history::HistoryStore;
+pub use notes::{Kept, MailboxFull, Note, NoteStore};
+
+/// Name of the state directory's subdirectory holding one history log per room.
+pub const HISTORY_DIR: &str = "history";
+/// Name of the state directory's subdirectory holding one notes file per recipient.
+pub const NOTES_DIR: &str = "notes";
+
+/// The server's state on disk: rooms' history and notes for the absent.
+#[derive(Debug)]
+pub struct Store {
+    history: HistoryStore,
+    notes: NoteStore,
+    /// The failure last reported by [`Store::tick`], if the store is failing.
+    reported: Option<DiskError>,
+}
+
+impl Store {
+    /// Open the state in `dir` (created if missing): read every room's log, keeping the last
+    /// `history` entries of each (`0`: no history on disk at all), and every note not older than
+    /// [`crate::limits::NOTE_TTL`] at `now_ms`. Never fails: a directory that cannot be used
+    /// makes the store start failing, which [`Store::health`] says and [`Store::tick`] reports.
+    pub fn open(dir: &Path, history: usize, now_ms: u64) -> (Store, LoadReport) {
+        let (history, mut report) = HistoryStore::open(&dir.join(HISTORY_DIR), history);
+        let (notes, notes_report) = NoteStore::open(&dir.join(NOTES_DIR), now_ms);
+        report.add(notes_report);
+        let store = Store {
+            history,
+            notes,
+            reported: None,
+        };
+        (store, report)
+    }
+
+    /// A store that writes nothing (`--no-persist`): history and notes live in memory only.
+    pub fn in_memory(history: usize) -> Store {
+        Store {
+            history: HistoryStore::in_memory(history),
+            notes: NoteStore::in_memory(),
+            reported: None,
+        }
+    }
+
+    /// Keep one public frame of `room` (a `MSG ...` or `ACTION ...` line, with or without its
+    /// `\n`) received at `at_ms`, and append it to the room's log. One `write(2)`, no waiting; a
+    /// failure is reported by [`Store::tick`], never here.
+    pub fn append(&mut self, room: &str, at_ms: u64, frame: &[u8]) {
+        self.history.append(room, at_ms, frame);
+    }
+
+    /// The rooms with history, by the name they were first kept under.
+    pub fn rooms(&self) -> impl Iterator<Item = &str> {
+        self.history.rooms()
+    }
+
+    /// `room`'s last `--history` frames (each with its `\n`) and their times, oldest first.
+    pub fn history(&self, room: &str) -> impl Iterator<Item = (u64, &[u8])> {
+        self.history.entries(room)
+    }
+
+    /// Keep a note for the absent user `to` (named `to_name`, as claimed) from `from`, received
+    /// at `now_ms`.
+    ///
+    /// # Errors
+    /// [`MailboxFull`] when `to` already has [`crate::limits::MAX_NOTES_PER_RECIPIENT`] notes.
+    pub fn keep_note(
+        &mut self,
+        to: &NameKey,
+        to_name: &str,
+        from: &str,
+        text: &str,
+        now_ms: u64,
+    ) -> Result<Kept, MailboxFull> {
+        self.notes.keep(to, to_name, from, text, now_ms)
+    }
+
+    /// Take every note kept for `to`, oldest first, deleting them (expired ones are dropped).
+    /// Each is sent as `HIST <unix-millis> PRIV <from> <text>` ([`Note::encode`]).
+    pub fn take_notes(&mut self, to: &NameKey, now_ms: u64) -> Vec<Note> {
+        self.notes.take(to, now_ms)
+    }
+
+    /// Do the disk work that is due (hand appends to write-back, finish rewrites, retry after a
+    /// failure, drop expired notes), and say whether the state directory started or stopped
+    /// failing since the last call.
+    pub fn tick(&mut self, now: Instant, now_ms: u64) -> Option<HealthChange> {
+        self.history.tick(now);
+        self.notes.tick(now, now_ms);
+        let failing = self.failure().cloned();
+        match (&self.reported, failing) {
+            (None, Some(e)) => {
+                self.reported = Some(e.clone());
+                Some(HealthChange::Failing(e))
+            }
+            (Some(_), None) => {
+                self.reported = None;
+                Some(HealthChange::Recovered)
+            }
+            _ => None,
+        }
+    }
+
+    /// When [`Store::tick`] next has work, if ever.
+    pub fn next_tick(&self) -> Option<Instant> {
+        earliest([self.history.next_tick(), self.notes.next_tick()])
+    }
+
+    /// Whether the state directory takes writes (for operators' `INFO`).
+    pub fn health(&self) -> Health {
+        match self.failure() {
+            Some(e) => Health::Failing(e.clone()),
+            None => Health::Ok,
+        }
+    }
+
+    fn failure(&self) -> Option<&DiskError> {
+        self.history.failure().or_else(|| self.notes.failure())
+    }
+}
+
+/// The earliest of some times, if any.
+fn earliest(times: impl IntoIterator<Item = Option<Instant>>) -> Option<Instant> {
+    times.into_iter().flatten().min()
+}
+
+/// Whether the state directory takes writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Everything kept is on its way to disk.
+    Ok,
+    /// Some writes fail; what they carry is kept in memory and retried.
+    Failing(DiskError),
+}
+
+/// A change of [`Health`], to be logged once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthChange {
+    /// The state directory stopped taking writes.
+    Failing(DiskError),
+    /// It takes them again, and the files are up to date.
+    Recovered,
+}
+
+impl HealthChange {
+    /// Log the change: a warning when failing starts, a notice when it ends.
+    pub fn log(&self) {
+        match self {
+            HealthChange::Failing(_) => log::warn!("{self}"),
+            HealthChange::Recovered => log::info!("{self}"),
+        }
+    }
+}
+
+impl fmt::Display for HealthChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HealthChange::Failing(e) => write!(
+                f,
+                "state directory failing ({e}); chat goes on, history and notes are kept in \
+                 memory and written once the disk takes them"
+            ),
+            HealthChange::Recovered => write!(
+                f,
+                "state directory works again; history and notes on disk are up to date"
+            ),
+        }
+    }
+}
+
+/// A file operation that failed, on which path, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskError {
+    /// What was being done.
+    pub op: DiskOp,
+    /// To which file or directory.
+    pub path: PathBuf,
+    /// The kind of error (`StorageFull`, `ReadOnlyFilesystem`, `PermissionDenied` ...).
+    pub kind: io::ErrorKind,
+    /// The system's message.
+    pub detail: String,
+}
+
+impl DiskError {
+    pub(crate) fn new(op: DiskOp, path: &Path, e: &io::Error) -> Self {
+        DiskError {
+            op,
+            path: path.to_owned(),
+            kind: e.kind(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for DiskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = match self.op {
+            DiskOp::CreateDir => "create the directory",
+            DiskOp::Create => "create",
+            DiskOp::Open => "open",
+            DiskOp::Append => "write to",
+            DiskOp::Truncate => "cut the torn end of",
+            DiskOp::Sync => "sync",
+            DiskOp::Rename => "rename a new version over",
+            DiskOp::Remove => "delete",
+        };
+        write!(f, "cannot {op} {}: {}", self.path.display(), self.detail)
+    }
+}
+
+impl std::error::Error for DiskError {}
+
+/// The file operations the store does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskOp {
+    /// Creating the state directory or a subdirectory.
+    CreateDir,
+    /// Creating a file.
+    Create,
+    /// Opening an existing file.
+    Open,
+    /// Writing lines.
+    Append,
+    /// Cutting a line torn by a crash off the end of a file.
+    Truncate,
+    /// Handing data to write-back, or syncing a file or directory.
+    Sync,
+    /// Putting a rewritten file in place.
+    Rename,
+    /// Deleting a file.
+    Remove,
+}
+
+/// What [`Store::open`] found, for one line of log at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Rooms whose history was loaded.
+    pub rooms: usize,
+    /// History entries kept in memory (at most `--history` per room).
+    pub entries: usize,
+    /// Recipients with notes waiting.
+    pub mailboxes: usize,
+    /// Notes waiting.
+    pub notes: usize,
+    /// Notes past their time, dropped.
+    pub expired: usize,
+    /// Lines that were not entries, skipped.
+    pub corrupt: usize,
+    /// Files whose last line a crash had torn (the fragment is cut off).
+    pub torn: usize,
+    /// Files that are not ours or not readable, left alone, with why.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+impl LoadReport {
+    fn add(&mut self, other: LoadReport) {
+        self.rooms += other.rooms;
+        self.entries += other.entries;
+        self.mailboxes += other.mailboxes;
+        self.notes += other.notes;
+        self.expired += other.expired;
+        self.corrupt += other.corrupt;
+        self.torn += other.torn;
+        self.skipped.extend(other.skipped);
+    }
+
+    /// Log what was loaded (and, as warnings, what was wrong).
+    pub fn log(&self) {
+        log::info!("{self}");
+        for (path, why) in &self.skipped {
+            log::warn!("state file {} left alone: {why}", path.display());
+        }
+    }
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "state loaded: {} history entries in {} rooms, {} notes for {} users",
+            self.entries, self.rooms, self.notes, self.mailboxes
+        )?;
+        let mut extra = Vec::new();
+        if self.corrupt > 0 {
+            extra.push(format!("{} damaged lines skipped", self.corrupt));
+        }
+        if self.torn > 0 {
+            extra.push(format!("{} torn last lines cut off", self.torn));
+        }
+        if self.expired > 0 {
+            extra.push(format!("{} expired notes dropped", self.expired));
+        }
+        if !self.skipped.is_empty() {
+            extra.push(format!("{} files left alone", self.skipped.len()));
+        }
+        if !extra.is_empty() {
+            write!(f, " ({})", extra.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
