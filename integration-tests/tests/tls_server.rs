@@ -454,3 +454,30 @@ fn openssl_s_client_can_chat() {
         }
     }
 }
+
+#[test]
+fn a_welcome_many_records_long_arrives_whole() {
+    // Regression: the history (50 lines of 8,000 bytes) is more than a TLS write took at
+    // once; after two chunks the rest waited for a writable event that never came.
+    let server = TestServer::with(Config {
+        max_line: 8192,
+        ..TestServer::tls_config()
+    });
+    let pin = server.fingerprint();
+    let mut ann = Client::join_tls(server.addr(), pin, "ann");
+    let long = "h".repeat(8000);
+    for _ in 0..50 {
+        ann.send(&long);
+    }
+    ann.sync();
+    let mut bob = Client::connect_tls(server.addr(), pin);
+    bob.expect_prefix("HELLO ");
+    bob.send("bob");
+    bob.expect_prefix("WELCOME bob ");
+    let (before, _) = bob.read_until_prefix("WHOEND ");
+    let history = before
+        .iter()
+        .filter(|l| l.starts_with("HIST ") && l.ends_with(&long))
+        .count();
+    assert_eq!(history, 50);
+}

@@ -99,10 +99,10 @@ pub const READ_CHUNK: usize = 64 * 1024;
 /// in the next round (which then polls without blocking).
 pub const READ_BUDGET_PER_ROUND: usize = 256 * 1024;
 
-/// Plaintext a TLS connection encrypts per write: four full records (as few as the plaintext
-/// allows). It is taken only once the ciphertext before it is out, so a reader that falls
-/// behind holds at most this much of private ciphertext; its backlog stays in the shared
-/// frames of its queue.
+/// Plaintext a TLS connection encrypts at a time: four full records (as few as the plaintext
+/// allows). The next chunk is taken only once the ciphertext before it is out (a flush goes
+/// on chunk by chunk while the socket takes them), so a reader that falls behind holds at most
+/// this much of private ciphertext; its backlog stays in the shared frames of its queue.
 pub const TLS_WRITE_CHUNK: usize = 64 * 1024;
 
 /// After rustls refused a peer's input, at most this many queued messages (handshake messages,

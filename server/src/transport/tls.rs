@@ -309,31 +309,39 @@ impl<S: Socket> TlsLink<S> {
         let _ = self.write_tx();
     }
 
-    /// Take plaintext from `bufs` (in order) and write it encrypted, after any backlog; at
-    /// most [`limits::TLS_WRITE_CHUNK`] bytes per call. Takes nothing during the handshake,
-    /// or while earlier ciphertext is still waiting for the socket.
+    /// Take plaintext from `bufs` (in order) and write it encrypted, after any backlog:
+    /// [`limits::TLS_WRITE_CHUNK`] bytes at a time, each chunk encrypted only once the one
+    /// before it is out, until the plaintext is all taken or the socket is full. Takes nothing
+    /// during the handshake, or while earlier ciphertext is still waiting for the socket.
+    ///
+    /// It goes on while the socket takes everything, as one `writev` of plain TCP would: a
+    /// write that stopped with room left in the socket would get no writable event to come
+    /// back for the rest (epoll's edge comes when a full socket gets room).
     ///
     /// # Errors
     /// The socket's (not `WouldBlock`), or rustls': the connection is over.
     pub fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        if self.backlog() > 0 {
-            self.write_tx()?;
-            if self.backlog() > 0 {
-                return Ok(0);
-            }
-        }
-        if self.tls.is_handshaking() || self.close_queued {
-            return Ok(0);
-        }
-        self.ready = false;
         let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let take = total.min(limits::TLS_WRITE_CHUNK);
-        if take == 0 {
-            return Ok(0);
+        let mut taken = 0;
+        loop {
+            if self.backlog() > 0 {
+                self.write_tx()?;
+                if self.backlog() > 0 {
+                    return Ok(taken);
+                }
+            }
+            if self.tls.is_handshaking() || self.close_queued {
+                return Ok(taken);
+            }
+            self.ready = false;
+            let take = (total - taken).min(limits::TLS_WRITE_CHUNK);
+            if take == 0 {
+                return Ok(taken);
+            }
+            self.traffic(|traffic, tx| encrypt(traffic, bufs, taken, take, tx))?;
+            taken += take;
+            self.write_tx()?;
         }
-        self.traffic(|traffic, tx| encrypt(traffic, bufs, take, tx))?;
-        self.write_tx()?;
-        Ok(take)
     }
 
     /// Send `close_notify` (once), then FIN once everything is out.
@@ -515,19 +523,28 @@ impl From<Sized<EncryptError>> for io::Error {
     }
 }
 
-/// Encrypt the first `take` bytes of `bufs` into `tx`: records of [`MAX_RECORD`] bytes of
-/// plaintext, the last one shorter; a record whose plaintext spans several of `bufs` is
-/// gathered first.
+/// Encrypt `take` bytes of `bufs`, after the first `skip`, into `tx`: records of
+/// [`MAX_RECORD`] bytes of plaintext, the last one shorter; a record whose plaintext spans
+/// several of `bufs` is gathered first.
 fn encrypt(
     traffic: &mut WriteTraffic<'_, ServerConnectionData>,
     bufs: &[IoSlice<'_>],
+    skip: usize,
     take: usize,
     tx: &mut Vec<u8>,
 ) -> io::Result<()> {
     // One allocation for all the records (more only if rustls has something to put first).
     tx.reserve(take + take.div_ceil(MAX_RECORD) * RECORD_OVERHEAD);
     let mut gathered = Vec::new();
-    let mut slices = bufs.iter().map(|b| &b[..]).filter(|b| !b.is_empty());
+    let mut skip = skip;
+    let mut slices = bufs
+        .iter()
+        .map(|b| {
+            let rest = &b[skip.min(b.len())..];
+            skip -= b.len() - rest.len();
+            rest
+        })
+        .filter(|b| !b.is_empty());
     let mut cur: &[u8] = &[];
     let mut left = take;
     while left > 0 {
