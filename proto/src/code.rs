@@ -26,13 +26,19 @@ pub enum ErrCode<'a> {
     RateLimited,
     /// No acceptable name was given in time; the connection is closed after this line.
     HandshakeTimeout,
+    /// `/msg` to someone away whose name is claimed by a key: they already have as many notes
+    /// waiting as the server keeps; this one was not kept.
+    MailboxFull,
+    /// The connecting address has as many connections open as the server allows one address,
+    /// or opened new ones too fast; the connection is closed after this line.
+    TooManyConnections,
     /// A code this version does not know.
     Other(&'a str),
 }
 
 impl<'a> ErrCode<'a> {
     /// Every code this version defines (not `Other`).
-    pub const ALL: [ErrCode<'static>; 10] = [
+    pub const ALL: [ErrCode<'static>; 12] = [
         ErrCode::LineTooLong,
         ErrCode::BadUtf8,
         ErrCode::NameTaken,
@@ -43,6 +49,8 @@ impl<'a> ErrCode<'a> {
         ErrCode::ServerFull,
         ErrCode::RateLimited,
         ErrCode::HandshakeTimeout,
+        ErrCode::MailboxFull,
+        ErrCode::TooManyConnections,
     ];
 
     /// The code as it appears on the wire.
@@ -58,6 +66,8 @@ impl<'a> ErrCode<'a> {
             ErrCode::ServerFull => "server-full",
             ErrCode::RateLimited => "rate-limited",
             ErrCode::HandshakeTimeout => "handshake-timeout",
+            ErrCode::MailboxFull => "mailbox-full",
+            ErrCode::TooManyConnections => "too-many-connections",
             ErrCode::Other(s) => s,
         }
     }

@@ -1,11 +1,12 @@
-//! `lanchat-server`: parse flags, set up logging, load the key, bind, print the address and the
-//! key's fingerprint, run.
+//! `lanchat-server`: parse flags, set up logging, load the key, bind, open the state directory,
+//! print the address and the key's fingerprint, run.
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory as _, Parser};
+use lanchat_server::persist::Placement;
 use lanchat_server::tls::{Identity, KeySource, Mode, Origin};
 use lanchat_server::{sockets, Config, Exit, Server};
 
@@ -66,7 +67,8 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
         );
     }
     let mut server = Server::bind(config, &mode)
-        .with_context(|| format!("cannot listen on {}", config.addr()))?;
+        .with_context(|| format!("cannot listen on {}", config.addr()))?
+        .with_state(&Placement::from_env(config));
     server
         .handle_signals()
         .context("cannot install signal handlers")?;
