@@ -117,6 +117,16 @@ pub trait Transport {
     fn awaits_hello(&self) -> bool {
         false
     }
+
+    /// Let go of what the transport can rebuild when it next needs it (TLS: the expanded
+    /// AEAD keys): the loop calls it on connections with nothing to send, at its heap trim.
+    fn rest(&mut self) {}
+
+    /// Whether state [`Transport::rest`] would let go of was built since it was last asked
+    /// (the loop counts it toward its next heap trim).
+    fn take_built(&mut self) -> bool {
+        false
+    }
 }
 
 /// The socket under a transport: a byte stream that can also end its write side and be set
@@ -211,6 +221,19 @@ impl Transport for Link {
         match self {
             Link::Plain(_) => false,
             Link::Tls(t) => t.awaits_hello(),
+        }
+    }
+
+    fn rest(&mut self) {
+        if let Link::Tls(t) = self {
+            t.rest();
+        }
+    }
+
+    fn take_built(&mut self) -> bool {
+        match self {
+            Link::Plain(_) => false,
+            Link::Tls(t) => t.take_built(),
         }
     }
 }
