@@ -159,37 +159,65 @@ impl Socket for TcpStream {
 pub enum Link {
     /// Plain TCP (`--plaintext`): plaintext is what the socket carries.
     Plain(TcpStream),
-    /// TLS 1.3 over TCP (boxed: its state is a kilobyte, and plain connections should not
-    /// pay for it in every table slot).
-    Tls(Box<tls::TlsLink<TcpStream>>),
+    /// TLS 1.3 over TCP.
+    Tls(Tls),
+}
+
+/// A TLS link, boxed (plain connections should not pay for its state in every table slot),
+/// with its backlog kept beside the box: queueing a frame for a connection asks for it (the
+/// send queue's cap counts it), and a broadcast to 10,000 must not chase 10,000 pointers for
+/// it. Every call that can change the backlog updates the copy.
+#[derive(Debug)]
+pub struct Tls {
+    link: Box<tls::TlsLink<TcpStream>>,
+    backlog: usize,
+}
+
+impl Link {
+    /// A TLS link.
+    pub fn tls(link: tls::TlsLink<TcpStream>) -> Link {
+        Link::Tls(Tls {
+            backlog: link.backlog(),
+            link: Box::new(link),
+        })
+    }
+}
+
+impl Tls {
+    /// Run `f` on the link, then note its backlog.
+    fn with<R>(&mut self, f: impl FnOnce(&mut tls::TlsLink<TcpStream>) -> R) -> R {
+        let r = f(&mut self.link);
+        self.backlog = self.link.backlog();
+        r
+    }
 }
 
 impl Transport for Link {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
         match self {
             Link::Plain(s) => plain_read(s, buf),
-            Link::Tls(t) => t.read(buf),
+            Link::Tls(t) => t.with(|l| l.read(buf)),
         }
     }
 
     fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Link::Plain(s) => plain_write(s, bufs),
-            Link::Tls(t) => t.write(bufs),
+            Link::Tls(t) => t.with(|l| l.write(bufs)),
         }
     }
 
     fn backlog(&self) -> usize {
         match self {
             Link::Plain(_) => 0,
-            Link::Tls(t) => t.backlog(),
+            Link::Tls(t) => t.backlog,
         }
     }
 
     fn wants_write(&self) -> bool {
         match self {
             Link::Plain(_) => false,
-            Link::Tls(t) => t.wants_write(),
+            Link::Tls(t) => t.link.wants_write(),
         }
     }
 
@@ -199,41 +227,41 @@ impl Transport for Link {
                 s.shutdown_write()?;
                 Ok(Closed::Done)
             }
-            Link::Tls(t) => t.close_write(),
+            Link::Tls(t) => t.with(|l| l.close_write()),
         }
     }
 
     fn reset_on_close(&mut self) {
         match self {
             Link::Plain(s) => Socket::reset_on_close(s),
-            Link::Tls(t) => t.reset_on_close(),
+            Link::Tls(t) => t.link.reset_on_close(),
         }
     }
 
     fn is_handshaking(&self) -> bool {
         match self {
             Link::Plain(_) => false,
-            Link::Tls(t) => t.is_handshaking(),
+            Link::Tls(t) => t.link.is_handshaking(),
         }
     }
 
     fn awaits_hello(&self) -> bool {
         match self {
             Link::Plain(_) => false,
-            Link::Tls(t) => t.awaits_hello(),
+            Link::Tls(t) => t.link.awaits_hello(),
         }
     }
 
     fn rest(&mut self) {
         if let Link::Tls(t) = self {
-            t.rest();
+            t.link.rest();
         }
     }
 
     fn take_built(&mut self) -> bool {
         match self {
             Link::Plain(_) => false,
-            Link::Tls(t) => t.take_built(),
+            Link::Tls(t) => t.link.take_built(),
         }
     }
 }
@@ -243,7 +271,7 @@ impl Link {
     fn socket(&self) -> &TcpStream {
         match self {
             Link::Plain(s) => s,
-            Link::Tls(t) => t.socket(),
+            Link::Tls(t) => t.link.socket(),
         }
     }
 
@@ -251,7 +279,7 @@ impl Link {
     fn socket_mut(&mut self) -> &mut TcpStream {
         match self {
             Link::Plain(s) => s,
-            Link::Tls(t) => t.socket_mut(),
+            Link::Tls(t) => t.link.socket_mut(),
         }
     }
 }
