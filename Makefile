@@ -5,9 +5,11 @@ ARGS ?=
 # Server address for `make client`
 ADDR ?=
 # `make load` knobs (empty = the scenario's own): e.g. make load SCENARIO=fanout CLIENTS=200;
+# WIRE=tls or WIRE=plain runs one way only (default both, side by side);
 # also LOAD_ARGS (lanchat-load flags), SERVER_ARGS (lanchat-server flags), SERVER_BIN (another
 # server binary to measure, e.g. an older build), PERF=1 (perf record)
 SCENARIO ?=
+WIRE ?=
 CLIENTS ?=
 SENDERS ?=
 MESSAGES ?=
@@ -86,7 +88,7 @@ uninstall:
 # Load scenarios against a fresh release server each (not part of CI); see docs/BENCHMARKS.md.
 load:
 	$(CARGO) build --release -p lanchat-server -p integration-tests --bin lanchat-server --bin lanchat-load
-	SCENARIO="$(SCENARIO)" CLIENTS="$(CLIENTS)" SENDERS="$(SENDERS)" MESSAGES="$(MESSAGES)" \
+	SCENARIO="$(SCENARIO)" WIRE="$(WIRE)" CLIENTS="$(CLIENTS)" SENDERS="$(SENDERS)" MESSAGES="$(MESSAGES)" \
 		SIZE="$(SIZE)" RATE="$(RATE)" LOAD_ARGS="$(LOAD_ARGS)" SERVER_ARGS="$(SERVER_ARGS)" \
 		SERVER_BIN="$(SERVER_BIN)" PERF="$(PERF)" scripts/load.sh
 

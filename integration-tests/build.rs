@@ -8,7 +8,8 @@
 //! - `has_man`, `has_systemd_analyze`: the packaging tests' tools (`install`), which `.ci/run`
 //!   installs;
 //! - `has_tmux`: a terminal that reflows its lines on a resize (`client_resize`), which
-//!   `.ci/run` installs.
+//!   `.ci/run` installs;
+//! - `has_openssl`: `openssl s_client` talking to the server (`tls_server`).
 //!
 //! The probes run again when `PATH` changes, and when one of those tools is installed or
 //! removed (or after `cargo clean -p integration-tests`).
@@ -17,10 +18,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// (cfg set when every tool is found, the tools)
-const NEEDS: [(&str, &[&str]); 3] = [
+const NEEDS: [(&str, &[&str]); 4] = [
     ("has_man", &["man", "groff"]),
     ("has_systemd_analyze", &["systemd-analyze"]),
     ("has_tmux", &["tmux"]),
+    ("has_openssl", &["openssl"]),
 ];
 
 fn runs(program: &str, args: &[&str]) -> bool {

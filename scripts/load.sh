@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# `make load`: for each scenario, a fresh release server on a free loopback port (flood control
-# off, 127.0.0.1 exempt from the per-address limits), `lanchat-load` against it, the server
-# stopped (also on failure or Ctrl-C); the JSON lines go to target/load/<time>.jsonl (and
-# latest.jsonl), and one summary table is printed at the end.
+# `make load`: for each scenario, both ways (plaintext, then TLS): a fresh release server on a
+# free loopback port (flood control off, 127.0.0.1 exempt from the per-address limits),
+# `lanchat-load` against it, the server stopped (also on failure or Ctrl-C); the JSON lines go
+# to target/load/<time>.jsonl (and latest.jsonl), and one summary table is printed at the end,
+# with TLS and plaintext side by side.
 #
 # A fresh server per scenario keeps the figures apart: VmHWM (peak RSS) is per process, and the
 # LEAVE storm of one scenario's 10,000 disconnects must not land in the next one's timing.
 #
 # Environment (all optional): SCENARIO (one or more of idle fanout room chatter storm rooms
-# memberships small; default all but small), CLIENTS, SENDERS, MESSAGES, SIZE, RATE, LOAD_ARGS (more lanchat-load flags),
+# memberships small; default all but small), WIRE (plain, tls or both: "plain tls", the
+# default), CLIENTS, SENDERS, MESSAGES, SIZE, RATE, LOAD_ARGS (more lanchat-load flags),
 # SERVER_ARGS (more lanchat-server flags), SERVER_BIN (another server binary, e.g. an older
 # build to compare with; default target/release/lanchat-server), PERF=1 (record the server with
-# `perf record` into target/load/<scenario>.perf.data). Assumes the release binaries are built
-# (make does it).
+# `perf record` into target/load/<scenario>-<wire>.perf.data). Assumes the release binaries are
+# built (make does it). Each server gets a fresh state directory,
+# target/load/state/<scenario>-<wire> (a new key for TLS, no history from an earlier run: both
+# ways start equal).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,21 +62,32 @@ load_args+=(${LOAD_ARGS:-})
 status=0
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for scenario in ${SCENARIO:-idle fanout room chatter storm rooms memberships}; do
-    log="$out/$scenario.server.log"
+for wire in ${WIRE:-plain tls}; do
+    run="$scenario-$wire"
+    case "$wire" in
+        plain) server_wire=(--plaintext); load_wire=(--plaintext) ;;
+        tls) server_wire=(); load_wire=() ;;
+        *) echo "WIRE: $wire is not plain or tls" >&2; exit 2 ;;
+    esac
+    state="$out/state/$run"
+    rm -rf "$state"
+    log="$out/$run.server.log"
     # Empty it first: a previous run's address must never be read as this server's.
-    : >"$out/$scenario.server.out"
+    : >"$out/$run.server.out"
     # --max-clients is lowered by the server to fit its fd limit; history stays at its default.
     # A scenario may need more (rooms enough for its shape): lanchat-load says which flags.
     needs=$("$bin/lanchat-load" --scenario "$scenario" --print-server-args)
     # Every client connects from 127.0.0.1, so it is exempt from the per-address limits.
     # shellcheck disable=SC2086 # word splitting of SERVER_ARGS and the needed flags is intended
     "${SERVER_BIN:-$bin/lanchat-server}" --bind 127.0.0.1 --port 0 --rate 0 --no-discovery \
-        --max-clients 1000000 --trusted-hosts 127.0.0.1 $needs ${SERVER_ARGS:-} \
-        >"$out/$scenario.server.out" 2>"$log" &
+        --max-clients 1000000 --trusted-hosts 127.0.0.1 --state-dir "$state" "${server_wire[@]}" \
+        $needs \
+        ${SERVER_ARGS:-} \
+        >"$out/$run.server.out" 2>"$log" &
     server_pid=$!
     addr=
     for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening on //p' "$out/$scenario.server.out" 2>/dev/null || true)
+        addr=$(sed -n 's/^listening on //p' "$out/$run.server.out" 2>/dev/null || true)
         [ -n "$addr" ] && break
         kill -0 "$server_pid" 2>/dev/null || break
         sleep 0.1
@@ -83,19 +98,20 @@ for scenario in ${SCENARIO:-idle fanout room chatter storm rooms memberships}; d
         exit 2
     fi
     echo
-    echo "== $scenario: server pid $server_pid on $addr (log: $log)"
+    echo "== $scenario over $wire: server pid $server_pid on $addr (log: $log)"
     if [ -n "${PERF:-}" ]; then
         # cpu-clock: a VM often has no hardware counters; -g: frame-pointer call graphs.
-        perf record -e cpu-clock -F 4000 -g -p "$server_pid" -o "$out/$scenario.perf.data" \
-            >"$out/$scenario.perf.log" 2>&1 &
+        perf record -e cpu-clock -F 4000 -g -p "$server_pid" -o "$out/$run.perf.data" \
+            >"$out/$run.perf.log" 2>&1 &
         perf_pid=$!
         sleep 0.5
-        echo "   perf: perf report -i $out/$scenario.perf.data --children --stdio -g none"
+        echo "   perf: perf report -i $out/$run.perf.data --children --stdio -g none"
     fi
     "$bin/lanchat-load" --scenario "$scenario" --addr "$addr" --server-pid "$server_pid" \
-        --json-out "$results" "${load_args[@]}" || status=1
+        --json-out "$results" "${load_wire[@]}" "${load_args[@]}" || status=1
     stop_perf
     stop_server
+done
 done
 
 cp "$results" "$out/latest.jsonl"

@@ -2,8 +2,8 @@
 //! deadline, sending lines, and the handshake (greeting, then offering a name).
 //!
 //! [`Conn`] works on any [`Transport`] (bytes both ways, a read timeout, a second handle for
-//! the writer); plain TCP is the one there is today, and an encrypted stream can take its place
-//! without the session or the reader noticing.
+//! the writer): a [`Stream`], plain TCP or TLS, without the session or the reader noticing
+//! which. Setting up TLS and trusting the server's key is [`crate::connect`]'s.
 //!
 //! Lines are framed by [`LineDecoder`] sized for the longest line any server may send (the
 //! largest `--max-line` plus the protocol's server-line overhead), so a server with a raised
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use lanchat_proto::{ClientMsg, ErrCode, LineDecoder, ServerMsg};
 
 use crate::addr::ServerAddr;
+use crate::stream::Stream;
 
 /// How long one connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -177,94 +178,9 @@ pub enum Refusal {
     Invalid,
 }
 
-/// Where the server is and how to reach it: what joining again needs. (Whatever else
-/// connecting comes to need, such as what to trust, belongs here too.)
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// The address as given.
-    pub addr: ServerAddr,
-}
-
-/// A connection that has joined: greeted, and its name accepted.
-#[derive(Debug)]
-pub struct Joined {
-    /// The connection, ready for chat lines.
-    pub conn: Conn,
-    /// The name as the server accepted it.
-    pub name: String,
-    /// The `WELCOME` text.
-    pub welcome: String,
-}
-
-/// Why joining failed.
-#[derive(Debug)]
-pub enum JoinError {
-    /// No connection, or not to a lanchat server that let us in (see [`ConnectError`]).
-    Connect(ConnectError),
-    /// The server refused the name.
-    Name {
-        /// How.
-        why: Refusal,
-        /// The server's words.
-        text: String,
-    },
-    /// The server ended the handshake (`BYE`, `ERR`), or closed the connection.
-    Closed(String),
-    /// Reading or writing failed during the handshake.
-    Io(io::Error),
-}
-
-impl JoinError {
-    /// Whether trying again later cannot help: the name itself is refused as invalid (a name
-    /// someone else holds, or a full server, may be free later).
-    pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            JoinError::Name {
-                why: Refusal::Invalid,
-                ..
-            }
-        )
-    }
-}
-
-impl fmt::Display for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Connect(e) => e.fmt(f),
-            JoinError::Name { text, .. } => write!(f, "the name was refused: {text}"),
-            JoinError::Closed(text) => write!(f, "the server closed the connection: {text}"),
-            JoinError::Io(e) => f.write_str(&plain_io(e)),
-        }
-    }
-}
-
-impl std::error::Error for JoinError {}
-
-impl Target {
-    /// Connect (see [`Conn::connect`]) and join as `name`: connect and handshake in one step,
-    /// the one a reconnection takes.
-    ///
-    /// # Errors
-    /// [`JoinError`], saying what failed.
-    pub fn join(&self, name: &str) -> Result<Joined, JoinError> {
-        let (mut conn, _hello) =
-            Conn::connect(&self.addr, CONNECT_TIMEOUT).map_err(JoinError::Connect)?;
-        match conn.offer_name(name).map_err(JoinError::Io)? {
-            NameReply::Welcome { name, text } => Ok(Joined {
-                conn,
-                name,
-                welcome: text,
-            }),
-            NameReply::Refused { why, text } => Err(JoinError::Name { why, text }),
-            NameReply::Closed { text } => Err(JoinError::Closed(text)),
-        }
-    }
-}
-
 /// A connection to a lanchat server over the transport `S`.
 #[derive(Debug)]
-pub struct Conn<S: Transport = TcpStream> {
+pub struct Conn<S: Transport = Stream> {
     stream: S,
     peer: SocketAddr,
     decoder: LineDecoder,
@@ -273,58 +189,73 @@ pub struct Conn<S: Transport = TcpStream> {
     eof: bool,
 }
 
-impl Conn<TcpStream> {
-    /// Connect to `addr` (each address it resolves to in turn, `timeout` each), with
-    /// `TCP_NODELAY` and keepalive on, and read the server's greeting.
+/// Connect a TCP socket to `addr` (each address it resolves to in turn, `timeout` each), with
+/// `TCP_NODELAY` and keepalive on ([`tune`]).
+///
+/// # Errors
+/// [`ConnectError`] saying what failed and why.
+pub fn dial(addr: &ServerAddr, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let targets = addr.resolve().map_err(|err| ConnectError::Resolve {
+        addr: addr.clone(),
+        err,
+    })?;
+    let mut last = io::Error::new(ErrorKind::NotFound, "no address");
+    for target in targets {
+        match TcpStream::connect_timeout(&target, timeout).and_then(|s| tune(&s).map(|()| s)) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(ConnectError::Connect {
+        addr: addr.clone(),
+        err: last,
+    })
+}
+
+/// Set a chat socket's options: `TCP_NODELAY`, keepalive, `TCP_USER_TIMEOUT`.
+///
+/// # Errors
+/// The socket option calls' errors.
+pub fn tune(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    // A server that vanishes without a FIN (power cut, cable) is noticed within about a
+    // minute instead of never: keepalive when we are idle, and TCP_USER_TIMEOUT once we
+    // have sent something it does not acknowledge (keepalive sends no probes while data
+    // is unacknowledged, and retransmissions alone give up only after ~15 minutes).
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_RETRIES);
+    let sock = socket2::SockRef::from(stream);
+    sock.set_tcp_keepalive(&keepalive)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sock.set_tcp_user_timeout(Some(USER_TIMEOUT))?;
+    Ok(())
+}
+
+impl Conn<Stream> {
+    /// Connect to `addr` in plaintext ([`dial`]) and read the server's greeting.
     ///
     /// # Errors
     /// [`ConnectError`] saying what failed and why.
     pub fn connect(addr: &ServerAddr, timeout: Duration) -> Result<(Conn, String), ConnectError> {
-        let targets = addr.resolve().map_err(|err| ConnectError::Resolve {
+        let stream = dial(addr, timeout)?;
+        let mut conn = Conn::from_stream(stream).map_err(|err| ConnectError::Connect {
             addr: addr.clone(),
             err,
         })?;
-        let mut last = io::Error::new(ErrorKind::NotFound, "no address");
-        for target in targets {
-            match TcpStream::connect_timeout(&target, timeout) {
-                Ok(stream) => {
-                    let mut conn =
-                        Conn::from_stream(stream).map_err(|err| ConnectError::Connect {
-                            addr: addr.clone(),
-                            err,
-                        })?;
-                    let hello = conn.greeting()?;
-                    return Ok((conn, hello));
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(ConnectError::Connect {
-            addr: addr.clone(),
-            err: last,
-        })
+        let hello = conn.greeting()?;
+        Ok((conn, hello))
     }
 
-    /// Wrap a connected stream (sets `TCP_NODELAY` and keepalive).
+    /// Wrap a connected plain stream (sets `TCP_NODELAY` and keepalive).
     ///
     /// # Errors
     /// The socket option calls' errors.
     pub fn from_stream(stream: TcpStream) -> io::Result<Conn> {
-        stream.set_nodelay(true)?;
-        // A server that vanishes without a FIN (power cut, cable) is noticed within about a
-        // minute instead of never: keepalive when we are idle, and TCP_USER_TIMEOUT once we
-        // have sent something it does not acknowledge (keepalive sends no probes while data
-        // is unacknowledged, and retransmissions alone give up only after ~15 minutes).
-        let keepalive = socket2::TcpKeepalive::new()
-            .with_time(KEEPALIVE_IDLE)
-            .with_interval(KEEPALIVE_INTERVAL)
-            .with_retries(KEEPALIVE_RETRIES);
-        let sock = socket2::SockRef::from(&stream);
-        sock.set_tcp_keepalive(&keepalive)?;
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        sock.set_tcp_user_timeout(Some(USER_TIMEOUT))?;
+        tune(&stream)?;
         let peer = stream.peer_addr()?;
-        Ok(Conn::over(stream, peer))
+        Ok(Conn::over(Stream::Plain(stream), peer))
     }
 }
 
@@ -345,7 +276,11 @@ impl<S: Transport> Conn<S> {
         self.peer
     }
 
-    fn greeting(&mut self) -> Result<String, ConnectError> {
+    /// Read the server's greeting (`HELLO <text>`): its text.
+    ///
+    /// # Errors
+    /// [`ConnectError::NoGreeting`], or [`ConnectError::Refused`] for an `ERR` or `BYE`.
+    pub fn greeting(&mut self) -> Result<String, ConnectError> {
         let peer = self.peer;
         let no_greeting = |why: String| ConnectError::NoGreeting { addr: peer, why };
         let line = match self.read_line(Some(Instant::now() + REPLY_TIMEOUT)) {

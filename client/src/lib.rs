@@ -8,7 +8,9 @@
 //! - [`cli`]: the flags and `--help` (also the source of the man page and completions).
 //! - [`addr`]: what a typed server address means (`host`, `ip:port`, `[v6]:port`, ...).
 //! - [`conn`]: connecting with a timeout, reading server lines with a deadline, the handshake;
-//!   over any [`conn::Transport`] (plain TCP today).
+//!   over any [`conn::Transport`]: a [`stream::Stream`], plain TCP or TLS.
+//! - [`connect`]: joining as the flags say: TLS and trust on first use (or an office CA), or
+//!   plaintext; then the greeting.
 //! - [`reader`]: the reader thread: the connection into the session, the session's actions out.
 //! - [`reconnect`]: coming back after the server went away, as the reader thread does it;
 //!   [`backoff`]: when to try; [`seen`]: which replayed history was shown already.
@@ -39,6 +41,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod conn;
+pub mod connect;
 pub mod discovery;
 pub mod editor;
 pub mod known_servers;
@@ -56,4 +59,5 @@ pub mod seen;
 pub mod session;
 pub mod signals;
 pub mod stats;
+pub mod stream;
 pub mod tls;

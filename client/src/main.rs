@@ -10,17 +10,25 @@
 //!   go to stdout rendered without colour.
 //!
 //! Exit codes: 0 after quitting (the server answered the quit), 1 when no server could be
-//! joined, 2 for bad flags (clap), 3 when the server went away or did not answer the quit.
+//! joined (or trusted), 2 for bad flags (clap), 3 when the server went away or did not answer
+//! the quit, 4 when the server's key is not the one expected.
 
 mod app;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
+use lanchat_client::connect::ConnectFailure;
 
 fn main() -> ExitCode {
-    let settings = match app::Settings::load(app::Args::parse()) {
+    let args = app::Args::parse();
+    if let Err(msg) = args.validate() {
+        app::Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, msg)
+            .exit();
+    }
+    let settings = match app::Settings::load(args) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("lanchat: {e}");
@@ -35,14 +43,21 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(outcome) => {
-            if let Some(why) = outcome.farewell() {
-                eprintln!("lanchat: {why}");
+            if let Some(text) = outcome.farewell_text() {
+                eprintln!("{text}");
             }
             ExitCode::from(outcome.exit_code())
         }
-        Err(e) => {
-            eprintln!("lanchat: {e:#}");
-            ExitCode::FAILURE
-        }
+        // Not trusted, not encrypted: the words (several lines) and the exit code are its own.
+        Err(e) => match e.downcast_ref::<ConnectFailure>() {
+            Some(failure) => {
+                eprintln!("{}", failure.message());
+                ExitCode::from(failure.exit_code())
+            }
+            None => {
+                eprintln!("lanchat: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

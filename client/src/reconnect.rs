@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::backoff::{shown_secs, Backoff};
 use crate::clock::now_ms;
-use crate::conn::{Conn, JoinError, Transport};
+use crate::conn::{Conn, Transport};
+use crate::connect::JoinError;
 use crate::reader::{Redial, Sink};
 use crate::session::{Action, Session, Wait};
 
@@ -126,7 +127,12 @@ impl<S: Transport, C: Connector<S>> Redial<S> for Reconnect<C> {
                     }
                 }
                 Err(e) if e.is_final() => {
-                    let outcome = lock(session).give_up(&e.to_string());
+                    let outcome = match e.untrusted() {
+                        Some(failure) => {
+                            lock(session).untrusted(failure.message(), failure.exit_code())
+                        }
+                        None => lock(session).give_up(&e.to_string()),
+                    };
                     sink.end(outcome);
                     return None;
                 }

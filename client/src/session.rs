@@ -48,6 +48,14 @@ pub enum Outcome {
     Quit,
     /// The server went away (or did not answer the quit); the text says how.
     ServerGone(String),
+    /// Joining again, the server was not one to trust any more (its key changed, it stopped
+    /// encrypting): the whole message, and the exit code that goes with it.
+    Untrusted {
+        /// What to show, complete (a changed key's warning starts with its banner).
+        message: String,
+        /// The exit code (4 for a changed key).
+        code: u8,
+    },
 }
 
 impl Outcome {
@@ -56,14 +64,26 @@ impl Outcome {
         match self {
             Outcome::Quit => EXIT_QUIT,
             Outcome::ServerGone(_) => EXIT_SERVER_GONE,
+            Outcome::Untrusted { code, .. } => *code,
         }
     }
 
-    /// The one line to show on stderr as the client ends, if any.
+    /// Why the run ended, if it was not a quit.
     pub fn farewell(&self) -> Option<&str> {
         match self {
             Outcome::Quit => None,
             Outcome::ServerGone(why) => Some(why),
+            Outcome::Untrusted { message, .. } => Some(message),
+        }
+    }
+
+    /// What to show on stderr as the client ends, if anything: the farewell, after
+    /// `lanchat: ` unless it is a message complete in itself.
+    pub fn farewell_text(&self) -> Option<String> {
+        match self {
+            Outcome::Quit => None,
+            Outcome::ServerGone(why) => Some(format!("lanchat: {why}")),
+            Outcome::Untrusted { message, .. } => Some(message.clone()),
         }
     }
 }
@@ -677,6 +697,14 @@ impl Session {
             _ => return self.on_quit_timeout(),
         };
         let outcome = Outcome::ServerGone(format!("{lost}; cannot join again: {why}"));
+        self.phase = Phase::Ended(outcome.clone());
+        outcome
+    }
+
+    /// Joining again found a server not to trust: the run ends with `message` (complete) and
+    /// the exit code `code`.
+    pub fn untrusted(&mut self, message: String, code: u8) -> Outcome {
+        let outcome = Outcome::Untrusted { message, code };
         self.phase = Phase::Ended(outcome.clone());
         outcome
     }

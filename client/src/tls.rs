@@ -294,9 +294,10 @@ impl fmt::Display for HandshakeError {
             HandshakeError::KeyMismatch { presented } => {
                 write!(f, "the server presented another key ({presented})")
             }
-            HandshakeError::Closed => {
-                f.write_str("the server closed the connection during the TLS handshake")
-            }
+            HandshakeError::Closed => f.write_str(
+                "the server closed the connection during the TLS handshake (a full server, or \
+                 one limiting connections from your address, does that)",
+            ),
             HandshakeError::TimedOut => {
                 f.write_str("the server did not finish the TLS handshake in time")
             }
@@ -318,6 +319,11 @@ impl From<io::Error> for HandshakeError {
     fn from(e: io::Error) -> Self {
         match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HandshakeError::TimedOut,
+            // A server that closes with our ClientHello unread resets the connection: closed
+            // all the same.
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => HandshakeError::Closed,
             _ => HandshakeError::Io(e),
         }
     }

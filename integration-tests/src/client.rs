@@ -1,15 +1,41 @@
 //! A line client for tests: every read has a deadline, every expectation names what it wanted.
+//! It speaks plain TCP, or TLS pinned to the server's key ([`Client::connect_tls`]).
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use lanchat_client::stream::{Stream, TlsStream};
+use lanchat_proto::Fingerprint;
+use rustls::pki_types::ServerName;
+use rustls::ClientConnection;
 
 use crate::DEADLINE;
 
+/// A TLS handshake on `sock` trusting only the key `pin` (lanchat's own pinning verifier), with
+/// ALPN `lanchat/1`, finished within [`DEADLINE`].
+///
+/// # Errors
+/// The handshake's: rustls's (a wrong key, a server that is not TLS), or the socket's.
+pub fn tls_handshake(mut sock: TcpStream, pin: Fingerprint) -> io::Result<TlsStream> {
+    let (config, _) = lanchat_client::tls::pinned_config(Some(pin));
+    let name = ServerName::try_from("lanchat").map_err(io::Error::other)?;
+    let mut conn = ClientConnection::new(Arc::clone(&config), name).map_err(io::Error::other)?;
+    sock.set_read_timeout(Some(DEADLINE))?;
+    sock.set_write_timeout(Some(DEADLINE))?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock)?;
+    }
+    while conn.wants_write() {
+        conn.write_tls(&mut sock)?;
+    }
+    Ok(TlsStream::new(sock, conn))
+}
+
 /// A raw protocol client over a real TCP socket.
 pub struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<Stream>,
     /// The start of a line a read with a deadline had taken when the deadline passed; the
     /// next read goes on from it.
     partial: Vec<u8>,
@@ -32,9 +58,15 @@ impl Client {
     /// Connect (TCP_NODELAY on, like the real client).
     #[track_caller]
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connect to server");
-        stream.set_nodelay(true).expect("nodelay");
-        Client::from_stream(stream, "")
+        Client::from_stream(tcp_connect(addr), "")
+    }
+
+    /// Connect over TLS, trusting only the key `pin` (the server's printed fingerprint); the
+    /// handshake is done when this returns.
+    #[track_caller]
+    pub fn connect_tls(addr: SocketAddr, pin: Fingerprint) -> Client {
+        let tls = tls_handshake(tcp_connect(addr), pin).expect("TLS handshake with the server");
+        Client::from(Stream::Tls(tls), "")
     }
 
     /// Connect from the local address `from` (see [`tcp_from`]): to the server, another host
@@ -49,10 +81,12 @@ impl Client {
     /// the server as `name` if it already joined.
     #[track_caller]
     pub fn from_stream(stream: TcpStream, name: &str) -> Client {
-        let writer = stream.try_clone().expect("clone stream");
+        Client::from(Stream::Plain(stream), name)
+    }
+
+    fn from(stream: Stream, name: &str) -> Client {
         Client {
             reader: BufReader::new(stream),
-            writer,
             partial: Vec::new(),
             name: name.to_owned(),
         }
@@ -62,18 +96,37 @@ impl Client {
     /// name is accepted. Returns the client with the handshake consumed.
     #[track_caller]
     pub fn join(addr: SocketAddr, name: &str) -> Client {
-        let mut c = Client::connect(addr);
-        c.expect_prefix("HELLO ");
-        c.send(name);
-        c.expect_prefix(&format!("WELCOME {name} "));
-        c.read_until_prefix("WHOEND ");
-        c.name = name.to_owned();
-        c
+        Client::connect(addr).named(name)
     }
 
-    /// The underlying socket (for shutdown, SO_LINGER tricks, ...).
+    /// [`Client::join`] over TLS, trusting only the key `pin`.
+    #[track_caller]
+    pub fn join_tls(addr: SocketAddr, pin: Fingerprint, name: &str) -> Client {
+        Client::connect_tls(addr, pin).named(name)
+    }
+
+    /// [`Client::join_tls`] from the local address `from` (see [`tcp_from`]).
+    #[track_caller]
+    pub fn join_tls_from(from: IpAddr, addr: SocketAddr, pin: Fingerprint, name: &str) -> Client {
+        let sock = tcp_from(from, addr).expect("connect to server");
+        let tls = tls_handshake(sock, pin).expect("TLS handshake with the server");
+        Client::from(Stream::Tls(tls), "").named(name)
+    }
+
+    /// Read `HELLO`, give `name`, read through the member list.
+    #[track_caller]
+    fn named(mut self, name: &str) -> Client {
+        self.name = name.to_owned();
+        self.expect_prefix("HELLO ");
+        self.send(name);
+        self.expect_prefix(&format!("WELCOME {name} "));
+        self.read_until_prefix("WHOEND ");
+        self
+    }
+
+    /// The underlying TCP socket (for shutdown, SO_LINGER tricks, ...).
     pub fn stream(&self) -> &TcpStream {
-        &self.writer
+        self.reader.get_ref().socket()
     }
 
     /// Send one line (a `\n` is added).
@@ -85,7 +138,11 @@ impl Client {
     /// Send raw bytes as they are.
     #[track_caller]
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("send to server");
+        let stream = self.reader.get_mut();
+        stream
+            .write_all(bytes)
+            .and_then(|()| stream.flush())
+            .expect("send to server");
     }
 
     /// Read one line, waiting until `deadline`.
@@ -97,7 +154,7 @@ impl Client {
                 self.partial = buf;
                 return Read::Timeout;
             }
-            let _ = self.reader.get_ref().set_read_timeout(Some(left));
+            let _ = self.stream().set_read_timeout(Some(left));
             match self.reader.read_until(b'\n', &mut buf) {
                 Ok(0) => return Read::Eof,
                 Ok(_) if buf.ends_with(b"\n") => {
@@ -107,7 +164,16 @@ impl Client {
                 Ok(_) => {} // partial line; keep reading
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Read::Eof,
+                // A TLS server that closed without close_notify (it dropped a connection
+                // still in its handshake) ends the stream as a reset would.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    return Read::Eof
+                }
                 Err(e) => panic!("read from server: {e}"),
             }
         }
@@ -213,6 +279,14 @@ impl Client {
             other => panic!("{}: expected silence, got {other:?}", self.name),
         }
     }
+}
+
+/// A TCP connection to `addr`, `TCP_NODELAY` on.
+#[track_caller]
+fn tcp_connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connect to server");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
 }
 
 /// A TCP connection to `addr` from the local address `from`, `TCP_NODELAY` on. Every address

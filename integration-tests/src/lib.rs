@@ -3,12 +3,14 @@
 //! The library is the harness the tests share: [`TestServer`] runs the server in-process on
 //! `127.0.0.1:0`, [`ServerProcess`] runs the built `lanchat-server` binary, and [`Client`] is a
 //! line client whose every read has a deadline. Both server kinds stop when dropped, even when
-//! a test fails; [`state`] starts the binary on a state directory of the test's own. The load
+//! a test fails; [`state`] starts the binary on a state directory of the test's own; [`relay`]
+//! records what crosses the wire between a client and a server. The load
 //! generator is [`load`], run by `lanchat-load` (`src/bin/`).
 
 pub mod client;
 pub mod load;
 pub mod procfs;
+pub mod relay;
 pub mod server;
 pub mod state;
 

@@ -9,6 +9,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use lanchat_proto::Fingerprint;
+use lanchat_server::tls::Mode;
 use lanchat_server::{Config, Exit, ManualClock, Server, ServerHandle};
 
 /// The address the standard test servers exempt from the per-address limits, since tests open
@@ -24,6 +26,8 @@ pub const TRUSTED_LOOPBACK: &str = "127.0.0.1";
 /// accept back-off, shutdown) are then tested without waiting for them.
 pub struct TestServer {
     addr: SocketAddr,
+    /// The key's fingerprint when it speaks TLS.
+    fingerprint: Option<Fingerprint>,
     handle: ServerHandle,
     clock: Option<ManualClock>,
     thread: Option<JoinHandle<std::io::Result<Exit>>>,
@@ -32,10 +36,17 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Defaults, but flood control off (tests send bulk traffic), no discovery, and 127.0.0.1
-    /// exempt from the per-address limits (tests open many connections from it).
+    /// Defaults, but flood control off (tests send bulk traffic), no discovery, 127.0.0.1
+    /// exempt from the per-address limits (tests open many connections from it), and the line
+    /// protocol in plaintext (what most tests are about; [`TestServer::tls`] speaks TLS).
     pub fn start() -> TestServer {
         Self::with(TestServer::config())
+    }
+
+    /// [`TestServer::start`], speaking TLS with the tests' shared key: connect with
+    /// [`crate::Client::connect_tls`] and [`TestServer::fingerprint`].
+    pub fn tls() -> TestServer {
+        Self::with(TestServer::tls_config())
     }
 
     /// The configuration [`TestServer::start`] uses, to adjust and pass to [`TestServer::with`].
@@ -43,16 +54,28 @@ impl TestServer {
         Config {
             rate: 0.0,
             no_discovery: true,
+            plaintext: true,
             trusted_hosts: vec![TRUSTED_LOOPBACK.parse().expect("an address")],
             ..Config::loopback()
+        }
+    }
+
+    /// The configuration [`TestServer::tls`] uses: [`TestServer::config`] over TLS, its key
+    /// in the tests' shared state directory.
+    pub fn tls_config() -> Config {
+        Config {
+            plaintext: false,
+            state_dir: Some(shared_state_dir()),
+            ..TestServer::config()
         }
     }
 
     /// Start with `config` (bind address and port are taken as given).
     #[track_caller]
     pub fn with(config: Config) -> TestServer {
-        let server = Server::bind(&config).expect("bind test server");
-        Self::spawn(server, None)
+        let mode = Self::mode(&config);
+        let server = Server::bind(&config, &mode).expect("bind test server");
+        Self::spawn(server, &mode, None)
     }
 
     /// Start with `config`, the loop reading a [`ManualClock`] that only
@@ -60,13 +83,20 @@ impl TestServer {
     #[track_caller]
     pub fn with_manual_clock(config: Config) -> TestServer {
         let clock = ManualClock::new();
-        let server =
-            Server::bind_with_clock(&config, Box::new(clock.clone())).expect("bind test server");
-        Self::spawn(server, Some(clock))
+        let mode = Self::mode(&config);
+        let server = Server::bind_with_clock(&config, &mode, Box::new(clock.clone()))
+            .expect("bind test server");
+        Self::spawn(server, &mode, Some(clock))
+    }
+
+    /// TLS (with the key `config` names) or plaintext, as `config` says.
+    #[track_caller]
+    fn mode(config: &Config) -> Mode {
+        Mode::from_config(config).expect("the test server's key")
     }
 
     #[track_caller]
-    fn spawn(server: Server, clock: Option<ManualClock>) -> TestServer {
+    fn spawn(server: Server, mode: &Mode, clock: Option<ManualClock>) -> TestServer {
         let addr = server.local_addr();
         let handle = server.handle();
         let (tx, ended) = mpsc::channel();
@@ -78,8 +108,13 @@ impl TestServer {
                 exit
             })
             .expect("spawn server thread");
+        let fingerprint = match mode {
+            Mode::Tls(identity) => Some(identity.fingerprint()),
+            Mode::Plaintext => None,
+        };
         TestServer {
             addr,
+            fingerprint,
             handle,
             clock,
             thread: Some(thread),
@@ -90,6 +125,13 @@ impl TestServer {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The fingerprint of its key. Panics for a plaintext server.
+    #[track_caller]
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+            .expect("a plaintext test server has no key; start it with TestServer::tls")
     }
 
     /// Move the server's clock forward by `by` and wake its loop, which then fires whatever
@@ -204,6 +246,9 @@ pub fn bin_path(name: &str) -> PathBuf {
 
 /// The `lanchat-server` binary, started on `127.0.0.1` port 0. Killed when dropped.
 ///
+/// It speaks the line protocol in plaintext (`LANCHAT_PLAINTEXT=1`) unless the command says
+/// otherwise: [`ServerProcess::start_tls`], or `LANCHAT_PLAINTEXT` set on the command.
+///
 /// Its stdout and stderr are drained on threads (a full pipe would block the server's loop);
 /// the log is available through [`ServerProcess::log`] and printed if the test fails.
 pub struct ServerProcess {
@@ -222,14 +267,29 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Start `lanchat-server --bind 127.0.0.1 --port 0 --no-discovery --trusted-hosts 127.0.0.1
-    /// <args>`, and wait (with a deadline) for its `listening on` line.
+    /// <args>` in plaintext, and wait (with a deadline) for its `listening on` line.
     #[track_caller]
     pub fn start(args: &[&str]) -> ServerProcess {
         Self::spawn(Self::command(args))
     }
 
-    /// The command [`ServerProcess::start`] runs, to adjust (environment, stdio) before
-    /// [`ServerProcess::spawn`].
+    /// [`ServerProcess::start`] speaking TLS (its default): its key in the tests' shared state
+    /// directory unless `args` name another; [`ServerProcess::fingerprint`] reads its key's
+    /// fingerprint.
+    #[track_caller]
+    pub fn start_tls(args: &[&str]) -> ServerProcess {
+        Self::spawn(Self::tls(Self::command(args)))
+    }
+
+    /// `cmd`, speaking TLS: `LANCHAT_PLAINTEXT` set to off, so the harness does not make it
+    /// plaintext.
+    pub fn tls(mut cmd: Command) -> Command {
+        cmd.env("LANCHAT_PLAINTEXT", "0");
+        cmd
+    }
+
+    /// The command [`ServerProcess::start`] runs (plaintext; [`ServerProcess::tls`] makes it
+    /// TLS), to adjust (environment, stdio) before [`ServerProcess::spawn`].
     pub fn command(args: &[&str]) -> Command {
         Self::command_on(0, args)
     }
@@ -247,20 +307,32 @@ impl ServerProcess {
         ])
         .args(["--trusted-hosts", TRUSTED_LOOPBACK])
         .args(args)
-        .env("LANCHAT_STATE_DIR", shared_state_dir());
+        .env("LANCHAT_STATE_DIR", shared_state_dir())
+        .env("LANCHAT_PLAINTEXT", "1");
         cmd
     }
 
-    /// `lanchat-server --bind 127.0.0.1 --port <port> --no-discovery <args>`, waited for.
+    /// `lanchat-server --bind 127.0.0.1 --port <port> --no-discovery <args>` in plaintext,
+    /// waited for.
     #[track_caller]
     pub fn start_on(port: u16, args: &[&str]) -> ServerProcess {
         Self::spawn(Self::command_on(port, args))
     }
 
-    /// The server with LAN discovery on, named `name`, flood control off. On 127.0.0.1, so
-    /// probes sent to it are unicast to loopback.
+    /// The server with LAN discovery on, named `name`, flood control off, plaintext. On
+    /// 127.0.0.1, so probes sent to it are unicast to loopback.
     #[track_caller]
     pub fn discoverable(name: &str) -> ServerProcess {
+        Self::spawn(Self::discoverable_command(name))
+    }
+
+    /// [`ServerProcess::discoverable`], speaking TLS.
+    #[track_caller]
+    pub fn discoverable_tls(name: &str) -> ServerProcess {
+        Self::spawn(Self::tls(Self::discoverable_command(name)))
+    }
+
+    fn discoverable_command(name: &str) -> Command {
         let mut cmd = Command::new(bin_path("lanchat-server"));
         cmd.args([
             "--bind",
@@ -272,7 +344,7 @@ impl ServerProcess {
             "--name",
             name,
         ]);
-        Self::spawn(cmd)
+        cmd
     }
 
     /// Start a prepared command (e.g. wrapped in `prlimit`); it must print `listening on`.
@@ -295,6 +367,10 @@ impl ServerProcess {
             || cmd.get_args().any(|a| a == "--state-dir");
         if !state_set {
             cmd.env("LANCHAT_STATE_DIR", shared_state_dir());
+        }
+        // Most tests are about the line protocol: plaintext unless the command chose.
+        if !cmd.get_envs().any(|(k, _)| k == "LANCHAT_PLAINTEXT") {
+            cmd.env("LANCHAT_PLAINTEXT", "1");
         }
         keep_history_private(&mut cmd);
         // A level set on the command (a test that reads debug lines) wins over the default.

@@ -75,15 +75,20 @@ fn a_v2_probe_is_answered_with_no_more_bytes_than_it_carries() {
 }
 
 #[test]
-#[ignore = "needs the event loop to answer with discovery::reply_to"]
 fn a_v2_probe_gets_the_transport_and_the_fingerprint() {
-    let server = ServerProcess::discoverable("testroom");
+    let server = ServerProcess::discoverable_tls("testroom");
     let reply = probe_with(&server, &probe_v2());
     let parsed = parse_reply(&reply).unwrap_or_else(|| panic!("{reply:?}"));
     assert_eq!(parsed.port, server.addr().port());
     assert_eq!(parsed.name, "testroom");
     let fp = server.fingerprint().parse().expect("fingerprint");
     assert_eq!(parsed.transport, Some(Transport::Tls(fp)), "{reply}");
+
+    let plain = ServerProcess::discoverable("plainroom");
+    let reply = probe_with(&plain, &probe_v2());
+    let parsed = parse_reply(&reply).unwrap_or_else(|| panic!("{reply:?}"));
+    assert_eq!(parsed.transport, Some(Transport::Plain), "{reply}");
+    assert_eq!(parsed.name, "plainroom");
 }
 
 /// Bind UDP `addr` the way a process trying to share the port would.

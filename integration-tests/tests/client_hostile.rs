@@ -18,7 +18,7 @@ fn who_lines_of_huge_names_without_an_end_do_not_grow_the_client() {
     let addr = listener.local_addr().expect("addr").to_string();
     let mut child = ChildGuard(
         Command::new(bin_path("lanchat"))
-            .args([&addr, "--name", "ann", "--no-timestamps"])
+            .args([&addr, "--name", "ann", "--no-timestamps", "--plaintext"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -66,7 +66,14 @@ fn a_client_sent_away_does_not_come_back_even_with_reconnect() {
         let addr = listener.local_addr().expect("addr").to_string();
         let mut child = ChildGuard(
             Command::new(bin_path("lanchat"))
-                .args([&addr, "--name", "ann", "--no-timestamps", "--reconnect"])
+                .args([
+                    &addr,
+                    "--name",
+                    "ann",
+                    "--no-timestamps",
+                    "--reconnect",
+                    "--plaintext",
+                ])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

@@ -149,7 +149,13 @@ fn discover_finds_a_server_in_another_namespace_by_broadcast() {
     let mut client = NetnsPair::exec(
         &pair.client,
         &bin_path("lanchat"),
-        &["--discover", "--name", "nsbot", "--no-timestamps"],
+        &[
+            "--discover",
+            "--name",
+            "nsbot",
+            "--no-timestamps",
+            "--plaintext",
+        ],
     );
     client
         .stdin(Stdio::piped())

@@ -855,3 +855,144 @@ fn invisible_and_reordering_characters_arrive_as_visible_stand_ins() {
         assert!(shown.contains(visible), "{visible:?} not shown: {shown:?}");
     }
 }
+
+// ----- TLS: first contact on a terminal -----------------------------------------------------
+
+/// `lanchat <addr> --name ann --known-servers <known>` over TLS (its default), in a terminal.
+#[track_caller]
+fn first_contact(server: &ServerProcess, known: &std::path::Path) -> Pty {
+    let addr = server.addr().to_string();
+    let known = known.to_str().expect("utf-8 path");
+    Pty::spawn_env(
+        "ann",
+        &[
+            &addr,
+            "--name",
+            "ann",
+            "--no-timestamps",
+            "--known-servers",
+            known,
+        ],
+        &[("NO_COLOR", "1"), ("LANCHAT_PLAINTEXT", "0")],
+    )
+}
+
+#[test]
+fn first_contact_on_a_terminal_shows_the_key_and_a_yes_remembers_it() {
+    let server = ServerProcess::start_tls(&["--rate", "0"]);
+    let fp = server.fingerprint();
+    let addr = server.addr().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("lanchat").join("known_servers");
+    let mut ann = first_contact(&server, &known);
+    ann.expect(&format!("You have not connected to {addr} before."));
+    ann.expect(&fp);
+    ann.expect("lanchat-server --fingerprint");
+    ann.expect("Trust this server? [y/N] ");
+    ann.line("y");
+    ann.expect(&format!("{addr} and its key are now remembered in"));
+    ann.expect(&format!(
+        "The connection is encrypted (TLS 1.3); the server's key is {fp}."
+    ));
+    ann.expect("* here now (1): ann");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+    assert_eq!(
+        std::fs::read_to_string(&known).expect("remembered"),
+        format!("{addr} {fp}\n")
+    );
+    // The second time nothing is asked.
+    let mut again = first_contact(&server, &known);
+    again.expect("The connection is encrypted");
+    again.expect("* here now (1): ann");
+    assert!(!again.transcript().contains("Trust this server?"));
+    again.line("/quit");
+    assert_eq!(again.expect_exit(), 0);
+}
+
+#[test]
+fn first_contact_on_a_terminal_anything_but_yes_exits_1_and_sends_nothing() {
+    let server = ServerProcess::start_tls(&["--rate", "0"]);
+    let mut bob = Client::join_tls(
+        server.addr(),
+        server.fingerprint().parse().expect("fp"),
+        "bob",
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    for answer in ["n", ""] {
+        let mut ann = first_contact(&server, &known);
+        ann.expect("Trust this server? [y/N] ");
+        ann.line(answer);
+        ann.expect("lanchat: not trusted; nothing was sent.");
+        assert_eq!(ann.expect_exit(), 1, "{answer:?}");
+    }
+    assert!(!known.exists(), "nothing remembered");
+    assert_eq!(bob.sync(), Vec::<String>::new(), "nobody joined");
+}
+
+/// `lanchat --discover` probing only 127.0.0.1 on `port`, with `extra`, over TLS (its default)
+/// with `known` as its known_servers file.
+#[track_caller]
+fn discover_tls(label: &str, port: &str, known: &std::path::Path, extra: &[&str]) -> Pty {
+    let known = known.to_str().expect("utf-8 path");
+    let mut args = vec![
+        "--discover",
+        "--discover-to",
+        "127.0.0.1",
+        "--discover-port",
+        port,
+    ];
+    args.extend_from_slice(&["--no-timestamps", "--known-servers", known]);
+    args.extend_from_slice(extra);
+    Pty::spawn_env(
+        label,
+        &args,
+        &[("NO_COLOR", "1"), ("LANCHAT_PLAINTEXT", "0")],
+    )
+}
+
+#[test]
+fn the_pick_list_shows_encryption_and_key_and_a_server_found_still_asks_first() {
+    let server = ServerProcess::discoverable_tls("tlsroom");
+    let fp = server.fingerprint();
+    let port = server.addr().port().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    let mut ann = discover_tls("ann", &port, &known, &["--name", "ann"]);
+    let short: String = fp.chars().take("SHA256:".len() + 12).collect();
+    ann.expect(&format!("  1) tlsroom at 127.0.0.1:{port}, 0 users\r\n"));
+    ann.expect(&format!("     encrypted, key {short}…, new to you\r\n"));
+    ann.expect("Pick a number, or type an address: ");
+    ann.line("1");
+    // The reply named the key, but only the handshake and the user decide.
+    ann.expect(&format!(
+        "You have not connected to 127.0.0.1:{port} before."
+    ));
+    ann.expect(&fp);
+    ann.expect("Trust this server? [y/N] ");
+    ann.line("y");
+    ann.expect("* here now (1): ann");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+
+    // Known now: the list says so.
+    let mut again = discover_tls("again", &port, &known, &[]);
+    again.expect(&format!("     encrypted, key {short}…, known\r\n"));
+
+    // A plaintext server is marked as such.
+    let plain = ServerProcess::discoverable("plainroom");
+    let port = plain.addr().port().to_string();
+    let mut bob = Pty::spawn(
+        "bob",
+        &[
+            "--discover",
+            "--discover-to",
+            "127.0.0.1",
+            "--discover-port",
+            &port,
+        ],
+    );
+    bob.expect(&format!("  1) plainroom at 127.0.0.1:{port}, 0 users\r\n"));
+    bob.expect("     NOT encrypted: anyone on the network can read it\r\n");
+}

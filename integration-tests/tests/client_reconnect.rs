@@ -227,3 +227,71 @@ fn a_server_that_dies_is_said_on_one_line_and_ctrl_c_while_reconnecting_leaves_w
     ann.expect("lanchat: the server closed the connection; left before reconnecting");
     assert_eq!(ann.expect_exit(), 3);
 }
+
+#[test]
+fn over_tls_it_comes_back_to_the_same_key_and_a_changed_key_ends_the_run_with_4() {
+    let port = free_port();
+    let (key, other_key) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let tls_server = |state: &std::path::Path| {
+        let state = state.to_str().expect("utf-8 path");
+        ServerProcess::spawn(ServerProcess::tls(ServerProcess::command_on(
+            port,
+            &["--rate", "0", "--state-dir", state],
+        )))
+    };
+    let mut server = tls_server(key.path());
+    let fp = server.fingerprint();
+    let known_dir = tempfile::tempdir().expect("tmp");
+    let known = known_dir.path().join("known_servers");
+    let addr = server.addr().to_string();
+    let mut ann = Pty::spawn_env(
+        "ann",
+        &[
+            &addr,
+            "--name",
+            "ann",
+            "--no-timestamps",
+            "--accept-new",
+            "--known-servers",
+            known.to_str().expect("utf-8 path"),
+        ],
+        &[("NO_COLOR", "1"), ("LANCHAT_PLAINTEXT", "0")],
+    );
+    ann.expect(&format!("the server's key is {fp}."));
+    ann.expect("* here now (1): ann");
+
+    // The same server, the same key: back without a question.
+    server.signal(libc::SIGTERM);
+    ann.expect("; reconnecting");
+    assert!(server.wait_exit(DEADLINE).is_some(), "the server stopped");
+    let mut server = tls_server(key.path());
+    ann.expect("* reconnected as ann");
+    let fp = server.fingerprint().parse().expect("fingerprint");
+    let mut bob = Client::join_tls(server.addr(), fp, "bob");
+    ann.expect("* bob has joined the chat");
+    ann.line("still encrypted");
+    bob.expect("MSG ann still encrypted");
+
+    // Another key on the same address: the reconnection checks it, refuses it loudly, and
+    // the run ends with 4; nothing was said to the impostor.
+    server.signal(libc::SIGTERM);
+    ann.expect("; reconnecting");
+    assert!(server.wait_exit(DEADLINE).is_some(), "the server stopped");
+    drop(bob);
+    let impostor = tls_server(other_key.path());
+    let presented = impostor.fingerprint();
+    assert_ne!(presented, fp.to_string());
+    ann.expect(&format!("WARNING: THE KEY OF SERVER {addr} HAS CHANGED!"));
+    ann.expect(&format!("remembered: {fp}"));
+    ann.expect(&format!("presented:  {presented}"));
+    assert_eq!(ann.expect_exit(), 4);
+    let mut mallory = Client::connect_tls(impostor.addr(), presented.parse().expect("fingerprint"));
+    mallory.expect_prefix("HELLO ");
+    mallory.send("mallory");
+    mallory.expect_prefix("WELCOME mallory ");
+    let (members, _) = mallory.read_until_prefix("WHOEND ");
+    assert_eq!(members, ["WHO mallory"], "ann never joined the impostor");
+}

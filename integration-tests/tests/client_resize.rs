@@ -120,7 +120,7 @@ fn a_resize_with_a_half_typed_line_leaves_no_stale_prompt_and_loses_no_message()
     // and from the scrollback.
     let server = ServerProcess::start(&["--rate", "0"]);
     let command = format!(
-        "env NO_COLOR=1 '{}' {} --name ann --no-timestamps",
+        "env NO_COLOR=1 LANCHAT_PLAINTEXT=1 '{}' {} --name ann --no-timestamps",
         bin_path("lanchat").display(),
         server.addr()
     );

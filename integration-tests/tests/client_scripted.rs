@@ -7,7 +7,9 @@ use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 
+use integration_tests::relay::{contains, Recorder};
 use integration_tests::{bin_path, free_port, ChildGuard, Client, ServerProcess, DEADLINE};
+use lanchat_client::tls::PLAINTEXT_WARNING;
 
 /// `lanchat` with piped stdio. Killed and reaped on drop (its [`ChildGuard`]).
 struct Scripted {
@@ -29,7 +31,8 @@ impl Scripted {
     #[track_caller]
     fn spawn_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Scripted {
         let mut cmd = Command::new(bin_path("lanchat"));
-        cmd.args(args);
+        // The servers here speak plaintext (the harness's default); `env` may say otherwise.
+        cmd.args(args).env("LANCHAT_PLAINTEXT", "1");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -165,7 +168,8 @@ fn piped_lines_are_sent_and_received_lines_printed_plain() {
             "escape or bell in {line:?}"
         );
     }
-    assert!(err.is_empty(), "{err}");
+    // Only the warning that the connection is not encrypted.
+    assert_eq!(err, format!("{PLAINTEXT_WARNING}\n"));
 }
 
 #[test]
@@ -282,7 +286,9 @@ fn the_server_going_away_ends_the_client_even_with_stdin_open() {
     assert_eq!(status.code(), Some(3), "{err}");
     assert_eq!(
         err,
-        "lanchat: the server closed the connection: server shutting down\n"
+        format!(
+            "{PLAINTEXT_WARNING}\nlanchat: the server closed the connection: server shutting down\n"
+        )
     );
 }
 
@@ -483,7 +489,7 @@ fn a_failed_write_to_stdout_is_a_non_zero_exit() {
         .expect("/dev/full");
     let mut child = ChildGuard(
         Command::new(bin_path("lanchat"))
-            .args([&addr, "--name", "bot"])
+            .args([&addr, "--name", "bot", "--plaintext"])
             .stdin(Stdio::piped())
             .stdout(full)
             .stderr(Stdio::piped())
@@ -667,4 +673,358 @@ fn a_script_does_lines_in_rooms_with_in_and_reads_every_room_line_tagged() {
     bot.send("<quit>");
     let (status, out, err) = bot.finish();
     assert!(status.success(), "{status:?}: {err}: {out:#?}");
+}
+
+// ----- TLS and trust on first use -----------------------------------------------------------
+
+/// A TLS server (the tests' shared key), flood control off, and its fingerprint.
+fn tls_server() -> (ServerProcess, String) {
+    let server = ServerProcess::start_tls(&["--rate", "0"]);
+    let fp = server.fingerprint();
+    (server, fp)
+}
+
+/// `lanchat <args> --known-servers <known>` speaking TLS (its default).
+#[track_caller]
+fn spawn_tls(args: &[&str], known: &std::path::Path) -> Scripted {
+    let known = known.to_str().expect("utf-8 path");
+    let args = [args, &["--known-servers", known, "--no-timestamps"]].concat();
+    Scripted::spawn_env(&args, &[("LANCHAT_PLAINTEXT", std::path::Path::new("0"))])
+}
+
+#[test]
+fn two_clients_chat_encrypted_one_trusting_on_first_use_one_by_fingerprint() {
+    let (server, fp) = tls_server();
+    let addr = server.addr().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (known_a, known_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let mut ann = spawn_tls(&[&addr, "--name", "ann", "--accept-new"], &known_a);
+    ann.expect_line("* here now (1): ann");
+    let mut bob = spawn_tls(&[&addr, "--name", "bob", "--trust", &fp], &known_b);
+    bob.expect_line("* here now (2): ann, bob");
+    bob.send("this goes encrypted");
+    ann.expect_line("<bob> this goes encrypted");
+    ann.send("so does this");
+    bob.expect_line("<ann> so does this");
+    bob.send("<quit>");
+    ann.send("<quit>");
+    let line = format!("{addr} {fp}\n");
+    for (who, mut client, known) in [("bob", bob, &known_b), ("ann", ann, &known_a)] {
+        let (status, _, err) = client.finish();
+        assert!(status.success(), "{who}: {status:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "The connection is encrypted (TLS 1.3); the server's key is {fp}."
+            )),
+            "{who}: {err}"
+        );
+        assert!(err.contains("now remembered in"), "{who}: {err}");
+        assert_eq!(std::fs::read_to_string(known).expect("known_servers"), line);
+    }
+    // Known now: no flag needed, nothing new written.
+    let mut again = spawn_tls(&[&addr, "--name", "ann"], &known_a);
+    again.expect_line("* here now (1): ann");
+    again.send("<quit>");
+    let (status, _, err) = again.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(!err.contains("remembered"), "{err}");
+}
+
+/// The real client talks to the real server through a relay that records every byte: `bot`
+/// sends a secret, `ann` (a harness client on the server) answers with another; what the relay
+/// carried.
+/// `fp` is the server's fingerprint when it speaks TLS.
+fn chat_of_the_binaries_through_a_relay(server: &ServerProcess, fp: Option<&str>) -> Vec<u8> {
+    let relay = Recorder::to(server.addr());
+    let relayed = relay.addr.to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tls = fp.is_some();
+    let mut ann = match fp {
+        Some(fp) => Client::join_tls(server.addr(), fp.parse().expect("fp"), "ann"),
+        None => Client::join(server.addr(), "ann"),
+    };
+    let args = [&relayed[..], "--name", "bot-4242", "--accept-new"];
+    let mut bot = if tls {
+        spawn_tls(&args, &tmp.path().join("known_servers"))
+    } else {
+        Scripted::spawn(&[&relayed, "--name", "bot-4242", "--no-timestamps"])
+    };
+    ann.expect("JOIN bot-4242");
+    bot.send("the-outgoing-secret-4711");
+    ann.expect("MSG bot-4242 the-outgoing-secret-4711");
+    ann.send("/msg bot-4242 the-incoming-secret-0815");
+    bot.expect_line("! [private] <ann> the-incoming-secret-0815");
+    bot.send("<quit>");
+    let (status, _, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    relay.finish()
+}
+
+#[test]
+fn a_relay_between_the_real_client_and_server_sees_no_plaintext() {
+    let secrets: [&[u8]; 4] = [
+        b"the-outgoing-secret-4711",
+        b"the-incoming-secret-0815",
+        b"bot-4242",
+        b"HELLO ",
+    ];
+    // In plaintext the relay reads everything: the check below can fail.
+    let plain = server();
+    let wire = chat_of_the_binaries_through_a_relay(&plain, None);
+    for secret in secrets {
+        assert!(contains(&wire, secret), "{secret:?} not seen in plaintext");
+    }
+    let (tls, fp) = tls_server();
+    let wire = chat_of_the_binaries_through_a_relay(&tls, Some(&fp));
+    assert!(
+        wire.len() > 1000,
+        "the session went through: {} bytes",
+        wire.len()
+    );
+    for secret in secrets {
+        assert!(!contains(&wire, secret), "{secret:?} readable on the wire");
+    }
+}
+
+#[test]
+fn first_contact_without_a_terminal_is_refused_naming_the_two_ways_on() {
+    let (server, fp) = tls_server();
+    let addr = server.addr().to_string();
+    let mut ann = Client::join_tls(server.addr(), fp.parse().expect("fp"), "ann");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    let mut bot = spawn_tls(&[&addr, "--name", "bot"], &known);
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    for want in [
+        &format!("lanchat: {addr} is a server you have not trusted before")[..],
+        &fp,
+        "--trust SHA256:",
+        "--accept-new",
+        "nothing was sent",
+    ] {
+        assert!(err.contains(want), "{want:?} missing in {err}");
+    }
+    assert!(!known.exists(), "nothing remembered");
+    assert_eq!(ann.sync(), Vec::<String>::new(), "bot never joined");
+}
+
+#[test]
+fn a_trust_flag_with_another_key_is_refused_with_exit_4() {
+    let (server, fp) = tls_server();
+    let addr = server.addr().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    let wrong = lanchat_proto::Fingerprint::from_digest([3; 32]).to_string();
+    let mut bot = spawn_tls(&[&addr, "--name", "bot", "--trust", &wrong], &known);
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(4), "{err}");
+    assert!(err.contains(&fp) && err.contains(&wrong), "{err}");
+    assert!(err.contains("not the one given with --trust"), "{err}");
+    assert!(!known.exists());
+}
+
+#[test]
+fn a_changed_key_is_refused_loudly_with_exit_4_and_only_trust_gets_past_it() {
+    let (server, fp) = tls_server();
+    let addr = server.addr().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    let old = lanchat_proto::Fingerprint::from_digest([5; 32]).to_string();
+    let before = format!("# my servers\n{addr} {old}\nother:7070 {old}\n");
+    std::fs::write(&known, &before).expect("write known_servers");
+    // --accept-new is for servers met for the first time, never for a changed key.
+    let mut bot = spawn_tls(&[&addr, "--name", "bot", "--accept-new"], &known);
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(4), "{err}");
+    for want in [
+        &format!("THE KEY OF SERVER {addr} HAS CHANGED")[..],
+        &format!("remembered: {old}"),
+        &format!("presented:  {fp}"),
+        &format!("delete line 2 of {}", known.display()),
+        "--trust",
+    ] {
+        assert!(err.contains(want), "{want:?} missing in {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&known).expect("read"), before);
+
+    let mut bot = spawn_tls(&[&addr, "--name", "bot", "--trust", &fp], &known);
+    bot.expect_line("* here now (1): bot");
+    bot.send("<quit>");
+    let (status, _, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    assert_eq!(
+        std::fs::read_to_string(&known).expect("read"),
+        format!("# my servers\nother:7070 {old}\n{addr} {fp}\n"),
+        "the line replaced, the rest kept"
+    );
+}
+
+#[test]
+fn a_plaintext_server_is_named_as_such_and_not_joined() {
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut ann = Client::join(server.addr(), "ann");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut bot = spawn_tls(
+        &[&addr, "--name", "bot", "--accept-new"],
+        &tmp.path().join("k"),
+    );
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "lanchat: {addr}: this server is not encrypted; use --plaintext to connect anyway\n"
+        )
+    );
+    assert_eq!(ann.sync(), Vec::<String>::new(), "bot never joined");
+}
+
+#[test]
+fn plaintext_with_a_trust_flag_is_a_flag_error() {
+    let out = Command::new(bin_path("lanchat"))
+        .args(["127.0.0.1", "--plaintext", "--accept-new"])
+        .output()
+        .expect("run lanchat");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--accept-new"), "{err}");
+}
+
+#[test]
+fn discovery_marks_the_servers_whose_key_is_known() {
+    let server = ServerProcess::discoverable_tls("tlsroom");
+    let fp = server.fingerprint();
+    let port = server.addr().port().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    std::fs::write(&known, format!("127.0.0.1:{port} {fp}\n")).expect("write");
+    let mut bot = spawn_tls(&discover_args(&port, &[]), &known);
+    bot.expect_line("* here now (1): bot");
+    bot.send("<quit>");
+    let (status, _, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    let short: String = fp.chars().take("SHA256:".len() + 12).collect();
+    assert!(
+        err.contains(&format!("encrypted, key {short}…, known")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_discovery_reply_is_never_trusted_an_unknown_server_found_is_first_contact() {
+    // The reply carries the server's real fingerprint; without a terminal the client still
+    // refuses a server it has not trusted, as if its address had been typed.
+    let server = ServerProcess::discoverable_tls("tlsroom");
+    let fp = server.fingerprint();
+    let port = server.addr().port().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    let mut bot = spawn_tls(&discover_args(&port, &[]), &known);
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    let short: String = fp.chars().take("SHA256:".len() + 12).collect();
+    assert!(
+        err.contains(&format!("encrypted, key {short}…, new to you")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "lanchat: 127.0.0.1:{port} is a server you have not trusted before"
+        )),
+        "{err}"
+    );
+    assert!(!known.exists(), "nothing remembered");
+}
+
+/// An office CA (its certificate in `dir/<name>.pem`) and, when `server_cert`, a certificate
+/// and key for 127.0.0.1 signed by it (`dir/cert.pem`, `dir/key.pem`, the key 0600).
+fn office_ca(dir: &std::path::Path, name: &str, server_cert: bool) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("ca");
+    std::fs::write(dir.join(format!("{name}.pem")), ca.pem()).expect("write ca");
+    if server_cert {
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("params")
+            .signed_by(&key, &ca)
+            .expect("sign");
+        std::fs::write(dir.join("cert.pem"), cert.pem()).expect("write cert");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join("key.pem"))
+            .and_then(|mut f| f.write_all(key.serialize_pem().as_bytes()))
+            .expect("write key");
+    }
+}
+
+#[test]
+fn with_an_office_ca_the_server_is_checked_against_it_instead_of_remembered() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    office_ca(dir, "office", true);
+    office_ca(dir, "stranger", false);
+    let path = |f: &str| dir.join(f).to_str().expect("utf-8").to_owned();
+    let server = ServerProcess::start_tls(&[
+        "--rate",
+        "0",
+        "--tls-cert",
+        &path("cert.pem"),
+        "--tls-key",
+        &path("key.pem"),
+    ]);
+    let fp = server.fingerprint();
+    let addr = server.addr().to_string();
+    let plaintext_off = [("LANCHAT_PLAINTEXT", std::path::Path::new("0"))];
+    let args = |ca: &str| {
+        let mut a = vec![addr.clone(), "--name".into(), "bot".into()];
+        a.extend(["--no-timestamps".into(), "--ca".into(), path(ca)]);
+        a
+    };
+    let owned = args("office.pem");
+    let owned: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let mut bot = Scripted::spawn_env(&owned, &plaintext_off);
+    bot.expect_line("* here now (1): bot");
+    bot.send("<quit>");
+    let (status, _, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(err.contains(&format!("the server's key is {fp}")), "{err}");
+
+    let owned = args("stranger.pem");
+    let owned: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let mut bot = Scripted::spawn_env(&owned, &plaintext_off);
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("TLS handshake failed"), "{err}");
+}
+
+#[test]
+fn a_full_tls_server_is_reported_as_closing_during_the_handshake() {
+    let server = ServerProcess::start_tls(&["--max-clients", "1"]);
+    let _only = Client::join_tls(
+        server.addr(),
+        server.fingerprint().parse().expect("fp"),
+        "only",
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let addr = server.addr().to_string();
+    let mut bot = spawn_tls(
+        &[&addr, "--name", "bot", "--accept-new"],
+        &tmp.path().join("k"),
+    );
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "closed the connection during the TLS handshake (a full server, or one limiting \
+             connections from your address, does that)"
+        ),
+        "{err}"
+    );
 }

@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use integration_tests::load::report::{parse_json_line, Value};
+use integration_tests::load::report::{parse_json_line, Value, Wire};
 use integration_tests::load::{self, Options, Scenario};
 use integration_tests::{bin_path, ServerProcess, TestServer};
 
@@ -27,10 +27,19 @@ fn json_of(out: &Output) -> std::collections::BTreeMap<String, Value> {
 
 #[test]
 fn small_scenario_delivers_everything_once_and_in_order() {
-    let server = TestServer::start();
+    for (server, plaintext) in [(TestServer::start(), true), (TestServer::tls(), false)] {
+        small_scenario_against(&server, plaintext);
+    }
+}
+
+#[track_caller]
+fn small_scenario_against(server: &TestServer, plaintext: bool) {
     let mut opts = Options::new(Scenario::Small, server.addr());
     opts.timeout = Duration::from_secs(60);
+    opts.plaintext = plaintext;
     let report = load::run(&opts).expect("run the small scenario");
+    let wire = if plaintext { Wire::Plain } else { Wire::Tls };
+    assert_eq!(report.wire, wire);
     assert!(report.passed(), "{}", report.to_table());
     assert_eq!(report.connected, 50);
     assert_eq!(report.sent, 1_000);
@@ -55,9 +64,15 @@ fn small_scenario_delivers_everything_once_and_in_order() {
 
 #[test]
 fn a_small_run_in_rooms_delivers_each_message_to_its_room_only() {
-    // 60 clients: 6 rooms of 20 (each client in two of them), one sender per room.
-    let server = TestServer::start();
+    // 60 clients: 6 rooms of 20 (each client in two of them), one sender per room; both ways.
+    for (server, plaintext) in [(TestServer::start(), true), (TestServer::tls(), false)] {
+        rooms_against(&server, plaintext);
+    }
+}
+
+fn rooms_against(server: &TestServer, plaintext: bool) {
     let mut opts = Options::new(Scenario::Small, server.addr());
+    opts.plaintext = plaintext;
     opts.timeout = Duration::from_secs(60);
     opts.shape.clients = 60;
     opts.shape.senders = 6;
@@ -77,7 +92,7 @@ fn a_small_run_in_rooms_delivers_each_message_to_its_room_only() {
 
 #[test]
 fn the_binary_reports_server_figures_as_json() {
-    let server = ServerProcess::start(&["--rate", "0"]);
+    let server = ServerProcess::start_tls(&["--rate", "0"]);
     let (addr, pid) = (server.addr().to_string(), server.pid().to_string());
     let out = load_bin(&[
         "--scenario",
@@ -91,6 +106,7 @@ fn the_binary_reports_server_figures_as_json() {
     let run = json_of(&out);
     assert_eq!(out.status.code(), Some(0), "{run:?}");
     assert_eq!(run.get("pass"), Some(&Value::Bool(true)));
+    assert_eq!(run.get("wire"), Some(&Value::Str("tls".into())));
     assert_eq!(run.get("delivered").and_then(Value::num), Some(49_000.0));
     let rss = run.get("server_rss_settled").and_then(Value::num);
     assert!(
@@ -104,7 +120,14 @@ fn messages_dropped_by_flood_control_fail_the_run() {
     // Default flood control (10 lines/s, burst 20) drops most of an unpaced sender's lines.
     let server = ServerProcess::start(&[]);
     let addr = server.addr().to_string();
-    let out = load_bin(&["--scenario", "small", "--addr", &addr, "--json"]);
+    let out = load_bin(&[
+        "--scenario",
+        "small",
+        "--addr",
+        &addr,
+        "--json",
+        "--plaintext",
+    ]);
     let run = json_of(&out);
     assert_eq!(out.status.code(), Some(1), "{run:?}");
     assert_eq!(run.get("pass"), Some(&Value::Bool(false)));
@@ -119,7 +142,14 @@ fn messages_dropped_by_flood_control_fail_the_run() {
 fn a_full_server_fails_the_run_while_connecting() {
     let server = ServerProcess::start(&["--rate", "0", "--max-clients", "10"]);
     let addr = server.addr().to_string();
-    let out = load_bin(&["--scenario", "small", "--addr", &addr, "--json"]);
+    let out = load_bin(&[
+        "--scenario",
+        "small",
+        "--addr",
+        &addr,
+        "--json",
+        "--plaintext",
+    ]);
     let run = json_of(&out);
     assert_eq!(out.status.code(), Some(1), "{run:?}");
     let outcome = match run.get("outcome") {
@@ -148,6 +178,7 @@ fn a_frozen_server_fails_the_run_as_stalled_long_before_the_timeout() {
     let mut opts = Options::new(Scenario::Small, server.addr());
     opts.timeout = Duration::from_secs(120);
     opts.stall = Duration::from_secs(1);
+    opts.plaintext = true;
     let started = std::time::Instant::now();
     let result = load::run(&opts);
     // Thawed before asserting, so that the server's Drop guard can stop it normally.
@@ -180,6 +211,7 @@ fn a_join_storm_of_wide_names_with_a_full_history_settles_in_memory_linear_in_th
     opts.shape.hold = Duration::from_millis(100);
     opts.timeout = Duration::from_secs(60);
     opts.server_pid = Some(server.pid());
+    opts.plaintext = true;
     let report = load::run(&opts).expect("run the storm scenario");
     assert!(report.passed(), "{}", report.to_table());
     assert_eq!(report.connected, 500);

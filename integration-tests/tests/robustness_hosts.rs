@@ -89,9 +89,11 @@ fn joins_and_leaves(lines: &[String]) -> usize {
 #[test]
 fn a_churning_host_shows_members_its_join_burst_then_two_visits_a_second_and_a_second_host_chats_on(
 ) {
-    // The server's defaults, loopback not exempt; its clock stands still unless moved.
+    // The server's defaults, loopback not exempt (but the line protocol in plaintext, as the
+    // red team spoke it); its clock stands still unless moved.
     let server = TestServer::with_manual_clock(Config {
         no_discovery: true,
+        plaintext: true,
         ..Config::loopback()
     });
     let addr = server.addr();

@@ -49,7 +49,7 @@ fn fingerprint_of(dir: &Path) -> String {
 fn start_in(dir: &Path, extra: &[&str]) -> ServerProcess {
     let mut args = vec!["--state-dir", dir.to_str().expect("utf-8")];
     args.extend_from_slice(extra);
-    ServerProcess::start(&args)
+    ServerProcess::start_tls(&args)
 }
 
 #[test]

@@ -25,6 +25,11 @@ fn make_key(dir: &Path) -> String {
         .to_owned()
 }
 
+/// The key `server` (a TLS one) presents.
+fn fingerprint(server: &ServerProcess) -> lanchat_proto::Fingerprint {
+    server.fingerprint().parse().expect("a fingerprint")
+}
+
 /// Copy `from`'s key and certificate over `cert` and `key` (as an operator renewing them).
 fn install(from: &Path, cert: &Path, key: &Path) {
     std::fs::copy(from.join("cert.pem"), cert).expect("copy cert");
@@ -33,9 +38,11 @@ fn install(from: &Path, cert: &Path, key: &Path) {
 
 #[test]
 fn sighup_logs_a_reload_and_nobody_connected_notices() {
-    let server = ServerProcess::start(&["--rate", "0"]);
-    let mut ann = Client::join(server.addr(), "ann");
-    let mut bob = Client::join(server.addr(), "bob");
+    let server = ServerProcess::start_tls(&["--rate", "0"]);
+    let fp = fingerprint(&server);
+    let join = |name| Client::join_tls(server.addr(), fp, name);
+    let mut ann = join("ann");
+    let mut bob = join("bob");
     ann.expect("JOIN bob");
     for n in 1..=3 {
         server.signal(libc::SIGHUP);
@@ -52,7 +59,7 @@ fn sighup_logs_a_reload_and_nobody_connected_notices() {
     assert_eq!(ann.sync(), Vec::<String>::new());
     assert_eq!(bob.sync(), Vec::<String>::new());
     // And it still takes newcomers.
-    let carl = Client::join(server.addr(), "carl");
+    let carl = join("carl");
     ann.expect("JOIN carl");
     drop(carl);
     let log = server.log();
@@ -80,14 +87,14 @@ fn sighup_rereads_the_operators_certificate_and_keeps_the_old_one_when_the_new_i
     let (fp1, fp2) = (make_key(&first), make_key(&second));
     let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
     install(&first, &cert, &key);
-    let server = ServerProcess::start(&[
+    let server = ServerProcess::start_tls(&[
         "--tls-cert",
         cert.to_str().expect("utf-8"),
         "--tls-key",
         key.to_str().expect("utf-8"),
     ]);
     assert_eq!(server.fingerprint(), fp1);
-    let mut ann = Client::join(server.addr(), "ann");
+    let mut ann = Client::join_tls(server.addr(), fp1.parse().expect("fp"), "ann");
     let reload = |n: usize| {
         server.signal(libc::SIGHUP);
         server.wait_for_log("SIGHUP: reload: ", n);
@@ -120,6 +127,12 @@ fn sighup_rereads_the_operators_certificate_and_keeps_the_old_one_when_the_new_i
         )),
         "{line}"
     );
+    // New connections get the new key (a client pinned to the old one is refused); ann,
+    // connected under the old one, notices nothing.
+    let bob = Client::join_tls(server.addr(), fp2.parse().expect("fp"), "bob");
+    ann.expect("JOIN bob");
+    drop(bob);
+    ann.expect("LEAVE bob disconnected");
 
     // A key that does not belong to the certificate: the one in force stays.
     std::fs::copy(first.join("key.pem"), &key).expect("copy key");

@@ -123,8 +123,9 @@ pub struct Config {
 
     /// Serve without encryption, as protocol v1 over bare TCP (for nc and trusted networks):
     /// anyone on the network can read the traffic.
-    #[arg(long, env = "LANCHAT_PLAINTEXT", conflicts_with_all = ["tls_cert", "tls_key"],
-          value_parser = parse_switch)]
+    /// (Not `conflicts_with` the certificate flags: clap would count `LANCHAT_PLAINTEXT=0` as
+    /// given; [`Config::validate`] checks it.)
+    #[arg(long, env = "LANCHAT_PLAINTEXT", value_parser = parse_switch)]
     pub plaintext: bool,
 
     /// Directory for the server's key and certificate, and the history and notes that survive
@@ -221,6 +222,22 @@ impl Config {
             port: 0,
             ..Config::default()
         }
+    }
+
+    /// What clap cannot check: `--plaintext` (or `LANCHAT_PLAINTEXT` on) with a certificate,
+    /// which would ask for both TLS and plaintext on one port.
+    ///
+    /// # Errors
+    /// The message for the user.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.plaintext && (self.tls_cert.is_some() || self.tls_key.is_some()) {
+            return Err(
+                "--plaintext (or LANCHAT_PLAINTEXT) cannot be used with --tls-cert / \
+                        --tls-key: a server speaks TLS or plaintext, never both on one port"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     /// The TCP address to bind.
@@ -452,17 +469,24 @@ mod tests {
             &["x", "--trusted-hosts", "10.0.0.1/8"],
             &["x", "--trusted-hosts", "localhost"],
             &["x", "--tls-key", "k.pem"],
-            &[
-                "x",
-                "--plaintext",
-                "--tls-cert",
-                "c.pem",
-                "--tls-key",
-                "k.pem",
-            ],
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?}");
         }
+        let both = [
+            "x",
+            "--plaintext",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ];
+        let both = Config::try_parse_from(both).expect("parses");
+        assert!(both.validate().is_err(), "TLS and plaintext on one port");
+        let tls = Config::try_parse_from(["x", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+        assert!(
+            tls.is_ok_and(|c| c.validate().is_ok()),
+            "a certificate alone is fine"
+        );
         // ... and the bounds themselves are taken.
         let edge = [
             "x",

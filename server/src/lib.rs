@@ -4,7 +4,7 @@
 //! them:
 //! - [`event_loop`]: the reactor, in rooms of its own: accept, read, flush, timers, shutdown and
 //!   signals, discovery.
-//! - [`transport`]: the seam between a socket and plaintext (plain TCP today).
+//! - [`transport`]: the seam between a socket and plaintext: plain TCP, or TLS 1.3 over rustls.
 //! - [`conn`]: one connection's buffers and the queue/flush rules, and the connection table.
 //! - [`room`]: the chat logic, as plain code fed lines and time and returning frames through an
 //!   [`outbox::Outbox`].

@@ -125,6 +125,30 @@ pub const READ_CHUNK: usize = 64 * 1024;
 /// in the next round (which then polls without blocking).
 pub const READ_BUDGET_PER_ROUND: usize = 256 * 1024;
 
+/// Plaintext a TLS connection encrypts at a time: four full records (as few as the plaintext
+/// allows). The next chunk is taken only once the ciphertext before it is out (a flush goes
+/// on chunk by chunk while the socket takes them), so a reader that falls behind holds at most
+/// this much of private ciphertext; its backlog stays in the shared frames of its queue.
+pub const TLS_WRITE_CHUNK: usize = 64 * 1024;
+
+/// What a TLS connection's expanded AEAD keys (one each way, built when records are sealed or
+/// opened) hold, roughly: counted toward the next heap trim, at which connections with nothing
+/// to send let them go, so that a connection at rest keeps only its secrets.
+pub const TLS_KEYS_BYTES: usize = 1024;
+
+/// After rustls refused a peer's input, at most this many queued messages (handshake messages,
+/// then the alert that says why) are sent before the close: a bound on a loop, not a budget
+/// anyone should meet (a failed handshake has two or three).
+pub const TLS_MESSAGES_AFTER_FAILURE: usize = 8;
+
+/// `ClientHello`s answered per poll round (the rest first thing next round). Each answer costs a
+/// key exchange and a signature, ~0.1-0.15 ms of CPU (docs/BENCHMARKS.md), so a flood of
+/// handshakes adds at most ~15-20 ms to a round and the chat of those in the room goes on. Not
+/// fewer: every round in which people join flushes their `JOIN`s to everyone, so a join storm
+/// taken in smaller slices costs more rounds of flushing everyone (4,000 joins over TLS with 32
+/// per round cost 2.2x the server CPU of 128, and 64 1.5x; 256 saved nothing more).
+pub const TLS_HANDSHAKES_PER_ROUND: usize = 128;
+
 /// Buffer memory freed since the last trim that makes the loop schedule one ([`crate::memory`]):
 /// 1 MiB is noise for RSS, and below it trimming is not worth its page faults.
 pub const TRIM_AFTER_FREED: usize = 1 << 20;

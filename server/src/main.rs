@@ -5,13 +5,18 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
 use lanchat_server::persist::Placement;
 use lanchat_server::tls::{Identity, KeySource, Mode, Origin};
 use lanchat_server::{sockets, Config, Exit, Server, Signals};
 
 fn main() -> ExitCode {
     let mut config = Config::parse();
+    if let Err(msg) = config.validate() {
+        Config::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, msg)
+            .exit();
+    }
     lanchat_server::logger::init();
     let result = if config.fingerprint {
         print_fingerprint(&config)
@@ -64,7 +69,7 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
             config.history_bound() >> 20
         );
     }
-    let mut server = Server::bind(config)
+    let mut server = Server::bind(config, &mode)
         .with_context(|| format!("cannot listen on {}", config.addr()))?
         .with_state(&Placement::from_env(config));
     if let Mode::Tls(identity) = &mode {
@@ -121,8 +126,6 @@ fn log_mode(mode: &Mode) {
                     log::info!("key {key}, certificate {cert}: fingerprint {fingerprint}");
                 }
             }
-            // Until the event loop drives rustls, the port still speaks the line protocol.
-            log::warn!("TLS is not served yet: this build still speaks plaintext on its port");
         }
     }
 }

@@ -4,26 +4,29 @@
 //! Everything above this seam works on plaintext: the decoder is fed what [`Transport::read`]
 //! yields, and the flush hands [`Transport::write`] the queued frames (shared broadcast frames
 //! included) as one vectored write. Plain TCP ([`Link::Plain`]) passes both through to the
-//! socket. A transport that has work of its own between the two ends (TLS: a handshake, records,
-//! alerts, `close_notify`) fits the same calls:
+//! socket; TLS ([`Link::Tls`], [`tls::TlsLink`]) has work of its own between the two ends (a
+//! handshake, records, alerts, `close_notify`), which fits the same calls:
 //!
 //! - a read may take bytes off the socket without yielding plaintext ([`Input::Consumed`]):
 //!   a handshake message or a partial record;
 //! - a transport may hold bytes of its own to write ([`Transport::backlog`]): the loop keeps
-//!   the connection on the flush list and WRITABLE interest while it does, checks it after
-//!   every read (a handshake answer is due), and counts it as unsent for the write-stall
-//!   timer;
-//! - [`Transport::write`] takes plaintext and answers how much it took: a TLS transport
-//!   encrypts at flush time from the shared plaintext (records are per connection; frames are
-//!   stored once), writing its own backlog first;
+//!   the connection on the flush list and WRITABLE interest while it does, checks
+//!   [`Transport::wants_write`] after every read (a handshake answer is due, or the handshake
+//!   just finished and the greeting waits), and counts the backlog as unsent for the
+//!   write-stall timer;
+//! - [`Transport::write`] takes plaintext and answers how much it took: TLS encrypts at flush
+//!   time from the shared plaintext (records are per connection; frames are stored once),
+//!   writing its own backlog first;
 //! - [`Transport::close_write`] ends the stream after the last byte (`close_notify`, then FIN);
-//! - [`Transport::is_handshaking`]: a connection closed before its transport is set up is
-//!   dropped at once, since nothing can be said over it. The room's handshake deadline (a name
-//!   within `--handshake-timeout`) bounds the transport's handshake too, as no name can arrive
-//!   before it completes.
+//! - [`Transport::is_handshaking`]: nothing queued can go out before the transport is set up,
+//!   and a connection closed in that state is dropped at once, since nothing can be said over
+//!   it. The room's handshake deadline (a name within `--handshake-timeout`) bounds the
+//!   transport's handshake too, as no name can arrive before it completes.
 //!
 //! The event loop registers a transport with mio through [`mio::event::Source`] (readiness is
 //! the socket's), so a transport is `Transport + Source`.
+
+pub mod tls;
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
@@ -85,6 +88,13 @@ pub trait Transport {
         0
     }
 
+    /// The connection should be flushed even if nothing new was queued: the transport has a
+    /// backlog, or it has just been set up and the plaintext queued meanwhile (the greeting)
+    /// can go now.
+    fn wants_write(&self) -> bool {
+        self.backlog() > 0
+    }
+
     /// End the stream for writing once everything is out: the transport's own end-of-stream
     /// (TLS `close_notify`), then the socket's FIN. Called when no plaintext is left, again
     /// while it answers [`Closed::Pending`].
@@ -101,53 +111,182 @@ pub trait Transport {
     fn is_handshaking(&self) -> bool {
         false
     }
+
+    /// The next input is the costly part of setting up (a TLS `ClientHello`: a key exchange
+    /// and a signature), which the loop rations per round.
+    fn awaits_hello(&self) -> bool {
+        false
+    }
+
+    /// Let go of what the transport can rebuild when it next needs it (TLS: the expanded
+    /// AEAD keys): the loop calls it on connections with nothing to send, at its heap trim.
+    fn rest(&mut self) {}
+
+    /// Whether state [`Transport::rest`] would let go of was built since it was last asked
+    /// (the loop counts it toward its next heap trim).
+    fn take_built(&mut self) -> bool {
+        false
+    }
 }
 
-/// The transports a connection can run over; the loop's connections are `Conn<Link>`. A new
-/// transport (TLS) is a new variant, its arm in each match below, and its construction in the
-/// accept path (`event_loop::accept`).
+/// The socket under a transport: a byte stream that can also end its write side and be set
+/// to reset on close. A mio `TcpStream` in the loop; an in-memory stream in unit tests.
+pub trait Socket: Read + Write {
+    /// Shut the write side (FIN).
+    ///
+    /// # Errors
+    /// The OS's.
+    fn shutdown_write(&self) -> io::Result<()>;
+
+    /// Make the coming close a reset (`SO_LINGER 0`).
+    fn reset_on_close(&self);
+}
+
+impl Socket for TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+
+    fn reset_on_close(&self) {
+        let _ = socket2::SockRef::from(self).set_linger(Some(Duration::ZERO));
+    }
+}
+
+/// The transports a connection can run over; the loop's connections are `Conn<Link>`. The
+/// accept path (`event_loop::accept`) chooses one per connection from the server's mode: a
+/// server is TLS or plaintext, never both on one port.
 #[derive(Debug)]
 pub enum Link {
-    /// Plain TCP: plaintext is what the socket carries.
+    /// Plain TCP (`--plaintext`): plaintext is what the socket carries.
     Plain(TcpStream),
+    /// TLS 1.3 over TCP.
+    Tls(Tls),
+}
+
+/// A TLS link, boxed (plain connections should not pay for its state in every table slot),
+/// with its backlog kept beside the box: queueing a frame for a connection asks for it (the
+/// send queue's cap counts it), and a broadcast to 10,000 must not chase 10,000 pointers for
+/// it. Every call that can change the backlog updates the copy.
+#[derive(Debug)]
+pub struct Tls {
+    link: Box<tls::TlsLink<TcpStream>>,
+    backlog: usize,
+}
+
+impl Link {
+    /// A TLS link.
+    pub fn tls(link: tls::TlsLink<TcpStream>) -> Link {
+        Link::Tls(Tls {
+            backlog: link.backlog(),
+            link: Box::new(link),
+        })
+    }
+}
+
+impl Tls {
+    /// Run `f` on the link, then note its backlog.
+    fn with<R>(&mut self, f: impl FnOnce(&mut tls::TlsLink<TcpStream>) -> R) -> R {
+        let r = f(&mut self.link);
+        self.backlog = self.link.backlog();
+        r
+    }
 }
 
 impl Transport for Link {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
         match self {
             Link::Plain(s) => plain_read(s, buf),
+            Link::Tls(t) => t.with(|l| l.read(buf)),
         }
     }
 
     fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Link::Plain(s) => plain_write(s, bufs),
+            Link::Tls(t) => t.with(|l| l.write(bufs)),
+        }
+    }
+
+    fn backlog(&self) -> usize {
+        match self {
+            Link::Plain(_) => 0,
+            Link::Tls(t) => t.backlog,
+        }
+    }
+
+    fn wants_write(&self) -> bool {
+        match self {
+            Link::Plain(_) => false,
+            Link::Tls(t) => t.link.wants_write(),
         }
     }
 
     fn close_write(&mut self) -> io::Result<Closed> {
         match self {
             Link::Plain(s) => {
-                s.shutdown(Shutdown::Write)?;
+                s.shutdown_write()?;
                 Ok(Closed::Done)
             }
+            Link::Tls(t) => t.with(|l| l.close_write()),
         }
     }
 
     fn reset_on_close(&mut self) {
         match self {
-            Link::Plain(s) => {
-                let _ = socket2::SockRef::from(&*s).set_linger(Some(Duration::ZERO));
-            }
+            Link::Plain(s) => Socket::reset_on_close(s),
+            Link::Tls(t) => t.link.reset_on_close(),
+        }
+    }
+
+    fn is_handshaking(&self) -> bool {
+        match self {
+            Link::Plain(_) => false,
+            Link::Tls(t) => t.link.is_handshaking(),
+        }
+    }
+
+    fn awaits_hello(&self) -> bool {
+        match self {
+            Link::Plain(_) => false,
+            Link::Tls(t) => t.link.awaits_hello(),
+        }
+    }
+
+    fn rest(&mut self) {
+        if let Link::Tls(t) = self {
+            t.link.rest();
+        }
+    }
+
+    fn take_built(&mut self) -> bool {
+        match self {
+            Link::Plain(_) => false,
+            Link::Tls(t) => t.link.take_built(),
+        }
+    }
+}
+
+impl Link {
+    /// The socket under the transport.
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Link::Plain(s) => s,
+            Link::Tls(t) => t.link.socket(),
+        }
+    }
+
+    /// The socket under the transport, to register it with the poll.
+    fn socket_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Link::Plain(s) => s,
+            Link::Tls(t) => t.link.socket_mut(),
         }
     }
 }
 
 impl std::os::fd::AsFd for Link {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        match self {
-            Link::Plain(s) => s.as_fd(),
-        }
+        self.socket().as_fd()
     }
 }
 
@@ -158,9 +297,7 @@ impl mio::event::Source for Link {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        match self {
-            Link::Plain(s) => s.register(registry, token, interest),
-        }
+        self.socket_mut().register(registry, token, interest)
     }
 
     fn reregister(
@@ -169,15 +306,11 @@ impl mio::event::Source for Link {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        match self {
-            Link::Plain(s) => s.reregister(registry, token, interest),
-        }
+        self.socket_mut().reregister(registry, token, interest)
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            Link::Plain(s) => s.deregister(registry),
-        }
+        self.socket_mut().deregister(registry)
     }
 }
 

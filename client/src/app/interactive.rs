@@ -13,11 +13,13 @@ use rustyline::{Config, Editor, EventHandler, GraphemeClusterMode, KeyCode, KeyE
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::{plain_io, Conn, NameReply, Target, CONNECT_TIMEOUT};
+use lanchat_client::conn::{plain_io, Conn, NameReply};
+use lanchat_client::connect::{connect as join_server, Asker, Secured, Security, Target};
 use lanchat_client::discovery::{self, Pick};
 use lanchat_client::editor::{
     edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, SwitchRoom, Typing,
 };
+use lanchat_client::known_servers::{is_yes, Ui, TRUST_QUESTION};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
 use lanchat_client::redraw::{Redo, Redraw};
@@ -29,8 +31,8 @@ use lanchat_client::signals::{self, InterruptFlag};
 use lanchat_proto::client::is_quit;
 
 use super::{
-    leave, lock, not_sent, quit, run_discovery, send_line, Args, Current, Latch, Link, OnEnd,
-    ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
+    leave, lock, not_sent, quit, run_discovery, send_line, Current, Latch, Link, OnEnd, ScreenSink,
+    SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
 };
 
 /// Prints through rustyline, above the line being edited (or straight to the terminal
@@ -74,15 +76,38 @@ fn prompt(rl: &mut Rl, text: &str) -> anyhow::Result<Option<String>> {
     }
 }
 
+/// At a terminal the user decides about a server met for the first time.
+struct RlAsker<'a>(&'a mut Rl);
+
+impl Asker for RlAsker<'_> {
+    fn ui(&self) -> Ui {
+        Ui::Terminal
+    }
+
+    fn ask(&mut self, text: &str) -> bool {
+        println!("{text}");
+        // Ctrl-C, Ctrl-D or a failing terminal: not a yes.
+        prompt(self.0, TRUST_QUESTION).is_ok_and(|a| a.as_deref().is_some_and(is_yes))
+    }
+
+    fn note(&mut self, text: &str) {
+        println!("{text}");
+    }
+}
+
 /// Ask for the server address (`?` looks for servers); `None` if the user gave up.
-fn ask_address(rl: &mut Rl, args: &Args, mut discover_now: bool) -> anyhow::Result<Option<String>> {
+fn ask_address(
+    rl: &mut Rl,
+    settings: &Settings,
+    mut discover_now: bool,
+) -> anyhow::Result<Option<String>> {
     if !discover_now {
         println!("{ADDRESS_HINT}");
     }
     loop {
         if discover_now {
             discover_now = false;
-            let found = run_discovery(args, &mut |l| println!("{l}"));
+            let found = run_discovery(settings, &mut |l| println!("{l}"));
             if found.is_empty() {
                 println!("Type the server's address instead (ask whoever runs it).");
             } else {
@@ -120,15 +145,18 @@ const ADDRESS_HINT: &str = "Which lanchat server? Type its address (e.g. 192.168
                             chatbox or chatbox:7071), or ? to look for servers on the LAN.";
 
 /// Connect: the address from the command line first, then whatever the user types, until a
-/// server greets us. `None` if the user gave up.
-fn connect(rl: &mut Rl, settings: &Settings) -> anyhow::Result<Option<(Conn, ServerAddr)>> {
-    let args = &settings.args;
+/// server greets us (and is trusted). `None` if the user gave up.
+fn connect(
+    rl: &mut Rl,
+    settings: &Settings,
+    security: &Security,
+) -> anyhow::Result<Option<(Conn, ServerAddr, Secured)>> {
     let mut given = settings.addr();
-    let mut discover_first = args.discover;
+    let mut discover_first = settings.args.discover;
     loop {
         let typed = match given.take() {
             Some(a) => a,
-            None => match ask_address(rl, args, std::mem::take(&mut discover_first))? {
+            None => match ask_address(rl, settings, std::mem::take(&mut discover_first))? {
                 Some(a) => a,
                 None => return Ok(None),
             },
@@ -142,8 +170,15 @@ fn connect(rl: &mut Rl, settings: &Settings) -> anyhow::Result<Option<(Conn, Ser
         };
         // Up to CONNECT_TIMEOUT per address and then the greeting's wait: say what is going on.
         println!("connecting to {addr} ...");
-        match Conn::connect(&addr, CONNECT_TIMEOUT) {
-            Ok((conn, _hello)) => return Ok(Some((conn, addr))),
+        match join_server(&addr, security, &mut RlAsker(rl)) {
+            Ok((conn, _hello, secured)) => {
+                // Before the name is asked: whether what you type is encrypted, and with
+                // which key, or the warning that it is not.
+                println!("{}", secured.notice());
+                return Ok(Some((conn, addr, secured)));
+            }
+            // A server not trusted (or not encrypted) ends the run with its own exit code.
+            Err(e) if e.is_final() => return Err(e.into()),
             Err(e) => println!("{e}"),
         }
     }
@@ -154,6 +189,7 @@ fn connect(rl: &mut Rl, settings: &Settings) -> anyhow::Result<Option<(Conn, Ser
 fn join(
     rl: &mut Rl,
     settings: &Settings,
+    security: &Security,
     mut conn: Conn,
     addr: &ServerAddr,
 ) -> anyhow::Result<Option<(Conn, String, String)>> {
@@ -185,7 +221,7 @@ fn join(
             // handshake timeout): connect again once and offer the same name.
             Ok(NameReply::Closed { .. }) | Err(_) if !reconnected => {
                 reconnected = true;
-                conn = Conn::connect(addr, CONNECT_TIMEOUT)?.0;
+                conn = join_server(addr, security, &mut RlAsker(rl))?.0;
                 given = Some(name);
             }
             Ok(NameReply::Closed { text }) => bail!("{} closed the connection: {text}", addr),
@@ -456,10 +492,11 @@ fn chat(
     if !driven {
         leave_on_interrupt(Arc::clone(&dumb_joined))?;
     }
-    let Some((conn, addr)) = connect(rl, settings)? else {
+    let security = settings.security()?;
+    let Some((conn, addr, secured)) = connect(rl, settings, &security)? else {
         return Ok(Outcome::Quit);
     };
-    let Some((conn, name, welcome)) = join(rl, settings, conn, &addr)? else {
+    let Some((conn, name, welcome)) = join(rl, settings, &security, conn, &addr)? else {
         return Ok(Outcome::Quit);
     };
     let welcome = lock(session).welcome(&name, &welcome, now_ms());
@@ -498,11 +535,16 @@ fn chat(
     };
     // On a terminal the client always comes back on its own.
     lock(session).set_reconnect(true);
+    let notes = Arc::clone(screen);
     let link = Link {
-        target: Target { addr },
+        target: Target {
+            addr,
+            security: security.joined_with(secured),
+        },
         outbox: outbox.clone(),
         write_timeout: None,
         current: current.clone(),
+        notes: Arc::new(move |text: &str| notes.print(format!("* {text}"))),
     };
     reader::spawn(
         conn,

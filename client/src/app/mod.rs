@@ -10,7 +10,7 @@ pub use lanchat_client::cli::Args;
 
 use std::fs;
 use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -20,8 +20,10 @@ use anyhow::Context as _;
 use lanchat_client::clock::{local, now_ms};
 use lanchat_client::commands::{self, Local};
 use lanchat_client::config::{self, Config, ConfigError};
-use lanchat_client::conn::{plain_io, Conn, JoinError, Target};
+use lanchat_client::conn::{plain_io, Conn, Transport as _};
+use lanchat_client::connect::{Asker, JoinError, NoAsker, Security, Target};
 use lanchat_client::discovery::{self, Found};
+use lanchat_client::known_servers::{self, KnownServers, TrustFlags, Ui};
 use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
 use lanchat_client::reader::Sink;
@@ -32,6 +34,8 @@ use lanchat_client::sanitize::sanitize;
 use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
 use lanchat_client::signals::{self, InterruptFlag};
+use lanchat_client::stream::Stream;
+use lanchat_client::tls::ca_config;
 
 /// The flags with the config file's defaults filled in where a flag was not given.
 pub struct Settings {
@@ -59,6 +63,36 @@ impl Settings {
             config_path,
             config,
         })
+    }
+
+    /// How connections are secured: plaintext, trust on first use, or an office CA.
+    ///
+    /// # Errors
+    /// `--ca`'s file cannot be read or holds no certificate.
+    pub fn security(&self) -> anyhow::Result<Security> {
+        let args = &self.args;
+        Ok(if args.plaintext {
+            Security::Plaintext
+        } else if let Some(ca) = &args.ca {
+            Security::Ca(ca_config(ca)?)
+        } else {
+            Security::Pinned {
+                known_servers: self.known_servers(),
+                flags: TrustFlags {
+                    accept_new: args.accept_new,
+                    trust: args.trust,
+                    joined: None,
+                },
+            }
+        })
+    }
+
+    /// The known_servers file: --known-servers, else the default place.
+    pub fn known_servers(&self) -> Option<PathBuf> {
+        self.args
+            .known_servers
+            .clone()
+            .or_else(known_servers::default_path_from_env)
     }
 
     /// The server: ADDR, else the config's.
@@ -243,8 +277,10 @@ fn send_line(
 const NOT_CONNECTED: &str =
     "* not connected: that goes out once reconnected (Ctrl-C on an empty line drops it)";
 
-/// Look for servers, telling the user what happens through `say`.
-fn run_discovery(args: &Args, say: &mut dyn FnMut(&str)) -> Vec<Found> {
+/// Look for servers, telling the user what happens through `say`; servers whose key is
+/// already known are marked so.
+fn run_discovery(settings: &Settings, say: &mut dyn FnMut(&str)) -> Vec<Found> {
+    let args = &settings.args;
     say(&format!(
         "Looking for lanchat servers on the local network (UDP port {}) ...",
         args.discover_port
@@ -259,7 +295,14 @@ fn run_discovery(args: &Args, say: &mut dyn FnMut(&str)) -> Vec<Found> {
             say("No lanchat server answered.");
             found
         }
-        Ok(found) => {
+        Ok(mut found) => {
+            // Only a hint for the list (the handshake decides): an unreadable file marks none.
+            if let Some(known) = settings
+                .known_servers()
+                .and_then(|path| KnownServers::load(&path).ok())
+            {
+                discovery::mark_known(&mut found, &known);
+            }
             for line in discovery::format_found(&found) {
                 say(&line);
             }
@@ -269,6 +312,24 @@ fn run_discovery(args: &Args, say: &mut dyn FnMut(&str)) -> Vec<Found> {
             say(&format!("Cannot look for servers: {}", plain_io(&e)));
             Vec::new()
         }
+    }
+}
+
+/// Without a terminal nobody can be asked: first contact is refused (with the two ways on),
+/// and what the user should know goes to stderr.
+pub struct StderrAsker;
+
+impl Asker for StderrAsker {
+    fn ui(&self) -> Ui {
+        Ui::NoTerminal
+    }
+
+    fn ask(&mut self, _text: &str) -> bool {
+        false
+    }
+
+    fn note(&mut self, text: &str) {
+        eprintln!("{text}");
     }
 }
 
@@ -403,8 +464,8 @@ pub const FLUSH_WAIT: Duration = Duration::from_secs(1);
 /// End the process now with `outcome` (from any thread).
 fn leave(outcome: &Outcome) -> ! {
     let _ = io::stdout().flush();
-    if let Some(why) = outcome.farewell() {
-        eprintln!("lanchat: {why}");
+    if let Some(text) = outcome.farewell_text() {
+        eprintln!("{text}");
     }
     signals::exit_now(outcome.exit_code())
 }
@@ -487,23 +548,23 @@ fn quit(
 /// sees the connection gone, even when the server merely stopped reading), and a terminal the
 /// line editor cannot drive writes its Ctrl-C quit to it.
 #[derive(Debug, Clone, Default)]
-pub struct Current(Arc<Mutex<Option<TcpStream>>>);
+pub struct Current(Arc<Mutex<Option<Stream>>>);
 
 impl Current {
-    /// Use `conn`'s socket from now on: a second handle on it to write to, each write bounded
-    /// by `write_timeout`.
+    /// Use `conn`'s stream from now on: a second handle on it to write to (over TLS, through
+    /// the same TLS connection), each write bounded by `write_timeout`.
     ///
     /// # Errors
-    /// The socket cannot be shared or set up.
-    pub fn attach(&self, conn: &Conn, write_timeout: Option<Duration>) -> io::Result<TcpStream> {
+    /// The stream cannot be shared or set up.
+    pub fn attach(&self, conn: &Conn, write_timeout: Option<Duration>) -> io::Result<Stream> {
         let writer = conn.try_clone_stream()?;
         writer.set_write_timeout(write_timeout)?;
         self.set(Some(writer.try_clone()?));
         Ok(writer)
     }
 
-    /// Use `socket` from now on (`None`: there is none).
-    fn set(&self, socket: Option<TcpStream>) {
+    /// Use `stream` from now on (`None`: there is none).
+    fn set(&self, socket: Option<Stream>) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = socket;
     }
 
@@ -515,21 +576,22 @@ impl Current {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
         {
-            let _ = s.shutdown(Shutdown::Both);
+            let _ = s.socket().shutdown(Shutdown::Both);
         }
     }
 
     /// Write `bytes` to the connection; whether they were taken.
     pub fn write_all(&self, bytes: &[u8]) -> bool {
-        let g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        g.as_ref().is_some_and(|mut s| s.write_all(bytes).is_ok())
+        let mut g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        g.as_mut().is_some_and(|s| s.write_all(bytes).is_ok())
     }
 }
 
-/// How the front ends connect again: the same server, lines typed meanwhile held by the
-/// outbox and written to the new connection once joined.
+/// How the front ends connect again: the same server, its key checked again (the one the run
+/// joined with), lines typed meanwhile held by the outbox and written to the new connection
+/// once joined.
 pub struct Link {
-    /// Where the server is.
+    /// Where the server is, and the key to trust ([`Target::joined_with`]).
     pub target: Target,
     /// What sends typed lines.
     pub outbox: Outbox,
@@ -537,6 +599,8 @@ pub struct Link {
     pub write_timeout: Option<Duration>,
     /// The socket in use.
     pub current: Current,
+    /// Where a note on the way goes (a key remembered): not the chat's stdout.
+    pub notes: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
 impl Link {
@@ -546,7 +610,7 @@ impl Link {
     }
 }
 
-impl Connector<TcpStream> for Link {
+impl Connector<Stream> for Link {
     fn lost(&mut self) {
         self.outbox.pause();
         // Closed at once: a server that is shutting down waits for its clients' EOF (up to
@@ -556,7 +620,10 @@ impl Connector<TcpStream> for Link {
     }
 
     fn join(&mut self, name: &str) -> Result<Conn, JoinError> {
-        self.target.join(name).map(|joined| joined.conn)
+        // Nobody is asked in the middle of the chat: the key must be the one trusted.
+        let notes = Arc::clone(&self.notes);
+        let mut asker = NoAsker(move |text: &str| notes(text));
+        self.target.join(name, &mut asker).map(|joined| joined.conn)
     }
 
     fn resume(&mut self, conn: &Conn) -> io::Result<()> {

@@ -1,7 +1,6 @@
 //! Without a terminal: stdin lines in, rendered lines out.
 
 use std::io::{self, BufRead};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,16 +8,18 @@ use anyhow::{bail, Context as _};
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::{plain_io, JoinError, Joined, Target};
+use lanchat_client::conn::plain_io;
+use lanchat_client::connect::{JoinError, Joined, Target};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader::{self, Redial};
 use lanchat_client::render::{Palette, Style};
 use lanchat_client::rooms::Follow;
 use lanchat_client::session::{Action, EndSlot, Outcome};
+use lanchat_client::stream::Stream;
 
 use super::{
     gone_after_failed_send, lock, quit, run_discovery, send_line, Current, Latch, Link, OnEnd,
-    ScreenSink, SessionSending, Settings, StdoutTerm, FLUSH_WAIT,
+    ScreenSink, SessionSending, Settings, StderrAsker, StdoutTerm, FLUSH_WAIT,
 };
 
 /// Scripted mode gives up on a server that takes no bytes for this long.
@@ -31,7 +32,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     let addr = match (&settings.addr(), args.discover) {
         (Some(a), _) => ServerAddr::parse(a).map_err(|e| anyhow::anyhow!("{a:?}: {e}"))?,
         (None, true) => {
-            let found = run_discovery(args, &mut |l| eprintln!("{l}"));
+            let found = run_discovery(settings, &mut |l| eprintln!("{l}"));
             match found.as_slice() {
                 [one] => ServerAddr::from(one.addr),
                 [] => bail!("no server found; give its address as ADDR"),
@@ -63,18 +64,24 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             }
         },
     };
-    let target = Target { addr };
+    let target = Target {
+        addr,
+        security: settings.security()?,
+    };
     let Joined {
         conn,
         name,
         welcome,
-    } = match target.join(&name) {
+        secured,
+    } = match target.join(&name, &mut StderrAsker) {
         Ok(joined) => joined,
         Err(JoinError::Connect(e)) => return Err(e.into()),
         Err(JoinError::Name { text, .. }) => bail!("name {name:?} refused: {text}"),
         Err(JoinError::Closed(text)) => bail!("{} closed the connection: {text}", target.addr),
         Err(JoinError::Io(e)) => bail!("{}: {}", target.addr, plain_io(&e)),
     };
+    // With the welcome, but not on stdout, which a script reads for the chat.
+    eprintln!("{}", secured.notice());
 
     // No colour and no bell for a script: only the times follow the flags and the config.
     let style = Style {
@@ -116,12 +123,13 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         .context("starting the sender")?;
     let redial = args.reconnect.then(|| {
         let link = Link {
-            target,
+            target: target.joined_with(secured),
             outbox: outbox.clone(),
             write_timeout,
             current: current.clone(),
+            notes: Arc::new(|text: &str| eprintln!("{text}")),
         };
-        link.reconnect() as Box<dyn Redial<TcpStream>>
+        link.reconnect() as Box<dyn Redial<Stream>>
     });
     reader::spawn(conn, Arc::clone(&session), Box::new(sink), redial)
         .context("starting the reader thread")?;

@@ -87,6 +87,11 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     stall: u64,
 
+    /// Speak the line protocol in the clear, to a --plaintext server (default: TLS, as
+    /// lanchat clients do, accepting whatever key the server presents).
+    #[arg(long)]
+    plaintext: bool,
+
     /// The server's process id: report its CPU time and memory from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -180,6 +185,7 @@ fn options(args: &Args) -> anyhow::Result<Options> {
     opts.server_pid = args.server_pid;
     opts.allow_remote = args.allow_remote;
     opts.progress = !args.quiet;
+    opts.plaintext = args.plaintext;
     Ok(opts)
 }
 

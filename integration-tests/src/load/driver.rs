@@ -7,7 +7,8 @@
 //! per `read` rather than per line (every line of one read arrived together).
 
 use std::io::IsTerminal as _;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -15,13 +16,15 @@ use lanchat_proto::LineDecoder;
 use memchr::memchr;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustls::ClientConfig;
 
+use super::link::{self, Link};
 use super::payload::{self, Stamp};
 use super::procfs::{self, ProcSample};
 use super::scenario::{client_name, room_name, Joining, RoomPlan};
 use super::tracker::{Tracker, Verdict};
 use super::{LoadError, Options, Report, DRAIN_QUIET};
-use crate::load::report::{Latency, ServerFigures};
+use crate::load::report::{Latency, ServerFigures, Wire};
 
 /// The read buffer every client's reads land in.
 const READ_BUF: usize = 256 * 1024;
@@ -67,7 +70,7 @@ enum State {
 }
 
 struct Client {
-    stream: Option<TcpStream>,
+    stream: Option<Link>,
     state: State,
     /// Framing of the server's lines (the protocol's own decoder), holding a line cut off at
     /// the end of the last read.
@@ -339,6 +342,10 @@ struct Driver<'a> {
     clients: Vec<Client>,
     rx: Rx,
     buf: Vec<u8>,
+    /// Where TLS clients' reads are decrypted to.
+    plain: Vec<u8>,
+    /// Every client's TLS configuration; `None` with `--plaintext`.
+    tls: Option<Arc<ClientConfig>>,
     /// Clients that used their read budget; read again next turn.
     carry: Vec<usize>,
     start: Instant,
@@ -471,6 +478,8 @@ impl<'a> Driver<'a> {
                 rooms_settled: 0,
             },
             buf: vec![0; READ_BUF],
+            plain: vec![0; READ_BUF],
+            tls: (!opts.plaintext).then(link::tls_config),
             carry: Vec::new(),
             start,
             deadline: start + opts.timeout,
@@ -849,7 +858,7 @@ impl<'a> Driver<'a> {
             });
             match result {
                 Ok(stream) => {
-                    self.clients[i].stream = Some(stream);
+                    self.clients[i].stream = Some(Link::Plain(stream));
                     self.clients[i].state = State::Connecting;
                 }
                 Err(e) => {
@@ -861,9 +870,9 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// A connecting client became ready: connected (send the name) or failed.
+    /// A connecting client became ready: connected (start TLS, send the name) or failed.
     fn finish_connect(&mut self, i: usize) {
-        let Some(stream) = self.clients[i].stream.as_ref() else {
+        let Some(stream) = self.clients[i].stream.as_mut().map(Link::socket) else {
             return;
         };
         match stream.take_error() {
@@ -878,13 +887,25 @@ impl<'a> Driver<'a> {
         if let Err(e) = stream.set_nodelay(true) {
             return self.drop_client(i, &format!("TCP_NODELAY: {e}"));
         }
+        if let Some(config) = &self.tls {
+            let client = &mut self.clients[i];
+            if let Some(Link::Plain(sock)) = client.stream.take() {
+                match Link::tls(sock, config) {
+                    Ok(tls) => client.stream = Some(tls),
+                    Err(e) => return self.drop_client(i, &format!("TLS: {e}")),
+                }
+            }
+        }
         if self.holds_name(i) {
             self.clients[i].state = State::Greeting;
+            // Over TLS the ClientHello goes now: HELLO comes once the handshake is done.
+            self.flush(i);
             return;
         }
         let names = self.opts.shape.names;
         let client = &mut self.clients[i];
         client.state = State::Handshake;
+        // Over TLS the name waits in rustls until the handshake is done.
         let _ = writeln!(client.out, "{}", client_name(i, names));
         self.flush(i);
     }
@@ -893,7 +914,7 @@ impl<'a> Driver<'a> {
     fn drop_client(&mut self, i: usize, why: &str) {
         let client = &mut self.clients[i];
         if let Some(mut stream) = client.stream.take() {
-            let _ = self.poll.registry().deregister(&mut stream);
+            let _ = self.poll.registry().deregister(stream.socket());
         }
         let was = std::mem::replace(&mut client.state, State::Closed);
         client.decoder.reset();
@@ -915,30 +936,48 @@ impl<'a> Driver<'a> {
     fn read(&mut self, i: usize) {
         let mut budget = READ_BUDGET;
         loop {
-            let client = &mut self.clients[i];
-            let Some(stream) = client.stream.as_mut() else {
+            let Client {
+                stream,
+                decoder,
+                known,
+                state,
+                room_known,
+                ..
+            } = &mut self.clients[i];
+            let Some(link) = stream.as_mut() else {
                 return;
             };
-            match stream.read(&mut self.buf) {
-                Ok(0) => return self.drop_client(i, "was disconnected by the server"),
-                Ok(n) => {
-                    let now_ns = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(0);
-                    let rx = &mut self.rx;
-                    rx.bytes += n as u64;
-                    let mut lines = client.decoder.lines(&self.buf[..n]);
-                    let mut counts = Counts {
-                        known: &mut client.known,
-                        state: &mut client.state,
-                        rooms: &mut client.room_known,
-                    };
-                    while let Some(line) = lines.next_line() {
-                        match line {
-                            Ok(l) => rx.line(i, &mut counts, l, now_ns),
-                            Err(e) => {
-                                return self.drop_client(i, &format!("got a server {e}"));
-                            }
+            let (rx, start) = (&mut self.rx, self.start);
+            // Read once per socket read, after it returns: every line of it arrived together.
+            let mut now_ns = None;
+            let mut bad_line = None;
+            let read = link.read(&mut self.buf, &mut self.plain, |bytes| {
+                let now_ns = *now_ns
+                    .get_or_insert_with(|| u64::try_from(start.elapsed().as_nanos()).unwrap_or(0));
+                rx.bytes += bytes.len() as u64;
+                let mut lines = decoder.lines(bytes);
+                let mut counts = Counts {
+                    known: &mut *known,
+                    state: &mut *state,
+                    rooms: &mut *room_known,
+                };
+                while let Some(line) = lines.next_line() {
+                    match line {
+                        Ok(l) => rx.line(i, &mut counts, l, now_ns),
+                        Err(e) => {
+                            bad_line = Some(format!("got a server {e}"));
+                            return false;
                         }
                     }
+                }
+                true
+            });
+            if let Some(why) = bad_line {
+                return self.drop_client(i, &why);
+            }
+            match read {
+                Ok(0) => return self.drop_client(i, "was disconnected by the server"),
+                Ok(n) => {
                     if n < self.buf.len() {
                         // A short read emptied the socket: data arriving later raises a new
                         // epoll edge (as tokio assumes on Linux), so the read that would only
@@ -976,6 +1015,9 @@ impl<'a> Driver<'a> {
         }
         client.out.clear();
         client.out_pos = 0;
+        if let Err(e) = stream.flush() {
+            self.drop_client(i, &format!("write: {e}"));
+        }
     }
 
     // ----- sending ------------------------------------------------------------------------
@@ -1136,6 +1178,11 @@ impl<'a> Driver<'a> {
         });
         Report {
             scenario: opts.scenario.name().to_string(),
+            wire: if opts.plaintext {
+                Wire::Plain
+            } else {
+                Wire::Tls
+            },
             standard: opts.is_standard(),
             outcome: outcome.err().unwrap_or_else(|| "ok".into()),
             clients: shape.clients,

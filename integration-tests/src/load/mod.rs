@@ -19,12 +19,17 @@
 //! run as stalled;
 //! 3. hold: a quiet pause that catches late duplicates and measures the server at rest.
 //!
+//! Clients speak TLS, as real clients do, unless [`Options::plaintext`] (for a `--plaintext`
+//! server).
+//!
 //! Parts: [`scenario`] (the named shapes and their targets), [`payload`] (what a message
 //! carries), [`tracker`] (the exactly-once, in-order check),
-//! [`procfs`] (CPU and memory from `/proc`), [`report`] (table, JSON, summary), and the private
-//! `driver` (the poll loop).
+//! [`procfs`] (CPU and memory from `/proc`), [`report`] (table, JSON, summary, TLS against
+//! plaintext), and the private `driver` (the poll loop) and `link` (a client's TCP or TLS
+//! stream).
 
 mod driver;
+mod link;
 pub mod payload;
 pub mod procfs;
 pub mod report;
@@ -72,6 +77,8 @@ pub struct Options {
     /// connecting; deliveries of messages already sent) and not one has arrived for this
     /// long: waiting out the whole `timeout` would only delay saying so.
     pub stall: Duration,
+    /// Speak the line protocol in the clear (a `--plaintext` server) instead of TLS.
+    pub plaintext: bool,
 }
 
 impl Options {
@@ -95,6 +102,7 @@ impl Options {
             allow_remote: false,
             progress: false,
             stall: STALL,
+            plaintext: false,
         }
     }
 

@@ -62,11 +62,33 @@ pub struct ServerFigures {
     pub rss_per_membership: Option<f64>,
 }
 
+/// What the clients spoke.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Wire {
+    /// TLS, as real clients do.
+    #[default]
+    Tls,
+    /// The line protocol in the clear (a `--plaintext` server).
+    Plain,
+}
+
+impl Wire {
+    /// Its name in the JSON line and the tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Wire::Tls => "tls",
+            Wire::Plain => "plain",
+        }
+    }
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
     /// Scenario name.
     pub scenario: String,
+    /// TLS or plaintext.
+    pub wire: Wire,
     /// True when run with the scenario's standard shape (its targets then apply).
     pub standard: bool,
     /// `ok`, or what stopped the run early.
@@ -158,6 +180,7 @@ impl Report {
         let srv = self.server;
         vec![
             ("scenario", Str(self.scenario.clone())),
+            ("wire", Str(self.wire.name().into())),
             ("standard", Bool(self.standard)),
             ("pass", Bool(self.passed())),
             ("outcome", Str(self.outcome.clone())),
@@ -257,8 +280,13 @@ impl Report {
         };
         let _ = writeln!(
             t,
-            "lanchat-load {}: {} clients, {} senders x {} msgs of {} B, {pace}",
-            self.scenario, self.clients, self.senders, self.messages, self.size
+            "lanchat-load {} over {}: {} clients, {} senders x {} msgs of {} B, {pace}",
+            self.scenario,
+            self.wire.name(),
+            self.clients,
+            self.senders,
+            self.messages,
+            self.size
         );
         let verdict = if self.passed() { "PASS" } else { "FAIL" };
         let outcome = if self.outcome == "ok" {
@@ -579,8 +607,9 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<11} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>8}",
+        "{:<11} {:<5} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>8}",
         "scenario",
+        "wire",
         "",
         "clients",
         "settle s",
@@ -604,8 +633,9 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
         let pass = matches!(run.get("pass"), Some(Value::Bool(true)));
         let _ = writeln!(
             t,
-            "{:<11} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>8}",
+            "{:<11} {:<5} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>8}",
             text("scenario"),
+            wire_of(run).name(),
             if pass { "PASS" } else { "FAIL" },
             num("clients").map_or("-".into(), |n| format!("{n:.0}")),
             num("settle_s").map_or("-".into(), |s| format!("{s:.2}")),
@@ -638,11 +668,23 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
                 (Some(f), true) if target.met(f) => format!("met     ({})", plain(f)),
                 (Some(f), true) => format!("MISSED  ({})", plain(f)),
             };
-            let _ = writeln!(targets, "  {:<11} {:<44} {verdict}", name, target.what);
+            let wire = wire_of(run).name();
+            let _ = writeln!(
+                targets,
+                "  {:<11} {wire:<5} {:<44} {verdict}",
+                name, target.what
+            );
         }
     }
     if !targets.is_empty() {
         let _ = writeln!(t, "\ntargets:\n{targets}");
+    }
+    let compared = tls_against_plaintext(&runs);
+    if !compared.is_empty() {
+        let _ = write!(
+            t,
+            "\nTLS against plaintext (the last run of each in this file):\n{compared}"
+        );
     }
     let all_passed = runs
         .iter()
@@ -660,6 +702,144 @@ pub struct Summary {
     pub table: String,
     /// Every run passed (nothing lost, duplicated, reordered, no problem).
     pub all_passed: bool,
+}
+
+/// A saved run's wire; lines from before TLS say none, and were plaintext.
+fn wire_of(run: &BTreeMap<String, Value>) -> Wire {
+    match run.get("wire") {
+        Some(Value::Str(w)) if w == Wire::Tls.name() => Wire::Tls,
+        _ => Wire::Plain,
+    }
+}
+
+/// For each scenario run both ways: the figures side by side, and the targets TLS has against
+/// plaintext (fanout's throughput and CPU, room's p99, idle's settle time, memory and CPU per
+/// handshake), for standard shapes.
+fn tls_against_plaintext(runs: &[BTreeMap<String, Value>]) -> String {
+    let mut out = String::new();
+    let mut names: Vec<String> = Vec::new();
+    for run in runs {
+        if let Some(Value::Str(name)) = run.get("scenario") {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    for name in names {
+        let last = |wire: Wire| {
+            runs.iter().rev().find(|r| {
+                matches!(r.get("scenario"), Some(Value::Str(n)) if *n == name) && wire_of(r) == wire
+            })
+        };
+        let (Some(p), Some(t)) = (last(Wire::Plain), last(Wire::Tls)) else {
+            continue;
+        };
+        let num = |r: &BTreeMap<String, Value>, k: &str| r.get(k).and_then(Value::num);
+        let pair = |k: &str, show: fn(f64) -> String| {
+            let side = |r| num(r, k).map_or("-".into(), show);
+            format!("{} -> {}", side(p), side(t))
+        };
+        let ratio = |k: &str| match (num(p, k), num(t, k)) {
+            (Some(a), Some(b)) if a > 0.0 => Some(b / a),
+            _ => None,
+        };
+        let pct = |r: Option<f64>| r.map_or("-".into(), |r| format!("{:.0} %", 100.0 * r));
+        let _ = writeln!(out, "  {name}");
+        let _ = writeln!(
+            out,
+            "    settle s       {}",
+            pair("settle_s", |v| format!("{v:.2}"))
+        );
+        if num(p, "deliveries_per_s").is_some() {
+            let _ = writeln!(
+                out,
+                "    deliveries/s   {} ({} of plaintext's)",
+                pair("deliveries_per_s", |v| si(Some(v))),
+                pct(ratio("deliveries_per_s"))
+            );
+            let _ = writeln!(
+                out,
+                "    p50 / p99 ms   {} / {} (p99 {} of plaintext's)",
+                pair("p50_ms", ms),
+                pair("p99_ms", ms),
+                pct(ratio("p99_ms"))
+            );
+            let _ = writeln!(
+                out,
+                "    server s/M     {}",
+                pair("server_cpu_per_m", |v| format!("{v:.3}"))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    RSS B/conn     {}",
+            pair("server_rss_per_conn", |v| format!("{v:.0}"))
+        );
+        let handshake_us = match (num(p, "server_cpu_settle_s"), num(t, "server_cpu_settle_s")) {
+            (Some(a), Some(b)) => num(t, "connected")
+                .filter(|&n| n > 0.0)
+                .map(|n| (b - a) / n * 1e6),
+            _ => None,
+        };
+        let _ = writeln!(
+            out,
+            "    server CPU to settle {} s: {} us more per TLS client (its handshake)",
+            pair("server_cpu_settle_s", |v| format!("{v:.2}")),
+            handshake_us.map_or("-".into(), |u| format!("{u:.0}"))
+        );
+        let standard = [p, t]
+            .iter()
+            .all(|r| matches!(r.get("standard"), Some(Value::Bool(true))));
+        let verdict = |ok: Option<bool>, figure: String| match (standard, ok) {
+            (false, _) => "n/a (not the standard shape)".to_string(),
+            (true, None) => "not measured".to_string(),
+            (true, Some(true)) => format!("met     ({figure})"),
+            (true, Some(false)) => format!("MISSED  ({figure})"),
+        };
+        let mut target = |what: &str, ok: Option<bool>, figure: String| {
+            let _ = writeln!(out, "    target: {what:<52} {}", verdict(ok, figure));
+        };
+        match name.as_str() {
+            "fanout" => {
+                let r = ratio("deliveries_per_s");
+                target(
+                    "deliveries/s over TLS >= 70 % of plaintext's",
+                    r.map(|r| r >= 0.70),
+                    pct(r),
+                );
+                let cpu = num(t, "server_cpu_per_m");
+                target(
+                    "server CPU over TLS <= 0.1 s per million deliveries",
+                    cpu.map(|c| c <= 0.1),
+                    cpu.map_or("-".into(), |c| format!("{c:.3} s")),
+                );
+            }
+            "room" => {
+                let r = ratio("p99_ms");
+                target(
+                    "p99 over TLS within 15 % of plaintext's",
+                    r.map(|r| r <= 1.15),
+                    pct(r),
+                );
+            }
+            "idle" => {
+                let settle = num(t, "settle_s");
+                target(
+                    "10,000 TLS clients settled in < 10 s",
+                    settle.map(|s| s < 10.0),
+                    settle.map_or("-".into(), |s| format!("{s:.2} s")),
+                );
+                let rss = num(t, "server_rss_per_conn");
+                target(
+                    "RSS per TLS connection at rest <= 3 KiB",
+                    rss.map(|b| b <= 3072.0),
+                    rss.map_or("-".into(), |b| format!("{b:.0} B")),
+                );
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn plain(f: f64) -> String {
@@ -770,6 +950,38 @@ mod tests {
             .expect("summary")
             .table
             .contains("n/a"));
+    }
+
+    #[test]
+    fn tls_is_set_beside_plaintext_with_its_targets() {
+        let mut plain = sample();
+        plain.wire = Wire::Plain;
+        plain.deliveries_per_s = Some(10e6);
+        let mut tls = sample();
+        tls.deliveries_per_s = Some(6.5e6);
+        tls.server = Some(ServerFigures {
+            cpu_per_m: Some(0.08),
+            ..ServerFigures::default()
+        });
+        let lines = [plain.to_json(), tls.to_json()];
+        let t = summary(&lines).expect("summary").table;
+        assert!(
+            t.contains("deliveries/s   10.00M -> 6.50M (65 % of plaintext's)"),
+            "{t}"
+        );
+        assert!(t.contains("MISSED  (65 %)"), "70 % is the bound: {t}");
+        assert!(t.contains("met     (0.080 s)"), "{t}");
+        assert!(
+            !summary(&[tls.to_json()])
+                .expect("summary")
+                .table
+                .contains("against"),
+            "nothing to compare with one way only"
+        );
+        // Lines from before TLS say no wire: they were plaintext.
+        let old = plain.to_json().replace("\"wire\":\"plain\",", "");
+        let t = summary(&[old, tls.to_json()]).expect("summary").table;
+        assert!(t.contains("(65 % of plaintext's)"), "{t}");
     }
 
     #[test]

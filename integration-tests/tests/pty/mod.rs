@@ -51,12 +51,14 @@ impl Pty {
     pub fn spawn_sized(label: &str, args: &[&str], env: &[(&str, &str)], cols: u16) -> Pty {
         // The terminal has its size before the client starts (stty, then exec), so that the
         // client never starts at the 0 x 0 of a new pty and then sees a resize.
+        // The servers here speak plaintext (the harness's default); `env` may say otherwise.
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("stty cols {cols} rows 50 && exec \"$0\" \"$@\""))
             .arg(bin_path("lanchat"))
             .args(args)
             .env("TERM", "xterm")
+            .env("LANCHAT_PLAINTEXT", "1")
             .env_remove("NO_COLOR");
         for (k, v) in env {
             cmd.env(k, v);

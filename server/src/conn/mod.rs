@@ -77,7 +77,7 @@ pub enum Queued {
 /// What one [`Conn::flush`] achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flushed {
-    /// Nothing is left to write.
+    /// Nothing is left to write (or nothing can be written before the transport is set up).
     Done,
     /// Bytes remain (the socket buffer is full); wait for WRITABLE.
     Pending,
@@ -318,14 +318,35 @@ impl<T: Transport> Conn<T> {
         self.out.len()
     }
 
-    /// The transport has output of its own (a handshake answer): flush it.
+    /// The transport has output of its own (a handshake answer), or was just set up with
+    /// output queued meanwhile (the greeting): flush it.
     pub fn wants_write(&self) -> bool {
-        self.transport.backlog() > 0
+        self.transport.wants_write()
     }
 
     /// Still setting up its transport; nothing queued can be delivered yet.
     pub fn is_handshaking(&self) -> bool {
         self.transport.is_handshaking()
+    }
+
+    /// Its next input is the costly part of its transport's set-up (a TLS `ClientHello`).
+    pub fn awaits_hello(&self) -> bool {
+        self.transport.awaits_hello()
+    }
+
+    /// With nothing to send, its transport lets go of what it can rebuild
+    /// ([`Transport::rest`]); true if it was at rest.
+    pub fn rest(&mut self) -> bool {
+        if self.pending() > 0 {
+            return false;
+        }
+        self.transport.rest();
+        true
+    }
+
+    /// Whether its transport built state it can let go of since last asked.
+    pub fn take_built(&mut self) -> bool {
+        self.transport.take_built()
     }
 
     /// Heap bytes held by the write and read buffers (for memory accounting).
@@ -410,6 +431,12 @@ impl<T: Transport> Conn<T> {
     pub fn flush(&mut self, now: Instant, arena: &mut Arena) -> io::Result<Flushed> {
         if self.pending() > 0 {
             self.write_some(now, arena)?;
+        }
+        if self.transport.is_handshaking() && self.transport.backlog() == 0 {
+            // What is queued waits for the transport to be set up, which says so through
+            // `wants_write`; until then there is nothing to wait for the socket about.
+            self.out.settle(arena);
+            return Ok(Flushed::Done);
         }
         if self.pending() > 0 {
             self.out.settle(arena);

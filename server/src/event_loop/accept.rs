@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
@@ -17,6 +18,7 @@ use crate::outbox::{ConnId, Serial};
 use crate::room::{Admission, LeaveReason, Peer};
 use crate::sockets;
 use crate::timers::Timer;
+use crate::transport::tls::TlsLink;
 use crate::transport::Link;
 
 /// The listening socket and its state.
@@ -134,12 +136,25 @@ impl Server {
         self.accept(now);
     }
 
-    /// A new connection: the room admits it (`HELLO`) or refuses it (`ERR server-full`, or
-    /// `ERR too-many-connections` by its address). Connections still flushing or lingering hold
+    /// A new connection: the room admits it (`HELLO`, sent once a TLS handshake is done) or
+    /// refuses it (`ERR server-full`, or `ERR too-many-connections` by its address). Over TLS a
+    /// refused connection is closed before its handshake, without a word: nothing can be said
+    /// before a handshake (a plaintext `ERR` is garbage to a TLS client), and a handshake for
+    /// each refused connect would let a flooding address, or a connect flood at a full server,
+    /// cost a key exchange and a signature each. Connections still flushing or lingering hold
     /// an fd too, so they count ([`crate::outbox::Outbox::held`]).
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Now) {
-        // The transport is chosen here: plain TCP today, TLS next.
-        let link = Link::Plain(stream);
+        // The transport is chosen here, by the server's mode (never both on one port).
+        let link = match &self.tls {
+            None => Link::Plain(stream),
+            Some(config) => match TlsLink::new(stream, Arc::clone(config)) {
+                Ok(tls) => Link::tls(tls),
+                Err(e) => {
+                    log::warn!("cannot start TLS for {peer}: {e}");
+                    return;
+                }
+            },
+        };
         let (id, generation) = self.table.insert(link, self.settings.max_line, now.mono);
         let serial = generation.serial();
         let mut out = self.table.delivery(self.settings.sendq, now).admitting();

@@ -21,6 +21,8 @@ pub(super) struct Discovery {
     name: String,
     /// The TCP port replies advertise.
     port: u16,
+    /// What version-2 replies say the port speaks.
+    transport: discovery::Transport,
     /// The per-round budget was used with datagrams possibly still queued.
     pub(super) carry: bool,
 }
@@ -31,6 +33,7 @@ impl Discovery {
     pub(super) fn bind(
         addr: SocketAddr,
         name: Option<String>,
+        transport: discovery::Transport,
         registry: &Registry,
     ) -> Option<Discovery> {
         let bound = sockets::udp(addr).and_then(|s| {
@@ -44,6 +47,7 @@ impl Discovery {
                 limiter: ReplyLimiter::default(),
                 name: name.unwrap_or_else(discovery::host_name),
                 port: addr.port(),
+                transport,
                 carry: false,
             }),
             Err(e) => {
@@ -78,7 +82,13 @@ impl Discovery {
                     if !discovery::is_probe(&buf[..n]) || !self.limiter.allow(from.ip(), now.mono) {
                         continue;
                     }
-                    let reply = discovery::reply(self.port, members, &self.name);
+                    let reply = discovery::reply_to(
+                        &buf[..n],
+                        self.port,
+                        members,
+                        &self.name,
+                        &self.transport,
+                    );
                     if let Err(e) = self.socket.send_to(&reply, from) {
                         log::debug!("discovery reply to {from}: {e}");
                     }

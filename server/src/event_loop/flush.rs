@@ -66,6 +66,9 @@ impl Server {
         self.room.stats_mut().bytes_out += conn.take_sent() as u64;
         self.trim
             .freed(held.saturating_sub(conn.buffered_capacity()));
+        if conn.take_built() {
+            self.trim.built();
+        }
         let generation = conn.generation();
         match flushed {
             Ok(Flushed::Done) => {

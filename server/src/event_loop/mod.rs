@@ -47,6 +47,7 @@ use crate::outbox::ConnId;
 use crate::room::Room;
 use crate::sockets;
 use crate::timers::Timers;
+use crate::tls::Mode;
 use crate::transport::Link;
 
 pub use reload::{Part, Reload, ReloadError, Reloads, Skip};
@@ -78,12 +79,16 @@ pub struct Server {
     room: Room,
     timers: Timers,
     settings: Settings,
+    /// Every connection's TLS configuration; `None` serves plaintext (`--plaintext`).
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// The one read buffer: every read lands here and is decoded in place.
     scratch: Vec<u8>,
     /// Counts poll rounds, for the per-round read budget.
     round: u64,
     /// Reads of connections still giving a name, this round.
     handshake_reads: usize,
+    /// `ClientHello`s read this round (of [`limits::TLS_HANDSHAKES_PER_ROUND`]).
+    tls_handshakes: usize,
     trim: timers::Trim,
     /// A [`crate::timers::Timer::LogFlush`] is pending.
     log_flush: bool,
@@ -92,19 +97,24 @@ pub struct Server {
 }
 
 impl Server {
-    /// Bind the listener (and the discovery socket) and set up the loop, on the system clock.
+    /// Bind the listener (and the discovery socket) and set up the loop, on the system clock,
+    /// speaking TLS or plaintext as `mode` says (`config.plaintext` is `mode`'s business).
     ///
     /// # Errors
     /// Binding or creating the poll failed.
-    pub fn bind(config: &Config) -> io::Result<Server> {
-        Self::bind_with_clock(config, Box::new(SystemClock))
+    pub fn bind(config: &Config, mode: &Mode) -> io::Result<Server> {
+        Self::bind_with_clock(config, mode, Box::new(SystemClock))
     }
 
     /// [`Server::bind`], with the loop reading `clock` (tests move a [`crate::ManualClock`]).
     ///
     /// # Errors
     /// Binding or creating the poll failed.
-    pub fn bind_with_clock(config: &Config, clock: Box<dyn Clock>) -> io::Result<Server> {
+    pub fn bind_with_clock(
+        config: &Config,
+        mode: &Mode,
+        clock: Box<dyn Clock>,
+    ) -> io::Result<Server> {
         let poll = Poll::new()?;
         let std_listener = sockets::listen(config.addr())?;
         let local_addr = std_listener.local_addr()?;
@@ -112,7 +122,12 @@ impl Server {
         let discovery = if config.no_discovery {
             None
         } else {
-            discovery::Discovery::bind(local_addr, config.name.clone(), poll.registry())
+            discovery::Discovery::bind(
+                local_addr,
+                config.name.clone(),
+                mode.transport(),
+                poll.registry(),
+            )
         };
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let started = clock.now().mono;
@@ -131,9 +146,11 @@ impl Server {
                 max_line: config.max_line,
                 write_timeout: config.write_timeout(),
             },
+            tls: mode.server_config(),
             scratch: vec![0; limits::READ_CHUNK],
             round: 0,
             handshake_reads: 0,
+            tls_handshakes: 0,
             trim: timers::Trim::default(),
             log_flush: false,
             sources: reload::Sources::of(config),
@@ -181,6 +198,7 @@ impl Server {
     fn turn(&mut self, now: Now, events: &mut Events) -> Option<Exit> {
         self.round += 1;
         self.handshake_reads = 0;
+        self.tls_handshakes = 0;
         for id in self.table.take_carry() {
             self.read(id, now);
         }

@@ -18,6 +18,15 @@ use crate::transport::Input;
 
 impl Server {
     pub(super) fn read(&mut self, id: ConnId, now: Now) {
+        if self.table.get(id).is_some_and(|c| c.awaits_hello()) {
+            if self.tls_handshakes >= limits::TLS_HANDSHAKES_PER_ROUND {
+                // This round's handshake work is done (each answer costs a key exchange and a
+                // signature): the rest is read next round; the others' chat goes on meanwhile.
+                self.table.carry_over(id);
+                return;
+            }
+            self.tls_handshakes += 1;
+        }
         if !self.room.is_named(id) && self.room.contains(id) {
             if self.handshake_reads >= limits::HANDSHAKE_READS_PER_ROUND {
                 // This round's joins are spent: a join storm is taken a slice at a time.
@@ -71,8 +80,8 @@ impl Server {
                 }
             }
         }
-        // A transport may have answers of its own to send (a TLS handshake), or be ready for
-        // the plaintext it could not take before.
+        // A transport may have answers of its own to send (a TLS handshake), or have just
+        // been set up (the greeting waits), or be ready for plaintext it could not take before.
         let flush = |c: &crate::conn::Conn<_>| c.wants_write() || (consumed && c.pending() > 0);
         if self.table.get(id).is_some_and(flush) {
             self.table.mark_for_flush(id);

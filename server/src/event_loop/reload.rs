@@ -16,11 +16,9 @@
 //!   a new one.
 //!
 //! Extending it: each thing that can be reloaded is one [`Part`] and one step in
-//! [`Server::reload`] returning a [`Reload`]. Hooks waiting for code not on this branch yet:
-//! - TLS serving: when the loop holds a `rustls::ServerConfig` for new connections, the TLS
-//!   step puts `identity.server_config()` in its place (connections open keep theirs).
-//! - identity: the `--allow` list and `--password-file` get a `Part` each, read into a new
-//!   value and swapped in only when the whole file parsed.
+//! [`Server::reload`] returning a [`Reload`]. The TLS step puts the new certificate's
+//! `rustls::ServerConfig` in the loop's place for new connections (connections open keep
+//! theirs).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -307,8 +305,11 @@ impl Server {
                 }
             }
         };
-        // Hook: once the loop serves TLS, new connections take `identity.server_config()`
-        // from here on (open ones keep the configuration they were made with).
+        // New connections take the new certificate from here on; open ones keep the
+        // configuration they were made with.
+        if self.tls.is_some() {
+            self.tls = Some(identity.server_config());
+        }
         let new = identity.fingerprint();
         let was = fingerprint.replace(new);
         match was {
