@@ -25,8 +25,8 @@ fn join_room(c: &mut Client, room: &str) -> (String, Vec<String>, Vec<String>) {
 }
 
 fn log_file(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join("history").join(file))
-        .unwrap_or_else(|e| panic!("history/{file}: {e}"))
+    std::fs::read_to_string(dir.join("rooms").join(file))
+        .unwrap_or_else(|e| panic!("rooms/{file}: {e}"))
 }
 
 #[test]

@@ -69,8 +69,10 @@ pub use history::{HistoryId, HistoryStore};
 pub use notes::{Kept, MailboxFull, Note, NoteStore};
 pub use placement::{MemoryOnly, Placement};
 
-/// Name of the state directory's subdirectory holding one history log per room.
-pub const HISTORY_DIR: &str = "history";
+/// Name of the state directory's subdirectory holding one history log per room. Not
+/// `history`: the client keeps its typed-input history in a file of that name, and both
+/// default to `~/.local/state/lanchat` when one user runs both.
+pub const HISTORY_DIR: &str = "rooms";
 /// Name of the state directory's subdirectory holding one notes file per recipient.
 pub const NOTES_DIR: &str = "notes";
 

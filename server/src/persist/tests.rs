@@ -114,7 +114,7 @@ fn reopened_times(dir: &Path, keep: usize) -> Vec<u64> {
 }
 
 fn history_file(dir: &Path, name: &str) -> String {
-    fs::read_to_string(dir.join("history").join(name)).unwrap()
+    fs::read_to_string(dir.join("rooms").join(name)).unwrap()
 }
 
 #[test]
@@ -178,8 +178,8 @@ fn a_long_log_is_compacted_without_losing_or_doubling_an_entry() {
         store.append("#general", T0_MS + i, entry(i).as_bytes());
     }
     store.tick(now, T0_MS); // starts the rewrite
-    let path = dir.path().join("history/general.log");
-    let tmp = dir.path().join("history/general.log.tmp");
+    let path = dir.path().join("rooms/general.log");
+    let tmp = dir.path().join("rooms/general.log.tmp");
     assert!(tmp.exists(), "the rewrite is written beside the log");
     for i in 85..90 {
         store.append("#general", T0_MS + i, entry(i).as_bytes());
@@ -207,7 +207,7 @@ fn a_log_that_never_goes_quiet_is_compacted_after_the_force_delay() {
     let dir = Scratch::new("force");
     let (mut store, _) = Store::open(dir.path(), 1, T0_MS);
     let start = Instant::now();
-    let tmp = dir.path().join("history/general.log.tmp");
+    let tmp = dir.path().join("rooms/general.log.tmp");
     let mut i = 0;
     let mut append = |store: &mut Store| {
         store.append("#general", T0_MS + i, format!("MSG bob m{i}\n").as_bytes());
@@ -264,12 +264,12 @@ fn a_torn_last_line_is_ignored_and_cut_at_every_offset() {
     let (mut store, _) = Store::open(dir.path(), 50, T0_MS);
     burst(&mut store, 0..3);
     drop(store);
-    let whole = fs::read(dir.path().join("history/general.log")).unwrap();
+    let whole = fs::read(dir.path().join("rooms/general.log")).unwrap();
     let last_start = super::format::last_line_start(&whole);
     for cut in last_start..whole.len() {
         let case = Scratch::new("torn-cut");
-        fs::create_dir(case.path().join("history")).unwrap();
-        let path = case.path().join("history/general.log");
+        fs::create_dir(case.path().join("rooms")).unwrap();
+        let path = case.path().join("rooms/general.log");
         fs::write(&path, &whole[..cut]).unwrap();
         let (mut store, report) = Store::open(case.path(), 50, T0_MS);
         let expect_torn = usize::from(cut > last_start);
@@ -288,8 +288,8 @@ fn a_torn_last_line_is_ignored_and_cut_at_every_offset() {
 #[test]
 fn a_damaged_line_in_the_middle_is_skipped_counted_and_rewritten_away() {
     let dir = Scratch::new("corrupt");
-    fs::create_dir(dir.path().join("history")).unwrap();
-    let path = dir.path().join("history/general.log");
+    fs::create_dir(dir.path().join("rooms")).unwrap();
+    let path = dir.path().join("rooms/general.log");
     fs::write(
         &path,
         "lanchat-history 1 #general\n1 MSG bob one\n\0\0\0garbage\n2 MSG bob two\n",
@@ -312,7 +312,7 @@ fn a_damaged_line_in_the_middle_is_skipped_counted_and_rewritten_away() {
 #[test]
 fn files_that_are_not_ours_are_left_alone_and_leftovers_cleaned() {
     let dir = Scratch::new("foreign");
-    let hist = dir.path().join("history");
+    let hist = dir.path().join("rooms");
     fs::create_dir(&hist).unwrap();
     fs::write(
         hist.join("general.log"),
@@ -354,12 +354,12 @@ fn any_room_name_gets_a_safe_file_and_reads_back() {
         store.append(name, T0_MS + i as u64, b"MSG bob hi\n");
     }
     drop(store);
-    for entry in fs::read_dir(dir.path().join("history")).unwrap() {
+    for entry in fs::read_dir(dir.path().join("rooms")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         assert!(name.ends_with(".log") && !name.starts_with('.'), "{name}");
         assert!(name.len() < 100, "{name}");
     }
-    assert!(dir.path().join("history/%2E%2E.log").exists());
+    assert!(dir.path().join("rooms/%2E%2E.log").exists());
     let (store, report) = Store::open(dir.path(), 5, T0_MS);
     assert_eq!(report.rooms, names.len());
     for name in names {
@@ -373,7 +373,7 @@ fn history_zero_writes_nothing_and_in_memory_writes_nothing() {
     let (mut store, _) = Store::open(dir.path(), 0, T0_MS);
     store.append("#general", T0_MS, b"MSG bob hi\n");
     assert_eq!(store.history("#general").count(), 0);
-    assert!(!dir.path().join("history").exists());
+    assert!(!dir.path().join("rooms").exists());
 
     let mut store = Store::in_memory(5);
     store.append("#general", T0_MS, b"MSG bob hi\n");
@@ -762,11 +762,11 @@ fn a_room_nobody_is_in_keeps_its_history_a_week_after_its_last_message() {
     store.tick(t + HISTORY_SWEEP_INTERVAL, T0_MS + week);
     assert_eq!(store.kept_name("#dev"), None);
     assert!(
-        !dir.path().join("history/dev.log").exists(),
+        !dir.path().join("rooms/dev.log").exists(),
         "its log is gone"
     );
     assert_eq!(frames(&store, "#ops").len(), 1);
-    assert!(dir.path().join("history/Ops.log").exists());
+    assert!(dir.path().join("rooms/Ops.log").exists());
     store.tick(t + 2 * HISTORY_SWEEP_INTERVAL, T0_MS + 30 * DAY_MS);
     assert_eq!(store.kept_name("#ops"), None);
     assert_eq!(frames(&store, "#busy").len(), 1, "in use: kept");
@@ -797,7 +797,7 @@ fn a_restart_forgets_rooms_whose_last_message_is_a_week_old_at_the_first_tick() 
     );
     store.tick(Instant::now(), T0_MS + 8 * DAY_MS);
     assert_eq!(store.kept_name("#stale"), None);
-    assert!(!dir.path().join("history/stale.log").exists());
+    assert!(!dir.path().join("rooms/stale.log").exists());
     assert_eq!(frames(&store, "#fresh").len(), 1);
     assert_eq!(frames(&store, "#general").len(), 1);
 }
@@ -824,7 +824,7 @@ fn past_max_rooms_the_unused_room_with_the_oldest_message_is_forgotten() {
         None,
         "#b's last message was the oldest"
     );
-    assert!(!dir.path().join("history/b.log").exists());
+    assert!(!dir.path().join("rooms/b.log").exists());
     assert_eq!(store.kept_name("#a"), Some("#a"));
     store.append_to(c, T0_MS + 3, b"MSG ann c\n");
     store.limit_rooms(1);
@@ -854,8 +854,8 @@ fn a_torn_last_line_of_any_room_is_cut_at_every_offset() {
     let cut_from = whole.len() - "1700000000001 MSG ann two\n".len();
     for cut in cut_from..whole.len() {
         let dir = Scratch::new("torn-room");
-        fs::create_dir(dir.path().join("history")).unwrap();
-        let path = dir.path().join("history/Dev.log");
+        fs::create_dir(dir.path().join("rooms")).unwrap();
+        let path = dir.path().join("rooms/Dev.log");
         fs::write(&path, &whole[..cut]).unwrap();
         let (mut store, report) = Store::open(dir.path(), 50, T0_MS);
         assert_eq!(report.torn, usize::from(cut > cut_from), "cut at {cut}");

@@ -693,7 +693,7 @@ fn history_is_the_stores_appended_at_once_and_replayed_after_a_restart() {
     f.line(A, "one");
     f.line(A, "/me two");
     f.line(A, "/msg ann private");
-    let log = std::fs::read_to_string(dir.path().join("history/general.log")).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("rooms/general.log")).unwrap();
     assert_eq!(
         log,
         "lanchat-history 1 #general\n\
