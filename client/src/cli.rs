@@ -78,6 +78,16 @@ pub struct Args {
     /// instead of trusting it on first use.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["accept_new", "trust", "known_servers"])]
     pub ca: Option<PathBuf>,
+
+    /// Your key, which servers know you by (made on first use; default:
+    /// $XDG_CONFIG_HOME/lanchat/identity.key, else ~/.config/lanchat/identity.key).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// Print your key's fingerprint (making the key if needed) and exit: what a server's
+    /// allowlist or operators' list names you by.
+    #[arg(long)]
+    pub fingerprint: bool,
 }
 
 impl Args {

@@ -20,13 +20,14 @@ use rustls::{ClientConfig, ClientConnection};
 
 use crate::addr::ServerAddr;
 use crate::conn::{dial, Conn, ConnectError, CONNECT_TIMEOUT, REPLY_TIMEOUT};
+use crate::identity::Identity;
 use crate::known_servers::{
     first_contact_text, host_key, remember_in, Contact, Decision, FileError, KnownServers, Refusal,
     TrustFlags, Ui, EXIT_NOT_TRUSTED, SAID_NO,
 };
 use crate::stream::{Stream, TlsStream};
 use crate::tls::{
-    encrypted_notice, handshake_ca, handshake_pinned, HandshakeError, PLAINTEXT_SERVER,
+    encrypted_notice, handshake_ca, handshake_pinned_as, HandshakeError, PLAINTEXT_SERVER,
     PLAINTEXT_WARNING,
 };
 
@@ -42,6 +43,8 @@ pub enum Security {
         known_servers: Option<PathBuf>,
         /// `--accept-new`, `--trust`.
         flags: TrustFlags,
+        /// The user's key, presented when the server asks for one (`None`: anonymous).
+        me: Option<Arc<Identity>>,
     },
     /// `--ca`: TLS, the server's certificate checked against an office CA.
     Ca(Arc<ClientConfig>),
@@ -192,16 +195,18 @@ pub fn connect(
         Security::Pinned {
             known_servers,
             flags,
+            me,
         } => {
             let path = known_servers
                 .as_deref()
                 .ok_or(ConnectFailure::NoKnownServersFile)?;
-            let (sock, tls, fp, asked) = pinned(addr, path, flags, asker)?;
+            let me = me.as_deref();
+            let (sock, tls, fp, asked) = pinned(addr, path, flags, me, asker)?;
             match greet(addr, sock, tls, fp) {
                 // The user took long enough to answer for the server to give up waiting for a
                 // name: once more, now that the key is known.
                 Err(ConnectFailure::Connect(_)) if asked => {
-                    let (sock, tls, fp, _) = pinned(addr, path, flags, asker)?;
+                    let (sock, tls, fp, _) = pinned(addr, path, flags, me, asker)?;
                     greet(addr, sock, tls, fp)
                 }
                 done => done,
@@ -231,6 +236,7 @@ fn pinned(
     addr: &ServerAddr,
     file: &Path,
     flags: &TrustFlags,
+    me: Option<&Identity>,
     asker: &mut dyn Asker,
 ) -> Result<(TcpStream, ClientConnection, Fingerprint, bool), ConnectFailure> {
     let known = KnownServers::load(file).map_err(ConnectFailure::KnownServers)?;
@@ -248,7 +254,8 @@ fn pinned(
     let mut last = None;
     for _ in 0..2 {
         let mut sock = dial(addr, CONNECT_TIMEOUT)?;
-        let (tls, presented) = match handshake_pinned(&mut sock, addr, expected, deadline()) {
+        let (tls, presented) = match handshake_pinned_as(&mut sock, addr, expected, me, deadline())
+        {
             Ok(done) => done,
             Err(HandshakeError::KeyMismatch { presented }) => {
                 match decide(presented, asker.ui()) {

@@ -21,6 +21,8 @@
 //! - [`discovery`]: finding servers on the LAN by UDP broadcast (`--discover`).
 //! - [`tls`]: the TLS configuration, the verifier that pins a server's key (or checks it
 //!   against an office CA), and telling a plaintext server apart.
+//! - [`identity`]: the user's own key (made on first use), presented as a TLS client
+//!   certificate; servers know the user by its fingerprint.
 //! - [`known_servers`]: the servers this user trusts, and trust on first use: go on, ask, or
 //!   refuse, with the words for each.
 //! - [`clock`]: time for timestamps.
@@ -37,6 +39,7 @@ pub mod conn;
 pub mod connect;
 pub mod discovery;
 pub mod editor;
+pub mod identity;
 pub mod known_servers;
 pub mod members;
 pub mod outbox;

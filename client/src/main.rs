@@ -15,7 +15,7 @@
 
 mod app;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write as _};
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser};
@@ -35,6 +35,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if settings.args.fingerprint {
+        return print_fingerprint(&settings);
+    }
     let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
     let result = if interactive {
         app::interactive::run(&settings)
@@ -59,5 +62,26 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// `--fingerprint`: the user's key's fingerprint line (making the key if needed), as the
+/// server's `--fingerprint` prints its own.
+fn print_fingerprint(settings: &app::Settings) -> ExitCode {
+    match settings.identity(&mut |note| eprintln!("{note}")) {
+        Ok(me) => {
+            let mut out = io::stdout().lock();
+            match writeln!(out, "fingerprint {}", me.fingerprint()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("lanchat: cannot print the fingerprint: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("lanchat: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -314,6 +314,12 @@ impl<T: Transport> Conn<T> {
         self.transport.awaits_hello()
     }
 
+    /// The key the peer proved it holds while setting up the transport (see
+    /// [`Transport::peer_key`]).
+    pub fn peer_key(&self) -> Option<lanchat_proto::Fingerprint> {
+        self.transport.peer_key()
+    }
+
     /// Heap bytes held by the write and read buffers (for memory accounting).
     pub fn buffered_capacity(&self) -> usize {
         self.out.capacity() + self.decoder.capacity()

@@ -48,7 +48,16 @@ impl Server {
                 self.table.carry_over(id);
                 return;
             }
-            match conn.read(&mut self.scratch) {
+            let handshaking = conn.is_handshaking();
+            let input = conn.read(&mut self.scratch);
+            if handshaking && !conn.is_handshaking() {
+                // Set up by this read: who the peer is is known before its first line is read.
+                self.established(id, now);
+            }
+            let Some(conn) = self.table.get_mut(id) else {
+                return;
+            };
+            match input {
                 Ok(Input::Data(n)) => {
                     conn.charge_read(self.round, n);
                     if conn.is_open() {
@@ -81,6 +90,18 @@ impl Server {
         let flush = |c: &crate::conn::Conn<_>| c.wants_write() || (consumed && c.pending() > 0);
         if self.table.get(id).is_some_and(flush) {
             self.table.mark_for_flush(id);
+        }
+    }
+
+    /// `id`'s transport has just been set up: the room learns the key its peer proved it
+    /// holds (if any).
+    fn established(&mut self, id: ConnId, _now: Now) {
+        let Some(conn) = self.table.get(id) else {
+            return;
+        };
+        match conn.peer_key() {
+            Some(key) => log::debug!("{id} TLS with key {key}"),
+            None => log::debug!("{id} TLS without a key"),
         }
     }
 

@@ -24,6 +24,7 @@ use std::fmt;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 
+use lanchat_proto::Fingerprint;
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{
     ConnectionState, EncodeError, EncodeTlsData, EncryptError, InsufficientSizeError,
@@ -154,6 +155,15 @@ impl<S: Socket> TlsLink<S> {
     /// a signature.
     pub fn awaits_hello(&self) -> bool {
         !self.answered && self.tls.is_handshaking()
+    }
+
+    /// The client's key, once the handshake proved it holds it (see [`crate::tls::client_keys`]);
+    /// `None` during the handshake or for a client that showed no certificate.
+    pub fn peer_key(&self) -> Option<Fingerprint> {
+        if self.tls.is_handshaking() {
+            return None;
+        }
+        crate::tls::fingerprint_of(self.tls.peer_certificates()?.first()?).ok()
     }
 
     /// Bytes of its own not yet written.
