@@ -11,6 +11,8 @@
 //! - [`clock`]: the time the loop is given (and tests control).
 //! - [`limits`] and [`config`]: every bound and flag, with its default and reason.
 //! - [`tls`]: the server's key, certificate and fingerprint, and the rustls configuration.
+//! - [`identity`]: who is who: clients' keys, the names they own, the way in (allowlist,
+//!   password), operators, bans and mutes.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
 //!
@@ -22,6 +24,7 @@ pub mod config;
 pub mod conn;
 pub mod discovery;
 pub mod event_loop;
+pub mod identity;
 pub mod limits;
 pub mod logger;
 pub mod memory;

@@ -220,6 +220,13 @@ pub const REWRITE_QUIET: Duration = Duration::from_secs(5);
 /// and that one sync may wait for the last second's writes.
 pub const REWRITE_FORCE: Duration = Duration::from_secs(60);
 
+/// A state file rewritten whole (the claims on names, the bans and mutes) is synced and put
+/// in place this long after it was written and handed to write-back: a small file is written by
+/// then, so the sync the loop waits for is a cache flush, not a wait for the disk (figures in
+/// docs/BENCHMARKS.md). Changes meanwhile go out in the next version, so this is also the
+/// shortest time between two versions.
+pub const STATE_SETTLE: Duration = Duration::from_secs(1);
+
 /// A settled rewrite's `fdatasync` or directory sync slower than this (a slow disk kept busy
 /// by something else: 200-500 ms measured) makes rewrites skip syncs for [`SYNC_PAUSE`]:
 /// 20 ms is ten times a settled sync on a disk the server has to itself (0.03-2.2 ms measured).

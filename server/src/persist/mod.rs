@@ -46,6 +46,7 @@ mod format;
 mod history;
 mod logs;
 mod notes;
+pub mod snapshot;
 mod sys;
 
 use std::fmt;
