@@ -5,7 +5,8 @@
 //! answers ([`server`]), which names are allowed and when two are the same ([`name`],
 //! [`name_index`]), which error codes exist ([`ErrCode`]), what the LAN discovery datagrams
 //! say ([`discovery`]), how a server key's fingerprint is written ([`fingerprint`]) and how
-//! flood control counts ([`bucket`]). It does no IO and reads no clock, so both the
+//! flood control counts ([`bucket`]), and what identity adds: the password line and the
+//! operators' commands ([`ops`]). It does no IO and reads no clock, so both the
 //! single-threaded server and the terminal client use it, and tests can feed it byte literals.
 //!
 //! The normative description is `docs/PROTOCOL.md`; this crate implements it.
@@ -18,6 +19,7 @@ pub mod discovery;
 pub mod fingerprint;
 pub mod name;
 pub mod name_index;
+pub mod ops;
 pub mod server;
 
 pub use client::{ClientMsg, CommandError};
@@ -26,6 +28,7 @@ pub use decoder::{LineDecoder, LineTooLong, Lines};
 pub use fingerprint::{Fingerprint, FingerprintError};
 pub use name::{fold_name, name_key, validate_name, NameError, NameKey};
 pub use name_index::NameIndex;
+pub use ops::OpCommand;
 pub use server::{ParseError, ServerMsg};
 
 /// The TCP (and discovery UDP) port a server listens on unless told otherwise.

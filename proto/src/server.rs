@@ -88,6 +88,26 @@ pub enum ServerMsg<'a> {
         /// Why.
         text: &'a str,
     },
+    /// `AUTH <method> <text>`: right after `HELLO`, the server wants proof before a name;
+    /// method `password` ([`crate::ops::AUTH_PASSWORD`]): the first line must be
+    /// `/pass <password>`.
+    Auth {
+        /// How to prove it, one word.
+        method: &'a str,
+        /// For people.
+        text: &'a str,
+    },
+    /// `WHOIS <name> <key> <since> <idle>`: the answer to `/whois`.
+    Whois {
+        /// Who.
+        name: &'a str,
+        /// The fingerprint of their key (`SHA256:...`), or `-` without one.
+        key: &'a str,
+        /// When they connected (Unix milliseconds).
+        since_ms: u64,
+        /// Seconds since their last line.
+        idle_secs: u64,
+    },
     /// `HIST <unix-millis> <frame>`: a message from before this client joined, exactly as it
     /// was sent live (`MSG ...` or `ACTION ...`), with the time the server received it.
     Hist {
@@ -182,6 +202,8 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Info { .. } => "INFO",
             ServerMsg::Err { .. } => "ERR",
             ServerMsg::Bye { .. } => "BYE",
+            ServerMsg::Auth { .. } => "AUTH",
+            ServerMsg::Whois { .. } => "WHOIS",
             ServerMsg::Hist { .. } => "HIST",
         }
     }
@@ -211,6 +233,8 @@ impl<'a> ServerMsg<'a> {
             "INFO" => "INFO",
             "ERR" => "ERR",
             "BYE" => "BYE",
+            "AUTH" => "AUTH",
+            "WHOIS" => "WHOIS",
             "HIST" => "HIST",
             other => return Err(ParseError::UnknownKind(other.to_owned())),
         };
@@ -254,6 +278,16 @@ impl<'a> ServerMsg<'a> {
                 text: f.text(),
             },
             "BYE" => ServerMsg::Bye { text: f.text() },
+            "AUTH" => ServerMsg::Auth {
+                method: f.word("method")?,
+                text: f.text(),
+            },
+            "WHOIS" => ServerMsg::Whois {
+                name: f.word("name")?,
+                key: f.word("key")?,
+                since_ms: f.number("time")?,
+                idle_secs: f.number("idle seconds")?,
+            },
             _ => {
                 let at_ms = f.number("time")?;
                 let inner = f.text();
@@ -306,6 +340,21 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Err { code, text } => {
                 field(code.as_str());
                 field(text);
+            }
+            ServerMsg::Auth { method, text } => {
+                field(method);
+                field(text);
+            }
+            ServerMsg::Whois {
+                name,
+                key,
+                since_ms,
+                idle_secs,
+            } => {
+                field(name);
+                field(key);
+                field(&since_ms.to_string());
+                field(&idle_secs.to_string());
             }
             ServerMsg::Hist { .. } => return, // written above, prefix and frame
         }
@@ -449,6 +498,22 @@ mod tests {
             ),
             ("BYE see you\r", S::Bye { text: "see you\r" }),
             (
+                "AUTH password this server asks for a password: /pass <password>",
+                S::Auth {
+                    method: "password",
+                    text: "this server asks for a password: /pass <password>",
+                },
+            ),
+            (
+                "WHOIS ann SHA256:x 1700000000000 42",
+                S::Whois {
+                    name: "ann",
+                    key: "SHA256:x",
+                    since_ms: 1_700_000_000_000,
+                    idle_secs: 42,
+                },
+            ),
+            (
                 "HIST 1700000000000 MSG bob hi",
                 S::Hist {
                     at_ms: 1_700_000_000_000,
@@ -548,13 +613,13 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String, u64)> {
-        (0u8..15, name(), text(), any::<u64>())
+        (0u8..17, name(), text(), any::<u64>())
     }
 
     proptest! {
         #[test]
         fn encode_then_parse_round_trips((kind, n, t, num) in msg()) {
-            let code = ErrCode::ALL[(num % 10) as usize];
+            let code = ErrCode::ALL[(num % ErrCode::ALL.len() as u64) as usize];
             let m = match kind {
                 0 => ServerMsg::Hello { text: &t },
                 1 => ServerMsg::Welcome { name: &n, text: &t },
@@ -569,6 +634,8 @@ mod tests {
                 10 => ServerMsg::Info { text: &t },
                 11 => ServerMsg::Err { code, text: &t },
                 12 => ServerMsg::Bye { text: &t },
+                15 => ServerMsg::Auth { method: "password", text: &t },
+                16 => ServerMsg::Whois { name: &n, key: "-", since_ms: num, idle_secs: num / 2 },
                 13 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Action { from: &n, text: &t }) },
                 _ => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Msg { from: &n, text: &t }) },
             };

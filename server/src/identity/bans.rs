@@ -11,15 +11,11 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::time::Duration;
 
 use lanchat_proto::{Fingerprint, NameKey};
 
 /// The first line of the bans file (its format's name and version).
 pub const HEADER: &str = "lanchat-bans 1";
-
-/// Longest a ban or mute may be set for: past this, "until lifted" says what is meant.
-pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// What a ban or mute is on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -65,36 +61,6 @@ impl FromStr for Target {
             return s.parse().map(Target::Key).map_err(drop);
         }
         s.parse::<IpAddr>().map(Target::addr).map_err(drop)
-    }
-}
-
-/// A duration as operators type it: a whole number and `m` (minutes), `h` (hours) or `d`
-/// (days): `30m`, `2h`, `7d`. `None` for anything else (then it is not a duration, and the
-/// word starts a reason), or for more than [`MAX_DURATION`].
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let unit = match s.chars().last()? {
-        'm' => 60,
-        'h' => 3_600,
-        'd' => 86_400,
-        _ => return None,
-    };
-    let n = &s[..s.len() - 1];
-    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let secs = n.parse::<u64>().ok()?.checked_mul(unit)?;
-    (secs > 0 && secs <= MAX_DURATION.as_secs()).then(|| Duration::from_secs(secs))
-}
-
-/// A duration in the shortest of those words that says it exactly (`90m`, `2h`, `7d`).
-pub fn format_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs.is_multiple_of(86_400) {
-        format!("{}d", secs / 86_400)
-    } else if secs.is_multiple_of(3_600) {
-        format!("{}h", secs / 3_600)
-    } else {
-        format!("{}m", secs.div_ceil(60))
     }
 }
 
@@ -347,41 +313,6 @@ mod tests {
             set_ms: 1,
             until_ms,
             reason: "spam and more".into(),
-        }
-    }
-
-    #[test]
-    fn durations_as_operators_type_them() {
-        for (s, want) in [
-            ("30m", Some(1_800)),
-            ("2h", Some(7_200)),
-            ("7d", Some(604_800)),
-            ("1m", Some(60)),
-            ("3650d", Some(3650 * 86_400)),
-        ] {
-            assert_eq!(parse_duration(s).map(|d| d.as_secs()), want, "{s}");
-        }
-        for s in [
-            "",
-            "m",
-            "0m",
-            "-1h",
-            "1.5h",
-            "2w",
-            "h2",
-            "spam",
-            "3651d",
-            "99999999999999999d",
-        ] {
-            assert_eq!(parse_duration(s), None, "{s}");
-        }
-        for (secs, text) in [
-            (1_800, "30m"),
-            (7_200, "2h"),
-            (604_800, "7d"),
-            (5_400, "90m"),
-        ] {
-            assert_eq!(format_duration(Duration::from_secs(secs)), text);
         }
     }
 

@@ -502,6 +502,10 @@ impl Room {
                 self.relay_public(id, now, out);
             }
             ClientMsg::Nick(new) => self.rename(id, new, out),
+            ClientMsg::Whois(_) | ClientMsg::Op(_) => {
+                let msg = text::unknown_command("whois");
+                self.send_err(id, ErrCode::UnknownCommand, &msg, out);
+            }
         }
     }
 
