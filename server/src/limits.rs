@@ -252,3 +252,27 @@ pub const PERSIST_FDS: usize = MAX_OPEN_LOGS + MAX_REWRITES + 1;
 /// How often notes past [`NOTE_TTL`] are looked for among users who have not come back (those
 /// who do are checked when they return): hourly keeps a note at most an hour past its week.
 pub const NOTE_SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Days a claim on a name lasts without use before it lapses (`--claim-days`): long enough for
+/// a holiday or a parental leave, short enough that a name left behind comes free within a
+/// quarter.
+pub const DEFAULT_CLAIM_DAYS: u32 = 90;
+
+/// The most `--claim-days` takes (ten years).
+pub const MAX_CLAIM_DAYS: u32 = 3_650;
+
+/// Names claimed on the whole server at most. Past it, names are still used but not claimed
+/// (the user is told): a flood of new keys must not grow the claims file without end, nor push
+/// out the claims people have (an office of 2,000 people with five names each fits). The file
+/// is then ~1 MiB, written in a few milliseconds (docs/BENCHMARKS.md).
+pub const MAX_CLAIMS: usize = 10_000;
+
+/// Wrong passwords a connection may give before it is closed.
+pub const PASSWORD_TRIES: u8 = 3;
+
+/// Each wrong password from an address puts that address's next try this much later, so
+/// guessing from one address goes at most one try a second, however many connections it opens.
+pub const PASSWORD_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Addresses with a password delay kept before the ones that are over are swept out.
+pub const PASSWORD_TRIES_SWEEP: usize = 1_024;

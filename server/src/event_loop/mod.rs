@@ -20,6 +20,7 @@ mod accept;
 mod close;
 mod discovery;
 mod flush;
+mod identity;
 mod read;
 mod shutdown;
 mod timers;
@@ -82,6 +83,8 @@ pub struct Server {
     /// `ClientHello`s read this round (of [`limits::TLS_HANDSHAKES_PER_ROUND`]).
     tls_handshakes: usize,
     trim: timers::Trim,
+    /// The claims and bans files, and the files a reload reads.
+    identity: identity::IdentityState,
 }
 
 impl Server {
@@ -139,6 +142,7 @@ impl Server {
             handshake_reads: 0,
             tls_handshakes: 0,
             trim: timers::Trim::default(),
+            identity: identity::IdentityState::default(),
         })
     }
 
@@ -206,6 +210,7 @@ impl Server {
             }
         }
         self.fire_timers(now);
+        self.identity_tick(now);
         self.drop_doomed(now);
         self.flush(now, events);
         self.remove_closed();
@@ -228,10 +233,13 @@ impl Server {
             .room
             .poll_timeout()
             .map(|at| at.saturating_duration_since(now));
-        match (self.timers.timeout(now), room) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let identity = self
+            .identity_due()
+            .map(|at| at.saturating_duration_since(now));
+        [self.timers.timeout(now), room, identity]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The room and an outbox over the connections, borrowed side by side.

@@ -95,14 +95,17 @@ impl Server {
 
     /// `id`'s transport has just been set up: the room learns the key its peer proved it
     /// holds (if any).
-    fn established(&mut self, id: ConnId, _now: Now) {
+    fn established(&mut self, id: ConnId, now: Now) {
         let Some(conn) = self.table.get(id) else {
             return;
         };
-        match conn.peer_key() {
+        let key = conn.peer_key();
+        match key {
             Some(key) => log::debug!("{id} TLS with key {key}"),
             None => log::debug!("{id} TLS without a key"),
         }
+        let (room, mut out) = self.room_and_outbox(now);
+        room.established(id, key, now, &mut out);
     }
 
     /// Decode `scratch[..n]` from `id` and hand each line to the room.

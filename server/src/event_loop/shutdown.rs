@@ -133,6 +133,7 @@ impl Server {
         }
         let (room, mut out) = self.room_and_outbox(now);
         room.shutdown(&mut out);
+        self.identity_flush(now);
         let deadline = now.mono + limits::SHUTDOWN_FLUSH;
         self.control.deadline = Some(deadline);
         self.timers.add(deadline, Timer::ShutdownDeadline);

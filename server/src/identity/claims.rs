@@ -16,6 +16,8 @@ use std::fmt::Write as _;
 
 use lanchat_proto::{Fingerprint, NameIndex, NameKey};
 
+use crate::limits;
+
 /// Most names one key holds at once.
 pub const MAX_NAMES_PER_KEY: usize = 5;
 
@@ -51,6 +53,8 @@ pub struct Taken {
     pub new: bool,
     /// A claim the key had to give up to stay within [`MAX_NAMES_PER_KEY`].
     pub dropped: Option<Box<str>>,
+    /// The server holds [`limits::MAX_CLAIMS`] claims already: the name is used, not claimed.
+    pub full: bool,
 }
 
 /// Every claim, findable by any spelling of its name and by its key.
@@ -158,9 +162,16 @@ impl Claims {
         }
         let mut taken = Taken {
             new: true,
-            dropped: None,
+            ..Taken::default()
         };
-        if self.by_key.get(&who).map_or(0, Vec::len) >= MAX_NAMES_PER_KEY {
+        let held = self.by_key.get(&who).map_or(0, Vec::len);
+        if held < MAX_NAMES_PER_KEY && self.claims.len() >= limits::MAX_CLAIMS {
+            return Taken {
+                full: true,
+                ..Taken::default()
+            };
+        }
+        if held >= MAX_NAMES_PER_KEY {
             let oldest = self.names_of(&who).first().map(|c| c.name.clone());
             if let Some(oldest) = oldest {
                 self.remove(&oldest);
@@ -378,6 +389,53 @@ mod tests {
         assert!(taken.new);
         assert_eq!(c.names_of(&fp(1)).len(), MAX_NAMES_PER_KEY);
         assert_eq!(ask(&mut c, "a2", Some(fp(2)), 12), Verdict::Free);
+    }
+
+    #[test]
+    fn past_the_servers_limit_names_are_used_but_not_claimed() {
+        let mut c = Claims::new(90);
+        for i in 0..limits::MAX_CLAIMS {
+            let name = format!("u{i}");
+            let who = Fingerprint::from_digest([
+                (i / 5 % 251) as u8,
+                (i / 5 / 251) as u8,
+                1,
+                2,
+                3,
+                4,
+                5,
+                6,
+                7,
+                8,
+                9,
+                10,
+                11,
+                12,
+                13,
+                14,
+                15,
+                16,
+                17,
+                18,
+                19,
+                20,
+                21,
+                22,
+                23,
+                24,
+                25,
+                26,
+                27,
+                28,
+                29,
+                30,
+            ]);
+            assert!(c.take(&name, key(&name), who, 0).new, "{name}");
+        }
+        let taken = c.take("late", key("late"), fp(200), 1);
+        assert!(taken.full && !taken.new);
+        assert_eq!(c.len(), limits::MAX_CLAIMS);
+        assert_eq!(c.check(&key("late"), None, 2), Verdict::Free);
     }
 
     #[test]

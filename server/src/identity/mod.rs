@@ -7,19 +7,23 @@
 //! the files it reads at start are read here; the state it
 //! keeps (claims, bans) goes to disk through [`crate::persist::snapshot`].
 
+pub mod access;
 pub mod bans;
 pub mod claims;
 pub mod keylist;
 pub mod password;
+pub mod setup;
 
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use access::{Access, Names, Tries, Turn};
 pub use bans::{Bans, Entry, Target};
 pub use claims::{Claim, Claims, Verdict};
 pub use keylist::{Changes, KeyList, ListFile};
 pub use password::{Password, PasswordFile};
+pub use setup::{reload, Lists, Reloaded, Setup, Sources, StateFiles};
 
 /// Longest file `--allow`, `--ops` or `--password-file` may be: a list of keys for a whole
 /// company is a few hundred KiB; anything much larger is a mistake (the wrong file).

@@ -19,6 +19,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -228,7 +229,12 @@ impl Snapshot {
         render(&mut self.buf);
         seal(&mut self.buf);
         if let Some(dir) = self.path.parent() {
-            fs::create_dir_all(dir).map_err(|e| DiskError::new(DiskOp::CreateDir, dir, &e))?;
+            // As the state directory is made elsewhere: private to its owner.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| DiskError::new(DiskOp::CreateDir, dir, &e))?;
         }
         let mut file = OpenOptions::new()
             .write(true)

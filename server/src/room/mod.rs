@@ -5,9 +5,11 @@
 //! writing frames into an [`Outbox`]. It owns no socket and reads no clock, so unit tests and
 //! the fuzzer drive it directly.
 
+mod access;
 pub mod history;
 pub mod leave;
 pub mod members;
+mod operators;
 pub mod oracle;
 pub mod text;
 
@@ -21,8 +23,10 @@ use lanchat_proto::{
 };
 
 pub use crate::clock::Now;
+use crate::identity::Access;
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox};
+use access::{Gate, Who};
 use history::History;
 use lanchat_proto::bucket::TokenBucket;
 pub use leave::LeaveReason;
@@ -92,6 +96,8 @@ struct Session {
     flooding_since: Option<Instant>,
     /// ... and when its latest line was dropped.
     last_drop: Option<Instant>,
+    /// Its key, address, password state, mute (`access.rs`).
+    who: Who,
 }
 
 /// The chat room.
@@ -122,6 +128,8 @@ pub struct Room {
     full_frame: Vec<u8>,
     /// `BYE <too slow text>`.
     too_slow_frame: Vec<u8>,
+    /// Claims, bans, the allowlist, operators, the password (`access.rs`, `operators.rs`).
+    access: Access,
 }
 
 impl Room {
@@ -153,6 +161,7 @@ impl Room {
             history,
             full_frame,
             too_slow_frame,
+            access: Access::default(),
         }
     }
 
@@ -255,6 +264,7 @@ impl Room {
             last_rate_err: None,
             flooding_since: None,
             last_drop: None,
+            who: Who::new(now),
         });
         self.count += 1;
         self.deadlines
@@ -287,6 +297,9 @@ impl Room {
         if !quitting && !self.admit_line(id, now, out) {
             return;
         }
+        if let Some(s) = self.session_mut(id) {
+            s.who.last_line = now;
+        }
         let Ok(line) = utf8 else {
             self.send_err(id, ErrCode::BadUtf8, text::BAD_UTF8, out);
             return;
@@ -294,7 +307,7 @@ impl Room {
         if self.is_named(id) {
             self.command(id, line, now, out);
         } else {
-            self.handshake(id, line, out);
+            self.handshake(id, line, now, out);
         }
     }
 
@@ -321,18 +334,20 @@ impl Room {
     /// connection that has no name yet (as quinn-proto's `poll_timeout`; the loop sleeps no
     /// longer than this).
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let tries = self.access.tries.next_due();
         while let Some(&(at, id, serial)) = self.deadlines.front() {
             if is_handshaking(&self.sessions, id, serial) {
-                return Some(at);
+                return Some(tries.map_or(at, |t| t.min(at)));
             }
             self.deadlines.pop_front();
         }
-        None
+        tries
     }
 
     /// Time has come to `now`: every connection whose handshake deadline has passed without a
     /// name gets `ERR handshake-timeout` and is closed.
     pub fn handle_timeout(&mut self, now: Now, out: &mut impl Outbox) {
+        self.password_turns(now, out);
         while let Some(&(at, id, serial)) = self.deadlines.front() {
             if at > now.mono {
                 return;
@@ -365,7 +380,11 @@ impl Room {
         }
         .encode(&mut self.frame);
         for (i, s) in self.sessions.iter_mut().enumerate() {
-            if s.take().is_some() {
+            if let Some(s) = s.take() {
+                if let (Some(name), Some(fp)) = (&s.name, s.who.key()) {
+                    let last = s.who.last_line.unix_ms;
+                    self.access.claims.let_go(name, fp, last);
+                }
                 out.send(ConnId(i), &self.frame);
                 out.close(ConnId(i));
             }
@@ -412,10 +431,14 @@ impl Room {
         false
     }
 
-    /// A line from a connection that has no name yet: it is the name (or a quit).
-    fn handshake(&mut self, id: ConnId, line: &str, out: &mut impl Outbox) {
+    /// A line from a connection that has no name yet: it is the name (or a quit), unless it
+    /// is the password's business ([`Room::gate`]).
+    fn handshake(&mut self, id: ConnId, line: &str, now: Now, out: &mut impl Outbox) {
         if is_quit(line) {
             self.quit(id, out);
+            return;
+        }
+        if self.gate(id, line, now, out) == Gate::Handled {
             return;
         }
         let name = line.trim();
@@ -426,7 +449,10 @@ impl Room {
                 return;
             }
         };
-        if !self.by_name.insert(key, id) {
+        if !self.may_take(id, name, &key, now, out) {
+            return;
+        }
+        if !self.by_name.insert(key.clone(), id) {
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(name), out);
             return;
         }
@@ -449,12 +475,13 @@ impl Room {
         .encode(&mut self.frame);
         out.send(id, &self.frame);
         let history = &self.history;
-        let key = BlockKey {
+        let block = BlockKey {
             block: Block::History,
             version: history.version(),
         };
-        out.send_block(id, key, &mut |buf| history.encode(buf));
+        out.send_block(id, block, &mut |buf| history.encode(buf));
         self.send_members(id, out);
+        self.took_name(id, None, name, key, now, out);
 
         self.frame.clear();
         ServerMsg::Join { name }.encode(&mut self.frame);
@@ -483,6 +510,15 @@ impl Room {
                 for text in text::HELP {
                     ServerMsg::Info { text }.encode(&mut self.frame);
                 }
+                ServerMsg::Info {
+                    text: text::HELP_WHOIS,
+                }
+                .encode(&mut self.frame);
+                if self.is_operator(id) {
+                    for text in text::help_operators() {
+                        ServerMsg::Info { text: &text }.encode(&mut self.frame);
+                    }
+                }
                 out.send(id, &self.frame);
             }
             ClientMsg::Msg { to, text } => {
@@ -490,9 +526,15 @@ impl Room {
                     self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
                     return;
                 };
+                // A muted member may still write to the operators (to ask why).
+                if !self.is_operator(target) && self.refuse_muted(id, now, out) {
+                    return;
+                }
                 self.encode_from(id, Relayed::Priv, text);
                 out.send(target, &self.frame);
             }
+            ClientMsg::Me(_) | ClientMsg::Say(_) | ClientMsg::Nick(_)
+                if self.refuse_muted(id, now, out) => {}
             ClientMsg::Me(text) => {
                 self.encode_from(id, Relayed::Action, text);
                 self.relay_public(id, now, out);
@@ -501,11 +543,9 @@ impl Room {
                 self.encode_from(id, Relayed::Msg, text);
                 self.relay_public(id, now, out);
             }
-            ClientMsg::Nick(new) => self.rename(id, new, out),
-            ClientMsg::Whois(_) | ClientMsg::Op(_) => {
-                let msg = text::unknown_command("whois");
-                self.send_err(id, ErrCode::UnknownCommand, &msg, out);
-            }
+            ClientMsg::Nick(new) => self.rename(id, new, now, out),
+            ClientMsg::Whois(name) => self.whois(id, name, now, out),
+            ClientMsg::Op(cmd) => self.operator(id, cmd, now, out),
         }
     }
 
@@ -553,7 +593,7 @@ impl Room {
         self.broadcast(Some(from), out);
     }
 
-    fn rename(&mut self, id: ConnId, new: &str, out: &mut impl Outbox) {
+    fn rename(&mut self, id: ConnId, new: &str, now: Now, out: &mut impl Outbox) {
         let Some(old) = self.name_of(id).map(str::to_owned) else {
             return;
         };
@@ -577,8 +617,11 @@ impl Room {
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(new), out);
             return;
         }
+        if !self.may_take(id, new, &key, now, out) {
+            return;
+        }
         self.by_name.remove(&old);
-        self.by_name.insert(key, id);
+        self.by_name.insert(key.clone(), id);
         if let Some(s) = self.session_mut(id) {
             s.name = Some(new.into());
         }
@@ -587,6 +630,7 @@ impl Room {
         self.frame.clear();
         ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
         self.broadcast(None, out);
+        self.took_name(id, Some(&old), new, key, now, out);
     }
 
     /// `<quit>`: `BYE`, then `LEAVE <name> quit` to the others, then close.
@@ -625,6 +669,7 @@ impl Room {
     fn remove(&mut self, id: ConnId) -> Option<Session> {
         let session = self.sessions.get_mut(id.0)?.take()?;
         self.count -= 1;
+        self.let_go(&session);
         if let Some(name) = &session.name {
             self.by_name.remove(name);
             let slot = session.slot;
@@ -724,5 +769,7 @@ fn is_handshaking(sessions: &[Option<Session>], id: ConnId, serial: u64) -> bool
         .is_some_and(|s| s.serial == serial && s.name.is_none())
 }
 
+#[cfg(test)]
+mod identity_tests;
 #[cfg(test)]
 mod tests;
