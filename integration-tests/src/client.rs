@@ -69,6 +69,11 @@ impl Client {
         Client::from(Stream::Tls(tls), "")
     }
 
+    /// Wrap a TLS stream whose handshake is done (say, one that presented a user's key).
+    pub fn from_tls(tls: TlsStream) -> Client {
+        Client::from(Stream::Tls(tls), "")
+    }
+
     /// Wrap a stream connected some other way (say, with special socket options), known to
     /// the server as `name` if it already joined.
     #[track_caller]

@@ -6,6 +6,7 @@
 //! a test fails. The load generator is [`load`], run by `lanchat-load` (`src/bin/`).
 
 pub mod client;
+pub mod identity;
 pub mod load;
 pub mod procfs;
 pub mod server;

@@ -29,12 +29,20 @@ pub enum Exit {
 pub struct ServerHandle {
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
 }
 
 impl ServerHandle {
     /// Ask the server to shut down gracefully.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Ask the server to read `--allow`, `--ops` and `--password-file` again (what SIGHUP is
+    /// for; see [`Server::reload_identity`]).
+    pub fn reload(&self) {
+        self.reload.store(true, Ordering::SeqCst);
         self.wake();
     }
 
@@ -50,6 +58,8 @@ impl ServerHandle {
 pub(super) struct Control {
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
+    /// [`ServerHandle::reload`] was asked.
+    reload: Arc<AtomicBool>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     /// Set when shutdown began: the flush deadline.
     deadline: Option<Instant>,
@@ -62,6 +72,7 @@ impl Control {
         Control {
             waker,
             stop,
+            reload: Arc::new(AtomicBool::new(false)),
             signals: None,
             deadline: None,
             carry: false,
@@ -72,6 +83,7 @@ impl Control {
         ServerHandle {
             waker: Arc::clone(&self.waker),
             stop: Arc::clone(&self.stop),
+            reload: Arc::clone(&self.reload),
         }
     }
 }
@@ -97,6 +109,9 @@ impl Server {
     /// The waker or the signal pipe fired (both are cheap to check when they did not):
     /// begin the shutdown, or say it must be forced.
     pub(super) fn on_control(&mut self, now: Now) -> Option<Exit> {
+        if self.control.reload.swap(false, Ordering::SeqCst) {
+            self.reload_identity();
+        }
         if self.control.stop.load(Ordering::SeqCst) {
             self.begin_shutdown(now);
         }

@@ -474,6 +474,9 @@ impl Room {
         }
         .encode(&mut self.frame);
         out.send(id, &self.frame);
+        // Its claim (and a mute on it) right after the welcome, so the client shows the news
+        // with it.
+        self.took_name(id, None, name, key, now, out);
         let history = &self.history;
         let block = BlockKey {
             block: Block::History,
@@ -481,7 +484,6 @@ impl Room {
         };
         out.send_block(id, block, &mut |buf| history.encode(buf));
         self.send_members(id, out);
-        self.took_name(id, None, name, key, now, out);
 
         self.frame.clear();
         ServerMsg::Join { name }.encode(&mut self.frame);
