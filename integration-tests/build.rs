@@ -2,8 +2,13 @@
 //! here is reported as ignored, with the reason, instead of passing without checking anything:
 //! - `lanchat_no_prlimit`: `prlimit` (util-linux) is missing (`robustness_fds`);
 //! - `lanchat_no_netns`: not root, or `ip` (iproute2) is missing (`client_netns`);
+//! - `lanchat_can_mount`, `lanchat_ignores_permissions`: this user can mount file systems
+//!   (`CAP_SYS_ADMIN`), and is not bound by file modes (`CAP_DAC_OVERRIDE`), for the tests that
+//!   give the server a full or read-only state directory (`persist_disk`);
 //! - `has_man`, `has_systemd_analyze`: the packaging tests' tools (`install`), which `.ci/run`
 //!   installs;
+//! - `has_tmux`: a terminal that reflows its lines on a resize (`client_resize`), which
+//!   `.ci/run` installs;
 //! - `has_openssl`: `openssl s_client` talking to the server (`tls_server`).
 //!
 //! The probes run again when `PATH` changes, and when one of those tools is installed or
@@ -13,9 +18,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// (cfg set when every tool is found, the tools)
-const NEEDS: [(&str, &[&str]); 3] = [
+const NEEDS: [(&str, &[&str]); 4] = [
     ("has_man", &["man", "groff"]),
     ("has_systemd_analyze", &["systemd-analyze"]),
+    ("has_tmux", &["tmux"]),
     ("has_openssl", &["openssl"]),
 ];
 
@@ -26,11 +32,14 @@ fn runs(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+include!("../server/build/capabilities.rs");
+
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(lanchat_no_prlimit)");
     println!("cargo::rustc-check-cfg=cfg(lanchat_no_netns)");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=../server/build/capabilities.rs");
     if !runs("prlimit", &["--version"]) {
         println!("cargo::rustc-cfg=lanchat_no_prlimit");
     }
@@ -41,6 +50,7 @@ fn main() {
     if !root || !runs("ip", &["-V"]) {
         println!("cargo::rustc-cfg=lanchat_no_netns");
     }
+    capabilities();
 
     let path = std::env::var_os("PATH").unwrap_or_default();
     let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();

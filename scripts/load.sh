@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make load`: for each scenario, both ways (plaintext, then TLS): a fresh release server on a
-# free loopback port (flood control off), `lanchat-load` against it, the server stopped (also on
-# failure or Ctrl-C); the JSON lines go to target/load/<time>.jsonl (and latest.jsonl), and one
-# summary table is printed at the end, with TLS and plaintext side by side.
+# free loopback port (flood control off, 127.0.0.1 exempt from the per-address limits),
+# `lanchat-load` against it, the server stopped (also on failure or Ctrl-C); the JSON lines go
+# to target/load/<time>.jsonl (and latest.jsonl), and one summary table is printed at the end,
+# with TLS and plaintext side by side.
 #
 # A fresh server per scenario keeps the figures apart: VmHWM (peak RSS) is per process, and the
 # LEAVE storm of one scenario's 10,000 disconnects must not land in the next one's timing.
@@ -13,7 +14,8 @@
 # flags), SERVER_BIN (another server binary, e.g. an older build to compare with; default
 # target/release/lanchat-server), PERF=1 (record the server with `perf record` into
 # target/load/<scenario>-<wire>.perf.data). Assumes the release binaries are built (make does
-# it). The TLS server's key is made once in target/load/state and reused.
+# it). Each server gets a fresh state directory, target/load/state/<scenario>-<wire> (a new key
+# for TLS, no history from an earlier run: both ways start equal).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,16 +65,20 @@ for wire in ${WIRE:-plain tls}; do
     run="$scenario-$wire"
     case "$wire" in
         plain) server_wire=(--plaintext); load_wire=(--plaintext) ;;
-        tls) server_wire=(--state-dir "$out/state"); load_wire=() ;;
+        tls) server_wire=(); load_wire=() ;;
         *) echo "WIRE: $wire is not plain or tls" >&2; exit 2 ;;
     esac
+    state="$out/state/$run"
+    rm -rf "$state"
     log="$out/$run.server.log"
     # Empty it first: a previous run's address must never be read as this server's.
     : >"$out/$run.server.out"
     # --max-clients is lowered by the server to fit its fd limit; history stays at its default.
+    # Every client connects from 127.0.0.1, so it is exempt from the per-address limits.
     # shellcheck disable=SC2086 # word splitting of SERVER_ARGS is intended
     "${SERVER_BIN:-$bin/lanchat-server}" --bind 127.0.0.1 --port 0 --rate 0 --no-discovery \
-        --max-clients 1000000 "${server_wire[@]}" ${SERVER_ARGS:-} \
+        --max-clients 1000000 --trusted-hosts 127.0.0.1 --state-dir "$state" "${server_wire[@]}" \
+        ${SERVER_ARGS:-} \
         >"$out/$run.server.out" 2>"$log" &
     server_pid=$!
     addr=

@@ -79,6 +79,11 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["accept_new", "trust", "known_servers"])]
     pub ca: Option<PathBuf>,
 
+    /// Without a terminal (a script, a bot): when the server goes away, connect again on
+    /// its own, with the same name (on a terminal the client always does). Lines read
+    /// meanwhile are sent once it is back. The server's key is checked again each time.
+    #[arg(long)]
+    pub reconnect: bool,
     /// Your key, which servers know you by (made on first use; default:
     /// $XDG_CONFIG_HOME/lanchat/identity.key, else ~/.config/lanchat/identity.key).
     #[arg(long, value_name = "FILE")]
@@ -117,8 +122,9 @@ impl Args {
 }
 
 const AFTER_HELP: &str = "\
-In the chat: <quit>, /quit or Ctrl-D leaves; Ctrl-C clears the line (on an empty line, leaves);
-Tab completes names; /help lists the server's commands. At the address prompt, ? looks for
+In the chat: <quit>, /quit [message] or Ctrl-D leaves; Ctrl-C clears the line (on an empty
+line, leaves); /away [message] marks you away (/back, or /away again, when you return); Tab
+completes names; /help lists the server's commands. At the address prompt, ? looks for
 servers on the local network. NO_COLOR (or TERM=dumb) turns colours off.
 
 Encryption: connections are TLS 1.3. The first time you connect to a server you are shown its

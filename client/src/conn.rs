@@ -156,6 +156,8 @@ pub enum NameReply {
     },
     /// `ERR name-taken` / `ERR name-invalid`: try another.
     Refused {
+        /// Which of the two.
+        why: Refusal,
         /// The server's reason.
         text: String,
     },
@@ -165,6 +167,15 @@ pub enum NameReply {
         /// Why, in words.
         text: String,
     },
+}
+
+/// Why a name was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Someone connected has it (or a look-alike of it).
+    Taken,
+    /// It breaks the rules (or looks like a reserved name).
+    Invalid,
 }
 
 /// A connection to a lanchat server over the transport `S`.
@@ -382,9 +393,14 @@ impl<S: Transport> Conn<S> {
                     text: text.to_owned(),
                 },
                 Ok(ServerMsg::Err {
-                    code: ErrCode::NameTaken | ErrCode::NameInvalid,
+                    code: code @ (ErrCode::NameTaken | ErrCode::NameInvalid),
                     text,
                 }) => NameReply::Refused {
+                    why: if matches!(code, ErrCode::NameTaken) {
+                        Refusal::Taken
+                    } else {
+                        Refusal::Invalid
+                    },
                     text: crate::sanitize::sanitize(text).into_owned(),
                 },
                 Ok(ServerMsg::Err { text, .. } | ServerMsg::Bye { text }) => NameReply::Closed {

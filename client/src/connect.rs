@@ -10,6 +10,7 @@
 //! plaintext: a server that answers in the clear is named as such (exit 1).
 
 use std::fmt;
+use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +20,10 @@ use lanchat_proto::Fingerprint;
 use rustls::{ClientConfig, ClientConnection};
 
 use crate::addr::ServerAddr;
-use crate::conn::{dial, Conn, ConnectError, CONNECT_TIMEOUT, REPLY_TIMEOUT};
+use crate::conn::{
+    dial, plain_io, Conn, ConnectError, NameReply, Refusal as NameRefusal, CONNECT_TIMEOUT,
+    REPLY_TIMEOUT,
+};
 use crate::identity::Identity;
 use crate::known_servers::{
     first_contact_text, host_key, remember_in, Contact, Decision, FileError, KnownServers, Refusal,
@@ -48,6 +52,33 @@ pub enum Security {
     },
     /// `--ca`: TLS, the server's certificate checked against an office CA.
     Ca(Arc<ClientConfig>),
+}
+
+impl Security {
+    /// The same, for connecting again after the connection `secured` was lost: a pinned
+    /// server must present the key this run trusted (or the one known_servers lists), and
+    /// nobody is asked again. The handshake is made and the key checked anew each time.
+    #[must_use]
+    pub fn joined_with(&self, secured: Secured) -> Security {
+        match (self, secured) {
+            (
+                Security::Pinned {
+                    known_servers,
+                    flags,
+                    me,
+                },
+                Secured::Encrypted(fp),
+            ) => Security::Pinned {
+                known_servers: known_servers.clone(),
+                flags: TrustFlags {
+                    joined: Some(fp),
+                    ..*flags
+                },
+                me: me.clone(),
+            },
+            _ => self.clone(),
+        }
+    }
 }
 
 /// What the connection turned out to be, for the welcome.
@@ -249,8 +280,12 @@ fn pinned(
         };
         known.decide(&contact, flags, ui)
     };
-    // The key given with --trust, else the one remembered: any other fails the handshake.
-    let mut expected = flags.trust.or_else(|| known.remembered(&host));
+    // The key given with --trust, else the one remembered, else the one this run joined with:
+    // any other fails the handshake.
+    let mut expected = flags
+        .trust
+        .or_else(|| known.remembered(&host))
+        .or(flags.joined);
     let mut last = None;
     for _ in 0..2 {
         let mut sock = dial(addr, CONNECT_TIMEOUT)?;
@@ -323,4 +358,128 @@ fn greet(
     let mut conn = Conn::over(Stream::Tls(TlsStream::new(sock, tls)), peer);
     let hello = conn.greeting()?;
     Ok((conn, hello, Secured::Encrypted(fp)))
+}
+
+/// Where the server is and how to reach it safely: what joining (again) needs.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The address as given.
+    pub addr: ServerAddr,
+    /// How the connection is secured, and which key to trust.
+    pub security: Security,
+}
+
+/// A connection that has joined: greeted, and its name accepted.
+#[derive(Debug)]
+pub struct Joined {
+    /// The connection, ready for chat lines.
+    pub conn: Conn,
+    /// The name as the server accepted it.
+    pub name: String,
+    /// The `WELCOME` text.
+    pub welcome: String,
+    /// Encrypted (with which key) or not.
+    pub secured: Secured,
+}
+
+/// Why joining failed.
+#[derive(Debug)]
+pub enum JoinError {
+    /// No connection, or not to a lanchat server that let us in, or not to one to trust (see
+    /// [`ConnectFailure`]).
+    Connect(ConnectFailure),
+    /// The server refused the name.
+    Name {
+        /// How.
+        why: NameRefusal,
+        /// The server's words.
+        text: String,
+    },
+    /// The server ended the handshake (`BYE`, `ERR`), or closed the connection.
+    Closed(String),
+    /// Reading or writing failed during the handshake.
+    Io(io::Error),
+}
+
+impl JoinError {
+    /// Whether trying again later cannot help: the name itself is refused as invalid, or the
+    /// server is not one to trust ([`ConnectFailure::is_final`]: a changed key, a server now
+    /// in plaintext). A name someone else holds, or a full server, may be free later.
+    pub fn is_final(&self) -> bool {
+        match self {
+            JoinError::Name { why, .. } => *why == NameRefusal::Invalid,
+            JoinError::Connect(failure) => failure.is_final(),
+            JoinError::Closed(_) | JoinError::Io(_) => false,
+        }
+    }
+
+    /// The trust failure that ends the run with its own words and exit code, if it is one.
+    pub fn untrusted(&self) -> Option<&ConnectFailure> {
+        match self {
+            JoinError::Connect(failure) if failure.is_final() => Some(failure),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Connect(e) => e.fmt(f),
+            JoinError::Name { text, .. } => write!(f, "the name was refused: {text}"),
+            JoinError::Closed(text) => write!(f, "the server closed the connection: {text}"),
+            JoinError::Io(e) => f.write_str(&plain_io(e)),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl Target {
+    /// Connect as [`connect`] does (asking `asker` when the user has to decide) and join as
+    /// `name`: the one step a reconnection takes.
+    ///
+    /// # Errors
+    /// [`JoinError`], saying what failed.
+    pub fn join(&self, name: &str, asker: &mut dyn Asker) -> Result<Joined, JoinError> {
+        let (mut conn, _hello, secured) =
+            connect(&self.addr, &self.security, asker).map_err(JoinError::Connect)?;
+        match conn.offer_name(name).map_err(JoinError::Io)? {
+            NameReply::Welcome { name, text } => Ok(Joined {
+                conn,
+                name,
+                welcome: text,
+                secured,
+            }),
+            NameReply::Refused { why, text } => Err(JoinError::Name { why, text }),
+            NameReply::Closed { text } => Err(JoinError::Closed(text)),
+        }
+    }
+
+    /// The target for connecting again after `secured` was lost ([`Security::joined_with`]).
+    #[must_use]
+    pub fn joined_with(&self, secured: Secured) -> Target {
+        Target {
+            addr: self.addr.clone(),
+            security: self.security.joined_with(secured),
+        }
+    }
+}
+
+/// Nobody to ask (a reconnection, or no terminal): first contact is refused, and what the
+/// user should know goes to `note`.
+pub struct NoAsker<F>(pub F);
+
+impl<F: FnMut(&str)> Asker for NoAsker<F> {
+    fn ui(&self) -> Ui {
+        Ui::NoTerminal
+    }
+
+    fn ask(&mut self, _text: &str) -> bool {
+        false
+    }
+
+    fn note(&mut self, text: &str) {
+        (self.0)(text);
+    }
 }

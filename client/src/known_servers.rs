@@ -294,14 +294,27 @@ impl KnownServers {
                 line_no,
                 line,
             }),
-            Lookup::Unknown if flags.accept_new => Decision::GoAndRemember,
-            Lookup::Unknown => match ui {
-                Ui::Terminal => Decision::Ask,
-                Ui::NoTerminal => Decision::Refuse(Refusal::FirstContact {
+            Lookup::Unknown => match flags.joined {
+                Some(joined) if joined == contact.presented => Decision::Go,
+                Some(joined) => Decision::Refuse(Refusal::ChangedSinceJoined {
                     host: contact.host.to_owned(),
+                    joined,
                     presented: contact.presented,
                 }),
+                None => Self::first_contact(contact, flags, ui),
             },
+        }
+    }
+
+    /// A server met for the first time: `--accept-new`, else ask on a terminal, else refuse.
+    fn first_contact(contact: &Contact<'_>, flags: &TrustFlags, ui: Ui) -> Decision {
+        match ui {
+            _ if flags.accept_new => Decision::GoAndRemember,
+            Ui::Terminal => Decision::Ask,
+            Ui::NoTerminal => Decision::Refuse(Refusal::FirstContact {
+                host: contact.host.to_owned(),
+                presented: contact.presented,
+            }),
         }
     }
 }
@@ -326,6 +339,10 @@ pub struct TrustFlags {
     /// `--trust SHA256:...`: go on only if the server presents exactly this key, then remember
     /// it (the one override of a changed key).
     pub trust: Option<Fingerprint>,
+    /// The key this run has trusted already, when it connects again after losing the server:
+    /// a server known_servers does not list (the key could not be remembered) goes on only
+    /// with this key, without asking; any other is refused as changed.
+    pub joined: Option<Fingerprint>,
 }
 
 /// Whether the user can be asked.
@@ -377,6 +394,16 @@ pub enum Refusal {
         /// That line.
         line: String,
     },
+    /// Connecting again after the server was lost, it presented another key than the one this
+    /// run joined with (and known_servers does not list the server).
+    ChangedSinceJoined {
+        /// The server ([`host_key`]).
+        host: String,
+        /// The fingerprint the run joined with.
+        joined: Fingerprint,
+        /// The presented one.
+        presented: Fingerprint,
+    },
     /// `--trust` named another key than the one presented.
     NotTheTrustedKey {
         /// The server ([`host_key`]).
@@ -394,7 +421,9 @@ impl Refusal {
     pub fn exit_code(&self) -> u8 {
         match self {
             Refusal::FirstContact { .. } => EXIT_NOT_TRUSTED,
-            Refusal::Changed { .. } | Refusal::NotTheTrustedKey { .. } => EXIT_KEY_CHANGED,
+            Refusal::Changed { .. }
+            | Refusal::ChangedSinceJoined { .. }
+            | Refusal::NotTheTrustedKey { .. } => EXIT_KEY_CHANGED,
         }
     }
 }
@@ -423,11 +452,10 @@ impl fmt::Display for Refusal {
                 line_no,
                 line,
             } => {
-                let title = format!("@  WARNING: THE KEY OF SERVER {host} HAS CHANGED!  @");
-                let bar = "@".repeat(title.chars().count());
+                write_banner(f, host)?;
                 write!(
                     f,
-                    "{bar}\n{title}\n{bar}\n\
+                    "\
                      Someone may be posing as this server to read what you write (a \
                      man-in-the-middle attack),\n\
                      or whoever runs it has replaced its key. lanchat stops here; nothing was \
@@ -440,6 +468,29 @@ impl fmt::Display for Refusal {
                      \x20 {line}\n\
                      or, once it is confirmed, connect with --trust <the new fingerprint>.",
                     file = file.display()
+                )
+            }
+            Refusal::ChangedSinceJoined {
+                host,
+                joined,
+                presented,
+            } => {
+                write_banner(f, host)?;
+                write!(
+                    f,
+                    "It changed while you were connected: joining again after the server was \
+                     lost, it\n\
+                     presented another key than the one this session trusted. Someone may be \
+                     posing as\n\
+                     this server to read what you write (a man-in-the-middle attack), or whoever \
+                     runs it\n\
+                     has replaced its key. lanchat stops here; nothing more was sent.\n\
+                     \x20 trusted:   {joined}\n\
+                     \x20 presented: {presented}\n\
+                     If the change is expected (ask whoever runs the server to confirm the new \
+                     fingerprint\n\
+                     with `lanchat-server --fingerprint`), connect with --trust <the new \
+                     fingerprint>."
                 )
             }
             Refusal::NotTheTrustedKey {
@@ -457,6 +508,13 @@ impl fmt::Display for Refusal {
             ),
         }
     }
+}
+
+/// The first three lines of a changed key's warning, as ssh draws them.
+fn write_banner(f: &mut fmt::Formatter<'_>, host: &str) -> fmt::Result {
+    let title = format!("@  WARNING: THE KEY OF SERVER {host} HAS CHANGED!  @");
+    let bar = "@".repeat(title.chars().count());
+    writeln!(f, "{bar}\n{title}\n{bar}")
 }
 
 /// What a terminal user sees on first contact, before [`TRUST_QUESTION`].
@@ -636,11 +694,16 @@ mod tests {
         let none = TrustFlags::default();
         let accept_new = TrustFlags {
             accept_new: true,
-            trust: None,
+            ..none
         };
         let trust = |b| TrustFlags {
-            accept_new: false,
             trust: Some(fp(b)),
+            ..none
+        };
+        // Connecting again, after joining with the key `b`.
+        let joined = |b| TrustFlags {
+            joined: Some(fp(b)),
+            ..none
         };
         use Decision::*;
         use Ui::*;
@@ -657,6 +720,18 @@ mod tests {
             ("new:7070", 5, accept_new, NoTerminal, GoAndRemember),
             ("new:7070", 5, trust(5), NoTerminal, GoAndRemember),
             ("known:7070", 2, trust(2), NoTerminal, GoAndRemember),
+            ("known:7070", 1, joined(1), NoTerminal, Go),
+            ("new:7070", 5, joined(5), NoTerminal, Go),
+            (
+                "new:7070",
+                5,
+                TrustFlags {
+                    accept_new: true,
+                    ..joined(5)
+                },
+                NoTerminal,
+                Go,
+            ),
         ];
         for (host, presented, flags, ui, want) in go {
             let got = known.decide(&contact(host, fp(*presented)), flags, *ui);
@@ -670,6 +745,18 @@ mod tests {
             ("known:7070", 2, trust(3), NoTerminal, EXIT_KEY_CHANGED),
             ("known:7070", 1, trust(3), Terminal, EXIT_KEY_CHANGED),
             ("new:7070", 5, trust(6), Terminal, EXIT_KEY_CHANGED),
+            ("known:7070", 2, joined(1), NoTerminal, EXIT_KEY_CHANGED),
+            ("new:7070", 6, joined(5), Terminal, EXIT_KEY_CHANGED),
+            (
+                "new:7070",
+                6,
+                TrustFlags {
+                    accept_new: true,
+                    ..joined(5)
+                },
+                NoTerminal,
+                EXIT_KEY_CHANGED,
+            ),
         ];
         for (host, presented, flags, ui, code) in refused {
             let got = known.decide(&contact(host, fp(*presented)), flags, *ui);

@@ -12,6 +12,8 @@
 //! - [`connect`]: joining as the flags say: TLS and trust on first use (or an office CA), or
 //!   plaintext; then the greeting.
 //! - [`reader`]: the reader thread: the connection into the session, the session's actions out.
+//! - [`reconnect`]: coming back after the server went away, as the reader thread does it;
+//!   [`backoff`]: when to try; [`seen`]: which replayed history was shown already.
 //! - [`outbox`]: what a typed line is, and sending it paced; [`pacer`]: the pacing.
 //! - [`signals`]: SIGINT plumbing on signal-hook's safe calls.
 //! - [`render`]: a server line as a person sees it (`[12:01] <bob> hi`), colours, mentions.
@@ -31,6 +33,7 @@
 //! `lanchat-proto`.
 
 pub mod addr;
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -45,9 +48,11 @@ pub mod members;
 pub mod outbox;
 pub mod pacer;
 pub mod reader;
+pub mod reconnect;
 pub mod render;
 pub mod sanitize;
 pub mod screen;
+pub mod seen;
 pub mod session;
 pub mod signals;
 pub mod stream;

@@ -46,8 +46,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(outcome) => {
-            if let Some(why) = outcome.farewell() {
-                eprintln!("lanchat: {why}");
+            if let Some(text) = outcome.farewell_text() {
+                eprintln!("{text}");
             }
             ExitCode::from(outcome.exit_code())
         }

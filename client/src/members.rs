@@ -1,10 +1,11 @@
 //! Who is in the room, as far as the server has told us, and tab completion of their names.
 //!
 //! The list is rebuilt from each member list (`WHO` lines, then `WHOEND`) and kept current
-//! between lists by `JOIN`, `LEAVE` and `NICK`. Names are compared the way the server compares
-//! them: ignoring case ([`fold_name`]).
+//! between lists by `JOIN`, `LEAVE` and `NICK`; who is away, from a list's `WHOAWAY` lines and
+//! then `AWAY` and `BACK`. Names are compared the way the server compares them: ignoring case
+//! ([`fold_name`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lanchat_proto::{fold_name, validate_name, ServerMsg};
 
@@ -29,7 +30,9 @@ pub const MAX_MEMBERS: usize = 100_000;
 pub const MAX_MEMBER_BYTES: usize = 4 << 20;
 
 /// The commands a line may start with, for completing `/w<Tab>`.
-pub const COMMANDS: [&str; 7] = ["/help", "/me", "/msg", "/nick", "/quit", "/who", "<quit>"];
+pub const COMMANDS: [&str; 9] = [
+    "/away", "/back", "/help", "/me", "/msg", "/nick", "/quit", "/who", "<quit>",
+];
 
 /// The member list, and which of them is this client.
 #[derive(Debug, Default, Clone)]
@@ -40,8 +43,39 @@ pub struct Members {
     names: BTreeMap<String, String>,
     /// A member list being received (`WHO` lines seen, `WHOEND` not yet).
     incoming: Option<Vec<String>>,
-    /// Bytes of names in `incoming`; at most [`MAX_MEMBER_BYTES`].
+    /// Bytes of names in `incoming`; at most `max_bytes`.
     incoming_bytes: usize,
+    /// Folded names of members who are away. Invariant: each is in `names`.
+    away: BTreeSet<String>,
+    /// Folded names marked away in the member list being received (at most
+    /// [`MAX_MEMBERS`]).
+    incoming_away: Vec<String>,
+    /// This client's own away message, while it is away (empty: away without one).
+    my_away: Option<String>,
+    /// Names kept at most: [`MAX_MEMBERS`] (smaller in tests, which would otherwise check
+    /// 200,000 names against the name rules to see the cap hold).
+    max: usize,
+    /// Bytes of names a member list being received may hold: [`MAX_MEMBER_BYTES`] (smaller
+    /// in tests, as `max`).
+    max_bytes: usize,
+}
+
+/// One name of a member list, as the renderer shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The name as the server spells it.
+    pub name: String,
+    /// Marked away.
+    pub away: bool,
+}
+
+impl From<&str> for Listed {
+    fn from(name: &str) -> Listed {
+        Listed {
+            name: name.to_owned(),
+            away: false,
+        }
+    }
 }
 
 /// What a message did to the member list, for the renderer.
@@ -50,7 +84,7 @@ pub enum Change {
     /// Nothing.
     None,
     /// A complete member list arrived: these names, in the server's order.
-    List(Vec<String>),
+    List(Vec<Listed>),
 }
 
 impl Members {
@@ -58,7 +92,19 @@ impl Members {
     pub fn new(me: &str) -> Members {
         Members {
             me: me.to_owned(),
+            max: MAX_MEMBERS,
+            max_bytes: MAX_MEMBER_BYTES,
             ..Members::default()
+        }
+    }
+
+    /// An empty list that keeps at most `max` names of `max_bytes` in all.
+    #[cfg(test)]
+    fn with_max(me: &str, max: usize, max_bytes: usize) -> Members {
+        Members {
+            max,
+            max_bytes,
+            ..Members::new(me)
         }
     }
 
@@ -73,8 +119,8 @@ impl Members {
             ServerMsg::Who { names } => {
                 let incoming = self.incoming.get_or_insert_with(Vec::new);
                 for name in ServerMsg::who_names(names).filter(|n| is_valid(n)) {
-                    if incoming.len() == MAX_MEMBERS
-                        || self.incoming_bytes + name.len() > MAX_MEMBER_BYTES
+                    if incoming.len() == self.max
+                        || self.incoming_bytes + name.len() > self.max_bytes
                     {
                         break;
                     }
@@ -82,21 +128,64 @@ impl Members {
                     incoming.push(name.to_owned());
                 }
             }
+            ServerMsg::WhoAway { name, .. } => {
+                self.incoming.get_or_insert_with(Vec::new);
+                if is_valid(name) && self.incoming_away.len() < self.max {
+                    self.incoming_away.push(fold_name(name));
+                }
+            }
             ServerMsg::WhoEnd { .. } => {
                 let list = self.incoming.take().unwrap_or_default();
                 self.incoming_bytes = 0;
                 self.names = list.iter().map(|n| (fold_name(n), n.clone())).collect();
+                let marked: BTreeSet<String> = std::mem::take(&mut self.incoming_away)
+                    .into_iter()
+                    .collect();
+                self.away = marked
+                    .into_iter()
+                    .filter(|k| self.names.contains_key(k))
+                    .collect();
+                let list = list
+                    .into_iter()
+                    .map(|name| Listed {
+                        away: self.away.contains(&fold_name(&name)),
+                        name,
+                    })
+                    .collect();
                 return Change::List(list);
             }
             ServerMsg::Join { name } => self.add(name),
             ServerMsg::Leave { name, .. } => {
-                self.names.remove(&fold_name(name));
+                let key = fold_name(name);
+                self.names.remove(&key);
+                self.away.remove(&key);
             }
             ServerMsg::Nick { old, new } => {
-                self.names.remove(&fold_name(old));
+                let key = fold_name(old);
+                self.names.remove(&key);
+                let was_away = self.away.remove(&key);
                 self.add(new);
-                if fold_name(old) == fold_name(&self.me) {
+                if was_away && self.contains(new) {
+                    self.away.insert(fold_name(new));
+                }
+                if key == fold_name(&self.me) {
                     self.me = (*new).to_owned();
+                }
+            }
+            ServerMsg::Away { name, text } => {
+                let key = fold_name(name);
+                if self.names.contains_key(&key) {
+                    self.away.insert(key.clone());
+                }
+                if key == fold_name(&self.me) {
+                    self.my_away = Some((*text).to_owned());
+                }
+            }
+            ServerMsg::Back { name } => {
+                let key = fold_name(name);
+                self.away.remove(&key);
+                if key == fold_name(&self.me) {
+                    self.my_away = None;
                 }
             }
             ServerMsg::Welcome { name, .. } => self.me = (*name).to_owned(),
@@ -106,9 +195,20 @@ impl Members {
     }
 
     fn add(&mut self, name: &str) {
-        if is_valid(name) && self.names.len() < MAX_MEMBERS {
+        if is_valid(name) && self.names.len() < self.max {
             self.names.insert(fold_name(name), name.to_owned());
         }
+    }
+
+    /// Whether `name` (ignoring case) is marked away.
+    pub fn is_away(&self, name: &str) -> bool {
+        self.away.contains(&fold_name(name))
+    }
+
+    /// This client's away message while it is away (empty: away without one), as the server
+    /// last confirmed it.
+    pub fn my_away(&self) -> Option<&str> {
+        self.my_away.as_deref()
     }
 
     /// How many members.
@@ -202,20 +302,22 @@ mod tests {
 
     #[test]
     fn a_hostile_server_cannot_grow_the_list_without_bound() {
-        let mut m = Members::new("ann");
-        let chunk: Vec<String> = (0..1000).map(|i| format!("n{i}")).collect();
+        assert_eq!(Members::new("ann").max, MAX_MEMBERS);
+        let max = 1_000;
+        let mut m = Members::with_max("ann", max, MAX_MEMBER_BYTES);
+        let chunk: Vec<String> = (0..100).map(|i| format!("n{i}")).collect();
         let who = format!("WHO {}", chunk.join(" "));
-        for _ in 0..(MAX_MEMBERS / 1000 + 5) {
+        for _ in 0..(max / 100 + 5) {
             feed(&mut m, &[&who]);
         }
-        assert_eq!(m.incoming.as_ref().map(Vec::len), Some(MAX_MEMBERS));
+        assert_eq!(m.incoming.as_ref().map(Vec::len), Some(max));
         feed(&mut m, &["WHOEND 1"]);
-        for i in 0..MAX_MEMBERS + 10 {
+        for i in 0..max + 10 {
             m.apply(&ServerMsg::Join {
                 name: &format!("j{i}"),
             });
         }
-        assert_eq!(m.len(), MAX_MEMBERS);
+        assert_eq!(m.len(), max);
     }
 
     #[test]
@@ -272,6 +374,48 @@ mod tests {
         feed(&mut m, &["NICK bob robert"]);
         assert_eq!(m.me(), "annie");
         assert_eq!(names(&m), ["annie", "robert"]);
+    }
+
+    #[test]
+    fn tracks_who_is_away() {
+        let mut m = Members::new("me");
+        let changes = feed(
+            &mut m,
+            &[
+                "WHOAWAY bob lunch",
+                "WHOAWAY ghost x",
+                "WHO ann bob me",
+                "WHOEND 3",
+            ],
+        );
+        let listed = |name: &str, away: bool| Listed {
+            name: name.into(),
+            away,
+        };
+        assert_eq!(
+            changes[3],
+            Change::List(vec![
+                listed("ann", false),
+                listed("bob", true),
+                listed("me", false)
+            ])
+        );
+        assert!(m.is_away("BOB") && !m.is_away("ann") && !m.is_away("ghost"));
+        feed(&mut m, &["NICK bob robert", "AWAY ann"]);
+        assert!(m.is_away("robert") && !m.is_away("bob") && m.is_away("ann"));
+        feed(&mut m, &["BACK robert", "LEAVE ann quit bye", "JOIN ann"]);
+        assert!(!m.is_away("robert") && !m.is_away("ann"));
+        // This client's own state, for a rejoin.
+        assert_eq!(m.my_away(), None);
+        feed(&mut m, &["AWAY me brb"]);
+        assert_eq!(m.my_away(), Some("brb"));
+        feed(&mut m, &["AWAY me"]);
+        assert_eq!(m.my_away(), Some(""));
+        // A new list without marks: nobody is away.
+        feed(&mut m, &["WHO me robert", "WHOEND 2"]);
+        assert!(!m.is_away("me"));
+        feed(&mut m, &["BACK me"]);
+        assert_eq!(m.my_away(), None);
     }
 
     #[test]
@@ -334,7 +478,9 @@ mod tests {
     #[test]
     fn huge_names_from_a_hostile_server_are_not_kept() {
         // WHO lines of 1 MiB "names" without WHOEND grew the client by 1 MiB each.
-        let mut m = Members::new("ann");
+        assert_eq!(Members::new("ann").max_bytes, MAX_MEMBER_BYTES);
+        let max_bytes = 200_000;
+        let mut m = Members::with_max("ann", MAX_MEMBERS, max_bytes);
         let huge = format!("WHO {}", "x".repeat(1 << 20));
         for _ in 0..3 {
             feed(&mut m, &[&huge]);
@@ -345,10 +491,11 @@ mod tests {
             .map(|i| format!("{}{i:04}", "東".repeat(20)))
             .collect();
         let who = format!("WHO {}", chunk.join(" "));
-        for _ in 0..(MAX_MEMBER_BYTES / 64_000 + 2) {
+        for _ in 0..(max_bytes / 64_000 + 2) {
             feed(&mut m, &[&who]);
         }
-        assert!(m.incoming_bytes <= MAX_MEMBER_BYTES, "{}", m.incoming_bytes);
+        assert!(m.incoming_bytes <= max_bytes, "{}", m.incoming_bytes);
+        assert!(m.incoming_bytes > max_bytes - 64, "filled to the cap");
         let held: usize = m
             .incoming
             .as_ref()

@@ -3,6 +3,10 @@
 //! the server's flood control keeps all of them, while the user goes on typing. Lines not yet
 //! sent can be dropped ([`Outbox::cancel`]: Ctrl-C during a long paste), and the quit goes out
 //! after what was typed before it.
+//!
+//! The connection under it can change: while there is none ([`Outbox::pause`], the server
+//! went away) lines wait, and a line whose write failed waits at the front; they go out, in
+//! order, on the next one ([`Outbox::connect`]).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -19,8 +23,9 @@ use crate::pacer::Pacer;
 pub enum Typed<'a> {
     /// Blank: nothing to send.
     Blank,
-    /// The quit: the caller ends the session.
-    Quit,
+    /// The quit (with what to say to the others, `/quit <message>`): the caller ends the
+    /// session.
+    Quit(Option<&'a str>),
     /// A line for the server.
     Line(&'a str),
 }
@@ -30,7 +35,10 @@ pub fn typed(line: &str) -> Typed<'_> {
     if line.trim().is_empty() {
         Typed::Blank
     } else if is_quit(line) {
-        Typed::Quit
+        match lanchat_proto::ClientMsg::parse(line) {
+            Ok(lanchat_proto::ClientMsg::Quit(message)) => Typed::Quit(message),
+            _ => Typed::Quit(None),
+        }
     } else {
         Typed::Line(line)
     }
@@ -84,14 +92,15 @@ pub fn split_long(line: &str) -> Vec<String> {
 pub trait Sending: Send {
     /// `line` went to the server.
     fn sent(&mut self, line: &str);
-    /// The quit's turn: the bytes to send (`None`: nothing, the session is over).
-    fn quit(&mut self) -> Option<Vec<u8>>;
+    /// The quit's turn, saying `message` to the others: the bytes to send (`None`: nothing,
+    /// the session is over).
+    fn quit(&mut self, message: Option<&str>) -> Option<Vec<u8>>;
 }
 
 #[derive(Debug)]
 enum Job {
     Line(String),
-    Quit,
+    Quit(Option<String>),
 }
 
 /// How the outbox stands.
@@ -105,12 +114,31 @@ pub enum Progress {
     Failed,
 }
 
-#[derive(Debug, Default)]
+/// Where lines are written.
+pub type Writer = Box<dyn Write + Send>;
+
+#[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
     /// A job taken from the queue and not yet written.
     in_flight: bool,
+    /// The last write failed; nothing is written until [`Outbox::connect`].
     failed: bool,
+    /// No connection: nothing is written until [`Outbox::connect`].
+    paused: bool,
+    /// A new connection's writer, for the thread to take.
+    next: Option<Writer>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("queue", &self.queue)
+            .field("in_flight", &self.in_flight)
+            .field("failed", &self.failed)
+            .field("paused", &self.paused)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -146,10 +174,28 @@ impl Outbox {
     ) -> io::Result<Outbox> {
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
+        let writer: Writer = Box::new(writer);
         std::thread::Builder::new()
             .name("sender".into())
             .spawn(move || send_loop(writer, sending, &thread_shared))?;
         Ok(Outbox { shared, cap })
+    }
+
+    /// The connection is gone: write nothing more to it; lines wait.
+    pub fn pause(&self) {
+        let mut s = self.shared.lock();
+        s.paused = true;
+        s.next = None;
+        self.shared.cond.notify_all();
+    }
+
+    /// Write to `writer` (a new connection) from now on: what waits goes out on it.
+    pub fn connect(&self, writer: Writer) {
+        let mut s = self.shared.lock();
+        s.next = Some(writer);
+        s.paused = false;
+        s.failed = false;
+        self.shared.cond.notify_all();
     }
 
     /// Queue a line for the server (waits while the queue is full).
@@ -166,10 +212,10 @@ impl Outbox {
         self.shared.cond.notify_all();
     }
 
-    /// Queue the quit, after every line queued before it.
-    pub fn quit(&self) {
+    /// Queue the quit (saying `message` to the others), after every line queued before it.
+    pub fn quit(&self, message: Option<&str>) {
         let mut s = self.shared.lock();
-        s.queue.push_back(Job::Quit);
+        s.queue.push_back(Job::Quit(message.map(str::to_owned)));
         self.shared.cond.notify_all();
     }
 
@@ -183,16 +229,17 @@ impl Outbox {
     pub fn cancel(&self) -> usize {
         let mut s = self.shared.lock();
         let before = s.queue.len();
-        s.queue.retain(|j| matches!(j, Job::Quit));
+        s.queue.retain(|j| matches!(j, Job::Quit(_)));
         self.shared.cond.notify_all();
         before - s.queue.len()
     }
 
-    /// Wait until everything queued is sent, a write fails, or `deadline` passes.
+    /// Wait until everything queued is sent, a write fails (or there is no connection), or
+    /// `deadline` passes.
     pub fn wait_done(&self, deadline: Instant) -> Progress {
         let mut s = self.shared.lock();
         loop {
-            if s.failed {
+            if s.failed || s.paused {
                 return Progress::Failed;
             }
             if s.queue.is_empty() && !s.in_flight {
@@ -217,44 +264,63 @@ impl Outbox {
     }
 }
 
-fn send_loop<W: Write>(mut writer: W, mut sending: Box<dyn Sending>, shared: &Shared) {
+fn send_loop(first: Writer, mut sending: Box<dyn Sending>, shared: &Shared) {
     let mut pacer = Pacer::new(Instant::now());
+    let mut writer = Some(first);
     loop {
-        let job = {
+        let (job, mut out) = {
             let mut s = shared.lock();
             loop {
-                if let Some(job) = s.queue.pop_front() {
-                    s.in_flight = true;
-                    shared.cond.notify_all();
-                    break job;
+                if let Some(next) = s.next.take() {
+                    writer = Some(next);
+                }
+                if s.paused {
+                    writer = None;
+                }
+                if !s.failed {
+                    if let Some(w) = writer.take() {
+                        if let Some(job) = s.queue.pop_front() {
+                            s.in_flight = true;
+                            shared.cond.notify_all();
+                            break (job, w);
+                        }
+                        writer = Some(w);
+                    }
                 }
                 s = shared.cond.wait(s).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let ok = match job {
+        let failed = match job {
             Job::Line(line) => {
                 // Paced: a line dropped meanwhile (cancel) is still the one taken; it goes.
                 pacer.wait();
-                let ok = writer.write_all(&encode_line(&line)).is_ok();
-                if ok {
+                if out.write_all(&encode_line(&line)).is_ok() {
                     sending.sent(&line);
+                    None
+                } else {
+                    // It waits for the next connection, first.
+                    Some(Job::Line(line))
                 }
-                ok
             }
-            Job::Quit => sending
-                .quit()
-                .is_none_or(|bytes| writer.write_all(&bytes).is_ok()),
+            Job::Quit(message) => {
+                let ok = sending
+                    .quit(message.as_deref())
+                    .is_none_or(|bytes| out.write_all(&bytes).is_ok());
+                (!ok).then_some(Job::Quit(message))
+            }
         };
         let mut s = shared.lock();
         s.in_flight = false;
-        if !ok {
-            s.failed = true;
-            s.queue.clear();
+        match failed {
+            None => writer = Some(out),
+            Some(job) => {
+                s.failed = true;
+                if matches!(job, Job::Line(_)) {
+                    s.queue.push_front(job);
+                }
+            }
         }
         shared.cond.notify_all();
-        if !ok {
-            return;
-        }
     }
 }
 
@@ -270,8 +336,9 @@ mod tests {
             ("  \t", Typed::Blank),
             ("hi", Typed::Line("hi")),
             ("/msg bob  x", Typed::Line("/msg bob  x")),
-            ("<quit>", Typed::Quit),
-            ("/QUIT", Typed::Quit),
+            ("<quit>", Typed::Quit(None)),
+            ("/QUIT", Typed::Quit(None)),
+            ("/quit see you all", Typed::Quit(Some("see you all"))),
         ];
         for (line, want) in cases {
             assert_eq!(typed(line), *want, "{line:?}");
@@ -324,8 +391,11 @@ mod tests {
         fn sent(&mut self, line: &str) {
             self.0.lock().unwrap().push(line.to_owned());
         }
-        fn quit(&mut self) -> Option<Vec<u8>> {
-            Some(b"/quit\n".to_vec())
+        fn quit(&mut self, message: Option<&str>) -> Option<Vec<u8>> {
+            Some(encode_line(&format!(
+                "/quit {}",
+                message.unwrap_or_default()
+            )))
         }
     }
 
@@ -337,11 +407,54 @@ mod tests {
         for l in ["a", "/msg bob  b", "c"] {
             out.push(l);
         }
-        out.quit();
+        out.quit(Some("bye"));
         let deadline = Instant::now() + Duration::from_secs(10);
         assert_eq!(out.wait_done(deadline), Progress::Done);
-        assert_eq!(*log.0.lock().unwrap(), b"a\n/msg bob b\nc\n/quit\n");
+        assert_eq!(*log.0.lock().unwrap(), b"a\n/msg bob b\nc\n/quit bye\n");
         assert_eq!(*echoed.lock().unwrap(), ["a", "/msg bob  b", "c"]);
+    }
+
+    /// Takes `ok` lines, then fails every write.
+    struct Breaks(Log, usize);
+
+    impl Write for Breaks {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.1 == 0 {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.1 -= 1;
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_wait_for_the_next_connection_in_order() {
+        let (old, new) = (Log::default(), Log::default());
+        let echoed = Arc::new(Mutex::new(Vec::new()));
+        let out = Outbox::spawn(
+            Breaks(old.clone(), 1),
+            Box::new(Echo(Arc::clone(&echoed))),
+            None,
+        )
+        .unwrap();
+        let soon = || Instant::now() + Duration::from_secs(10);
+        out.push("one");
+        out.push("two");
+        // "two" fails on the dead connection and waits at the front.
+        assert_eq!(out.wait_done(soon()), Progress::Failed);
+        assert!(out.failed());
+        out.pause();
+        out.push("three");
+        assert_eq!(out.wait_done(soon()), Progress::Failed, "no connection");
+        assert_eq!(out.pending(), 2);
+        out.connect(Box::new(new.clone()));
+        assert_eq!(out.wait_done(soon()), Progress::Done);
+        assert_eq!(*old.0.lock().unwrap(), b"one\n");
+        assert_eq!(*new.0.lock().unwrap(), b"two\nthree\n");
+        assert_eq!(*echoed.lock().unwrap(), ["one", "two", "three"]);
     }
 
     #[test]
@@ -353,7 +466,7 @@ mod tests {
         for i in 0..100 {
             out.push(&format!("l{i}"));
         }
-        out.quit();
+        out.quit(None);
         let dropped = out.cancel();
         assert!(dropped > 0 && dropped <= 100, "{dropped}");
         assert_eq!(out.pending(), 0);

@@ -14,11 +14,14 @@
 //! | `PRIV bob psst` | `[12:01] [private] <bob> psst` |
 //! | `JOIN bob` | `[12:01] * bob has joined the chat` |
 //! | `LEAVE bob quit` | `[12:01] * bob has left the chat (quit)` |
+//! | `LEAVE bob quit see you` | `[12:01] * bob has left the chat (quit: see you)` |
+//! | `AWAY bob lunch`, `AWAY bob`, `BACK bob` | `[12:01] * bob is away: lunch`, `* bob is away`, `* bob is back` (of oneself: `* you are away: lunch`, `* you are back`) |
 //! | `NICK bob rob` | `[12:01] * bob is now known as rob` |
-//! | `WHO ...` + `WHOEND 2` | `[12:01] * here now (2): ann, bob` |
+//! | `WHO ...` + `WHOEND 2` | `[12:01] * here now (2): ann, bob` (`bob (away)` after `WHOAWAY bob ...`) |
 //! | `INFO text`, `WELCOME ann text`, `HELLO text`, `BYE text` | `[12:01] * text` |
 //! | `ERR code text` | `[12:01] error: text` |
 //! | `HIST <ms> <frame>` | the frames of a block at their own times, under `--- earlier messages (10:02 to 11:58) ---` |
+//! | `HIST <ms> PRIV bob psst` | a note kept while this client was away, after the block: `! [Nov 24 10:09] [private, kept] <bob> psst` |
 //!
 //! A time not from today shows its date: `[Dec 01 10:09]` (`[2025-12-01 10:09]` with
 //! [`Style::iso_time`]).
@@ -26,7 +29,7 @@
 //! A message that names this client as a word (ignoring case), and every private message, is
 //! a mention: the line starts with `! ` (and is bold in colour) and, live, ends with one BEL.
 //!
-//! The start of every message is unmistakable: given a width ([`Renderer::set_width`]), a
+//! The start of every message is unmistakable: shown in a terminal ([`Shown::rows`]), a
 //! long message is wrapped at word boundaries with its continuation rows indented under its
 //! body (never at column 0), a run of more than [`MAX_SPACE_RUN`] white-space characters is
 //! shown as one stand-in ([`SPACE_RUN`]), and a tab as [`TAB`], so padding cannot push text
@@ -334,6 +337,59 @@ pub fn wrap(line: &str, indent: usize, width: usize) -> Vec<String> {
     rows
 }
 
+/// One line to show, not yet cut into screen rows: the screen wraps it at the terminal's
+/// width as it shows it ([`Shown::rows`]), and again at the new width when the window is
+/// resized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    /// The line: sanitised text with our own colour escapes, and a [`BEL`] at its end when it
+    /// rings.
+    pub text: String,
+    /// Columns of the line's head (mark, time, who): continuation rows are indented by as
+    /// much, so that they never start where a message could.
+    pub indent: usize,
+    /// Replayed history in colour: every row is dimmed.
+    pub dim: bool,
+}
+
+impl Shown {
+    /// A line of the client's own (a notice, a prompt's answer), wrapped from column 0.
+    pub fn plain(text: impl Into<String>) -> Shown {
+        Shown {
+            text: text.into(),
+            indent: 0,
+            dim: false,
+        }
+    }
+
+    /// The screen rows of this line in a terminal `width` columns wide (`None`: one row,
+    /// however long, as scripts get it).
+    pub fn rows(&self, width: Option<usize>) -> Vec<String> {
+        let mut rows = match width {
+            Some(width) => wrap(&self.text, self.indent, width),
+            None => vec![self.text.clone()],
+        };
+        if self.dim {
+            for row in &mut rows {
+                *row = format!("{DIM}{row}{RESET}");
+            }
+        }
+        rows
+    }
+}
+
+impl From<String> for Shown {
+    fn from(text: String) -> Shown {
+        Shown::plain(text)
+    }
+}
+
+impl From<&str> for Shown {
+    fn from(text: &str) -> Shown {
+        Shown::plain(text)
+    }
+}
+
 /// A line rendered but not yet wrapped: the head (mark, time, who) and the body.
 struct Parts {
     head: String,
@@ -347,11 +403,11 @@ struct Parts {
 pub struct Renderer {
     style: Style,
     to_civil: ToCivil,
-    /// History lines of the block being received: (time, rows).
-    history: Vec<(u64, Vec<String>)>,
+    /// History lines of the block being received, with their times.
+    history: Vec<(u64, Shown)>,
     /// When the bell last rang.
     last_bell_ms: Option<u64>,
-    /// Columns to wrap at (`None`: no wrapping, as for scripts).
+    /// The terminal's width, which bounds a member list (`None`: no terminal).
     width: Option<usize>,
 }
 
@@ -372,7 +428,9 @@ impl Renderer {
         self.style
     }
 
-    /// Wrap lines at `width` columns from now on (`None`: do not wrap).
+    /// The terminal is `width` columns wide (`None`: there is none); a member list takes at
+    /// most [`HERE_NOW_ROWS`] rows of it. (Lines are wrapped by whoever shows them:
+    /// [`Shown::rows`].)
     pub fn set_width(&mut self, width: Option<usize>) {
         self.width = width;
     }
@@ -380,49 +438,58 @@ impl Renderer {
     /// The display lines for `msg`, received at `now_ms`, for the client called `me`;
     /// `change` is what the message did to the member list ([`crate::members::Members::apply`]).
     /// History is held until its block ends (the next line that is not history), then shown
-    /// under a separator that says from when to when.
+    /// under a separator that says from when to when. A note kept for this client while it
+    /// was away (`HIST <ms> PRIV ...`) ends the block and shows as a private message at its
+    /// own time, marked as kept, with the colours and the bell of a live one: it is news.
     pub fn render(
         &mut self,
         msg: &ServerMsg<'_>,
         change: &Change,
         me: &str,
         now_ms: u64,
-    ) -> Vec<String> {
+    ) -> Vec<Shown> {
         if let ServerMsg::Hist { at_ms, frame } = msg {
+            if let ServerMsg::Priv { .. } = **frame {
+                let mut out = self.end_history(now_ms);
+                if let Some(parts) = self.parts(frame, change, me, *at_ms, now_ms, Live::Kept) {
+                    out.push(self.finish(parts, now_ms, Live::Kept));
+                }
+                return out;
+            }
             let mut out = Vec::new();
             if self.history.len() == MAX_HISTORY_BLOCK {
                 out = self.end_history(now_ms);
             }
             if let Some(parts) = self.parts(frame, change, me, *at_ms, now_ms, Live::No) {
-                let rows = self.finish(parts, *at_ms, Live::No);
-                self.history.push((*at_ms, rows));
+                let line = self.finish(parts, *at_ms, Live::No);
+                self.history.push((*at_ms, line));
             }
             return out;
         }
         let mut out = self.end_history(now_ms);
         if let Some(parts) = self.parts(msg, change, me, now_ms, now_ms, Live::Yes) {
-            out.extend(self.finish(parts, now_ms, Live::Yes));
+            out.push(self.finish(parts, now_ms, Live::Yes));
         }
         out
     }
 
     /// The history block received so far, under its separator (nothing if there is none).
-    pub fn end_history(&mut self, now_ms: u64) -> Vec<String> {
+    pub fn end_history(&mut self, now_ms: u64) -> Vec<Shown> {
         let block = std::mem::take(&mut self.history);
         let (Some((first, _)), Some((last, _))) = (block.first(), block.last()) else {
             return Vec::new();
         };
         let (from, to) = (self.when(*first, now_ms), self.when(*last, now_ms));
         let sep = format!("{HISTORY_SEPARATOR} ({from} to {to}) ---");
-        let mut out = vec![self.paint(DIM, &sep)];
-        out.extend(block.into_iter().flat_map(|(_, rows)| rows));
+        let mut out = vec![Shown::plain(self.paint(DIM, &sep))];
+        out.extend(block.into_iter().map(|(_, line)| line));
         out
     }
 
     /// The echo of a line this client (`me`) sent at `now_ms`, drawn the way others see it:
     /// `<ann> hi`, `~ ann waves`, `[private] -> bob: psst`. Commands that are not messages
     /// (`/who`, `/nick`, ...) echo nothing: their answer shows.
-    pub fn own(&mut self, msg: &ClientMsg<'_>, me: &str, now_ms: u64) -> Option<Vec<String>> {
+    pub fn own(&mut self, msg: &ClientMsg<'_>, me: &str, now_ms: u64) -> Option<Shown> {
         let (head, body) = match msg {
             ClientMsg::Say(text) => (format!("<{}> ", self.own_name(me)), shown(text)),
             ClientMsg::Me(text) => (format!("~ {} ", self.own_name(me)), shown(text)),
@@ -477,7 +544,7 @@ impl Renderer {
 
     fn name(&self, name: &str, live: Live) -> String {
         let name = sanitize(name);
-        if self.style.color && live == Live::Yes {
+        if self.style.color && live.is_vivid() {
             format!("\x1b[{}m{name}{RESET}", name_sgr(&name, self.style.palette))
         } else {
             name.into_owned()
@@ -523,10 +590,14 @@ impl Renderer {
             }
             ServerMsg::Priv { from, text } => {
                 mention = true;
+                let tag = match live {
+                    Live::Kept => "[private, kept]",
+                    Live::Yes | Live::No => "[private]",
+                };
                 (
                     format!(
                         "{} <{}> ",
-                        self.paint(MAGENTA_BOLD, "[private]"),
+                        self.paint(MAGENTA_BOLD, tag),
                         self.name(from, live)
                     ),
                     self.text(text, mention, live),
@@ -536,11 +607,17 @@ impl Renderer {
                 "* ".into(),
                 format!("{} has joined the chat", self.name(name, live)),
             ),
-            ServerMsg::Leave { name, reason: "" } => (
+            ServerMsg::Leave {
+                name, reason: "", ..
+            } => (
                 "* ".into(),
                 format!("{} has left the chat", self.name(name, live)),
             ),
-            ServerMsg::Leave { name, reason } => (
+            ServerMsg::Leave {
+                name,
+                reason,
+                text: "",
+            } => (
                 "* ".into(),
                 format!(
                     "{} has left the chat ({})",
@@ -548,6 +625,33 @@ impl Renderer {
                     shown(reason)
                 ),
             ),
+            ServerMsg::Leave { name, reason, text } => (
+                "* ".into(),
+                format!(
+                    "{} has left the chat ({}: {})",
+                    self.name(name, live),
+                    shown(reason),
+                    shown(text)
+                ),
+            ),
+            ServerMsg::Away { name, text } => {
+                let who = if fold_name(name) == fold_name(me) {
+                    "you are".to_owned()
+                } else {
+                    format!("{} is", self.name(name, live))
+                };
+                let body = if text.is_empty() {
+                    format!("{who} away")
+                } else {
+                    format!("{who} away: {}", shown(text))
+                };
+                ("* ".into(), body)
+            }
+            ServerMsg::Back { name } if fold_name(name) == fold_name(me) => {
+                ("* ".into(), "you are back".into())
+            }
+            ServerMsg::Back { name } => ("* ".into(), format!("{} is back", self.name(name, live))),
+            ServerMsg::WhoAway { .. } => return None,
             ServerMsg::Nick { new, .. } if fold_name(new) == fold_name(me) => (
                 "* ".into(),
                 format!("you are now known as {}", self.own_name(new)),
@@ -571,7 +675,10 @@ impl Renderer {
                 let mut s = format!("here now ({count})");
                 let mut listed = 0;
                 for n in names.iter().take(MAX_LISTED_NAMES) {
-                    let name = who(self, n);
+                    let mut name = who(self, &n.name);
+                    if n.away {
+                        name.push_str(" (away)");
+                    }
                     if display_width(&s) + display_width(&name) + 2 > budget {
                         break;
                     }
@@ -609,7 +716,7 @@ impl Renderer {
             ServerMsg::Hist { .. } => return None, // HIST inside HIST does not parse
         };
         let mut lead = String::new();
-        if mention && live == Live::Yes {
+        if mention && live.is_vivid() {
             lead.push_str(&self.paint(YELLOW_BOLD, "!"));
             lead.push(' ');
         } else if mention {
@@ -626,25 +733,18 @@ impl Renderer {
         })
     }
 
-    /// Wrap, dim (history) and ring (a live mention) one rendered line.
-    fn finish(&mut self, parts: Parts, at_ms: u64, live: Live) -> Vec<String> {
+    /// One rendered line as shown: its indent, dimmed (history), ringing (a live mention).
+    fn finish(&mut self, parts: Parts, at_ms: u64, live: Live) -> Shown {
         let indent = display_width(&parts.head);
-        let line = format!("{}{}", parts.head, parts.body);
-        let mut rows = match self.width {
-            Some(width) => wrap(&line, indent, width),
-            None => vec![line],
-        };
-        if live == Live::No && self.style.color {
-            for row in &mut rows {
-                *row = format!("{DIM}{row}{RESET}");
-            }
+        let mut text = format!("{}{}", parts.head, parts.body);
+        if parts.mention && live.is_vivid() && self.style.bell && self.bell_due(at_ms) {
+            text.push(BEL);
         }
-        if parts.mention && live == Live::Yes && self.style.bell && self.bell_due(at_ms) {
-            if let Some(last) = rows.last_mut() {
-                last.push(BEL);
-            }
+        Shown {
+            text,
+            indent,
+            dim: live == Live::No && self.style.color,
         }
-        rows
     }
 
     /// Whether the bell may ring at `now_ms` (and if so, it counts as rung).
@@ -659,7 +759,7 @@ impl Renderer {
     }
 
     fn text(&self, text: &str, mention: bool, live: Live) -> String {
-        if mention && live == Live::Yes {
+        if mention && live.is_vivid() {
             self.paint(BOLD, &shown(text))
         } else {
             shown(text)
@@ -667,11 +767,20 @@ impl Renderer {
     }
 }
 
-/// Whether a line is happening now (colours, bell) or replayed history (dimmed, silent).
+/// Whether a line is happening now (colours, bell), replayed history (dimmed, silent), or a
+/// note kept while this client was away (from the past, but news: as a live one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Live {
     Yes,
     No,
+    Kept,
+}
+
+impl Live {
+    /// Shown in colour, and a mention rings.
+    fn is_vivid(self) -> bool {
+        matches!(self, Live::Yes | Live::Kept)
+    }
 }
 
 /// A `WHOIS` answer as a person reads it: `ann: key SHA256:..., connected 2 h 5 min ago,
@@ -725,7 +834,7 @@ mod tests {
         }
         // A history block ends with the next live line; here, with the input.
         out.extend(r.end_history(NOW));
-        out
+        out.iter().flat_map(|l| l.rows(None)).collect()
     }
 
     fn plain(lines: &[&str]) -> Vec<String> {
@@ -748,6 +857,22 @@ mod tests {
                 &["[12:01] * bob has left the chat (too-slow)"],
             ),
             (&["LEAVE bob"], &["[12:01] * bob has left the chat"]),
+            (
+                &["LEAVE bob quit see you \u{1b}[2J"],
+                &["[12:01] * bob has left the chat (quit: see you ␛[2J)"],
+            ),
+            (
+                &["AWAY bob lunch, back at 2"],
+                &["[12:01] * bob is away: lunch, back at 2"],
+            ),
+            (&["AWAY bob"], &["[12:01] * bob is away"]),
+            (&["AWAY ANN brb"], &["[12:01] * you are away: brb"]),
+            (&["BACK bob"], &["[12:01] * bob is back"]),
+            (&["BACK ann"], &["[12:01] * you are back"]),
+            (
+                &["WHOAWAY bob lunch", "WHO ann bob", "WHOEND 2"],
+                &["[12:01] * here now (2): ann, bob (away)"],
+            ),
             (
                 &["NICK bob robert"],
                 &["[12:01] * bob is now known as robert"],
@@ -794,6 +919,39 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(&plain(input), want, "{input:?}");
         }
+    }
+
+    /// A note kept while this client was away ends the history block and shows as a private
+    /// message at its own time (dated), marked as kept, loud like a live one.
+    #[test]
+    fn a_note_kept_while_away_is_a_private_message_from_the_past() {
+        // 2025-11-24 10:09 UTC, three days before NOW.
+        let old: u64 = 1_763_978_940_000;
+        let lines = [
+            format!("HIST {} MSG bob today", NOW - 60_000),
+            format!("HIST {old} PRIV carl call me back"),
+            format!("HIST {} PRIV carl and soon", NOW - 30_000),
+            "WHOEND 0".to_owned(),
+        ];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_eq!(
+            plain(&lines),
+            [
+                "--- earlier messages (12:00 to 12:00) ---",
+                "[12:00] <bob> today",
+                "! [Nov 24 10:09] [private, kept] <carl> call me back",
+                "! [12:00] [private, kept] <carl> and soon",
+                "[12:01] * here now (0)",
+            ]
+        );
+        let loud = Style {
+            color: true,
+            bell: true,
+            ..Style::PLAIN
+        };
+        let out = render_all(loud, "ann", &lines[1..2]);
+        assert!(out[0].ends_with(BEL), "rings like a live one: {out:?}");
+        assert!(!out[0].starts_with(DIM), "not dimmed as history: {out:?}");
     }
 
     #[test]
@@ -1034,7 +1192,9 @@ mod tests {
         let m = Members::new("ann");
         let ring = |r: &mut Renderer, at: u64| {
             let msg = ServerMsg::parse("PRIV bob hey").unwrap();
-            r.render(&msg, &Change::None, m.me(), at)[0].contains(BEL)
+            r.render(&msg, &Change::None, m.me(), at)[0]
+                .text
+                .contains(BEL)
         };
         let rang: Vec<bool> = (0..300).map(|i| ring(&mut r, NOW + i * 10)).collect();
         assert_eq!(rang.iter().filter(|&&b| b).count(), 1, "300 in 3 s");
@@ -1056,7 +1216,7 @@ mod tests {
         ];
         for (line, want) in cases {
             let msg = ClientMsg::parse(line).unwrap();
-            let got = r.own(&msg, "ann", NOW).map(|rows| rows.join("\n"));
+            let got = r.own(&msg, "ann", NOW).map(|l| l.text);
             assert_eq!(got.as_deref(), *want, "{line:?}");
         }
     }
@@ -1104,7 +1264,7 @@ mod tests {
             let change = m.apply(&msg);
             out.extend(r.render(&msg, &change, m.me(), NOW));
         }
-        out
+        out.iter().flat_map(|l| l.rows(Some(width))).collect()
     }
 
     #[test]

@@ -6,21 +6,30 @@
 //! close, is the answer (everything sent before the quit was read): [`Outcome::Quit`], exit 0.
 //! Without an answer within [`QUIT_WAIT`] the lines sent last may never have arrived, so the
 //! run ends as [`Outcome::ServerGone`], exit 3 — as it does when the server goes away unasked
-//! (`BYE` we did not ask for, EOF, a reset). A later capability (reconnecting on its own) is
-//! the other branch of [`Session::on_server_gone`].
+//! (`BYE` we did not ask for, EOF, a reset).
+//!
+//! Unless the session comes back on its own ([`Session::set_reconnect`]): then EOF, a reset, a
+//! keepalive timeout and `BYE server shutting down` are not the end but [`Action::Lost`], and
+//! the session waits, reconnecting, until it has joined again ([`Session::on_rejoined`], with
+//! the same name and, if it was away, the same away message: [`Session::rejoin`]) or the user
+//! leaves ([`Session::leave_while_away`], exit 3). A `BYE` the server sends this user for any
+//! other reason (too slow, flooding; later: kicked, banned), and a quit of one's own, stay
+//! final. After a rejoin the history the server replays is shown only where it was not shown
+//! before ([`crate::seen`]).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use lanchat_proto::{fold_name, ClientMsg, ServerMsg};
+use lanchat_proto::{fold_name, ClientMsg, ServerMsg, BYE_SHUTDOWN};
 
 use crate::clock::ToCivil;
-use crate::conn::{encode_line, plain_io};
+use crate::conn::plain_io;
 use crate::members::{Change, Members};
-use crate::render::{Renderer, Style};
+use crate::render::{Renderer, Shown, Style};
 use crate::sanitize::sanitize;
+use crate::seen::{frame_key, Seen};
 
 /// How long to wait for the server's `BYE` after sending the quit.
 pub const QUIT_WAIT: Duration = Duration::from_secs(3);
@@ -37,6 +46,14 @@ pub enum Outcome {
     Quit,
     /// The server went away (or did not answer the quit); the text says how.
     ServerGone(String),
+    /// Joining again, the server was not one to trust any more (its key changed, it stopped
+    /// encrypting): the whole message, and the exit code that goes with it.
+    Untrusted {
+        /// What to show, complete (a changed key's warning starts with its banner).
+        message: String,
+        /// The exit code (4 for a changed key).
+        code: u8,
+    },
 }
 
 impl Outcome {
@@ -45,14 +62,26 @@ impl Outcome {
         match self {
             Outcome::Quit => EXIT_QUIT,
             Outcome::ServerGone(_) => EXIT_SERVER_GONE,
+            Outcome::Untrusted { code, .. } => *code,
         }
     }
 
-    /// The one line to show on stderr as the client ends, if any.
+    /// Why the run ended, if it was not a quit.
     pub fn farewell(&self) -> Option<&str> {
         match self {
             Outcome::Quit => None,
             Outcome::ServerGone(why) => Some(why),
+            Outcome::Untrusted { message, .. } => Some(message),
+        }
+    }
+
+    /// What to show on stderr as the client ends, if anything: the farewell, after
+    /// `lanchat: ` unless it is a message complete in itself.
+    pub fn farewell_text(&self) -> Option<String> {
+        match self {
+            Outcome::Quit => None,
+            Outcome::ServerGone(why) => Some(format!("lanchat: {why}")),
+            Outcome::Untrusted { message, .. } => Some(message.clone()),
         }
     }
 }
@@ -69,8 +98,8 @@ pub enum Gone {
 /// What the front end does for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Show this display line.
-    Print(String),
+    /// Show this line.
+    Print(Shown),
     /// This client was renamed: the prompt shows the old name until drawn again.
     PromptChanged,
     /// The first member list arrived: the join's burst (welcome, history, who is here) is
@@ -78,6 +107,18 @@ pub enum Action {
     Listed,
     /// The session is over.
     End(Outcome),
+    /// The connection is gone but the session is not: connect and join again
+    /// ([`Session::rejoin`]), then read on.
+    Lost,
+}
+
+/// Where a reconnection stands, for the prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// The next attempt is in this many seconds.
+    In(u64),
+    /// An attempt is under way.
+    Connecting,
 }
 
 /// Where the session is.
@@ -87,8 +128,24 @@ enum Phase {
     Chatting,
     /// Our quit is sent; an answer is due by `deadline`.
     Quitting { deadline: Instant },
+    /// The connection was lost (`why`); reconnecting (`attempt` 0: not yet started).
+    Reconnecting {
+        why: String,
+        attempt: u32,
+        wait: Wait,
+    },
     /// Over, with this outcome; nothing more is shown.
     Ended(Outcome),
+}
+
+/// How to join again after the connection was lost: with this name, then these lines (the
+/// away message, if the user was away; when there are rooms, a join for each room it was in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejoin {
+    /// The name, as the server last confirmed it.
+    pub name: String,
+    /// Lines to send once joined.
+    pub then: Vec<String>,
 }
 
 /// One joined session: who is here, how lines look, and where the quit handshake is.
@@ -105,6 +162,10 @@ pub struct Session {
     last_private: Option<String>,
     /// Whether history (`HIST`) is shown.
     history: bool,
+    /// Whether the session comes back on its own when the connection is lost.
+    reconnect: bool,
+    /// The public lines shown, so a replay after a rejoin shows only new ones.
+    seen: Seen,
 }
 
 /// The text of an unanswered quit.
@@ -128,7 +189,14 @@ impl Session {
             ignored: Vec::new(),
             last_private: None,
             history: true,
+            reconnect: false,
+            seen: Seen::default(),
         }
+    }
+
+    /// Come back on its own when the connection is lost (see the module docs), or not.
+    pub fn set_reconnect(&mut self, on: bool) {
+        self.reconnect = on;
     }
 
     /// Who is here (for Tab completion).
@@ -141,9 +209,30 @@ impl Session {
         self.members.me()
     }
 
-    /// The prompt in front of the line being typed: `name> `.
+    /// The prompt in front of the line being typed: `name> `, and while reconnecting what
+    /// that is doing: `[reconnecting (attempt 3, next in 4 s)] name> `.
     pub fn prompt(&self) -> String {
-        format!("{}> ", sanitize(self.me()))
+        match self.status() {
+            Some(status) => format!("[{status}] {}> ", sanitize(self.me())),
+            None => format!("{}> ", sanitize(self.me())),
+        }
+    }
+
+    /// While reconnecting, what that is doing: `reconnecting (attempt 3, next in 4 s)`.
+    pub fn status(&self) -> Option<String> {
+        let Phase::Reconnecting { attempt, wait, .. } = &self.phase else {
+            return None;
+        };
+        Some(match (attempt, wait) {
+            (0, _) => "reconnecting".to_owned(),
+            (n, Wait::In(secs)) => format!("reconnecting (attempt {n}, next in {secs} s)"),
+            (n, Wait::Connecting) => format!("reconnecting (attempt {n}, connecting ...)"),
+        })
+    }
+
+    /// Whether the connection is lost and the session is coming back.
+    pub fn is_reconnecting(&self) -> bool {
+        matches!(self.phase, Phase::Reconnecting { .. })
     }
 
     /// Whether the quit was sent and its answer is awaited.
@@ -167,27 +256,42 @@ impl Session {
 
     /// One parsed message from the server, received at `now_ms`.
     pub fn on_msg(&mut self, msg: &ServerMsg<'_>, now_ms: u64) -> Vec<Action> {
-        if self.outcome().is_some() {
+        if self.outcome().is_some() || self.is_reconnecting() {
             return Vec::new();
         }
         if let ServerMsg::Bye { text } = msg {
-            let outcome = if self.is_quitting() {
-                Outcome::Quit
-            } else {
-                Outcome::ServerGone(format!(
-                    "the server closed the connection: {}",
-                    sanitize(text)
-                ))
-            };
-            return vec![self.end(outcome)];
+            if self.is_quitting() {
+                return vec![self.end(Outcome::Quit)];
+            }
+            let why = format!("the server closed the connection: {}", sanitize(text));
+            // Only a server that is going is come back to; one that sent this user away is
+            // not knocked on again.
+            if self.reconnect && *text == BYE_SHUTDOWN {
+                return self.lose(why, now_ms);
+            }
+            return vec![self.end(Outcome::ServerGone(why))];
         }
-        if let ServerMsg::Priv { from, .. } = msg {
+        if let Some(from) = private_from(msg) {
             if !self.is_ignored(from) {
-                self.last_private = Some((*from).to_owned());
+                self.last_private = Some(from.to_owned());
             }
         }
         if self.hidden(msg) {
             return Vec::new();
+        }
+        match msg {
+            ServerMsg::Hist { at_ms, frame } => {
+                let shown_before = frame_key(frame).is_some_and(|k| self.seen.replayed(k, *at_ms));
+                if shown_before {
+                    return Vec::new();
+                }
+            }
+            ServerMsg::Msg { .. } | ServerMsg::Action { .. } => {
+                if let Some(k) = frame_key(msg) {
+                    self.seen.live(k, now_ms);
+                }
+            }
+            _ => {}
         }
         let before = fold_name(self.members.me());
         let change = self.members.apply(msg);
@@ -201,9 +305,13 @@ impl Session {
         actions
     }
 
-    /// Whether `msg` is not shown: from someone ignored, or history when it is off.
+    /// Whether `msg` is not shown: from someone ignored, or history when it is off. A note kept
+    /// while this client was away (`HIST ... PRIV`) is not history: the server delivers it once.
     fn hidden(&self, msg: &ServerMsg<'_>) -> bool {
         match msg {
+            ServerMsg::Hist { frame, .. } if matches!(**frame, ServerMsg::Priv { .. }) => {
+                self.hidden(frame)
+            }
             ServerMsg::Hist { frame, .. } => !self.history || self.hidden(frame),
             ServerMsg::Msg { from, .. }
             | ServerMsg::Action { from, .. }
@@ -257,15 +365,24 @@ impl Session {
             return Vec::new();
         };
         let me = self.members.me().to_owned();
+        // As the server keeps it in its history, for a replay after a rejoin.
+        let kept = match msg {
+            ClientMsg::Say(text) => frame_key(&ServerMsg::Msg { from: &me, text }),
+            ClientMsg::Me(text) => frame_key(&ServerMsg::Action { from: &me, text }),
+            _ => None,
+        };
+        if let Some(k) = kept {
+            self.seen.live(k, now_ms);
+        }
         self.renderer
             .own(&msg, &me, now_ms)
-            .unwrap_or_default()
             .into_iter()
             .map(Action::Print)
             .collect()
     }
 
-    /// Wrap shown lines at `width` columns from now on (`None`: do not wrap).
+    /// The terminal is `width` columns wide (`None`: there is none), which bounds how much
+    /// of a member list is shown.
     pub fn set_width(&mut self, width: Option<usize>) {
         self.renderer.set_width(width);
     }
@@ -292,16 +409,19 @@ impl Session {
         }
     }
 
-    /// The user leaves: the bytes to send (once; `None` if the quit is already under way or
-    /// the session is over). Its answer is due within [`QUIT_WAIT`] of `now`.
-    pub fn on_quit(&mut self, now: Instant) -> Option<Vec<u8>> {
+    /// The user leaves, saying `message` to the others: the bytes to send (once; `None` if
+    /// the quit is already under way or the session is over). Its answer is due within
+    /// [`QUIT_WAIT`] of `now`.
+    pub fn on_quit(&mut self, now: Instant, message: Option<&str>) -> Option<Vec<u8>> {
         if self.phase != Phase::Chatting {
             return None;
         }
         self.phase = Phase::Quitting {
             deadline: now + QUIT_WAIT,
         };
-        Some(encode_line(lanchat_proto::QUIT_LINE))
+        let mut bytes = Vec::new();
+        ClientMsg::Quit(message).encode(&mut bytes);
+        Some(bytes)
     }
 
     /// When the quit's answer is due, if one is awaited.
@@ -318,27 +438,139 @@ impl Session {
         if let Some(o) = self.outcome() {
             return o.clone();
         }
+        if let Some(o) = self.leave_while_away() {
+            return o;
+        }
         let outcome = Outcome::ServerGone(unanswered());
         self.phase = Phase::Ended(outcome.clone());
         outcome
     }
 
-    /// The stream from the server ended. After our quit an orderly close is its answer; a
-    /// failed read is not (what was sent last may be lost).
-    pub fn on_server_gone(&mut self, how: Gone) -> Option<Outcome> {
-        if self.outcome().is_some() {
-            return None;
+    /// The stream from the server ended at `now_ms`. After our quit an orderly close is its
+    /// answer; a failed read is not (what was sent last may be lost). Otherwise the session
+    /// ends, or, coming back on its own, is [`Action::Lost`].
+    pub fn on_server_gone(&mut self, how: Gone, now_ms: u64) -> Vec<Action> {
+        if self.outcome().is_some() || self.is_reconnecting() {
+            return Vec::new();
         }
         let quitting = self.is_quitting();
-        let outcome = match how {
-            Gone::Closed if quitting => Outcome::Quit,
-            Gone::Closed => Outcome::ServerGone("the server closed the connection".into()),
-            Gone::Lost(_) if quitting => Outcome::ServerGone(unanswered()),
-            Gone::Lost(e) => Outcome::ServerGone(format!(
-                "lost the connection to the server: {}",
-                plain_io(&e)
-            )),
+        let why = match how {
+            Gone::Closed if quitting => return vec![self.end(Outcome::Quit)],
+            Gone::Lost(_) if quitting => return vec![self.end(Outcome::ServerGone(unanswered()))],
+            Gone::Closed => "the server closed the connection".to_owned(),
+            Gone::Lost(e) => format!("lost the connection to the server: {}", plain_io(&e)),
         };
+        if self.reconnect {
+            self.lose(why, now_ms)
+        } else {
+            vec![self.end(Outcome::ServerGone(why))]
+        }
+    }
+
+    /// The connection is lost (`why`), and the session goes on: says so, on one line.
+    fn lose(&mut self, why: String, now_ms: u64) -> Vec<Action> {
+        let mut actions = self.notice(&format!("{why}; reconnecting"), now_ms);
+        self.phase = Phase::Reconnecting {
+            why,
+            attempt: 0,
+            wait: Wait::In(0),
+        };
+        actions.push(Action::PromptChanged);
+        actions.push(Action::Lost);
+        actions
+    }
+
+    /// A line of the client's own, shown at `now_ms` as the server's notices are
+    /// (`[12:01] * ...`).
+    pub fn notice(&mut self, text: &str, now_ms: u64) -> Vec<Action> {
+        let me = self.members.me().to_owned();
+        self.renderer
+            .render(&ServerMsg::Info { text }, &Change::None, &me, now_ms)
+            .into_iter()
+            .map(Action::Print)
+            .collect()
+    }
+
+    /// Reconnecting: attempt `attempt` is `wait` away (the prompt shows it). Nothing if the
+    /// session is not reconnecting (the user left meanwhile).
+    pub fn on_retry(&mut self, attempt: u32, wait: Wait) -> Vec<Action> {
+        match &mut self.phase {
+            Phase::Reconnecting {
+                attempt: a,
+                wait: w,
+                ..
+            } => {
+                *a = attempt;
+                *w = wait;
+                vec![Action::PromptChanged]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// How to join again, while reconnecting.
+    pub fn rejoin(&self) -> Option<Rejoin> {
+        if !self.is_reconnecting() {
+            return None;
+        }
+        let then = self
+            .members
+            .my_away()
+            .map(|m| {
+                let mut line = Vec::new();
+                let message = (!m.is_empty()).then_some(m);
+                ClientMsg::Away(message).encode(&mut line);
+                String::from_utf8_lossy(&line).trim_end().to_owned()
+            })
+            .into_iter()
+            .collect();
+        Some(Rejoin {
+            name: self.members.me().to_owned(),
+            then,
+        })
+    }
+
+    /// Joined again at `now_ms` (the server's welcome read): chatting, and the history it
+    /// replays shows only what was not shown.
+    pub fn on_rejoined(&mut self, now_ms: u64) -> Vec<Action> {
+        if !self.is_reconnecting() {
+            return Vec::new();
+        }
+        self.phase = Phase::Chatting;
+        self.seen.new_replay();
+        let name = sanitize(self.members.me()).into_owned();
+        let mut actions = self.notice(&format!("reconnected as {name}"), now_ms);
+        actions.push(Action::PromptChanged);
+        actions
+    }
+
+    /// Reconnecting can never succeed (`why`: the name is no longer allowed, say): how the
+    /// run ends.
+    pub fn give_up(&mut self, why: &str) -> Outcome {
+        let lost = match &self.phase {
+            Phase::Reconnecting { why, .. } => why.clone(),
+            _ => return self.on_quit_timeout(),
+        };
+        let outcome = Outcome::ServerGone(format!("{lost}; cannot join again: {why}"));
+        self.phase = Phase::Ended(outcome.clone());
+        outcome
+    }
+
+    /// Joining again found a server not to trust: the run ends with `message` (complete) and
+    /// the exit code `code`.
+    pub fn untrusted(&mut self, message: String, code: u8) -> Outcome {
+        let outcome = Outcome::Untrusted { message, code };
+        self.phase = Phase::Ended(outcome.clone());
+        outcome
+    }
+
+    /// The user leaves while reconnecting: the run ends at once (exit 3: there is no server
+    /// to answer). `None` when not reconnecting.
+    pub fn leave_while_away(&mut self) -> Option<Outcome> {
+        let Phase::Reconnecting { why, .. } = &self.phase else {
+            return None;
+        };
+        let outcome = Outcome::ServerGone(format!("{why}; left before reconnecting"));
         self.phase = Phase::Ended(outcome.clone());
         Some(outcome)
     }
@@ -404,6 +636,16 @@ impl EndSlot {
     }
 }
 
+/// Who wrote `msg` to this client privately: a private message, or a note kept while it was
+/// away.
+fn private_from<'m>(msg: &'m ServerMsg<'_>) -> Option<&'m str> {
+    match msg {
+        ServerMsg::Priv { from, .. } => Some(from),
+        ServerMsg::Hist { frame, .. } => private_from(frame),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,27 +664,44 @@ mod tests {
     fn prints(lines: &[&str]) -> Vec<Action> {
         lines
             .iter()
-            .map(|l| Action::Print((*l).to_owned()))
+            .map(|l| Action::Print(Shown::plain(*l)))
+            .collect()
+    }
+
+    /// `actions` with what is printed compared by its text alone.
+    fn norm(actions: Vec<Action>) -> Vec<Action> {
+        actions
+            .into_iter()
+            .map(|a| match a {
+                Action::Print(l) => Action::Print(Shown::plain(l.text)),
+                other => other,
+            })
             .collect()
     }
 
     #[test]
     fn lines_become_what_is_shown() {
         let mut s = session();
-        assert_eq!(s.welcome("ann", "Hi ann!", NOW), prints(&["* Hi ann!"]));
-        assert_eq!(s.on_line("WHO bob ann", NOW), vec![]);
+        assert_eq!(
+            norm(s.welcome("ann", "Hi ann!", NOW)),
+            prints(&["* Hi ann!"])
+        );
+        assert_eq!(norm(s.on_line("WHO bob ann", NOW)), vec![]);
         let mut listed = prints(&["* here now (2): bob, ann"]);
         listed.push(Action::Listed);
-        assert_eq!(s.on_line("WHOEND 2", NOW), listed);
+        assert_eq!(norm(s.on_line("WHOEND 2", NOW)), listed);
         assert!(s.members().contains("bob"));
         // Only the first list ends the join's burst.
-        assert_eq!(s.on_line("WHOEND 0", NOW), prints(&["* here now (0)"]));
-        assert_eq!(s.on_line("MSG bob hi", NOW), prints(&["<bob> hi"]));
-        assert_eq!(s.on_line("FROB from a newer server", NOW), vec![]);
-        assert_eq!(s.on_line("", NOW), vec![]);
+        assert_eq!(
+            norm(s.on_line("WHOEND 0", NOW)),
+            prints(&["* here now (0)"])
+        );
+        assert_eq!(norm(s.on_line("MSG bob hi", NOW)), prints(&["<bob> hi"]));
+        assert_eq!(norm(s.on_line("FROB from a newer server", NOW)), vec![]);
+        assert_eq!(norm(s.on_line("", NOW)), vec![]);
         assert_eq!(s.prompt(), "ann> ");
         assert_eq!(
-            s.on_line("NICK ann annie", NOW),
+            norm(s.on_line("NICK ann annie", NOW)),
             vec![
                 Action::Print("* you are now known as annie".into()),
                 Action::PromptChanged
@@ -450,7 +709,7 @@ mod tests {
         );
         assert_eq!(s.prompt(), "annie> ");
         assert_eq!(
-            s.on_line("NICK bob rob", NOW),
+            norm(s.on_line("NICK bob rob", NOW)),
             prints(&["* bob is now known as rob"])
         );
     }
@@ -470,7 +729,7 @@ mod tests {
             ("hi \u{1b}[2J", &["<ann> hi ␛[2J"]),
         ];
         for (line, want) in cases {
-            assert_eq!(s.on_sent(line, NOW), prints(want), "{line:?}");
+            assert_eq!(norm(s.on_sent(line, NOW)), prints(want), "{line:?}");
         }
     }
 
@@ -478,31 +737,31 @@ mod tests {
     fn a_bye_we_did_not_ask_for_is_the_server_going_away() {
         let mut s = session();
         assert_eq!(
-            s.on_line("BYE server shutting down", NOW),
+            norm(s.on_line("BYE server shutting down", NOW)),
             vec![Action::End(Outcome::ServerGone(
                 "the server closed the connection: server shutting down".into()
             ))]
         );
         // Nothing after the end.
-        assert_eq!(s.on_line("MSG bob late", NOW), vec![]);
-        assert_eq!(s.on_server_gone(Gone::Closed), None);
-        assert_eq!(s.on_quit(Instant::now()), None);
+        assert_eq!(norm(s.on_line("MSG bob late", NOW)), vec![]);
+        assert_eq!(s.on_server_gone(Gone::Closed, NOW), vec![]);
+        assert_eq!(s.on_quit(Instant::now(), None), None);
     }
 
     #[test]
     fn the_bye_after_our_quit_is_its_answer() {
         let mut s = session();
         let t0 = Instant::now();
-        assert_eq!(s.on_quit(t0), Some(b"/quit\n".to_vec()));
+        assert_eq!(s.on_quit(t0, None), Some(b"/quit\n".to_vec()));
         assert_eq!(s.quit_deadline(), Some(t0 + QUIT_WAIT));
-        assert_eq!(s.on_quit(t0), None, "sent once");
+        assert_eq!(s.on_quit(t0, None), None, "sent once");
         // Lines still arriving before the answer are shown.
         assert_eq!(
-            s.on_line("MSG bob so long", NOW),
+            norm(s.on_line("MSG bob so long", NOW)),
             prints(&["<bob> so long"])
         );
         assert_eq!(
-            s.on_line("BYE see you", NOW),
+            norm(s.on_line("BYE see you", NOW)),
             vec![Action::End(Outcome::Quit)]
         );
         assert_eq!(
@@ -532,16 +791,20 @@ mod tests {
         for (quitting, how, want) in cases {
             let mut s = session();
             if quitting {
-                s.on_quit(Instant::now());
+                s.on_quit(Instant::now(), None);
             }
-            assert_eq!(s.on_server_gone(how), Some(want), "quitting: {quitting}");
+            assert_eq!(
+                s.on_server_gone(how, NOW),
+                vec![Action::End(want)],
+                "quitting: {quitting}"
+            );
         }
     }
 
     #[test]
     fn an_unanswered_quit_is_exit_3() {
         let mut s = session();
-        s.on_quit(Instant::now());
+        s.on_quit(Instant::now(), None);
         let out = s.on_quit_timeout();
         assert_eq!(out.exit_code(), EXIT_SERVER_GONE);
         assert!(out
@@ -566,9 +829,9 @@ mod tests {
         let mut s = session();
         assert!(s.ignore("Mallory"));
         assert!(!s.ignore("mallory"));
-        assert_eq!(s.on_line("MSG mallory buy now", NOW), vec![]);
-        assert_eq!(s.on_line("PRIV MALLORY psst", NOW), vec![]);
-        assert_eq!(s.on_line("HIST 0 ACTION mallory waves", NOW), vec![]);
+        assert_eq!(norm(s.on_line("MSG mallory buy now", NOW)), vec![]);
+        assert_eq!(norm(s.on_line("PRIV MALLORY psst", NOW)), vec![]);
+        assert_eq!(norm(s.on_line("HIST 0 ACTION mallory waves", NOW)), vec![]);
         assert_eq!(s.reply_to(), None);
         assert_eq!(s.on_line("PRIV bob psst", NOW).len(), 1);
         assert_eq!(s.reply_to(), Some("bob"));
@@ -577,6 +840,199 @@ mod tests {
         assert!(s.unignore("mallory"));
         assert_eq!(s.on_line("MSG mallory back", NOW).len(), 1);
         s.set_history(false);
-        assert_eq!(s.on_line("HIST 0 MSG bob old", NOW), vec![]);
+        assert_eq!(norm(s.on_line("HIST 0 MSG bob old", NOW)), vec![]);
+    }
+
+    /// A session that comes back on its own, joined and listed, with the prompt's status
+    /// and the notices it prints as text.
+    fn coming_back() -> Session {
+        let mut s = session();
+        s.set_reconnect(true);
+        s.welcome("ann", "hi", NOW);
+        s.on_line("WHO ann bob", NOW);
+        s.on_line("WHOEND 2", NOW);
+        s
+    }
+
+    fn texts(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::Print(l) => l.text.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_server_going_away_is_lost_not_the_end_when_coming_back() {
+        let reset = || Gone::Lost(io::Error::from(io::ErrorKind::ConnectionReset));
+        type Event = Box<dyn Fn(&mut Session) -> Vec<Action>>;
+        let cases: Vec<(&str, Event)> = vec![
+            (
+                "the server closed the connection: server shutting down",
+                Box::new(|s| s.on_line("BYE server shutting down", NOW)),
+            ),
+            (
+                "the server closed the connection",
+                Box::new(|s| s.on_server_gone(Gone::Closed, NOW)),
+            ),
+            (
+                "lost the connection to the server: connection reset",
+                Box::new(move |s| s.on_server_gone(reset(), NOW)),
+            ),
+        ];
+        for (why, event) in cases {
+            let mut s = coming_back();
+            let actions = event(&mut s);
+            assert_eq!(
+                texts(&actions),
+                [
+                    format!("* {why}; reconnecting"),
+                    "PromptChanged".into(),
+                    "Lost".into()
+                ]
+            );
+            assert!(s.is_reconnecting());
+            assert_eq!(s.outcome(), None);
+            assert_eq!(s.prompt(), "[reconnecting] ann> ");
+            // Nothing more from the old connection counts.
+            assert_eq!(s.on_server_gone(Gone::Closed, NOW), vec![]);
+            assert_eq!(s.on_line("MSG bob late", NOW), vec![]);
+        }
+    }
+
+    #[test]
+    fn sent_away_or_leaving_is_final_even_when_coming_back() {
+        // A BYE to this user for anything but the server's shutdown: too slow, flooding, and
+        // what later servers say when kicking or banning.
+        for bye in [
+            "BYE too-slow",
+            "BYE flooding",
+            "BYE kicked by carl",
+            "BYE banned",
+        ] {
+            let mut s = coming_back();
+            let actions = s.on_line(bye, NOW);
+            assert!(
+                matches!(actions.as_slice(), [Action::End(Outcome::ServerGone(_))]),
+                "{bye}: {actions:?}"
+            );
+            assert!(!s.is_reconnecting());
+        }
+        // Our own quit: the server's close is its answer.
+        let mut s = coming_back();
+        s.on_quit(Instant::now(), Some("bye"));
+        assert_eq!(
+            s.on_server_gone(Gone::Closed, NOW),
+            vec![Action::End(Outcome::Quit)]
+        );
+        let mut s = coming_back();
+        s.on_quit(Instant::now(), None);
+        assert_eq!(
+            s.on_line("BYE server shutting down", NOW),
+            vec![Action::End(Outcome::Quit)]
+        );
+    }
+
+    #[test]
+    fn reconnecting_counts_down_in_the_prompt_and_rejoins_as_it_was() {
+        let mut s = coming_back();
+        s.on_line("AWAY ann lunch", NOW);
+        s.on_line("BYE server shutting down", NOW);
+        assert_eq!(s.on_retry(3, Wait::In(4)), vec![Action::PromptChanged]);
+        assert_eq!(s.prompt(), "[reconnecting (attempt 3, next in 4 s)] ann> ");
+        s.on_retry(3, Wait::Connecting);
+        assert_eq!(
+            s.status().as_deref(),
+            Some("reconnecting (attempt 3, connecting ...)")
+        );
+        // Nothing can be sent meanwhile: the quit has nobody to go to.
+        assert_eq!(s.on_quit(Instant::now(), None), None);
+        assert_eq!(
+            s.rejoin(),
+            Some(Rejoin {
+                name: "ann".into(),
+                then: vec!["/away lunch".into()],
+            })
+        );
+        assert_eq!(
+            texts(&s.on_rejoined(NOW)),
+            ["* reconnected as ann", "PromptChanged"]
+        );
+        assert_eq!(s.prompt(), "ann> ");
+        assert_eq!(s.rejoin(), None);
+        assert_eq!(s.on_retry(1, Wait::In(1)), vec![], "not reconnecting");
+        // And the quit works again.
+        assert!(s.on_quit(Instant::now(), None).is_some());
+    }
+
+    #[test]
+    fn leaving_while_reconnecting_ends_at_once_with_3() {
+        let mut s = coming_back();
+        assert_eq!(s.leave_while_away(), None, "connected");
+        s.on_server_gone(Gone::Closed, NOW);
+        let out = s.leave_while_away().unwrap();
+        assert_eq!(out.exit_code(), EXIT_SERVER_GONE);
+        assert_eq!(
+            out.farewell(),
+            Some("the server closed the connection; left before reconnecting")
+        );
+        assert_eq!(s.on_rejoined(NOW), vec![], "the user left first");
+        // Giving up (the name is no longer allowed) is also exit 3.
+        let mut s = coming_back();
+        s.on_server_gone(Gone::Closed, NOW);
+        let out = s.give_up("the name was refused: not allowed");
+        assert_eq!(
+            out.farewell(),
+            Some(
+                "the server closed the connection; cannot join again: the name was refused: \
+                 not allowed"
+            )
+        );
+        assert_eq!(s.outcome(), Some(&out));
+    }
+
+    #[test]
+    fn after_a_rejoin_only_history_not_shown_yet_is_shown() {
+        let mut s = coming_back();
+        // Shown so far: one line of history, one live, one of our own.
+        s.on_line("HIST 1000 MSG bob before you came", NOW);
+        s.on_line("MSG bob live", NOW);
+        s.on_sent("mine", NOW + 1_000);
+        s.on_line("BYE server shutting down", NOW + 2_000);
+        s.on_rejoined(NOW + 5_000);
+        let replay = [
+            "HIST 1000 MSG bob before you came",
+            &format!("HIST {} MSG bob live", NOW + 100),
+            &format!("HIST {} MSG ann mine", NOW + 1_100),
+            &format!("HIST {} MSG bob while you were gone", NOW + 3_000),
+            "WHO ann bob",
+            "WHOEND 2",
+        ];
+        let shown: Vec<String> = replay
+            .iter()
+            .flat_map(|l| texts(&s.on_line(l, NOW + 6_000)))
+            .collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(shown[0].starts_with("--- earlier messages"), "{shown:?}");
+        assert!(shown[1].ends_with("<bob> while you were gone"), "{shown:?}");
+        assert!(shown[2].starts_with("* here now (2)"), "{shown:?}");
+    }
+
+    /// A note kept while away is delivered once: it shows even with history off (unless its
+    /// sender is ignored), and `/reply` answers it.
+    #[test]
+    fn notes_kept_while_away_show_without_history_and_can_be_replied_to() {
+        let mut s = session();
+        s.set_history(false);
+        assert_eq!(
+            texts(&s.on_line("HIST 1764244800000 PRIV carl call me back", NOW)),
+            ["! [private, kept] <carl> call me back"]
+        );
+        assert_eq!(s.reply_to(), Some("carl"));
+        s.ignore("mallory");
+        assert_eq!(s.on_line("HIST 0 PRIV mallory psst", NOW), vec![]);
+        assert_eq!(s.reply_to(), Some("carl"));
     }
 }

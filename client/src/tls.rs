@@ -319,8 +319,8 @@ impl fmt::Display for HandshakeError {
                 write!(f, "the server presented another key ({presented})")
             }
             HandshakeError::Closed => f.write_str(
-                "the server closed the connection during the TLS handshake (a full server \
-                 does that)",
+                "the server closed the connection during the TLS handshake (a full server, or \
+                 one limiting connections from your address, does that)",
             ),
             HandshakeError::TimedOut => {
                 f.write_str("the server did not finish the TLS handshake in time")

@@ -2,7 +2,7 @@
 //! It speaks plain TCP, or TLS pinned to the server's key ([`Client::connect_tls`]).
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,6 +74,14 @@ impl Client {
         Client::from(Stream::Tls(tls), "")
     }
 
+    /// Connect from the local address `from` (see [`tcp_from`]): to the server, another host
+    /// than 127.0.0.1.
+    #[track_caller]
+    pub fn connect_from(from: IpAddr, addr: SocketAddr) -> Client {
+        let stream = tcp_from(from, addr).expect("connect to server");
+        Client::from_stream(stream, "")
+    }
+
     /// Wrap a stream connected some other way (say, with special socket options), known to
     /// the server as `name` if it already joined.
     #[track_caller]
@@ -100,6 +108,14 @@ impl Client {
     #[track_caller]
     pub fn join_tls(addr: SocketAddr, pin: Fingerprint, name: &str) -> Client {
         Client::connect_tls(addr, pin).named(name)
+    }
+
+    /// [`Client::join_tls`] from the local address `from` (see [`tcp_from`]).
+    #[track_caller]
+    pub fn join_tls_from(from: IpAddr, addr: SocketAddr, pin: Fingerprint, name: &str) -> Client {
+        let sock = tcp_from(from, addr).expect("connect to server");
+        let tls = tls_handshake(sock, pin).expect("TLS handshake with the server");
+        Client::from(Stream::Tls(tls), "").named(name)
     }
 
     /// Read `HELLO`, give `name`, read through the member list.
@@ -267,6 +283,20 @@ fn tcp_connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connect to server");
     stream.set_nodelay(true).expect("nodelay");
     stream
+}
+
+/// A TCP connection to `addr` from the local address `from`, `TCP_NODELAY` on. Every address
+/// of 127.0.0.0/8 is this machine, so on loopback a test can be several hosts at once.
+///
+/// # Errors
+/// Binding to `from` or connecting failed (within [`DEADLINE`]).
+pub fn tcp_from(from: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.bind(&SocketAddr::new(from, 0).into())?;
+    sock.connect_timeout(&addr.into(), DEADLINE)?;
+    sock.set_tcp_nodelay(true)?;
+    Ok(sock.into())
 }
 
 /// A raw connection with a small receive buffer (and `TCP_NODELAY`), so the kernel soaks up

@@ -3,21 +3,36 @@
 //! The library is the harness the tests share: [`TestServer`] runs the server in-process on
 //! `127.0.0.1:0`, [`ServerProcess`] runs the built `lanchat-server` binary, and [`Client`] is a
 //! line client whose every read has a deadline. Both server kinds stop when dropped, even when
-//! a test fails. The load generator is [`load`], run by `lanchat-load` (`src/bin/`).
+//! a test fails; [`state`] starts the binary on a state directory of the test's own; [`relay`]
+//! records what crosses the wire between a client and a server. The load
+//! generator is [`load`], run by `lanchat-load` (`src/bin/`).
 
 pub mod client;
 pub mod identity;
 pub mod load;
 pub mod procfs;
+pub mod relay;
 pub mod server;
+pub mod state;
 
-pub use client::Client;
-pub use server::{bin_path, ServerProcess, TestServer};
+pub use client::{tcp_from, Client};
+pub use server::{bin_path, free_port, ServerProcess, TestServer, TRUSTED_LOOPBACK};
 
 use std::time::Duration;
 
 /// How long a test waits for any one expected line before failing.
 pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A name as long as the name rules allow in bytes, unique for each `i` below 10,000: 24
+/// characters of 4 bytes (CJK extension B ideographs), 96 bytes. For rooms whose member list is
+/// as big as it gets.
+pub fn longest_name(i: usize) -> String {
+    format!("{i:04}")
+        .chars()
+        .filter_map(|d| char::from_u32(0x2_0000 + d.to_digit(10)?))
+        .chain(std::iter::repeat_n('\u{2_0010}', 20))
+        .collect()
+}
 
 /// A child process that is killed (if still running) and reaped when this is dropped, so a
 /// test that fails half-way leaves nothing behind.

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -13,6 +13,11 @@ use lanchat_proto::Fingerprint;
 use lanchat_server::identity::Setup;
 use lanchat_server::tls::Mode;
 use lanchat_server::{Config, Exit, ManualClock, Server, ServerHandle};
+
+/// The address the standard test servers exempt from the per-address limits, since tests open
+/// many connections from it. Tests of those limits connect from other loopback addresses
+/// (127.0.0.2 and up, which are not exempt) or start a server that trusts nothing.
+pub const TRUSTED_LOOPBACK: &str = "127.0.0.1";
 
 /// The lanchat server running on a thread of this process, on `127.0.0.1:<free port>`.
 /// Dropping it shuts the server down and waits for its thread.
@@ -32,7 +37,8 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Defaults, but flood control off (tests send bulk traffic), no discovery, and the line
+    /// Defaults, but flood control off (tests send bulk traffic), no discovery, 127.0.0.1
+    /// exempt from the per-address limits (tests open many connections from it), and the line
     /// protocol in plaintext (what most tests are about; [`TestServer::tls`] speaks TLS).
     pub fn start() -> TestServer {
         Self::with(TestServer::config())
@@ -50,6 +56,7 @@ impl TestServer {
             rate: 0.0,
             no_discovery: true,
             plaintext: true,
+            trusted_hosts: vec![TRUSTED_LOOPBACK.parse().expect("an address")],
             ..Config::loopback()
         }
     }
@@ -211,6 +218,32 @@ pub fn shared_state_dir() -> PathBuf {
     std::env::temp_dir().join("lanchat-tests-state")
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then let go): for a
+/// server that must come back on the same port.
+#[track_caller]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// History kept in the shared state directory would be replayed by every other test's server:
+/// unless `cmd` names a state directory of its own (or says itself whether to persist), the
+/// server keeps history in memory only (`LANCHAT_NO_PERSIST=yes`).
+fn keep_history_private(cmd: &mut Command) {
+    let shared = shared_state_dir();
+    let own_dir = cmd
+        .get_envs()
+        .any(|(k, v)| k == "LANCHAT_STATE_DIR" && v.is_some_and(|v| Path::new(v) != shared))
+        || cmd.get_args().any(|a| a == "--state-dir");
+    let said = cmd.get_envs().any(|(k, _)| k == "LANCHAT_NO_PERSIST")
+        || cmd.get_args().any(|a| a == "--no-persist");
+    if !own_dir && !said {
+        cmd.env("LANCHAT_NO_PERSIST", "yes");
+    }
+}
+
 /// Path of a binary built from this workspace (`lanchat-server`, `lanchat`, `lanchat-load`),
 /// next to the test executable's `deps/` folder. `make test` builds them first.
 #[track_caller]
@@ -242,14 +275,17 @@ pub struct ServerProcess {
     log: Arc<Mutex<String>>,
     /// Receives once when the server's stdout closes, i.e. when the process has exited.
     stdout_closed: mpsc::Receiver<Option<String>>,
+    /// Receives once when all the server wrote to stderr is in `log` (never, when its stderr
+    /// goes elsewhere).
+    stderr_closed: mpsc::Receiver<()>,
     /// Receives the stdout line after `listening on` (a TLS server's `fingerprint` line), or
     /// `None` at EOF.
     second_line: mpsc::Receiver<Option<String>>,
 }
 
 impl ServerProcess {
-    /// Start `lanchat-server --bind 127.0.0.1 --port 0 --no-discovery <args>` in plaintext,
-    /// and wait (with a deadline) for its `listening on` line.
+    /// Start `lanchat-server --bind 127.0.0.1 --port 0 --no-discovery --trusted-hosts 127.0.0.1
+    /// <args>` in plaintext, and wait (with a deadline) for its `listening on` line.
     #[track_caller]
     pub fn start(args: &[&str]) -> ServerProcess {
         Self::spawn(Self::command(args))
@@ -273,12 +309,32 @@ impl ServerProcess {
     /// The command [`ServerProcess::start`] runs (plaintext; [`ServerProcess::tls`] makes it
     /// TLS), to adjust (environment, stdio) before [`ServerProcess::spawn`].
     pub fn command(args: &[&str]) -> Command {
+        Self::command_on(0, args)
+    }
+
+    /// The command for a server on `port` (a restart on the port of one that stopped: take a
+    /// free one with [`free_port`] first).
+    pub fn command_on(port: u16, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin_path("lanchat-server"));
-        cmd.args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
-            .args(args)
-            .env("LANCHAT_STATE_DIR", shared_state_dir())
-            .env("LANCHAT_PLAINTEXT", "1");
+        cmd.args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--no-discovery",
+        ])
+        .args(["--trusted-hosts", TRUSTED_LOOPBACK])
+        .args(args)
+        .env("LANCHAT_STATE_DIR", shared_state_dir())
+        .env("LANCHAT_PLAINTEXT", "1");
         cmd
+    }
+
+    /// `lanchat-server --bind 127.0.0.1 --port <port> --no-discovery <args>` in plaintext,
+    /// waited for.
+    #[track_caller]
+    pub fn start_on(port: u16, args: &[&str]) -> ServerProcess {
+        Self::spawn(Self::command_on(port, args))
     }
 
     /// The server with LAN discovery on, named `name`, flood control off, plaintext. On
@@ -334,6 +390,7 @@ impl ServerProcess {
         if !cmd.get_envs().any(|(k, _)| k == "LANCHAT_PLAINTEXT") {
             cmd.env("LANCHAT_PLAINTEXT", "1");
         }
+        keep_history_private(&mut cmd);
         // A level set on the command (a test that reads debug lines) wins over the default.
         let set_on_cmd = cmd.get_envs().any(|(k, _)| k == "RUST_LOG");
         if std::env::var_os("RUST_LOG").is_none() && !set_on_cmd {
@@ -342,6 +399,7 @@ impl ServerProcess {
         let mut child = cmd.spawn().expect("spawn lanchat-server");
         let stdout = child.stdout.take().expect("piped stdout");
         let log = Arc::new(Mutex::new(String::new()));
+        let (stderr_tx, stderr_closed) = mpsc::channel();
         if !own_stderr {
             let stderr = child.stderr.take().expect("piped stderr");
             let sink = Arc::clone(&log);
@@ -352,6 +410,7 @@ impl ServerProcess {
                         log.push('\n');
                     }
                 }
+                let _ = stderr_tx.send(());
             });
         }
         let (first_tx, first_rx) = mpsc::channel();
@@ -384,6 +443,7 @@ impl ServerProcess {
             addr,
             log,
             stdout_closed: closed_rx,
+            stderr_closed,
             second_line: second_rx,
         }
     }
@@ -437,9 +497,18 @@ impl ServerProcess {
     }
 
     /// Wait up to `deadline` for the process to exit; its status, or `None` if it did not.
+    /// Once it has, its whole log is in [`ServerProcess::log`].
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+        let end = std::time::Instant::now() + deadline;
         match self.stdout_closed.recv_timeout(deadline) {
-            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => self.child.wait().ok(),
+            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let left = end.saturating_duration_since(std::time::Instant::now());
+                // Its last lines may still be on their way from the pipe to the log.
+                let _ = self
+                    .stderr_closed
+                    .recv_timeout(left.max(Duration::from_secs(1)));
+                self.child.wait().ok()
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => None,
         }
     }

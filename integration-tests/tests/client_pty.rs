@@ -1,302 +1,18 @@
 //! The real `lanchat` binary in a pseudo-terminal, against the real server: what a person at a
 //! terminal sees and can do.
 //!
-//! [`Pty`] runs the client under a pty (spawned with expectrl) and collects everything it
-//! writes on a reader thread; every expectation waits on that transcript with a deadline and,
-//! failing, shows it. Clients run with `NO_COLOR=1` and `--no-timestamps` unless a test says
+//! [`Pty`] (tests/pty/) runs the client under a pty and waits on what it writes, with
+//! deadlines. Clients run with `NO_COLOR=1` and `--no-timestamps` unless a test says
 //! otherwise, so lines can be matched exactly. Every client and server is killed when its
 //! guard drops, even when a test fails.
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::net::SocketAddr;
-use std::process::Command;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Instant;
+mod pty;
 
-use expectrl::process::unix::{UnixProcess, WaitStatus};
-use expectrl::process::Process as _;
-use integration_tests::{bin_path, Client, ServerProcess, DEADLINE};
-
-/// Everything the client wrote so far, and how far the test has read.
-#[derive(Default)]
-struct Transcript {
-    data: Vec<u8>,
-    /// Bytes before this were matched by an earlier expectation.
-    pos: usize,
-    eof: bool,
-}
-
-/// `lanchat` in a pseudo-terminal. Killed (SIGKILL) and reaped on drop.
-struct Pty {
-    proc: UnixProcess,
-    writer: File,
-    out: Arc<(Mutex<Transcript>, Condvar)>,
-    label: String,
-    exited: Option<WaitStatus>,
-}
-
-impl Pty {
-    /// `lanchat <args>` with `NO_COLOR=1`, `TERM=xterm`, in a 200x50 terminal.
-    #[track_caller]
-    fn spawn(label: &str, args: &[&str]) -> Pty {
-        Self::spawn_env(label, args, &[("NO_COLOR", "1")])
-    }
-
-    #[track_caller]
-    fn spawn_env(label: &str, args: &[&str], env: &[(&str, &str)]) -> Pty {
-        Self::spawn_sized(label, args, env, 200)
-    }
-
-    /// As [`Pty::spawn_env`], in a terminal `cols` columns wide.
-    #[track_caller]
-    fn spawn_sized(label: &str, args: &[&str], env: &[(&str, &str)], cols: u16) -> Pty {
-        let mut cmd = Command::new(bin_path("lanchat"));
-        // The servers here speak plaintext (the harness's default); `env` may say otherwise.
-        cmd.args(args)
-            .env("TERM", "xterm")
-            .env("LANCHAT_PLAINTEXT", "1")
-            .env_remove("NO_COLOR");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut proc = UnixProcess::spawn_command(cmd).expect("spawn lanchat in a pty");
-        proc.set_window_size(cols, 50).expect("set pty size");
-        let reader = proc.get_raw_handle().expect("pty handle");
-        let writer = proc.get_raw_handle().expect("pty handle");
-        let out = Arc::new((Mutex::new(Transcript::default()), Condvar::new()));
-        let sink = Arc::clone(&out);
-        std::thread::spawn(move || read_pty(reader, &sink));
-        Pty {
-            proc,
-            writer,
-            out,
-            label: label.to_owned(),
-            exited: None,
-        }
-    }
-
-    /// Type `keys` as they are (control characters included), once the line editor is
-    /// reading keys. (Keys typed while it is not, between two lines, meet the terminal's
-    /// cooked mode: Ctrl-D and Ctrl-C would mean something else there.)
-    #[track_caller]
-    fn keys(&mut self, keys: &str) {
-        self.wait_for("the line editor", |t| {
-            let on = rfind(&t.data, EDITING_ON);
-            let off = rfind(&t.data, EDITING_OFF);
-            on.is_some() && on > off
-        });
-        self.writer
-            .write_all(keys.as_bytes())
-            .and_then(|()| self.writer.flush())
-            .expect("write to pty");
-    }
-
-    /// Type `line` and Enter without waiting for a line editor (for a terminal rustyline
-    /// does not drive, where the terminal's cooked mode reads lines).
-    #[track_caller]
-    fn raw_line(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\r").as_bytes())
-            .and_then(|()| self.writer.flush())
-            .expect("write to pty");
-    }
-
-    /// Type `line` and press Enter; returns once the client reads keys again (or exited).
-    #[track_caller]
-    fn line(&mut self, line: &str) {
-        let before = self.editing_starts();
-        self.keys(&format!("{line}\r"));
-        self.wait_for("the next line", |t| {
-            t.eof || count(&t.data, EDITING_ON) > before
-        });
-    }
-
-    fn editing_starts(&self) -> usize {
-        let t = self.out.0.lock().unwrap_or_else(PoisonError::into_inner);
-        count(&t.data, EDITING_ON)
-    }
-
-    /// Wait until `ready` holds for the transcript (without reading any of it).
-    #[track_caller]
-    fn wait_for(&self, what: &str, ready: impl Fn(&Transcript) -> bool) {
-        let deadline = Instant::now() + DEADLINE;
-        let (lock, cond) = &*self.out;
-        let mut t = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        while !ready(&t) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if t.eof || left.is_zero() {
-                let unread = printable(&t.data[t.pos..]);
-                drop(t);
-                panic!(
-                    "{}: no sign of {what}; unread output:\n{unread}",
-                    self.label
-                );
-            }
-            t = cond
-                .wait_timeout(t, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-
-    /// Wait until `needle` appears after what was matched before; returns the text up to and
-    /// including it.
-    #[track_caller]
-    fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        let (lock, cond) = &*self.out;
-        let mut t = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(i) = find(&t.data[t.pos..], needle.as_bytes()) {
-                let end = t.pos + i + needle.len();
-                let got = String::from_utf8_lossy(&t.data[t.pos..end]).into_owned();
-                t.pos = end;
-                return got;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if t.eof || left.is_zero() {
-                let why = if t.eof {
-                    "the client exited"
-                } else {
-                    "timed out"
-                };
-                panic!(
-                    "{}: {why} waiting for {needle:?}; unread output:\n{}",
-                    self.label,
-                    printable(&t.data[t.pos..])
-                );
-            }
-            t = cond
-                .wait_timeout(t, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-
-    /// Everything the client has written so far.
-    fn transcript(&self) -> String {
-        let t = self.out.0.lock().unwrap_or_else(PoisonError::into_inner);
-        String::from_utf8_lossy(&t.data).into_owned()
-    }
-
-    /// Wait for the client to exit; its exit code (panics if it was killed by a signal).
-    #[track_caller]
-    fn expect_exit(&mut self) -> i32 {
-        {
-            let deadline = Instant::now() + DEADLINE;
-            let (lock, cond) = &*self.out;
-            let mut t = lock.lock().unwrap_or_else(PoisonError::into_inner);
-            while !t.eof {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    let unread = printable(&t.data[t.pos..]);
-                    drop(t);
-                    panic!("{}: still running; unread output:\n{unread}", self.label);
-                }
-                t = cond
-                    .wait_timeout(t, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-        }
-        // The pty closed, so the process is exiting: this wait is short.
-        let status = self.proc.wait().expect("waitpid");
-        self.exited = Some(status);
-        match status {
-            WaitStatus::Exited(_, code) => code,
-            other => panic!(
-                "{}: ended with {other:?}:\n{}",
-                self.label,
-                self.transcript()
-            ),
-        }
-    }
-}
-
-impl Drop for Pty {
-    fn drop(&mut self) {
-        if self.exited.is_none() {
-            let _ = self.proc.kill(expectrl::process::unix::Signal::SIGKILL);
-            let _ = self.proc.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "--- {} transcript ---\n{}",
-                self.label,
-                printable(self.transcript().as_bytes())
-            );
-        }
-    }
-}
-
-fn read_pty(mut reader: File, out: &(Mutex<Transcript>, Condvar)) {
-    let mut buf = [0u8; 4096];
-    loop {
-        // Linux reports EIO on the pty master once the client side is closed.
-        let n = reader.read(&mut buf).unwrap_or(0);
-        let (lock, cond) = out;
-        let Ok(mut t) = lock.lock() else { return };
-        if n == 0 {
-            t.eof = true;
-            cond.notify_all();
-            return;
-        }
-        t.data.extend_from_slice(&buf[..n]);
-        cond.notify_all();
-    }
-}
-
-/// Rustyline turns bracketed paste on right after putting the terminal in raw mode for a
-/// line, and off when the line is done: the sign that it is reading keys.
-const EDITING_ON: &str = "\x1b[?2004h";
-const EDITING_OFF: &str = "\x1b[?2004l";
-
-fn rfind(hay: &[u8], needle: &str) -> Option<usize> {
-    hay.windows(needle.len())
-        .rposition(|w| w == needle.as_bytes())
-}
-
-fn count(hay: &[u8], needle: &str) -> usize {
-    hay.windows(needle.len())
-        .filter(|w| *w == needle.as_bytes())
-        .count()
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Output with escapes visible, for failure messages.
-fn printable(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .map(|c| match c {
-            '\n' => "\n".to_owned(),
-            c if c.is_control() => format!("\\x{:02x}", u32::from(c)),
-            c => c.to_string(),
-        })
-        .collect()
-}
+use integration_tests::{Client, ServerProcess};
+use pty::{join, printable, Pty};
 
 fn server() -> ServerProcess {
     ServerProcess::start(&["--rate", "0"])
-}
-
-fn addr_arg(addr: SocketAddr) -> String {
-    addr.to_string()
-}
-
-/// `lanchat <addr> --name <name> --no-timestamps`, waited for until its prompt shows.
-#[track_caller]
-fn join(server: &ServerProcess, name: &str) -> Pty {
-    let addr = addr_arg(server.addr());
-    let mut pty = Pty::spawn(name, &[&addr, "--name", name, "--no-timestamps"]);
-    pty.expect("* here now (");
-    pty
 }
 
 /// `lanchat <addr> --name <name> --no-timestamps` on a terminal rustyline cannot drive
@@ -448,37 +164,6 @@ fn escape_sequences_from_the_network_are_shown_inert() {
             printable(seen.as_bytes())
         );
     }
-}
-
-#[test]
-fn server_shutdown_is_reported_in_one_line_and_exits_non_zero() {
-    let mut server = server();
-    let mut ann = join(&server, "ann");
-    ann.keys("half typed");
-    ann.expect("half typed");
-    server.signal(libc::SIGTERM);
-    ann.expect("lanchat: the server closed the connection: server shutting down");
-    assert_eq!(ann.expect_exit(), 3);
-    assert!(server.wait_exit(DEADLINE).is_some(), "server did not exit");
-    assert!(
-        !ann.transcript().contains("panicked"),
-        "{}",
-        ann.transcript()
-    );
-}
-
-#[test]
-fn a_server_that_dies_is_reported_and_exits_non_zero() {
-    let server = server();
-    let mut ann = join(&server, "ann");
-    server.signal(libc::SIGKILL);
-    ann.expect("lanchat: the server closed the connection");
-    assert_eq!(ann.expect_exit(), 3);
-    assert!(
-        !ann.transcript().contains("panicked"),
-        "{}",
-        ann.transcript()
-    );
 }
 
 #[test]
@@ -1017,12 +702,41 @@ fn clear_clears_the_screen() {
     ann.expect("\x1b[H\x1b[2J");
 }
 
+#[test]
+fn away_back_and_quit_messages_as_irssi_users_expect() {
+    let server = server();
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(&server, "ann");
+    bob.expect("JOIN ann");
+    ann.line("/away lunch, back at 2");
+    ann.expect("* you are away: lunch, back at 2");
+    bob.expect("AWAY ann lunch, back at 2");
+    // Someone writing to her privately is told; whoever joins sees who is away.
+    bob.send("/msg ann still there?");
+    bob.expect("INFO ann is away: lunch, back at 2");
+    let mut cy = join(&server, "cy");
+    cy.expect("ann (away)");
+    ann.line("/who");
+    ann.expect("* here now (3): bob, ann (away), cy");
+    // /away alone, when away, is back (irssi); /back says the same.
+    ann.line("/away");
+    ann.expect("* you are back");
+    cy.expect("* ann is back");
+    bob.send("/away");
+    ann.expect("* bob is away");
+    bob.send("/quit see you tomorrow");
+    ann.expect("* bob has left the chat (quit: see you tomorrow)");
+    ann.line("/quit time for lunch");
+    cy.expect("* ann has left the chat (quit: time for lunch)");
+    assert_eq!(ann.expect_exit(), 0);
+}
+
 // ----- TLS: first contact on a terminal -----------------------------------------------------
 
 /// `lanchat <addr> --name ann --known-servers <known>` over TLS (its default), in a terminal.
 #[track_caller]
 fn first_contact(server: &ServerProcess, known: &std::path::Path) -> Pty {
-    let addr = addr_arg(server.addr());
+    let addr = server.addr().to_string();
     let known = known.to_str().expect("utf-8 path");
     Pty::spawn_env(
         "ann",
@@ -1042,7 +756,7 @@ fn first_contact(server: &ServerProcess, known: &std::path::Path) -> Pty {
 fn first_contact_on_a_terminal_shows_the_key_and_a_yes_remembers_it() {
     let server = ServerProcess::start_tls(&["--rate", "0"]);
     let fp = server.fingerprint();
-    let addr = addr_arg(server.addr());
+    let addr = server.addr().to_string();
     let tmp = tempfile::tempdir().expect("tmp");
     let known = tmp.path().join("lanchat").join("known_servers");
     let mut ann = first_contact(&server, &known);
@@ -1090,4 +804,70 @@ fn first_contact_on_a_terminal_anything_but_yes_exits_1_and_sends_nothing() {
     }
     assert!(!known.exists(), "nothing remembered");
     assert_eq!(bob.sync(), Vec::<String>::new(), "nobody joined");
+}
+
+/// `lanchat --discover` probing only 127.0.0.1 on `port`, with `extra`, over TLS (its default)
+/// with `known` as its known_servers file.
+#[track_caller]
+fn discover_tls(label: &str, port: &str, known: &std::path::Path, extra: &[&str]) -> Pty {
+    let known = known.to_str().expect("utf-8 path");
+    let mut args = vec![
+        "--discover",
+        "--discover-to",
+        "127.0.0.1",
+        "--discover-port",
+        port,
+    ];
+    args.extend_from_slice(&["--no-timestamps", "--known-servers", known]);
+    args.extend_from_slice(extra);
+    Pty::spawn_env(
+        label,
+        &args,
+        &[("NO_COLOR", "1"), ("LANCHAT_PLAINTEXT", "0")],
+    )
+}
+
+#[test]
+fn the_pick_list_shows_encryption_and_key_and_a_server_found_still_asks_first() {
+    let server = ServerProcess::discoverable_tls("tlsroom");
+    let fp = server.fingerprint();
+    let port = server.addr().port().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    let mut ann = discover_tls("ann", &port, &known, &["--name", "ann"]);
+    let short: String = fp.chars().take("SHA256:".len() + 12).collect();
+    ann.expect(&format!("  1) tlsroom at 127.0.0.1:{port}, 0 users\r\n"));
+    ann.expect(&format!("     encrypted, key {short}…, new to you\r\n"));
+    ann.expect("Pick a number, or type an address: ");
+    ann.line("1");
+    // The reply named the key, but only the handshake and the user decide.
+    ann.expect(&format!(
+        "You have not connected to 127.0.0.1:{port} before."
+    ));
+    ann.expect(&fp);
+    ann.expect("Trust this server? [y/N] ");
+    ann.line("y");
+    ann.expect("* here now (1): ann");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+
+    // Known now: the list says so.
+    let mut again = discover_tls("again", &port, &known, &[]);
+    again.expect(&format!("     encrypted, key {short}…, known\r\n"));
+
+    // A plaintext server is marked as such.
+    let plain = ServerProcess::discoverable("plainroom");
+    let port = plain.addr().port().to_string();
+    let mut bob = Pty::spawn(
+        "bob",
+        &[
+            "--discover",
+            "--discover-to",
+            "127.0.0.1",
+            "--discover-port",
+            &port,
+        ],
+    );
+    bob.expect(&format!("  1) plainroom at 127.0.0.1:{port}, 0 users\r\n"));
+    bob.expect("     NOT encrypted: anyone on the network can read it\r\n");
 }

@@ -7,7 +7,8 @@ use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 
-use integration_tests::{bin_path, ChildGuard, Client, ServerProcess, DEADLINE};
+use integration_tests::relay::{contains, Recorder};
+use integration_tests::{bin_path, free_port, ChildGuard, Client, ServerProcess, DEADLINE};
 use lanchat_client::tls::PLAINTEXT_WARNING;
 
 /// `lanchat` with piped stdio. Killed and reaped on drop (its [`ChildGuard`]).
@@ -288,6 +289,51 @@ fn the_server_going_away_ends_the_client_even_with_stdin_open() {
         format!(
             "{PLAINTEXT_WARNING}\nlanchat: the server closed the connection: server shutting down\n"
         )
+    );
+}
+
+#[test]
+fn with_reconnect_a_script_comes_back_after_a_restart_and_sends_what_it_read_meanwhile() {
+    let port = free_port();
+    let mut server = ServerProcess::start_on(port, &["--rate", "0"]);
+    let addr = server.addr().to_string();
+    let args = [
+        addr.as_str(),
+        "--name",
+        "bot",
+        "--no-timestamps",
+        "--reconnect",
+    ];
+    let mut bot = Scripted::spawn(&args);
+    bot.expect_line("* here now (1): bot");
+    server.signal(libc::SIGTERM);
+    bot.expect_line("* the server closed the connection: server shutting down; reconnecting");
+    assert!(
+        server.wait_exit(DEADLINE).is_some(),
+        "the server did not stop"
+    );
+    // Read while there is no server: it waits, and goes once there is one again.
+    bot.send("written while the server was down");
+
+    let server = ServerProcess::start_on(port, &["--rate", "0"]);
+    let mut ann = Client::connect(server.addr());
+    ann.expect_prefix("HELLO ");
+    ann.send("ann");
+    bot.expect_line("* reconnected as bot");
+    // Live, or (had the bot been quicker than ann) in the history ann is given.
+    let wanted = "MSG bot written while the server was down";
+    let mut heard = false;
+    while !heard {
+        heard = ann.line().ends_with(wanted);
+    }
+    bot.send("and after");
+    ann.read_until_prefix("MSG bot and after");
+    let (status, out, err) = bot.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("* reconnecting (attempt 1, next in")),
+        "{out:#?}"
     );
 }
 
@@ -621,6 +667,62 @@ fn two_clients_chat_encrypted_one_trusting_on_first_use_one_by_fingerprint() {
     assert!(!err.contains("remembered"), "{err}");
 }
 
+/// The real client talks to the real server through a relay that records every byte: `bot`
+/// sends a secret, `ann` (a harness client on the server) answers with another; what the relay
+/// carried.
+/// `fp` is the server's fingerprint when it speaks TLS.
+fn chat_of_the_binaries_through_a_relay(server: &ServerProcess, fp: Option<&str>) -> Vec<u8> {
+    let relay = Recorder::to(server.addr());
+    let relayed = relay.addr.to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tls = fp.is_some();
+    let mut ann = match fp {
+        Some(fp) => Client::join_tls(server.addr(), fp.parse().expect("fp"), "ann"),
+        None => Client::join(server.addr(), "ann"),
+    };
+    let args = [&relayed[..], "--name", "bot-4242", "--accept-new"];
+    let mut bot = if tls {
+        spawn_tls(&args, &tmp.path().join("known_servers"))
+    } else {
+        Scripted::spawn(&[&relayed, "--name", "bot-4242", "--no-timestamps"])
+    };
+    ann.expect("JOIN bot-4242");
+    bot.send("the-outgoing-secret-4711");
+    ann.expect("MSG bot-4242 the-outgoing-secret-4711");
+    ann.send("/msg bot-4242 the-incoming-secret-0815");
+    bot.expect_line("! [private] <ann> the-incoming-secret-0815");
+    bot.send("<quit>");
+    let (status, _, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    relay.finish()
+}
+
+#[test]
+fn a_relay_between_the_real_client_and_server_sees_no_plaintext() {
+    let secrets: [&[u8]; 4] = [
+        b"the-outgoing-secret-4711",
+        b"the-incoming-secret-0815",
+        b"bot-4242",
+        b"HELLO ",
+    ];
+    // In plaintext the relay reads everything: the check below can fail.
+    let plain = server();
+    let wire = chat_of_the_binaries_through_a_relay(&plain, None);
+    for secret in secrets {
+        assert!(contains(&wire, secret), "{secret:?} not seen in plaintext");
+    }
+    let (tls, fp) = tls_server();
+    let wire = chat_of_the_binaries_through_a_relay(&tls, Some(&fp));
+    assert!(
+        wire.len() > 1000,
+        "the session went through: {} bytes",
+        wire.len()
+    );
+    for secret in secrets {
+        assert!(!contains(&wire, secret), "{secret:?} readable on the wire");
+    }
+}
+
 #[test]
 fn first_contact_without_a_terminal_is_refused_naming_the_two_ways_on() {
     let (server, fp) = tls_server();
@@ -747,6 +849,32 @@ fn discovery_marks_the_servers_whose_key_is_known() {
     );
 }
 
+#[test]
+fn a_discovery_reply_is_never_trusted_an_unknown_server_found_is_first_contact() {
+    // The reply carries the server's real fingerprint; without a terminal the client still
+    // refuses a server it has not trusted, as if its address had been typed.
+    let server = ServerProcess::discoverable_tls("tlsroom");
+    let fp = server.fingerprint();
+    let port = server.addr().port().to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_servers");
+    let mut bot = spawn_tls(&discover_args(&port, &[]), &known);
+    let (status, _, err) = bot.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    let short: String = fp.chars().take("SHA256:".len() + 12).collect();
+    assert!(
+        err.contains(&format!("encrypted, key {short}…, new to you")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "lanchat: 127.0.0.1:{port} is a server you have not trusted before"
+        )),
+        "{err}"
+    );
+    assert!(!known.exists(), "nothing remembered");
+}
+
 /// An office CA (its certificate in `dir/<name>.pem`) and, when `server_cert`, a certificate
 /// and key for 127.0.0.1 signed by it (`dir/cert.pem`, `dir/key.pem`, the key 0600).
 fn office_ca(dir: &std::path::Path, name: &str, server_cert: bool) {
@@ -830,7 +958,10 @@ fn a_full_tls_server_is_reported_as_closing_during_the_handshake() {
     let (status, _, err) = bot.finish();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
-        err.contains("closed the connection during the TLS handshake (a full server does that)"),
+        err.contains(
+            "closed the connection during the TLS handshake (a full server, or one limiting \
+             connections from your address, does that)"
+        ),
         "{err}"
     );
 }

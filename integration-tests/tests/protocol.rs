@@ -292,3 +292,43 @@ fn bye_survives_input_sent_after_quit() {
     ann.expect("BYE Goodbye!");
     assert_eq!(ann.expect_eof(), Vec::<String>::new());
 }
+
+#[test]
+fn a_quit_message_follows_the_reason_word() {
+    let server = TestServer::start();
+    let mut ann = Client::join(server.addr(), "ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("JOIN bob");
+    bob.send("/quit see you  tomorrow");
+    bob.expect("BYE Goodbye!");
+    ann.expect("LEAVE bob quit see you  tomorrow");
+}
+
+#[test]
+fn away_back_and_the_member_list_that_marks_who_is_away() {
+    let server = TestServer::start();
+    let mut ann = Client::join(server.addr(), "ann");
+    let mut bob = Client::join(server.addr(), "bob");
+    ann.expect("JOIN bob");
+    ann.send("/away lunch, back at 2");
+    ann.expect("AWAY ann lunch, back at 2");
+    bob.expect("AWAY ann lunch, back at 2");
+    bob.send("/msg ann are you there?");
+    ann.expect("PRIV bob are you there?");
+    bob.expect("INFO ann is away: lunch, back at 2");
+    // A newcomer's member list: WHOAWAY lines first, then WHO lines and WHOEND as ever.
+    let mut cy = Client::connect(server.addr());
+    cy.expect_prefix("HELLO ");
+    cy.send("cy");
+    cy.expect_prefix("WELCOME cy ");
+    cy.expect("WHOAWAY ann lunch, back at 2");
+    cy.expect("WHO ann bob cy");
+    cy.expect("WHOEND 3");
+    ann.send("/back");
+    for c in [&mut ann, &mut bob, &mut cy] {
+        c.read_until_prefix("BACK ann");
+    }
+    cy.send("/who");
+    cy.expect("WHO ann bob cy");
+    cy.expect("WHOEND 3");
+}

@@ -7,13 +7,19 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use integration_tests::{bin_path, procfs, Client, ServerProcess};
+use lanchat_server::limits::RESERVED_FDS;
+
+// The accept test's 2 members and 16 waiting fit under the --max-clients a 64-fd limit leaves.
+const _: () = assert!(2 + 16 <= 64 - RESERVED_FDS);
 
 /// The server binary started under an fd limit of 64 (soft and hard).
 fn server_under_64_fds() -> ServerProcess {
     let mut cmd = Command::new("prlimit");
     cmd.arg("--nofile=64:64")
         .arg(bin_path("lanchat-server"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"]);
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
+        // Every client comes from 127.0.0.1: the per-address limits are not what is tested.
+        .args(["--max-per-host", "0", "--join-rate", "0"]);
     ServerProcess::spawn(cmd)
 }
 
@@ -55,12 +61,14 @@ fn cpu_share_over(pid: u32, window: Duration) -> f64 {
 fn under_a_64_fd_limit_max_clients_is_lowered_and_extra_clients_are_refused() {
     let server = server_under_64_fds();
     let addr = server.addr();
-    let lowered = "--max-clients lowered from 10000 to 48 to fit the file-descriptor limit (64)";
-    assert_eq!(server.wait_for_log(lowered, 1), 1, "{}", server.log());
+    let fit = 64 - RESERVED_FDS;
+    let lowered =
+        format!("--max-clients lowered from 10000 to {fit} to fit the file-descriptor limit (64)");
+    assert_eq!(server.wait_for_log(&lowered, 1), 1, "{}", server.log());
     let mut ann = Client::join(addr, "ann");
     let mut bob = Client::join(addr, "bob");
     ann.expect("JOIN bob");
-    let mut unnamed: Vec<Client> = (2..48)
+    let mut unnamed: Vec<Client> = (2..fit)
         .map(|_| {
             let mut c = Client::connect(addr);
             c.expect_prefix("HELLO ");
@@ -70,14 +78,16 @@ fn under_a_64_fd_limit_max_clients_is_lowered_and_extra_clients_are_refused() {
     // 60 more than fit: each is told and let go, none waits.
     for _ in 0..60 {
         let mut c = Client::connect(addr);
-        c.expect("ERR server-full the server is full (48 users); try again later");
+        c.expect(&format!(
+            "ERR server-full the server is full ({fit} users); try again later"
+        ));
         c.expect_eof();
     }
     bob.send("full house");
     ann.expect("MSG bob full house");
     // Room is made: new clients get in again (once the server has seen the eight go).
     let open = procfs::open_fds(server.pid());
-    unnamed.truncate(38);
+    unnamed.truncate(unnamed.len() - 8);
     let settled = procfs::wait_for(
         Duration::from_secs(5),
         || procfs::open_fds(server.pid()),
@@ -97,7 +107,9 @@ fn the_soft_fd_limit_is_raised_to_the_hard_limit_at_start() {
     let mut cmd = Command::new("prlimit");
     cmd.arg("--nofile=64:128")
         .arg(bin_path("lanchat-server"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"]);
+        .args(["--bind", "127.0.0.1", "--port", "0", "--no-discovery"])
+        // Every client comes from 127.0.0.1: the per-address limits are not what is tested.
+        .args(["--max-per-host", "0", "--join-rate", "0"]);
     let server = ServerProcess::spawn(cmd);
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid()))
         .expect("read /proc/<pid>/limits");
@@ -109,8 +121,11 @@ fn the_soft_fd_limit_is_raised_to_the_hard_limit_at_start() {
         open_files.split_whitespace().collect::<Vec<_>>(),
         ["Max", "open", "files", "128", "128", "files"]
     );
-    let lowered = "--max-clients lowered from 10000 to 112 to fit the file-descriptor limit (128)";
-    assert_eq!(server.wait_for_log(lowered, 1), 1, "{}", server.log());
+    let lowered = format!(
+        "--max-clients lowered from 10000 to {} to fit the file-descriptor limit (128)",
+        128 - RESERVED_FDS
+    );
+    assert_eq!(server.wait_for_log(&lowered, 1), 1, "{}", server.log());
 }
 
 #[test]
@@ -133,8 +148,9 @@ fn when_accept_runs_out_of_fds_the_listener_rests_without_spinning_and_comes_bac
             c
         })
         .collect();
-    // Twenty more complete the TCP handshake (the kernel's backlog) but cannot be accepted.
-    let mut waiting: Vec<Client> = (0..20).map(|_| Client::connect(addr)).collect();
+    // Sixteen more complete the TCP handshake (the kernel's backlog) but cannot be accepted
+    // (all of them together stay under --max-clients, so none is refused for that).
+    let mut waiting: Vec<Client> = (0..16).map(|_| Client::connect(addr)).collect();
     assert_eq!(
         server.wait_for_log("accept failed", 1),
         1,

@@ -167,9 +167,10 @@ fn an_operators_certificate_and_key_are_pinned_the_same_way() {
         ],
     );
     assert_eq!(server.fingerprint(), fp);
+    // The state directory holds history; no key of its own is made there.
     assert!(
-        !unused.exists(),
-        "no state directory made for an operator's key"
+        !unused.join("key.pem").exists() && !unused.join("cert.pem").exists(),
+        "no key made for an operator's key"
     );
 
     let other = tmp.path().join("other");
@@ -200,11 +201,13 @@ fn plaintext_mode_warns_and_makes_no_key() {
         "{}",
         server.log()
     );
-    assert!(!dir.exists(), "no key made for a plaintext server");
+    // The state directory holds history (plaintext servers keep it too), but no key.
+    let no_key = || !dir.join("key.pem").exists() && !dir.join("cert.pem").exists();
+    assert!(no_key(), "no key made for a plaintext server");
 
     let mut cmd = ServerProcess::command(&["--state-dir", dir.to_str().expect("utf-8")]);
     cmd.env("LANCHAT_PLAINTEXT", "1");
     let from_env = ServerProcess::spawn(cmd);
     from_env.wait_for_log("not encrypted", 1);
-    assert!(!dir.exists());
+    assert!(no_key());
 }

@@ -4,13 +4,13 @@
 //! docs/ROBUSTNESS.md.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integration_tests::client::tls_handshake;
+use integration_tests::client::{tcp_from, tls_handshake};
+use integration_tests::relay::{contains, Recorder};
 use integration_tests::{ChildGuard, Client, ServerProcess, TestServer, DEADLINE};
 use lanchat_proto::Fingerprint;
 use lanchat_server::Config;
@@ -128,63 +128,10 @@ fn the_greeting_comes_after_the_handshake_and_a_wrong_key_gets_nothing() {
     assert!(err.to_string().contains("certificate"), "{err}");
 }
 
-/// A TCP relay between one client and `to` that keeps every byte it carries, both ways.
-struct Relay {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<u8>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Relay {
-    fn to(server: SocketAddr) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
-        let addr = listener.local_addr().expect("addr");
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let keep = Arc::clone(&seen);
-        let thread = std::thread::spawn(move || {
-            let (client, _) = listener.accept().expect("accept");
-            let upstream = TcpStream::connect(server).expect("connect upstream");
-            let pipe = |mut from: TcpStream, mut to: TcpStream, seen: Arc<Mutex<Vec<u8>>>| {
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16384];
-                    while let Ok(n) = from.read(&mut buf) {
-                        if n == 0 || to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                        seen.lock().expect("lock").extend_from_slice(&buf[..n]);
-                    }
-                    let _ = to.shutdown(Shutdown::Write);
-                })
-            };
-            let up = pipe(
-                client.try_clone().expect("clone"),
-                upstream.try_clone().expect("clone"),
-                Arc::clone(&keep),
-            );
-            let down = pipe(upstream, client, keep);
-            let _ = up.join();
-            let _ = down.join();
-        });
-        Relay {
-            addr,
-            seen,
-            thread: Some(thread),
-        }
-    }
-
-    /// Everything carried so far, once the connection has ended.
-    fn finish(mut self) -> Vec<u8> {
-        if let Some(t) = self.thread.take() {
-            t.join().expect("relay thread");
-        }
-        std::mem::take(&mut *self.seen.lock().expect("lock"))
-    }
-}
-
 /// A chat through a relay: the name and a message go out through it, a message comes back
 /// through it. Returns what the relay carried.
 fn chat_through_relay(server: SocketAddr, pin: Option<Fingerprint>) -> Vec<u8> {
-    let relay = Relay::to(server);
+    let relay = Recorder::to(server);
     let mut bob = match pin {
         Some(pin) => Client::join_tls(server, pin, "bob"),
         None => Client::join(server, "bob"),
@@ -213,33 +160,32 @@ fn a_raw_socket_between_client_and_server_sees_no_plaintext() {
         b"relayeduser",
         b"HELLO ",
     ];
-    let found = |wire: &[u8], what: &[u8]| wire.windows(what.len()).any(|w| w == what);
 
     // The relay does see what a plaintext server carries: the check below can fail.
-    let plain = TestServer::start();
+    let plain = ServerProcess::start(&["--rate", "0"]);
     let wire = chat_through_relay(plain.addr(), None);
     for s in secrets {
         assert!(
-            found(&wire, s),
+            contains(&wire, s),
             "{:?} not seen in plaintext",
             String::from_utf8_lossy(s)
         );
     }
 
-    let server = TestServer::tls();
-    let wire = chat_through_relay(server.addr(), Some(server.fingerprint()));
+    let server = ServerProcess::start_tls(&["--rate", "0"]);
+    let wire = chat_through_relay(server.addr(), Some(fingerprint(&server)));
     assert!(
         wire.len() > 1000,
         "the relay carried the session: {} bytes",
         wire.len()
     );
     assert!(
-        found(&wire, &[0x17, 0x03, 0x03]),
+        contains(&wire, &[0x17, 0x03, 0x03]),
         "TLS application data records"
     );
     for s in secrets {
         assert!(
-            !found(&wire, s),
+            !contains(&wire, s),
             "{:?} readable on the wire",
             String::from_utf8_lossy(s)
         );
@@ -249,11 +195,8 @@ fn a_raw_socket_between_client_and_server_sees_no_plaintext() {
 #[test]
 fn bytes_that_are_not_tls_are_closed_at_once_and_never_reach_the_room() {
     // The handshake deadline is far away: a close now is the server seeing it is not TLS.
-    let server = TestServer::with(Config {
-        handshake_timeout: 3600,
-        ..TestServer::tls_config()
-    });
-    let mut ann = Client::join_tls(server.addr(), server.fingerprint(), "ann");
+    let server = ServerProcess::start_tls(&["--handshake-timeout", "3600"]);
+    let mut ann = Client::join_tls(server.addr(), fingerprint(&server), "ann");
     for typed in [&b"mallory\n"[..], b"x", b"GET / HTTP/1.1\r\n\r\n", b"\x16"] {
         let mut s = TcpStream::connect(server.addr()).expect("connect");
         s.write_all(typed).expect("send");
@@ -305,6 +248,85 @@ fn handshakes_that_do_not_finish_are_closed_at_the_handshake_deadline() {
     assert_eq!(ann.settle(), Vec::<String>::new());
     bob.send("and still");
     ann.expect("MSG bob and still");
+}
+
+#[test]
+fn the_binary_closes_slow_and_abandoned_handshakes_after_its_handshake_timeout() {
+    // Real time, as a user sets it: --handshake-timeout 2.
+    let server = ServerProcess::start_tls(&["--handshake-timeout", "2"]);
+    let pin = fingerprint(&server);
+    let hello = client_hello(pin);
+    let opened = Instant::now();
+    let silent = TcpStream::connect(server.addr()).expect("connect");
+    let mut slow = TcpStream::connect(server.addr()).expect("connect");
+    // A ClientHello a few bytes at a time, too slowly to finish in time.
+    slow.write_all(&hello[..10]).expect("a start");
+    let abandoned = abandoned_after_the_servers_flight(server.addr(), &hello);
+    let mut ann = Client::join_tls(server.addr(), pin, "ann");
+    for (i, chunk) in hello[10..].chunks(20).take(3).enumerate() {
+        slow.write_all(chunk).expect("a little more");
+        ann.send(&format!("waiting {i}"));
+        ann.sync();
+    }
+    for (what, mut s) in [("silent", silent), ("slow", slow), ("abandoned", abandoned)] {
+        let got = read_to_close(&mut s);
+        let after = opened.elapsed();
+        assert!(
+            after >= Duration::from_secs(2),
+            "{what}: closed after {after:?}, before the timeout"
+        );
+        assert!(!contains(&got, b"ERR"), "{what}: nothing in the clear");
+    }
+    // The one who finished is still there.
+    ann.send("/who");
+    ann.expect("WHO ann");
+}
+
+#[test]
+fn a_thousand_handshakes_queued_ahead_of_a_chat_line_do_not_hold_it_up() {
+    let (soft, _) = lanchat_server::sockets::raise_fd_limit().expect("fd limit");
+    let n = 1000.min(usize::try_from(soft).unwrap_or(1024).saturating_sub(200) / 2);
+    let server = ServerProcess::start_tls(&["--rate", "0", "--handshake-timeout", "60"]);
+    let pin = fingerprint(&server);
+    let hello = client_hello(pin);
+    let mut ann = Client::join_tls(server.addr(), pin, "ann");
+    let mut bob = Client::join_tls(server.addr(), pin, "bob");
+    ann.expect("JOIN bob");
+    // With the server stopped, the ClientHellos queue up first and bob's line after them.
+    server.signal(libc::SIGSTOP);
+    let mut pending: Vec<TcpStream> = (0..n)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr()).expect("connect");
+            s.write_all(&hello).expect("ClientHello");
+            s
+        })
+        .collect();
+    bob.send("ahead of the handshakes");
+    server.signal(libc::SIGCONT);
+    ann.expect("MSG bob ahead of the handshakes");
+    // The line was relayed before the server had answered them all: at most its budget of
+    // handshakes per round, not all of them, went first.
+    let answered = pending
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).expect("nonblocking");
+            let mut b = [0u8; 1];
+            matches!(s.peek(&mut b), Ok(1))
+        })
+        .count();
+    assert!(
+        answered < n,
+        "all {n} handshakes were answered before the line"
+    );
+    // And then every one of them was answered.
+    for s in &mut pending {
+        s.set_nonblocking(false).expect("blocking");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        let mut first = [0u8; 1];
+        s.read_exact(&mut first).expect("the server's flight");
+    }
+    bob.send("after them");
+    ann.expect("MSG bob after them");
 }
 
 #[test]
@@ -363,6 +385,84 @@ fn a_full_tls_server_closes_a_newcomer_without_a_handshake() {
     let _ = s.write_all(&client_hello(pin));
     assert_eq!(read_to_close(&mut s), b"", "closed before any answer");
     assert_eq!(only.sync(), Vec::<String>::new());
+}
+
+/// Connect from `from` and send a whole `ClientHello`; the first byte the server sends back,
+/// or `None` when it closes the connection without a byte (it may close before the
+/// `ClientHello` is even written).
+fn first_answer_from(from: IpAddr, addr: SocketAddr, hello: &[u8]) -> (TcpStream, Option<u8>) {
+    let mut s = tcp_from(from, addr).expect("connect");
+    let _ = s.write_all(hello);
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut first = [0u8; 1];
+    let answer = match s.read(&mut first) {
+        Ok(1) => Some(first[0]),
+        Ok(_) => None,
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => None,
+        Err(e) => panic!("no answer, and not closed: {e}"),
+    };
+    (s, answer)
+}
+
+#[test]
+fn a_tls_server_refuses_a_host_over_its_limits_before_any_handshake() {
+    let hosts: [IpAddr; 3] =
+        ["127.0.0.2", "127.0.0.3", "127.0.0.4"].map(|ip| ip.parse().expect("ip"));
+    let [flooder, other, third] = hosts;
+
+    // --max-per-host: two handshakes in progress are two connections; the third is closed
+    // without the server's flight (a refusal in plaintext would be garbage to TLS).
+    let server = TestServer::with(Config {
+        max_per_host: 2,
+        ..TestServer::tls_config()
+    });
+    let pin = server.fingerprint();
+    let hello = client_hello(pin);
+    let mut ann = Client::join_tls_from(other, server.addr(), pin, "ann");
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let (s, answer) = first_answer_from(flooder, server.addr(), &hello);
+            assert_eq!(answer, Some(0x16), "a handshake record");
+            s
+        })
+        .collect();
+    let (_refused, answer) = first_answer_from(flooder, server.addr(), &hello);
+    assert_eq!(answer, None, "the third is closed without a handshake");
+    // Other addresses still get in and chat.
+    let mut bob = Client::join_tls_from(third, server.addr(), pin, "bob");
+    ann.expect("JOIN bob");
+    bob.send("past the limit");
+    ann.expect("MSG bob past the limit");
+    drop(held);
+
+    // --join-burst: a burst of 200 connects from one address costs the server its burst of
+    // handshakes, the rest nothing. The server's clock stands still: the rate gives nothing
+    // back meanwhile.
+    let server = TestServer::with_manual_clock(Config {
+        max_per_host: 0,
+        join_burst: 5,
+        join_rate: 1.0,
+        ..TestServer::tls_config()
+    });
+    let pin = server.fingerprint();
+    let mut ann = Client::join_tls_from(other, server.addr(), pin, "ann");
+    let mut answered = Vec::new();
+    let mut refused = 0;
+    for _ in 0..200 {
+        match first_answer_from(flooder, server.addr(), &hello) {
+            (s, Some(_)) => answered.push(s),
+            (_, None) => refused += 1,
+        }
+    }
+    assert_eq!(
+        (answered.len(), refused),
+        (5, 195),
+        "handshakes the flood got"
+    );
+    let mut bob = Client::join_tls_from(third, server.addr(), pin, "bob");
+    ann.expect("JOIN bob");
+    bob.send("through the flood");
+    ann.expect("MSG bob through the flood");
 }
 
 #[test]

@@ -13,12 +13,14 @@ pub const DEFAULT_RATE: f64 = 10.0;
 pub const DEFAULT_BURST: u32 = 20;
 
 /// A token bucket: holds up to `burst` tokens, refills at `rate` tokens per second; each line
-/// takes one.
+/// takes one. A cost known only after the fact (the size of a reply) can be
+/// [`charged`](TokenBucket::charge) whatever the level: the bucket then owes it, and nothing
+/// more is taken until refilling has paid the debt.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
     rate: f64,
     burst: f64,
-    /// Invariant: `0.0 <= tokens <= burst`.
+    /// Invariant: `tokens <= burst`; below zero only after [`TokenBucket::charge`].
     tokens: f64,
     last: Instant,
 }
@@ -58,6 +60,24 @@ impl TokenBucket {
             false
         }
     }
+
+    /// True when a token is there, without taking it.
+    pub fn ready(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= 1.0
+    }
+
+    /// Take `cost` tokens whatever is there, going into debt if need be.
+    pub fn charge(&mut self, cost: f64, now: Instant) {
+        self.refill(now);
+        self.tokens -= cost.max(0.0);
+    }
+
+    /// True when the bucket is full: it then behaves exactly like a new one.
+    pub fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.burst
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +96,21 @@ mod tests {
         assert_eq!((0..25).filter(|_| b.take(t1)).count(), 9);
         assert_eq!(b.wait_time(t1), Duration::from_millis(100));
         assert_eq!(b.wait_time(t1 + Duration::from_millis(100)), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_charge_is_a_debt_paid_back_at_the_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(100.0, 50, t0);
+        assert!(b.ready(t0) && b.is_full(t0));
+        b.charge(250.0, t0);
+        assert!(!b.ready(t0) && !b.take(t0));
+        // 200 owed, and one token needed on top of that: 2.01 s at 100 a second.
+        assert_eq!(b.wait_time(t0), Duration::from_millis(2010));
+        assert!(!b.ready(t0 + Duration::from_millis(2000)));
+        assert!(b.ready(t0 + Duration::from_millis(2010)));
+        assert!(!b.is_full(t0 + Duration::from_millis(2400)));
+        assert!(b.is_full(t0 + Duration::from_millis(2500)));
     }
 
     #[test]

@@ -7,8 +7,13 @@
 /// One line from a named client, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientMsg<'a> {
-    /// `<quit>` or `/quit`: leave.
-    Quit,
+    /// `<quit>`, `/quit` or `/quit <message>`: leave, saying `message` to the others.
+    Quit(Option<&'a str>),
+    /// `/away` or `/away <message>`: be marked away (with `message`); `/away` alone, when
+    /// already away, is back.
+    Away(Option<&'a str>),
+    /// `/back`: no longer away.
+    Back,
     /// `/who`: ask for the member list.
     Who,
     /// `/help`: ask for the command summary.
@@ -74,7 +79,7 @@ pub fn is_blank(line: &str) -> bool {
 }
 
 /// True for the two ways of leaving: `<quit>` (surrounding white space allowed) and `/quit`
-/// (any case, anything after it ignored, like the other commands).
+/// (any case; what follows it is a quit message, see [`ClientMsg::Quit`]).
 pub fn is_quit(line: &str) -> bool {
     if line.trim() == crate::QUIT_LINE {
         return true;
@@ -100,8 +105,11 @@ impl<'a> ClientMsg<'a> {
     /// [`CommandError::Unknown`] for a `/word` that is no command, [`CommandError::Usage`] for a
     /// command without its required arguments.
     pub fn parse(line: &'a str) -> Result<Self, CommandError<'a>> {
+        // Text that is blank (in the sense of `is_blank`) counts as none.
+        let text = |rest: &'a str| (!is_blank(rest)).then(|| rest.trim_end());
         if is_quit(line) {
-            return Ok(ClientMsg::Quit);
+            let rest = line.strip_prefix('/').map_or("", |cmd| split_word(cmd).1);
+            return Ok(ClientMsg::Quit(text(rest)));
         }
         if let Some(rest) = line.strip_prefix("//") {
             return Ok(ClientMsg::Say(&line[line.len() - rest.len() - 1..]));
@@ -114,6 +122,8 @@ impl<'a> ClientMsg<'a> {
         match () {
             _ if is("who") => Ok(ClientMsg::Who),
             _ if is("help") => Ok(ClientMsg::Help),
+            _ if is("away") => Ok(ClientMsg::Away(text(rest))),
+            _ if is("back") => Ok(ClientMsg::Back),
             _ if is("me") && is_blank(rest) => Err(CommandError::Usage("/me <action>")),
             _ if is("me") => Ok(ClientMsg::Me(rest)),
             _ if is("nick") => Ok(ClientMsg::Nick(rest.trim_end())),
@@ -152,7 +162,11 @@ impl<'a> ClientMsg<'a> {
             out.push(b'\n');
         };
         match self {
-            ClientMsg::Quit => put(&["/quit"]),
+            ClientMsg::Quit(None) => put(&["/quit"]),
+            ClientMsg::Quit(Some(message)) => put(&["/quit ", message]),
+            ClientMsg::Away(None) => put(&["/away"]),
+            ClientMsg::Away(Some(message)) => put(&["/away ", message]),
+            ClientMsg::Back => put(&["/back"]),
             ClientMsg::Who => put(&["/who"]),
             ClientMsg::Help => put(&["/help"]),
             ClientMsg::Msg { to, text } => put(&["/msg ", to, " ", text]),
@@ -176,11 +190,23 @@ mod tests {
         use ClientMsg::*;
         let cases: &[(&str, Result<ClientMsg, CommandError>)] = &[
             ("hello there", Ok(Say("hello there"))),
-            ("<quit>", Ok(Quit)),
-            ("  <quit> ", Ok(Quit)),
-            ("/quit", Ok(Quit)),
-            ("/QUIT", Ok(Quit)),
-            ("/quit now", Ok(Quit)),
+            ("<quit>", Ok(Quit(None))),
+            ("  <quit> ", Ok(Quit(None))),
+            ("/quit", Ok(Quit(None))),
+            ("/QUIT", Ok(Quit(None))),
+            ("/quit now", Ok(Quit(Some("now")))),
+            ("/quit   see you all  ", Ok(Quit(Some("see you all")))),
+            ("/quit \u{200b} ", Ok(Quit(None))),
+            ("<quit> now", Ok(Say("<quit> now"))),
+            ("/away", Ok(Away(None))),
+            (
+                "/AWAY  lunch, back at 2 ",
+                Ok(Away(Some("lunch, back at 2"))),
+            ),
+            ("/away \u{2060}", Ok(Away(None))),
+            ("/back", Ok(Back)),
+            ("/back from lunch", Ok(Back)),
+            ("/awayy", Err(CommandError::Unknown("awayy"))),
             (" /quit", Ok(Say(" /quit"))),
             ("/quitter", Err(CommandError::Unknown("quitter"))),
             ("/who", Ok(Who)),
@@ -235,7 +261,11 @@ mod tests {
     #[test]
     fn encode_table() {
         let cases: &[(ClientMsg, &str)] = &[
-            (ClientMsg::Quit, "/quit\n"),
+            (ClientMsg::Quit(None), "/quit\n"),
+            (ClientMsg::Quit(Some("bye all")), "/quit bye all\n"),
+            (ClientMsg::Away(None), "/away\n"),
+            (ClientMsg::Away(Some("lunch")), "/away lunch\n"),
+            (ClientMsg::Back, "/back\n"),
             (ClientMsg::Say("hi"), "hi\n"),
             (ClientMsg::Say("/etc"), "//etc\n"),
             (
@@ -280,14 +310,18 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String)> {
-        (0u8..8, word(), text())
+        (0u8..12, word(), text())
     }
 
     proptest! {
         #[test]
         fn encode_then_parse_round_trips((kind, w, t) in msg()) {
             let m = match kind {
-                0 => ClientMsg::Quit,
+                0 => ClientMsg::Quit(None),
+                8 => ClientMsg::Quit(Some(t.trim_end())),
+                9 => ClientMsg::Away(None),
+                10 => ClientMsg::Away(Some(t.trim_end())),
+                11 => ClientMsg::Back,
                 1 => ClientMsg::Who,
                 2 => ClientMsg::Help,
                 3 => ClientMsg::Msg { to: &w, text: &t },

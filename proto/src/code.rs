@@ -26,6 +26,12 @@ pub enum ErrCode<'a> {
     RateLimited,
     /// No acceptable name was given in time; the connection is closed after this line.
     HandshakeTimeout,
+    /// `/msg` to someone away whose name is claimed by a key: they already have as many notes
+    /// waiting as the server keeps; this one was not kept.
+    MailboxFull,
+    /// The connecting address has as many connections open as the server allows one address,
+    /// or opened new ones too fast; the connection is closed after this line.
+    TooManyConnections,
     /// The name belongs to another key (claimed by its owner; compared ignoring case and
     /// look-alikes), or a connection without a key asked for a claimed name: try another.
     NameOwned,
@@ -49,7 +55,7 @@ pub enum ErrCode<'a> {
 
 impl<'a> ErrCode<'a> {
     /// Every code this version defines (not `Other`).
-    pub const ALL: [ErrCode<'static>; 17] = [
+    pub const ALL: [ErrCode<'static>; 19] = [
         ErrCode::LineTooLong,
         ErrCode::BadUtf8,
         ErrCode::NameTaken,
@@ -60,6 +66,8 @@ impl<'a> ErrCode<'a> {
         ErrCode::ServerFull,
         ErrCode::RateLimited,
         ErrCode::HandshakeTimeout,
+        ErrCode::MailboxFull,
+        ErrCode::TooManyConnections,
         ErrCode::NameOwned,
         ErrCode::NotAllowed,
         ErrCode::BadPassword,
@@ -82,6 +90,8 @@ impl<'a> ErrCode<'a> {
             ErrCode::ServerFull => "server-full",
             ErrCode::RateLimited => "rate-limited",
             ErrCode::HandshakeTimeout => "handshake-timeout",
+            ErrCode::MailboxFull => "mailbox-full",
+            ErrCode::TooManyConnections => "too-many-connections",
             ErrCode::NameOwned => "name-owned",
             ErrCode::NotAllowed => "not-allowed",
             ErrCode::BadPassword => "bad-password",

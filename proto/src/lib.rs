@@ -55,6 +55,11 @@ pub const DISCOVERY_PROBE: &str = discovery::PROBE;
 /// asks for it (a client that asks for none is served too).
 pub const ALPN: &str = "lanchat/1";
 
+/// The text of the `BYE` every client gets when the server stops (SIGINT, SIGTERM): the one
+/// `BYE` after which a client may come back on its own, since the server is going, not
+/// sending it away.
+pub const BYE_SHUTDOWN: &str = "server shutting down";
+
 /// The line a client sends to leave (as is `/quit`).
 pub const QUIT_LINE: &str = "<quit>";
 

@@ -36,12 +36,36 @@ pub enum ServerMsg<'a> {
         /// Who.
         name: &'a str,
     },
-    /// `LEAVE <name> <reason>`: someone left; `reason` is one word (`quit`, `disconnected`, ...).
+    /// `LEAVE <name> <reason>` or `LEAVE <name> quit <message>`: someone left; `reason` is one
+    /// word (`quit`, `disconnected`, ...), and after `quit` the text the user left with may
+    /// follow.
     Leave {
         /// Who.
         name: &'a str,
         /// Why, one word.
         reason: &'a str,
+        /// What they said as they left (`/quit <message>`); empty when nothing.
+        text: &'a str,
+    },
+    /// `AWAY <name>` or `AWAY <name> <message>`: someone is away (or changed their message).
+    Away {
+        /// Who.
+        name: &'a str,
+        /// Their away message; empty when none.
+        text: &'a str,
+    },
+    /// `BACK <name>`: someone is no longer away.
+    Back {
+        /// Who.
+        name: &'a str,
+    },
+    /// `WHOAWAY <name> <message>`: in a member list, before its `WHO` lines: this member is
+    /// away.
+    WhoAway {
+        /// Who.
+        name: &'a str,
+        /// Their away message; empty when none.
+        text: &'a str,
     },
     /// `MSG <from> <text>`: a public message.
     Msg {
@@ -108,8 +132,9 @@ pub enum ServerMsg<'a> {
         /// Seconds since their last line.
         idle_secs: u64,
     },
-    /// `HIST <unix-millis> <frame>`: a message from before this client joined, exactly as it
-    /// was sent live (`MSG ...` or `ACTION ...`), with the time the server received it.
+    /// `HIST <unix-millis> <frame>`: something said before this client joined, with the time
+    /// the server received it: a room's history (`MSG ...` or `ACTION ...`, exactly as it was
+    /// sent live), or a note kept for this client while it was away (`PRIV ...`, once).
     Hist {
         /// Milliseconds since the Unix epoch.
         at_ms: u64,
@@ -137,7 +162,7 @@ pub enum ParseError {
         /// The kind of line.
         kind: &'static str,
     },
-    /// `HIST` may only carry `MSG` or `ACTION` frames.
+    /// `HIST` may only carry `MSG`, `ACTION` or `PRIV` frames.
     BadHistFrame,
 }
 
@@ -148,7 +173,9 @@ impl std::fmt::Display for ParseError {
             ParseError::UnknownKind(k) => write!(f, "unknown line kind {k:?}"),
             ParseError::Missing { kind, field } => write!(f, "{kind} line without its {field}"),
             ParseError::BadNumber { kind } => write!(f, "{kind} line with a bad number"),
-            ParseError::BadHistFrame => write!(f, "HIST line must carry a MSG or ACTION frame"),
+            ParseError::BadHistFrame => {
+                write!(f, "HIST line must carry a MSG, ACTION or PRIV frame")
+            }
         }
     }
 }
@@ -195,6 +222,9 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::WhoEnd { .. } => "WHOEND",
             ServerMsg::Join { .. } => "JOIN",
             ServerMsg::Leave { .. } => "LEAVE",
+            ServerMsg::Away { .. } => "AWAY",
+            ServerMsg::Back { .. } => "BACK",
+            ServerMsg::WhoAway { .. } => "WHOAWAY",
             ServerMsg::Msg { .. } => "MSG",
             ServerMsg::Priv { .. } => "PRIV",
             ServerMsg::Action { .. } => "ACTION",
@@ -226,6 +256,9 @@ impl<'a> ServerMsg<'a> {
             "WHOEND" => "WHOEND",
             "JOIN" => "JOIN",
             "LEAVE" => "LEAVE",
+            "AWAY" => "AWAY",
+            "BACK" => "BACK",
+            "WHOAWAY" => "WHOAWAY",
             "MSG" => "MSG",
             "PRIV" => "PRIV",
             "ACTION" => "ACTION",
@@ -252,9 +285,23 @@ impl<'a> ServerMsg<'a> {
             "JOIN" => ServerMsg::Join {
                 name: f.word("name")?,
             },
-            "LEAVE" => ServerMsg::Leave {
+            "LEAVE" => {
+                let name = f.word("name")?;
+                // The reason is one word; a version-1 server sends nothing after it.
+                let rest = f.text();
+                let (reason, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                ServerMsg::Leave { name, reason, text }
+            }
+            "AWAY" => ServerMsg::Away {
                 name: f.word("name")?,
-                reason: f.text(),
+                text: f.text(),
+            },
+            "BACK" => ServerMsg::Back {
+                name: f.word("name")?,
+            },
+            "WHOAWAY" => ServerMsg::WhoAway {
+                name: f.word("name")?,
+                text: f.text(),
             },
             "MSG" => ServerMsg::Msg {
                 from: f.word("name")?,
@@ -294,7 +341,7 @@ impl<'a> ServerMsg<'a> {
                 // Checked before parsing, so the parse below never recurses: a hostile
                 // `HIST 1 HIST 1 ...` would otherwise nest once per level, until the stack ends.
                 let inner_kind = inner.split_once(' ').map_or(inner, |(kind, _)| kind);
-                if !matches!(inner_kind, "MSG" | "ACTION") {
+                if !matches!(inner_kind, "MSG" | "ACTION" | "PRIV") {
                     return Err(ParseError::BadHistFrame);
                 }
                 let frame = ServerMsg::parse(inner)?;
@@ -326,10 +373,22 @@ impl<'a> ServerMsg<'a> {
             | ServerMsg::Info { text }
             | ServerMsg::Bye { text }
             | ServerMsg::Who { names: text } => field(text),
-            ServerMsg::Join { name } => field(name),
+            ServerMsg::Join { name } | ServerMsg::Back { name } => field(name),
+            ServerMsg::Leave { name, reason, text } => {
+                field(name);
+                field(reason);
+                if !text.is_empty() {
+                    field(text);
+                }
+            }
+            ServerMsg::Away { name, text } | ServerMsg::WhoAway { name, text } => {
+                field(name);
+                if !text.is_empty() {
+                    field(text);
+                }
+            }
             ServerMsg::WhoEnd { count } => field(&count.to_string()),
             ServerMsg::Welcome { name: a, text: b }
-            | ServerMsg::Leave { name: a, reason: b }
             | ServerMsg::Msg { from: a, text: b }
             | ServerMsg::Priv { from: a, text: b }
             | ServerMsg::Action { from: a, text: b }
@@ -446,6 +505,52 @@ mod tests {
                 S::Leave {
                     name: "bob",
                     reason: "quit",
+                    text: "",
+                },
+            ),
+            (
+                "LEAVE bob quit see you  tomorrow",
+                S::Leave {
+                    name: "bob",
+                    reason: "quit",
+                    text: "see you  tomorrow",
+                },
+            ),
+            (
+                "LEAVE bob",
+                S::Leave {
+                    name: "bob",
+                    reason: "",
+                    text: "",
+                },
+            ),
+            (
+                "AWAY bob lunch, back at 2",
+                S::Away {
+                    name: "bob",
+                    text: "lunch, back at 2",
+                },
+            ),
+            (
+                "AWAY bob",
+                S::Away {
+                    name: "bob",
+                    text: "",
+                },
+            ),
+            ("BACK bob", S::Back { name: "bob" }),
+            (
+                "WHOAWAY bob lunch",
+                S::WhoAway {
+                    name: "bob",
+                    text: "lunch",
+                },
+            ),
+            (
+                "WHOAWAY bob",
+                S::WhoAway {
+                    name: "bob",
+                    text: "",
                 },
             ),
             (
@@ -523,6 +628,23 @@ mod tests {
                     }),
                 },
             ),
+            (
+                "HIST 1700000000000 PRIV bob call me back",
+                S::Hist {
+                    at_ms: 1_700_000_000_000,
+                    frame: Box::new(S::Priv {
+                        from: "bob",
+                        text: "call me back",
+                    }),
+                },
+            ),
+            (
+                "ERR mailbox-full ann already has 100 notes waiting",
+                S::Err {
+                    code: ErrCode::MailboxFull,
+                    text: "ann already has 100 notes waiting",
+                },
+            ),
         ];
         for (line, want) in cases {
             assert_eq!(ServerMsg::parse(line), Ok(want), "{line:?}");
@@ -540,6 +662,13 @@ mod tests {
             ServerMsg::parse("JOIN"),
             Err(ParseError::Missing {
                 kind: "JOIN",
+                field: "name"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("AWAY"),
+            Err(ParseError::Missing {
+                kind: "AWAY",
                 field: "name"
             })
         );
@@ -565,6 +694,17 @@ mod tests {
                 kind: "ACTION",
                 field: "name"
             })
+        );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 PRIV"),
+            Err(ParseError::Missing {
+                kind: "PRIV",
+                field: "name"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("HIST 5 PRIVATE a b"),
+            Err(ParseError::BadHistFrame)
         );
     }
 
@@ -613,7 +753,7 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String, u64)> {
-        (0u8..17, name(), text(), any::<u64>())
+        (0u8..22, name(), text(), any::<u64>())
     }
 
     proptest! {
@@ -626,7 +766,11 @@ mod tests {
                 2 => ServerMsg::Who { names: &n },
                 3 => ServerMsg::WhoEnd { count: num as usize },
                 4 => ServerMsg::Join { name: &n },
-                5 => ServerMsg::Leave { name: &n, reason: "quit" },
+                5 => ServerMsg::Leave { name: &n, reason: "quit", text: "" },
+                15 => ServerMsg::Leave { name: &n, reason: "quit", text: &t },
+                16 => ServerMsg::Away { name: &n, text: &t },
+                17 => ServerMsg::Back { name: &n },
+                18 => ServerMsg::WhoAway { name: &n, text: &t },
                 6 => ServerMsg::Msg { from: &n, text: &t },
                 7 => ServerMsg::Priv { from: &n, text: &t },
                 8 => ServerMsg::Action { from: &n, text: &t },
@@ -634,9 +778,10 @@ mod tests {
                 10 => ServerMsg::Info { text: &t },
                 11 => ServerMsg::Err { code, text: &t },
                 12 => ServerMsg::Bye { text: &t },
-                15 => ServerMsg::Auth { method: "password", text: &t },
-                16 => ServerMsg::Whois { name: &n, key: "-", since_ms: num, idle_secs: num / 2 },
+                19 => ServerMsg::Auth { method: "password", text: &t },
+                20 => ServerMsg::Whois { name: &n, key: "-", since_ms: num, idle_secs: num / 2 },
                 13 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Action { from: &n, text: &t }) },
+                14 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Priv { from: &n, text: &t }) },
                 _ => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Msg { from: &n, text: &t }) },
             };
             let line = m.to_line();

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::hosts::{HostLimits, Network, Rate};
 use crate::limits;
 use crate::room::RoomConfig;
 
@@ -77,7 +78,7 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=limits::MAX_TIMEOUT_SECS))]
     pub write_timeout: u64,
 
-    /// Public messages kept and replayed to newcomers; 0 keeps none.
+    /// Public messages kept and replayed to newcomers, also after a restart; 0 keeps none.
     #[arg(long, env = "LANCHAT_HISTORY", default_value_t = limits::DEFAULT_HISTORY,
           value_parser = parse_history)]
     pub history: usize,
@@ -102,8 +103,9 @@ pub struct Config {
     #[arg(long, env = "LANCHAT_PLAINTEXT", value_parser = parse_switch)]
     pub plaintext: bool,
 
-    /// Directory for the server's key and certificate (default: $STATE_DIRECTORY, else
-    /// $XDG_STATE_HOME/lanchat, else ~/.local/state/lanchat).
+    /// Directory for the server's key and certificate, and the history and notes that survive
+    /// a restart (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/lanchat, else
+    /// ~/.local/state/lanchat).
     #[arg(long, env = "LANCHAT_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
@@ -129,6 +131,31 @@ pub struct Config {
     #[arg(long)]
     pub fingerprint: bool,
 
+    /// Most connections one address may hold at once (an IPv6 address counts as its /64);
+    /// 0 is no limit.
+    #[arg(long, env = "LANCHAT_MAX_PER_HOST", default_value_t = limits::DEFAULT_MAX_PER_HOST,
+          value_parser = parse_max_per_host)]
+    pub max_per_host: usize,
+
+    /// New connections per second one address may open after --join-burst; 0 turns it off.
+    #[arg(long, env = "LANCHAT_JOIN_RATE", default_value_t = limits::DEFAULT_JOIN_RATE,
+          value_parser = parse_join_rate)]
+    pub join_rate: f64,
+
+    /// New connections one address may open at once before --join-rate applies.
+    #[arg(long, env = "LANCHAT_JOIN_BURST", default_value_t = limits::DEFAULT_JOIN_BURST,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub join_burst: u32,
+
+    /// Addresses and networks exempt from the per-address limits, comma-separated
+    /// (e.g. 127.0.0.1,10.1.0.0/16,fd00::/8). None by default, loopback included.
+    #[arg(
+        long,
+        env = "LANCHAT_TRUSTED_HOSTS",
+        value_name = "ADDR[/PREFIX],...",
+        value_delimiter = ','
+    )]
+    pub trusted_hosts: Vec<Network>,
     /// Let in only the keys listed in FILE (one SHA256:... per line, then a comment; # lines
     /// ignored), as ssh's authorized_keys. Others get ERR not-allowed. Needs TLS.
     #[arg(long, env = "LANCHAT_ALLOW", value_name = "FILE")]
@@ -175,6 +202,10 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             fingerprint: false,
+            max_per_host: limits::DEFAULT_MAX_PER_HOST,
+            join_rate: limits::DEFAULT_JOIN_RATE,
+            join_burst: limits::DEFAULT_JOIN_BURST,
+            trusted_hosts: Vec::new(),
             allow: None,
             ops: None,
             password_file: None,
@@ -272,6 +303,31 @@ impl Config {
             handshake_timeout_secs: self.handshake_timeout,
         }
     }
+
+    /// The per-address limits. The line budget an address's connections share is
+    /// [`limits::HOST_LINE_SHARE`] times one connection's, and off when flood control is.
+    pub fn hosts(&self) -> HostLimits {
+        let share = limits::HOST_LINE_SHARE;
+        HostLimits {
+            max_open: (self.max_per_host > 0).then_some(self.max_per_host),
+            joins: Rate::new(self.join_rate, self.join_burst),
+            lines: Rate::new(
+                self.rate * f64::from(share),
+                self.burst.saturating_mul(share),
+            ),
+            trusted: self.trusted_hosts.clone(),
+            ..HostLimits::default()
+        }
+    }
+}
+
+fn parse_max_per_host(s: &str) -> Result<usize, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a whole number (0 is no limit)"))
+}
+
+fn parse_join_rate(s: &str) -> Result<f64, String> {
+    parse_per_second(s, "connections")
 }
 
 fn parse_max_clients(s: &str) -> Result<usize, String> {
@@ -315,9 +371,16 @@ fn parse_history(s: &str) -> Result<usize, String> {
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
+    parse_per_second(s, "lines")
+}
+
+/// A rate of `what` per second: 0 (off) or positive.
+fn parse_per_second(s: &str, what: &str) -> Result<f64, String> {
     let r: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     if !r.is_finite() || r < 0.0 {
-        return Err("must be 0 (off) or a positive number of lines per second".into());
+        return Err(format!(
+            "must be 0 (off) or a positive number of {what} per second"
+        ));
     }
     Ok(r)
 }
@@ -413,6 +476,11 @@ mod tests {
             &["x", "--sendq", "1"],
             &["x", "--frobnicate"],
             &["x", "--tls-cert", "c.pem"],
+            &["x", "--max-per-host", "-1"],
+            &["x", "--join-rate", "-2"],
+            &["x", "--join-burst", "0"],
+            &["x", "--trusted-hosts", "10.0.0.1/8"],
+            &["x", "--trusted-hosts", "localhost"],
             &["x", "--tls-key", "k.pem"],
             &["x", "--claim-days", "0"],
             &["x", "--claim-days", "3651"],
@@ -489,6 +557,42 @@ mod tests {
             Config::try_parse_from(["x", "--no-discovery=yes"]).is_err(),
             "a flag takes no value"
         );
+    }
+
+    #[test]
+    fn per_host_flags_become_the_limits() {
+        let c = Config::try_parse_from([
+            "x",
+            "--max-per-host",
+            "0",
+            "--join-rate",
+            "0",
+            "--trusted-hosts",
+            "127.0.0.1, 10.1.0.0/16,fd00::/8",
+        ])
+        .unwrap();
+        let hosts = c.hosts();
+        assert_eq!((hosts.max_open, hosts.joins), (None, None));
+        let trusted: Vec<String> = hosts.trusted.iter().map(ToString::to_string).collect();
+        assert_eq!(trusted, ["127.0.0.1", "10.1.0.0/16", "fd00::/8"]);
+        let default = Config::default().hosts();
+        assert_eq!(default.max_open, Some(16));
+        assert_eq!(default.joins, Rate::new(2.0, 10));
+        assert_eq!(
+            default.lines,
+            Rate::new(40.0, 80),
+            "4 x --rate 10 --burst 20"
+        );
+        assert!(
+            default.trusted.is_empty(),
+            "no address is trusted by default"
+        );
+        assert_eq!(default, HostLimits::default());
+        let no_flood_control = Config {
+            rate: 0.0,
+            ..Config::default()
+        };
+        assert_eq!(no_flood_control.hosts().lines, None);
     }
 
     #[test]

@@ -9,10 +9,12 @@
 //! at a forged address nor be silenced for everyone by a flood from a few.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use lanchat_proto::discovery::{self as wire, Probe, V2_PROBE_LEN};
+
+use crate::hosts::HostKey;
 
 pub use lanchat_proto::discovery::Transport;
 
@@ -86,14 +88,14 @@ fn push_name(out: &mut Vec<u8>, name: &str, max: usize) {
 /// first half of it, its third the first quarter, and so on. However hard some addresses
 /// flood, they cannot take more than about half the budget from sources asking for the first
 /// time, so a person's probe is still answered. A source is an IPv4 address or an IPv6 /64
-/// (one host can hold a whole /64).
+/// (one host can hold a whole /64): a [`HostKey`], as for the per-address connection limits.
 #[derive(Debug, Default)]
 pub struct ReplyLimiter {
     window_start: Option<Instant>,
     total: u32,
     /// Replies granted this window, per source; holds at most [`TOTAL`] entries, since only
     /// granted replies are entered.
-    per_source: HashMap<IpAddr, u32>,
+    per_source: HashMap<HostKey, u32>,
 }
 
 impl ReplyLimiter {
@@ -107,7 +109,7 @@ impl ReplyLimiter {
             self.total = 0;
             self.per_source.clear();
         }
-        let key = source_key(source);
+        let key = HostKey::of(source);
         let granted = self.per_source.get(&key).copied().unwrap_or(0);
         if granted >= PER_SOURCE || self.total >= TOTAL.checked_shr(granted).unwrap_or(0) {
             return false;
@@ -115,21 +117,6 @@ impl ReplyLimiter {
         self.per_source.insert(key, granted + 1);
         self.total += 1;
         true
-    }
-}
-
-/// The unit a budget is kept for: the IPv4 address (also when written as `::ffff:a.b.c.d`), or
-/// the /64 an IPv6 address is in.
-fn source_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
     }
 }
 

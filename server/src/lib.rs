@@ -10,20 +10,24 @@
 //!   [`outbox::Outbox`].
 //! - [`clock`]: the time the loop is given (and tests control).
 //! - [`limits`] and [`config`]: every bound and flag, with its default and reason.
+//! - [`hosts`]: the per-address limits the room consults (connections, joins, a shared line
+//!   budget, large replies).
 //! - [`tls`]: the server's key, certificate and fingerprint, and the rustls configuration.
 //! - [`identity`]: who is who: clients' keys, the names they own, the way in (allowlist,
 //!   password), operators, bans and mutes.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
 //!
-//! Beside them, [`persist`] keeps rooms' history and the notes for absent users in the state
-//! directory, without the loop ever waiting for the disk (the loop does not call it yet).
+//! Beside them, [`persist`] keeps rooms' history (the only copy in memory, which the room
+//! replays from) and the notes for absent users in the state directory, without the loop ever
+//! waiting for the disk.
 
 pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod discovery;
 pub mod event_loop;
+pub mod hosts;
 pub mod identity;
 pub mod limits;
 pub mod logger;

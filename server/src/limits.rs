@@ -16,8 +16,9 @@ pub const MAX_MAX_CLIENTS: usize = 1_000_000;
 
 /// File descriptors kept back from `--max-clients` for the server's own use: stdio, the epoll
 /// fd, the listener, the UDP socket, the signal pipe and waker, and a few connections that are
-/// being refused (`ERR server-full`) at any one time.
-pub const RESERVED_FDS: usize = 16;
+/// being refused (`ERR server-full`) at any one time (16), and the state directory's files
+/// ([`PERSIST_FDS`]).
+pub const RESERVED_FDS: usize = 16 + PERSIST_FDS;
 
 /// `--max-line`: longest client line in bytes. 2048 is ample for chat (IRC allows 512) and
 /// bounds each connection's read buffer.
@@ -62,6 +63,11 @@ pub const FLOOD_KICK_AFTER: Duration = Duration::from_secs(30);
 
 /// Dropped lines this far apart belong to separate floods (the sender paused in between).
 pub const FLOOD_RUN_GAP: Duration = Duration::from_secs(5);
+
+/// An away message is kept (and shown to others) to its first this many characters: it is
+/// stored for as long as its owner stays away and sent to every newcomer in the member list,
+/// so it must stay small (IRC servers' AWAYLEN is 200 to 300).
+pub const MAX_AWAY_CHARS: usize = 200;
 
 /// `--handshake-timeout`: seconds to send an acceptable name. Long enough for a person to type
 /// one; short enough that idle half-open connections (slowloris) do not pile up.
@@ -239,20 +245,75 @@ pub const SYNC_PAUSE: Duration = Duration::from_secs(60 * 60);
 /// tries again to bring the files up to date from memory.
 pub const PERSIST_RETRY: Duration = Duration::from_secs(5);
 
-/// State files kept open at once (the busiest rooms' logs); others are opened when written.
+/// Rooms' history logs kept open at once (the busiest rooms'); others are opened when written.
 pub const MAX_OPEN_LOGS: usize = 16;
 
-/// Rewrites in progress at once: each holds a second file open while it settles.
+/// History rewrites in progress at once: each holds a second file open while it settles.
 pub const MAX_REWRITES: usize = 4;
 
-/// File descriptors the state directory can use at once: open logs, rewrites, and the
-/// directory itself while it is synced. Not yet counted in [`RESERVED_FDS`].
-pub const PERSIST_FDS: usize = MAX_OPEN_LOGS + MAX_REWRITES + 1;
+/// Notes files kept open at once: a note is one line now and then, so reopening costs little.
+pub const MAX_OPEN_NOTES: usize = 4;
+
+/// Notes rewrites (expiry, recovery) in progress at once.
+pub const MAX_NOTE_REWRITES: usize = 2;
+
+/// File descriptors the state directory can use at once: open history logs and their
+/// rewrites, open notes files and theirs, and a directory while it is synced (one at a time).
+/// Counted in [`RESERVED_FDS`].
+pub const PERSIST_FDS: usize =
+    MAX_OPEN_LOGS + MAX_REWRITES + MAX_OPEN_NOTES + MAX_NOTE_REWRITES + 1;
 
 /// How often notes past [`NOTE_TTL`] are looked for among users who have not come back (those
 /// who do are checked when they return): hourly keeps a note at most an hour past its week.
 pub const NOTE_SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
+// Per-address limits ([`crate::hosts`]). Every other budget is per connection, so one host
+// could open connections until the others were locked out (499 of a 500-client server), churn
+// through fresh flood-control buckets (8,147 visits/s, 16,298 JOIN/LEAVE lines/s to every
+// member) and pull replies far bigger than its requests on as many connections as it liked.
+// No address is exempt unless `--trusted-hosts` names it, loopback included.
+
+/// `--max-per-host`: connections (named or not) one address may hold at once; 0 is no limit.
+/// A person runs one client, perhaps a second window or a bot; a shared machine (a terminal
+/// server, a lab PC) a handful of people. 16 covers them, and it takes 625 addresses to fill a
+/// server of the default 10,000. A NAT or proxy in front of many people needs
+/// `--trusted-hosts` or a higher value.
+pub const DEFAULT_MAX_PER_HOST: usize = 16;
+
+/// `--join-rate`: new connections per second one address may open after its burst; 0 is off.
+/// Nobody reconnects twice a second for long; a churning host then shows every member at most
+/// 4 JOIN/LEAVE lines a second. It also bounds how many welcomes (the history and the member
+/// list) one host can ask for.
+pub const DEFAULT_JOIN_RATE: f64 = 2.0;
+
+/// `--join-burst`: new connections one address may open at once before `--join-rate` applies:
+/// a client reconnecting after a network blip, a few people on one machine starting together,
+/// a test script opening a handful.
+pub const DEFAULT_JOIN_BURST: u32 = 10;
+
+/// The line budget all connections of one address share is this many times one connection's
+/// (`--rate` and `--burst`; off with `--rate 0`): 40 lines/s in bursts of 80 at the defaults.
+/// Four people on one machine can each use a full budget (more than anyone types), and one
+/// pasting a block does not throttle the others; the fifth connection, or the hundredth, buys
+/// nothing more. A share of one connection's budget would let one person's paste silence the
+/// others on the host; no share at all let 100 connections relay 1,000 lines a second.
+pub const HOST_LINE_SHARE: u32 = 4;
+
+/// Bytes of large replies (`/who`) one address may pull per second, after [`HOST_REPLY_BURST`].
+/// A reply is sent whenever the address's budget is not in debt and its size is charged after,
+/// so it is never cut or refused outright: at 1,500 members with the longest names (146 KB a
+/// `/who`) that is one answer per 2.2 s after the burst; for a room of 100 ordinary names
+/// (about 1 KB) it is more than the line budget allows anyway. 20 connections asking 10 times
+/// a second pulled 29 MB/s before.
+pub const HOST_REPLY_RATE: u32 = 64 * 1024;
+
+/// Bytes of large replies one address may pull at once: 3-4 `/who` answers of the biggest
+/// 1,500-member room, dozens of a usual one.
+pub const HOST_REPLY_BURST: u32 = 512 * 1024;
+
+/// The per-address table forgets idle addresses (nothing open, budgets refilled) once it has
+/// doubled since its last sweep, and not before it holds this many.
+pub const HOSTS_SWEEP_MIN: usize = 64;
 /// Days a claim on a name lasts without use before it lapses (`--claim-days`): long enough for
 /// a holiday or a parental leave, short enough that a name left behind comes free within a
 /// quarter.

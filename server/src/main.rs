@@ -1,5 +1,5 @@
-//! `lanchat-server`: parse flags, set up logging, load the key, bind, print the address and the
-//! key's fingerprint, run.
+//! `lanchat-server`: parse flags, set up logging, load the key, bind, open the state directory,
+//! print the address and the key's fingerprint, run.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory as _, Parser};
 use lanchat_server::identity::{FileError, Names, Setup, Sources};
+use lanchat_server::persist::Placement;
 use lanchat_server::tls::{state_dir, Identity, KeySource, Mode, Origin};
 use lanchat_server::{sockets, Config, Exit, Server};
 
@@ -81,6 +82,7 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
     }
     let mut server = Server::bind(config, &mode)
         .with_context(|| format!("cannot listen on {}", config.addr()))?
+        .with_state(&Placement::from_env(config))
         .with_identity(setup);
     server
         .handle_signals()

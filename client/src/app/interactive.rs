@@ -3,33 +3,32 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
-use rustyline::{Config, Editor, EventHandler, KeyCode, KeyEvent, Modifiers};
+use rustyline::{Config, Editor, EventHandler, GraphemeClusterMode, KeyCode, KeyEvent, Modifiers};
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::{plain_io, Conn, NameReply, Transport as _};
-use lanchat_client::connect::{connect as join_server, Asker, Security};
+use lanchat_client::conn::{plain_io, Conn, NameReply};
+use lanchat_client::connect::{connect as join_server, Asker, Secured, Security, Target};
 use lanchat_client::discovery::{self, Pick};
 use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
 use lanchat_client::known_servers::{is_yes, Ui, TRUST_QUESTION};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
 use lanchat_client::render::Palette;
-use lanchat_client::screen::{Screen, Terminal};
+use lanchat_client::screen::{last_rows, Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome};
 use lanchat_client::signals::{self, InterruptFlag};
-use lanchat_client::stream::Stream;
 use lanchat_proto::client::is_quit;
 
 use super::{
-    gone_after_failed_send, leave, lock, not_sent, quit, run_discovery, send_line, Latch, OnEnd,
-    ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
+    leave, lock, not_sent, quit, run_discovery, send_line, Current, Latch, Link, OnEnd, Redo,
+    Redraw, ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
 };
 
 /// Prints through rustyline, above the line being edited (or straight to the terminal
@@ -147,7 +146,7 @@ fn connect(
     rl: &mut Rl,
     settings: &Settings,
     security: &Security,
-) -> anyhow::Result<Option<(Conn, ServerAddr)>> {
+) -> anyhow::Result<Option<(Conn, ServerAddr, Secured)>> {
     let mut given = settings.addr();
     let mut discover_first = settings.args.discover;
     loop {
@@ -172,7 +171,7 @@ fn connect(
                 // Before the name is asked: whether what you type is encrypted, and with
                 // which key, or the warning that it is not.
                 println!("{}", secured.notice());
-                return Ok(Some((conn, addr)));
+                return Ok(Some((conn, addr, secured)));
             }
             // A server not trusted (or not encrypted) ends the run with its own exit code.
             Err(e) if e.is_final() => return Err(e.into()),
@@ -213,7 +212,7 @@ fn join(
         }
         match conn.offer_name(&name) {
             Ok(NameReply::Welcome { name, text }) => return Ok(Some((conn, name, text))),
-            Ok(NameReply::Refused { text }) => println!("{text}"),
+            Ok(NameReply::Refused { text, .. }) => println!("{text}"),
             // Most likely the server stopped waiting while the name was being typed (its
             // handshake timeout): connect again once and offer the same name.
             Ok(NameReply::Closed { .. }) | Err(_) if !reconnected => {
@@ -231,17 +230,19 @@ fn join(
 /// terminal gives, not the 130 of being killed); once joined, the kernel has already discarded
 /// the line being typed, so it means "quit": send it, and leave with 3 if the server does not
 /// answer in time (the reader thread leaves with 0 on the answer).
-fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Mutex<Stream>)>>) -> anyhow::Result<()> {
+fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Current)>>) -> anyhow::Result<()> {
     signals::on_interrupt(move || match joined.get() {
         None => signals::exit_now(0),
-        Some((session, writer)) => {
-            let Some(bytes) = lock(session).on_quit(Instant::now()) else {
+        Some((session, current)) => {
+            // Not connected: nobody to tell.
+            let away = lock(session).leave_while_away();
+            if let Some(outcome) = away {
+                leave(&outcome);
+            }
+            let Some(bytes) = lock(session).on_quit(Instant::now(), None) else {
                 return;
             };
-            let sent = writer
-                .lock()
-                .map(|mut w| w.write_all(&bytes).is_ok())
-                .unwrap_or(false);
+            let sent = current.write_all(&bytes);
             let deadline = lock(session).quit_deadline();
             if let (true, Some(deadline)) = (sent, deadline) {
                 std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
@@ -253,17 +254,53 @@ fn leave_on_interrupt(joined: Arc<OnceLock<(Shared, Mutex<Stream>)>>) -> anyhow:
     .context("setting up Ctrl-C")
 }
 
-/// The terminal's width in columns (80 if it cannot say).
-fn columns() -> u16 {
+/// The terminal's size: columns and rows (80 x 24 where it cannot say).
+fn size() -> (u16, u16) {
     // SAFETY: TIOCGWINSZ only writes the winsize we hand it, which lives on this frame for
     // the call; an all-zero winsize is a valid value to start from.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
-    if ok && ws.ws_col > 0 {
-        ws.ws_col
-    } else {
-        80
-    }
+    let or = |n: u16, default: u16| if ok && n > 0 { n } else { default };
+    (or(ws.ws_col, 80), or(ws.ws_row, 24))
+}
+
+/// The terminal's width in columns (80 if it cannot say).
+fn columns() -> u16 {
+    size().0
+}
+
+/// Lines are cut into rows at `cols` columns from now on.
+fn set_width(session: &Shared, screen: &Screen, cols: u16) {
+    lock(session).set_width(Some(usize::from(cols)));
+    screen.set_width(Some(usize::from(cols)));
+}
+
+/// Draw the whole screen again at its present size: the last lines shown, cut at the new
+/// width, from the top, and room below them for `prompt` with `line` (which `readline` then
+/// draws). Each row is erased before it is written and nothing is cleared from the top-left
+/// corner, so a terminal that keeps what a full clear removes (tmux's `scroll-on-clear`)
+/// gains no stale copy in its scrollback. Returns the width it drew at.
+fn repaint(
+    screen: &Screen,
+    prompt: &str,
+    line: &str,
+    tab_stop: u8,
+    mode: GraphemeClusterMode,
+) -> u16 {
+    let (cols, rows) = size();
+    screen.set_width(Some(usize::from(cols)));
+    let reserve = edit_rows(prompt, line, cols, tab_stop, mode);
+    let room = usize::from(rows).saturating_sub(reserve);
+    screen.redraw(|lines| {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\x1b[H");
+        for row in last_rows(lines, usize::from(cols), room) {
+            let _ = write!(out, "\x1b[2K{row}\r\n");
+        }
+        let _ = write!(out, "\x1b[J");
+        let _ = out.flush();
+    });
+    cols
 }
 
 /// Erase the `rows` rows above the cursor (the line rustyline just left), so what comes next
@@ -275,6 +312,8 @@ fn erase_rows(rows: usize) {
 }
 
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
+    // Before any thread starts, so that none of them (nor the line editor) takes a resize.
+    signals::block_resize().context("setting up the terminal")?;
     let config = Config::builder()
         .auto_add_history(false)
         .max_history_size(HISTORY_LINES)
@@ -298,7 +337,6 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     };
     // Named once the server accepts a name (the welcome).
     let session = settings.session("", settings.style(color, palette));
-    lock(&session).set_width(Some(usize::from(columns())));
     let prompting = Arc::new(AtomicBool::new(false));
     let screen = match printer {
         Ok(p) => settings.screen(Box::new(EditorTerm(p)))?,
@@ -307,6 +345,13 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             prompting: Arc::clone(&prompting),
         }))?,
     };
+    set_width(&session, &screen, columns());
+    let redraw = Arc::new(Redraw::default());
+    watch_size(
+        &session,
+        &screen,
+        driven.then(|| (Arc::clone(&redraw), Arc::clone(&prompting))),
+    )?;
     let history = history_path();
     if let Some(path) = &history {
         let _ = rl.load_history(path);
@@ -318,6 +363,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         &session,
         &screen,
         &prompting,
+        &redraw,
         tab_stop,
         cluster_mode,
     );
@@ -358,6 +404,35 @@ fn save_history(rl: &mut Rl, path: &Path) {
     let _ = rl.save_history(path);
 }
 
+/// How long a resize waits for the window to settle (a drag sends many) before the width is
+/// read.
+const RESIZE_SETTLE: Duration = Duration::from_millis(50);
+
+/// Follow the window's width: lines are cut at the new width from then on, and, once the chat
+/// prompt is up on a terminal the line editor drives (`repaint`), the main thread is asked to
+/// draw the whole screen again.
+fn watch_size(
+    session: &Shared,
+    screen: &Arc<Screen>,
+    repaint: Option<(Arc<Redraw>, Arc<AtomicBool>)>,
+) -> anyhow::Result<()> {
+    let (session, screen) = (Arc::clone(session), Arc::clone(screen));
+    signals::on_resize(move || {
+        std::thread::sleep(RESIZE_SETTLE);
+        let cols = columns();
+        if screen.width() == Some(usize::from(cols)) {
+            return;
+        }
+        set_width(&session, &screen, cols);
+        if let Some((redraw, prompting)) = &repaint {
+            if prompting.load(Ordering::SeqCst) {
+                redraw.ask(&screen, Redo::Screen);
+            }
+        }
+    })
+    .context("watching the window size")
+}
+
 #[allow(clippy::too_many_arguments)]
 fn chat(
     settings: &Settings,
@@ -366,8 +441,9 @@ fn chat(
     session: &Shared,
     screen: &Arc<Screen>,
     prompting: &Arc<AtomicBool>,
+    redraw: &Arc<Redraw>,
     tab_stop: u8,
-    cluster_mode: rustyline::GraphemeClusterMode,
+    cluster_mode: GraphemeClusterMode,
 ) -> anyhow::Result<Outcome> {
     let helper = ChatHelper::new(Arc::clone(session));
     let ctrl_c = Arc::new(AtomicBool::new(false));
@@ -397,7 +473,7 @@ fn chat(
         leave_on_interrupt(Arc::clone(&dumb_joined))?;
     }
     let security = settings.security()?;
-    let Some((conn, addr)) = connect(rl, settings, &security)? else {
+    let Some((conn, addr, secured)) = connect(rl, settings, &security)? else {
         return Ok(Outcome::Quit);
     };
     let Some((conn, name, welcome)) = join(rl, settings, &security, conn, &addr)? else {
@@ -410,29 +486,20 @@ fn chat(
         }
     }
 
-    let writer = conn
-        .try_clone_stream()
+    let current = Current::default();
+    let writer = current
+        .attach(&conn, None)
         .context("setting up the connection")?;
     let ended = EndSlot::new();
     let listed = Arc::new(Latch::default());
-    let restart = Arc::new(AtomicBool::new(false));
     let (on_end, interrupted) = if driven {
         let flag = InterruptFlag::register().context("setting up Ctrl-C")?;
         (OnEnd::Wake(Arc::clone(&ended)), Some(flag))
     } else {
         // Ctrl-C quits (above), and the reader thread ends the process itself.
-        let plain = writer.try_clone().context("setting up the connection")?;
-        let _ = dumb_joined.set((Arc::clone(session), Mutex::new(plain)));
+        let _ = dumb_joined.set((Arc::clone(session), current.clone()));
         (OnEnd::Exit, None)
     };
-    let sink = ScreenSink {
-        screen: Arc::clone(screen),
-        on_end,
-        listed: Arc::clone(&listed),
-        restart: driven.then(|| Arc::clone(&restart)),
-    };
-    reader::spawn(conn, Arc::clone(session), Box::new(sink))
-        .context("starting the reader thread")?;
     // On a driven terminal the typed line is replaced by its echo; a dumb one keeps what the
     // kernel echoed.
     let sending = SessionSending {
@@ -440,37 +507,66 @@ fn chat(
         echo: driven.then(|| Arc::clone(screen)),
     };
     let outbox = Outbox::spawn(writer, Box::new(sending), None).context("starting the sender")?;
-    let quit =
-        |interrupted: Option<&InterruptFlag>| quit(&outbox, session, &ended, screen, interrupted);
+    let sink = ScreenSink {
+        screen: Arc::clone(screen),
+        on_end,
+        listed: Arc::clone(&listed),
+        redraw: driven.then(|| Arc::clone(redraw)),
+    };
+    // On a terminal the client always comes back on its own.
+    lock(session).set_reconnect(true);
+    let notes = Arc::clone(screen);
+    let link = Link {
+        target: Target {
+            addr,
+            security: security.joined_with(secured),
+        },
+        outbox: outbox.clone(),
+        write_timeout: None,
+        current: current.clone(),
+        notes: Arc::new(move |text: &str| notes.print(format!("* {text}"))),
+    };
+    reader::spawn(
+        conn,
+        Arc::clone(session),
+        Box::new(sink),
+        Some(link.reconnect()),
+    )
+    .context("starting the reader thread")?;
+    let quit = |interrupted: Option<&InterruptFlag>, message: Option<&str>| {
+        quit(&outbox, session, &ended, screen, interrupted, message)
+    };
 
     // The prompt comes below the join's burst, not in the middle of it.
     listed.wait_until(Instant::now() + BURST_WAIT);
     screen.flush(Instant::now() + FLUSH_WAIT);
     prompting.store(true, Ordering::SeqCst);
     let mut carried = Typing::default();
+    // The width the screen was last drawn at: a resize the line editor did not see (it
+    // never sees one) is caught up with before the next prompt.
+    let mut drawn_at = columns();
     let outcome = 'chat: loop {
         if let Some(out) = ended.get() {
             ended.ack();
             break 'chat out;
         }
-        let restarting = restart.swap(false, Ordering::SeqCst);
-        if restarting {
+        let redo = redraw.take();
+        set_width(session, screen, columns());
+        let prompt = lock(session).prompt();
+        if driven && (redo == Some(Redo::Screen) || columns() != drawn_at) {
+            drawn_at = repaint(screen, &prompt, &carried.line, tab_stop, cluster_mode);
+        } else if redo.is_some() {
             // Asked between two lines: the prompt is drawn anew below anyway.
             screen.release(|| {});
         }
         let interrupt = interrupted.as_ref().is_some_and(InterruptFlag::take);
-        if interrupt && !restarting {
+        if interrupt && redo.is_none() {
             // A Ctrl-C between two lines: as on an empty line.
             match outbox.cancel() {
-                0 => break 'chat quit(interrupted.as_ref()),
+                0 => break 'chat quit(interrupted.as_ref(), None),
                 n => not_sent(screen, n),
             }
         }
-        let prompt = {
-            let mut s = lock(session);
-            s.set_width(Some(usize::from(columns())));
-            s.prompt()
-        };
         helper.set_typing(carried.clone());
         let read = {
             let (left, right) = carried.halves();
@@ -489,19 +585,21 @@ fn chat(
                 for part in line.split(['\n', '\r']) {
                     match typed(part) {
                         Typed::Blank => {}
-                        Typed::Quit => {
+                        Typed::Quit(message) => {
                             let _ = rl.add_history_entry(part);
-                            break 'chat quit(interrupted.as_ref());
+                            break 'chat quit(interrupted.as_ref(), message);
                         }
                         Typed::Line(l) => {
                             let _ = rl.add_history_entry(l);
                             let config = settings.config_path.as_deref();
-                            send_line(l, session, &outbox, screen, config);
+                            send_line(l, session, &outbox, screen, config, true);
                         }
                     }
                 }
                 if outbox.failed() {
-                    break 'chat gone_after_failed_send(session, &ended);
+                    // The reader thread sees the connection gone and reconnects; what failed
+                    // to go waits for the new one.
+                    current.cut();
                 }
             }
             Err(ReadlineError::Interrupted) => {
@@ -510,17 +608,23 @@ fn chat(
                     break 'chat out;
                 }
                 let pressed = ctrl_c.swap(false, Ordering::SeqCst);
-                if restart.swap(false, Ordering::SeqCst) || !pressed {
-                    // Not the key: the prompt changed under the line being typed (or a
-                    // wake-up came late): draw both again.
+                let redo = redraw.take();
+                if redo.is_some() || !pressed {
+                    // Not the key: the prompt changed under the line being typed, the window
+                    // was resized (or a wake-up came late): draw again, keeping the line.
                     carried = helper.typing();
-                    let rows = rows(&carried.line);
-                    screen.release(|| erase_rows(rows));
+                    if redo == Some(Redo::Screen) || columns() != drawn_at {
+                        let prompt = lock(session).prompt();
+                        drawn_at = repaint(screen, &prompt, &carried.line, tab_stop, cluster_mode);
+                    } else {
+                        let rows = rows(&carried.line);
+                        screen.release(|| erase_rows(rows));
+                    }
                     continue;
                 }
                 // Ctrl-C on an empty line: stop a paste being sent, or leave.
                 match outbox.cancel() {
-                    0 => break 'chat quit(interrupted.as_ref()),
+                    0 => break 'chat quit(interrupted.as_ref(), None),
                     n => {
                         let rows = rows("");
                         screen.release(|| erase_rows(rows));
@@ -528,7 +632,7 @@ fn chat(
                     }
                 }
             }
-            Err(ReadlineError::Eof) => break 'chat quit(interrupted.as_ref()),
+            Err(ReadlineError::Eof) => break 'chat quit(interrupted.as_ref(), None),
             Err(e) => return Err(e).context("reading the terminal"),
         }
     };

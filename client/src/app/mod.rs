@@ -10,8 +10,9 @@ pub use lanchat_client::cli::Args;
 
 use std::fs;
 use std::io::{self, Write};
+use std::net::Shutdown;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -20,19 +21,21 @@ use anyhow::Context as _;
 use lanchat_client::clock::{local, now_ms};
 use lanchat_client::commands::{self, Local};
 use lanchat_client::config::{self, Config, ConfigError};
-use lanchat_client::conn::plain_io;
-use lanchat_client::connect::{Asker, Security};
+use lanchat_client::conn::{plain_io, Conn, Transport as _};
+use lanchat_client::connect::{Asker, JoinError, NoAsker, Security, Target};
 use lanchat_client::discovery::{self, Found};
 use lanchat_client::identity::{self, Identity, IdentityError, Made};
 use lanchat_client::known_servers::{self, KnownServers, TrustFlags, Ui};
 use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
 use lanchat_client::reader::Sink;
-use lanchat_client::render::{plain_text, Palette, Style};
+use lanchat_client::reconnect::{Connector, Reconnect};
+use lanchat_client::render::{plain_text, Palette, Shown, Style};
 use lanchat_client::sanitize::sanitize;
 use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
 use lanchat_client::signals::{self, InterruptFlag};
+use lanchat_client::stream::Stream;
 use lanchat_client::tls::ca_config_as;
 
 /// The flags with the config file's defaults filled in where a flag was not given.
@@ -82,6 +85,7 @@ impl Settings {
                 flags: TrustFlags {
                     accept_new: args.accept_new,
                     trust: args.trust,
+                    joined: None,
                 },
                 me: Some(Arc::new(me)),
             }
@@ -197,13 +201,15 @@ impl Terminal for Logged {
 }
 
 /// One typed line for the server (not blank, not the quit): the client's own commands are
-/// carried out here, anything else is queued, cut into pieces the server takes.
+/// carried out here, anything else is queued, cut into pieces the server takes. With `notice`,
+/// a line queued while the client is reconnecting is said to wait.
 fn send_line(
     line: &str,
     session: &Mutex<Session>,
     outbox: &Outbox,
     screen: &Screen,
     config_path: Option<&Path>,
+    notice: bool,
 ) {
     let say = |text: String| screen.print(format!("* {text}"));
     let send = |line: &str| {
@@ -216,6 +222,9 @@ fn send_line(
         }
         for piece in &pieces {
             outbox.push(piece);
+        }
+        if notice && lock(session).is_reconnecting() {
+            screen.print(NOT_CONNECTED);
         }
     };
     let save = |session: &Session| {
@@ -276,6 +285,10 @@ fn send_line(
         }
     }
 }
+
+/// Said when a line is typed while the client is reconnecting.
+const NOT_CONNECTED: &str =
+    "* not connected: that goes out once reconnected (Ctrl-C on an empty line drops it)";
 
 /// Look for servers, telling the user what happens through `say`; servers whose key is
 /// already known are marked so.
@@ -412,11 +425,61 @@ pub struct ScreenSink {
     pub on_end: OnEnd,
     /// Set when the join's burst is shown.
     pub listed: Arc<Latch>,
-    /// Set (and the main thread woken) when the prompt must be drawn again.
-    pub restart: Option<Arc<AtomicBool>>,
+    /// Asked (and the main thread woken) when the prompt must be drawn again; `None` where
+    /// nothing can be drawn again (no line editor).
+    pub redraw: Option<Arc<Redraw>>,
 }
 
-/// How many times the reader asks the main thread to draw the prompt again.
+/// What the main thread must draw again before it reads on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redo {
+    /// The prompt (it changed), with the line being typed.
+    Prompt,
+    /// The whole screen: the window's width changed, and the terminal may have reflowed
+    /// what was on it.
+    Screen,
+}
+
+/// Requests to the main thread to draw again, from the threads that notice the need.
+#[derive(Debug, Default)]
+pub struct Redraw(AtomicU8);
+
+const REDO_PROMPT: u8 = 1;
+const REDO_SCREEN: u8 = 2;
+
+impl Redraw {
+    /// Ask the main thread (which may sit in `readline`) to draw `what` again. Nothing is
+    /// printed meanwhile: the screen is held until the main thread has done it. A signal
+    /// that lands between two `readline` calls is only a flag, so the wake-up is repeated
+    /// until the main thread has taken the request (bounded: it may be busy with something
+    /// else, such as the quit).
+    pub fn ask(&self, screen: &Screen, what: Redo) {
+        screen.hold();
+        let bit = match what {
+            Redo::Prompt => REDO_PROMPT,
+            Redo::Screen => REDO_SCREEN,
+        };
+        self.0.fetch_or(bit, Ordering::SeqCst);
+        for _ in 0..RESTART_TRIES {
+            let _ = signals::wake_main();
+            std::thread::sleep(WAKE_EVERY);
+            if self.0.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+        }
+    }
+
+    /// The request, if there is one (the whole screen includes the prompt).
+    pub fn take(&self) -> Option<Redo> {
+        match self.0.swap(0, Ordering::SeqCst) {
+            0 => None,
+            bits if bits & REDO_SCREEN != 0 => Some(Redo::Screen),
+            _ => Some(Redo::Prompt),
+        }
+    }
+}
+
+/// How many times a thread asks the main thread to draw again.
 const RESTART_TRIES: usize = 20;
 
 /// How often the reader thread repeats its wake-up signal until the main thread has seen it
@@ -424,7 +487,7 @@ const RESTART_TRIES: usize = 20;
 const WAKE_EVERY: Duration = Duration::from_millis(100);
 
 impl Sink for ScreenSink {
-    fn print(&mut self, line: String) {
+    fn print(&mut self, line: Shown) {
         self.screen.print(line);
     }
 
@@ -444,24 +507,16 @@ impl Sink for ScreenSink {
         }
     }
 
+    fn live_status(&self) -> bool {
+        self.redraw.is_some()
+    }
+
     fn event(&mut self, action: Action) {
         match action {
             Action::Listed => self.listed.set(),
             Action::PromptChanged => {
-                if let Some(restart) = &self.restart {
-                    // Nothing prints until the main thread has drawn the prompt again. A
-                    // signal that lands between two `readline` calls is only a flag, so it is
-                    // repeated until the main thread has taken the request (bounded: the
-                    // main thread may be busy with something else, such as the quit).
-                    self.screen.hold();
-                    restart.store(true, Ordering::SeqCst);
-                    for _ in 0..RESTART_TRIES {
-                        let _ = signals::wake_main();
-                        std::thread::sleep(WAKE_EVERY);
-                        if !restart.load(Ordering::SeqCst) {
-                            break;
-                        }
-                    }
+                if let Some(redraw) = &self.redraw {
+                    redraw.ask(&self.screen, Redo::Prompt);
                 }
             }
             _ => {}
@@ -475,8 +530,8 @@ pub const FLUSH_WAIT: Duration = Duration::from_secs(1);
 /// End the process now with `outcome` (from any thread).
 fn leave(outcome: &Outcome) -> ! {
     let _ = io::stdout().flush();
-    if let Some(why) = outcome.farewell() {
-        eprintln!("lanchat: {why}");
+    if let Some(text) = outcome.farewell_text() {
+        eprintln!("{text}");
     }
     signals::exit_now(outcome.exit_code())
 }
@@ -503,8 +558,8 @@ impl Sending for SessionSending {
         }
     }
 
-    fn quit(&mut self) -> Option<Vec<u8>> {
-        lock(&self.session).on_quit(Instant::now())
+    fn quit(&mut self, message: Option<&str>) -> Option<Vec<u8>> {
+        lock(&self.session).on_quit(Instant::now(), message)
     }
 }
 
@@ -514,22 +569,27 @@ const QUIT_POLL: Duration = Duration::from_millis(100);
 /// Send the quit after what is still queued, and wait (bounded) for the session to see its
 /// answer. Without that answer the lines sent last may never have arrived, so the run ends as
 /// "server gone" (exit 3), not as a clean quit. While queued lines go out first, a Ctrl-C
-/// (`interrupted`) drops them.
+/// (`interrupted`) drops them. The others see `message` (`/quit <message>`).
 fn quit(
     outbox: &Outbox,
     session: &Mutex<Session>,
     ended: &EndSlot,
     screen: &Screen,
     interrupted: Option<&InterruptFlag>,
+    message: Option<&str>,
 ) -> Outcome {
     ended.ack();
+    // Not connected: there is nobody to answer, and nothing to wait for.
+    if let Some(outcome) = lock(session).leave_while_away() {
+        return outcome;
+    }
     let pending = outbox.pending();
     if pending > 0 && interrupted.is_some() {
         screen.print(format!(
             "* sending the {pending} lines not sent yet before leaving (Ctrl-C drops them)"
         ));
     }
-    outbox.quit();
+    outbox.quit(message);
     loop {
         match outbox.wait_done(Instant::now() + QUIT_POLL) {
             Progress::Done => break,
@@ -546,6 +606,106 @@ fn quit(
         ended.wait_until(deadline);
     }
     lock(session).on_quit_timeout()
+}
+
+/// The socket of the connection in use, shared by the reconnection (which replaces it) and
+/// the threads that must reach it: the main thread cuts it when a write fails (so the reader
+/// sees the connection gone, even when the server merely stopped reading), and a terminal the
+/// line editor cannot drive writes its Ctrl-C quit to it.
+#[derive(Debug, Clone, Default)]
+pub struct Current(Arc<Mutex<Option<Stream>>>);
+
+impl Current {
+    /// Use `conn`'s stream from now on: a second handle on it to write to (over TLS, through
+    /// the same TLS connection), each write bounded by `write_timeout`.
+    ///
+    /// # Errors
+    /// The stream cannot be shared or set up.
+    pub fn attach(&self, conn: &Conn, write_timeout: Option<Duration>) -> io::Result<Stream> {
+        let writer = conn.try_clone_stream()?;
+        writer.set_write_timeout(write_timeout)?;
+        self.set(Some(writer.try_clone()?));
+        Ok(writer)
+    }
+
+    /// Use `stream` from now on (`None`: there is none).
+    fn set(&self, socket: Option<Stream>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = socket;
+    }
+
+    /// Shut the connection down both ways: its reader sees it gone.
+    pub fn cut(&self) {
+        if let Some(s) = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            let _ = s.socket().shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Write `bytes` to the connection; whether they were taken.
+    pub fn write_all(&self, bytes: &[u8]) -> bool {
+        let mut g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        g.as_mut().is_some_and(|s| s.write_all(bytes).is_ok())
+    }
+}
+
+/// How the front ends connect again: the same server, its key checked again (the one the run
+/// joined with), lines typed meanwhile held by the outbox and written to the new connection
+/// once joined.
+pub struct Link {
+    /// Where the server is, and the key to trust ([`Target::joined_with`]).
+    pub target: Target,
+    /// What sends typed lines.
+    pub outbox: Outbox,
+    /// A bound on each write (scripts: a server that stops reading must not hang them).
+    pub write_timeout: Option<Duration>,
+    /// The socket in use.
+    pub current: Current,
+    /// Where a note on the way goes (a key remembered): not the chat's stdout.
+    pub notes: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl Link {
+    /// Come back on its own through this link (jitter from [`random_unit`]).
+    pub fn reconnect(self) -> Box<Reconnect<Link>> {
+        Box::new(Reconnect::new(self, Box::new(random_unit)))
+    }
+}
+
+impl Connector<Stream> for Link {
+    fn lost(&mut self) {
+        self.outbox.pause();
+        // Closed at once: a server that is shutting down waits for its clients' EOF (up to
+        // its flush deadline) before it exits, and the restart with it.
+        self.current.cut();
+        self.current.set(None);
+    }
+
+    fn join(&mut self, name: &str) -> Result<Conn, JoinError> {
+        // Nobody is asked in the middle of the chat: the key must be the one trusted.
+        let notes = Arc::clone(&self.notes);
+        let mut asker = NoAsker(move |text: &str| notes(text));
+        self.target.join(name, &mut asker).map(|joined| joined.conn)
+    }
+
+    fn resume(&mut self, conn: &Conn) -> io::Result<()> {
+        let writer = self.current.attach(conn, self.write_timeout)?;
+        self.outbox.connect(Box::new(writer));
+        Ok(())
+    }
+}
+
+/// A random number in `[0, 1)` for the back-off's jitter (from the standard library's
+/// randomly keyed hasher: no more is needed than that clients differ).
+pub fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_ms());
+    // The top 53 bits, as a fraction of 2^53.
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Say that `n` queued lines were dropped.

@@ -8,16 +8,17 @@ use anyhow::{bail, Context as _};
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::NameReply;
-use lanchat_client::connect::connect;
+use lanchat_client::conn::plain_io;
+use lanchat_client::connect::{JoinError, Joined, Target};
 use lanchat_client::outbox::{typed, Outbox, Typed};
-use lanchat_client::reader;
+use lanchat_client::reader::{self, Redial};
 use lanchat_client::render::{Palette, Style};
 use lanchat_client::session::{Action, EndSlot, Outcome};
+use lanchat_client::stream::Stream;
 
 use super::{
-    gone_after_failed_send, lock, quit, run_discovery, send_line, Latch, OnEnd, ScreenSink,
-    SessionSending, Settings, StderrAsker, StdoutTerm, FLUSH_WAIT,
+    gone_after_failed_send, lock, quit, run_discovery, send_line, Current, Latch, Link, OnEnd,
+    ScreenSink, SessionSending, Settings, StderrAsker, StdoutTerm, FLUSH_WAIT,
 };
 
 /// Scripted mode gives up on a server that takes no bytes for this long.
@@ -62,12 +63,21 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             }
         },
     };
-    let security = settings.security()?;
-    let (mut conn, _hello, secured) = connect(&addr, &security, &mut StderrAsker)?;
-    let (name, welcome) = match conn.offer_name(&name)? {
-        NameReply::Welcome { name, text } => (name, text),
-        NameReply::Refused { text } => bail!("name {name:?} refused: {text}"),
-        NameReply::Closed { text } => bail!("{addr} closed the connection: {text}"),
+    let target = Target {
+        addr,
+        security: settings.security()?,
+    };
+    let Joined {
+        conn,
+        name,
+        welcome,
+        secured,
+    } = match target.join(&name, &mut StderrAsker) {
+        Ok(joined) => joined,
+        Err(JoinError::Connect(e)) => return Err(e.into()),
+        Err(JoinError::Name { text, .. }) => bail!("name {name:?} refused: {text}"),
+        Err(JoinError::Closed(text)) => bail!("{} closed the connection: {text}", target.addr),
+        Err(JoinError::Io(e)) => bail!("{}: {}", target.addr, plain_io(&e)),
     };
     // With the welcome, but not on stdout, which a script reads for the chat.
     eprintln!("{}", secured.notice());
@@ -78,6 +88,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         ..settings.style(false, Palette::Basic)
     };
     let session = settings.session(&name, style);
+    lock(&session).set_reconnect(args.reconnect);
     let screen = settings.screen(Box::new(StdoutTerm))?;
     let welcome = lock(&session).welcome(&name, &welcome, now_ms());
     for action in welcome {
@@ -85,48 +96,66 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             screen.print(l);
         }
     }
-    let writer = conn
-        .try_clone_stream()
-        .context("setting up the connection")?;
-    // A server that stops reading (stopped, wedged) must not hang a script for ever.
-    writer
-        .set_write_timeout(Some(SCRIPTED_WRITE_TIMEOUT))
-        .context("setting up the connection")?;
     let ended = EndSlot::new();
     let sink = ScreenSink {
         screen: Arc::clone(&screen),
         on_end: OnEnd::Exit,
         listed: Arc::new(Latch::default()),
-        restart: None,
+        redraw: None,
     };
-    reader::spawn(conn, Arc::clone(&session), Box::new(sink))
-        .context("starting the reader thread")?;
     let sending = SessionSending {
         session: Arc::clone(&session),
         echo: None,
     };
+    // A server that stops reading (stopped, wedged) must not hang a script for ever.
+    let write_timeout = Some(SCRIPTED_WRITE_TIMEOUT);
+    let current = Current::default();
+    let writer = current
+        .attach(&conn, write_timeout)
+        .context("setting up the connection")?;
     // Piped input arrives all at once; the sender keeps under the server's flood control, and
     // stdin is read no faster than that.
     let outbox = Outbox::spawn(writer, Box::new(sending), Some(SCRIPTED_QUEUE))
         .context("starting the sender")?;
+    let redial = args.reconnect.then(|| {
+        let link = Link {
+            target: target.joined_with(secured),
+            outbox: outbox.clone(),
+            write_timeout,
+            current: current.clone(),
+            notes: Arc::new(|text: &str| eprintln!("{text}")),
+        };
+        link.reconnect() as Box<dyn Redial<Stream>>
+    });
+    reader::spawn(conn, Arc::clone(&session), Box::new(sink), redial)
+        .context("starting the reader thread")?;
+    let mut message = None;
     for line in lines {
         let line = line.context("reading stdin")?;
         match typed(line.strip_suffix('\r').unwrap_or(&line)) {
             Typed::Blank => {}
-            Typed::Quit => break,
+            Typed::Quit(m) => {
+                message = m.map(str::to_owned);
+                break;
+            }
             Typed::Line(l) => send_line(
                 l,
                 &session,
                 &outbox,
                 &screen,
                 settings.config_path.as_deref(),
+                false,
             ),
         }
         if outbox.failed() {
-            return Ok(gone_after_failed_send(&session, &ended));
+            if !args.reconnect {
+                return Ok(gone_after_failed_send(&session, &ended));
+            }
+            // The reader thread notices and reconnects; the line waits.
+            current.cut();
         }
     }
-    let outcome = quit(&outbox, &session, &ended, &screen, None);
+    let outcome = quit(&outbox, &session, &ended, &screen, None, message.as_deref());
     screen.flush(Instant::now() + FLUSH_WAIT);
     Ok(outcome)
 }

@@ -136,10 +136,12 @@ impl Server {
     }
 
     /// A new connection: the room admits it (`HELLO`, sent once a TLS handshake is done) or
-    /// refuses it (`ERR server-full`; over TLS the connection is just closed, since nothing can
-    /// be said before a handshake, and a handshake for each refused connect would let a
-    /// connect flood at a full server cost a signature each). Connections still flushing or
-    /// lingering hold an fd too, so they count ([`crate::outbox::Outbox::held`]).
+    /// refuses it (`ERR server-full`, or `ERR too-many-connections` by its address). Over TLS a
+    /// refused connection is closed before its handshake, without a word: nothing can be said
+    /// before a handshake (a plaintext `ERR` is garbage to a TLS client), and a handshake for
+    /// each refused connect would let a flooding address, or a connect flood at a full server,
+    /// cost a key exchange and a signature each. Connections still flushing or lingering hold
+    /// an fd too, so they count ([`crate::outbox::Outbox::held`]).
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Now) {
         // The transport is chosen here, by the server's mode (never both on one port).
         let link = match &self.tls {
@@ -154,7 +156,7 @@ impl Server {
         };
         let (id, _) = self.table.insert(link, self.settings.max_line, now.mono);
         let mut out = self.table.delivery(self.settings.sendq, now).admitting();
-        match self.room.connect(id, now, &mut out) {
+        match self.room.connect_from(id, peer.ip(), now, &mut out) {
             Admission::Admitted => {}
             Admission::Refused => return self.refuse(id, peer, now),
         }
@@ -179,14 +181,14 @@ impl Server {
         log::debug!("{id} connected from {peer}");
     }
 
-    /// Let a refused connection go at once, with its `ERR server-full` written (one write, then
-    /// FIN): the fd is needed more by the people already here than by a linger. Nothing names
-    /// it but the flush list, which skips ids whose connection is gone.
+    /// Let a refused connection go at once, with its `ERR` written (one write, then FIN): the
+    /// fd is needed more by the people already here than by a linger. Nothing names it but the
+    /// flush list, which skips ids whose connection is gone.
     fn refuse(&mut self, id: ConnId, peer: SocketAddr, now: Now) {
         if let Some((conn, arena)) = self.table.conn_and_arena(id) {
             let _ = conn.flush(now.mono, arena);
         }
         self.table.remove(id);
-        log::debug!("refused {peer}: server full");
+        log::debug!("refused {peer}");
     }
 }

@@ -11,7 +11,9 @@
 //! 5. flush: one write per connection that has output, WRITABLE interest only where bytes
 //!    remain, with a look at new input every [`limits::FLUSH_SLICE`] writes ([`flush`]);
 //! 6. remove dead connections from the table (never during the round, so an id seen during
-//!    the round always means the same connection; [`close`]).
+//!    the round always means the same connection; [`close`]);
+//! 7. the state directory's disk work that is due (write-back, rewrites, retries; [`persist`]).
+//!    A relayed frame was written to its room's log in step 2 already.
 //!
 //! Shutdown and signals are in [`shutdown`], the discovery socket in [`discovery`]. The loop
 //! reads its [`Clock`] once per round and passes the time down; nothing below it reads one.
@@ -21,6 +23,7 @@ mod close;
 mod discovery;
 mod flush;
 mod identity;
+mod persist;
 mod read;
 mod shutdown;
 mod timers;
@@ -129,7 +132,7 @@ impl Server {
             discovery,
             control: shutdown::Control::new(waker, Arc::new(AtomicBool::new(false))),
             table: ConnTable::new(),
-            room: Room::new(config.room()),
+            room: Room::new(config.room()).with_host_limits(config.hosts()),
             timers: Timers::new(),
             settings: Settings {
                 sendq: config.sendq,
@@ -216,11 +219,12 @@ impl Server {
         self.remove_closed();
         self.trim.freed(self.table.end_round());
         self.compact_timers();
+        self.persist(now);
         self.shutdown_done(now)
     }
 
     /// How long `poll` may sleep: not at all when work was carried over, else until the next
-    /// timer or room deadline.
+    /// timer, room deadline or disk work.
     fn poll_timeout(&mut self, now: Instant) -> Option<Duration> {
         if self.table.has_pending_work()
             || self.listener.carry
@@ -229,17 +233,16 @@ impl Server {
         {
             return Some(Duration::ZERO);
         }
-        let room = self
-            .room
-            .poll_timeout()
-            .map(|at| at.saturating_duration_since(now));
-        let identity = self
-            .identity_due()
-            .map(|at| at.saturating_duration_since(now));
-        [self.timers.timeout(now), room, identity]
+        let room = self.room.poll_timeout();
+        let due = [room, self.persist_due(), self.identity_due()]
             .into_iter()
             .flatten()
             .min()
+            .map(|at| at.saturating_duration_since(now));
+        match (self.timers.timeout(now), due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The room and an outbox over the connections, borrowed side by side.

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use lanchat_proto::fold_name;
 
-use crate::limits::{HISTORY_LOG_FACTOR, HISTORY_LOG_MIN_SLACK};
+use crate::limits::{HISTORY_LOG_FACTOR, HISTORY_LOG_MIN_SLACK, MAX_OPEN_LOGS, MAX_REWRITES};
 use crate::room::history::History;
 
 use super::format::{self, FileKind};
-use super::logs::{LogId, LogSet};
+use super::logs::{FdBudget, LogId, LogSet};
 use super::{DiskError, LoadReport};
 
 /// File extension of a room's history log.
@@ -57,7 +57,11 @@ impl HistoryStore {
         if keep == 0 {
             return (store, report);
         }
-        let mut logs = LogSet::new(dir.to_owned());
+        let budget = FdBudget {
+            open: MAX_OPEN_LOGS,
+            rewrites: MAX_REWRITES,
+        };
+        let mut logs = LogSet::new(dir.to_owned(), budget);
         for path in logs.existing(EXT) {
             let mut ring = History::new(keep);
             let mut frame = Vec::new();
@@ -166,11 +170,14 @@ impl HistoryStore {
 
     /// `room`'s kept frames (with `\n`) and times, oldest first.
     pub fn entries(&self, room: &str) -> impl Iterator<Item = (u64, &[u8])> {
+        self.ring(room).into_iter().flat_map(History::iter)
+    }
+
+    /// `room`'s ring of kept frames, once it has had one.
+    pub fn ring(&self, room: &str) -> Option<&History> {
         self.index
             .get(&fold_name(room))
             .map(|&i| &self.rooms[i].ring)
-            .into_iter()
-            .flat_map(History::iter)
     }
 
     /// The log file of `room`, if it has one.

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::limits::{
-    KICK_INTERVAL_MAX, KICK_SLOW, MAX_OPEN_LOGS, MAX_REWRITES, PERSIST_KICK_INTERVAL,
-    PERSIST_RETRY, REWRITE_FORCE, REWRITE_SETTLE, SYNC_PAUSE, SYNC_SLOW,
+    KICK_INTERVAL_MAX, KICK_SLOW, PERSIST_KICK_INTERVAL, PERSIST_RETRY, REWRITE_FORCE,
+    REWRITE_SETTLE, SYNC_PAUSE, SYNC_SLOW,
 };
 
 use super::append_log::{tmp_path, AppendLog};
@@ -22,6 +22,15 @@ use super::{file_name, sys, DiskError, DiskOp, LoadReport};
 
 /// File names tried for one owner before giving up (see [`LogSet::free_path`]).
 const MAX_CANDIDATES: usize = 10_000;
+
+/// File descriptors a [`LogSet`] may hold at once (`limits::PERSIST_FDS` adds them up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdBudget {
+    /// Files kept open for appending; the least recently opened is closed past this.
+    pub open: usize,
+    /// Rewrites in progress, each holding its new file open.
+    pub rewrites: usize,
+}
 
 /// Names a log in its [`LogSet`] for as long as it is in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +43,7 @@ pub struct LogSet {
     /// Why the directory could not be created, while it cannot.
     dir_error: Option<DiskError>,
     logs: Slab<AppendLog>,
+    budget: FdBudget,
     /// Every file name in the directory that is not free: adopted, planned, or left alone.
     taken: std::collections::HashSet<PathBuf>,
     /// Logs appended to since the last kick.
@@ -44,9 +54,9 @@ pub struct LogSet {
     kick_interval: Duration,
     /// Whether rewrites wait for syncs (they stop for a while after a slow one).
     syncs: Syncs,
-    /// Logs holding a descriptor, oldest first; at most [`MAX_OPEN_LOGS`].
+    /// Logs holding a descriptor, oldest first; at most `budget.open`.
     open: VecDeque<LogId>,
-    /// Rewrites in progress, at most [`MAX_REWRITES`].
+    /// Rewrites in progress, at most `budget.rewrites`.
     rewriting: Vec<LogId>,
     /// Rewrites waiting for a slot.
     queue: VecDeque<LogId>,
@@ -67,9 +77,10 @@ pub struct LogSet {
 }
 
 impl LogSet {
-    /// The state files in `dir`, which is created if missing. A directory that cannot be
-    /// created makes the set failing from the start; it is retried like any failure.
-    pub fn new(dir: PathBuf) -> Self {
+    /// The state files in `dir`, which is created if missing, holding at most `budget`
+    /// descriptors. A directory that cannot be created makes the set failing from the start;
+    /// it is retried like any failure.
+    pub fn new(dir: PathBuf, budget: FdBudget) -> Self {
         let dir_error = fs::create_dir_all(&dir)
             .err()
             .map(|e| DiskError::new(DiskOp::CreateDir, &dir, &e));
@@ -77,6 +88,7 @@ impl LogSet {
             dir,
             dir_error,
             logs: Slab::new(),
+            budget,
             taken: Default::default(),
             dirty: Vec::new(),
             next_kick: None,
@@ -301,7 +313,7 @@ impl LogSet {
 
     fn note_open(&mut self, id: LogId) {
         self.open.push_back(id);
-        while self.open.len() > MAX_OPEN_LOGS {
+        while self.open.len() > self.budget.open {
             let Some(old) = self.open.pop_front() else {
                 break;
             };
@@ -417,7 +429,7 @@ impl LogSet {
         now: Instant,
         content: &mut dyn FnMut(LogId, &mut Vec<u8>) -> usize,
     ) {
-        while self.rewriting.len() < MAX_REWRITES {
+        while self.rewriting.len() < self.budget.rewrites {
             let Some(id) = self.queue.pop_front() else {
                 break;
             };

@@ -29,16 +29,19 @@
 //! few seconds (`limits::PERSIST_RETRY`) by rewriting the affected files from memory, and reports
 //! again when that has worked.
 //!
-//! # What the event loop calls
+//! # Who calls what
 //!
-//! - at start: [`Store::open`] (or [`Store::in_memory`] for `--no-persist`), then
-//!   [`Store::rooms`] and [`Store::history`] to fill the rooms' history;
-//! - for every public frame that goes into a room's history, in the round it is relayed:
-//!   [`Store::append`];
-//! - once per round, after the batch: [`Store::tick`] (log the change it may return), and fold
-//!   [`Store::next_tick`] into the poll timeout;
-//! - for notes: [`Store::keep_note`] on `/msg` to an absent owned name, [`Store::take_notes`]
-//!   right after a user's history replay.
+//! - at start: [`Placement`] decides where (the state directory, or memory only with
+//!   `--no-persist` or without a state directory) and [`Placement::open`] opens the store
+//!   ([`Store::open`] or [`Store::in_memory`]) and logs what it loaded; the room takes it
+//!   (`Room::with_store`);
+//! - the room, for every public frame that goes into a room's history, in the round it is
+//!   relayed: [`Store::append`]; and it replays a room's history to a newcomer from
+//!   [`Store::ring`], the one copy in memory;
+//! - the event loop, once per round after the batch: [`Store::tick`] (it logs the change it
+//!   may return), with [`Store::next_tick`] folded into the poll timeout;
+//! - for notes (once names can be claimed by a key): [`Store::keep_note`] on `/msg` to an
+//!   absent owned name, [`Store::take_notes`] right after a user's history replay.
 
 mod append_log;
 mod file_name;
@@ -46,6 +49,7 @@ mod format;
 mod history;
 mod logs;
 mod notes;
+mod placement;
 pub mod snapshot;
 mod sys;
 
@@ -56,8 +60,11 @@ use std::time::Instant;
 
 use lanchat_proto::NameKey;
 
+use crate::room::history::History;
+
 pub use history::HistoryStore;
 pub use notes::{Kept, MailboxFull, Note, NoteStore};
+pub use placement::{MemoryOnly, Placement};
 
 /// Name of the state directory's subdirectory holding one history log per room.
 pub const HISTORY_DIR: &str = "history";
@@ -114,6 +121,14 @@ impl Store {
     /// `room`'s last `--history` frames (each with its `\n`) and their times, oldest first.
     pub fn history(&self, room: &str) -> impl Iterator<Item = (u64, &[u8])> {
         self.history.entries(room)
+    }
+
+    /// `room`'s last `--history` frames as the ring a room replays them from
+    /// ([`History::encode`], and [`History::version`] to name the block); `None` until the room
+    /// has had an entry. This is the only copy of a room's history in memory: the room reads
+    /// it here rather than keeping its own.
+    pub fn ring(&self, room: &str) -> Option<&History> {
+        self.history.ring(room)
     }
 
     /// Keep a note for the absent user `to` (named `to_name`, as claimed) from `from`, received
@@ -321,9 +336,10 @@ impl LoadReport {
         self.skipped.extend(other.skipped);
     }
 
-    /// Log what was loaded (and, as warnings, what was wrong).
-    pub fn log(&self) {
-        log::info!("{self}");
+    /// Log what was loaded from the state directory `dir` (and, as warnings, what was wrong):
+    /// the line at start that says where history is kept and how much came back.
+    pub fn log(&self, dir: &Path) {
+        log::info!("state directory {}: {self}", dir.display());
         for (path, why) in &self.skipped {
             log::warn!("state file {} left alone: {why}", path.display());
         }
@@ -334,7 +350,7 @@ impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "state loaded: {} history entries in {} rooms, {} notes for {} users",
+            "loaded {} history entries of {} rooms, {} notes for {} users",
             self.entries, self.rooms, self.notes, self.mailboxes
         )?;
         let mut extra = Vec::new();

@@ -12,10 +12,12 @@ use std::time::Instant;
 
 use lanchat_proto::{NameKey, ServerMsg};
 
-use crate::limits::{MAX_NOTES_PER_RECIPIENT, NOTE_SWEEP_INTERVAL, NOTE_TTL};
+use crate::limits::{
+    MAX_NOTES_PER_RECIPIENT, MAX_NOTE_REWRITES, MAX_OPEN_NOTES, NOTE_SWEEP_INTERVAL, NOTE_TTL,
+};
 
 use super::format::{self, FileKind};
-use super::logs::{LogId, LogSet};
+use super::logs::{FdBudget, LogId, LogSet};
 use super::{DiskError, LoadReport};
 
 /// File extension of a recipient's notes file.
@@ -116,7 +118,11 @@ impl NoteStore {
     pub fn open(dir: &Path, now_ms: u64) -> (Self, LoadReport) {
         let mut store = NoteStore::in_memory();
         let mut report = LoadReport::default();
-        let mut logs = LogSet::new(dir.to_owned());
+        let budget = FdBudget {
+            open: MAX_OPEN_NOTES,
+            rewrites: MAX_NOTE_REWRITES,
+        };
+        let mut logs = LogSet::new(dir.to_owned(), budget);
         for path in logs.existing(EXT) {
             let mut notes = VecDeque::new();
             let read = logs.read(&path, FileKind::Notes, &mut report, |at_ms, f| {

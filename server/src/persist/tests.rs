@@ -411,10 +411,23 @@ fn notes_are_kept_per_recipient_delivered_oldest_first_once_and_deleted() {
     for note in &notes {
         note.encode(&mut out);
     }
+    let out = String::from_utf8(out).unwrap();
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        out,
         "HIST 1700000000000 PRIV bob first\nHIST 1700000000001 PRIV bob second\n\
          HIST 1700000000002 PRIV bob third\n"
+    );
+    // Each is a line the protocol knows: a private message from the past.
+    let first = out.lines().next().unwrap();
+    assert_eq!(
+        lanchat_proto::ServerMsg::parse(first),
+        Ok(lanchat_proto::ServerMsg::Hist {
+            at_ms: T0_MS,
+            frame: Box::new(lanchat_proto::ServerMsg::Priv {
+                from: "bob",
+                text: "first"
+            })
+        })
     );
     assert!(!file.exists(), "delivered notes are deleted");
     assert_eq!(store.take_notes(&ann, T0_MS + 5), []);

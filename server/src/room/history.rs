@@ -17,7 +17,7 @@ pub struct History {
 
 impl History {
     /// A ring keeping `capacity` frames; 0 keeps none.
-    pub fn new(capacity: usize) -> Self {
+    pub const fn new(capacity: usize) -> Self {
         History {
             slots: Vec::new(),
             capacity,

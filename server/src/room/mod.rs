@@ -4,13 +4,20 @@
 //! (`connect`, `line`, `disconnect`, ...) with a connection id and the time, and it answers by
 //! writing frames into an [`Outbox`]. It owns no socket and reads no clock, so unit tests and
 //! the fuzzer drive it directly.
+//!
+//! Its history is the [`Store`]'s: the room appends each public frame to the store (which writes
+//! it to the room's log in the state directory, when there is one) and replays newcomers' history
+//! from the store's ring, so a room's history is held in memory once. [`Room::new`] keeps it in
+//! memory only; the server hands in the store it opened ([`Room::with_store`]).
 
 mod access;
+pub mod away;
 pub mod history;
 pub mod leave;
 pub mod members;
 mod operators;
 pub mod oracle;
+mod per_host;
 pub mod text;
 
 use std::collections::VecDeque;
@@ -23,14 +30,23 @@ use lanchat_proto::{
 };
 
 pub use crate::clock::Now;
+use crate::hosts::{HostKey, HostLimits, Hosts};
 use crate::identity::Access;
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox};
+use crate::persist::{Health, Store};
 use access::{Gate, Who};
+use away::AwayLines;
 use history::History;
 use lanchat_proto::bucket::TokenBucket;
 pub use leave::LeaveReason;
 use members::MemberLines;
+
+/// The one room there is: its history is kept (and its log named) under this name.
+pub const GENERAL: &str = "#general";
+
+/// The history of a room that has had no public message yet.
+static NO_HISTORY: History = History::new(0);
 
 /// What the room needs to know of the configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +114,24 @@ struct Session {
     last_drop: Option<Instant>,
     /// Its key, address, password state, mute (`access.rs`).
     who: Who,
+    /// `Some` while away, with the message (empty when none was given).
+    away: Option<Box<str>>,
+    /// The address it is counted under (`None`: trusted, or connected without an address).
+    host: Option<HostKey>,
+}
+
+impl Session {
+    /// True when this session may be told `ERR rate-limited` again (at most once per
+    /// [`limits::RATE_ERR_INTERVAL`], so a flood does not become a flood of replies); noted.
+    fn rate_err_due(&mut self, now: Instant) -> bool {
+        let due = self
+            .last_rate_err
+            .is_none_or(|t| now.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
+        if due {
+            self.last_rate_err = Some(now);
+        }
+        due
+    }
 }
 
 /// The chat room.
@@ -116,6 +150,9 @@ pub struct Room {
     named: Vec<ConnId>,
     /// `named`'s names as `WHO` lines.
     members: MemberLines,
+    /// Who of `named` is away, as `WHOAWAY` lines. Invariant: exactly the named sessions
+    /// whose `away` is `Some`.
+    away: AwayLines,
     /// Handshake deadlines in connect order (so in deadline order): `(deadline, id, serial)`.
     /// Entries of sessions that got a name or left stay until they reach the front.
     deadlines: VecDeque<(Instant, ConnId, u64)>,
@@ -123,19 +160,36 @@ pub struct Room {
     serial: u64,
     /// Scratch for the frame being built: a broadcast is encoded here once.
     frame: Vec<u8>,
-    history: History,
+    /// The history (the only copy in memory) and what of it is on disk.
+    store: Store,
     /// `ERR server-full <text>`, fixed by `max_clients`.
     full_frame: Vec<u8>,
     /// `BYE <too slow text>`.
     too_slow_frame: Vec<u8>,
     /// Claims, bans, the allowlist, operators, the password (`access.rs`, `operators.rs`).
     access: Access,
+    /// Per-address limits ([`Room::connect_from`], `per_host.rs`).
+    hosts: Hosts,
 }
 
 impl Room {
-    /// An empty room.
+    /// An empty room, keeping its history in memory only.
     pub fn new(cfg: RoomConfig) -> Self {
-        let history = History::new(cfg.history);
+        let store = Store::in_memory(cfg.history);
+        Room::with_store(cfg, store)
+    }
+
+    /// Keep history in `store` from now on (the server opens it before anyone connects; the
+    /// in-memory one it replaces is dropped with what it held). Everything else about the room
+    /// (its per-address limits included) stays as it was.
+    pub fn set_store(&mut self, store: Store) {
+        self.store = store;
+    }
+
+    /// An empty room whose history is `store`'s: what it holds for [`GENERAL`] is replayed to
+    /// newcomers, and every public message is appended to it. `store` keeps as many entries as
+    /// it was opened with (the server opens it with `cfg.history`).
+    pub fn with_store(cfg: RoomConfig, store: Store) -> Self {
         let mut full_frame = Vec::new();
         ServerMsg::Err {
             code: ErrCode::ServerFull,
@@ -155,13 +209,15 @@ impl Room {
             by_name: NameIndex::new(),
             named: Vec::new(),
             members,
+            away: AwayLines::default(),
             deadlines: VecDeque::new(),
             serial: 0,
             frame: Vec::new(),
-            history,
+            store,
             full_frame,
             too_slow_frame,
             access: Access::default(),
+            hosts: Hosts::new(HostLimits::off()),
         }
     }
 
@@ -223,7 +279,23 @@ impl Room {
 
     /// Frames kept for newcomers.
     pub fn history(&self) -> &History {
-        &self.history
+        self.store.ring(GENERAL).unwrap_or(&NO_HISTORY)
+    }
+
+    /// The history and notes, and their files.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The store, for the event loop to drive its disk work ([`Store::tick`]).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Whether the state directory takes writes. What operators' `INFO` will say once there
+    /// are operators (the loop logs each change already).
+    pub fn disk_health(&self) -> Health {
+        self.store.health()
     }
 
     fn session(&self, id: ConnId) -> Option<&Session> {
@@ -265,6 +337,8 @@ impl Room {
             flooding_since: None,
             last_drop: None,
             who: Who::new(now),
+            away: None,
+            host: None,
         });
         self.count += 1;
         self.deadlines
@@ -393,7 +467,9 @@ impl Room {
         self.by_name.clear();
         self.named.clear();
         self.members = MemberLines::new(self.cfg.max_line);
+        self.away = AwayLines::default();
         self.deadlines.clear();
+        self.hosts.forget_connections();
     }
 
     /// Flood control: true if the line may be handled.
@@ -405,7 +481,7 @@ impl Room {
             return true;
         };
         if bucket.take(now.mono) {
-            return true;
+            return self.admit_host_line(id, now, out);
         }
         // A run of drops ends once the sender has been quiet (no drops) for a while.
         let quiet = s
@@ -420,11 +496,7 @@ impl Room {
             self.kick(id, LeaveReason::Flooding, text::BYE_FLOODING, out);
             return false;
         }
-        let due = s
-            .last_rate_err
-            .is_none_or(|t| now.mono.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
-        if due {
-            s.last_rate_err = Some(now.mono);
+        if s.rate_err_due(now.mono) {
             let msg = text::rate_limited(self.cfg.rate, self.cfg.burst);
             self.send_err(id, ErrCode::RateLimited, &msg, out);
         }
@@ -435,7 +507,7 @@ impl Room {
     /// is the password's business ([`Room::gate`]).
     fn handshake(&mut self, id: ConnId, line: &str, now: Now, out: &mut impl Outbox) {
         if is_quit(line) {
-            self.quit(id, out);
+            self.quit(id, None, out);
             return;
         }
         if self.gate(id, line, now, out) == Gate::Handled {
@@ -477,12 +549,15 @@ impl Room {
         // Its claim (and a mute on it) right after the welcome, so the client shows the news
         // with it.
         self.took_name(id, None, name, key, now, out);
-        let history = &self.history;
+        let history = self.history();
         let block = BlockKey {
             block: Block::History,
             version: history.version(),
         };
         out.send_block(id, block, &mut |buf| history.encode(buf));
+        // Notes for the absent go here, once names can be claimed by a key: right after the
+        // history, `self.store.take_notes(&key, now.unix_ms)`, each sent with `Note::encode`
+        // (`HIST <unix-millis> PRIV <from> <text>`), oldest first.
         self.send_members(id, out);
 
         self.frame.clear();
@@ -505,8 +580,20 @@ impl Room {
             }
         };
         match msg {
-            ClientMsg::Quit => self.quit(id, out),
-            ClientMsg::Who => self.send_members(id, out),
+            // What a muted member says goes to nobody (operators excepted, below).
+            ClientMsg::Me(_)
+            | ClientMsg::Say(_)
+            | ClientMsg::Nick(_)
+            | ClientMsg::Away(Some(_))
+                if self.refuse_muted(id, now, out) => {}
+            // A muted member leaves without a word to the others.
+            ClientMsg::Quit(message) if self.is_muted(id, now) && message.is_some() => {
+                self.quit(id, None, out);
+            }
+            ClientMsg::Quit(message) => self.quit(id, message, out),
+            ClientMsg::Away(message) => self.go_away(id, message, out),
+            ClientMsg::Back => self.come_back(id, out),
+            ClientMsg::Who => self.who(id, now, out),
             ClientMsg::Help => {
                 self.frame.clear();
                 for text in text::HELP {
@@ -525,6 +612,9 @@ impl Room {
             }
             ClientMsg::Msg { to, text } => {
                 let Some(&target) = self.by_name.get(to) else {
+                    // Once names can be claimed by a key, a name claimed but not connected gets
+                    // `self.store.keep_note(..)`: `INFO kept for <name> until they return`, or
+                    // `ERR mailbox-full` on `MailboxFull`.
                     self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
                     return;
                 };
@@ -534,9 +624,8 @@ impl Room {
                 }
                 self.encode_from(id, Relayed::Priv, text);
                 out.send(target, &self.frame);
+                self.tell_away(id, target, out);
             }
-            ClientMsg::Me(_) | ClientMsg::Say(_) | ClientMsg::Nick(_)
-                if self.refuse_muted(id, now, out) => {}
             ClientMsg::Me(text) => {
                 self.encode_from(id, Relayed::Action, text);
                 self.relay_public(id, now, out);
@@ -552,8 +641,20 @@ impl Room {
     }
 
     /// Send `id` the member list (`WHO` lines within the line limit, then `WHOEND`): the full
-    /// lines as a shared block, the rest as its own frame.
-    fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) {
+    /// lines as a shared block, the rest as its own frame. Returns the bytes sent.
+    fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) -> usize {
+        let mut away_bytes = 0;
+        if !self.away.is_empty() {
+            // Who is away comes first: a member list is its WHOAWAY lines, its WHO lines and
+            // WHOEND, and the full WHO lines go as a block shared by many newcomers.
+            let sessions = &self.sessions;
+            let frame = self.away.frame(|m| {
+                let s = sessions.get(m.0)?.as_ref()?;
+                Some((s.name.as_deref()?, s.away.as_deref()?))
+            });
+            away_bytes = frame.len();
+            out.send(id, frame);
+        }
         let sessions = &self.sessions;
         self.members.refresh(
             self.named
@@ -571,16 +672,13 @@ impl Room {
         self.frame.clear();
         self.members.encode_tail(&mut self.frame);
         out.send(id, &self.frame);
+        away_bytes + full.len() + self.frame.len()
     }
 
     /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
     fn encode_from(&mut self, id: ConnId, kind: Relayed, text: &str) {
         self.frame.clear();
-        let from = self
-            .sessions
-            .get(id.0)
-            .and_then(|s| s.as_ref()?.name.as_deref())
-            .unwrap_or_default();
+        let from = name_in(&self.sessions, id).unwrap_or_default();
         let msg = match kind {
             Relayed::Msg => ServerMsg::Msg { from, text },
             Relayed::Action => ServerMsg::Action { from, text },
@@ -589,9 +687,10 @@ impl Room {
         msg.encode(&mut self.frame);
     }
 
-    /// The public frame in `self.frame` goes into the history and to every other member.
+    /// The public frame in `self.frame` goes into the history (and the room's log, in this
+    /// round: a crash after the frame went out cannot lose it) and to every other member.
     fn relay_public(&mut self, from: ConnId, now: Now, out: &mut impl Outbox) {
-        self.history.push(now.unix_ms, &self.frame);
+        self.store.append(GENERAL, now.unix_ms, &self.frame);
         self.broadcast(Some(from), out);
     }
 
@@ -628,6 +727,7 @@ impl Room {
             s.name = Some(new.into());
         }
         self.members.invalidate();
+        self.away.touch(id);
         log::info!("{id} {old} is now {new}");
         self.frame.clear();
         ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
@@ -635,23 +735,111 @@ impl Room {
         self.took_name(id, Some(&old), new, key, now, out);
     }
 
-    /// `<quit>`: `BYE`, then `LEAVE <name> quit` to the others, then close.
-    fn quit(&mut self, id: ConnId, out: &mut impl Outbox) {
-        self.kick(id, LeaveReason::Quit, text::BYE_QUIT, out);
+    /// `<quit>` or `/quit <message>`: `BYE`, then `LEAVE <name> quit [<message>]` to the
+    /// others, then close.
+    fn quit(&mut self, id: ConnId, message: Option<&str>, out: &mut impl Outbox) {
+        let message = message.unwrap_or_default();
+        self.kick_saying(id, LeaveReason::Quit, text::BYE_QUIT, message, out);
     }
 
-    /// `BYE <why>`, `LEAVE <name> <reason>` to the others, close: for a quit, and for dropping
-    /// `id` for misbehaving.
+    /// `/away [<message>]`: `AWAY <name> [<message>]` to everyone, `id` included (so its
+    /// client knows it took); `/away` alone from someone away is `/back`.
+    fn go_away(&mut self, id: ConnId, message: Option<&str>, out: &mut impl Outbox) {
+        let message = away::cut(message.unwrap_or_default(), limits::MAX_AWAY_CHARS);
+        let Some(s) = self.session_mut(id) else {
+            return;
+        };
+        if s.away.is_some() && message.is_empty() {
+            self.come_back(id, out);
+            return;
+        }
+        s.away = Some(message.into());
+        self.away.set(id);
+        let Some(name) = name_in(&self.sessions, id) else {
+            return;
+        };
+        self.frame.clear();
+        ServerMsg::Away {
+            name,
+            text: message,
+        }
+        .encode(&mut self.frame);
+        self.broadcast(None, out);
+    }
+
+    /// `/back`: `BACK <name>` to everyone, `id` included; `INFO` if it was not away.
+    fn come_back(&mut self, id: ConnId, out: &mut impl Outbox) {
+        let Some(s) = self.session_mut(id) else {
+            return;
+        };
+        if s.away.take().is_none() {
+            self.frame.clear();
+            ServerMsg::Info {
+                text: text::NOT_AWAY,
+            }
+            .encode(&mut self.frame);
+            out.send(id, &self.frame);
+            return;
+        }
+        self.away.clear(id);
+        let Some(name) = name_in(&self.sessions, id) else {
+            return;
+        };
+        self.frame.clear();
+        ServerMsg::Back { name }.encode(&mut self.frame);
+        self.broadcast(None, out);
+    }
+
+    /// After a private message from `from` to `to`: if `to` is away, `from` is told so, with
+    /// the away message, as `INFO`.
+    fn tell_away(&mut self, from: ConnId, to: ConnId, out: &mut impl Outbox) {
+        let Some(s) = self.session(to) else {
+            return;
+        };
+        let (Some(name), Some(message)) = (s.name.as_deref(), s.away.as_deref()) else {
+            return;
+        };
+        let reply = text::away_reply(name, message);
+        self.frame.clear();
+        ServerMsg::Info { text: &reply }.encode(&mut self.frame);
+        out.send(from, &self.frame);
+    }
+
+    /// `BYE <why>`, `LEAVE <name> <reason>` to the others, close: for dropping `id` for
+    /// misbehaving.
     fn kick(&mut self, id: ConnId, reason: LeaveReason, why: &str, out: &mut impl Outbox) {
+        self.kick_saying(id, reason, why, "", out);
+    }
+
+    /// [`Room::kick`], the others told the words `id` left with (may be empty).
+    fn kick_saying(
+        &mut self,
+        id: ConnId,
+        reason: LeaveReason,
+        why: &str,
+        message: &str,
+        out: &mut impl Outbox,
+    ) {
         self.frame.clear();
         ServerMsg::Bye { text: why }.encode(&mut self.frame);
         out.send(id, &self.frame);
-        self.leave(id, reason, out);
+        self.leave_saying(id, reason, message, out);
         out.close(id);
     }
 
     /// Forget `id`; if it had a name, tell the others it left and why.
     fn leave(&mut self, id: ConnId, reason: LeaveReason, out: &mut impl Outbox) {
+        self.leave_saying(id, reason, "", out);
+    }
+
+    /// [`Room::leave`], with the words the user left with (`/quit <message>`; may be empty).
+    fn leave_saying(
+        &mut self,
+        id: ConnId,
+        reason: LeaveReason,
+        message: &str,
+        out: &mut impl Outbox,
+    ) {
         let Some(session) = self.remove(id) else {
             return;
         };
@@ -663,6 +851,7 @@ impl Room {
         ServerMsg::Leave {
             name: &name,
             reason: reason.word(),
+            text: message,
         }
         .encode(&mut self.frame);
         self.broadcast(None, out);
@@ -672,6 +861,12 @@ impl Room {
         let session = self.sessions.get_mut(id.0)?.take()?;
         self.count -= 1;
         self.let_go(&session);
+        if session.away.is_some() {
+            self.away.clear(id);
+        }
+        if let Some(host) = session.host {
+            self.hosts.closed(host);
+        }
         if let Some(name) = &session.name {
             self.by_name.remove(name);
             let slot = session.slot;
@@ -749,6 +944,20 @@ impl Room {
         if kept != fresh {
             return Err("the kept member list differs from the members".into());
         }
+        let away: Vec<ConnId> = self
+            .named
+            .iter()
+            .copied()
+            .filter(|id| self.session(*id).is_some_and(|s| s.away.is_some()))
+            .collect();
+        let mut listed = self.away.ids().to_vec();
+        listed.sort();
+        let mut want = away.clone();
+        want.sort();
+        if listed != want {
+            return Err(format!("away list {listed:?}, away members {want:?}"));
+        }
+        self.check_hosts()?;
         let waiting = self.sessions.iter().flatten().filter(|s| s.name.is_none());
         for s in waiting {
             if !self
@@ -761,6 +970,11 @@ impl Room {
         }
         Ok(())
     }
+}
+
+/// The name of `id` in `sessions` (borrowing only them, so the room's frame can be written).
+fn name_in(sessions: &[Option<Session>], id: ConnId) -> Option<&str> {
+    sessions.get(id.0)?.as_ref()?.name.as_deref()
 }
 
 /// `id` is still the session `serial` and has no name yet.

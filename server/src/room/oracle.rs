@@ -17,8 +17,8 @@ use crate::outbox::{ConnId, Recorder};
 
 /// Command prefixes a random line generator would be slow to find by itself.
 pub const COMMAND_PREFIXES: &[&str] = &[
-    "", "/nick ", "/NICK ", "/msg ", "/me ", "/who", "/help", "/quit", "<quit>", "//", "/",
-    "/frob", " /who",
+    "", "/nick ", "/NICK ", "/msg ", "/me ", "/who", "/help", "/quit", "/quit ", "<quit>", "//",
+    "/", "/frob", " /who", "/away", "/away ", "/AWAY ", "/back",
 ];
 
 /// One event fed to the room; ids are taken modulo the oracle's id count.

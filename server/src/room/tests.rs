@@ -8,14 +8,14 @@ const A: ConnId = ConnId(1);
 const B: ConnId = ConnId(2);
 const C: ConnId = ConnId(3);
 
-fn t0() -> Now {
+pub(super) fn t0() -> Now {
     Now {
         mono: Instant::now(),
         unix_ms: 1_700_000_000_000,
     }
 }
 
-fn later(now: Now, secs: f64) -> Now {
+pub(super) fn later(now: Now, secs: f64) -> Now {
     Now {
         mono: now.mono + Duration::from_secs_f64(secs),
         unix_ms: now.unix_ms + (secs * 1000.0) as u64,
@@ -173,6 +173,114 @@ fn quit_sends_bye_leave_and_closes() {
         assert_eq!(f.out.closed, vec![A]);
         assert!(!f.room.contains(A));
     }
+}
+
+#[test]
+fn a_quit_message_follows_the_reason_word() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.line(A, "/QUIT  see you  tomorrow ");
+    assert_eq!(
+        f.out.sent,
+        vec![
+            s(A, "BYE Goodbye!"),
+            s(B, "LEAVE ann quit see you  tomorrow")
+        ]
+    );
+    assert_eq!(f.out.closed, vec![A]);
+    // Blank text is no message.
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.line(A, "/quit \u{200b}");
+    assert_eq!(f.out.to(B), ["LEAVE ann quit"]);
+}
+
+#[test]
+fn away_and_back_go_to_everyone_and_the_member_list_marks_who_is_away() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    f.line(A, "/away lunch, back at 2");
+    assert_eq!(
+        f.sent(),
+        vec![
+            s(A, "AWAY ann lunch, back at 2"),
+            s(B, "AWAY ann lunch, back at 2")
+        ]
+    );
+    // A member list: who is away first, then the names as ever.
+    f.line(B, "/who");
+    assert_eq!(
+        f.sent(),
+        vec![
+            s(B, "WHOAWAY ann lunch, back at 2"),
+            s(B, "WHO ann bob"),
+            s(B, "WHOEND 2")
+        ]
+    );
+    // A private message to someone away is delivered, and the sender told.
+    f.line(B, "/msg ann are you there?");
+    assert_eq!(
+        f.sent(),
+        vec![
+            s(A, "PRIV bob are you there?"),
+            s(B, "INFO ann is away: lunch, back at 2")
+        ]
+    );
+    // A newcomer's member list marks them too.
+    f.connect(C);
+    f.line(C, "cy");
+    let to_c = f.out.take();
+    assert_eq!(
+        to_c.to(C)[2..],
+        ["WHOAWAY ann lunch, back at 2", "WHO ann bob cy", "WHOEND 3"]
+    );
+    // A new message replaces the old; a rename is followed.
+    f.line(A, "/away  home");
+    assert_eq!(f.out.take().to(C), ["AWAY ann home"]);
+    f.line(A, "/nick annie");
+    f.out.clear();
+    f.line(C, "/who");
+    assert_eq!(f.out.take().to(C)[0], "WHOAWAY annie home");
+    // /away alone, when away, is back; /back when not away is only an INFO.
+    f.line(A, "/away");
+    assert_eq!(
+        f.sent(),
+        vec![s(A, "BACK annie"), s(B, "BACK annie"), s(C, "BACK annie")]
+    );
+    f.line(A, "/back");
+    assert_eq!(f.sent(), vec![s(A, "INFO you are not marked away")]);
+    f.line(C, "/who");
+    assert_eq!(f.sent(), vec![s(C, "WHO annie bob cy"), s(C, "WHOEND 3")]);
+    // /away alone, when not away, is away with no message; /back ends it.
+    f.line(B, "/away");
+    assert_eq!(f.out.take().to(A), ["AWAY bob"]);
+    f.line(A, "/msg bob hi");
+    assert_eq!(f.out.take().to(A), ["INFO bob is away"]);
+    f.line(B, "/back");
+    assert_eq!(f.out.take().to(A), ["BACK bob"]);
+}
+
+#[test]
+fn someone_away_who_leaves_is_no_longer_listed_and_long_messages_are_cut() {
+    let mut f = Fixture::new();
+    f.join(A, "ann");
+    f.join(B, "bob");
+    let long = "é".repeat(limits::MAX_AWAY_CHARS + 50);
+    f.line(A, &format!("/away {long}"));
+    let kept = "é".repeat(limits::MAX_AWAY_CHARS);
+    assert_eq!(f.out.take().to(B), [format!("AWAY ann {kept}")]);
+    f.room.disconnect(A, LeaveReason::Disconnected, &mut f.out);
+    f.room.check_invariants().unwrap();
+    f.out.clear();
+    f.line(B, "/who");
+    assert_eq!(f.sent(), vec![s(B, "WHO bob"), s(B, "WHOEND 1")]);
+    // The id's next session starts present.
+    f.join(A, "ann");
+    f.line(B, "/who");
+    assert_eq!(f.sent(), vec![s(B, "WHO bob ann"), s(B, "WHOEND 2")]);
 }
 
 #[test]
@@ -563,6 +671,49 @@ fn history_is_replayed_between_welcome_and_member_list() {
             "HIST 1700000002000 MSG ann three",
             "WHO ann bob",
             "WHOEND 2",
+        ]
+    );
+}
+
+/// The room's history is the store's: what it relays is in the room's log in the same call,
+/// a room opened on that directory later replays it, and memory holds one copy (the room
+/// reads the store's ring).
+#[test]
+fn history_is_the_stores_appended_at_once_and_replayed_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cfg = RoomConfig {
+        rate: 0.0,
+        history: 2,
+        ..RoomConfig::default()
+    };
+    let (store, _) = Store::open(dir.path(), cfg.history, t0().unix_ms);
+    let mut f = Fixture::with(cfg.clone());
+    f.room = Room::with_store(cfg.clone(), store);
+    f.join(A, "ann");
+    f.line(A, "one");
+    f.line(A, "/me two");
+    f.line(A, "/msg ann private");
+    let log = std::fs::read_to_string(dir.path().join("history/general.log")).unwrap();
+    assert_eq!(
+        log,
+        "lanchat-history 1 #general\n\
+         1700000000000 MSG ann one\n\
+         1700000000000 ACTION ann two\n"
+    );
+    let ring = f.room.store().ring(GENERAL).expect("a ring");
+    assert!(std::ptr::eq(f.room.history(), ring), "one copy");
+
+    let (store, report) = Store::open(dir.path(), cfg.history, t0().unix_ms);
+    assert_eq!(report.entries, 2);
+    let mut f = Fixture::with(cfg.clone());
+    f.room = Room::with_store(cfg, store);
+    f.connect(B);
+    f.line(B, "bob");
+    assert_eq!(
+        f.out.to(B)[2..4],
+        [
+            "HIST 1700000000000 MSG ann one",
+            "HIST 1700000000000 ACTION ann two"
         ]
     );
 }

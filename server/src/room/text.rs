@@ -9,8 +9,9 @@ use std::borrow::Cow;
 pub const HELLO: &str = "Welcome to lanchat! What is your name?";
 /// `BYE` after `<quit>`.
 pub const BYE_QUIT: &str = "Goodbye!";
-/// `BYE` to everyone when the server stops (docs/PROTOCOL.md fixes this wording).
-pub const BYE_SHUTDOWN: &str = "server shutting down";
+/// `BYE` to everyone when the server stops (the protocol fixes this wording: clients tell it
+/// from being sent away).
+pub const BYE_SHUTDOWN: &str = lanchat_proto::BYE_SHUTDOWN;
 /// `BYE` to a connection dropped for not reading.
 pub const BYE_TOO_SLOW: &str = "too-slow";
 /// `BYE` to a connection dropped for flooding.
@@ -25,8 +26,10 @@ pub const HELP: &[&str] = &[
     "/msg <name> <text>   private message to one person",
     "/me <action>         say what you are doing (~ ann waves)",
     "/nick <name>         change your name",
+    "/away [message]      say you are away (/away again, or /back, when you return)",
+    "/back                no longer away",
     "/help                this help",
-    "<quit> or /quit      leave",
+    "<quit> or /quit      leave (/quit <message> says goodbye to the others)",
     "//text               send a line that starts with /",
 ];
 
@@ -78,6 +81,18 @@ pub fn handshake_timeout(secs: u64) -> String {
 pub fn unknown_command(word: &str) -> String {
     inert(&lanchat_proto::CommandError::Unknown(word).to_string()).into_owned()
 }
+
+/// `INFO` to someone who sent a private message to a member who is away.
+pub fn away_reply(name: &str, message: &str) -> String {
+    if message.is_empty() {
+        format!("{name} is away")
+    } else {
+        format!("{name} is away: {message}")
+    }
+}
+
+/// `INFO` for `/back` from someone who is not away.
+pub const NOT_AWAY: &str = "you are not marked away";
 
 /// `INFO` for `/nick` to the name one already has.
 pub fn already_named(name: &str) -> String {
