@@ -25,6 +25,7 @@
 //!   against an office CA), and telling a plaintext server apart.
 //! - [`identity`]: the user's own key (made on first use), presented as a TLS client
 //!   certificate; servers know the user by its fingerprint.
+//! - [`password`]: the password a server may ask for, from `--password-file`.
 //! - [`known_servers`]: the servers this user trusts, and trust on first use: go on, ask, or
 //!   refuse, with the words for each.
 //! - [`clock`]: time for timestamps.
@@ -47,6 +48,7 @@ pub mod known_servers;
 pub mod members;
 pub mod outbox;
 pub mod pacer;
+pub mod password;
 pub mod reader;
 pub mod reconnect;
 pub mod render;

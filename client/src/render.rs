@@ -695,7 +695,8 @@ impl Renderer {
             | ServerMsg::Welcome { text, .. }
             | ServerMsg::Info { text }
             | ServerMsg::Bye { text }
-            | ServerMsg::Auth { text, .. } => ("* ".into(), shown(text)),
+            | ServerMsg::Auth { text, .. }
+            | ServerMsg::Operator { text } => ("* ".into(), shown(text)),
             ServerMsg::Whois {
                 name,
                 key,

@@ -30,6 +30,7 @@ use crate::members::{Change, Members};
 use crate::render::{Renderer, Shown, Style};
 use crate::sanitize::sanitize;
 use crate::seen::{frame_key, Seen};
+use lanchat_proto::ops::{sent_away, SentAway};
 
 /// How long to wait for the server's `BYE` after sending the quit.
 pub const QUIT_WAIT: Duration = Duration::from_secs(3);
@@ -38,6 +39,11 @@ pub const QUIT_WAIT: Duration = Duration::from_secs(3);
 pub const EXIT_QUIT: u8 = 0;
 /// Exit code when the server went away, or did not answer the quit.
 pub const EXIT_SERVER_GONE: u8 = 3;
+/// Exit code when an operator kicked the user (`BYE kicked by ...`).
+pub const EXIT_KICKED: u8 = 5;
+/// Exit code when the user is banned: sent away by `/ban` (`BYE banned by ...`), or refused
+/// on arrival (`ERR banned`).
+pub const EXIT_BANNED: u8 = 6;
 
 /// How a run ended, when it ended without an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +52,13 @@ pub enum Outcome {
     Quit,
     /// The server went away (or did not answer the quit); the text says how.
     ServerGone(String),
+    /// An operator sent the user away; the text says who and why.
+    SentAway {
+        /// Kicked or banned.
+        how: SentAway,
+        /// What to show: who did it and why, in words.
+        why: String,
+    },
     /// Joining again, the server was not one to trust any more (its key changed, it stopped
     /// encrypting): the whole message, and the exit code that goes with it.
     Untrusted {
@@ -62,6 +75,14 @@ impl Outcome {
         match self {
             Outcome::Quit => EXIT_QUIT,
             Outcome::ServerGone(_) => EXIT_SERVER_GONE,
+            Outcome::SentAway {
+                how: SentAway::Kicked,
+                ..
+            } => EXIT_KICKED,
+            Outcome::SentAway {
+                how: SentAway::Banned,
+                ..
+            } => EXIT_BANNED,
             Outcome::Untrusted { code, .. } => *code,
         }
     }
@@ -70,7 +91,7 @@ impl Outcome {
     pub fn farewell(&self) -> Option<&str> {
         match self {
             Outcome::Quit => None,
-            Outcome::ServerGone(why) => Some(why),
+            Outcome::ServerGone(why) | Outcome::SentAway { why, .. } => Some(why),
             Outcome::Untrusted { message, .. } => Some(message),
         }
     }
@@ -80,7 +101,9 @@ impl Outcome {
     pub fn farewell_text(&self) -> Option<String> {
         match self {
             Outcome::Quit => None,
-            Outcome::ServerGone(why) => Some(format!("lanchat: {why}")),
+            Outcome::ServerGone(why) | Outcome::SentAway { why, .. } => {
+                Some(format!("lanchat: {why}"))
+            }
             Outcome::Untrusted { message, .. } => Some(message.clone()),
         }
     }
@@ -262,6 +285,11 @@ impl Session {
         if let ServerMsg::Bye { text } = msg {
             if self.is_quitting() {
                 return vec![self.end(Outcome::Quit)];
+            }
+            if let Some(how) = sent_away(text) {
+                // Not knocked on again: the operator meant it.
+                let why = format!("you were {}", sanitize(text));
+                return vec![self.end(Outcome::SentAway { how, why })];
             }
             let why = format!("the server closed the connection: {}", sanitize(text));
             // Only a server that is going is come back to; one that sent this user away is

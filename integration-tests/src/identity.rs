@@ -14,6 +14,12 @@ use rustls::ClientConnection;
 
 use crate::{Client, ServerProcess, DEADLINE};
 
+/// Where the `lanchat` binaries tests start keep the user's key (`XDG_CONFIG_HOME`) unless a
+/// test gives its own: under the system's temporary directory, never the home directory.
+pub fn shared_config_dir() -> PathBuf {
+    std::env::temp_dir().join("lanchat-tests-config")
+}
+
 /// A directory of the test's own: users' keys, the server's state directory, its files.
 pub struct Place {
     dir: tempfile::TempDir,

@@ -13,6 +13,33 @@ use crate::client::CommandError;
 /// The method word of `AUTH password <text>`: the server wants `/pass <password>` first.
 pub const AUTH_PASSWORD: &str = "password";
 
+/// How the `BYE` to someone an operator removed starts: `BYE kicked by <op>: <reason>`.
+pub const BYE_KICKED: &str = "kicked by ";
+
+/// How the `BYE` to someone an operator banned starts: `BYE banned by <op> [for <duration>]:
+/// <reason>`.
+pub const BYE_BANNED: &str = "banned by ";
+
+/// Why an operator sent someone away, from the `BYE` text (see [`BYE_KICKED`], [`BYE_BANNED`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentAway {
+    /// `/kick`: they may come back.
+    Kicked,
+    /// `/ban`: they may not, until it ends or is lifted.
+    Banned,
+}
+
+/// Whether a `BYE` text says an operator kicked or banned the reader.
+pub fn sent_away(bye: &str) -> Option<SentAway> {
+    if bye.starts_with(BYE_KICKED) {
+        Some(SentAway::Kicked)
+    } else if bye.starts_with(BYE_BANNED) {
+        Some(SentAway::Banned)
+    } else {
+        None
+    }
+}
+
 /// Longest a ban or mute may be set for (ten years): past that, none ("until lifted") says
 /// what is meant.
 pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
@@ -162,6 +189,9 @@ impl<'a> OpCommand<'a> {
         out.push(b'\n');
     }
 }
+
+/// What a password line starts with: `/pass <password>`.
+pub const PASS_PREFIX: &str = "/pass ";
 
 /// The password of a `/pass <password>` line (any case of `/pass`; the password is the rest of
 /// the line after one space, kept as typed); `None` for any other line.
@@ -325,6 +355,17 @@ mod tests {
             parsed.encode(&mut out);
             assert_eq!(out, format!("{line}\n").into_bytes());
         }
+    }
+
+    #[test]
+    fn bye_words() {
+        assert_eq!(sent_away("kicked by op: calm down"), Some(SentAway::Kicked));
+        assert_eq!(
+            sent_away("banned by op for 2h: spam"),
+            Some(SentAway::Banned)
+        );
+        assert_eq!(sent_away(crate::BYE_SHUTDOWN), None);
+        assert_eq!(sent_away("Goodbye!"), None);
     }
 
     #[test]

@@ -121,6 +121,12 @@ pub enum ServerMsg<'a> {
         /// For people.
         text: &'a str,
     },
+    /// `OPERATOR <text>`: after `WELCOME`, to an operator: the operators' commands are theirs
+    /// (a client offers them, e.g. in completion).
+    Operator {
+        /// For people.
+        text: &'a str,
+    },
     /// `WHOIS <name> <key> <since> <idle>`: the answer to `/whois`.
     Whois {
         /// Who.
@@ -233,6 +239,7 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Err { .. } => "ERR",
             ServerMsg::Bye { .. } => "BYE",
             ServerMsg::Auth { .. } => "AUTH",
+            ServerMsg::Operator { .. } => "OPERATOR",
             ServerMsg::Whois { .. } => "WHOIS",
             ServerMsg::Hist { .. } => "HIST",
         }
@@ -267,6 +274,7 @@ impl<'a> ServerMsg<'a> {
             "ERR" => "ERR",
             "BYE" => "BYE",
             "AUTH" => "AUTH",
+            "OPERATOR" => "OPERATOR",
             "WHOIS" => "WHOIS",
             "HIST" => "HIST",
             other => return Err(ParseError::UnknownKind(other.to_owned())),
@@ -325,6 +333,7 @@ impl<'a> ServerMsg<'a> {
                 text: f.text(),
             },
             "BYE" => ServerMsg::Bye { text: f.text() },
+            "OPERATOR" => ServerMsg::Operator { text: f.text() },
             "AUTH" => ServerMsg::Auth {
                 method: f.word("method")?,
                 text: f.text(),
@@ -372,6 +381,7 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Hello { text }
             | ServerMsg::Info { text }
             | ServerMsg::Bye { text }
+            | ServerMsg::Operator { text }
             | ServerMsg::Who { names: text } => field(text),
             ServerMsg::Join { name } | ServerMsg::Back { name } => field(name),
             ServerMsg::Leave { name, reason, text } => {
@@ -753,7 +763,7 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String, u64)> {
-        (0u8..22, name(), text(), any::<u64>())
+        (0u8..23, name(), text(), any::<u64>())
     }
 
     proptest! {
@@ -778,6 +788,7 @@ mod tests {
                 10 => ServerMsg::Info { text: &t },
                 11 => ServerMsg::Err { code, text: &t },
                 12 => ServerMsg::Bye { text: &t },
+                21 => ServerMsg::Operator { text: &t },
                 19 => ServerMsg::Auth { method: "password", text: &t },
                 20 => ServerMsg::Whois { name: &n, key: "-", since_ms: num, idle_secs: num / 2 },
                 13 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Action { from: &n, text: &t }) },

@@ -83,8 +83,9 @@ pub struct Config {
           value_parser = parse_history)]
     pub history: usize,
 
-    /// Keep history and notes in memory only: nothing is written to the state directory, and
-    /// a restart forgets them (`--history 0` writes no history either).
+    /// Keep history, notes, claims on names and bans in memory only: nothing but the key is
+    /// written to the state directory, and a restart forgets them (`--history 0` writes no
+    /// history either).
     #[arg(long, env = "LANCHAT_NO_PERSIST", value_parser = parse_switch)]
     pub no_persist: bool,
 

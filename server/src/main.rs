@@ -140,6 +140,10 @@ fn log_mode(mode: &Mode) {
 /// claims and bans in the state directory (kept in memory only when there is none).
 fn identity(config: &Config) -> anyhow::Result<Setup> {
     let state = match state_dir::resolve_from_env(config.state_dir.as_deref()) {
+        Ok(_) if config.no_persist => {
+            log::info!("--no-persist: claims on names and bans are kept in memory only");
+            None
+        }
         Ok(dir) => Some(dir),
         Err(e) => {
             log::warn!("{e}; claims on names and bans are kept in memory only");

@@ -28,6 +28,7 @@ use lanchat_client::identity::{self, Identity, IdentityError, Made};
 use lanchat_client::known_servers::{self, KnownServers, TrustFlags, Ui};
 use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
+use lanchat_client::password::PasswordFileError;
 use lanchat_client::reader::Sink;
 use lanchat_client::reconnect::{Connector, Reconnect};
 use lanchat_client::render::{plain_text, Palette, Shown, Style};
@@ -90,6 +91,19 @@ impl Settings {
                 me: Some(Arc::new(me)),
             }
         })
+    }
+
+    /// The password to give a server that asks: `--password-file`'s first line; `None` to
+    /// ask the user (or, without a terminal, to fail when asked).
+    ///
+    /// # Errors
+    /// The file cannot be read or its first line is empty.
+    pub fn password(&self) -> Result<Option<String>, PasswordFileError> {
+        self.args
+            .password_file
+            .as_deref()
+            .map(lanchat_client::password::from_file)
+            .transpose()
     }
 
     /// The user's key (--identity, else the default place), made on first use; `note` is told

@@ -342,6 +342,14 @@ impl Room {
             return;
         };
         let fp = s.who.key().copied();
+        if old.is_none() && s.who.operator {
+            self.frame.clear();
+            ServerMsg::Operator {
+                text: text::OPERATOR,
+            }
+            .encode(&mut self.frame);
+            out.send(id, &self.frame);
+        }
         let muted = self
             .access
             .bans

@@ -150,6 +150,9 @@ pub fn help_operators() -> Vec<String> {
     lines
 }
 
+/// `OPERATOR` after an operator's `WELCOME`.
+pub const OPERATOR: &str = "you are an operator here: /help lists your commands";
+
 /// `/whois` in `/help`.
 pub const HELP_WHOIS: &str = "/whois <name>        who that is: key, since when, idle for";
 
@@ -233,10 +236,11 @@ pub fn whois_operator(name: &str) -> String {
 
 /// `BYE` to someone kicked.
 pub fn kicked(op: &str, reason: &str) -> String {
+    let by = lanchat_proto::ops::BYE_KICKED;
     if reason.is_empty() {
-        format!("kicked by {op}")
+        format!("{by}{op}")
     } else {
-        format!("kicked by {op}: {reason}")
+        format!("{by}{op}: {reason}")
     }
 }
 
@@ -245,10 +249,11 @@ pub fn banned_bye(op: &str, duration: Option<std::time::Duration>, reason: &str)
     let time = duration.map_or(String::new(), |d| {
         format!(" for {}", lanchat_proto::ops::format_duration(d))
     });
+    let by = lanchat_proto::ops::BYE_BANNED;
     if reason.is_empty() {
-        format!("banned by {op}{time}")
+        format!("{by}{op}{time}")
     } else {
-        format!("banned by {op}{time}: {reason}")
+        format!("{by}{op}{time}: {reason}")
     }
 }
 
