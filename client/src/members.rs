@@ -479,7 +479,7 @@ mod tests {
             ("", 0, 0, &["ann: ", "Anna: ", "bob: "]),
             ("b and more", 1, 0, &["bob: "]),
             ("/m", 2, 0, &["/me ", "/msg "]),
-            ("/W", 2, 0, &["/who "]),
+            ("/W", 2, 0, &["/who ", "/whois "]),
             ("<q", 2, 0, &["<quit> "]),
         ];
         for &(line, pos, start, want) in cases {

@@ -933,18 +933,35 @@ mod tests {
     #[test]
     fn sent_away_or_leaving_is_final_even_when_coming_back() {
         // A BYE to this user for anything but the server's shutdown: too slow, flooding, and
-        // what later servers say when kicking or banning.
-        for bye in [
-            "BYE too-slow",
-            "BYE flooding",
-            "BYE kicked by carl",
-            "BYE banned",
-        ] {
+        // what a later server might say.
+        for bye in ["BYE too-slow", "BYE flooding", "BYE banned"] {
             let mut s = coming_back();
             let actions = s.on_line(bye, NOW);
             assert!(
                 matches!(actions.as_slice(), [Action::End(Outcome::ServerGone(_))]),
                 "{bye}: {actions:?}"
+            );
+            assert!(!s.is_reconnecting());
+        }
+        // An operator's kick or ban: final too, with its own words and exit code.
+        for (bye, how, code) in [
+            (
+                "BYE kicked by carl: calm down",
+                SentAway::Kicked,
+                EXIT_KICKED,
+            ),
+            ("BYE banned by carl for 2h", SentAway::Banned, EXIT_BANNED),
+        ] {
+            let mut s = coming_back();
+            let actions = s.on_line(bye, NOW);
+            let [Action::End(out)] = actions.as_slice() else {
+                panic!("{bye}: {actions:?}");
+            };
+            assert_eq!(out.exit_code(), code, "{bye}");
+            assert!(matches!(out, Outcome::SentAway { how: h, .. } if *h == how));
+            assert_eq!(
+                out.farewell_text(),
+                Some(format!("lanchat: you were {}", &bye[4..]))
             );
             assert!(!s.is_reconnecting());
         }

@@ -382,6 +382,70 @@ impl Room {
         }
     }
 
+    /// `/msg <to> <text>` from `id` when nobody called `to` is here: if a key owns the name,
+    /// the message is kept for its owner (`INFO kept for ...`, or `ERR mailbox-full`). False
+    /// when the name is nobody's (the caller says `no-such-user`).
+    pub(super) fn keep_note(
+        &mut self,
+        id: ConnId,
+        to: &str,
+        text: &str,
+        now: Now,
+        out: &mut impl Outbox,
+    ) -> bool {
+        if self.access.names == Names::FirstCome {
+            return false;
+        }
+        let key = NameKey::of(to);
+        let owner = match self.access.claims.check(&key, None, now.unix_ms) {
+            Verdict::Owned(owner) => owner,
+            Verdict::Free | Verdict::Own => return false,
+        };
+        if self.refuse_muted(id, now, out) {
+            return true;
+        }
+        let from = self.name_of(id).unwrap_or_default().to_owned();
+        let mailbox = NameKey::of(&owner);
+        match self
+            .store
+            .keep_note(&mailbox, &owner, &from, text, now.unix_ms)
+        {
+            Ok(_) => self.send_info(id, &text::kept_for(&owner), out),
+            Err(full) => self.send_err(id, ErrCode::MailboxFull, &full.to_string(), out),
+        }
+        true
+    }
+
+    /// `id` just took `name`: if its key owns the name, the notes kept for it go now, oldest
+    /// first, each as `HIST <unix-millis> PRIV <from> <text>`.
+    pub(super) fn deliver_notes(
+        &mut self,
+        id: ConnId,
+        name: &str,
+        now: Now,
+        out: &mut impl Outbox,
+    ) {
+        if self.access.names == Names::FirstCome {
+            return;
+        }
+        let Some(fp) = self.session(id).and_then(|s| s.who.key().copied()) else {
+            return;
+        };
+        let Some(claim) = self.access.claims.get(name).filter(|c| c.key == fp) else {
+            return;
+        };
+        let mailbox = NameKey::of(&claim.name);
+        let notes = self.store.take_notes(&mailbox, now.unix_ms);
+        if notes.is_empty() {
+            return;
+        }
+        self.frame.clear();
+        for note in &notes {
+            note.encode(&mut self.frame);
+        }
+        out.send(id, &self.frame);
+    }
+
     /// `session` is leaving: the claim on its name was last used at its last line.
     pub(super) fn let_go(&mut self, session: &Session) {
         if let (Some(name), Some(fp)) = (&session.name, session.who.key()) {

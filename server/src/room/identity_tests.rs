@@ -386,3 +386,32 @@ fn the_password_comes_first_three_wrong_close_and_each_failure_slows_the_address
     assert_eq!(lines, ["ERR bad-password wrong password (3 of 3); goodbye"]);
     assert!(closed);
 }
+
+#[test]
+fn a_private_message_to_an_absent_owner_is_kept_and_delivered_once_when_they_return() {
+    let mut f = Fixture::tls();
+    f.join(ANN, Some(key(1)), "ann");
+    f.line(ANN, "/quit");
+    f.join(BOB, None, "bob");
+    f.line(BOB, "/msg ANN see you tomorrow");
+    assert_eq!(f.got(BOB).0, ["INFO kept for ann until they return"]);
+    f.line(BOB, "/msg nobody hi");
+    assert_eq!(f.codes(BOB), ["ERR no-such-user"]);
+    f.arrive(ANN, Some(key(1)));
+    f.line(ANN, "ann");
+    let (lines, _) = f.got(ANN);
+    let note = format!("HIST {} PRIV bob see you tomorrow", f.now.unix_ms);
+    let at = lines.iter().position(|l| *l == note).expect("the note");
+    assert!(lines[..at].iter().any(|l| l.starts_with("WELCOME ann")));
+    assert!(
+        lines[at..].iter().any(|l| l.starts_with("WHOEND")),
+        "before the member list"
+    );
+    f.line(ANN, "/quit");
+    f.join(ANN, Some(key(1)), "ann");
+    f.line(ANN, "/quit");
+    // Once only; and a name nobody claimed keeps nothing.
+    f.arrive(ANN, Some(key(1)));
+    f.line(ANN, "ann");
+    assert!(!f.got(ANN).0.iter().any(|l| l.contains("PRIV")));
+}

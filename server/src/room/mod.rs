@@ -555,9 +555,8 @@ impl Room {
             version: history.version(),
         };
         out.send_block(id, block, &mut |buf| history.encode(buf));
-        // Notes for the absent go here, once names can be claimed by a key: right after the
-        // history, `self.store.take_notes(&key, now.unix_ms)`, each sent with `Note::encode`
-        // (`HIST <unix-millis> PRIV <from> <text>`), oldest first.
+        // Notes kept for the owner of the name while they were away, right after the history.
+        self.deliver_notes(id, name, now, out);
         self.send_members(id, out);
 
         self.frame.clear();
@@ -612,10 +611,10 @@ impl Room {
             }
             ClientMsg::Msg { to, text } => {
                 let Some(&target) = self.by_name.get(to) else {
-                    // Once names can be claimed by a key, a name claimed but not connected gets
-                    // `self.store.keep_note(..)`: `INFO kept for <name> until they return`, or
-                    // `ERR mailbox-full` on `MailboxFull`.
-                    self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
+                    // A claimed name's owner is away: the message waits for them.
+                    if !self.keep_note(id, to, text, now, out) {
+                        self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
+                    }
                     return;
                 };
                 // A muted member may still write to the operators (to ask why).

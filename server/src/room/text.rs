@@ -156,6 +156,11 @@ pub const OPERATOR: &str = "you are an operator here: /help lists your commands"
 /// `/whois` in `/help`.
 pub const HELP_WHOIS: &str = "/whois <name>        who that is: key, since when, idle for";
 
+/// `INFO` to the sender of a private message kept for an absent owner of a name.
+pub fn kept_for(name: &str) -> String {
+    format!("kept for {name} until they return")
+}
+
 /// `ERR bad-password` after `failures` wrong ones.
 pub fn bad_password(failures: u8) -> String {
     let max = crate::limits::PASSWORD_TRIES;
