@@ -23,6 +23,7 @@
 //! - [`discovery`]: finding servers on the LAN by UDP broadcast (`--discover`).
 //! - [`tls`]: the TLS configuration, the verifier that pins a server's key (or checks it
 //!   against an office CA), and telling a plaintext server apart.
+//! - [`atomic`]: files written whole or not at all (known_servers, the key).
 //! - [`identity`]: the user's own key (made on first use), presented as a TLS client
 //!   certificate; servers know the user by its fingerprint.
 //! - [`password`]: the password a server may ask for, from `--password-file`.
@@ -34,6 +35,7 @@
 //! `lanchat-proto`.
 
 pub mod addr;
+pub mod atomic;
 pub mod backoff;
 pub mod cli;
 pub mod clock;

@@ -14,55 +14,32 @@ use integration_tests::{bin_path, ChildGuard, Client, ServerProcess, DEADLINE};
 use lanchat_proto::Fingerprint;
 use pty::Pty;
 
-/// `lanchat <args>` as a script would run it: TLS, trusting the server on first use, with the
-/// user `who`'s key, `stdin` piped in.
+/// `lanchat <args>` as a script runs it: TLS, trusting the server on first use, with the user
+/// `who`'s key, its output piped.
+fn command(place: &Place, who: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin_path("lanchat"));
+    cmd.args(args)
+        .args(["--accept-new", "--no-timestamps"])
+        .arg("--known-servers")
+        .arg(place.path().join(format!("known-{who}")))
+        .arg("--identity")
+        .arg(place.user_file(who))
+        .env("LANCHAT_PLAINTEXT", "0")
+        .env("XDG_CONFIG_HOME", place.path().join("config"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// [`command`] run to its end with `stdin` piped in.
 fn lanchat(place: &Place, who: &str, args: &[&str], stdin: &str) -> Output {
-    let key = place.user_file(who);
-    let known = place.path().join(format!("known-{who}"));
-    let mut child = ChildGuard(
-        Command::new(bin_path("lanchat"))
-            .args(args)
-            .args(["--accept-new", "--no-timestamps"])
-            .arg("--known-servers")
-            .arg(&known)
-            .arg("--identity")
-            .arg(&key)
-            .env("LANCHAT_PLAINTEXT", "0")
-            .env("XDG_CONFIG_HOME", place.path().join("config"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn lanchat"),
-    );
+    let mut child = ChildGuard(command(place, who, args).spawn().expect("spawn lanchat"));
     use std::io::Write as _;
     let mut input = child.0.stdin.take().expect("stdin");
     let _ = input.write_all(stdin.as_bytes());
     drop(input);
-    let deadline = std::time::Instant::now() + DEADLINE;
-    while child.0.try_wait().ok().flatten().is_none() {
-        assert!(std::time::Instant::now() < deadline, "lanchat did not end");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut out = String::new();
-    let mut err = String::new();
-    use std::io::Read as _;
-    let _ = child
-        .0
-        .stdout
-        .take()
-        .map(|mut s| s.read_to_string(&mut out));
-    let _ = child
-        .0
-        .stderr
-        .take()
-        .map(|mut s| s.read_to_string(&mut err));
-    let status = child.0.wait().expect("status");
-    Output {
-        status,
-        stdout: out.into_bytes(),
-        stderr: err.into_bytes(),
-    }
+    ended(child)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -209,20 +186,9 @@ fn with_operator(place: &Place) -> (ServerProcess, Client) {
 /// `lanchat` for `who` joined as `who` on `server`, reading stdin from a pipe left open; the
 /// operator `op` has seen it join.
 fn joined(place: &Place, server: &ServerProcess, op: &mut Client, who: &str) -> ChildGuard {
-    let key = place.user_file(who);
+    let addr = server.addr().to_string();
     let child = ChildGuard(
-        Command::new(bin_path("lanchat"))
-            .arg(server.addr().to_string())
-            .args(["--name", who, "--accept-new", "--no-timestamps"])
-            .arg("--known-servers")
-            .arg(place.path().join(format!("known-{who}")))
-            .arg("--identity")
-            .arg(&key)
-            .env("LANCHAT_PLAINTEXT", "0")
-            .env("XDG_CONFIG_HOME", place.path().join("config"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        command(place, who, &[&addr, "--name", who])
             .spawn()
             .expect("spawn lanchat"),
     );
@@ -230,19 +196,28 @@ fn joined(place: &Place, server: &ServerProcess, op: &mut Client, who: &str) -> 
     child
 }
 
-/// Wait for `child` to end; its exit code and stderr.
-fn ended(mut child: ChildGuard) -> (Option<i32>, String) {
+/// Wait for `child` to end (at most [`DEADLINE`]): its exit status and output.
+fn ended(mut child: ChildGuard) -> Output {
     let deadline = std::time::Instant::now() + DEADLINE;
     loop {
         if let Ok(Some(status)) = child.0.try_wait() {
-            let mut err = String::new();
             use std::io::Read as _;
+            let (mut stderr, mut stdout) = (Vec::new(), Vec::new());
             let _ = child
                 .0
                 .stderr
                 .take()
-                .map(|mut s| s.read_to_string(&mut err));
-            return (status.code(), err);
+                .map(|mut s| s.read_to_end(&mut stderr));
+            let _ = child
+                .0
+                .stdout
+                .take()
+                .map(|mut s| s.read_to_end(&mut stdout));
+            return Output {
+                status,
+                stdout,
+                stderr,
+            };
         }
         assert!(std::time::Instant::now() < deadline, "lanchat did not end");
         std::thread::sleep(Duration::from_millis(20));
@@ -255,14 +230,16 @@ fn kicked_exits_5_and_banned_exits_6_saying_who_and_why() {
     let (server, mut op) = with_operator(&place);
     let ann = joined(&place, &server, &mut op, "ann");
     op.send("/kick ann calm down");
-    let (code, err) = ended(ann);
-    assert_eq!(code, Some(5), "{err}");
+    let out = ended(ann);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("you were kicked by op: calm down"), "{err}");
 
     let ann = joined(&place, &server, &mut op, "ann");
     op.send("/ban ann 2h spam");
-    let (code, err) = ended(ann);
-    assert_eq!(code, Some(6), "{err}");
+    let out = ended(ann);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
     assert!(err.contains("you were banned by op for 2h: spam"), "{err}");
 
     // Coming back while banned: refused before a name, in words, exit 6.

@@ -55,13 +55,7 @@ impl Server {
         let Some(files) = &mut self.identity.files else {
             return;
         };
-        let access = self.room.access_mut();
-        if access.claims.take_changed() {
-            files.claims.changed(now.mono);
-        }
-        if access.bans.take_changed() {
-            files.bans.changed(now.mono);
-        }
+        note_changes(files, self.room.access_mut(), now);
         let access = self.room.access();
         let due = |at: Option<Instant>| at.is_some_and(|t| t <= now.mono);
         if due(files.claims.next_tick()) {
@@ -93,13 +87,7 @@ impl Server {
         let Some(files) = &mut self.identity.files else {
             return;
         };
-        let access = self.room.access_mut();
-        if access.claims.take_changed() {
-            files.claims.changed(now.mono);
-        }
-        if access.bans.take_changed() {
-            files.bans.changed(now.mono);
-        }
+        note_changes(files, self.room.access_mut(), now);
         let access = self.room.access();
         if let Err(e) = files.claims.write_now(&mut |buf| access.claims.encode(buf)) {
             log::warn!("claims not saved at exit: {e}");
@@ -107,6 +95,16 @@ impl Server {
         if let Err(e) = files.bans.write_now(&mut |buf| access.bans.encode(buf)) {
             log::warn!("bans not saved at exit: {e}");
         }
+    }
+}
+
+/// Tell the state files what changed in the claims and bans since the last call.
+fn note_changes(files: &mut StateFiles, access: &mut crate::identity::Access, now: Now) {
+    if access.claims.take_changed() {
+        files.claims.changed(now.mono);
+    }
+    if access.bans.take_changed() {
+        files.bans.changed(now.mono);
     }
 }
 

@@ -14,6 +14,16 @@ use super::{text, LeaveReason, Now, Room};
 use crate::identity::{Entry, Target};
 use crate::outbox::{ConnId, Outbox};
 
+/// A ban or mute an operator asked for.
+struct Setting<'a> {
+    /// `banned` or `muted`, for the log.
+    verb: &'static str,
+    target: Target,
+    who: Option<Box<str>>,
+    duration: Option<Duration>,
+    reason: &'a str,
+}
+
 /// Who a ban or mute by name reaches, found from the name.
 enum Found {
     /// A member connected under the name.
@@ -172,26 +182,16 @@ impl Room {
                 }
             },
         };
-        if self.reaches(&target, id) {
-            self.send_info(id, text::NOT_YOURSELF, out);
-            return;
-        }
-        let until_ms = duration.map(|d| now.unix_ms.saturating_add(millis(d)));
-        let entry = Entry {
+        let set = Setting {
+            verb: "banned",
             target: target.clone(),
             who,
-            by: self.op_name(id).into(),
-            set_ms: now.unix_ms,
-            until_ms,
-            reason: reason.into(),
+            duration,
+            reason,
         };
-        log::info!(
-            "{} banned {}{}: {}",
-            self.op_label(id),
-            text::entry_what(&entry),
-            text::until_words(until_ms, now.unix_ms),
-            text::or_none(reason)
-        );
+        let Some(entry) = self.entry(id, set, now, out) else {
+            return;
+        };
         let confirm = text::ban_set(&entry, now.unix_ms);
         let bye = text::banned_bye(&self.op_name(id), duration, reason);
         self.access.bans.ban(entry);
@@ -285,26 +285,17 @@ impl Room {
                 return;
             }
         };
-        if self.reaches(&target, id) {
-            self.send_info(id, text::NOT_YOURSELF, out);
-            return;
-        }
-        let until_ms = duration.map(|d| now.unix_ms.saturating_add(millis(d)));
-        let entry = Entry {
+        let set = Setting {
+            verb: "muted",
             target: target.clone(),
             who: Some(shown.clone()),
-            by: self.op_name(id).into(),
-            set_ms: now.unix_ms,
-            until_ms,
-            reason: reason.into(),
+            duration,
+            reason,
         };
-        log::info!(
-            "{} muted {}{}: {}",
-            self.op_label(id),
-            text::entry_what(&entry),
-            text::until_words(until_ms, now.unix_ms),
-            text::or_none(reason)
-        );
+        let Some(entry) = self.entry(id, set, now, out) else {
+            return;
+        };
+        let until_ms = entry.until_ms;
         let confirm = text::mute_set(&shown, until_ms, now.unix_ms);
         let told = text::you_are_muted(&self.op_name(id), until_ms, now.unix_ms, reason);
         self.access.bans.mute(entry);
@@ -357,6 +348,39 @@ impl Room {
             }
             None => self.send_info(id, &text::not_claimed(name), out),
         }
+    }
+
+    /// The ban or mute operator `id` sets, logged with who set it; `None` (and `INFO` saying
+    /// so) when it would reach the operator themselves.
+    fn entry(
+        &mut self,
+        id: ConnId,
+        set: Setting<'_>,
+        now: Now,
+        out: &mut impl Outbox,
+    ) -> Option<Entry> {
+        if self.reaches(&set.target, id) {
+            self.send_info(id, text::NOT_YOURSELF, out);
+            return None;
+        }
+        let until_ms = set.duration.map(|d| now.unix_ms.saturating_add(millis(d)));
+        let entry = Entry {
+            target: set.target,
+            who: set.who,
+            by: self.op_name(id).into(),
+            set_ms: now.unix_ms,
+            until_ms,
+            reason: set.reason.into(),
+        };
+        log::info!(
+            "{} {} {}{}: {}",
+            self.op_label(id),
+            set.verb,
+            text::entry_what(&entry),
+            text::until_words(until_ms, now.unix_ms),
+            text::or_none(set.reason)
+        );
+        Some(entry)
     }
 
     /// The name as claimed, for a claim `name` (any spelling) falls under.
