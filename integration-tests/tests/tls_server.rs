@@ -3,7 +3,7 @@
 //! server, shutdown, ALPN, and `openssl s_client`. See docs/PROTOCOL.md (Transport) and
 //! docs/ROBUSTNESS.md.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -553,6 +553,68 @@ fn openssl_s_client_can_chat() {
             assert!(out.contains(want), "{alpn:?}: {want:?} missing in {out:?}");
         }
     }
+}
+
+#[test]
+#[cfg_attr(not(has_openssl), ignore = "openssl is not installed")]
+fn a_key_update_openssl_asks_for_is_answered_and_the_chat_goes_on() {
+    // s_client's `K` command: a KeyUpdate asking the server to update its key too (commands
+    // are read only without -quiet).
+    let server = ServerProcess::start_tls(&["--rate", "0"]);
+    let mut ann = Client::join_tls(server.addr(), fingerprint(&server), "ann");
+    let child = Command::new("openssl")
+        .args(["s_client", "-tls1_3", "-connect"])
+        .arg(server.addr().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn openssl");
+    let mut child = ChildGuard(child);
+    let mut stdin = child.0.stdin.take().expect("stdin");
+    let (tx, seen) = std::sync::mpsc::channel();
+    // What it received on stdout, what it says of its commands on stderr.
+    let out: Box<dyn Read + Send> = Box::new(child.0.stdout.take().expect("stdout"));
+    let err: Box<dyn Read + Send> = Box::new(child.0.stderr.take().expect("stderr"));
+    for stream in [out, err] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    // s_client's output, up to the line starting with `prefix`.
+    let wait_for = |prefix: &str| loop {
+        match seen.recv_timeout(DEADLINE) {
+            Ok(line) if line.starts_with(prefix) => return,
+            Ok(_) => {}
+            Err(e) => panic!("s_client never printed {prefix:?}: {e}"),
+        }
+    };
+    let mut said = |line: &str| {
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .expect("to openssl");
+    };
+    wait_for("HELLO ");
+    said("opener");
+    ann.expect("JOIN opener");
+    said("before the update");
+    ann.expect("MSG opener before the update");
+    // A command is a line of its own: the next waits until s_client has acted on it.
+    said("K");
+    wait_for("KEYUPDATE");
+    said("after the update");
+    ann.expect("MSG opener after the update");
+    // And the other way, under the key the server moved to when asked.
+    ann.send("/msg opener and back");
+    wait_for("PRIV ann and back");
+    said("/quit");
+    ann.expect("LEAVE opener quit");
 }
 
 #[test]

@@ -111,6 +111,11 @@ pub const READ_BUDGET_PER_ROUND: usize = 256 * 1024;
 /// this much of private ciphertext; its backlog stays in the shared frames of its queue.
 pub const TLS_WRITE_CHUNK: usize = 64 * 1024;
 
+/// What a TLS connection's expanded AEAD keys (one each way, built when records are sealed or
+/// opened) hold, roughly: counted toward the next heap trim, at which connections with nothing
+/// to send let them go, so that a connection at rest keeps only its secrets.
+pub const TLS_KEYS_BYTES: usize = 1024;
+
 /// After rustls refused a peer's input, at most this many queued messages (handshake messages,
 /// then the alert that says why) are sent before the close: a bound on a loop, not a budget
 /// anyone should meet (a failed handshake has two or three).

@@ -124,6 +124,16 @@ pub trait Transport {
     fn awaits_hello(&self) -> bool {
         false
     }
+
+    /// Let go of what the transport can rebuild when it next needs it (TLS: the expanded
+    /// AEAD keys): the loop calls it on connections with nothing to send, at its heap trim.
+    fn rest(&mut self) {}
+
+    /// Whether state [`Transport::rest`] would let go of was built since it was last asked
+    /// (the loop counts it toward its next heap trim).
+    fn take_built(&mut self) -> bool {
+        false
+    }
 }
 
 /// The socket under a transport: a byte stream that can also end its write side and be set
@@ -156,37 +166,65 @@ impl Socket for TcpStream {
 pub enum Link {
     /// Plain TCP (`--plaintext`): plaintext is what the socket carries.
     Plain(TcpStream),
-    /// TLS 1.3 over TCP (boxed: its state is a kilobyte, and plain connections should not
-    /// pay for it in every table slot).
-    Tls(Box<tls::TlsLink<TcpStream>>),
+    /// TLS 1.3 over TCP.
+    Tls(Tls),
+}
+
+/// A TLS link, boxed (plain connections should not pay for its state in every table slot),
+/// with its backlog kept beside the box: queueing a frame for a connection asks for it (the
+/// send queue's cap counts it), and a broadcast to 10,000 must not chase 10,000 pointers for
+/// it. Every call that can change the backlog updates the copy.
+#[derive(Debug)]
+pub struct Tls {
+    link: Box<tls::TlsLink<TcpStream>>,
+    backlog: usize,
+}
+
+impl Link {
+    /// A TLS link.
+    pub fn tls(link: tls::TlsLink<TcpStream>) -> Link {
+        Link::Tls(Tls {
+            backlog: link.backlog(),
+            link: Box::new(link),
+        })
+    }
+}
+
+impl Tls {
+    /// Run `f` on the link, then note its backlog.
+    fn with<R>(&mut self, f: impl FnOnce(&mut tls::TlsLink<TcpStream>) -> R) -> R {
+        let r = f(&mut self.link);
+        self.backlog = self.link.backlog();
+        r
+    }
 }
 
 impl Transport for Link {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
         match self {
             Link::Plain(s) => plain_read(s, buf),
-            Link::Tls(t) => t.read(buf),
+            Link::Tls(t) => t.with(|l| l.read(buf)),
         }
     }
 
     fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Link::Plain(s) => plain_write(s, bufs),
-            Link::Tls(t) => t.write(bufs),
+            Link::Tls(t) => t.with(|l| l.write(bufs)),
         }
     }
 
     fn backlog(&self) -> usize {
         match self {
             Link::Plain(_) => 0,
-            Link::Tls(t) => t.backlog(),
+            Link::Tls(t) => t.backlog,
         }
     }
 
     fn wants_write(&self) -> bool {
         match self {
             Link::Plain(_) => false,
-            Link::Tls(t) => t.wants_write(),
+            Link::Tls(t) => t.link.wants_write(),
         }
     }
 
@@ -196,35 +234,48 @@ impl Transport for Link {
                 s.shutdown_write()?;
                 Ok(Closed::Done)
             }
-            Link::Tls(t) => t.close_write(),
+            Link::Tls(t) => t.with(|l| l.close_write()),
         }
     }
 
     fn reset_on_close(&mut self) {
         match self {
             Link::Plain(s) => Socket::reset_on_close(s),
-            Link::Tls(t) => t.reset_on_close(),
+            Link::Tls(t) => t.link.reset_on_close(),
         }
     }
 
     fn is_handshaking(&self) -> bool {
         match self {
             Link::Plain(_) => false,
-            Link::Tls(t) => t.is_handshaking(),
+            Link::Tls(t) => t.link.is_handshaking(),
         }
     }
 
     fn awaits_hello(&self) -> bool {
         match self {
             Link::Plain(_) => false,
-            Link::Tls(t) => t.awaits_hello(),
+            Link::Tls(t) => t.link.awaits_hello(),
+        }
+    }
+
+    fn rest(&mut self) {
+        if let Link::Tls(t) = self {
+            t.link.rest();
+        }
+    }
+
+    fn take_built(&mut self) -> bool {
+        match self {
+            Link::Plain(_) => false,
+            Link::Tls(t) => t.link.take_built(),
         }
     }
 
     fn peer_key(&self) -> Option<Fingerprint> {
         match self {
             Link::Plain(_) => None,
-            Link::Tls(t) => t.peer_key(),
+            Link::Tls(t) => t.link.peer_key(),
         }
     }
 }
@@ -234,7 +285,7 @@ impl Link {
     fn socket(&self) -> &TcpStream {
         match self {
             Link::Plain(s) => s,
-            Link::Tls(t) => t.socket(),
+            Link::Tls(t) => t.link.socket(),
         }
     }
 
@@ -242,7 +293,7 @@ impl Link {
     fn socket_mut(&mut self) -> &mut TcpStream {
         match self {
             Link::Plain(s) => s,
-            Link::Tls(t) => t.socket_mut(),
+            Link::Tls(t) => t.link.socket_mut(),
         }
     }
 }

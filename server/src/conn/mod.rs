@@ -320,6 +320,21 @@ impl<T: Transport> Conn<T> {
         self.transport.peer_key()
     }
 
+    /// With nothing to send, its transport lets go of what it can rebuild
+    /// ([`Transport::rest`]); true if it was at rest.
+    pub fn rest(&mut self) -> bool {
+        if self.pending() > 0 {
+            return false;
+        }
+        self.transport.rest();
+        true
+    }
+
+    /// Whether its transport built state it can let go of since last asked.
+    pub fn take_built(&mut self) -> bool {
+        self.transport.take_built()
+    }
+
     /// Heap bytes held by the write and read buffers (for memory accounting).
     pub fn buffered_capacity(&self) -> usize {
         self.out.capacity() + self.decoder.capacity()

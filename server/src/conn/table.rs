@@ -227,6 +227,16 @@ pub struct Delivery<'a, T> {
     held: usize,
 }
 
+impl<T: Transport> ConnTable<T> {
+    /// Every connection with nothing to send lets go of what its transport can rebuild
+    /// ([`Conn::rest`]).
+    pub fn rest(&mut self) {
+        for (_, conn) in &mut self.slab {
+            conn.rest();
+        }
+    }
+}
+
 impl<T> Delivery<'_, T> {
     /// For [`crate::Room::connect`] of a connection just inserted: the others held.
     pub fn admitting(mut self) -> Self {

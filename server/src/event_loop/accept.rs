@@ -147,7 +147,7 @@ impl Server {
         let link = match &self.tls {
             None => Link::Plain(stream),
             Some(config) => match TlsLink::new(stream, Arc::clone(config)) {
-                Ok(tls) => Link::Tls(Box::new(tls)),
+                Ok(tls) => Link::tls(tls),
                 Err(e) => {
                     log::warn!("cannot start TLS for {peer}: {e}");
                     return;

@@ -61,6 +61,9 @@ impl Server {
         let flushed = conn.flush(now.mono, arena);
         self.trim
             .freed(held.saturating_sub(conn.buffered_capacity()));
+        if conn.take_built() {
+            self.trim.built();
+        }
         let generation = conn.generation();
         match flushed {
             Ok(Flushed::Done) => {

@@ -1,5 +1,6 @@
 //! Timers as the loop fires them: the room's handshake deadlines, write stalls, lingers, the
-//! accept back-off, the heap trim; and keeping the timer heap free of stale entries.
+//! accept back-off, the heap trim (connections at rest let go of their TLS keys first); and
+//! keeping the timer heap free of stale entries.
 
 use super::Server;
 use crate::clock::Now;
@@ -9,7 +10,8 @@ use crate::outbox::ConnId;
 use crate::room::LeaveReason;
 use crate::timers::Timer;
 
-/// Buffer memory freed since the last heap trim, and whether one is scheduled.
+/// Buffer memory freed since the last heap trim (and memory the trim will free: TLS keys
+/// built since), and whether one is scheduled.
 #[derive(Debug, Default)]
 pub(super) struct Trim {
     freed: usize,
@@ -20,6 +22,11 @@ impl Trim {
     /// A flush released `bytes` of buffers.
     pub(super) fn freed(&mut self, bytes: usize) {
         self.freed += bytes;
+    }
+
+    /// A connection built keys that connections at rest let go of at the trim.
+    pub(super) fn built(&mut self) {
+        self.freed += limits::TLS_KEYS_BYTES;
     }
 }
 
@@ -47,6 +54,9 @@ impl Server {
                 Timer::ShutdownDeadline => {}
                 Timer::Trim => {
                     let started = self.clock.now().mono;
+                    // First what connections at rest can rebuild (TLS keys), so that it goes
+                    // back to the OS too.
+                    self.table.rest();
                     crate::memory::trim();
                     log::debug!(
                         "heap trimmed after {} KiB of buffers were freed, in {:?}",

@@ -1,7 +1,7 @@
 //! The server's TLS identity: its key and certificate (generated on first start, or the
 //! operator's), the fingerprint clients pin, and the rustls `ServerConfig` every connection is
-//! made from. No sockets here: the event loop drives `rustls::ServerConnection`s made from
-//! [`Identity::server_config`].
+//! made from. No sockets here: the event loop drives rustls' unbuffered server connections made
+//! from [`Identity::server_config`] (`transport::tls`).
 //!
 //! - [`state_dir`]: where the generated key lives.
 //! - [`keys`]: reading, generating and checking key and certificate files.
@@ -210,6 +210,10 @@ pub fn server_config(
     // tickets would cost an encryption per handshake and bytes per connection for nothing.
     config.send_tls13_tickets = 0;
     config.session_storage = Arc::new(NoServerSessionStorage {});
+    // After the handshake the connection's record layer is the server's own
+    // (`transport::tls::records`), with the traffic secrets rustls hands over; rustls keeps
+    // the key schedule for key updates.
+    config.enable_secret_extraction = true;
     Ok(config)
 }
 

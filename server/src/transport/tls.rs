@@ -1,24 +1,30 @@
-//! TLS 1.3 as a transport ([`TlsLink`]): rustls' *unbuffered* server connection driven from the
-//! loop, non-blocking, on the loop's thread.
+//! TLS 1.3 as a transport ([`TlsLink`]): rustls' *unbuffered* server connection for the
+//! handshake, driven from the loop, non-blocking, on the loop's thread; then the record layer of
+//! [`records`], rustls still holding the key schedule.
 //!
-//! The unbuffered API leaves the buffers to the caller, and that is what keeps a connection at
-//! rest small: rustls' buffered `ServerConnection` keeps ~7.5 KiB of buffers of its own per
-//! connection after the handshake, this link keeps none (docs/BENCHMARKS.md has the figures).
+//! The buffers are the loop's, and a connection at rest holds as little as TLS allows: rustls'
+//! buffered `ServerConnection` keeps ~7.2 KiB per connection after the handshake, its unbuffered
+//! one ~3.1 KiB (docs/BENCHMARKS.md has the figures), this link ~1.4 KiB (the secrets and the two
+//! traffic keys; the expanded AEAD keys are built when records are sealed or opened and let go
+//! at rest, [`TlsLink::rest`]).
 //!
 //! - **Reading.** Ciphertext is read into the second half of the loop's scratch buffer and
-//!   decrypted records are copied to its first half, where the loop's decoder finds them as it
+//!   what it decrypts to is copied to its first half, where the loop's decoder finds it as it
 //!   would plain TCP's bytes. Only what is left of a record cut by the read (or of a handshake
 //!   message spanning records) is kept, in `rx`, until the next read.
 //! - **Writing.** Plaintext is encrypted at flush time, straight from the connection's queue
-//!   (the shared frames), as few records as possible: up to 16 KiB of plaintext per record.
-//!   Ciphertext the socket did not take waits in `tx`, and no more plaintext is taken until it
-//!   is out, so a slow reader's backlog stays in the shared frames, not in private ciphertext.
+//!   (the shared frames) into `tx`, as few records as possible: up to 16 KiB of plaintext per
+//!   record, gathered into the record's place in `tx` and encrypted there. Ciphertext the
+//!   socket did not take waits in `tx`, and no more plaintext is taken until it is out, so a
+//!   slow reader's backlog stays in the shared frames, not in private ciphertext.
 //! - **The handshake.** Its messages go out through `tx` like records; plaintext is taken only
 //!   once it is complete (the greeting waits in the queue), and [`TlsLink::wants_write`] asks
 //!   for a flush the moment it completes.
 //! - **Bad input.** A first byte that is not a TLS handshake record (a name typed into `nc`),
-//!   a record rustls rejects, or a record or handshake message larger than the read buffer
-//!   ends the connection at once, with the alert rustls has for it when it has one.
+//!   a record rustls or the record layer rejects, or a record or handshake message larger than
+//!   the read buffer ends the connection at once, with the alert it deserves when there is one.
+
+pub mod records;
 
 use std::fmt;
 use std::io::{self, IoSlice};
@@ -27,20 +33,17 @@ use std::sync::Arc;
 use lanchat_proto::Fingerprint;
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{
-    ConnectionState, EncodeError, EncodeTlsData, EncryptError, InsufficientSizeError,
-    UnbufferedStatus, WriteTraffic,
+    ConnectionState, EncodeError, EncodeTlsData, InsufficientSizeError, UnbufferedStatus,
 };
 use rustls::ServerConfig;
 
+use self::records::{Opened, RecordError, Records};
 use super::{Closed, Input, Socket};
 use crate::limits;
 
-/// Most plaintext in one TLS record.
-const MAX_RECORD: usize = 16 * 1024;
-
-/// What a TLS 1.3 record adds to its plaintext: the header (5 bytes), the inner content type
-/// (1) and the AEAD tag (16).
-const RECORD_OVERHEAD: usize = 22;
+/// What a TLS 1.3 record adds to its plaintext.
+#[cfg(test)]
+const RECORD_OVERHEAD: usize = records::OVERHEAD;
 
 /// The first byte a TLS client sends: the content type of a handshake record (its
 /// `ClientHello`).
@@ -55,6 +58,9 @@ pub enum TlsLinkError {
     Oversized,
     /// rustls refused what the peer sent (its alert, if any, has been sent).
     Tls(rustls::Error),
+    /// The record layer refused what the peer sent after the handshake (its alert, if any,
+    /// has been sent).
+    Record(RecordError),
     /// rustls was in a state this link never asks for (early data, which is not enabled).
     Unexpected(&'static str),
 }
@@ -65,6 +71,7 @@ impl fmt::Display for TlsLinkError {
             TlsLinkError::NotTls => f.write_str("not TLS: the first byte is not a handshake"),
             TlsLinkError::Oversized => f.write_str("a TLS record or handshake message too large"),
             TlsLinkError::Tls(e) => write!(f, "TLS: {e}"),
+            TlsLinkError::Record(e) => e.fmt(f),
             TlsLinkError::Unexpected(what) => write!(f, "TLS: unexpected {what}"),
         }
     }
@@ -78,10 +85,20 @@ impl From<TlsLinkError> for io::Error {
     }
 }
 
+/// Where a connection is in its life.
+enum State {
+    /// The handshake, rustls' unbuffered connection driving it.
+    Handshake(Box<UnbufferedServerConnection>),
+    /// After it: the record layer.
+    Traffic(Box<Records>),
+    /// For the moment of the change from one to the other, and after a failed one.
+    Broken,
+}
+
 /// One TLS connection over a non-blocking socket `S`.
 pub struct TlsLink<S> {
     sock: S,
-    tls: UnbufferedServerConnection,
+    state: State,
     /// Ciphertext read and not processed yet: the start of a record, or a handshake message
     /// waiting for the rest of it. Holds no memory when empty, which is the rule at rest.
     rx: Vec<u8>,
@@ -102,12 +119,15 @@ pub struct TlsLink<S> {
     /// The server has answered the `ClientHello` (its flight is in `tx` or out): what is left
     /// of the handshake costs little.
     answered: bool,
+    /// The fingerprint of the key the client proved it holds in the handshake (taken before
+    /// rustls' connection, and the certificate with it, is let go).
+    peer_key: Option<Fingerprint>,
 }
 
 impl<S> fmt::Debug for TlsLink<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsLink")
-            .field("handshaking", &self.tls.is_handshaking())
+            .field("handshaking", &matches!(self.state, State::Handshake(_)))
             .field("rx", &self.rx.len())
             .field("backlog", &(self.tx.len() - self.tx_pos))
             .field("peer_closed", &self.peer_closed)
@@ -124,7 +144,7 @@ impl<S: Socket> TlsLink<S> {
     pub fn new(sock: S, config: Arc<ServerConfig>) -> Result<Self, rustls::Error> {
         Ok(TlsLink {
             sock,
-            tls: UnbufferedServerConnection::new(config)?,
+            state: State::Handshake(Box::new(UnbufferedServerConnection::new(config)?)),
             rx: Vec::new(),
             tx: Vec::new(),
             tx_pos: 0,
@@ -133,6 +153,7 @@ impl<S: Socket> TlsLink<S> {
             peer_closed: false,
             close_queued: false,
             answered: false,
+            peer_key: None,
         })
     }
 
@@ -148,22 +169,49 @@ impl<S: Socket> TlsLink<S> {
 
     /// Still in the handshake: no plaintext goes either way yet.
     pub fn is_handshaking(&self) -> bool {
-        self.tls.is_handshaking()
+        matches!(self.state, State::Handshake(_))
     }
 
     /// Its next input is the expensive one: a `ClientHello`, answered with a key exchange and
     /// a signature.
     pub fn awaits_hello(&self) -> bool {
-        !self.answered && self.tls.is_handshaking()
+        !self.answered && self.is_handshaking()
+    }
+
+    /// Let go of what can be rebuilt: the expanded AEAD keys. Called when the connection has
+    /// nothing to send; the next record builds them again.
+    pub fn rest(&mut self) {
+        if let State::Traffic(records) = &mut self.state {
+            records.rest();
+        }
+    }
+
+    /// The record layer, once the handshake is done (for tests of it).
+    #[cfg(test)]
+    fn records_mut(&mut self) -> Option<&mut Records> {
+        match &mut self.state {
+            State::Traffic(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether [`TlsLink::rest`] would free anything.
+    pub fn can_rest(&self) -> bool {
+        matches!(&self.state, State::Traffic(r) if r.holds_keys())
+    }
+
+    /// Whether an expanded key was built since the last call.
+    pub fn take_built(&mut self) -> bool {
+        match &mut self.state {
+            State::Traffic(r) => r.take_built(),
+            _ => false,
+        }
     }
 
     /// The client's key, once the handshake proved it holds it (see [`crate::tls::client_keys`]);
     /// `None` during the handshake or for a client that showed no certificate.
     pub fn peer_key(&self) -> Option<Fingerprint> {
-        if self.tls.is_handshaking() {
-            return None;
-        }
-        crate::tls::fingerprint_of(self.tls.peer_certificates()?.first()?).ok()
+        self.peer_key
     }
 
     /// Bytes of its own not yet written.
@@ -214,16 +262,23 @@ impl<S: Socket> TlsLink<S> {
             self.started = true;
         }
         let end = carried + n;
-        let was_handshaking = self.tls.is_handshaking();
-        let (used, produced) = self.process(&mut cipher[..end], plain)?;
+        let (mut used, mut produced) = (0, 0);
+        if self.is_handshaking() {
+            (used, produced) = self.handshake(&mut cipher[..end], plain)?;
+            if !self.is_handshaking() {
+                self.ready = true;
+            }
+        }
+        if !self.is_handshaking() && !self.peer_closed {
+            let (u, p) = self.open_records(&mut cipher[used..end], &mut plain[produced..])?;
+            used += u;
+            produced += p;
+        }
         if used >= end {
             self.rx = Vec::new();
         } else {
             self.rx.clear();
             self.rx.extend_from_slice(&cipher[used..end]);
-        }
-        if was_handshaking && !self.tls.is_handshaking() {
-            self.ready = true;
         }
         Ok(if produced > 0 {
             Input::Data(produced)
@@ -234,14 +289,18 @@ impl<S: Socket> TlsLink<S> {
         })
     }
 
-    /// Run rustls over `incoming` until it needs more: decrypted records go to `plain`,
-    /// handshake messages to `tx`. Returns the bytes of `incoming` used up and the plaintext
-    /// bytes produced.
-    fn process(&mut self, incoming: &mut [u8], plain: &mut [u8]) -> io::Result<(usize, usize)> {
+    /// Run rustls' handshake over `incoming` until it needs more, its messages to `tx`; once
+    /// it is done, hand the connection to the record layer. Application data that came with
+    /// the client's `Finished` goes to `plain`. Returns the bytes of `incoming` used up and the
+    /// plaintext bytes produced.
+    fn handshake(&mut self, incoming: &mut [u8], plain: &mut [u8]) -> io::Result<(usize, usize)> {
+        let State::Handshake(tls) = &mut self.state else {
+            return Ok((0, 0));
+        };
         let (mut used, mut produced) = (0, 0);
         loop {
             let UnbufferedStatus { discard, state } =
-                self.tls.process_tls_records(&mut incoming[used..]);
+                tls.process_tls_records(&mut incoming[used..]);
             let mut done = false;
             let mut failed = None;
             match state {
@@ -273,11 +332,13 @@ impl<S: Socket> TlsLink<S> {
                 // The bytes are in `tx`, which the flush writes.
                 Ok(ConnectionState::TransmitTlsData(sent)) => sent.done(),
                 Ok(ConnectionState::PeerClosed) => self.peer_closed = true,
-                Ok(
-                    ConnectionState::BlockedHandshake
-                    | ConnectionState::WriteTraffic(_)
-                    | ConnectionState::Closed,
-                ) => done = true,
+                Ok(ConnectionState::BlockedHandshake | ConnectionState::Closed) => done = true,
+                Ok(ConnectionState::WriteTraffic(_)) => {
+                    // The handshake is done and every whole record read.
+                    used += discard;
+                    self.enter_traffic()?;
+                    return Ok((used, produced));
+                }
                 Ok(ConnectionState::ReadEarlyData(_)) => {
                     failed = Some(TlsLinkError::Unexpected("early data"));
                 }
@@ -286,7 +347,8 @@ impl<S: Socket> TlsLink<S> {
             }
             used += discard;
             if let Some(e) = failed {
-                self.send_alert(&mut incoming[used..]);
+                send_handshake_alert(tls, &mut incoming[used..], &mut self.tx);
+                let _ = write_some(&mut self.sock, &mut self.tx, &mut self.tx_pos);
                 return Err(e.into());
             }
             if done {
@@ -295,28 +357,60 @@ impl<S: Socket> TlsLink<S> {
         }
     }
 
-    /// After rustls refused input: send the alert it queued saying why, if it did (best
-    /// effort, one write; the connection is closed next). `incoming` is the unprocessed rest
-    /// of the input, which rustls' state still refers to.
-    fn send_alert(&mut self, incoming: &mut [u8]) {
-        // The alert may come after handshake messages queued before the failure (a
-        // ServerHello before an ALPN mismatch is found): everything queued goes, in order.
-        // Only while something is queued, which rustls hands out before looking at the input
-        // again: the input it failed on must not be processed twice.
-        for _ in 0..limits::TLS_MESSAGES_AFTER_FAILURE {
-            if !self.tls.wants_write() {
-                break;
-            }
-            match self.tls.process_tls_records(incoming).state {
-                Ok(ConnectionState::EncodeTlsData(mut message)) => {
-                    if encode(&mut message, &mut self.tx).is_err() {
-                        break;
-                    }
+    /// The handshake is done: take rustls' secrets and key schedule, let go of the rest of it.
+    fn enter_traffic(&mut self) -> io::Result<()> {
+        let State::Handshake(tls) = std::mem::replace(&mut self.state, State::Broken) else {
+            return Ok(());
+        };
+        self.peer_key = tls
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|cert| crate::tls::fingerprint_of(cert).ok());
+        let (secrets, kernel) = tls
+            .dangerous_into_kernel_connection()
+            .map_err(TlsLinkError::Tls)?;
+        let records = Records::new(secrets, kernel).map_err(TlsLinkError::Record)?;
+        self.state = State::Traffic(Box::new(records));
+        Ok(())
+    }
+
+    /// Open the whole records at the start of `incoming` (application data to `plain`); a key
+    /// update of the peer's may put one of ours in `tx`. Returns the bytes of `incoming` used
+    /// up and the plaintext bytes produced.
+    fn open_records(
+        &mut self,
+        incoming: &mut [u8],
+        plain: &mut [u8],
+    ) -> io::Result<(usize, usize)> {
+        let State::Traffic(records) = &mut self.state else {
+            return Err(TlsLinkError::Unexpected("records before the handshake is done").into());
+        };
+        let (mut used, mut produced) = (0, 0);
+        while !self.peer_closed {
+            let (len, opened) = match records.open_next(&mut incoming[used..], &mut self.tx) {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(e) => {
+                    let (sock, tx, pos) = (&mut self.sock, &mut self.tx, &mut self.tx_pos);
+                    return Err(record_failure(records, e, sock, tx, pos));
                 }
-                _ => break,
+            };
+            match opened {
+                Opened::Data(range) => {
+                    let data = &incoming[used..][range];
+                    let Some(dst) = plain.get_mut(produced..produced + data.len()) else {
+                        return Err(TlsLinkError::Oversized.into());
+                    };
+                    dst.copy_from_slice(data);
+                    produced += data.len();
+                }
+                Opened::Nothing => {}
+                // Anything after it is not read (RFC 8446 §6.1).
+                Opened::Closed => self.peer_closed = true,
             }
+            used += len;
         }
-        let _ = self.write_tx();
+        Ok((used, produced))
     }
 
     /// Take plaintext from `bufs` (in order) and write it encrypted, after any backlog:
@@ -329,7 +423,7 @@ impl<S: Socket> TlsLink<S> {
     /// back for the rest (epoll's edge comes when a full socket gets room).
     ///
     /// # Errors
-    /// The socket's (not `WouldBlock`), or rustls': the connection is over.
+    /// The socket's (not `WouldBlock`), or the record layer's: the connection is over.
     pub fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let mut taken = 0;
@@ -340,7 +434,10 @@ impl<S: Socket> TlsLink<S> {
                     return Ok(taken);
                 }
             }
-            if self.tls.is_handshaking() || self.close_queued {
+            let State::Traffic(records) = &mut self.state else {
+                return Ok(taken);
+            };
+            if self.close_queued {
                 return Ok(taken);
             }
             self.ready = false;
@@ -348,7 +445,9 @@ impl<S: Socket> TlsLink<S> {
             if take == 0 {
                 return Ok(taken);
             }
-            self.traffic(|traffic, tx| encrypt(traffic, bufs, taken, take, tx))?;
+            records
+                .seal_data(bufs, taken, take, &mut self.tx)
+                .map_err(TlsLinkError::Record)?;
             taken += take;
             self.write_tx()?;
         }
@@ -359,12 +458,13 @@ impl<S: Socket> TlsLink<S> {
     /// # Errors
     /// The socket's: the connection is over either way.
     pub fn close_write(&mut self) -> io::Result<Closed> {
-        if !self.close_queued && !self.tls.is_handshaking() {
-            self.close_queued = true;
-            self.traffic(|traffic, tx| {
-                write_sized(tx, |out| traffic.queue_close_notify(out), RECORD_OVERHEAD)
-                    .map_err(io::Error::from)
-            })?;
+        if !self.close_queued {
+            if let State::Traffic(records) = &mut self.state {
+                self.close_queued = true;
+                records
+                    .seal_close_notify(&mut self.tx)
+                    .map_err(TlsLinkError::Record)?;
+            }
         }
         self.write_tx()?;
         if self.backlog() > 0 {
@@ -379,213 +479,101 @@ impl<S: Socket> TlsLink<S> {
         self.sock.reset_on_close();
     }
 
-    /// Bring rustls to its traffic state (queueing first whatever it has to say) and run `f`
-    /// there, with `tx` to write into.
-    fn traffic(
-        &mut self,
-        f: impl FnOnce(&mut WriteTraffic<'_, ServerConnectionData>, &mut Vec<u8>) -> io::Result<()>,
-    ) -> io::Result<()> {
-        let mut f = Some(f);
-        loop {
-            // `rx` is what rustls has not processed yet: never anything complete after a read,
-            // but its state may point into it (a handshake message cut in two).
-            let UnbufferedStatus { discard, state } = self.tls.process_tls_records(&mut self.rx);
-            let result = match state {
-                Ok(ConnectionState::WriteTraffic(mut traffic)) => {
-                    let run = f.take().map_or(Ok(()), |f| f(&mut traffic, &mut self.tx));
-                    Some(run)
-                }
-                Ok(ConnectionState::EncodeTlsData(mut message)) => {
-                    encode(&mut message, &mut self.tx).map_err(io::Error::from)?;
-                    None
-                }
-                Ok(ConnectionState::TransmitTlsData(sent)) => {
-                    sent.done();
-                    None
-                }
-                Ok(ConnectionState::PeerClosed) => {
-                    self.peer_closed = true;
-                    None
-                }
-                Ok(ConnectionState::Closed) => {
-                    Some(Err(io::Error::from(io::ErrorKind::BrokenPipe)))
-                }
-                Ok(_) => Some(Err(TlsLinkError::Unexpected("state before writing").into())),
-                Err(e) => Some(Err(TlsLinkError::Tls(e).into())),
-            };
-            self.rx.drain(..discard.min(self.rx.len()));
-            if let Some(result) = result {
-                return result;
-            }
-        }
-    }
-
     /// One write of the backlog (retrying `Interrupted`); `WouldBlock` leaves it for later.
     fn write_tx(&mut self) -> io::Result<()> {
-        while self.tx_pos < self.tx.len() {
-            match self.sock.write(&self.tx[self.tx_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.tx_pos += n;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.tx_pos == self.tx.len() {
-            // Everything is out: give the memory back, a connection at rest holds none.
-            self.tx = Vec::new();
-            self.tx_pos = 0;
-        }
-        Ok(())
+        write_some(&mut self.sock, &mut self.tx, &mut self.tx_pos)
     }
 }
 
-/// Append a handshake message or alert rustls has ready to `tx`.
+/// One write of `tx[*pos..]` to `sock` (retrying `Interrupted`); `WouldBlock` leaves it for
+/// later. Once everything is out, `tx` gives its memory back: a connection at rest holds none.
+fn write_some(sock: &mut impl Socket, tx: &mut Vec<u8>, pos: &mut usize) -> io::Result<()> {
+    while *pos < tx.len() {
+        match sock.write(&tx[*pos..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                *pos += n;
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if *pos == tx.len() {
+        *tx = Vec::new();
+        *pos = 0;
+    }
+    Ok(())
+}
+
+/// The record layer refused the peer's input: seal the alert it deserves, send it (best
+/// effort, one write), and say why the connection is over.
+fn record_failure(
+    records: &mut Records,
+    e: RecordError,
+    sock: &mut impl Socket,
+    tx: &mut Vec<u8>,
+    pos: &mut usize,
+) -> io::Error {
+    if let Some(alert) = e.alert() {
+        records.seal_fatal(alert, tx);
+        let _ = write_some(sock, tx, pos);
+    }
+    TlsLinkError::Record(e).into()
+}
+
+/// After rustls refused handshake input: queue the alert it has saying why, if it has one
+/// (after whatever it queued before the failure: a `ServerHello` before an ALPN mismatch is
+/// found; everything goes, in order). Only while something is queued, which rustls hands out
+/// before looking at the input again: the input it failed on must not be processed twice.
+/// `incoming` is the unprocessed rest of the input, which rustls' state still refers to.
+fn send_handshake_alert(
+    tls: &mut UnbufferedServerConnection,
+    incoming: &mut [u8],
+    tx: &mut Vec<u8>,
+) {
+    for _ in 0..limits::TLS_MESSAGES_AFTER_FAILURE {
+        if !tls.wants_write() {
+            break;
+        }
+        match tls.process_tls_records(incoming).state {
+            Ok(ConnectionState::EncodeTlsData(mut message)) => {
+                if encode(&mut message, tx).is_err() {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+}
+
+/// Append a handshake message or alert rustls has ready to `tx`: into room of the size rustls
+/// asks for.
 fn encode(
     message: &mut EncodeTlsData<'_, ServerConnectionData>,
     tx: &mut Vec<u8>,
 ) -> Result<(), TlsLinkError> {
-    write_sized(tx, |out| message.encode(out), 0).map_err(|e| match e {
-        Sized::Insufficient => TlsLinkError::Unexpected("message size"),
-        Sized::Failed(_) => TlsLinkError::Unexpected("message encoded twice"),
-    })
-}
-
-/// What a sized write into `tx` could not do.
-enum Sized<E> {
-    /// The buffer was still too small after growing to the size asked for.
-    Insufficient,
-    /// Another failure.
-    Failed(E),
-}
-
-/// Errors of rustls' calls that write into a buffer we size.
-trait SizeError {
-    /// The size asked for, when the buffer was too small.
-    fn required(&self) -> Option<usize>;
-}
-
-impl SizeError for EncodeError {
-    fn required(&self) -> Option<usize> {
-        match self {
-            EncodeError::InsufficientSize(InsufficientSizeError { required_size }) => {
-                Some(*required_size)
-            }
-            _ => None,
-        }
-    }
-}
-
-impl SizeError for EncryptError {
-    fn required(&self) -> Option<usize> {
-        match self {
-            EncryptError::InsufficientSize(InsufficientSizeError { required_size }) => {
-                Some(*required_size)
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Grow `tx` by `guess` bytes and let `write` fill them; if rustls asks for more room, grow to
-/// that and try again. `tx` keeps exactly what was written.
-fn write_sized<E: SizeError>(
-    tx: &mut Vec<u8>,
-    mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
-    guess: usize,
-) -> Result<(), Sized<E>> {
     let at = tx.len();
-    tx.resize(at + guess, 0);
-    let result = match write(&mut tx[at..]) {
-        Err(e) => match e.required() {
-            Some(required) => {
-                tx.resize(at + required, 0);
-                write(&mut tx[at..]).map_err(|e| match e.required() {
-                    Some(_) => Sized::Insufficient,
-                    None => Sized::Failed(e),
-                })
-            }
-            None => Err(Sized::Failed(e)),
-        },
-        ok => ok.map_err(Sized::Failed),
-    };
-    match result {
+    let mut encoded = message.encode(&mut []);
+    if let Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) = encoded {
+        tx.resize(at + required_size, 0);
+        encoded = message.encode(&mut tx[at..]);
+    }
+    match encoded {
         Ok(n) => {
             tx.truncate(at + n);
             Ok(())
         }
-        Err(e) => {
+        Err(EncodeError::InsufficientSize(_)) => {
             tx.truncate(at);
-            Err(e)
+            Err(TlsLinkError::Unexpected("message size"))
+        }
+        Err(_) => {
+            tx.truncate(at);
+            Err(TlsLinkError::Unexpected("message encoded twice"))
         }
     }
-}
-
-impl From<Sized<EncryptError>> for io::Error {
-    fn from(e: Sized<EncryptError>) -> Self {
-        match e {
-            Sized::Insufficient => TlsLinkError::Unexpected("record size").into(),
-            Sized::Failed(e) => io::Error::other(e),
-        }
-    }
-}
-
-/// Encrypt `take` bytes of `bufs`, after the first `skip`, into `tx`: records of
-/// [`MAX_RECORD`] bytes of plaintext, the last one shorter; a record whose plaintext spans
-/// several of `bufs` is gathered first.
-fn encrypt(
-    traffic: &mut WriteTraffic<'_, ServerConnectionData>,
-    bufs: &[IoSlice<'_>],
-    skip: usize,
-    take: usize,
-    tx: &mut Vec<u8>,
-) -> io::Result<()> {
-    // One allocation for all the records (more only if rustls has something to put first).
-    tx.reserve(take + take.div_ceil(MAX_RECORD) * RECORD_OVERHEAD);
-    let mut gathered = Vec::new();
-    let mut skip = skip;
-    let mut slices = bufs
-        .iter()
-        .map(|b| {
-            let rest = &b[skip.min(b.len())..];
-            skip -= b.len() - rest.len();
-            rest
-        })
-        .filter(|b| !b.is_empty());
-    let mut cur: &[u8] = &[];
-    let mut left = take;
-    while left > 0 {
-        let want = left.min(MAX_RECORD);
-        if cur.is_empty() {
-            cur = slices.next().unwrap_or_default();
-        }
-        let plaintext = if cur.len() >= want {
-            let (record, rest) = cur.split_at(want);
-            cur = rest;
-            record
-        } else {
-            gathered.clear();
-            while gathered.len() < want {
-                if cur.is_empty() {
-                    cur = slices.next().ok_or(io::ErrorKind::UnexpectedEof)?;
-                }
-                let (part, rest) = cur.split_at((want - gathered.len()).min(cur.len()));
-                gathered.extend_from_slice(part);
-                cur = rest;
-            }
-            &gathered[..]
-        };
-        write_sized(
-            tx,
-            |out| traffic.encrypt(plaintext, out),
-            want + RECORD_OVERHEAD,
-        )?;
-        left -= want;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

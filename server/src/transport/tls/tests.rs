@@ -405,3 +405,150 @@ fn the_peer_going_away_mid_handshake_is_eof() {
     assert_eq!(p.server_reads().expect("eof"), (Vec::new(), true));
     assert!(p.link.is_handshaking());
 }
+
+#[test]
+fn data_that_comes_with_the_clients_finished_is_read() {
+    let mut p = Pair::new();
+    p.client_sends();
+    p.server_reads().expect("ClientHello");
+    assert!(p.link.write(&[]).is_ok());
+    p.client_receives();
+    // The client's Finished and its first line leave together.
+    p.client.writer().write_all(b"ann\n").expect("write");
+    p.client_sends();
+    let (got, eof) = p.server_reads().expect("Finished and a line");
+    assert_eq!(got, b"ann\n");
+    assert!(!eof && !p.link.is_handshaking());
+}
+
+#[test]
+fn a_key_update_the_client_asks_for_is_answered_and_both_ways_go_on() {
+    let mut p = Pair::new();
+    p.handshake(b"HELLO\n");
+    assert_eq!(p.client_receives(), b"HELLO\n");
+    // rustls asks the peer to update its key too.
+    p.client.refresh_traffic_keys().expect("key update");
+    p.client
+        .writer()
+        .write_all(b"after the update\n")
+        .expect("write");
+    p.client_sends();
+    let (got, _) = p.server_reads().expect("read under the new key");
+    assert_eq!(got, b"after the update\n");
+    assert!(p.link.wants_write(), "our own key update is due");
+    assert_eq!(
+        p.link.write(&[IoSlice::new(b"WELCOME\n")]).expect("write"),
+        8
+    );
+    let kinds = records(&p.wire().to_client);
+    assert_eq!(kinds.len(), 2, "a key update, then the data: {kinds:?}");
+    assert_eq!(p.client_receives(), b"WELCOME\n");
+    for i in 0..3 {
+        let line = format!("line {i}\n");
+        p.client.writer().write_all(line.as_bytes()).expect("write");
+        p.client_sends();
+        assert_eq!(p.server_reads().expect("read").0, line.as_bytes());
+        assert_eq!(
+            p.link
+                .write(&[IoSlice::new(line.as_bytes())])
+                .expect("write"),
+            line.len()
+        );
+        assert_eq!(p.client_receives(), line.as_bytes());
+    }
+}
+
+#[test]
+fn at_the_suites_limit_the_server_moves_to_a_new_key() {
+    let mut p = Pair::new();
+    p.handshake(b"HELLO\n");
+    p.client_receives();
+    p.link
+        .records_mut()
+        .expect("after the handshake")
+        .set_tx_limit(3);
+    let mut want = Vec::new();
+    for i in 0..10 {
+        let line = format!("MSG ann {i}\n");
+        p.link
+            .write(&[IoSlice::new(line.as_bytes())])
+            .expect("write");
+        want.extend_from_slice(line.as_bytes());
+    }
+    // Ten records and the key updates between them, every one opened by the client.
+    assert!(records(&p.wire().to_client).len() > 10);
+    assert_eq!(p.client_receives(), want);
+}
+
+#[test]
+fn a_record_that_does_not_open_is_refused_with_an_alert() {
+    let mut p = Pair::new();
+    p.handshake(b"HELLO\n");
+    p.client_receives();
+    p.client.writer().write_all(b"hello\n").expect("write");
+    let mut out = Vec::new();
+    while p.client.wants_write() {
+        p.client.write_tls(&mut out).expect("write_tls");
+    }
+    let last = out.len() - 1;
+    out[last] ^= 1;
+    p.wire().to_server.extend(out);
+    let err = p.server_reads().expect_err("a bad tag");
+    assert!(
+        matches!(
+            err.get_ref().and_then(|e| e.downcast_ref::<TlsLinkError>()),
+            Some(TlsLinkError::Record(RecordError::Protocol(
+                records::Alert::BadRecordMac
+            )))
+        ),
+        "{err}"
+    );
+    assert_eq!(records(&p.wire().to_client).len(), 1, "the alert went out");
+    let bytes = std::mem::take(&mut p.wire().to_client);
+    let mut rd = &bytes[..];
+    p.client.read_tls(&mut rd).expect("read_tls");
+    let seen = p.client.process_new_packets().expect_err("an alert");
+    assert!(seen.to_string().contains("BadRecordMac"), "{seen}");
+}
+
+#[test]
+fn records_in_the_clear_after_the_handshake_are_refused() {
+    for record in [
+        &[0x15, 0x03, 0x03, 0x00, 0x02, 1, 0][..],
+        &[0x16, 0x03, 0x03, 0x00, 0x04, 1, 0, 0, 0],
+        &[0x17, 0x03, 0x03, 0x48, 0x01],
+    ] {
+        let mut p = Pair::new();
+        p.handshake(b"HELLO\n");
+        p.client_receives();
+        p.wire().to_server.extend(record.iter().copied());
+        let err = p.server_reads().expect_err("refused");
+        assert!(
+            matches!(
+                err.get_ref().and_then(|e| e.downcast_ref::<TlsLinkError>()),
+                Some(TlsLinkError::Record(RecordError::Protocol(_)))
+            ),
+            "{record:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn at_rest_a_connection_keeps_no_expanded_key_and_goes_on_after() {
+    let mut p = Pair::new();
+    p.handshake(b"HELLO\n");
+    p.client_receives();
+    assert!(p.link.can_rest(), "the greeting built the sealing key");
+    p.link.rest();
+    assert!(!p.link.can_rest());
+    p.client.writer().write_all(b"still here\n").expect("write");
+    p.client_sends();
+    assert_eq!(p.server_reads().expect("read").0, b"still here\n");
+    assert_eq!(
+        p.link.write(&[IoSlice::new(b"me too\n")]).expect("write"),
+        7
+    );
+    assert_eq!(p.client_receives(), b"me too\n");
+    p.link.rest();
+    assert_eq!(p.link.close_write().expect("close"), Closed::Done);
+}

@@ -1,0 +1,486 @@
+//! The TLS 1.3 record layer of a connection whose handshake is done ([`Records`]): rustls'
+//! *kernel* connection keeps the key schedule (new traffic secrets on a key update, RFC 8446
+//! §4.6.3) and this module frames, protects and counts the records, as kTLS would in a
+//! kernel.
+//!
+//! Why not rustls' own record layer: a finished `UnbufferedServerConnection` holds ~3.1 KiB per
+//! connection (its 1 KiB struct, the handshake deframer's 640 B, a sealing and an opening key
+//! of 560 B each, ...), all of it for every idle connection. Here a connection at rest keeps
+//! the kernel connection (the secrets, ~1.2 KiB) and its two traffic keys as bytes; the AEAD
+//! keys (ring's expanded key schedule and GHASH table) are built when a record is sealed or
+//! opened and let go when the loop says the connection is at rest ([`Records::rest`]).
+//!
+//! The cryptography is not ours: the nonce (`iv` XOR the sequence number) is rustls'
+//! [`Nonce::new`], the additional data its [`make_tls13_aad`], the removal of the inner
+//! content type and padding its [`InboundOpaqueMessage::into_tls13_unpadded_message`], the
+//! AEAD ring's, and new secrets rustls' [`KernelConnection`]. What is here is the framing (the
+//! 5-byte header, RFC 8446 §5.1-5.2), the sequence numbers, and which record types may come
+//! after the handshake.
+
+use std::fmt;
+
+use ring::aead::{self, Aad, LessSafeKey, UnboundKey};
+use rustls::crypto::cipher::{make_tls13_aad, AeadKey, InboundOpaqueMessage, Iv, Nonce};
+use rustls::kernel::KernelConnection;
+use rustls::server::ServerConnectionData;
+use rustls::{ConnectionTrafficSecrets, ContentType, ExtractedSecrets, ProtocolVersion};
+
+/// A record's header: content type, legacy version, length.
+pub const HEADER: usize = 5;
+/// The AEAD tag after a record's body (AES-GCM and ChaCha20-Poly1305 alike).
+pub const TAG: usize = 16;
+/// Most plaintext in one record (2^14).
+pub const MAX_PLAINTEXT: usize = 16 * 1024;
+/// What sealing adds to a record's plaintext: the header, the inner content type, the tag.
+pub const OVERHEAD: usize = HEADER + 1 + TAG;
+/// Longest record body a TLS 1.3 peer may send (2^14 + 256).
+pub const MAX_BODY: usize = MAX_PLAINTEXT + 256;
+
+/// The content type every protected TLS 1.3 record carries outside.
+const APPLICATION_DATA: u8 = 0x17;
+/// The legacy record version every TLS 1.3 record carries (TLS 1.2).
+const LEGACY_VERSION: [u8; 2] = [0x03, 0x03];
+/// Handshake message type of a key update (RFC 8446 §4.6.3).
+const KEY_UPDATE: u8 = 24;
+/// `KeyUpdateRequest` values.
+const UPDATE_NOT_REQUESTED: u8 = 0;
+const UPDATE_REQUESTED: u8 = 1;
+/// Alert levels and the descriptions this layer sends or acts on (RFC 8446 §6).
+const WARNING: u8 = 1;
+const FATAL: u8 = 2;
+const CLOSE_NOTIFY: u8 = 0;
+const USER_CANCELED: u8 = 90;
+
+/// An alert this layer sends before closing (RFC 8446 §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert {
+    /// A record of a type that has no business after the handshake.
+    UnexpectedMessage = 10,
+    /// A record that does not open with the peer's key.
+    BadRecordMac = 20,
+    /// A record longer than TLS 1.3 allows.
+    RecordOverflow = 22,
+    /// A message that cannot be read.
+    DecodeError = 50,
+    /// Something on this side failed (a key update rustls refused).
+    InternalError = 80,
+}
+
+/// Why the record layer gave up on the connection.
+#[derive(Debug)]
+pub enum RecordError {
+    /// The peer broke the protocol; the alert says how (it is sent before the close).
+    Protocol(Alert),
+    /// The peer closed with an alert of its own (its description).
+    PeerAlert(u8),
+    /// rustls refused to compute new traffic secrets.
+    KeyUpdate(rustls::Error),
+}
+
+impl RecordError {
+    /// The alert to send before closing, if one is owed.
+    pub fn alert(&self) -> Option<Alert> {
+        match self {
+            RecordError::Protocol(alert) => Some(*alert),
+            RecordError::KeyUpdate(_) => Some(Alert::InternalError),
+            RecordError::PeerAlert(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::Protocol(alert) => write!(f, "TLS record: {alert:?}"),
+            RecordError::PeerAlert(desc) => write!(f, "TLS: the peer sent alert {desc}"),
+            RecordError::KeyUpdate(e) => write!(f, "TLS key update: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// What one opened record held.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// Application data: this range of the record buffer.
+    Data(std::ops::Range<usize>),
+    /// Nothing for the application (a key update handled, a warning alert, padding only).
+    Nothing,
+    /// The peer's `close_notify`: nothing more will come.
+    Closed,
+}
+
+/// One direction's traffic key, its sequence number, and the AEAD key built from it while in
+/// use.
+struct Direction {
+    algorithm: &'static aead::Algorithm,
+    /// rustls' key type: zeroed when dropped.
+    key: AeadKey,
+    iv: Iv,
+    /// The next record's sequence number under this key.
+    seq: u64,
+    /// The expanded key, built on first use and let go at rest.
+    built: Option<Box<LessSafeKey>>,
+}
+
+impl Direction {
+    /// From rustls' extracted secrets for this direction.
+    fn new(seq: u64, secrets: ConnectionTrafficSecrets) -> Result<Direction, RecordError> {
+        let (algorithm, key, iv) = match secrets {
+            ConnectionTrafficSecrets::Aes128Gcm { key, iv } => (&aead::AES_128_GCM, key, iv),
+            ConnectionTrafficSecrets::Aes256Gcm { key, iv } => (&aead::AES_256_GCM, key, iv),
+            ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => {
+                (&aead::CHACHA20_POLY1305, key, iv)
+            }
+            // The server offers nothing else (`tls::provider`).
+            _ => return Err(RecordError::Protocol(Alert::InternalError)),
+        };
+        Ok(Direction {
+            algorithm,
+            key,
+            iv,
+            seq,
+            built: None,
+        })
+    }
+
+    /// The AEAD key and this record's nonce; the sequence number moves on. `built` is set
+    /// when the key had to be expanded first.
+    fn next(&mut self, built: &mut bool) -> Result<(&LessSafeKey, aead::Nonce), RecordError> {
+        let nonce = Nonce::new(&self.iv, self.seq);
+        self.seq = self
+            .seq
+            .checked_add(1)
+            .ok_or(RecordError::Protocol(Alert::InternalError))?;
+        if self.built.is_none() {
+            let key = UnboundKey::new(self.algorithm, self.key.as_ref())
+                .map_err(|_| RecordError::Protocol(Alert::InternalError))?;
+            self.built = Some(Box::new(LessSafeKey::new(key)));
+            *built = true;
+        }
+        let key = self
+            .built
+            .as_deref()
+            .ok_or(RecordError::Protocol(Alert::InternalError))?;
+        Ok((key, aead::Nonce::assume_unique_for_key(nonce.0)))
+    }
+}
+
+/// The record layer of one connection after its handshake.
+pub struct Records {
+    kernel: KernelConnection<ServerConnectionData>,
+    tx: Direction,
+    rx: Direction,
+    /// Records sealed under one key before it is replaced: the suite's confidentiality limit
+    /// (2^24 for AES-GCM), less one for the key update itself.
+    tx_limit: u64,
+    /// A handshake message cut across records (a key update is 5 bytes; a peer may still
+    /// fragment it).
+    handshake: Vec<u8>,
+    /// An expanded key was built since [`Records::take_built`] was last called.
+    built: bool,
+}
+
+impl fmt::Debug for Records {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Records")
+            .field("tx_seq", &self.tx.seq)
+            .field("rx_seq", &self.rx.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Records {
+    /// Take over from rustls once the handshake is done: its secrets and sequence numbers, and
+    /// its kernel connection for key updates.
+    ///
+    /// # Errors
+    /// A suite this layer does not know (the server offers none).
+    pub fn new(
+        secrets: ExtractedSecrets,
+        kernel: KernelConnection<ServerConnectionData>,
+    ) -> Result<Records, RecordError> {
+        let limit = kernel
+            .negotiated_cipher_suite()
+            .tls13()
+            .map_or(u64::MAX, |s| s.common.confidentiality_limit);
+        let (tx_seq, tx) = secrets.tx;
+        let (rx_seq, rx) = secrets.rx;
+        Ok(Records {
+            kernel,
+            tx: Direction::new(tx_seq, tx)?,
+            rx: Direction::new(rx_seq, rx)?,
+            tx_limit: limit.saturating_sub(1),
+            handshake: Vec::new(),
+            built: false,
+        })
+    }
+
+    /// Let go of what can be rebuilt (the expanded AEAD keys): the connection is at rest.
+    pub fn rest(&mut self) {
+        self.tx.built = None;
+        self.rx.built = None;
+        self.handshake = Vec::new();
+    }
+
+    /// Whether an expanded key is held.
+    pub fn holds_keys(&self) -> bool {
+        self.tx.built.is_some() || self.rx.built.is_some()
+    }
+
+    /// Whether an expanded key was built since the last call (the loop counts them toward
+    /// its next heap trim, which lets them go).
+    pub fn take_built(&mut self) -> bool {
+        std::mem::take(&mut self.built)
+    }
+
+    /// Records under one key before a key update, for tests of it.
+    #[cfg(test)]
+    pub fn set_tx_limit(&mut self, limit: u64) {
+        self.tx_limit = limit;
+    }
+
+    /// Seal application data into `out`: `take` bytes of `parts` after the first `skip`, in
+    /// records of [`MAX_PLAINTEXT`] bytes (the last one shorter), each gathered straight into
+    /// `out` and encrypted there.
+    ///
+    /// # Errors
+    /// [`RecordError`] when a key update is due and rustls refuses it.
+    pub fn seal_data(
+        &mut self,
+        parts: &[impl std::ops::Deref<Target = [u8]>],
+        skip: usize,
+        take: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecordError> {
+        out.reserve(take + take.div_ceil(MAX_PLAINTEXT) * OVERHEAD);
+        let mut skip = skip;
+        let mut parts = parts.iter().filter_map(|p| {
+            let p: &[u8] = p;
+            let rest = &p[skip.min(p.len())..];
+            skip -= p.len() - rest.len();
+            (!rest.is_empty()).then_some(rest)
+        });
+        let mut cur: &[u8] = &[];
+        let mut left = take;
+        while left > 0 {
+            let want = left.min(MAX_PLAINTEXT);
+            self.seal_with(ContentType::ApplicationData, out, |out| {
+                let mut got = 0;
+                while got < want {
+                    if cur.is_empty() {
+                        // `take` is within what `parts` hold: the caller counted it.
+                        cur = parts.next().unwrap_or_default();
+                        if cur.is_empty() {
+                            break;
+                        }
+                    }
+                    let (now, rest) = cur.split_at((want - got).min(cur.len()));
+                    out.extend_from_slice(now);
+                    cur = rest;
+                    got += now.len();
+                }
+            })?;
+            left -= want;
+        }
+        Ok(())
+    }
+
+    /// Seal an alert (`close_notify` or the reason for closing) into `out`.
+    ///
+    /// # Errors
+    /// As [`Records::seal_data`].
+    pub fn seal_alert(
+        &mut self,
+        level_fatal: bool,
+        description: u8,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecordError> {
+        let level = if level_fatal { FATAL } else { WARNING };
+        self.seal_with(ContentType::Alert, out, |out| {
+            out.extend_from_slice(&[level, description]);
+        })
+    }
+
+    /// `close_notify` into `out`.
+    ///
+    /// # Errors
+    /// As [`Records::seal_data`].
+    pub fn seal_close_notify(&mut self, out: &mut Vec<u8>) -> Result<(), RecordError> {
+        self.seal_alert(false, CLOSE_NOTIFY, out)
+    }
+
+    /// The alert `alert` into `out`, best effort (the connection closes next).
+    pub fn seal_fatal(&mut self, alert: Alert, out: &mut Vec<u8>) {
+        let _ = self.seal_alert(true, alert as u8, out);
+    }
+
+    /// Seal one record of type `typ` whose plaintext `fill` appends to `out`; replace the key
+    /// first (a key update) when it has sealed as many records as the suite allows.
+    fn seal_with(
+        &mut self,
+        typ: ContentType,
+        out: &mut Vec<u8>,
+        fill: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), RecordError> {
+        if self.tx.seq >= self.tx_limit {
+            self.update_tx(UPDATE_NOT_REQUESTED, out)?;
+        }
+        self.seal_one(typ, out, fill)
+    }
+
+    /// Seal one record with the present key, no questions asked.
+    fn seal_one(
+        &mut self,
+        typ: ContentType,
+        out: &mut Vec<u8>,
+        fill: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), RecordError> {
+        let start = out.len();
+        out.extend_from_slice(&[APPLICATION_DATA, LEGACY_VERSION[0], LEGACY_VERSION[1], 0, 0]);
+        fill(out);
+        out.push(u8::from(typ));
+        let body = out.len() - start - HEADER + TAG;
+        let Ok(len) = u16::try_from(body) else {
+            out.truncate(start);
+            return Err(RecordError::Protocol(Alert::InternalError));
+        };
+        out[start + 3..start + HEADER].copy_from_slice(&len.to_be_bytes());
+        let aad = make_tls13_aad(body);
+        let (key, nonce) = self.tx.next(&mut self.built)?;
+        match key.seal_in_place_separate_tag(nonce, Aad::from(aad), &mut out[start + HEADER..]) {
+            Ok(tag) => {
+                out.extend_from_slice(tag.as_ref());
+                Ok(())
+            }
+            Err(_) => {
+                out.truncate(start);
+                Err(RecordError::Protocol(Alert::InternalError))
+            }
+        }
+    }
+
+    /// Send a key update (sealed with the old key) and switch to the next key.
+    fn update_tx(&mut self, request: u8, out: &mut Vec<u8>) -> Result<(), RecordError> {
+        self.seal_one(ContentType::Handshake, out, |out| {
+            out.extend_from_slice(&[KEY_UPDATE, 0, 0, 1, request]);
+        })?;
+        let (seq, secrets) = self
+            .kernel
+            .update_tx_secret()
+            .map_err(RecordError::KeyUpdate)?;
+        self.tx = Direction::new(seq, secrets)?;
+        Ok(())
+    }
+
+    /// Open the record at the start of `buf` if it is all there ([`Records::open`]): its
+    /// length and what it held; `None` until it is whole.
+    ///
+    /// # Errors
+    /// As [`Records::record_len`] and [`Records::open`].
+    pub fn open_next(
+        &mut self,
+        buf: &mut [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<(usize, Opened)>, RecordError> {
+        match Self::record_len(buf)? {
+            Some(len) if len <= buf.len() => Ok(Some((len, self.open(&mut buf[..len], out)?))),
+            _ => Ok(None),
+        }
+    }
+
+    /// The length of the record at the start of `buf`, header included, once its header is
+    /// there; `None` while it is not.
+    ///
+    /// # Errors
+    /// A header no TLS 1.3 peer sends after the handshake: not a protected record, or longer
+    /// than allowed.
+    pub fn record_len(buf: &[u8]) -> Result<Option<usize>, RecordError> {
+        let Some(header) = buf.get(..HEADER) else {
+            return Ok(None);
+        };
+        if header[0] != APPLICATION_DATA {
+            return Err(RecordError::Protocol(Alert::UnexpectedMessage));
+        }
+        let body = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        if body > MAX_BODY {
+            return Err(RecordError::Protocol(Alert::RecordOverflow));
+        }
+        if body < TAG + 1 {
+            return Err(RecordError::Protocol(Alert::DecodeError));
+        }
+        Ok(Some(HEADER + body))
+    }
+
+    /// Open the whole record `record` (see [`Records::record_len`]) in place and act on what
+    /// it holds: application data is left in place and its range returned; a key update from
+    /// the peer switches the receiving key (and, when the peer asks, sends one of ours into
+    /// `out`); `close_notify` ends the input.
+    ///
+    /// # Errors
+    /// [`RecordError`]: the connection is over (with the alert [`RecordError::alert`] says).
+    pub fn open(&mut self, record: &mut [u8], out: &mut Vec<u8>) -> Result<Opened, RecordError> {
+        let (header, body) = record.split_at_mut(HEADER);
+        let aad = [header[0], header[1], header[2], header[3], header[4]];
+        let (key, nonce) = self.rx.next(&mut self.built)?;
+        let plain = key
+            .open_in_place(nonce, Aad::from(aad), body)
+            .map_err(|_| RecordError::Protocol(Alert::BadRecordMac))?;
+        let plain_len = plain.len();
+        let message = InboundOpaqueMessage::new(
+            ContentType::ApplicationData,
+            ProtocolVersion::TLSv1_2,
+            &mut body[..plain_len],
+        )
+        .into_tls13_unpadded_message()
+        .map_err(|_| RecordError::Protocol(Alert::UnexpectedMessage))?;
+        let (typ, len) = (message.typ, message.payload.len());
+        if typ != ContentType::Handshake && !self.handshake.is_empty() {
+            // A handshake message cut in two must not be interleaved with other records.
+            return Err(RecordError::Protocol(Alert::UnexpectedMessage));
+        }
+        match typ {
+            ContentType::ApplicationData => Ok(Opened::Data(HEADER..HEADER + len)),
+            ContentType::Alert => match body[..len] {
+                [_, CLOSE_NOTIFY] => Ok(Opened::Closed),
+                [WARNING, USER_CANCELED] => Ok(Opened::Nothing),
+                [_, description] => Err(RecordError::PeerAlert(description)),
+                _ => Err(RecordError::Protocol(Alert::DecodeError)),
+            },
+            ContentType::Handshake => {
+                self.handshake.extend_from_slice(&body[..len]);
+                self.handshake_messages(out)
+            }
+            _ => Err(RecordError::Protocol(Alert::UnexpectedMessage)),
+        }
+    }
+
+    /// Act on the handshake messages gathered so far: after the handshake only a key update
+    /// may come from a client, and it must end its record (a key change never splits one).
+    /// A key update cut across records is gathered until it is whole.
+    fn handshake_messages(&mut self, out: &mut Vec<u8>) -> Result<Opened, RecordError> {
+        match self.handshake[..] {
+            [KEY_UPDATE, 0, 0, 1, request] => {
+                self.handshake = Vec::new();
+                let (seq, secrets) = self
+                    .kernel
+                    .update_rx_secret()
+                    .map_err(RecordError::KeyUpdate)?;
+                self.rx = Direction::new(seq, secrets)?;
+                match request {
+                    UPDATE_NOT_REQUESTED => Ok(Opened::Nothing),
+                    UPDATE_REQUESTED => {
+                        self.update_tx(UPDATE_NOT_REQUESTED, out)?;
+                        Ok(Opened::Nothing)
+                    }
+                    _ => Err(RecordError::Protocol(Alert::DecodeError)),
+                }
+            }
+            [] | [KEY_UPDATE] | [KEY_UPDATE, 0] | [KEY_UPDATE, 0, 0] | [KEY_UPDATE, 0, 0, 1] => {
+                Ok(Opened::Nothing)
+            }
+            _ => Err(RecordError::Protocol(Alert::UnexpectedMessage)),
+        }
+    }
+}
