@@ -113,9 +113,10 @@ pub trait Transport {
         false
     }
 
-    /// The key the peer proved it holds while setting up (a TLS client certificate), once
-    /// set up; `None` without one (plain TCP, a TLS client that showed no certificate).
-    fn peer_key(&self) -> Option<Fingerprint> {
+    /// The key the peer proved it holds while setting up (a TLS client certificate), handed
+    /// over once, when set up; `None` without one (plain TCP, a TLS client that showed no
+    /// certificate) or once taken.
+    fn take_peer_key(&mut self) -> Option<Fingerprint> {
         None
     }
 
@@ -272,10 +273,10 @@ impl Transport for Link {
         }
     }
 
-    fn peer_key(&self) -> Option<Fingerprint> {
+    fn take_peer_key(&mut self) -> Option<Fingerprint> {
         match self {
             Link::Plain(_) => None,
-            Link::Tls(t) => t.link.peer_key(),
+            Link::Tls(t) => t.link.take_peer_key(),
         }
     }
 }

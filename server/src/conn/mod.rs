@@ -315,9 +315,9 @@ impl<T: Transport> Conn<T> {
     }
 
     /// The key the peer proved it holds while setting up the transport (see
-    /// [`Transport::peer_key`]).
-    pub fn peer_key(&self) -> Option<lanchat_proto::Fingerprint> {
-        self.transport.peer_key()
+    /// [`Transport::take_peer_key`]), once.
+    pub fn take_peer_key(&mut self) -> Option<lanchat_proto::Fingerprint> {
+        self.transport.take_peer_key()
     }
 
     /// With nothing to send, its transport lets go of what it can rebuild

@@ -96,10 +96,10 @@ impl Server {
     /// `id`'s transport has just been set up: the room learns the key its peer proved it
     /// holds (if any).
     fn established(&mut self, id: ConnId, now: Now) {
-        let Some(conn) = self.table.get(id) else {
+        let Some(conn) = self.table.get_mut(id) else {
             return;
         };
-        let key = conn.peer_key();
+        let key = conn.take_peer_key();
         match key {
             Some(key) => log::debug!("{id} TLS with key {key}"),
             None => log::debug!("{id} TLS without a key"),

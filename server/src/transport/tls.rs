@@ -120,8 +120,9 @@ pub struct TlsLink<S> {
     /// of the handshake costs little.
     answered: bool,
     /// The fingerprint of the key the client proved it holds in the handshake (taken before
-    /// rustls' connection, and the certificate with it, is let go).
-    peer_key: Option<Fingerprint>,
+    /// rustls' connection, and the certificate with it, is let go), until the loop takes it:
+    /// boxed, so a link holds one pointer for it.
+    peer_key: Option<Box<Fingerprint>>,
 }
 
 impl<S> fmt::Debug for TlsLink<S> {
@@ -208,10 +209,11 @@ impl<S: Socket> TlsLink<S> {
         }
     }
 
-    /// The client's key, once the handshake proved it holds it (see [`crate::tls::client_keys`]);
-    /// `None` during the handshake or for a client that showed no certificate.
-    pub fn peer_key(&self) -> Option<Fingerprint> {
-        self.peer_key
+    /// The client's key, once the handshake proved it holds it (see [`crate::tls::client_keys`]),
+    /// handed over once; `None` during the handshake, after it was taken, or for a client that
+    /// showed no certificate.
+    pub fn take_peer_key(&mut self) -> Option<Fingerprint> {
+        self.peer_key.take().map(|k| *k)
     }
 
     /// Bytes of its own not yet written.
@@ -365,7 +367,8 @@ impl<S: Socket> TlsLink<S> {
         self.peer_key = tls
             .peer_certificates()
             .and_then(|chain| chain.first())
-            .and_then(|cert| crate::tls::fingerprint_of(cert).ok());
+            .and_then(|cert| crate::tls::fingerprint_of(cert).ok())
+            .map(Box::new);
         let (secrets, kernel) = tls
             .dangerous_into_kernel_connection()
             .map_err(TlsLinkError::Tls)?;
