@@ -517,3 +517,25 @@ fn a_reload_reads_the_lists_again_without_dropping_anyone() {
     a.send("/who");
     a.read_until_prefix("WHOEND 2");
 }
+
+#[test]
+fn a_mute_survives_a_restart() {
+    let place = Place::new();
+    let ops = place.key_list("ops", &["op"]);
+    let args = ["--ops", ops.to_str().expect("utf-8")];
+    let (server, fp) = place.server(&args);
+    let ann = place.user("ann");
+    let mut o = join_as(server.addr(), fp, Some(&place.user("op")), "op");
+    let mut a = join_as(server.addr(), fp, Some(&ann), "ann");
+    o.read_until_prefix("JOIN ann");
+    o.send("/mute ann 7d");
+    a.expect_prefix("INFO you were muted by op until");
+    let mut server = server;
+    server.signal(libc::SIGTERM);
+    server.wait_exit(DEADLINE).expect("stopped");
+    drop(server);
+    let (server, fp) = place.server(&args);
+    let mut a = join_as(server.addr(), fp, Some(&ann), "ann");
+    a.send("hello");
+    a.expect_prefix("ERR muted you are muted until");
+}

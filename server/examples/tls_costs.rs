@@ -1,8 +1,9 @@
 //! What TLS costs the server, in memory (no sockets, so no kernel time), with lanchat's
-//! client configuration: the heap a connection's rustls state holds once its handshake is done
-//! (rustls' unbuffered server connection, which `transport::tls::TlsLink` uses, against its
-//! buffered `ServerConnection`; a counting allocator), and the server's CPU per handshake and
-//! per record for each TLS 1.3 suite (the server picks the first of its `tls::provider`'s,
+//! client configuration: the heap a connection's TLS state holds once its handshake is done
+//! (what `transport::tls::TlsLink` keeps at rest, rustls' kernel connection and the server's
+//! record layer; against rustls' unbuffered server connection, which does the handshake, and
+//! its buffered `ServerConnection`; a counting allocator), and the server's CPU per handshake
+//! and per record for each TLS 1.3 suite (the server picks the first of its `tls::provider`'s,
 //! AES-128-GCM), without and with a client key (the server checks its signature). The figures
 //! are in docs/BENCHMARKS.md.
 //!
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lanchat_server::tls::{Identity, KeySource};
+use lanchat_server::transport::tls::records::Records;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::UnbufferedServerConnection;
@@ -122,6 +124,17 @@ fn unbuffered(
         client_input(&mut client, &outgoing);
     }
     server
+}
+
+/// What the server keeps at rest after a full handshake: rustls' kernel connection inside the
+/// record layer, its expanded keys let go (as the loop's heap trim does).
+fn at_rest(config: &Arc<ServerConfig>, identity: &Identity) -> Records {
+    let (secrets, kernel) = unbuffered(config, identity, None)
+        .dangerous_into_kernel_connection()
+        .expect("secrets");
+    let mut records = Records::new(secrets, kernel).expect("records");
+    records.rest();
+    records
 }
 
 /// A buffered server connection after a full handshake.
@@ -260,6 +273,7 @@ fn main() {
         Identity::load(&KeySource::StateDir(dir.path().to_path_buf())).expect("an identity");
     let config = identity.server_config();
     let (me, _) = UserKey::load_or_create(&dir.path().join("user.key")).expect("a user key");
+    let rest = per_connection(|| at_rest(&config, &identity));
     let plain_heap = per_connection(|| unbuffered(&config, &identity, None));
     let with_key = per_connection(|| unbuffered(&config, &identity, Some(&me)));
     let buffered = per_connection(|| buffered(&config, &identity));
@@ -270,6 +284,7 @@ fn main() {
         );
     };
     println!("per connection after the handshake ({CONNECTIONS} connections each):");
+    row("at rest", rest, std::mem::size_of::<Records>());
     row(
         "unbuffered",
         plain_heap,

@@ -1,7 +1,9 @@
 //! The TLS 1.3 record layer of a connection whose handshake is done ([`Records`]): rustls'
 //! *kernel* connection keeps the key schedule (new traffic secrets on a key update, RFC 8446
 //! §4.6.3) and this module frames, protects and counts the records, as kTLS would in a
-//! kernel.
+//! kernel. The server's connections use it; so does the load generator's client side
+//! ([`Records::without_key_updates`]), whose thousands of clients must cost it as little as
+//! the server's do.
 //!
 //! Why not rustls' own record layer: a finished `UnbufferedServerConnection` holds ~3.1 KiB per
 //! connection (its 1 KiB struct, the handshake deframer's 640 B, a sealing and an opening key
@@ -23,7 +25,9 @@ use ring::aead::{self, Aad, LessSafeKey, UnboundKey};
 use rustls::crypto::cipher::{make_tls13_aad, AeadKey, InboundOpaqueMessage, Iv, Nonce};
 use rustls::kernel::KernelConnection;
 use rustls::server::ServerConnectionData;
-use rustls::{ConnectionTrafficSecrets, ContentType, ExtractedSecrets, ProtocolVersion};
+use rustls::{
+    ConnectionTrafficSecrets, ContentType, ExtractedSecrets, ProtocolVersion, SupportedCipherSuite,
+};
 
 /// A record's header: content type, legacy version, length.
 pub const HEADER: usize = 5;
@@ -167,9 +171,11 @@ impl Direction {
     }
 }
 
-/// The record layer of one connection after its handshake.
-pub struct Records {
-    kernel: KernelConnection<ServerConnectionData>,
+/// The record layer of one connection after its handshake (a server's, unless `Side` says
+/// otherwise).
+pub struct Records<Side = ServerConnectionData> {
+    /// rustls' key schedule; `None` where key updates are not followed (the load generator).
+    kernel: Option<KernelConnection<Side>>,
     tx: Direction,
     rx: Direction,
     /// Records sealed under one key before it is replaced: the suite's confidentiality limit
@@ -182,7 +188,7 @@ pub struct Records {
     built: bool,
 }
 
-impl fmt::Debug for Records {
+impl<Side> fmt::Debug for Records<Side> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Records")
             .field("tx_seq", &self.tx.seq)
@@ -191,7 +197,7 @@ impl fmt::Debug for Records {
     }
 }
 
-impl Records {
+impl<Side> Records<Side> {
     /// Take over from rustls once the handshake is done: its secrets and sequence numbers, and
     /// its kernel connection for key updates.
     ///
@@ -199,10 +205,32 @@ impl Records {
     /// A suite this layer does not know (the server offers none).
     pub fn new(
         secrets: ExtractedSecrets,
-        kernel: KernelConnection<ServerConnectionData>,
-    ) -> Result<Records, RecordError> {
-        let limit = kernel
-            .negotiated_cipher_suite()
+        kernel: KernelConnection<Side>,
+    ) -> Result<Records<Side>, RecordError> {
+        let suite = kernel.negotiated_cipher_suite();
+        Self::with(secrets, suite, Some(kernel))
+    }
+
+    /// Take over from rustls' secrets alone (a buffered connection's
+    /// `dangerous_extract_secrets`), for a peer that is known never to update its keys: a key
+    /// update from it ends the connection, and this side never sends one (it fails at the
+    /// suite's limit instead). For the load generator.
+    ///
+    /// # Errors
+    /// As [`Records::new`].
+    pub fn without_key_updates(
+        secrets: ExtractedSecrets,
+        suite: SupportedCipherSuite,
+    ) -> Result<Records<Side>, RecordError> {
+        Self::with(secrets, suite, None)
+    }
+
+    fn with(
+        secrets: ExtractedSecrets,
+        suite: SupportedCipherSuite,
+        kernel: Option<KernelConnection<Side>>,
+    ) -> Result<Records<Side>, RecordError> {
+        let limit = suite
             .tls13()
             .map_or(u64::MAX, |s| s.common.confidentiality_limit);
         let (tx_seq, tx) = secrets.tx;
@@ -368,6 +396,8 @@ impl Records {
         })?;
         let (seq, secrets) = self
             .kernel
+            .as_mut()
+            .ok_or(RecordError::Protocol(Alert::InternalError))?
             .update_tx_secret()
             .map_err(RecordError::KeyUpdate)?;
         self.tx = Direction::new(seq, secrets)?;
@@ -465,6 +495,8 @@ impl Records {
                 self.handshake = Vec::new();
                 let (seq, secrets) = self
                     .kernel
+                    .as_mut()
+                    .ok_or(RecordError::Protocol(Alert::UnexpectedMessage))?
                     .update_rx_secret()
                     .map_err(RecordError::KeyUpdate)?;
                 self.rx = Direction::new(seq, secrets)?;
