@@ -84,6 +84,20 @@ pub struct Args {
     /// meanwhile are sent once it is back. The server's key is checked again each time.
     #[arg(long)]
     pub reconnect: bool,
+    /// Your key, which servers know you by (made on first use; default:
+    /// $XDG_CONFIG_HOME/lanchat/identity.key, else ~/.config/lanchat/identity.key).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// Print your key's fingerprint (making the key if needed) and exit: what a server's
+    /// allowlist or operators' list names you by.
+    #[arg(long)]
+    pub fingerprint: bool,
+
+    /// When the server asks for a password, give the first line of FILE (for scripts; on a
+    /// terminal you are asked, without echo).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
 }
 
 impl Args {
@@ -140,10 +154,18 @@ Encryption:
   --fingerprint` prints on the server. Once trusted, the key is remembered;
   a server whose key changed is refused (exit 4).
 
+Your key:
+  On first use lanchat makes a key of your own
+  (~/.config/lanchat/identity.key) and shows it to servers; a server knows
+  you by it: the names you take are yours there, and its operators list you
+  by `lanchat --fingerprint`. A server may ask for a password (you are
+  asked, without echo; scripts use --password-file).
+
 Exit codes:
-  0 after quitting; 1 when no server could be joined (or it was not
-  trusted); 2 for bad flags; 3 when the server went away; 4 when the
-  server's key is not the one expected.";
+  0 after quitting; 1 when no server could be joined (not trusted, not on
+  a server's list, a wrong password); 2 for bad flags; 3 when the server
+  went away; 4 when the server's key is not the one expected; 5 when an
+  operator kicked you; 6 when you are banned.";
 
 /// `--name`: checked by the protocol's own rules before anything is sent, so a name the server
 /// would refuse (or a blank one, which it would not even answer) is a clear flag error.

@@ -154,16 +154,68 @@ pub enum NameReply {
         /// Says how to leave.
         text: String,
     },
-    /// `ERR name-taken` / `ERR name-invalid`: try another.
+    /// `ERR name-taken` / `ERR name-invalid` / `ERR name-owned`: try another.
     Refused {
-        /// Which of the two.
+        /// Which of them.
         why: Refusal,
         /// The server's reason.
         text: String,
     },
-    /// The server said goodbye or gave up (`BYE`, `ERR handshake-timeout`, another `ERR`), or
-    /// closed the connection.
+    /// The server wants a password first (`AUTH password`, or `ERR password-required`): give
+    /// it with [`Conn::offer_password`], then offer the name again.
+    Password {
+        /// The server's words.
+        text: String,
+    },
+    /// The server said goodbye or gave up (`BYE`, `ERR handshake-timeout`, `ERR banned`,
+    /// another `ERR`), or closed the connection.
     Closed {
+        /// What it was about, for the exit code.
+        why: Ending,
+        /// Why, in words.
+        text: String,
+    },
+}
+
+/// Why a server ended a connection before a name was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `ERR banned`: this key or address is banned.
+    Banned,
+    /// `ERR not-allowed`: the server takes only the keys on its list.
+    NotAllowed,
+    /// `ERR bad-password`, the last of the tries.
+    BadPassword,
+    /// Anything else (`BYE`, `ERR handshake-timeout`, a closed connection).
+    Other,
+}
+
+impl Ending {
+    /// The `ERR` code's ending, if it is one of those.
+    fn of(code: ErrCode<'_>) -> Ending {
+        match code {
+            ErrCode::Banned => Ending::Banned,
+            ErrCode::NotAllowed => Ending::NotAllowed,
+            ErrCode::BadPassword => Ending::BadPassword,
+            _ => Ending::Other,
+        }
+    }
+}
+
+/// What the server said to a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassReply {
+    /// Right: now the name.
+    Accepted,
+    /// `ERR bad-password`: wrong, and another try is allowed.
+    Wrong {
+        /// The server's words.
+        text: String,
+    },
+    /// The server closed the connection (the last wrong try, a ban, ...).
+    Closed {
+        /// What it was about.
+        why: Ending,
         /// Why, in words.
         text: String,
     },
@@ -176,6 +228,8 @@ pub enum Refusal {
     Taken,
     /// It breaks the rules (or looks like a reserved name).
     Invalid,
+    /// Another key owns it (or a look-alike of it), or this connection has no key.
+    Owned,
 }
 
 /// A connection to a lanchat server over the transport `S`.
@@ -384,27 +438,41 @@ impl<S: Transport> Conn<S> {
         loop {
             let Some(line) = self.read_line(Some(deadline))? else {
                 return Ok(NameReply::Closed {
+                    why: Ending::Other,
                     text: "the server closed the connection".into(),
                 });
             };
+            let shown = |text: &str| crate::sanitize::sanitize(text).into_owned();
             let reply = match ServerMsg::parse(&line) {
                 Ok(ServerMsg::Welcome { name, text }) => NameReply::Welcome {
                     name: name.to_owned(),
                     text: text.to_owned(),
                 },
                 Ok(ServerMsg::Err {
-                    code: code @ (ErrCode::NameTaken | ErrCode::NameInvalid),
+                    code: code @ (ErrCode::NameTaken | ErrCode::NameInvalid | ErrCode::NameOwned),
                     text,
                 }) => NameReply::Refused {
-                    why: if matches!(code, ErrCode::NameTaken) {
-                        Refusal::Taken
-                    } else {
-                        Refusal::Invalid
+                    why: match code {
+                        ErrCode::NameTaken => Refusal::Taken,
+                        ErrCode::NameOwned => Refusal::Owned,
+                        _ => Refusal::Invalid,
                     },
-                    text: crate::sanitize::sanitize(text).into_owned(),
+                    text: shown(text),
                 },
-                Ok(ServerMsg::Err { text, .. } | ServerMsg::Bye { text }) => NameReply::Closed {
-                    text: crate::sanitize::sanitize(text).into_owned(),
+                // The name went before the server's `AUTH` was read; its `ERR
+                // password-required` follows, and is skipped by `offer_password`.
+                Ok(ServerMsg::Auth { text, .. }) => NameReply::Password { text: shown(text) },
+                Ok(ServerMsg::Err {
+                    code: ErrCode::PasswordRequired,
+                    text,
+                }) => NameReply::Password { text: shown(text) },
+                Ok(ServerMsg::Err { code, text }) => NameReply::Closed {
+                    why: Ending::of(code),
+                    text: shown(text),
+                },
+                Ok(ServerMsg::Bye { text }) => NameReply::Closed {
+                    why: Ending::Other,
+                    text: shown(text),
                 },
                 // Anything else before the answer (a newer server's extra lines) is skipped.
                 _ => continue,
@@ -413,6 +481,103 @@ impl<S: Transport> Conn<S> {
         }
     }
 }
+
+impl<S: Transport> Conn<S> {
+    /// Give the password the server asked for (`/pass <password>`) and wait (bounded) for its
+    /// answer. An `ERR password-required` to a name sent before the server's `AUTH` was read
+    /// is skipped.
+    ///
+    /// # Errors
+    /// The socket's errors; a server that does not answer in [`REPLY_TIMEOUT`] is `TimedOut`.
+    pub fn offer_password(&mut self, password: &str) -> io::Result<PassReply> {
+        let mut line = lanchat_proto::ops::PASS_PREFIX.to_owned();
+        line.push_str(password);
+        line.push('\n');
+        self.stream.write_all(line.as_bytes())?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let Some(line) = self.read_line(Some(deadline))? else {
+                return Ok(PassReply::Closed {
+                    why: Ending::Other,
+                    text: "the server closed the connection".into(),
+                });
+            };
+            let shown = |text: &str| crate::sanitize::sanitize(text).into_owned();
+            return Ok(match ServerMsg::parse(&line) {
+                Ok(ServerMsg::Info { .. }) => PassReply::Accepted,
+                Ok(ServerMsg::Err {
+                    code: ErrCode::PasswordRequired | ErrCode::NameOwned,
+                    ..
+                }) => continue,
+                Ok(ServerMsg::Err {
+                    code: ErrCode::BadPassword,
+                    text,
+                }) => {
+                    // The last wrong try is followed by the close.
+                    match self.read_line(Some(Instant::now() + CLOSE_PEEK)) {
+                        Ok(None) => PassReply::Closed {
+                            why: Ending::BadPassword,
+                            text: shown(text),
+                        },
+                        Ok(Some(next)) => {
+                            self.lines.push_front(next);
+                            PassReply::Wrong { text: shown(text) }
+                        }
+                        Err(_) => PassReply::Wrong { text: shown(text) },
+                    }
+                }
+                Ok(ServerMsg::Err { code, text }) => PassReply::Closed {
+                    why: Ending::of(code),
+                    text: shown(text),
+                },
+                Ok(ServerMsg::Bye { text }) => PassReply::Closed {
+                    why: Ending::Other,
+                    text: shown(text),
+                },
+                _ => continue,
+            });
+        }
+    }
+}
+
+impl<S: Transport> Conn<S> {
+    /// Before a name is asked for: what the server said right after `HELLO`, if it said
+    /// something within `wait` (it does so in the same breath): a password wanted
+    /// ([`NameReply::Password`]) or a refusal (`ERR banned`, `ERR not-allowed`:
+    /// [`NameReply::Closed`]). `None` when nothing came (the name comes next); a line of any
+    /// other kind is left for later.
+    ///
+    /// # Errors
+    /// The socket's errors.
+    pub fn before_name(&mut self, wait: Duration) -> io::Result<Option<NameReply>> {
+        let line = match self.read_line(Some(Instant::now() + wait)) {
+            Ok(Some(line)) => line,
+            Ok(None) => {
+                return Ok(Some(NameReply::Closed {
+                    why: Ending::Other,
+                    text: "the server closed the connection".into(),
+                }))
+            }
+            Err(e) if e.kind() == ErrorKind::TimedOut => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let shown = |text: &str| crate::sanitize::sanitize(text).into_owned();
+        Ok(match ServerMsg::parse(&line) {
+            Ok(ServerMsg::Auth { text, .. }) => Some(NameReply::Password { text: shown(text) }),
+            Ok(ServerMsg::Err { code, text }) => Some(NameReply::Closed {
+                why: Ending::of(code),
+                text: shown(text),
+            }),
+            _ => {
+                self.lines.push_front(line);
+                None
+            }
+        })
+    }
+}
+
+/// After a wrong password: how long to look for the close that follows the last allowed try.
+const CLOSE_PEEK: Duration = Duration::from_millis(200);
 
 /// The wire bytes for one line typed by a person (see [`Conn::send_line`]).
 pub fn encode_line(line: &str) -> Vec<u8> {

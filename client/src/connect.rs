@@ -21,16 +21,17 @@ use rustls::{ClientConfig, ClientConnection};
 
 use crate::addr::ServerAddr;
 use crate::conn::{
-    dial, plain_io, Conn, ConnectError, NameReply, Refusal as NameRefusal, CONNECT_TIMEOUT,
-    REPLY_TIMEOUT,
+    dial, plain_io, Conn, ConnectError, Ending, NameReply, PassReply, Refusal as NameRefusal,
+    CONNECT_TIMEOUT, REPLY_TIMEOUT,
 };
+use crate::identity::Identity;
 use crate::known_servers::{
     first_contact_text, host_key, remember_in, Contact, Decision, FileError, KnownServers, Refusal,
     TrustFlags, Ui, EXIT_NOT_TRUSTED, SAID_NO,
 };
 use crate::stream::{Stream, TlsStream};
 use crate::tls::{
-    encrypted_notice, handshake_ca, handshake_pinned, HandshakeError, PLAINTEXT_SERVER,
+    encrypted_notice, handshake_ca, handshake_pinned_as, HandshakeError, PLAINTEXT_SERVER,
     PLAINTEXT_WARNING,
 };
 
@@ -46,6 +47,8 @@ pub enum Security {
         known_servers: Option<PathBuf>,
         /// `--accept-new`, `--trust`.
         flags: TrustFlags,
+        /// The user's key, presented when the server asks for one (`None`: anonymous).
+        me: Option<Arc<Identity>>,
     },
     /// `--ca`: TLS, the server's certificate checked against an office CA.
     Ca(Arc<ClientConfig>),
@@ -62,6 +65,7 @@ impl Security {
                 Security::Pinned {
                     known_servers,
                     flags,
+                    me,
                 },
                 Secured::Encrypted(fp),
             ) => Security::Pinned {
@@ -70,6 +74,7 @@ impl Security {
                     joined: Some(fp),
                     ..*flags
                 },
+                me: me.clone(),
             },
             _ => self.clone(),
         }
@@ -104,6 +109,11 @@ pub trait Asker {
     fn ask(&mut self, text: &str) -> bool;
     /// Tell the user something on the way (a key remembered, or that it could not be).
     fn note(&mut self, text: &str);
+    /// The server asks for a password (`text` says so): the user's answer, read without echo;
+    /// `None` when there is nobody to ask, or they gave up.
+    fn password(&mut self, _text: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Why joining failed.
@@ -221,16 +231,18 @@ pub fn connect(
         Security::Pinned {
             known_servers,
             flags,
+            me,
         } => {
             let path = known_servers
                 .as_deref()
                 .ok_or(ConnectFailure::NoKnownServersFile)?;
-            let (sock, tls, fp, asked) = pinned(addr, path, flags, asker)?;
+            let me = me.as_deref();
+            let (sock, tls, fp, asked) = pinned(addr, path, flags, me, asker)?;
             match greet(addr, sock, tls, fp) {
                 // The user took long enough to answer for the server to give up waiting for a
                 // name: once more, now that the key is known.
                 Err(ConnectFailure::Connect(_)) if asked => {
-                    let (sock, tls, fp, _) = pinned(addr, path, flags, asker)?;
+                    let (sock, tls, fp, _) = pinned(addr, path, flags, me, asker)?;
                     greet(addr, sock, tls, fp)
                 }
                 done => done,
@@ -260,6 +272,7 @@ fn pinned(
     addr: &ServerAddr,
     file: &Path,
     flags: &TrustFlags,
+    me: Option<&Identity>,
     asker: &mut dyn Asker,
 ) -> Result<(TcpStream, ClientConnection, Fingerprint, bool), ConnectFailure> {
     let known = KnownServers::load(file).map_err(ConnectFailure::KnownServers)?;
@@ -281,7 +294,8 @@ fn pinned(
     let mut last = None;
     for _ in 0..2 {
         let mut sock = dial(addr, CONNECT_TIMEOUT)?;
-        let (tls, presented) = match handshake_pinned(&mut sock, addr, expected, deadline()) {
+        let (tls, presented) = match handshake_pinned_as(&mut sock, addr, expected, me, deadline())
+        {
             Ok(done) => done,
             Err(HandshakeError::KeyMismatch { presented }) => {
                 match decide(presented, asker.ui()) {
@@ -358,6 +372,9 @@ pub struct Target {
     pub addr: ServerAddr,
     /// How the connection is secured, and which key to trust.
     pub security: Security,
+    /// The password to give if the server asks for one (`--password-file`, or the one this
+    /// run was let in with); `None`: ask the user.
+    pub password: Option<String>,
 }
 
 /// A connection that has joined: greeted, and its name accepted.
@@ -371,6 +388,8 @@ pub struct Joined {
     pub welcome: String,
     /// Encrypted (with which key) or not.
     pub secured: Secured,
+    /// The password the server took, if it asked for one (to give again on reconnecting).
+    pub password: Option<String>,
 }
 
 /// Why joining failed.
@@ -387,7 +406,15 @@ pub enum JoinError {
         text: String,
     },
     /// The server ended the handshake (`BYE`, `ERR`), or closed the connection.
-    Closed(String),
+    Closed {
+        /// What it was about (a ban has an exit code of its own).
+        why: Ending,
+        /// The server's words.
+        text: String,
+    },
+    /// The server asks for a password, and there is none to give (no terminal, no
+    /// `--password-file`).
+    NoPassword(String),
     /// Reading or writing failed during the handshake.
     Io(io::Error),
 }
@@ -400,7 +427,23 @@ impl JoinError {
         match self {
             JoinError::Name { why, .. } => *why == NameRefusal::Invalid,
             JoinError::Connect(failure) => failure.is_final(),
-            JoinError::Closed(_) | JoinError::Io(_) => false,
+            // Kept out (a ban, an allowlist, a wrong password): knocking again cannot help.
+            JoinError::Closed { why, .. } => *why != Ending::Other,
+            JoinError::NoPassword(_) => true,
+            JoinError::Io(_) => false,
+        }
+    }
+
+    /// The exit code when this ends the run: 6 for a ban ([`crate::session::EXIT_BANNED`]),
+    /// a trust failure's own, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            JoinError::Closed {
+                why: Ending::Banned,
+                ..
+            } => crate::session::EXIT_BANNED,
+            JoinError::Connect(failure) => failure.exit_code(),
+            _ => crate::known_servers::EXIT_NOT_TRUSTED,
         }
     }
 
@@ -418,7 +461,12 @@ impl fmt::Display for JoinError {
         match self {
             JoinError::Connect(e) => e.fmt(f),
             JoinError::Name { text, .. } => write!(f, "the name was refused: {text}"),
-            JoinError::Closed(text) => write!(f, "the server closed the connection: {text}"),
+            JoinError::Closed { why, text } => f.write_str(&ending_words(*why, text)),
+            JoinError::NoPassword(text) => write!(
+                f,
+                "the server asks for a password ({text}); without a terminal, give it with \
+                 --password-file FILE"
+            ),
             JoinError::Io(e) => f.write_str(&plain_io(e)),
         }
     }
@@ -435,15 +483,29 @@ impl Target {
     pub fn join(&self, name: &str, asker: &mut dyn Asker) -> Result<Joined, JoinError> {
         let (mut conn, _hello, secured) =
             connect(&self.addr, &self.security, asker).map_err(JoinError::Connect)?;
-        match conn.offer_name(name).map_err(JoinError::Io)? {
-            NameReply::Welcome { name, text } => Ok(Joined {
-                conn,
-                name,
-                welcome: text,
-                secured,
-            }),
-            NameReply::Refused { why, text } => Err(JoinError::Name { why, text }),
-            NameReply::Closed { text } => Err(JoinError::Closed(text)),
+        let mut password = self.password.clone();
+        let mut given = None;
+        loop {
+            match conn.offer_name(name).map_err(JoinError::Io)? {
+                NameReply::Welcome { name, text } => {
+                    return Ok(Joined {
+                        conn,
+                        name,
+                        welcome: text,
+                        secured,
+                        password: given,
+                    })
+                }
+                NameReply::Refused { why, text } => return Err(JoinError::Name { why, text }),
+                NameReply::Closed { why, text } => return Err(JoinError::Closed { why, text }),
+                NameReply::Password { text } => {
+                    let typed = password
+                        .take()
+                        .or_else(|| asker.password(&text))
+                        .ok_or(JoinError::NoPassword(text))?;
+                    given = Some(give_password(&mut conn, &typed, asker)?);
+                }
+            }
         }
     }
 
@@ -453,7 +515,46 @@ impl Target {
         Target {
             addr: self.addr.clone(),
             security: self.security.joined_with(secured),
+            password: self.password.clone(),
         }
+    }
+}
+
+/// Give `typed` as the password, and again whatever the user types after a wrong one (as long
+/// as the server allows another try): the password it took.
+///
+/// # Errors
+/// [`JoinError::Closed`] when the server closed the connection (the last wrong try, a ban),
+/// [`JoinError::NoPassword`] when the user gave up, IO.
+pub fn give_password(
+    conn: &mut Conn,
+    typed: &str,
+    asker: &mut dyn Asker,
+) -> Result<String, JoinError> {
+    let mut typed = typed.to_owned();
+    loop {
+        match conn.offer_password(&typed).map_err(JoinError::Io)? {
+            PassReply::Accepted => return Ok(typed),
+            PassReply::Closed { why, text } => return Err(JoinError::Closed { why, text }),
+            PassReply::Wrong { text } => {
+                asker.note(&format!("lanchat: {text}"));
+                typed = asker.password(&text).ok_or(JoinError::NoPassword(text))?;
+            }
+        }
+    }
+}
+
+/// How a connection the server ended reads for a person: a ban, an allowlist, a wrong password
+/// in plain words, anything else as the server said it.
+pub fn ending_words(why: Ending, text: &str) -> String {
+    match why {
+        Ending::Banned => format!("you are banned from this server: {text}"),
+        Ending::NotAllowed => format!(
+            "this server lets in only the people on its list, and your key is not on it: give \
+             its operator your key's fingerprint (lanchat --fingerprint) ({text})"
+        ),
+        Ending::BadPassword => format!("wrong password; the server closed the connection ({text})"),
+        Ending::Other => format!("the server closed the connection: {text}"),
     }
 }
 

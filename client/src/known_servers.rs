@@ -10,9 +10,9 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::fs::DirBuilder;
+use std::io;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
 use lanchat_proto::Fingerprint;
@@ -242,24 +242,12 @@ impl KnownServers {
                 .create(dir)
                 .map_err(err)?;
         }
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(format!(".tmp.{}", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let written = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o644)
-                .open(&tmp)?;
-            f.write_all(self.to_text().as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if written.is_err() {
+        let tmp =
+            crate::atomic::synced_temp(path, self.to_text().as_bytes(), 0o644).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-        }
-        written.map_err(err)
+            err(e)
+        })
     }
 
     /// Decide what to do about `contact` (see [`Decision`]). Pure: the caller asks, writes

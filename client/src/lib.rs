@@ -27,6 +27,10 @@
 //! - [`discovery`]: finding servers on the LAN by UDP broadcast (`--discover`).
 //! - [`tls`]: the TLS configuration, the verifier that pins a server's key (or checks it
 //!   against an office CA), and telling a plaintext server apart.
+//! - [`atomic`]: files written whole or not at all (known_servers, the key).
+//! - [`identity`]: the user's own key (made on first use), presented as a TLS client
+//!   certificate; servers know the user by its fingerprint.
+//! - [`password`]: the password a server may ask for, from `--password-file`.
 //! - [`known_servers`]: the servers this user trusts, and trust on first use: go on, ask, or
 //!   refuse, with the words for each.
 //! - [`clock`]: time for timestamps.
@@ -35,6 +39,7 @@
 //! `lanchat-proto`.
 
 pub mod addr;
+pub mod atomic;
 pub mod backoff;
 pub mod cli;
 pub mod clock;
@@ -44,10 +49,12 @@ pub mod conn;
 pub mod connect;
 pub mod discovery;
 pub mod editor;
+pub mod identity;
 pub mod known_servers;
 pub mod members;
 pub mod outbox;
 pub mod pacer;
+pub mod password;
 pub mod reader;
 pub mod reconnect;
 pub mod redraw;

@@ -10,16 +10,19 @@
 //!   go to stdout rendered without colour.
 //!
 //! Exit codes: 0 after quitting (the server answered the quit), 1 when no server could be
-//! joined (or trusted), 2 for bad flags (clap), 3 when the server went away or did not answer
-//! the quit, 4 when the server's key is not the one expected.
+//! joined (not trusted, not on its allowlist, a wrong password), 2 for bad flags (clap, an
+//! unreadable `--password-file`), 3 when the server went away or did not answer the quit, 4
+//! when the server's key is not the one expected, 5 when an operator kicked the user, 6 when
+//! the user is banned (sent away by a ban, or refused on arrival).
 
 mod app;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write as _};
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser};
-use lanchat_client::connect::ConnectFailure;
+use lanchat_client::connect::{ConnectFailure, JoinError};
+use lanchat_client::password::PasswordFileError;
 
 fn main() -> ExitCode {
     let args = app::Args::parse();
@@ -35,6 +38,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if settings.args.fingerprint {
+        return print_fingerprint(&settings);
+    }
     let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
     let result = if interactive {
         app::interactive::run(&settings)
@@ -49,15 +55,40 @@ fn main() -> ExitCode {
             ExitCode::from(outcome.exit_code())
         }
         // Not trusted, not encrypted: the words (several lines) and the exit code are its own.
-        Err(e) => match e.downcast_ref::<ConnectFailure>() {
-            Some(failure) => {
+        Err(e) => {
+            if let Some(failure) = e.downcast_ref::<ConnectFailure>() {
                 eprintln!("{}", failure.message());
-                ExitCode::from(failure.exit_code())
+                return ExitCode::from(failure.exit_code());
             }
-            None => {
-                eprintln!("lanchat: {e:#}");
-                ExitCode::FAILURE
+            eprintln!("lanchat: {e:#}");
+            if let Some(kept_out) = e.downcast_ref::<JoinError>() {
+                return ExitCode::from(kept_out.exit_code());
             }
-        },
+            if e.downcast_ref::<PasswordFileError>().is_some() {
+                return ExitCode::from(2);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--fingerprint`: the user's key's fingerprint line (making the key if needed), as the
+/// server's `--fingerprint` prints its own.
+fn print_fingerprint(settings: &app::Settings) -> ExitCode {
+    match settings.identity(&mut |note| eprintln!("{note}")) {
+        Ok(me) => {
+            let mut out = io::stdout().lock();
+            match writeln!(out, "fingerprint {}", me.fingerprint()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("lanchat: cannot print the fingerprint: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("lanchat: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use lanchat_proto::ops::OP_COMMANDS;
 use lanchat_proto::{fold_name, validate_name, ServerMsg};
 
 /// Only names that follow the rules are kept: they become Tab completions, which rustyline
@@ -34,9 +35,9 @@ pub const MAX_MEMBER_BYTES: usize = 4 << 20;
 
 /// The server's commands a line may start with, for completing `/w<Tab>` (beside the
 /// client's own, [`crate::commands::LOCAL_COMMANDS`]).
-pub const COMMANDS: [&str; 15] = [
+pub const COMMANDS: [&str; 16] = [
     "/away", "/back", "/help", "/in", "/join", "/me", "/msg", "/nick", "/part", "/quit", "/rooms",
-    "/stats", "/topic", "/who", "<quit>",
+    "/stats", "/topic", "/who", "/whois", "<quit>",
 ];
 
 /// The member list, and which of them is this client.
@@ -63,6 +64,8 @@ pub struct Members {
     /// Bytes of names a member list being received may hold: [`MAX_MEMBER_BYTES`] (smaller
     /// in tests, as `max`).
     max_bytes: usize,
+    /// The server said this user is an operator (`OPERATOR`): their commands complete too.
+    operator: bool,
 }
 
 /// One name of a member list, as the renderer shows it.
@@ -121,6 +124,7 @@ impl Members {
     /// Update from one server message.
     pub fn apply(&mut self, msg: &ServerMsg<'_>) -> Change {
         match msg {
+            ServerMsg::Operator { .. } => self.operator = true,
             ServerMsg::Who { names, .. } => {
                 let incoming = self.incoming.get_or_insert_with(Vec::new);
                 for name in ServerMsg::who_names(names).filter(|n| is_valid(n)) {
@@ -262,9 +266,15 @@ impl Members {
         };
         let word = &head[start..];
         if start == 0 && (word.starts_with('/') || word.starts_with('<')) {
+            let operators = OP_COMMANDS
+                .iter()
+                .filter(|_| self.operator)
+                .map(|(c, _)| format!("/{c}"));
             let mut candidates: Vec<String> = COMMANDS
                 .iter()
                 .chain(crate::commands::LOCAL_COMMANDS.iter())
+                .map(|c| (*c).to_owned())
+                .chain(operators)
                 .filter(|c| c.starts_with(&word.to_ascii_lowercase()))
                 .map(|c| format!("{c} "))
                 .collect();
@@ -310,6 +320,17 @@ mod tests {
             .iter()
             .map(|l| m.apply(&ServerMsg::parse(l).expect(l)))
             .collect()
+    }
+
+    #[test]
+    fn operator_commands_complete_for_operators_only() {
+        let mut m = Members::new("ann");
+        assert_eq!(m.complete("/ki", 3), (0, vec![]));
+        assert_eq!(m.complete("/wh", 3).1, ["/who ", "/whois "]);
+        m.apply(&ServerMsg::parse("OPERATOR you are an operator here").expect("line"));
+        assert_eq!(m.complete("/ki", 3), (0, vec!["/kick ".to_owned()]));
+        assert_eq!(m.complete("/b", 2).1, ["/back ", "/ban ", "/bans "]);
+        assert_eq!(m.complete("/un", 3).1, ["/unban ", "/unmute "]);
     }
 
     fn names(m: &Members) -> Vec<&str> {
@@ -474,7 +495,7 @@ mod tests {
             ("", 0, 0, &["ann: ", "Anna: ", "bob: "]),
             ("b and more", 1, 0, &["bob: "]),
             ("/m", 2, 0, &["/m ", "/me ", "/msg "]),
-            ("/W", 2, 0, &["/w ", "/who "]),
+            ("/W", 2, 0, &["/w ", "/who ", "/whois "]),
             ("/j", 2, 0, &["/join "]),
             ("/g", 2, 0, &["/go "]),
             ("<q", 2, 0, &["<quit> "]),

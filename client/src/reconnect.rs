@@ -131,6 +131,10 @@ impl<S: Transport, C: Connector<S>> Redial<S> for Reconnect<C> {
                         Some(failure) => {
                             lock(session).untrusted(failure.message(), failure.exit_code())
                         }
+                        // Banned meanwhile: its own words and exit code.
+                        None if e.exit_code() == crate::session::EXIT_BANNED => {
+                            lock(session).untrusted(format!("lanchat: {e}"), e.exit_code())
+                        }
                         None => lock(session).give_up(&e.to_string()),
                     };
                     sink.end(outcome);

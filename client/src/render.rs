@@ -966,7 +966,18 @@ impl Renderer {
             ServerMsg::Hello { text }
             | ServerMsg::Welcome { text, .. }
             | ServerMsg::Info { text }
-            | ServerMsg::Bye { text } => ("* ".into(), shown(text)),
+            | ServerMsg::Bye { text }
+            | ServerMsg::Auth { text, .. }
+            | ServerMsg::Operator { text } => ("* ".into(), shown(text)),
+            ServerMsg::Whois {
+                name,
+                key,
+                since_ms,
+                idle_secs,
+            } => (
+                "* ".into(),
+                whois(&who(self, name), key, *since_ms, *idle_secs, now_ms),
+            ),
             ServerMsg::Err { code, text } => {
                 let words = if text.is_empty() {
                     shown(code.as_str())
@@ -1078,6 +1089,36 @@ impl Live {
     /// Shown in colour, and a mention rings.
     fn is_vivid(self) -> bool {
         matches!(self, Live::Yes | Live::Kept)
+    }
+}
+
+/// A `WHOIS` answer as a person reads it: `ann: key SHA256:..., connected 2 h 5 min ago,
+/// idle 40 s` (`no key` for someone without one).
+fn whois(name: &str, key: &str, since_ms: u64, idle_secs: u64, now_ms: u64) -> String {
+    let key = if key == "-" {
+        "no key (anyone could use this name on a plaintext server)".to_owned()
+    } else {
+        format!("key {}", sanitize(key))
+    };
+    let connected = now_ms.saturating_sub(since_ms) / 1000;
+    format!(
+        "{name}: {key}, connected {} ago, idle {}",
+        span(connected),
+        span(idle_secs)
+    )
+}
+
+/// A span of seconds in the two largest units: `40 s`, `5 min 2 s`, `2 h 5 min`, `3 d 4 h`.
+fn span(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, _) if s == 0 => format!("{m} min"),
+        (0, 0, _) => format!("{m} min {s} s"),
+        (0, _, 0) => format!("{h} h"),
+        (0, _, _) => format!("{h} h {m} min"),
+        (_, 0, _) => format!("{d} d"),
+        _ => format!("{d} d {h} h"),
     }
 }
 

@@ -32,6 +32,7 @@ use crate::render::{Context, Listing, Renderer, Shown, Style};
 use crate::rooms::{Follow, Rooms, Step};
 use crate::sanitize::sanitize;
 use crate::seen::{frame_key, Seen};
+use lanchat_proto::ops::{sent_away, SentAway};
 
 /// How long to wait for the server's `BYE` after sending the quit.
 pub const QUIT_WAIT: Duration = Duration::from_secs(3);
@@ -40,6 +41,11 @@ pub const QUIT_WAIT: Duration = Duration::from_secs(3);
 pub const EXIT_QUIT: u8 = 0;
 /// Exit code when the server went away, or did not answer the quit.
 pub const EXIT_SERVER_GONE: u8 = 3;
+/// Exit code when an operator kicked the user (`BYE kicked by ...`).
+pub const EXIT_KICKED: u8 = 5;
+/// Exit code when the user is banned: sent away by `/ban` (`BYE banned by ...`), or refused
+/// on arrival (`ERR banned`).
+pub const EXIT_BANNED: u8 = 6;
 
 /// How a run ended, when it ended without an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +54,13 @@ pub enum Outcome {
     Quit,
     /// The server went away (or did not answer the quit); the text says how.
     ServerGone(String),
+    /// An operator sent the user away; the text says who and why.
+    SentAway {
+        /// Kicked or banned.
+        how: SentAway,
+        /// What to show: who did it and why, in words.
+        why: String,
+    },
     /// Joining again, the server was not one to trust any more (its key changed, it stopped
     /// encrypting): the whole message, and the exit code that goes with it.
     Untrusted {
@@ -64,6 +77,14 @@ impl Outcome {
         match self {
             Outcome::Quit => EXIT_QUIT,
             Outcome::ServerGone(_) => EXIT_SERVER_GONE,
+            Outcome::SentAway {
+                how: SentAway::Kicked,
+                ..
+            } => EXIT_KICKED,
+            Outcome::SentAway {
+                how: SentAway::Banned,
+                ..
+            } => EXIT_BANNED,
             Outcome::Untrusted { code, .. } => *code,
         }
     }
@@ -72,7 +93,7 @@ impl Outcome {
     pub fn farewell(&self) -> Option<&str> {
         match self {
             Outcome::Quit => None,
-            Outcome::ServerGone(why) => Some(why),
+            Outcome::ServerGone(why) | Outcome::SentAway { why, .. } => Some(why),
             Outcome::Untrusted { message, .. } => Some(message),
         }
     }
@@ -82,7 +103,9 @@ impl Outcome {
     pub fn farewell_text(&self) -> Option<String> {
         match self {
             Outcome::Quit => None,
-            Outcome::ServerGone(why) => Some(format!("lanchat: {why}")),
+            Outcome::ServerGone(why) | Outcome::SentAway { why, .. } => {
+                Some(format!("lanchat: {why}"))
+            }
             Outcome::Untrusted { message, .. } => Some(message.clone()),
         }
     }
@@ -341,6 +364,11 @@ impl Session {
         if let ServerMsg::Bye { text } = msg {
             if self.is_quitting() {
                 return vec![self.end(Outcome::Quit)];
+            }
+            if let Some(how) = sent_away(text) {
+                // Not knocked on again: the operator meant it.
+                let why = format!("you were {}", sanitize(text));
+                return vec![self.end(Outcome::SentAway { how, why })];
             }
             let why = format!("the server closed the connection: {}", sanitize(text));
             // Only a server that is going is come back to; one that sent this user away is
@@ -1164,18 +1192,35 @@ mod tests {
     #[test]
     fn sent_away_or_leaving_is_final_even_when_coming_back() {
         // A BYE to this user for anything but the server's shutdown: too slow, flooding, and
-        // what later servers say when kicking or banning.
-        for bye in [
-            "BYE too-slow",
-            "BYE flooding",
-            "BYE kicked by carl",
-            "BYE banned",
-        ] {
+        // what a later server might say.
+        for bye in ["BYE too-slow", "BYE flooding", "BYE banned"] {
             let mut s = coming_back();
             let actions = s.on_line(bye, NOW);
             assert!(
                 matches!(actions.as_slice(), [Action::End(Outcome::ServerGone(_))]),
                 "{bye}: {actions:?}"
+            );
+            assert!(!s.is_reconnecting());
+        }
+        // An operator's kick or ban: final too, with its own words and exit code.
+        for (bye, how, code) in [
+            (
+                "BYE kicked by carl: calm down",
+                SentAway::Kicked,
+                EXIT_KICKED,
+            ),
+            ("BYE banned by carl for 2h", SentAway::Banned, EXIT_BANNED),
+        ] {
+            let mut s = coming_back();
+            let actions = s.on_line(bye, NOW);
+            let [Action::End(out)] = actions.as_slice() else {
+                panic!("{bye}: {actions:?}");
+            };
+            assert_eq!(out.exit_code(), code, "{bye}");
+            assert!(matches!(out, Outcome::SentAway { how: h, .. } if *h == how));
+            assert_eq!(
+                out.farewell_text(),
+                Some(format!("lanchat: you were {}", &bye[4..]))
             );
             assert!(!s.is_reconnecting());
         }

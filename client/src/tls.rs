@@ -26,12 +26,14 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
+use rustls::sign::SingleCertAndKey;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
     SignatureScheme,
 };
 
 use crate::addr::ServerAddr;
+use crate::identity::Identity;
 
 /// Said, with exit code 1, when the server speaks plaintext and `--plaintext` was not given.
 pub const PLAINTEXT_SERVER: &str =
@@ -141,14 +143,20 @@ impl ServerCertVerifier for PinVerifier {
     }
 }
 
-/// TLS 1.3 only, ALPN `lanchat/1`, no session resumption (every connection shows the key).
-fn config_with(verifier: Arc<dyn ServerCertVerifier>) -> Arc<ClientConfig> {
-    let mut config = ClientConfig::builder_with_provider(provider())
+/// TLS 1.3 only, ALPN `lanchat/1`, no session resumption (every connection shows the key);
+/// the user's key presented as a client certificate when there is one (`me`).
+fn config_with(verifier: Arc<dyn ServerCertVerifier>, me: Option<&Identity>) -> Arc<ClientConfig> {
+    let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .expect("the ring provider supports TLS 1.3")
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match me {
+        Some(id) => {
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(id.certified_key())))
+        }
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = vec![lanchat_proto::ALPN.as_bytes().to_vec()];
     config.resumption = Resumption::disabled();
     Arc::new(config)
@@ -157,13 +165,21 @@ fn config_with(verifier: Arc<dyn ServerCertVerifier>) -> Arc<ClientConfig> {
 /// A configuration that pins: refuses any key but `expected` when given, accepts any key
 /// otherwise (first contact); either way the returned [`Presented`] holds what was shown.
 pub fn pinned_config(expected: Option<Fingerprint>) -> (Arc<ClientConfig>, Arc<Presented>) {
+    pinned_config_as(expected, None)
+}
+
+/// [`pinned_config`], presenting the user's key `me` when the server asks for one.
+pub fn pinned_config_as(
+    expected: Option<Fingerprint>,
+    me: Option<&Identity>,
+) -> (Arc<ClientConfig>, Arc<Presented>) {
     let presented = Arc::new(Presented::default());
     let verifier = PinVerifier {
         expected,
         presented: Arc::clone(&presented),
         algorithms: provider().signature_verification_algorithms,
     };
-    (config_with(Arc::new(verifier)), presented)
+    (config_with(Arc::new(verifier), me), presented)
 }
 
 /// `--ca FILE` could not be used.
@@ -203,6 +219,14 @@ impl std::error::Error for CaError {}
 /// # Errors
 /// [`CaError`] when the file cannot be read or holds no usable certificate.
 pub fn ca_config(ca_file: &Path) -> Result<Arc<ClientConfig>, CaError> {
+    ca_config_as(ca_file, None)
+}
+
+/// [`ca_config`], presenting the user's key `me` when the server asks for one.
+///
+/// # Errors
+/// As [`ca_config`].
+pub fn ca_config_as(ca_file: &Path, me: Option<&Identity>) -> Result<Arc<ClientConfig>, CaError> {
     let pem = std::fs::read(ca_file).map_err(|source| CaError::Read {
         path: ca_file.to_path_buf(),
         source,
@@ -218,7 +242,7 @@ pub fn ca_config(ca_file: &Path) -> Result<Arc<ClientConfig>, CaError> {
         rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
             .build()
             .map_err(|_| CaError::NoCertificate(ca_file.to_path_buf()))?;
-    Ok(config_with(verifier))
+    Ok(config_with(verifier, me))
 }
 
 /// The name the handshake is for: the IP address, or the host name as typed (checked against
@@ -342,7 +366,21 @@ pub fn handshake_pinned(
     expected: Option<Fingerprint>,
     deadline: Instant,
 ) -> Result<(ClientConnection, Fingerprint), HandshakeError> {
-    let (config, presented) = pinned_config(expected);
+    handshake_pinned_as(sock, addr, expected, None, deadline)
+}
+
+/// [`handshake_pinned`], presenting the user's key `me` when the server asks for one.
+///
+/// # Errors
+/// As [`handshake_pinned`].
+pub fn handshake_pinned_as(
+    sock: &mut TcpStream,
+    addr: &ServerAddr,
+    expected: Option<Fingerprint>,
+    me: Option<&Identity>,
+    deadline: Instant,
+) -> Result<(ClientConnection, Fingerprint), HandshakeError> {
+    let (config, presented) = pinned_config_as(expected, me);
     // The name is not checked when pinning; a host rustls cannot name still connects.
     let name = server_name(addr).unwrap_or(ServerName::DnsName(
         rustls::pki_types::DnsName::try_from("lanchat").expect("a valid name"),

@@ -69,6 +69,11 @@ impl Client {
         Client::from(Stream::Tls(tls), "")
     }
 
+    /// Wrap a TLS stream whose handshake is done (say, one that presented a user's key).
+    pub fn from_tls(tls: TlsStream) -> Client {
+        Client::from(Stream::Tls(tls), "")
+    }
+
     /// Connect from the local address `from` (see [`tcp_from`]): to the server, another host
     /// than 127.0.0.1.
     #[track_caller]

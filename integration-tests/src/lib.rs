@@ -8,6 +8,7 @@
 //! generator is [`load`], run by `lanchat-load` (`src/bin/`).
 
 pub mod client;
+pub mod identity;
 pub mod load;
 pub mod procfs;
 pub mod relay;

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lanchat_proto::Fingerprint;
+use lanchat_server::identity::Setup;
 use lanchat_server::tls::Mode;
 use lanchat_server::{Config, Exit, ManualClock, Server, ServerHandle};
 
@@ -87,6 +88,23 @@ impl TestServer {
         let server = Server::bind_with_clock(&config, &mode, Box::new(clock.clone()))
             .expect("bind test server");
         Self::spawn(server, &mode, Some(clock))
+    }
+
+    /// [`TestServer::with_manual_clock`], with identity as `setup` says (claims, bans, the
+    /// allowlist, operators, the password).
+    #[track_caller]
+    pub fn with_manual_clock_identity(config: Config, setup: Setup) -> TestServer {
+        let clock = ManualClock::new();
+        let mode = Self::mode(&config);
+        let server = Server::bind_with_clock(&config, &mode, Box::new(clock.clone()))
+            .expect("bind test server")
+            .with_identity(setup);
+        Self::spawn(server, &mode, Some(clock))
+    }
+
+    /// Ask the server to read its `--allow`, `--ops` and `--password-file` again.
+    pub fn reload(&self) {
+        self.handle.reload();
     }
 
     /// TLS (with the key `config` names) or plaintext, as `config` says.

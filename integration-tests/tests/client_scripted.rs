@@ -33,6 +33,12 @@ impl Scripted {
         let mut cmd = Command::new(bin_path("lanchat"));
         // The servers here speak plaintext (the harness's default); `env` may say otherwise.
         cmd.args(args).env("LANCHAT_PLAINTEXT", "1");
+        // The user's key (made on a TLS client's first run) in the tests' shared place, never
+        // the home directory; `env` may name another.
+        cmd.env(
+            "XDG_CONFIG_HOME",
+            integration_tests::identity::shared_config_dir(),
+        );
         for (k, v) in env {
             cmd.env(k, v);
         }

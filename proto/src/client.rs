@@ -48,6 +48,10 @@ pub enum ClientMsg<'a> {
     Topic(&'a str),
     /// `/rooms`: ask for the list of rooms.
     Rooms,
+    /// `/whois <name>`: who that is (their key, since when, how long idle).
+    Whois(&'a str),
+    /// An operators' command (see [`crate::ops`]).
+    Op(crate::ops::OpCommand<'a>),
     /// Anything else: a public message. A line starting `//` arrives here with one `/` removed.
     Say(&'a str),
 }
@@ -178,7 +182,14 @@ impl<'a> ClientMsg<'a> {
             }
             _ if is("topic") => Ok(ClientMsg::Topic(rest)),
             _ if is("rooms") => Ok(ClientMsg::Rooms),
-            _ => Err(CommandError::Unknown(word)),
+            _ if is("whois") => match split_word(rest).0 {
+                "" => Err(CommandError::Usage("/whois <name>")),
+                name => Ok(ClientMsg::Whois(name)),
+            },
+            _ => match crate::ops::OpCommand::parse(word, rest) {
+                Some(op) => op.map(ClientMsg::Op),
+                None => Err(CommandError::Unknown(word)),
+            },
         }
     }
 
@@ -187,6 +198,10 @@ impl<'a> ClientMsg<'a> {
     /// `Say` text that starts with `/` is escaped as `//`. The text must not contain `\n`, and
     /// `Say("<quit>")` cannot be expressed (it would mean leaving).
     pub fn encode(&self, out: &mut Vec<u8>) {
+        if let ClientMsg::Op(op) = self {
+            op.encode(out);
+            return;
+        }
         let mut put = |parts: &[&str]| {
             for p in parts {
                 out.extend_from_slice(p.as_bytes());
@@ -211,6 +226,8 @@ impl<'a> ClientMsg<'a> {
             ClientMsg::Topic("") => put(&["/topic"]),
             ClientMsg::Topic(text) => put(&["/topic ", text]),
             ClientMsg::Rooms => put(&["/rooms"]),
+            ClientMsg::Whois(name) => put(&["/whois ", name]),
+            ClientMsg::Op(_) => {} // encoded above
             ClientMsg::Say(text) if text.starts_with('/') => put(&["/", text]),
             ClientMsg::Say(text) => put(&[text]),
         }

@@ -37,13 +37,30 @@ pub enum ErrCode<'a> {
     /// The connecting address has as many connections open as the server allows one address,
     /// or opened new ones too fast; the connection is closed after this line.
     TooManyConnections,
+    /// The name belongs to another key (claimed by its owner; compared ignoring case and
+    /// look-alikes), or a connection without a key asked for a claimed name: try another.
+    NameOwned,
+    /// The server takes only the keys on its allowlist, and this connection's is not one (or
+    /// it has none); the connection is closed after this line.
+    NotAllowed,
+    /// `/pass` with the wrong password; after the third the connection is closed.
+    BadPassword,
+    /// The server wants `/pass <password>` (it said `AUTH password`) before anything else.
+    PasswordRequired,
+    /// An operators' command from someone who is not an operator.
+    NotOperator,
+    /// This key or address is banned; the connection is closed after this line.
+    Banned,
+    /// An operator muted this user: messages and actions are refused (private messages to
+    /// operators still go).
+    Muted,
     /// A code this version does not know.
     Other(&'a str),
 }
 
 impl<'a> ErrCode<'a> {
     /// Every code this version defines (not `Other`).
-    pub const ALL: [ErrCode<'static>; 14] = [
+    pub const ALL: [ErrCode<'static>; 21] = [
         ErrCode::LineTooLong,
         ErrCode::BadUtf8,
         ErrCode::NameTaken,
@@ -58,6 +75,13 @@ impl<'a> ErrCode<'a> {
         ErrCode::TooManyRooms,
         ErrCode::MailboxFull,
         ErrCode::TooManyConnections,
+        ErrCode::NameOwned,
+        ErrCode::NotAllowed,
+        ErrCode::BadPassword,
+        ErrCode::PasswordRequired,
+        ErrCode::NotOperator,
+        ErrCode::Banned,
+        ErrCode::Muted,
     ];
 
     /// The code as it appears on the wire.
@@ -77,6 +101,13 @@ impl<'a> ErrCode<'a> {
             ErrCode::TooManyRooms => "too-many-rooms",
             ErrCode::MailboxFull => "mailbox-full",
             ErrCode::TooManyConnections => "too-many-connections",
+            ErrCode::NameOwned => "name-owned",
+            ErrCode::NotAllowed => "not-allowed",
+            ErrCode::BadPassword => "bad-password",
+            ErrCode::PasswordRequired => "password-required",
+            ErrCode::NotOperator => "not-operator",
+            ErrCode::Banned => "banned",
+            ErrCode::Muted => "muted",
             ErrCode::Other(s) => s,
         }
     }

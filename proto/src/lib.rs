@@ -5,9 +5,10 @@
 //! answers ([`server`]), which names are allowed and when two are the same ([`name`],
 //! [`name_index`]), what a room may be called ([`room`]), which error codes exist
 //! ([`ErrCode`]), what the LAN discovery datagrams say ([`discovery`]), how a server key's
-//! fingerprint is written ([`fingerprint`]), what `/stats` reports ([`stats`]) and how flood
-//! control counts ([`bucket`]). It does no IO and reads no clock, so both the single-threaded
-//! server and the terminal client use it, and tests can feed it byte literals.
+//! fingerprint is written ([`fingerprint`]), what `/stats` reports ([`stats`]), how flood
+//! control counts ([`bucket`]), and what identity adds: the password line and the operators'
+//! commands ([`ops`]). It does no IO and reads no clock, so both the single-threaded server and
+//! the terminal client use it, and tests can feed it byte literals.
 //!
 //! The normative description is `docs/PROTOCOL.md`; this crate implements it.
 
@@ -21,6 +22,7 @@ pub mod discovery;
 pub mod fingerprint;
 pub mod name;
 pub mod name_index;
+pub mod ops;
 pub mod room;
 pub mod server;
 pub mod stats;
@@ -31,6 +33,7 @@ pub use decoder::{LineDecoder, LineTooLong, Lines};
 pub use fingerprint::{Fingerprint, FingerprintError};
 pub use name::{fold_name, name_key, validate_name, NameError, NameKey};
 pub use name_index::NameIndex;
+pub use ops::OpCommand;
 pub use room::{room_key, RoomNameError, GENERAL};
 pub use server::{ParseError, ServerMsg, LIMIT_MAX_LINE};
 pub use stats::{StatKey, StatValue};

@@ -148,6 +148,32 @@ pub enum ServerMsg<'a> {
     },
     /// `STATSEND`: the answer to `/stats` is complete.
     StatsEnd,
+    /// `AUTH <method> <text>`: right after `HELLO`, the server wants proof before a name;
+    /// method `password` ([`crate::ops::AUTH_PASSWORD`]): the first line must be
+    /// `/pass <password>`.
+    Auth {
+        /// How to prove it, one word.
+        method: &'a str,
+        /// For people.
+        text: &'a str,
+    },
+    /// `OPERATOR <text>`: after `WELCOME`, to an operator: the operators' commands are theirs
+    /// (a client offers them, e.g. in completion).
+    Operator {
+        /// For people.
+        text: &'a str,
+    },
+    /// `WHOIS <name> <key> <since> <idle>`: the answer to `/whois`.
+    Whois {
+        /// Who.
+        name: &'a str,
+        /// The fingerprint of their key (`SHA256:...`), or `-` without one.
+        key: &'a str,
+        /// When they connected (Unix milliseconds).
+        since_ms: u64,
+        /// Seconds since their last line.
+        idle_secs: u64,
+    },
     /// `HIST <unix-millis> <frame>`: something said before this client joined, with the time
     /// the server received it: a room's history (`MSG ...` or `ACTION ...`, exactly as it was
     /// sent live), or a note kept for this client while it was away (`PRIV ...`, once).
@@ -300,6 +326,9 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Bye { .. } => "BYE",
             ServerMsg::Stats { .. } => "STATS",
             ServerMsg::StatsEnd => "STATSEND",
+            ServerMsg::Auth { .. } => "AUTH",
+            ServerMsg::Operator { .. } => "OPERATOR",
+            ServerMsg::Whois { .. } => "WHOIS",
             ServerMsg::Hist { .. } => "HIST",
             ServerMsg::Room { .. } => "ROOM",
             ServerMsg::Topic { .. } => "TOPIC",
@@ -360,6 +389,9 @@ impl<'a> ServerMsg<'a> {
             "LIMIT" => "LIMIT",
             "STATS" => "STATS",
             "STATSEND" => "STATSEND",
+            "AUTH" => "AUTH",
+            "OPERATOR" => "OPERATOR",
+            "WHOIS" => "WHOIS",
             "HIST" => "HIST",
             "ROOM" => "ROOM",
             "TOPIC" => "TOPIC",
@@ -464,6 +496,17 @@ impl<'a> ServerMsg<'a> {
             "ROOMLISTEND" => ServerMsg::RoomListEnd {
                 count: f.number("count")?,
             },
+            "OPERATOR" => ServerMsg::Operator { text: f.text() },
+            "AUTH" => ServerMsg::Auth {
+                method: f.word("method")?,
+                text: f.text(),
+            },
+            "WHOIS" => ServerMsg::Whois {
+                name: f.word("name")?,
+                key: f.word("key")?,
+                since_ms: f.number("time")?,
+                idle_secs: f.number("idle seconds")?,
+            },
             _ => {
                 let at_ms = f.number("time")?;
                 let inner = f.text();
@@ -504,6 +547,7 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Hello { text }
             | ServerMsg::Info { text }
             | ServerMsg::Bye { text }
+            | ServerMsg::Operator { text }
             | ServerMsg::Who { names: text, .. } => field(text),
             ServerMsg::Join { name, .. } | ServerMsg::Back { name } => field(name),
             ServerMsg::Leave {
@@ -568,6 +612,21 @@ impl<'a> ServerMsg<'a> {
                 if !topic.is_empty() {
                     field(topic);
                 }
+            }
+            ServerMsg::Auth { method, text } => {
+                field(method);
+                field(text);
+            }
+            ServerMsg::Whois {
+                name,
+                key,
+                since_ms,
+                idle_secs,
+            } => {
+                field(name);
+                field(key);
+                field(&since_ms.to_string());
+                field(&idle_secs.to_string());
             }
             ServerMsg::Hist { .. } => return, // written above, prefix and frame
         }
@@ -815,6 +874,22 @@ mod tests {
                 },
             ),
             ("STATSEND", S::StatsEnd),
+            (
+                "AUTH password this server asks for a password: /pass <password>",
+                S::Auth {
+                    method: "password",
+                    text: "this server asks for a password: /pass <password>",
+                },
+            ),
+            (
+                "WHOIS ann SHA256:x 1700000000000 42",
+                S::Whois {
+                    name: "ann",
+                    key: "SHA256:x",
+                    since_ms: 1_700_000_000_000,
+                    idle_secs: 42,
+                },
+            ),
             (
                 "HIST 1700000000000 MSG bob hi",
                 S::Hist {
@@ -1083,7 +1158,7 @@ mod tests {
 
     fn msg() -> impl Strategy<Value = (u8, String, String, u64, Option<String>)> {
         let room = prop::option::of(name().prop_map(|n| format!("#{n}")));
-        (0u8..28, name(), text(), any::<u64>(), room)
+        (0u8..31, name(), text(), any::<u64>(), room)
     }
 
     proptest! {
@@ -1122,6 +1197,9 @@ mod tests {
                 24 => ServerMsg::Limit { name: &n, value: num },
                 25 => ServerMsg::Stats { key: &n, value: &num_s },
                 26 => ServerMsg::StatsEnd,
+                27 => ServerMsg::Operator { text: &t },
+                28 => ServerMsg::Auth { method: "password", text: &t },
+                29 => ServerMsg::Whois { name: &n, key: "-", since_ms: num, idle_secs: num / 2 },
                 _ => ServerMsg::RoomListEnd { count: num as usize },
             };
             let line = m.to_line();

@@ -1,9 +1,11 @@
 //! What TLS costs the server, in memory (no sockets, so no kernel time), with lanchat's
-//! client configuration: the heap a connection's rustls state holds once its handshake is done
-//! (rustls' unbuffered server connection, which `transport::tls::TlsLink` uses, against its
-//! buffered `ServerConnection`; a counting allocator), and the server's CPU per handshake and
-//! per record for each TLS 1.3 suite (the server picks the first of its `tls::provider`'s,
-//! AES-128-GCM). The figures are in docs/BENCHMARKS.md.
+//! client configuration: the heap a connection's TLS state holds once its handshake is done
+//! (what `transport::tls::TlsLink` keeps at rest, rustls' kernel connection and the server's
+//! record layer; against rustls' unbuffered server connection, which does the handshake, and
+//! its buffered `ServerConnection`; a counting allocator), and the server's CPU per handshake
+//! and per record for each TLS 1.3 suite (the server picks the first of its `tls::provider`'s,
+//! AES-128-GCM), without and with a client key (the server checks its signature). The figures
+//! are in docs/BENCHMARKS.md.
 //!
 //! `cargo run --release -p lanchat-server --example tls_costs`
 
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lanchat_server::tls::{Identity, KeySource};
+use lanchat_server::transport::tls::records::Records;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::UnbufferedServerConnection;
@@ -62,8 +65,11 @@ const HANDSHAKES: u32 = 2_000;
 /// The records a flush makes, timed after each handshake: ten chat batches of 1,000 bytes.
 const RECORDS: (u32, usize) = (10, 1_000);
 
-fn client(identity: &Identity) -> ClientConnection {
-    let (config, _) = lanchat_client::tls::pinned_config(Some(identity.fingerprint()));
+/// A user's key a client may present.
+type UserKey = lanchat_client::identity::Identity;
+
+fn client(identity: &Identity, me: Option<&UserKey>) -> ClientConnection {
+    let (config, _) = lanchat_client::tls::pinned_config_as(Some(identity.fingerprint()), me);
     let name = ServerName::try_from("lanchat").expect("a valid name");
     ClientConnection::new(config, name).expect("a client connection")
 }
@@ -87,8 +93,12 @@ fn client_input(client: &mut ClientConnection, bytes: &[u8]) {
 }
 
 /// An unbuffered server connection after a full handshake.
-fn unbuffered(config: &Arc<ServerConfig>, identity: &Identity) -> UnbufferedServerConnection {
-    let mut client = client(identity);
+fn unbuffered(
+    config: &Arc<ServerConfig>,
+    identity: &Identity,
+    me: Option<&UserKey>,
+) -> UnbufferedServerConnection {
+    let mut client = client(identity, me);
     let mut server = UnbufferedServerConnection::new(Arc::clone(config)).expect("a server");
     let mut incoming = Vec::new();
     while client.is_handshaking() || server.is_handshaking() {
@@ -116,9 +126,20 @@ fn unbuffered(config: &Arc<ServerConfig>, identity: &Identity) -> UnbufferedServ
     server
 }
 
+/// What the server keeps at rest after a full handshake: rustls' kernel connection inside the
+/// record layer, its expanded keys let go (as the loop's heap trim does).
+fn at_rest(config: &Arc<ServerConfig>, identity: &Identity) -> Records {
+    let (secrets, kernel) = unbuffered(config, identity, None)
+        .dangerous_into_kernel_connection()
+        .expect("secrets");
+    let mut records = Records::new(secrets, kernel).expect("records");
+    records.rest();
+    records
+}
+
 /// A buffered server connection after a full handshake.
 fn buffered(config: &Arc<ServerConfig>, identity: &Identity) -> ServerConnection {
-    let mut client = client(identity);
+    let mut client = client(identity, None);
     let mut server = ServerConnection::new(Arc::clone(config)).expect("a server");
     while client.is_handshaking() || server.is_handshaking() {
         let bytes = client_output(&mut client);
@@ -191,16 +212,26 @@ impl ServerCertVerifier for AnyKey {
     }
 }
 
-/// The server's time per handshake and per [`RECORDS`] with a client offering only `suite`.
-fn timed(config: &Arc<ServerConfig>, suite: SupportedCipherSuite) -> (Duration, Duration) {
+/// The server's time per handshake and per [`RECORDS`] with a client offering only `suite`,
+/// and presenting `me` when given.
+fn timed(
+    config: &Arc<ServerConfig>,
+    suite: SupportedCipherSuite,
+    me: Option<&UserKey>,
+) -> (Duration, Duration) {
     let mut provider = rustls::crypto::ring::default_provider();
     provider.cipher_suites = vec![suite];
-    let client_config = ClientConfig::builder_with_provider(Arc::new(provider))
+    let builder = ClientConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&[&rustls::version::TLS13])
         .expect("TLS 1.3")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyKey))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(AnyKey));
+    let client_config = match me {
+        Some(me) => builder.with_client_cert_resolver(Arc::new(
+            rustls::sign::SingleCertAndKey::from(me.certified_key()),
+        )),
+        None => builder.with_no_client_auth(),
+    };
     let client_config = Arc::new(client_config);
     let (mut handshakes, mut records) = (Duration::ZERO, Duration::ZERO);
     let payload = vec![b'x'; RECORDS.1];
@@ -241,7 +272,10 @@ fn main() {
     let identity =
         Identity::load(&KeySource::StateDir(dir.path().to_path_buf())).expect("an identity");
     let config = identity.server_config();
-    let unbuffered = per_connection(|| unbuffered(&config, &identity));
+    let (me, _) = UserKey::load_or_create(&dir.path().join("user.key")).expect("a user key");
+    let rest = per_connection(|| at_rest(&config, &identity));
+    let plain_heap = per_connection(|| unbuffered(&config, &identity, None));
+    let with_key = per_connection(|| unbuffered(&config, &identity, Some(&me)));
     let buffered = per_connection(|| buffered(&config, &identity));
     let row = |name: &str, heap: usize, size: usize| {
         println!(
@@ -250,9 +284,15 @@ fn main() {
         );
     };
     println!("per connection after the handshake ({CONNECTIONS} connections each):");
+    row("at rest", rest, std::mem::size_of::<Records>());
     row(
         "unbuffered",
-        unbuffered,
+        plain_heap,
+        std::mem::size_of::<UnbufferedServerConnection>(),
+    );
+    row(
+        "with key",
+        with_key,
         std::mem::size_of::<UnbufferedServerConnection>(),
     );
     row(
@@ -268,7 +308,7 @@ fn main() {
         .iter()
         .filter(|s| s.version() == &rustls::version::TLS13)
     {
-        let (handshake, records) = timed(&config, *suite);
+        let (handshake, records) = timed(&config, *suite, None);
         println!(
             "  {:<32} handshake {:>4} us   records {:>5.1} us",
             format!("{:?}", suite.suite()),
@@ -276,4 +316,12 @@ fn main() {
             records.as_secs_f64() * 1e6
         );
     }
+    // The client's key costs the server one signature check in the handshake.
+    let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
+    let (handshake, _) = timed(&config, suite, Some(&me));
+    println!(
+        "  {:<32} handshake {:>4} us   (the client showing its key)",
+        format!("{:?}", suite.suite()),
+        handshake.as_micros()
+    );
 }

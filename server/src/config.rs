@@ -108,8 +108,9 @@ pub struct Config {
               .range(1..=limits::MAX_ROOMS_PER_USER as u64))]
     pub rooms_per_user: usize,
 
-    /// Keep history and notes in memory only: nothing is written to the state directory, and
-    /// a restart forgets them (`--history 0` writes no history either).
+    /// Keep history, notes, claims on names and bans in memory only: nothing but the key is
+    /// written to the state directory, and a restart forgets them (`--history 0` writes no
+    /// history either).
     #[arg(long, env = "LANCHAT_NO_PERSIST", value_parser = parse_switch)]
     pub no_persist: bool,
 
@@ -181,6 +182,29 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub trusted_hosts: Vec<Network>,
+    /// Let in only the keys listed in FILE (one SHA256:... per line, then a comment; # lines
+    /// ignored), as ssh's authorized_keys. Others get ERR not-allowed. Needs TLS.
+    #[arg(long, env = "LANCHAT_ALLOW", value_name = "FILE")]
+    pub allow: Option<PathBuf>,
+
+    /// The operators' keys, in the format of --allow: they may /kick, /ban, /mute, /release.
+    /// Needs TLS.
+    #[arg(long, env = "LANCHAT_OPS", value_name = "FILE")]
+    pub ops: Option<PathBuf>,
+
+    /// Ask for a shared password (the first line of FILE) before a name.
+    #[arg(long, env = "LANCHAT_PASSWORD_FILE", value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Allow --password-file on a --plaintext server, where the password crosses the network
+    /// in the clear.
+    #[arg(long, env = "LANCHAT_PLAINTEXT_PASSWORD", value_parser = parse_switch)]
+    pub plaintext_password: bool,
+
+    /// Days a name stays its key's without being used before anyone may take it.
+    #[arg(long, env = "LANCHAT_CLAIM_DAYS", default_value_t = limits::DEFAULT_CLAIM_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_CLAIM_DAYS)))]
+    pub claim_days: u32,
 }
 
 impl Default for Config {
@@ -210,6 +234,11 @@ impl Default for Config {
             join_rate: limits::DEFAULT_JOIN_RATE,
             join_burst: limits::DEFAULT_JOIN_BURST,
             trusted_hosts: Vec::new(),
+            allow: None,
+            ops: None,
+            password_file: None,
+            plaintext_password: false,
+            claim_days: limits::DEFAULT_CLAIM_DAYS,
         }
     }
 }
@@ -236,6 +265,25 @@ impl Config {
                         --tls-key: a server speaks TLS or plaintext, never both on one port"
                     .into(),
             );
+        }
+        if self.plaintext {
+            for (given, flag) in [
+                (self.allow.is_some(), "--allow"),
+                (self.ops.is_some(), "--ops"),
+            ] {
+                if given {
+                    return Err(format!(
+                        "{flag} needs TLS: over --plaintext nobody can prove a key"
+                    ));
+                }
+            }
+            if self.password_file.is_some() && !self.plaintext_password {
+                return Err(
+                    "--password-file on a --plaintext server sends the password across the \
+                     network in the clear; add --plaintext-password to do it anyway"
+                        .into(),
+                );
+            }
         }
         Ok(())
     }
@@ -469,6 +517,8 @@ mod tests {
             &["x", "--trusted-hosts", "10.0.0.1/8"],
             &["x", "--trusted-hosts", "localhost"],
             &["x", "--tls-key", "k.pem"],
+            &["x", "--claim-days", "0"],
+            &["x", "--claim-days", "3651"],
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?}");
         }
@@ -482,6 +532,27 @@ mod tests {
         ];
         let both = Config::try_parse_from(both).expect("parses");
         assert!(both.validate().is_err(), "TLS and plaintext on one port");
+        for args in [
+            &["x", "--plaintext", "--allow", "a"][..],
+            &["x", "--plaintext", "--ops", "o"],
+            &["x", "--plaintext", "--password-file", "p"],
+        ] {
+            let c = Config::try_parse_from(args).expect("parses");
+            assert!(c.validate().is_err(), "{args:?}");
+        }
+        for args in [
+            &[
+                "x",
+                "--plaintext",
+                "--password-file",
+                "p",
+                "--plaintext-password",
+            ][..],
+            &["x", "--allow", "a", "--ops", "o", "--password-file", "p"],
+        ] {
+            let c = Config::try_parse_from(args).expect("parses");
+            assert_eq!(c.validate(), Ok(()), "{args:?}");
+        }
         let tls = Config::try_parse_from(["x", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
         assert!(
             tls.is_ok_and(|c| c.validate().is_ok()),

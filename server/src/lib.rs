@@ -14,6 +14,8 @@
 //!   budget, large replies).
 //! - [`stats`]: what the server counts about itself, for `/stats` and SIGUSR1.
 //! - [`tls`]: the server's key, certificate and fingerprint, and the rustls configuration.
+//! - [`identity`]: who is who: clients' keys, the names they own, the way in (allowlist,
+//!   password), operators, bans and mutes.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
 //!
@@ -27,6 +29,7 @@ pub mod conn;
 pub mod discovery;
 pub mod event_loop;
 pub mod hosts;
+pub mod identity;
 pub mod limits;
 pub mod logger;
 pub mod memory;

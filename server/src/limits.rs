@@ -261,6 +261,14 @@ pub const REWRITE_QUIET: Duration = Duration::from_secs(5);
 /// and that one sync may wait for the last second's writes.
 pub const REWRITE_FORCE: Duration = Duration::from_secs(60);
 
+/// A state file rewritten whole (the claims on names, the bans and mutes) is synced and put
+/// in place this long after it was written and handed to write-back: a small file is written by
+/// then, so the sync the loop waits for does not wait for the data (3.3-6.5 ms measured here,
+/// a journal commit, against 2.4-21 ms for write and sync at once; on a slow disk 0.25 ms
+/// against 200 ms; docs/BENCHMARKS.md). Changes meanwhile go out in the next version, so this
+/// is also the shortest time between two versions.
+pub const STATE_SETTLE: Duration = Duration::from_secs(1);
+
 /// A settled rewrite's `fdatasync` or directory sync slower than this (a slow disk kept busy
 /// by something else: 200-500 ms measured) makes rewrites skip syncs for [`SYNC_PAUSE`]:
 /// 20 ms is ten times a settled sync on a disk the server has to itself (0.03-2.2 ms measured).
@@ -342,3 +350,26 @@ pub const HOST_REPLY_BURST: u32 = 512 * 1024;
 /// The per-address table forgets idle addresses (nothing open, budgets refilled) once it has
 /// doubled since its last sweep, and not before it holds this many.
 pub const HOSTS_SWEEP_MIN: usize = 64;
+/// Days a claim on a name lasts without use before it lapses (`--claim-days`): long enough for
+/// a holiday or a parental leave, short enough that a name left behind comes free within a
+/// quarter.
+pub const DEFAULT_CLAIM_DAYS: u32 = 90;
+
+/// The most `--claim-days` takes (ten years).
+pub const MAX_CLAIM_DAYS: u32 = 3_650;
+
+/// Names claimed on the whole server at most. Past it, names are still used but not claimed
+/// (the user is told): a flood of new keys must not grow the claims file without end, nor push
+/// out the claims people have (an office of 2,000 people with five names each fits). The file
+/// is then 721 KiB, encoded and written in 6-10 ms at most once a second (docs/BENCHMARKS.md).
+pub const MAX_CLAIMS: usize = 10_000;
+
+/// Wrong passwords a connection may give before it is closed.
+pub const PASSWORD_TRIES: u8 = 3;
+
+/// Each wrong password from an address puts that address's next try this much later, so
+/// guessing from one address goes at most one try a second, however many connections it opens.
+pub const PASSWORD_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Addresses with a password delay kept before the ones that are over are swept out.
+pub const PASSWORD_TRIES_SWEEP: usize = 1_024;

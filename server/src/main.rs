@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory as _, Parser};
+use lanchat_server::identity::{FileError, Names, Setup, Sources};
 use lanchat_server::persist::Placement;
-use lanchat_server::tls::{Identity, KeySource, Mode, Origin};
+use lanchat_server::tls::{state_dir, Identity, KeySource, Mode, Origin};
 use lanchat_server::{sockets, Config, Exit, Server, Signals};
 
 fn main() -> ExitCode {
@@ -28,7 +29,12 @@ fn main() -> ExitCode {
         Ok(Exit::Forced) => ExitCode::from(130),
         Err(e) => {
             eprintln!("lanchat-server: {e:#}");
-            ExitCode::FAILURE
+            // A file a flag names that cannot be used is the flags' fault: exit 2, as clap's.
+            if e.downcast_ref::<FileError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -46,8 +52,16 @@ fn print_fingerprint(config: &Config) -> anyhow::Result<Exit> {
 fn run(config: &mut Config) -> anyhow::Result<Exit> {
     // First: a reload or a stats request during start-up waits for the loop.
     let signals = Signals::catch().context("cannot install signal handlers")?;
+    // Then the flags' files: a typo in one is said before anything else happens.
+    let setup = identity(config)?;
     let mode = Mode::from_config(config)?;
     log_mode(&mode);
+    if config.plaintext && config.password_file.is_some() {
+        log::warn!(
+            "--plaintext-password: the password crosses the network in the clear; anyone on \
+             it can read it"
+        );
+    }
     lanchat_server::memory::tune_allocator();
     match sockets::raise_fd_limit() {
         Ok((nofile, _hard)) => {
@@ -71,7 +85,8 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
     }
     let mut server = Server::bind(config, &mode)
         .with_context(|| format!("cannot listen on {}", config.addr()))?
-        .with_state(&Placement::from_env(config));
+        .with_state(&Placement::from_env(config))
+        .with_identity(setup);
     if let Mode::Tls(identity) = &mode {
         server.keep_tls_identity(identity);
     }
@@ -128,4 +143,37 @@ fn log_mode(mode: &Mode) {
             }
         }
     }
+}
+
+/// Identity's files and state: `--allow`, `--ops`, `--password-file` (errors here exit 2), the
+/// claims and bans in the state directory (kept in memory only when there is none).
+fn identity(config: &Config) -> anyhow::Result<Setup> {
+    let state = match state_dir::resolve_from_env(config.state_dir.as_deref()) {
+        Ok(_) if config.no_persist => {
+            log::info!("--no-persist: claims on names and bans are kept in memory only");
+            None
+        }
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            log::warn!("{e}; claims on names and bans are kept in memory only");
+            None
+        }
+    };
+    let names = if config.plaintext {
+        Names::FirstCome
+    } else {
+        Names::Claimed
+    };
+    let now = std::time::Instant::now();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Ok(Setup::load(
+        Sources::of(config),
+        state.as_deref(),
+        names,
+        config.claim_days,
+        now,
+        now_ms,
+    )?)
 }

@@ -32,6 +32,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 
+use lanchat_proto::Fingerprint;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
@@ -110,6 +111,13 @@ pub trait Transport {
     /// Still setting up (a TLS handshake): nothing the room queues can be delivered yet.
     fn is_handshaking(&self) -> bool {
         false
+    }
+
+    /// The key the peer proved it holds while setting up (a TLS client certificate), handed
+    /// over once, when set up; `None` without one (plain TCP, a TLS client that showed no
+    /// certificate) or once taken.
+    fn take_peer_key(&mut self) -> Option<Fingerprint> {
+        None
     }
 
     /// The next input is the costly part of setting up (a TLS `ClientHello`: a key exchange
@@ -262,6 +270,13 @@ impl Transport for Link {
         match self {
             Link::Plain(_) => false,
             Link::Tls(t) => t.link.take_built(),
+        }
+    }
+
+    fn take_peer_key(&mut self) -> Option<Fingerprint> {
+        match self {
+            Link::Plain(_) => None,
+            Link::Tls(t) => t.link.take_peer_key(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The terminal front end: prompts, rustyline, the external printer.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,13 +9,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use rustyline::error::ReadlineError;
+use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor, EventHandler, GraphemeClusterMode, KeyCode, KeyEvent, Modifiers};
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::{plain_io, Conn, NameReply};
-use lanchat_client::connect::{connect as join_server, Asker, Secured, Security, Target};
+use lanchat_client::conn::{plain_io, Conn, Ending, NameReply};
+use lanchat_client::connect::{
+    connect as join_server, give_password, Asker, JoinError, Secured, Security, Target,
+};
 use lanchat_client::discovery::{self, Pick};
 use lanchat_client::editor::{
     edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, SwitchRoom, Typing,
@@ -93,7 +97,60 @@ impl Asker for RlAsker<'_> {
     fn note(&mut self, text: &str) {
         println!("{text}");
     }
+
+    fn password(&mut self, _text: &str) -> Option<String> {
+        ask_password().ok().flatten()
+    }
 }
+
+/// Shows nothing of what is typed: a password prompt.
+struct Hidden;
+
+impl rustyline::completion::Completer for Hidden {
+    type Candidate = String;
+}
+
+impl rustyline::hint::Hinter for Hidden {
+    type Hint = String;
+}
+
+impl rustyline::validate::Validator for Hidden {}
+
+impl rustyline::Helper for Hidden {}
+
+impl Highlighter for Hidden {
+    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
+        use unicode_width::UnicodeWidthStr as _;
+        Cow::Owned(" ".repeat(line.width()))
+    }
+
+    fn highlight_char(&self, _line: &str, _pos: usize, kind: CmdKind) -> bool {
+        kind != CmdKind::MoveCursor
+    }
+}
+
+/// `Password: `, read without echo (a line editor of its own that shows nothing, keeps no
+/// history); `None` on Ctrl-C or Ctrl-D.
+fn ask_password() -> anyhow::Result<Option<String>> {
+    let config = Config::builder()
+        .auto_add_history(false)
+        .color_mode(rustyline::ColorMode::Forced)
+        .build();
+    let mut rl: Editor<Hidden, DefaultHistory> =
+        Editor::with_config(config).context("setting up the terminal")?;
+    rl.set_helper(Some(Hidden));
+    let cursor = rl.set_cursor_visibility(false);
+    let answer = rl.readline(PASSWORD_PROMPT);
+    drop(cursor);
+    match answer {
+        Ok(line) => Ok(Some(line)),
+        Err(ReadlineError::Eof | ReadlineError::Interrupted) => Ok(None),
+        Err(e) => Err(e).context("reading the terminal"),
+    }
+}
+
+/// What the client asks when the server wants a password.
+const PASSWORD_PROMPT: &str = "Password: ";
 
 /// Ask for the server address (`?` looks for servers); `None` if the user gave up.
 fn ask_address(
@@ -184,50 +241,114 @@ fn connect(
     }
 }
 
-/// Offer names until one is accepted: the connection, the name and the welcome text. `None`
-/// if the user gave up.
+/// Offer names until one is accepted (after the password, if the server asks for one): the
+/// connection, the name, the welcome text and the password given. `None` if the user gave up.
 fn join(
     rl: &mut Rl,
     settings: &Settings,
     security: &Security,
     mut conn: Conn,
     addr: &ServerAddr,
-) -> anyhow::Result<Option<(Conn, String, String)>> {
+) -> anyhow::Result<Option<Joined>> {
     let mut given = settings.name();
     let mut reconnected = false;
+    let mut password = settings.password()?;
+    let mut accepted = None;
+    // A password, a ban or the allowlist comes right after the greeting: before the name.
+    let mut early = conn
+        .before_name(EARLY_WORD)
+        .with_context(|| format!("{addr}"))?;
     loop {
-        let name = match given.take() {
-            Some(n) => n,
-            None => match prompt(rl, "Your name: ")? {
-                Some(n) if n.is_empty() => continue,
-                Some(n) => {
-                    reconnected = false;
-                    n
-                }
-                None => {
+        let reply = match early.take() {
+            Some(reply) => Ok(reply),
+            None => {
+                let name = match given.take() {
+                    Some(n) => n,
+                    None => match prompt(rl, "Your name: ")? {
+                        Some(n) if n.is_empty() => continue,
+                        Some(n) => {
+                            reconnected = false;
+                            n
+                        }
+                        None => {
+                            let _ = conn.send_line("/quit");
+                            return Ok(None);
+                        }
+                    },
+                };
+                if is_quit(&name) {
                     let _ = conn.send_line("/quit");
                     return Ok(None);
                 }
-            },
+                given = Some(name.clone());
+                conn.offer_name(&name)
+            }
         };
-        if is_quit(&name) {
-            let _ = conn.send_line("/quit");
-            return Ok(None);
-        }
-        match conn.offer_name(&name) {
-            Ok(NameReply::Welcome { name, text }) => return Ok(Some((conn, name, text))),
-            Ok(NameReply::Refused { text, .. }) => println!("{text}"),
+        match reply {
+            Ok(NameReply::Welcome { name, text }) => {
+                return Ok(Some(Joined {
+                    conn,
+                    name,
+                    welcome: text,
+                    password: accepted,
+                }))
+            }
+            Ok(NameReply::Refused { text, .. }) => {
+                given = None;
+                println!("{text}");
+            }
+            Ok(NameReply::Password { .. }) => {
+                println!("This server asks for a password.");
+                let typed = match password.take() {
+                    Some(p) => Some(p),
+                    None => ask_password()?,
+                };
+                let Some(typed) = typed else {
+                    let _ = conn.send_line("/quit");
+                    return Ok(None);
+                };
+                match give_password(&mut conn, &typed, &mut RlAsker(rl)) {
+                    Ok(p) => accepted = Some(p),
+                    Err(JoinError::NoPassword(_)) => {
+                        let _ = conn.send_line("/quit");
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             // Most likely the server stopped waiting while the name was being typed (its
             // handshake timeout): connect again once and offer the same name.
-            Ok(NameReply::Closed { .. }) | Err(_) if !reconnected => {
+            Ok(NameReply::Closed {
+                why: Ending::Other, ..
+            })
+            | Err(_)
+                if !reconnected =>
+            {
                 reconnected = true;
                 conn = join_server(addr, security, &mut RlAsker(rl))?.0;
-                given = Some(name);
+                password = accepted.take().or(password);
+                early = conn.before_name(EARLY_WORD).ok().flatten();
             }
-            Ok(NameReply::Closed { text }) => bail!("{} closed the connection: {text}", addr),
+            // Kept out: banned, not on the list, the password.
+            Ok(NameReply::Closed { why, text }) => {
+                return Err(JoinError::Closed { why, text }.into())
+            }
             Err(e) => bail!("{addr}: {}", plain_io(&e)),
         }
     }
+}
+
+/// How long the client looks for a word from the server (a password wanted, a ban) after its
+/// greeting, before asking for the name: the server says it in the same breath as `HELLO`.
+const EARLY_WORD: Duration = Duration::from_millis(200);
+
+/// A connection whose name was accepted.
+struct Joined {
+    conn: Conn,
+    name: String,
+    welcome: String,
+    /// The password the server took, if it asked for one.
+    password: Option<String>,
 }
 
 /// Ctrl-C on a terminal rustyline cannot drive: before joining, leave at once (0, as a driven
@@ -496,7 +617,13 @@ fn chat(
     let Some((conn, addr, secured)) = connect(rl, settings, &security)? else {
         return Ok(Outcome::Quit);
     };
-    let Some((conn, name, welcome)) = join(rl, settings, &security, conn, &addr)? else {
+    let Some(Joined {
+        conn,
+        name,
+        welcome,
+        password,
+    }) = join(rl, settings, &security, conn, &addr)?
+    else {
         return Ok(Outcome::Quit);
     };
     let welcome = lock(session).welcome(&name, &welcome, now_ms());
@@ -540,6 +667,7 @@ fn chat(
         target: Target {
             addr,
             security: security.joined_with(secured),
+            password,
         },
         outbox: outbox.clone(),
         write_timeout: None,

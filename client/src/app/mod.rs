@@ -23,9 +23,11 @@ use lanchat_client::config::{self, Config, ConfigError};
 use lanchat_client::conn::{plain_io, Conn, Transport as _};
 use lanchat_client::connect::{Asker, JoinError, NoAsker, Security, Target};
 use lanchat_client::discovery::{self, Found};
+use lanchat_client::identity::{self, Identity, IdentityError, Made};
 use lanchat_client::known_servers::{self, KnownServers, TrustFlags, Ui};
 use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
+use lanchat_client::password::PasswordFileError;
 use lanchat_client::reader::Sink;
 use lanchat_client::reconnect::{Connector, Reconnect};
 use lanchat_client::redraw::{Redo, Redraw};
@@ -35,7 +37,7 @@ use lanchat_client::screen::{Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome, Session};
 use lanchat_client::signals::{self, InterruptFlag};
 use lanchat_client::stream::Stream;
-use lanchat_client::tls::ca_config;
+use lanchat_client::tls::ca_config_as;
 
 /// The flags with the config file's defaults filled in where a flag was not given.
 pub struct Settings {
@@ -71,10 +73,13 @@ impl Settings {
     /// `--ca`'s file cannot be read or holds no certificate.
     pub fn security(&self) -> anyhow::Result<Security> {
         let args = &self.args;
-        Ok(if args.plaintext {
-            Security::Plaintext
-        } else if let Some(ca) = &args.ca {
-            Security::Ca(ca_config(ca)?)
+        if args.plaintext {
+            // A plaintext connection has no key to present (nor any way to prove one).
+            return Ok(Security::Plaintext);
+        }
+        let me = self.identity(&mut |note| eprintln!("{note}"))?;
+        Ok(if let Some(ca) = &args.ca {
+            Security::Ca(ca_config_as(ca, Some(&me))?)
         } else {
             Security::Pinned {
                 known_servers: self.known_servers(),
@@ -83,8 +88,45 @@ impl Settings {
                     trust: args.trust,
                     joined: None,
                 },
+                me: Some(Arc::new(me)),
             }
         })
+    }
+
+    /// The password to give a server that asks: `--password-file`'s first line; `None` to
+    /// ask the user (or, without a terminal, to fail when asked).
+    ///
+    /// # Errors
+    /// The file cannot be read or its first line is empty.
+    pub fn password(&self) -> Result<Option<String>, PasswordFileError> {
+        self.args
+            .password_file
+            .as_deref()
+            .map(lanchat_client::password::from_file)
+            .transpose()
+    }
+
+    /// The user's key (--identity, else the default place), made on first use; `note` is told
+    /// when it was made.
+    ///
+    /// # Errors
+    /// [`IdentityError`]: no place for it, a key file others can read, not a key, IO.
+    pub fn identity(&self, note: &mut dyn FnMut(&str)) -> Result<Identity, IdentityError> {
+        let path = self
+            .args
+            .identity
+            .clone()
+            .or_else(identity::default_path_from_env)
+            .ok_or(IdentityError::NoPlace)?;
+        let (me, made) = Identity::load_or_create(&path)?;
+        if made == Made::Created {
+            note(&format!(
+                "lanchat: made your key {} (fingerprint {}); servers know you by it",
+                path.display(),
+                me.fingerprint()
+            ));
+        }
+        Ok(me)
     }
 
     /// The known_servers file: --known-servers, else the default place.

@@ -64,22 +64,26 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             }
         },
     };
-    let target = Target {
+    let mut target = Target {
         addr,
         security: settings.security()?,
+        password: settings.password()?,
     };
     let Joined {
         conn,
         name,
         welcome,
         secured,
+        password,
     } = match target.join(&name, &mut StderrAsker) {
         Ok(joined) => joined,
         Err(JoinError::Connect(e)) => return Err(e.into()),
         Err(JoinError::Name { text, .. }) => bail!("name {name:?} refused: {text}"),
-        Err(JoinError::Closed(text)) => bail!("{} closed the connection: {text}", target.addr),
         Err(JoinError::Io(e)) => bail!("{}: {}", target.addr, plain_io(&e)),
+        // Kept out (banned, not on the list, the password): its words and exit code.
+        Err(e) => return Err(e.into()),
     };
+    target.password = password;
     // With the welcome, but not on stdout, which a script reads for the chat.
     eprintln!("{}", secured.notice());
 

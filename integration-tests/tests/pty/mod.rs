@@ -59,6 +59,10 @@ impl Pty {
             .args(args)
             .env("TERM", "xterm")
             .env("LANCHAT_PLAINTEXT", "1")
+            .env(
+                "XDG_CONFIG_HOME",
+                integration_tests::identity::shared_config_dir(),
+            )
             .env_remove("NO_COLOR");
         for (k, v) in env {
             cmd.env(k, v);

@@ -334,6 +334,12 @@ impl<T: Transport> Conn<T> {
         self.transport.awaits_hello()
     }
 
+    /// The key the peer proved it holds while setting up the transport (see
+    /// [`Transport::take_peer_key`]), once.
+    pub fn take_peer_key(&mut self) -> Option<lanchat_proto::Fingerprint> {
+        self.transport.take_peer_key()
+    }
+
     /// With nothing to send, its transport lets go of what it can rebuild
     /// ([`Transport::rest`]); true if it was at rest.
     pub fn rest(&mut self) -> bool {

@@ -163,6 +163,12 @@ impl Server {
             Admission::Admitted => {}
             Admission::Refused => return self.refuse(id, serial, now),
         }
+        self.room.set_peer(id, peer);
+        if self.tls.is_none() {
+            // Plaintext: set up already, and nobody has a key.
+            let mut out = self.table.delivery(self.settings.sendq, now);
+            self.room.established(id, None, now, &mut out);
+        }
         let Some(conn) = self.table.get_mut(id) else {
             return;
         };

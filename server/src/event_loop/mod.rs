@@ -24,6 +24,7 @@ mod accept;
 mod close;
 mod discovery;
 mod flush;
+mod identity;
 mod persist;
 mod read;
 mod reload;
@@ -94,6 +95,8 @@ pub struct Server {
     log_flush: bool,
     /// Where what SIGHUP re-reads comes from.
     sources: reload::Sources,
+    /// The claims and bans files, and the files a reload reads.
+    identity: identity::IdentityState,
 }
 
 impl Server {
@@ -154,6 +157,7 @@ impl Server {
             trim: timers::Trim::default(),
             log_flush: false,
             sources: reload::Sources::of(config),
+            identity: identity::IdentityState::default(),
         };
         server
             .room
@@ -226,6 +230,7 @@ impl Server {
             }
         }
         self.fire_timers(now);
+        self.identity_tick(now);
         self.drop_doomed(now);
         self.flush(now, events);
         self.remove_closed();
@@ -247,7 +252,7 @@ impl Server {
             return Some(Duration::ZERO);
         }
         let room = self.room.poll_timeout();
-        let due = [room, self.persist_due()]
+        let due = [room, self.persist_due(), self.identity_due()]
             .into_iter()
             .flatten()
             .min()

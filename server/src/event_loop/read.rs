@@ -49,7 +49,16 @@ impl Server {
                 self.table.carry_over(id);
                 return;
             }
-            match conn.read(&mut self.scratch) {
+            let handshaking = conn.is_handshaking();
+            let input = conn.read(&mut self.scratch);
+            if handshaking && !conn.is_handshaking() {
+                // Set up by this read: who the peer is is known before its first line is read.
+                self.established(id, now);
+            }
+            let Some(conn) = self.table.get_mut(id) else {
+                return;
+            };
+            match input {
                 Ok(Input::Data(n)) => {
                     conn.charge_read(self.round, n);
                     self.room.stats_mut().bytes_in += n as u64;
@@ -86,6 +95,21 @@ impl Server {
         if self.table.get(id).is_some_and(flush) {
             self.table.mark_for_flush(id);
         }
+    }
+
+    /// `id`'s transport has just been set up: the room learns the key its peer proved it
+    /// holds (if any).
+    fn established(&mut self, id: ConnId, now: Now) {
+        let Some(conn) = self.table.get_mut(id) else {
+            return;
+        };
+        let key = conn.take_peer_key();
+        match key {
+            Some(key) => log::debug!("{id} TLS with key {key}"),
+            None => log::debug!("{id} TLS without a key"),
+        }
+        let (room, mut out) = self.room_and_outbox(now);
+        room.established(id, key, now, &mut out);
     }
 
     /// Decode `scratch[..n]` from `id` and hand each line to the room.

@@ -58,12 +58,20 @@ impl Signals {
 pub struct ServerHandle {
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
 }
 
 impl ServerHandle {
     /// Ask the server to shut down gracefully.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Ask the server to read `--allow`, `--ops` and `--password-file` again (what SIGHUP is
+    /// for; see [`Server::reload_identity`]).
+    pub fn reload(&self) {
+        self.reload.store(true, Ordering::SeqCst);
         self.wake();
     }
 
@@ -79,6 +87,8 @@ impl ServerHandle {
 pub(super) struct Control {
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
+    /// [`ServerHandle::reload`] was asked.
+    reload: Arc<AtomicBool>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     /// Set when shutdown began: the flush deadline.
     deadline: Option<Instant>,
@@ -91,6 +101,7 @@ impl Control {
         Control {
             waker,
             stop,
+            reload: Arc::new(AtomicBool::new(false)),
             signals: None,
             deadline: None,
             carry: false,
@@ -101,6 +112,7 @@ impl Control {
         ServerHandle {
             waker: Arc::clone(&self.waker),
             stop: Arc::clone(&self.stop),
+            reload: Arc::clone(&self.reload),
         }
     }
 }
@@ -126,6 +138,9 @@ impl Server {
     /// The waker or the signal pipe fired (both are cheap to check when they did not):
     /// begin the shutdown, or say it must be forced.
     pub(super) fn on_control(&mut self, now: Now) -> Option<Exit> {
+        if self.control.reload.swap(false, Ordering::SeqCst) {
+            self.reload_identity();
+        }
         if self.control.stop.load(Ordering::SeqCst) {
             self.begin_shutdown(now);
         }
@@ -176,6 +191,7 @@ impl Server {
         }
         let (room, mut out) = self.room_and_outbox(now);
         room.shutdown(&mut out);
+        self.identity_flush(now);
         let deadline = now.mono + limits::SHUTDOWN_FLUSH;
         self.control.deadline = Some(deadline);
         self.timers.add(deadline, Timer::ShutdownDeadline);

@@ -54,6 +54,7 @@ mod history;
 mod logs;
 mod notes;
 mod placement;
+pub mod snapshot;
 mod sys;
 
 use std::fmt;

@@ -14,16 +14,22 @@ pub enum LeaveReason {
     Timeout,
     /// The client kept sending over its rate budget long after being told.
     Flooding,
+    /// An operator kicked the user (`/kick`).
+    Kicked,
+    /// An operator banned the user (`/ban`).
+    Banned,
 }
 
 impl LeaveReason {
     /// Every reason, for tests and the fuzzer.
-    pub const ALL: [LeaveReason; 5] = [
+    pub const ALL: [LeaveReason; 7] = [
         LeaveReason::Quit,
         LeaveReason::Disconnected,
         LeaveReason::TooSlow,
         LeaveReason::Timeout,
         LeaveReason::Flooding,
+        LeaveReason::Kicked,
+        LeaveReason::Banned,
     ];
 
     /// The word others see: `LEAVE <name> <word>` (docs/PROTOCOL.md).
@@ -34,6 +40,8 @@ impl LeaveReason {
             LeaveReason::TooSlow => "too-slow",
             LeaveReason::Timeout => "timeout",
             LeaveReason::Flooding => "flooding",
+            LeaveReason::Kicked => "kicked",
+            LeaveReason::Banned => "banned",
         }
     }
 
@@ -68,6 +76,8 @@ mod tests {
                 ("too-slow", true),
                 ("timeout", true),
                 ("flooding", false),
+                ("kicked", false),
+                ("banned", false),
             ]
         );
     }

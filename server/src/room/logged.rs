@@ -124,7 +124,11 @@ impl Room {
         }
         let kind = match reason {
             LeaveReason::Quit | LeaveReason::Disconnected => Kind::Leave,
-            LeaveReason::TooSlow | LeaveReason::Timeout | LeaveReason::Flooding => Kind::Kick,
+            LeaveReason::TooSlow
+            | LeaveReason::Timeout
+            | LeaveReason::Flooding
+            | LeaveReason::Kicked
+            | LeaveReason::Banned => Kind::Kick,
         };
         log::info!(
             target: kind.target(),

@@ -14,12 +14,14 @@
 //! [`Room::new`] keeps it in memory only; the server hands in the store it opened
 //! ([`Room::with_store`], [`Room::set_store`]).
 
+mod access;
 pub mod away;
 pub mod channel;
 pub mod history;
 pub mod leave;
 mod logged;
 pub mod members;
+mod operators;
 pub mod oracle;
 mod per_host;
 mod rooms;
@@ -36,10 +38,12 @@ use lanchat_proto::{
 
 pub use crate::clock::Now;
 use crate::hosts::{HostKey, HostLimits, Hosts};
+use crate::identity::Access;
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox, Serial};
 use crate::persist::{Health, Store};
 use crate::stats::{Audience, Gauges, Refusal, Report, Stats, AUDIENCE};
+use access::{Gate, Who};
 use away::AwayLines;
 use channel::{ChannelId, Channels, Membership, GENERAL};
 use history::History;
@@ -138,6 +142,8 @@ struct Session {
     flooding_since: Option<Instant>,
     /// ... and when its latest line was dropped.
     last_drop: Option<Instant>,
+    /// Its key, address, password state, mute (`access.rs`).
+    who: Who,
     /// `Some` while away, with the message (empty when none was given).
     away: Option<Box<str>>,
     /// The address it is counted under (`None`: trusted, or connected without an address).
@@ -225,6 +231,8 @@ pub struct Room {
     full_frame: Vec<u8>,
     /// `BYE <too slow text>`.
     too_slow_frame: Vec<u8>,
+    /// Claims, bans, the allowlist, operators, the password (`access.rs`, `operators.rs`).
+    access: Access,
     /// Per-address limits ([`Room::connect_from`], `per_host.rs`).
     hosts: Hosts,
     /// What `/stats` and SIGUSR1 report.
@@ -289,6 +297,7 @@ impl Room {
             store,
             full_frame,
             too_slow_frame,
+            access: Access::default(),
             hosts: Hosts::new(HostLimits::off()),
             stats: Stats::default(),
         };
@@ -474,6 +483,7 @@ impl Room {
             last_rate_err: None,
             flooding_since: None,
             last_drop: None,
+            who: Who::new(now),
             away: None,
             host: None,
         });
@@ -510,6 +520,9 @@ impl Room {
         if !quitting && !self.admit_line(id, now, out) {
             return;
         }
+        if let Some(s) = self.session_mut(id) {
+            s.who.last_line = now;
+        }
         let Ok(line) = utf8 else {
             self.send_err(id, ErrCode::BadUtf8, text::BAD_UTF8, out);
             return;
@@ -517,7 +530,7 @@ impl Room {
         if self.is_named(id) {
             self.command(id, line, now, out);
         } else {
-            self.handshake(id, line, out);
+            self.handshake(id, line, now, out);
         }
     }
 
@@ -551,18 +564,20 @@ impl Room {
     /// connection that has no name yet (as quinn-proto's `poll_timeout`; the loop sleeps no
     /// longer than this).
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let tries = self.access.tries.next_due();
         while let Some(&(at, id, serial)) = self.deadlines.front() {
             if is_handshaking(&self.sessions, id, serial) {
-                return Some(at);
+                return Some(tries.map_or(at, |t| t.min(at)));
             }
             self.deadlines.pop_front();
         }
-        None
+        tries
     }
 
     /// Time has come to `now`: every connection whose handshake deadline has passed without a
     /// name gets `ERR handshake-timeout` and is closed.
     pub fn handle_timeout(&mut self, now: Now, out: &mut impl Outbox) {
+        self.password_turns(now, out);
         while let Some(&(at, id, serial)) = self.deadlines.front() {
             if at > now.mono {
                 return;
@@ -597,7 +612,11 @@ impl Room {
         }
         .encode(&mut self.frame);
         for (i, s) in self.sessions.iter_mut().enumerate() {
-            if s.take().is_some() {
+            if let Some(s) = s.take() {
+                if let (Some(name), Some(fp)) = (&s.name, s.who.key()) {
+                    let last = s.who.last_line.unix_ms;
+                    self.access.claims.let_go(name, fp, last);
+                }
                 out.send(ConnId(i), &self.frame);
                 out.close(ConnId(i));
             }
@@ -650,10 +669,14 @@ impl Room {
         false
     }
 
-    /// A line from a connection that has no name yet: it is the name (or a quit).
-    fn handshake(&mut self, id: ConnId, line: &str, out: &mut impl Outbox) {
+    /// A line from a connection that has no name yet: it is the name (or a quit), unless it
+    /// is the password's business ([`Room::gate`]).
+    fn handshake(&mut self, id: ConnId, line: &str, now: Now, out: &mut impl Outbox) {
         if is_quit(line) {
             self.quit(id, None, out);
+            return;
+        }
+        if self.gate(id, line, now, out) == Gate::Handled {
             return;
         }
         let name = line.trim();
@@ -665,7 +688,10 @@ impl Room {
                 return;
             }
         };
-        if !self.by_name.insert(key, id) {
+        if !self.may_take(id, name, &key, now, out) {
+            return;
+        }
+        if !self.by_name.insert(key.clone(), id) {
             self.refuse_name(id, name, NameRefused::Taken);
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(name), out);
             return;
@@ -694,13 +720,17 @@ impl Room {
             .encode(&mut self.frame);
         }
         out.send(id, &self.frame);
-        self.welcome_to(id, GENERAL, out);
+        // Its claim (and a mute on it) right after the welcome, so the client shows the news
+        // with it.
+        self.took_name(id, None, name, key, now, out);
+        self.welcome_to(id, GENERAL, now, out);
     }
 
     /// What a newcomer to room `ch` gets after its first line (`WELCOME`, `ROOM`): the history
-    /// and the member list, whose full lines are the same for everyone who joins now and go as
-    /// shared blocks; and what the others there get: `JOIN`.
-    fn welcome_to(&mut self, id: ConnId, ch: ChannelId, out: &mut impl Outbox) {
+    /// (and in `#general`, the notes kept for it) and the member list, whose full lines are the
+    /// same for everyone who joins now and go as shared blocks; and what the others there get:
+    /// `JOIN`.
+    fn welcome_to(&mut self, id: ConnId, ch: ChannelId, now: Now, out: &mut impl Outbox) {
         let Some(c) = self.channels.get(ch) else {
             return;
         };
@@ -711,9 +741,12 @@ impl Room {
             version: history.version(),
         };
         out.send_block(id, key, &mut |buf| history.encode(buf));
-        // Notes for the absent go here, once names can be claimed by a key: right after
-        // `#general`'s history, `self.store.take_notes(&key, now.unix_ms)`, each sent with
-        // `Note::encode` (`HIST <unix-millis> PRIV <from> <text>`), oldest first.
+        // Notes kept for the owner of the name while they were away, right after the history.
+        if ch == GENERAL {
+            if let Some(name) = name_in(&self.sessions, id).map(str::to_owned) {
+                self.deliver_notes(id, &name, now, out);
+            }
+        }
         self.send_members(id, ch, out);
 
         let (Some(c), Some(name)) = (self.channels.get(ch), name_in(&self.sessions, id)) else {
@@ -755,6 +788,16 @@ impl Room {
             return;
         };
         match msg {
+            // What a muted member says goes to nobody (operators excepted, below).
+            ClientMsg::Me(_)
+            | ClientMsg::Say(_)
+            | ClientMsg::Nick(_)
+            | ClientMsg::Away(Some(_))
+                if self.refuse_muted(id, now, out) => {}
+            // A muted member leaves without a word to the others.
+            ClientMsg::Quit(message) if self.is_muted(id, now) && message.is_some() => {
+                self.quit(id, None, out);
+            }
             ClientMsg::Quit(message) => self.quit(id, message, out),
             ClientMsg::Away(message) => self.go_away(id, message, out),
             ClientMsg::Back => self.come_back(id, out),
@@ -762,7 +805,7 @@ impl Room {
             ClientMsg::Who | ClientMsg::Me(_) | ClientMsg::Say(_) | ClientMsg::Topic(_) => {
                 self.in_channel(id, GENERAL, msg, now, out);
             }
-            ClientMsg::Join(room) => self.join(id, room, out),
+            ClientMsg::Join(room) => self.join(id, room, now, out),
             ClientMsg::Part(room) => self.part(id, room, out),
             ClientMsg::In { room, line } => self.in_room(id, room, line, now, out),
             ClientMsg::Rooms => self.list_rooms(id, out),
@@ -771,24 +814,39 @@ impl Room {
                 for text in text::HELP {
                     ServerMsg::Info { text }.encode(&mut self.frame);
                 }
+                ServerMsg::Info {
+                    text: text::HELP_WHOIS,
+                }
+                .encode(&mut self.frame);
+                if self.is_operator(id) {
+                    for text in text::help_operators() {
+                        ServerMsg::Info { text: &text }.encode(&mut self.frame);
+                    }
+                }
                 out.send(id, &self.frame);
             }
             ClientMsg::Stats => self.send_stats(id, now, out),
             ClientMsg::Msg { to, text } => {
                 let Some(&target) = self.by_name.get(to) else {
-                    // Once names can be claimed by a key, a name claimed but not connected gets
-                    // `self.store.keep_note(..)`: `INFO kept for <name> until they return`, or
-                    // `ERR mailbox-full` on `MailboxFull`.
-                    self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
+                    // A claimed name's owner is away: the message waits for them.
+                    if !self.keep_note(id, to, text, now, out) {
+                        self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
+                    }
                     return;
                 };
+                // A muted member may still write to the operators (to ask why).
+                if !self.is_operator(target) && self.refuse_muted(id, now, out) {
+                    return;
+                }
                 self.encode_from(id, None, Relayed::Priv, text);
                 self.stats.messages_in += 1;
                 self.stats.messages_out += 1;
                 out.send(target, &self.frame);
                 self.tell_away(id, target, out);
             }
-            ClientMsg::Nick(new) => self.rename(id, new, out),
+            ClientMsg::Nick(new) => self.rename(id, new, now, out),
+            ClientMsg::Whois(name) => self.whois(id, name, now, out),
+            ClientMsg::Op(cmd) => self.operator(id, cmd, now, out),
         }
     }
 
@@ -865,7 +923,7 @@ impl Room {
         msg.encode(&mut self.frame);
     }
 
-    fn rename(&mut self, id: ConnId, new: &str, out: &mut impl Outbox) {
+    fn rename(&mut self, id: ConnId, new: &str, now: Now, out: &mut impl Outbox) {
         let Some(old) = self.name_of(id).map(str::to_owned) else {
             return;
         };
@@ -891,8 +949,11 @@ impl Room {
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(new), out);
             return;
         }
+        if !self.may_take(id, new, &key, now, out) {
+            return;
+        }
         self.by_name.remove(&old);
-        self.by_name.insert(key, id);
+        self.by_name.insert(key.clone(), id);
         let mut rooms = Vec::new();
         if let Some(s) = self.session_mut(id) {
             s.name = Some(new.into());
@@ -908,6 +969,7 @@ impl Room {
         self.frame.clear();
         ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
         self.broadcast_everyone(None, out);
+        self.took_name(id, Some(&old), new, key, now, out);
     }
 
     /// `<quit>` or `/quit <message>`: `BYE`, then `LEAVE <name> quit [<message>]` to the
@@ -1041,6 +1103,7 @@ impl Room {
     fn remove(&mut self, id: ConnId) -> Option<Session> {
         let session = self.sessions.get_mut(id.0)?.take()?;
         self.count -= 1;
+        self.let_go(&session);
         if session.away.is_some() {
             self.away.clear(id);
         }
@@ -1207,5 +1270,7 @@ fn is_handshaking(sessions: &[Option<Session>], id: ConnId, serial: Serial) -> b
         .is_some_and(|s| s.serial == serial && s.name.is_none())
 }
 
+#[cfg(test)]
+mod identity_tests;
 #[cfg(test)]
 mod tests;

@@ -125,6 +125,10 @@ impl Room {
         now: Now,
         out: &mut impl Outbox,
     ) {
+        // A muted member's messages and actions go nowhere, in any room.
+        if self.refuse_muted(id, now, out) {
+            return;
+        }
         self.encode_from(id, Some(ch), kind, text);
         let Some(c) = self.channels.get(ch) else {
             return;
@@ -141,7 +145,7 @@ impl Room {
 
     /// `/join #room`: `ROOM`, the history and the member list to the joiner, `JOIN #room` to
     /// the others; the room is made if it does not exist.
-    pub(super) fn join(&mut self, id: ConnId, room: &str, out: &mut impl Outbox) {
+    pub(super) fn join(&mut self, id: ConnId, room: &str, now: Now, out: &mut impl Outbox) {
         if let Err(e) = room_key(room) {
             self.send_err(id, ErrCode::BadUsage, &e.to_string(), out);
             return;
@@ -188,7 +192,7 @@ impl Room {
         }
         .encode(&mut self.frame);
         out.send(id, &self.frame);
-        self.welcome_to(id, ch, out);
+        self.welcome_to(id, ch, now, out);
     }
 
     /// `/part #room`: `LEAVE #room <name> parted` to the others there, `PARTED #room` to the
@@ -272,11 +276,5 @@ impl Room {
             version: channels.version(),
         };
         out.send_block(id, key, &mut |buf| channels.encode_list(buf));
-    }
-
-    fn send_info(&mut self, id: ConnId, info: &str, out: &mut impl Outbox) {
-        self.frame.clear();
-        ServerMsg::Info { text: info }.encode(&mut self.frame);
-        out.send(id, &self.frame);
     }
 }

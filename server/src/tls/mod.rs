@@ -5,12 +5,14 @@
 //!
 //! - [`state_dir`]: where the generated key lives.
 //! - [`keys`]: reading, generating and checking key and certificate files.
+//! - [`client_keys`]: clients' keys: asked for, not required, proof of possession checked.
 //!
 //! TLS 1.3 only, with the `ring` provider. ALPN `lanchat/1` is offered; a client offering no
 //! ALPN at all is served too (so `openssl s_client` works), one offering only other protocols
 //! is refused by rustls. No session tickets or resumption: every connection is a full
 //! handshake, so a client checks the server's key every time.
 
+pub mod client_keys;
 mod error;
 pub mod keys;
 pub mod state_dir;
@@ -185,7 +187,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The server configuration for `certs` (end-entity first) and their `key`: TLS 1.3 only,
-/// ALPN `lanchat/1`, no client certificates, no session tickets or resumption.
+/// ALPN `lanchat/1`, a client certificate asked for but not required ([`client_keys`]), no
+/// session tickets or resumption.
 ///
 /// # Errors
 /// rustls's, e.g. a key that does not match the certificate or that ring cannot use.
@@ -193,9 +196,11 @@ pub fn server_config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<ServerConfig, rustls::Error> {
-    let mut config = ServerConfig::builder_with_provider(provider())
+    let provider = provider();
+    let clients = Arc::new(client_keys::ClientKeyVerifier::new(&provider));
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_no_client_auth()
+        .with_client_cert_verifier(clients)
         .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![lanchat_proto::ALPN.as_bytes().to_vec()];
     // The suite is the server's choice (see `provider`): every suite offered is as strong as

@@ -30,6 +30,7 @@ use std::fmt;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 
+use lanchat_proto::Fingerprint;
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{
     ConnectionState, EncodeError, EncodeTlsData, InsufficientSizeError, UnbufferedStatus,
@@ -118,6 +119,10 @@ pub struct TlsLink<S> {
     /// The server has answered the `ClientHello` (its flight is in `tx` or out): what is left
     /// of the handshake costs little.
     answered: bool,
+    /// The fingerprint of the key the client proved it holds in the handshake (taken before
+    /// rustls' connection, and the certificate with it, is let go), until the loop takes it:
+    /// boxed, so a link holds one pointer for it.
+    peer_key: Option<Box<Fingerprint>>,
 }
 
 impl<S> fmt::Debug for TlsLink<S> {
@@ -149,6 +154,7 @@ impl<S: Socket> TlsLink<S> {
             peer_closed: false,
             close_queued: false,
             answered: false,
+            peer_key: None,
         })
     }
 
@@ -201,6 +207,13 @@ impl<S: Socket> TlsLink<S> {
             State::Traffic(r) => r.take_built(),
             _ => false,
         }
+    }
+
+    /// The client's key, once the handshake proved it holds it (see [`crate::tls::client_keys`]),
+    /// handed over once; `None` during the handshake, after it was taken, or for a client that
+    /// showed no certificate.
+    pub fn take_peer_key(&mut self) -> Option<Fingerprint> {
+        self.peer_key.take().map(|k| *k)
     }
 
     /// Bytes of its own not yet written.
@@ -351,6 +364,11 @@ impl<S: Socket> TlsLink<S> {
         let State::Handshake(tls) = std::mem::replace(&mut self.state, State::Broken) else {
             return Ok(());
         };
+        self.peer_key = tls
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|cert| crate::tls::fingerprint_of(cert).ok())
+            .map(Box::new);
         let (secrets, kernel) = tls
             .dangerous_into_kernel_connection()
             .map_err(TlsLinkError::Tls)?;
