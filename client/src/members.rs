@@ -330,7 +330,10 @@ mod tests {
         m.apply(&ServerMsg::parse("OPERATOR you are an operator here").expect("line"));
         assert_eq!(m.complete("/ki", 3), (0, vec!["/kick ".to_owned()]));
         assert_eq!(m.complete("/b", 2).1, ["/back ", "/ban ", "/bans "]);
-        assert_eq!(m.complete("/un", 3).1, ["/unban ", "/unmute "]);
+        assert_eq!(
+            m.complete("/un", 3).1,
+            ["/unban ", "/unignore ", "/unmute "]
+        );
     }
 
     fn names(m: &Members) -> Vec<&str> {

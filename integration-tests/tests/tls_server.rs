@@ -557,6 +557,27 @@ fn openssl_s_client_can_chat() {
 
 #[test]
 #[cfg_attr(not(has_openssl), ignore = "openssl is not installed")]
+fn tls_1_2_is_refused_with_a_protocol_version_alert() {
+    let server = ServerProcess::start_tls(&[]);
+    let mut ann = Client::join_tls(server.addr(), fingerprint(&server), "ann");
+    let out = Command::new("openssl")
+        .args(["s_client", "-quiet", "-tls1_2", "-connect"])
+        .arg(server.addr().to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains("alert protocol version"), "{stderr}");
+    assert!(!stdout.contains("HELLO"), "{stdout}");
+    assert_eq!(ann.sync(), Vec::<String>::new(), "nobody joined");
+}
+
+#[test]
+#[cfg_attr(not(has_openssl), ignore = "openssl is not installed")]
 fn a_key_update_openssl_asks_for_is_answered_and_the_chat_goes_on() {
     // s_client's `K` command: a KeyUpdate asking the server to update its key too (commands
     // are read only without -quiet).

@@ -25,15 +25,22 @@ pub const MEMORY_FRESH: Duration = Duration::from_secs(1);
 /// Who may ask for `/stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
-    /// Anyone with a name: a server without operators (every server, so far).
+    /// Anyone with a name: a server without operators.
     Everyone,
-    /// Operators only, once a server has them; others get an `ERR`. Not used yet: the place
-    /// where identity's operators plug in ([`crate::Room`]'s `/stats` asks [`AUDIENCE`]).
+    /// Operators only, on a server that has them (`--ops`); others get `ERR not-operator`.
     Operators,
 }
 
-/// Who may ask for `/stats` on this server.
-pub const AUDIENCE: Audience = Audience::Everyone;
+impl Audience {
+    /// Who may ask on a server that has operators (`has_operators`) or not.
+    pub fn of(has_operators: bool) -> Audience {
+        if has_operators {
+            Audience::Operators
+        } else {
+            Audience::Everyone
+        }
+    }
+}
 
 /// Why a connection (or a name) was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -240,6 +240,9 @@ impl Server {
         } else {
             log::info!("{reloads}");
         }
+        // The identity files (--allow, --ops, --password-file): each says what changed in a
+        // line of its own; nobody connected is dropped.
+        self.reload_identity();
         reloads
     }
 

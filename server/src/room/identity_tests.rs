@@ -415,3 +415,30 @@ fn a_private_message_to_an_absent_owner_is_kept_and_delivered_once_when_they_ret
     f.line(ANN, "ann");
     assert!(!f.got(ANN).0.iter().any(|l| l.contains("PRIV")));
 }
+
+#[test]
+fn stats_are_for_operators_on_a_server_that_has_them_and_for_anyone_otherwise() {
+    let mut f = Fixture::tls();
+    f.join(OP, Some(key(9)), "op");
+    f.join(ANN, Some(key(1)), "ann");
+    f.line(ANN, "/stats");
+    assert_eq!(f.codes(ANN), ["ERR not-operator"]);
+    f.line(OP, "/stats");
+    let (lines, _) = f.got(OP);
+    assert!(
+        lines.first().is_some_and(|l| l.starts_with("STATS ")),
+        "{lines:?}"
+    );
+    assert_eq!(lines.last().map(String::as_str), Some("STATSEND"));
+
+    // No operators: anyone named may ask.
+    let mut f = Fixture::new(Access::default());
+    f.join(ANN, None, "ann");
+    f.line(ANN, "/stats");
+    let (lines, _) = f.got(ANN);
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("STATSEND"),
+        "{lines:?}"
+    );
+}

@@ -42,7 +42,7 @@ use crate::identity::Access;
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox, Serial};
 use crate::persist::{Health, Store};
-use crate::stats::{Audience, Gauges, Refusal, Report, Stats, AUDIENCE};
+use crate::stats::{Audience, Gauges, Refusal, Report, Stats};
 use access::{Gate, Who};
 use away::AwayLines;
 use channel::{ChannelId, Channels, Membership, GENERAL};
@@ -887,13 +887,22 @@ impl Room {
         away_bytes + full.len() + self.frame.len()
     }
 
-    /// `/stats`: every figure as a `STATS <key> <value>` line, then `STATSEND`, to those
-    /// [`AUDIENCE`] lets ask.
+    /// `/stats`: every figure as a `STATS <key> <value>` line, then `STATSEND`, to anyone on a
+    /// server without operators, and to operators only on one with them.
     fn send_stats(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) {
-        match AUDIENCE {
+        let has_operators = self
+            .access()
+            .ops
+            .as_ref()
+            .is_some_and(|ops| !ops.is_empty());
+        match Audience::of(has_operators) {
             Audience::Everyone => {}
-            // Once there are operators: others are told so with an `ERR` here.
-            Audience::Operators => return,
+            Audience::Operators if self.is_operator(id) => {}
+            Audience::Operators => {
+                let msg = text::STATS_FOR_OPERATORS;
+                self.send_err(id, ErrCode::NotOperator, msg, out);
+                return;
+            }
         }
         let report = self.stats_report(now.mono);
         self.frame.clear();

@@ -447,3 +447,6 @@ pub fn span(secs: u64) -> String {
         _ => format!("{d} d {h} h"),
     }
 }
+
+/// `/stats` from someone who is not an operator, on a server that has operators.
+pub const STATS_FOR_OPERATORS: &str = "/stats is for this server's operators";
