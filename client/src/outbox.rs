@@ -98,6 +98,9 @@ pub fn split_long(line: &str, max_line: usize) -> Vec<String> {
 /// Called by the outbox thread with each line it sent (for the echo), and with the quit's
 /// bytes when it is the quit's turn.
 pub trait Sending: Send {
+    /// `line` is about to go to the server (its answer may be read before [`Sending::sent`]
+    /// is called: whatever the answer depends on is set here).
+    fn sending(&mut self, _line: &str) {}
     /// `line` went to the server.
     fn sent(&mut self, line: &str);
     /// The quit's turn, saying `message` to the others: the bytes to send (`None`: nothing,
@@ -302,6 +305,7 @@ fn send_loop(first: Writer, mut sending: Box<dyn Sending>, shared: &Shared) {
             Job::Line(line) => {
                 // Paced: a line dropped meanwhile (cancel) is still the one taken; it goes.
                 pacer.wait();
+                sending.sending(&line);
                 if out.write_all(&encode_line(&line)).is_ok() {
                     sending.sent(&line);
                     None

@@ -516,6 +516,20 @@ impl Session {
         self.last_private.as_deref()
     }
 
+    /// `line` is about to be written to the server: a `/who` (also `/in #room /who`) is
+    /// expected to be answered, and its answer is shown as a table. Called before the write,
+    /// as the answer can be read before the write returns.
+    pub fn on_sending(&mut self, line: &str) {
+        let asks_who = match ClientMsg::parse(line) {
+            Ok(ClientMsg::Who) => true,
+            Ok(ClientMsg::In { line, .. }) => ClientMsg::parse(line) == Ok(ClientMsg::Who),
+            _ => false,
+        };
+        if asks_who {
+            self.who_asked = (self.who_asked + 1).min(MAX_WHO_ASKED);
+        }
+    }
+
     /// A line this client typed went to the server at `now_ms`: its echo, drawn the way
     /// others see it (nothing for commands whose answer shows; tagged when done in a room
     /// that is not the current one).
@@ -533,9 +547,6 @@ impl Session {
         // The room field the server's lines give it: none for `#general`.
         let field = room.filter(|r| !lanchat_proto::room::is_general(r));
         let tag = self.rooms.tag(field);
-        if msg == ClientMsg::Who {
-            self.who_asked = (self.who_asked + 1).min(MAX_WHO_ASKED);
-        }
         let me = self.members.me().to_owned();
         // As the server keeps it in its history, for a replay after a rejoin.
         let kept = match msg {
@@ -1086,6 +1097,7 @@ mod tests {
         s.on_line("ROOM #dev", NOW);
         s.on_line("WHO #dev ann", NOW);
         s.on_line("WHOEND #dev 1", NOW);
+        s.on_sending("/in #dev /who");
         assert_eq!(s.on_sent("/in #dev /who", NOW), vec![]);
         let names = "WHO #dev ann bob cid dan eve fay gus hal ivy jan";
         s.on_line(names, NOW);

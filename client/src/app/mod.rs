@@ -523,6 +523,11 @@ pub struct SessionSending {
 }
 
 impl Sending for SessionSending {
+    fn sending(&mut self, line: &str) {
+        // Before the write: the reader thread may take the answer before `sent` runs.
+        lock(&self.session).on_sending(line);
+    }
+
     fn sent(&mut self, line: &str) {
         // The session hears of every line sent (a `/who` asked for is shown as a table).
         let actions = lock(&self.session).on_sent(line, now_ms());
