@@ -29,6 +29,9 @@ impl Server {
     pub(super) fn persist(&mut self, now: Now) {
         if let Some(change) = self.room.store_mut().tick(now.mono, now.unix_ms) {
             change.log();
+            // Operators connected hear it too: they are the ones who can free the disk.
+            let (room, mut out) = self.room_and_outbox(now);
+            room.tell_operators(&change.to_string(), &mut out);
         }
     }
 

@@ -488,6 +488,25 @@ impl Room {
         self.session(id).is_some_and(|s| s.who.operator)
     }
 
+    /// `INFO <text>` to every named operator connected (the state directory failing or
+    /// working again, say). Nobody else hears it.
+    pub fn tell_operators(&mut self, text: &str, out: &mut impl Outbox) {
+        self.frame.clear();
+        ServerMsg::Info { text }.encode(&mut self.frame);
+        let operators: Vec<ConnId> = self
+            .sessions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let s = s.as_ref()?;
+                (s.who.operator && s.name.is_some()).then_some(ConnId(i))
+            })
+            .collect();
+        for id in operators {
+            out.send(id, &self.frame);
+        }
+    }
+
     /// `INFO <text>` to `id`.
     pub(super) fn send_info(&mut self, id: ConnId, text: &str, out: &mut impl Outbox) {
         self.frame.clear();

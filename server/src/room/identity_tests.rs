@@ -442,3 +442,15 @@ fn stats_are_for_operators_on_a_server_that_has_them_and_for_anyone_otherwise() 
         "{lines:?}"
     );
 }
+
+#[test]
+fn news_for_operators_reaches_operators_only() {
+    let mut f = Fixture::tls();
+    f.join(OP, Some(key(9)), "op");
+    f.join(ANN, Some(key(1)), "ann");
+    f.room
+        .tell_operators("state directory failing (disk full)", &mut f.out);
+    let rec = f.out.take();
+    assert_eq!(rec.to(OP), ["INFO state directory failing (disk full)"]);
+    assert!(rec.to(ANN).is_empty());
+}

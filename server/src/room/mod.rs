@@ -406,8 +406,8 @@ impl Room {
         &mut self.store
     }
 
-    /// Whether the state directory takes writes. What operators' `INFO` will say once there
-    /// are operators (the loop logs each change already).
+    /// Whether the state directory takes writes (the loop logs each change and tells the
+    /// operators connected with [`Room::tell_operators`]).
     pub fn disk_health(&self) -> Health {
         self.store.health()
     }
