@@ -8,14 +8,15 @@
 # A fresh server per scenario keeps the figures apart: VmHWM (peak RSS) is per process, and the
 # LEAVE storm of one scenario's 10,000 disconnects must not land in the next one's timing.
 #
-# Environment (all optional): SCENARIO (one of idle fanout room chatter storm small; default
-# all but small), WIRE (plain, tls or both: "plain tls", the default), CLIENTS, SENDERS,
-# MESSAGES, SIZE, RATE, LOAD_ARGS (more lanchat-load flags), SERVER_ARGS (more lanchat-server
-# flags), SERVER_BIN (another server binary, e.g. an older build to compare with; default
-# target/release/lanchat-server), PERF=1 (record the server with `perf record` into
-# target/load/<scenario>-<wire>.perf.data). Assumes the release binaries are built (make does
-# it). Each server gets a fresh state directory, target/load/state/<scenario>-<wire> (a new key
-# for TLS, no history from an earlier run: both ways start equal).
+# Environment (all optional): SCENARIO (one or more of idle fanout room chatter storm rooms
+# memberships small; default all but small), WIRE (plain, tls or both: "plain tls", the
+# default), CLIENTS, SENDERS, MESSAGES, SIZE, RATE, LOAD_ARGS (more lanchat-load flags),
+# SERVER_ARGS (more lanchat-server flags), SERVER_BIN (another server binary, e.g. an older
+# build to compare with; default target/release/lanchat-server), PERF=1 (record the server with
+# `perf record` into target/load/<scenario>-<wire>.perf.data). Assumes the release binaries are
+# built (make does it). Each server gets a fresh state directory,
+# target/load/state/<scenario>-<wire> (a new key for TLS, no history from an earlier run: both
+# ways start equal).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,7 +61,7 @@ load_args+=(${LOAD_ARGS:-})
 
 status=0
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for scenario in ${SCENARIO:-idle fanout room chatter storm}; do
+for scenario in ${SCENARIO:-idle fanout room chatter storm rooms memberships}; do
 for wire in ${WIRE:-plain tls}; do
     run="$scenario-$wire"
     case "$wire" in
@@ -74,10 +75,13 @@ for wire in ${WIRE:-plain tls}; do
     # Empty it first: a previous run's address must never be read as this server's.
     : >"$out/$run.server.out"
     # --max-clients is lowered by the server to fit its fd limit; history stays at its default.
+    # A scenario may need more (rooms enough for its shape): lanchat-load says which flags.
+    needs=$("$bin/lanchat-load" --scenario "$scenario" --print-server-args)
     # Every client connects from 127.0.0.1, so it is exempt from the per-address limits.
-    # shellcheck disable=SC2086 # word splitting of SERVER_ARGS is intended
+    # shellcheck disable=SC2086 # word splitting of SERVER_ARGS and the needed flags is intended
     "${SERVER_BIN:-$bin/lanchat-server}" --bind 127.0.0.1 --port 0 --rate 0 --no-discovery \
         --max-clients 1000000 --trusted-hosts 127.0.0.1 --state-dir "$state" "${server_wire[@]}" \
+        $needs \
         ${SERVER_ARGS:-} \
         >"$out/$run.server.out" 2>"$log" &
     server_pid=$!

@@ -112,19 +112,38 @@ impl Args {
     }
 }
 
+/// Shown after the flags by `--help`, and in the man page (one section per heading).
 const AFTER_HELP: &str = "\
-In the chat: <quit>, /quit [message] or Ctrl-D leaves; Ctrl-C clears the line (on an empty
-line, leaves); /away [message] marks you away (/back, or /away again, when you return); Tab
-completes names; /help lists the server's commands. At the address prompt, ? looks for
-servers on the local network. NO_COLOR (or TERM=dumb) turns colours off.
+Examples:
+  lanchat
+      Asks for the server (? at that prompt looks for servers on the local
+      network) and for your name.
+  lanchat 192.168.1.20 --name ann
+      Joins the server on 192.168.1.20, port 7070, as ann.
+  lanchat chat.example.lan:7071 --log ~/chat.log
+      Another port, and a plain-text copy of what is shown, with dates.
+  printf 'build is green\\n<quit>\\n' | lanchat 192.168.1.20 --name ci-bot
+      From a script: each line of stdin is sent, then the bot leaves.
 
-Encryption: connections are TLS 1.3. The first time you connect to a server you are shown its
-key's fingerprint: compare it with what `lanchat-server --fingerprint` prints on the server.
-Once trusted, the key is remembered; a server whose key changed is refused (exit 4).
+In the chat:
+  <quit>, /quit [message] or Ctrl-D leaves; Ctrl-C clears the line (on an
+  empty line, leaves); /away [message] marks you away (/back, or /away
+  again, when you return); Tab completes names and rooms; /who lists who
+  is here; /stats shows how the server is doing; /help lists the server's
+  commands. /join #room joins a room and makes it the current one (typed
+  lines go there); Alt-Left/Alt-Right or Ctrl-P/Ctrl-N and /go #room switch
+  rooms. NO_COLOR (or TERM=dumb) turns colours off.
 
-Exit codes: 0 after quitting; 1 when no server could be joined (or it was not trusted);
-2 for bad flags; 3 when the server went away; 4 when the server's key is not the one
-expected.";
+Encryption:
+  Connections are TLS 1.3. The first time you connect to a server you are
+  shown its key's fingerprint: compare it with what `lanchat-server
+  --fingerprint` prints on the server. Once trusted, the key is remembered;
+  a server whose key changed is refused (exit 4).
+
+Exit codes:
+  0 after quitting; 1 when no server could be joined (or it was not
+  trusted); 2 for bad flags; 3 when the server went away; 4 when the
+  server's key is not the one expected.";
 
 /// `--name`: checked by the protocol's own rules before anything is sent, so a name the server
 /// would refuse (or a blank one, which it would not even answer) is a clear flag error.

@@ -84,6 +84,7 @@ pub fn local(ms: u64) -> Civil {
     // SAFETY: localtime_r only writes the `tm` we hand it and reads `secs`; both live on this
     // stack frame for the whole call. An all-zero `tm` is a valid value to start from.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: as above: `secs` and `tm` outlive the call, which writes only `tm`.
     let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
     let fields = (
         u8::try_from(tm.tm_mon + 1),

@@ -1,6 +1,7 @@
 //! Commands the client carries out itself, before anything goes to the server: `/w`, `/m`
-//! and `/query` (aliases of `/msg`), `/reply`, `/clear`, `/ignore` and `/unignore`. Anything
-//! else goes to the server as typed.
+//! and `/query` (aliases of `/msg`), `/reply`, `/clear`, `/ignore`, `/unignore` and `/go`.
+//! Anything else goes to the server as typed (or, in a room, as the room has it:
+//! [`crate::rooms::Rooms::outgoing`]).
 
 /// What a typed line asks of the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,13 +16,16 @@ pub enum Local<'a> {
     Ignore(Option<&'a str>),
     /// `/unignore <name>`.
     Unignore(&'a str),
+    /// `/go #room`: make a room this client is in the current one.
+    Go(&'a str),
     /// A client command without what it needs: its usage.
     Usage(&'static str),
 }
 
 /// The client's own commands, for `/w<Tab>` completion beside the server's.
-pub const LOCAL_COMMANDS: [&str; 7] = [
+pub const LOCAL_COMMANDS: [&str; 8] = [
     "/clear",
+    "/go",
     "/ignore",
     "/m",
     "/query",
@@ -47,6 +51,8 @@ pub fn local(line: &str) -> Option<Local<'_>> {
         "ignore" => Local::Ignore(Some(first_word(rest))),
         "unignore" if rest.is_empty() => Local::Usage("/unignore <name>"),
         "unignore" => Local::Unignore(first_word(rest)),
+        "go" if rest.is_empty() => Local::Usage("/go #room"),
+        "go" => Local::Go(first_word(rest)),
         _ => return None,
     })
 }
@@ -79,6 +85,9 @@ mod tests {
             ("/ignore mallory now", Some(Local::Ignore(Some("mallory")))),
             ("/unignore mallory", Some(Local::Unignore("mallory"))),
             ("/unignore", Some(Local::Usage("/unignore <name>"))),
+            ("/go #dev", Some(Local::Go("#dev"))),
+            ("/GO  #dev now", Some(Local::Go("#dev"))),
+            ("/go", Some(Local::Usage("/go #room"))),
         ];
         for (line, want) in cases {
             assert_eq!(local(line), *want, "{line:?}");

@@ -1,7 +1,8 @@
-//! The pieces the line editor (rustyline) calls back into: name completion on Tab, Ctrl-C that
-//! clears a line with text and quits on an empty one, the Enter that holds the screen while the
-//! typed line is tidied away, the line being typed as rustyline last showed it (so an edit can
-//! be carried over when the prompt is drawn again), and how many rows rustyline used for it.
+//! The pieces the line editor (rustyline) calls back into: name and room completion on Tab,
+//! Ctrl-C that clears a line with text and quits on an empty one, the Enter that holds the
+//! screen while the typed line is tidied away, the keys that switch rooms, the line being
+//! typed as rustyline last showed it (so an edit can be carried over when the prompt is drawn
+//! again), and how many rows rustyline used for it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,6 +17,8 @@ use rustyline::{
 };
 use unicode_segmentation::UnicodeSegmentation as _;
 
+use crate::redraw::Redraw;
+use crate::rooms::Step;
 use crate::screen::Screen;
 use crate::session::Session;
 
@@ -82,7 +85,7 @@ impl Completer for ChatHelper {
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<String>)> {
         Ok(match self.session.lock() {
-            Ok(s) => s.members().complete(line, pos),
+            Ok(s) => s.complete(line, pos),
             Err(_) => (pos, Vec::new()),
         })
     }
@@ -151,6 +154,34 @@ impl ConditionalEventHandler for HoldOnEnter {
             self.screen.hold();
         }
         None
+    }
+}
+
+/// Alt-Left / Alt-Right (and Ctrl-P / Ctrl-N): the previous or next room becomes the current
+/// one. The read ends (as an interrupt the front end knows for a redraw), so the prompt is
+/// drawn again with the half-typed line.
+#[derive(Debug, Clone)]
+pub struct SwitchRoom {
+    /// Whose rooms.
+    pub session: Arc<Mutex<Session>>,
+    /// Told that the prompt is stale.
+    pub redraw: Arc<Redraw>,
+    /// Which way.
+    pub step: Step,
+}
+
+impl ConditionalEventHandler for SwitchRoom {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext<'_>) -> Option<Cmd> {
+        let moved = self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .cycle(self.step);
+        if !moved {
+            return Some(Cmd::Noop);
+        }
+        self.redraw.now();
+        Some(Cmd::Interrupt)
     }
 }
 

@@ -16,10 +16,14 @@
 //!   [`backoff`]: when to try; [`seen`]: which replayed history was shown already.
 //! - [`outbox`]: what a typed line is, and sending it paced; [`pacer`]: the pacing.
 //! - [`signals`]: SIGINT plumbing on signal-hook's safe calls.
-//! - [`render`]: a server line as a person sees it (`[12:01] <bob> hi`), colours, mentions.
+//! - [`render`]: a server line as a person sees it (`[12:01] <bob> hi`), colours, mentions;
+//!   [`stats`]: the answer to `/stats` as a block of figures in their units.
 //! - [`sanitize`]: nothing received can drive the terminal (escape sequences, bidi controls).
 //! - [`members`]: who is here, kept current from the server's lines; tab completion.
-//! - [`editor`]: rustyline callbacks (completion, Ctrl-C).
+//! - [`rooms`]: the rooms this client is in, the current one (where typed lines go), unread
+//!   counts for the prompt.
+//! - [`editor`]: rustyline callbacks (completion, Ctrl-C, the keys that switch rooms).
+//! - [`redraw`]: drawing the prompt again under a half-typed line when it changes.
 //! - [`discovery`]: finding servers on the LAN by UDP broadcast (`--discover`).
 //! - [`tls`]: the TLS configuration, the verifier that pins a server's key (or checks it
 //!   against an office CA), and telling a plaintext server apart.
@@ -46,11 +50,14 @@ pub mod outbox;
 pub mod pacer;
 pub mod reader;
 pub mod reconnect;
+pub mod redraw;
 pub mod render;
+pub mod rooms;
 pub mod sanitize;
 pub mod screen;
 pub mod seen;
 pub mod session;
 pub mod signals;
+pub mod stats;
 pub mod stream;
 pub mod tls;

@@ -1,8 +1,11 @@
-//! Who is in the room, as far as the server has told us, and tab completion of their names.
+//! Who is on the server, as far as it has told us, and tab completion of their names.
 //!
-//! The list is rebuilt from each member list (`WHO` lines, then `WHOEND`) and kept current
-//! between lists by `JOIN`, `LEAVE` and `NICK`; who is away, from a list's `WHOAWAY` lines and
-//! then `AWAY` and `BACK`. Names are compared the way the server compares them: ignoring case
+//! The list is `#general`'s, which everyone is in: rebuilt from each of its member lists (`WHO`
+//! lines, then `WHOEND`) and kept current between lists by `JOIN`, `LEAVE` and `NICK`; who is
+//! away, from its list's `WHOAWAY` lines and then `AWAY` and `BACK` (away is about a user, not
+//! a room). A room's member list (`WHO #room`) is gathered the same way, marked with who is
+//! away, handed to the renderer, and leaves the list alone. Names are compared the way the
+//! server compares them: ignoring case
 //! ([`fold_name`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,9 +32,11 @@ pub const MAX_MEMBERS: usize = 100_000;
 /// (a hostile server's 1 MiB "names") are not kept at all, and the rest at most this much.
 pub const MAX_MEMBER_BYTES: usize = 4 << 20;
 
-/// The commands a line may start with, for completing `/w<Tab>`.
-pub const COMMANDS: [&str; 9] = [
-    "/away", "/back", "/help", "/me", "/msg", "/nick", "/quit", "/who", "<quit>",
+/// The server's commands a line may start with, for completing `/w<Tab>` (beside the
+/// client's own, [`crate::commands::LOCAL_COMMANDS`]).
+pub const COMMANDS: [&str; 15] = [
+    "/away", "/back", "/help", "/in", "/join", "/me", "/msg", "/nick", "/part", "/quit", "/rooms",
+    "/stats", "/topic", "/who", "<quit>",
 ];
 
 /// The member list, and which of them is this client.
@@ -116,7 +121,7 @@ impl Members {
     /// Update from one server message.
     pub fn apply(&mut self, msg: &ServerMsg<'_>) -> Change {
         match msg {
-            ServerMsg::Who { names } => {
+            ServerMsg::Who { names, .. } => {
                 let incoming = self.incoming.get_or_insert_with(Vec::new);
                 for name in ServerMsg::who_names(names).filter(|n| is_valid(n)) {
                     if incoming.len() == self.max
@@ -134,17 +139,19 @@ impl Members {
                     self.incoming_away.push(fold_name(name));
                 }
             }
-            ServerMsg::WhoEnd { .. } => {
+            ServerMsg::WhoEnd { room, .. } => {
                 let list = self.incoming.take().unwrap_or_default();
                 self.incoming_bytes = 0;
-                self.names = list.iter().map(|n| (fold_name(n), n.clone())).collect();
-                let marked: BTreeSet<String> = std::mem::take(&mut self.incoming_away)
-                    .into_iter()
-                    .collect();
-                self.away = marked
-                    .into_iter()
-                    .filter(|k| self.names.contains_key(k))
-                    .collect();
+                if room.is_none() {
+                    self.names = list.iter().map(|n| (fold_name(n), n.clone())).collect();
+                    let marked: BTreeSet<String> = std::mem::take(&mut self.incoming_away)
+                        .into_iter()
+                        .collect();
+                    self.away = marked
+                        .into_iter()
+                        .filter(|k| self.names.contains_key(k))
+                        .collect();
+                }
                 let list = list
                     .into_iter()
                     .map(|name| Listed {
@@ -154,8 +161,10 @@ impl Members {
                     .collect();
                 return Change::List(list);
             }
-            ServerMsg::Join { name } => self.add(name),
-            ServerMsg::Leave { name, .. } => {
+            ServerMsg::Join { room: None, name } => self.add(name),
+            ServerMsg::Leave {
+                room: None, name, ..
+            } => {
                 let key = fold_name(name);
                 self.names.remove(&key);
                 self.away.remove(&key);
@@ -248,18 +257,18 @@ impl Members {
     /// completes to a command; a name completes to `name: ` (addressing someone); elsewhere a
     /// name completes to `name ` (after `/msg`, inside a sentence). An `@` before the name stays.
     pub fn complete(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
-        let pos = pos.min(line.len());
-        let Some(head) = line.get(..pos) else {
+        let Some((head, start)) = word_at(line, pos) else {
             return (pos, Vec::new());
         };
-        let start = head.rfind(' ').map_or(0, |i| i + 1);
         let word = &head[start..];
         if start == 0 && (word.starts_with('/') || word.starts_with('<')) {
-            let candidates = COMMANDS
+            let mut candidates: Vec<String> = COMMANDS
                 .iter()
+                .chain(crate::commands::LOCAL_COMMANDS.iter())
                 .filter(|c| c.starts_with(&word.to_ascii_lowercase()))
                 .map(|c| format!("{c} "))
                 .collect();
+            candidates.sort();
             return (0, candidates);
         }
         let (start, word) = match word.strip_prefix('@') {
@@ -283,6 +292,13 @@ impl Members {
             .collect();
         (start, candidates)
     }
+}
+
+/// The text before the cursor at byte `pos` and where the word being completed starts in it
+/// (after the last space); `None` when `pos` is inside a character.
+pub(crate) fn word_at(line: &str, pos: usize) -> Option<(&str, usize)> {
+    let head = line.get(..pos.min(line.len()))?;
+    Some((head, head.rfind(' ').map_or(0, |i| i + 1)))
 }
 
 #[cfg(test)]
@@ -314,6 +330,7 @@ mod tests {
         feed(&mut m, &["WHOEND 1"]);
         for i in 0..max + 10 {
             m.apply(&ServerMsg::Join {
+                room: None,
                 name: &format!("j{i}"),
             });
         }
@@ -456,8 +473,10 @@ mod tests {
             ("m", 1, 0, &[]), // never your own name
             ("", 0, 0, &["ann: ", "Anna: ", "bob: "]),
             ("b and more", 1, 0, &["bob: "]),
-            ("/m", 2, 0, &["/me ", "/msg "]),
-            ("/W", 2, 0, &["/who "]),
+            ("/m", 2, 0, &["/m ", "/me ", "/msg "]),
+            ("/W", 2, 0, &["/w ", "/who "]),
+            ("/j", 2, 0, &["/join "]),
+            ("/g", 2, 0, &["/go "]),
             ("<q", 2, 0, &["<quit> "]),
         ];
         for &(line, pos, start, want) in cases {

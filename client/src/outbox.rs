@@ -44,17 +44,25 @@ pub fn typed(line: &str) -> Typed<'_> {
     }
 }
 
-/// The longest line the client sends, in bytes without the `\n`: the server's default line
-/// limit (a server may allow more; none allows less than a line of this size is worth).
-pub const MAX_SENT_LINE: usize = lanchat_proto::DEFAULT_MAX_LINE;
-
-/// A typed line cut into lines the server takes ([`MAX_SENT_LINE`] bytes at most on the
-/// wire), at spaces where it can be, never inside a character. A message to someone
-/// (`/msg bob ...`) or an action (`/me ...`) keeps its command on every piece. A line that
-/// fits comes back as it is.
-pub fn split_long(line: &str) -> Vec<String> {
-    if encode_line(line).len() <= MAX_SENT_LINE + 1 {
+/// A typed line cut into lines the server takes (`max_line` bytes at most on the wire, without
+/// the `\n`: the server's `LIMIT max-line`), at spaces where it can be, never inside a
+/// character. A message to someone (`/msg bob ...`) or an action (`/me ...`) keeps its command
+/// on every piece, and a line done in a room (`/in #room ...`) its room. A line that fits comes
+/// back as it is.
+pub fn split_long(line: &str, max_line: usize) -> Vec<String> {
+    let max = max_line;
+    if encode_line(line).len() <= max + 1 {
         return vec![line.to_owned()];
+    }
+    if let Ok(lanchat_proto::ClientMsg::In { room, line: inner }) =
+        lanchat_proto::ClientMsg::parse(line)
+    {
+        let head = format!("/in {room} ");
+        let room_left = max.saturating_sub(head.len()).max(1);
+        return split_long(inner, room_left)
+            .into_iter()
+            .map(|piece| format!("{head}{piece}"))
+            .collect();
     }
     let (head, text) = match lanchat_proto::ClientMsg::parse(line) {
         Ok(lanchat_proto::ClientMsg::Me(text)) => ("/me ".to_owned(), text),
@@ -65,7 +73,7 @@ pub fn split_long(line: &str) -> Vec<String> {
         }
         _ => (String::new(), line),
     };
-    let room = MAX_SENT_LINE.saturating_sub(head.len()).max(1);
+    let room = max.saturating_sub(head.len()).max(1);
     let mut pieces = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
@@ -347,11 +355,17 @@ mod tests {
 
     #[test]
     fn long_lines_are_cut_into_lines_the_server_takes() {
-        assert_eq!(split_long("short"), ["short"]);
+        const MAX: usize = lanchat_proto::DEFAULT_MAX_LINE;
+        assert_eq!(split_long("short", MAX), ["short"]);
         // 1,100 × 'é' is 2,200 bytes: over the limit though only 1,100 characters.
         let e = "é".repeat(1100);
-        let pieces = split_long(&e);
+        let pieces = split_long(&e, MAX);
         assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces.concat(), e);
+        // A server that takes 200 bytes: 11 pieces of at most 200.
+        let pieces = split_long(&e, 200);
+        assert_eq!(pieces.len(), 11);
+        assert!(pieces.iter().all(|p| p.len() <= 200));
         assert_eq!(pieces.concat(), e);
         let words = "word ".repeat(1000);
         for (line, head) in [
@@ -359,11 +373,13 @@ mod tests {
             (format!("/me {words}"), "/me "),
             (format!("/msg bob {words}"), "/msg bob "),
             (format!("//{words}"), "//"),
+            (format!("/in #dev {words}"), "/in #dev "),
+            (format!("/in #dev /me {words}"), "/in #dev /me "),
         ] {
-            let pieces = split_long(&line);
+            let pieces = split_long(&line, MAX);
             assert!(pieces.len() >= 3, "{}", pieces.len());
             for p in &pieces {
-                assert!(encode_line(p).len() <= MAX_SENT_LINE + 1, "{}", p.len());
+                assert!(encode_line(p).len() <= MAX + 1, "{}", p.len());
                 assert!(p.starts_with(head), "{p:.20}");
                 assert!(p.ends_with("word"), "cut inside a word: {p:?}");
             }

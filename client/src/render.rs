@@ -20,8 +20,18 @@
 //! | `WHO ...` + `WHOEND 2` | `[12:01] * here now (2): ann, bob` (`bob (away)` after `WHOAWAY bob ...`) |
 //! | `INFO text`, `WELCOME ann text`, `HELLO text`, `BYE text` | `[12:01] * text` |
 //! | `ERR code text` | `[12:01] error: text` |
+//! | `STATS uptime 7380` ... `STATSEND` | `[12:01] * server stats:`, then one row per figure under it: `uptime  2 h 03 min` ([`crate::stats`]) |
 //! | `HIST <ms> <frame>` | the frames of a block at their own times, under `--- earlier messages (10:02 to 11:58) ---` |
 //! | `HIST <ms> PRIV bob psst` | a note kept while this client was away, after the block: `! [Nov 24 10:09] [private, kept] <bob> psst` |
+//! | `MSG #ops bob hi` (not the current room) | `[12:01] #ops <bob> hi` |
+//! | `JOIN #dev bob`, `LEAVE #dev bob parted` | `[12:01] * bob has joined #dev`, `... has left #dev` |
+//! | `ROOM #dev release` | `[12:01] * you joined #dev (topic: release)` |
+//! | `TOPIC #dev bob lunch` | `[12:01] * bob set the topic of #dev: lunch` |
+//! | `PARTED #dev` | `[12:01] * you left #dev` |
+//! | `WHOEND #dev 2` | `[12:01] * here now in #dev (2): ann, bob` |
+//! | `ROOMLIST ...` + `ROOMLISTEND 3` | `[12:01] * rooms (3):` and a table: name, people, topic |
+//!
+//! A member list that answers the user's own `/who` is a table too: the names in columns.
 //!
 //! A time not from today shows its date: `[Dec 01 10:09]` (`[2025-12-01 10:09]` with
 //! [`Style::iso_time`]).
@@ -42,8 +52,9 @@ use lanchat_proto::{fold_name, ClientMsg, ServerMsg};
 use unicode_width::UnicodeWidthChar as _;
 
 use crate::clock::{Civil, ToCivil};
-use crate::members::Change;
+use crate::members::{Change, Listed};
 use crate::sanitize::sanitize;
+use crate::stats::Figures;
 
 /// How the separator above history starts.
 pub const HISTORY_SEPARATOR: &str = "--- earlier messages";
@@ -57,6 +68,9 @@ pub const HERE_NOW_ROWS: usize = 10;
 /// At most this many history lines wait for their block's end (a server sends `--history`,
 /// 50 by default); past that they are shown as a block of their own.
 pub const MAX_HISTORY_BLOCK: usize = 1_000;
+
+/// At most this many rooms are listed in the table answering `/rooms`; the rest are counted.
+pub const MAX_LISTED_ROOMS: usize = 200;
 
 /// The terminal bell.
 pub const BEL: char = '\u{7}';
@@ -78,6 +92,7 @@ const DIM: &str = "\x1b[2m";
 const RED: &str = "\x1b[31m";
 const MAGENTA_BOLD: &str = "\x1b[1;35m";
 const YELLOW_BOLD: &str = "\x1b[1;33m";
+const CYAN: &str = "\x1b[36m";
 
 /// Name colours in a 16-colour terminal: the six basic hues and their bright forms (no black,
 /// white or grey, which vanish on one background or another).
@@ -213,6 +228,25 @@ pub fn shown(text: &str) -> String {
         }
     }
     flush(&mut run, &mut out);
+    out
+}
+
+/// `s` (shown text, no escapes) cut to at most `width` columns, with `…` where it was cut.
+fn cut_to_width(s: &str, width: usize) -> String {
+    if display_width(s) <= width {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
     out
 }
 
@@ -397,6 +431,31 @@ struct Parts {
     mention: bool,
 }
 
+/// What the session knows about a server line beyond the line itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// What the line did to the member list.
+    pub change: &'a Change,
+    /// This client's name.
+    pub me: &'a str,
+    /// The room to tag the line with: it is about a room other than the current one.
+    pub tag: Option<&'a str>,
+    /// How a member list is shown.
+    pub list: Listing,
+}
+
+/// How a member list is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// One line: `here now (3): ann, bob, cid` (as a join shows it).
+    Line,
+    /// A table of names in columns (the answer to the user's own `/who`).
+    Table,
+}
+
+/// One room of a `/rooms` answer being received: name, people, topic.
+type ListedRoom = (String, usize, String);
+
 /// Turns server lines into display lines. Keeps the history block being received, when the
 /// bell last rang, and the width to wrap at.
 #[derive(Debug)]
@@ -407,8 +466,13 @@ pub struct Renderer {
     history: Vec<(u64, Shown)>,
     /// When the bell last rang.
     last_bell_ms: Option<u64>,
-    /// The terminal's width, which bounds a member list (`None`: no terminal).
+    /// The terminal's width, which bounds a member list and a table (`None`: no terminal).
     width: Option<usize>,
+    /// `STATS` lines waiting for their `STATSEND`.
+    stats: Figures,
+    /// A `/rooms` answer being received (at most [`MAX_LISTED_ROOMS`] kept, the rest
+    /// counted).
+    rooms: Option<(Vec<ListedRoom>, usize)>,
 }
 
 impl Renderer {
@@ -420,6 +484,8 @@ impl Renderer {
             history: Vec::new(),
             last_bell_ms: None,
             width: None,
+            stats: Figures::default(),
+            rooms: None,
         }
     }
 
@@ -448,10 +514,27 @@ impl Renderer {
         me: &str,
         now_ms: u64,
     ) -> Vec<Shown> {
+        let context = Context {
+            change,
+            me,
+            tag: None,
+            list: Listing::Line,
+        };
+        self.render_in(msg, &context, now_ms)
+    }
+
+    /// [`Renderer::render`], with what the session knows of the line: the room to tag it with
+    /// and how to show a member list.
+    pub fn render_in(
+        &mut self,
+        msg: &ServerMsg<'_>,
+        context: &Context<'_>,
+        now_ms: u64,
+    ) -> Vec<Shown> {
         if let ServerMsg::Hist { at_ms, frame } = msg {
             if let ServerMsg::Priv { .. } = **frame {
                 let mut out = self.end_history(now_ms);
-                if let Some(parts) = self.parts(frame, change, me, *at_ms, now_ms, Live::Kept) {
+                if let Some(parts) = self.parts(frame, context, *at_ms, now_ms, Live::Kept) {
                     out.push(self.finish(parts, now_ms, Live::Kept));
                 }
                 return out;
@@ -460,15 +543,165 @@ impl Renderer {
             if self.history.len() == MAX_HISTORY_BLOCK {
                 out = self.end_history(now_ms);
             }
-            if let Some(parts) = self.parts(frame, change, me, *at_ms, now_ms, Live::No) {
+            if let Some(parts) = self.parts(frame, context, *at_ms, now_ms, Live::No) {
                 let line = self.finish(parts, *at_ms, Live::No);
                 self.history.push((*at_ms, line));
             }
             return out;
         }
+        if let ServerMsg::RoomList {
+            room,
+            members,
+            topic,
+        } = msg
+        {
+            let (rooms, more) = self.rooms.get_or_insert_with(|| (Vec::new(), 0));
+            if rooms.len() < MAX_LISTED_ROOMS {
+                rooms.push((sanitize(room).into_owned(), *members, shown(topic)));
+            } else {
+                *more += 1;
+            }
+            return Vec::new();
+        }
         let mut out = self.end_history(now_ms);
-        if let Some(parts) = self.parts(msg, change, me, now_ms, now_ms, Live::Yes) {
-            out.push(self.finish(parts, now_ms, Live::Yes));
+        match (msg, context.change, context.list) {
+            (ServerMsg::RoomListEnd { count }, ..) => out.extend(self.room_table(*count, now_ms)),
+            (ServerMsg::WhoEnd { room, count }, Change::List(names), Listing::Table) => {
+                out.extend(self.who_table(*room, *count, names, context.me, now_ms));
+            }
+            _ => {
+                if let Some(parts) = self.parts(msg, context, now_ms, now_ms, Live::Yes) {
+                    let line = self.finish(parts, now_ms, Live::Yes);
+                    let indent = line.indent;
+                    out.push(line);
+                    if let ServerMsg::StatsEnd = msg {
+                        // The figures, under the heading's text.
+                        out.extend(self.stats.take_rows().into_iter().map(|row| Shown {
+                            text: format!("{:indent$}{row}", ""),
+                            indent,
+                            dim: false,
+                        }));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A notice (`* ...`) at `now_ms` as a [`Parts`].
+    fn notice(&self, body: String, now_ms: u64) -> Parts {
+        Parts {
+            head: format!("{}* ", self.stamp(now_ms, now_ms)),
+            body,
+            mention: false,
+        }
+    }
+
+    /// The columns a table under a head `indent` wide may fill.
+    fn table_width(&self, indent: usize) -> usize {
+        self.width.unwrap_or(80).saturating_sub(indent).max(20)
+    }
+
+    /// A row of a table under a head `indent` wide: wrapped (should the window narrow) at
+    /// the same indent.
+    fn table_row(row: String, indent: usize) -> Shown {
+        Shown {
+            text: row,
+            indent,
+            dim: false,
+        }
+    }
+
+    /// The answer to `/who`: a heading, then the names in columns, `(away)` after those who
+    /// are (at most [`HERE_NOW_ROWS`] rows; the rest counted).
+    fn who_table(
+        &mut self,
+        room: Option<&str>,
+        count: usize,
+        names: &[Listed],
+        me: &str,
+        now_ms: u64,
+    ) -> Vec<Shown> {
+        let title = match room {
+            Some(room) => format!("here now in {} ({count}):", sanitize(room)),
+            None => format!("here now ({count}):"),
+        };
+        let head = self.notice(title, now_ms);
+        let indent = display_width(&head.head);
+        let mut out = vec![self.finish(head, now_ms, Live::Yes)];
+        let cells: Vec<(String, usize)> = names
+            .iter()
+            .map(|n| {
+                let mut plain = sanitize(&n.name).into_owned();
+                let mut shown = if fold_name(&n.name) == fold_name(me) {
+                    self.own_name(&n.name)
+                } else {
+                    self.name(&n.name, Live::Yes)
+                };
+                if n.away {
+                    plain.push_str(" (away)");
+                    shown.push_str(" (away)");
+                }
+                let w = display_width(&plain);
+                (shown, w)
+            })
+            .collect();
+        let col = cells.iter().map(|(_, w)| *w).max().unwrap_or(0) + 2;
+        // The last column needs no gap after it.
+        let per_row = ((self.table_width(indent) + 2) / col).max(1);
+        let pad = " ".repeat(indent);
+        let mut rows = cells.chunks(per_row);
+        for chunk in rows.by_ref().take(HERE_NOW_ROWS) {
+            let mut row = pad.clone();
+            for (i, (name, w)) in chunk.iter().enumerate() {
+                row.push_str(name);
+                if i + 1 < chunk.len() {
+                    row.push_str(&" ".repeat(col - w));
+                }
+            }
+            out.push(Self::table_row(row, indent));
+        }
+        let left: usize = rows.map(<[_]>::len).sum();
+        if left > 0 {
+            out.push(Self::table_row(format!("{pad}... and {left} more"), indent));
+        }
+        out
+    }
+
+    /// The answer to `/rooms`: a heading, then one row per room (name, people, topic).
+    fn room_table(&mut self, count: usize, now_ms: u64) -> Vec<Shown> {
+        let (rooms, more) = self.rooms.take().unwrap_or_default();
+        let head = self.notice(format!("rooms ({count}):"), now_ms);
+        let indent = display_width(&head.head);
+        let mut out = vec![self.finish(head, now_ms, Live::Yes)];
+        let name_w = rooms
+            .iter()
+            .map(|(r, ..)| display_width(r))
+            .max()
+            .unwrap_or(0);
+        let count_w = rooms
+            .iter()
+            .map(|(_, n, _)| n.to_string().len())
+            .max()
+            .unwrap_or(1);
+        let pad = " ".repeat(indent);
+        let room_for_topic = self
+            .table_width(indent)
+            .saturating_sub(name_w + count_w + 4);
+        for (room, people, topic) in &rooms {
+            let name = self.paint(CYAN, room);
+            let mut row = format!(
+                "{pad}{name}{}  {people:>count_w$}",
+                " ".repeat(name_w - display_width(room))
+            );
+            if !topic.is_empty() {
+                row.push_str("  ");
+                row.push_str(&cut_to_width(topic, room_for_topic.max(10)));
+            }
+            out.push(Self::table_row(row, indent));
+        }
+        if more > 0 {
+            out.push(Self::table_row(format!("{pad}... and {more} more"), indent));
         }
         out
     }
@@ -487,12 +720,20 @@ impl Renderer {
     }
 
     /// The echo of a line this client (`me`) sent at `now_ms`, drawn the way others see it:
-    /// `<ann> hi`, `~ ann waves`, `[private] -> bob: psst`. Commands that are not messages
-    /// (`/who`, `/nick`, ...) echo nothing: their answer shows.
-    pub fn own(&mut self, msg: &ClientMsg<'_>, me: &str, now_ms: u64) -> Option<Shown> {
+    /// `<ann> hi`, `~ ann waves`, `[private] -> bob: psst`; a line done in a room other than
+    /// the current one (`tag`) is tagged with it. Commands that are not messages (`/who`,
+    /// `/nick`, ...) echo nothing: their answer shows.
+    pub fn own(
+        &mut self,
+        msg: &ClientMsg<'_>,
+        me: &str,
+        tag: Option<&str>,
+        now_ms: u64,
+    ) -> Option<Shown> {
+        let tag = self.tag(tag);
         let (head, body) = match msg {
-            ClientMsg::Say(text) => (format!("<{}> ", self.own_name(me)), shown(text)),
-            ClientMsg::Me(text) => (format!("~ {} ", self.own_name(me)), shown(text)),
+            ClientMsg::Say(text) => (format!("{tag}<{}> ", self.own_name(me)), shown(text)),
+            ClientMsg::Me(text) => (format!("{tag}~ {} ", self.own_name(me)), shown(text)),
             ClientMsg::Msg { to, text } => (
                 format!(
                     "{} -> {}: ",
@@ -551,6 +792,14 @@ impl Renderer {
         }
     }
 
+    /// `#room ` in front of a line about a room other than the current one; empty for none.
+    fn tag(&self, room: Option<&str>) -> String {
+        match room {
+            Some(room) => format!("{} ", self.paint(CYAN, &sanitize(room))),
+            None => String::new(),
+        }
+    }
+
     /// This client's own name: bold, in no one's colour.
     fn own_name(&self, me: &str) -> String {
         self.paint(BOLD, &sanitize(me))
@@ -559,12 +808,14 @@ impl Renderer {
     fn parts(
         &mut self,
         msg: &ServerMsg<'_>,
-        change: &Change,
-        me: &str,
+        context: &Context<'_>,
         at_ms: u64,
         now_ms: u64,
         live: Live,
     ) -> Option<Parts> {
+        let (change, me) = (context.change, context.me);
+        // A line of a room other than the current one says which.
+        let tag = self.tag(context.tag);
         let mut mention = false;
         let who = |r: &Self, from: &str| {
             if fold_name(from) == fold_name(me) {
@@ -574,17 +825,17 @@ impl Renderer {
             }
         };
         let (head, body) = match msg {
-            ServerMsg::Msg { from, text } => {
+            ServerMsg::Msg { from, text, .. } => {
                 mention = mentions(text, me);
                 (
-                    format!("<{}> ", who(self, from)),
+                    format!("{tag}<{}> ", who(self, from)),
                     self.text(text, mention, live),
                 )
             }
-            ServerMsg::Action { from, text } => {
+            ServerMsg::Action { from, text, .. } => {
                 mention = mentions(text, me);
                 (
-                    format!("~ {} ", who(self, from)),
+                    format!("{tag}~ {} ", who(self, from)),
                     self.text(text, mention, live),
                 )
             }
@@ -603,7 +854,22 @@ impl Renderer {
                     self.text(text, mention, live),
                 )
             }
-            ServerMsg::Join { name } => (
+            ServerMsg::Join {
+                room: Some(room),
+                name,
+            } => (
+                "* ".into(),
+                format!("{} has joined {}", self.name(name, live), sanitize(room)),
+            ),
+            ServerMsg::Leave {
+                room: Some(room),
+                name,
+                ..
+            } => (
+                "* ".into(),
+                format!("{} has left {}", self.name(name, live), sanitize(room)),
+            ),
+            ServerMsg::Join { name, .. } => (
                 "* ".into(),
                 format!("{} has joined the chat", self.name(name, live)),
             ),
@@ -617,6 +883,7 @@ impl Renderer {
                 name,
                 reason,
                 text: "",
+                ..
             } => (
                 "* ".into(),
                 format!(
@@ -625,7 +892,9 @@ impl Renderer {
                     shown(reason)
                 ),
             ),
-            ServerMsg::Leave { name, reason, text } => (
+            ServerMsg::Leave {
+                name, reason, text, ..
+            } => (
                 "* ".into(),
                 format!(
                     "{} has left the chat ({}: {})",
@@ -664,15 +933,18 @@ impl Renderer {
                     self.name(new, live)
                 ),
             ),
-            ServerMsg::Who { .. } => return None,
-            ServerMsg::WhoEnd { count } => {
+            ServerMsg::Who { .. } | ServerMsg::Limit { .. } => return None,
+            ServerMsg::WhoEnd { room, count } => {
                 let names = match change {
                     Change::List(names) => names.as_slice(),
                     Change::None => &[],
                 };
                 // At most MAX_LISTED_NAMES names, and never more than a screen's worth.
                 let budget = self.width.unwrap_or(80) * HERE_NOW_ROWS;
-                let mut s = format!("here now ({count})");
+                let mut s = match room {
+                    Some(room) => format!("here now in {} ({count})", sanitize(room)),
+                    None => format!("here now ({count})"),
+                };
                 let mut listed = 0;
                 for n in names.iter().take(MAX_LISTED_NAMES) {
                     let mut name = who(self, &n.name);
@@ -703,6 +975,42 @@ impl Renderer {
                 };
                 (format!("{} ", self.paint(RED, "error:")), words)
             }
+            ServerMsg::Stats { key, value } => {
+                self.stats.add(key, value);
+                return None;
+            }
+            ServerMsg::StatsEnd => ("* ".into(), "server stats:".into()),
+            ServerMsg::Room { room, topic: "" } => {
+                ("* ".into(), format!("you joined {}", sanitize(room)))
+            }
+            ServerMsg::Room { room, topic } => (
+                "* ".into(),
+                format!("you joined {} (topic: {})", sanitize(room), shown(topic)),
+            ),
+            ServerMsg::Topic {
+                room,
+                name,
+                text: "",
+            } => (
+                "* ".into(),
+                format!(
+                    "{} cleared the topic of {}",
+                    who(self, name),
+                    sanitize(room)
+                ),
+            ),
+            ServerMsg::Topic { room, name, text } => (
+                "* ".into(),
+                format!(
+                    "{} set the topic of {}: {}",
+                    who(self, name),
+                    sanitize(room),
+                    shown(text)
+                ),
+            ),
+            ServerMsg::Parted { room } => ("* ".into(), format!("you left {}", sanitize(room))),
+            // Gathered into a table by `render_in`.
+            ServerMsg::RoomList { .. } | ServerMsg::RoomListEnd { .. } => return None,
             ServerMsg::Hist { .. } => return None, // HIST inside HIST does not parse
         };
         let mut lead = String::new();
@@ -802,6 +1110,67 @@ mod tests {
     }
 
     #[test]
+    fn room_lines_plain() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["JOIN #dev bob"], &["[12:01] * bob has joined #dev"]),
+            (&["LEAVE #dev bob parted"], &["[12:01] * bob has left #dev"]),
+            (&["ROOM #dev"], &["[12:01] * you joined #dev"]),
+            (
+                &["ROOM #dev release on friday"],
+                &["[12:01] * you joined #dev (topic: release on friday)"],
+            ),
+            (
+                &["TOPIC #dev bob lunch"],
+                &["[12:01] * bob set the topic of #dev: lunch"],
+            ),
+            (
+                &["TOPIC #dev bob"],
+                &["[12:01] * bob cleared the topic of #dev"],
+            ),
+            (&["PARTED #dev"], &["[12:01] * you left #dev"]),
+            (
+                &["WHO #dev bob ann", "WHOEND #dev 2"],
+                &["[12:01] * here now in #dev (2): bob, ann"],
+            ),
+            (
+                &[
+                    "ROOMLIST #general 2",
+                    "ROOMLIST #d\u{1b}[2J 1 t\u{7}",
+                    "ROOMLISTEND 2",
+                ],
+                &[
+                    "[12:01] * rooms (2):",
+                    "          #general  2",
+                    "          #d␛[2J    1  t␇",
+                ],
+            ),
+            (&["MSG #dev bob hi"], &["[12:01] <bob> hi"]),
+        ];
+        for (lines, want) in cases {
+            assert_eq!(plain(lines), *want, "{lines:?}");
+        }
+        // Tagged when the room is not the current one (the session says which).
+        let mut r = Renderer::new(Style::PLAIN, utc);
+        let context = Context {
+            change: &Change::None,
+            me: "ann",
+            tag: Some("#ops"),
+            list: Listing::Line,
+        };
+        let msg = ServerMsg::parse("ACTION #ops bob waves").unwrap();
+        let texts = |lines: Vec<Shown>| lines.into_iter().map(|l| l.text).collect::<Vec<_>>();
+        assert_eq!(
+            texts(r.render_in(&msg, &context, NOW)),
+            ["[12:01] #ops ~ bob waves"]
+        );
+        let own = ClientMsg::Say("hi");
+        assert_eq!(
+            r.own(&own, "ann", Some("#ops"), NOW).map(|l| l.text),
+            Some("[12:01] #ops <ann> hi".to_owned())
+        );
+    }
+
+    #[test]
     fn every_server_message_plain() {
         let cases: &[(&[&str], &[&str])] = &[
             (&["MSG bob hello  there "], &["[12:01] <bob> hello  there "]),
@@ -846,6 +1215,14 @@ mod tests {
                 &["[12:01] * here now (2): bob, ann"],
             ),
             (&["WHOEND 0"], &["[12:01] * here now (0)"]),
+            (
+                &["STATS uptime 7380", "STATS rss unknown", "STATSEND"],
+                &[
+                    "[12:01] * server stats:",
+                    "          uptime  2 h 03 min",
+                    "          rss     unknown",
+                ],
+            ),
             (&["INFO /who lists users"], &["[12:01] * /who lists users"]),
             (
                 &["WELCOME ann Hi ann! Type <quit> to leave."],
@@ -1176,7 +1553,7 @@ mod tests {
         ];
         for (line, want) in cases {
             let msg = ClientMsg::parse(line).unwrap();
-            let got = r.own(&msg, "ann", NOW).map(|l| l.text);
+            let got = r.own(&msg, "ann", None, NOW).map(|l| l.text);
             assert_eq!(got.as_deref(), *want, "{line:?}");
         }
     }

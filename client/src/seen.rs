@@ -2,7 +2,7 @@
 //! client joins again (after the connection was lost) shows only what was not shown yet.
 //!
 //! A replayed line (`HIST <unix-millis> MSG|ACTION ...`) was shown before if this client
-//! showed the same frame (kind, sender, text):
+//! showed the same frame (kind, room, sender, text):
 //! - as history too, with the very same time (the server's clock both times); or
 //! - live, received (by this client's clock) within [`CLOCK_SLACK_MS`] of the time the server
 //!   gives it: a live line carries no time of its own, and the two clocks may differ.
@@ -16,7 +16,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 
-use lanchat_proto::ServerMsg;
+use lanchat_proto::{fold_name, ServerMsg};
 
 /// Lines remembered: the most history a server replays (`--history` is at most 10,000).
 pub const MAX_SEEN: usize = 10_000;
@@ -54,13 +54,15 @@ pub struct Seen {
 
 /// The frame of a public line: its kind, sender and text (`None` for other kinds).
 pub fn frame_key(msg: &ServerMsg<'_>) -> Option<u64> {
-    let (kind, from, text) = match msg {
-        ServerMsg::Msg { from, text } => (0u8, from, text),
-        ServerMsg::Action { from, text } => (1u8, from, text),
+    let (kind, room, from, text) = match msg {
+        ServerMsg::Msg { room, from, text } => (0u8, room, from, text),
+        ServerMsg::Action { room, from, text } => (1u8, room, from, text),
         _ => return None,
     };
+    // The room as the server compares it: any case spelling is the same room.
+    let room = room.map(fold_name);
     let mut h = DefaultHasher::new();
-    (kind, from, text).hash(&mut h);
+    (kind, room, from, text).hash(&mut h);
     Some(h.finish())
 }
 

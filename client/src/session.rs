@@ -15,7 +15,8 @@
 //! leaves ([`Session::leave_while_away`], exit 3). A `BYE` the server sends this user for any
 //! other reason (too slow, flooding; later: kicked, banned), and a quit of one's own, stay
 //! final. After a rejoin the history the server replays is shown only where it was not shown
-//! before ([`crate::seen`]).
+//! before ([`crate::seen`]), and the rooms this client was in are joined again, the current one
+//! staying current ([`crate::rooms`]).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +28,8 @@ use lanchat_proto::{fold_name, ClientMsg, ServerMsg, BYE_SHUTDOWN};
 use crate::clock::ToCivil;
 use crate::conn::plain_io;
 use crate::members::{Change, Members};
-use crate::render::{Renderer, Shown, Style};
+use crate::render::{Context, Listing, Renderer, Shown, Style};
+use crate::rooms::{Follow, Rooms, Step};
 use crate::sanitize::sanitize;
 use crate::seen::{frame_key, Seen};
 
@@ -100,7 +102,8 @@ pub enum Gone {
 pub enum Action {
     /// Show this line.
     Print(Shown),
-    /// This client was renamed: the prompt shows the old name until drawn again.
+    /// The prompt changed (this client was renamed, joined or left a room, a room has new
+    /// unread lines, reconnecting moved on): the one shown is stale until drawn again.
     PromptChanged,
     /// The first member list arrived: the join's burst (welcome, history, who is here) is
     /// shown, so the prompt can come below it.
@@ -166,7 +169,22 @@ pub struct Session {
     reconnect: bool,
     /// The public lines shown, so a replay after a rejoin shows only new ones.
     seen: Seen,
+    /// The longest line the server takes (its `LIMIT max-line`; the default until it says).
+    max_line: usize,
+    /// The rooms this client is in, and the current one.
+    rooms: Rooms,
+    /// `/who` lines sent whose answer is still to come (each is shown as a table).
+    who_asked: usize,
+    /// A `/join`'s answer is arriving: its member list is shown as a line, as a join's is.
+    joining: bool,
 }
+
+/// At most this many `/who` answers are awaited as tables (more is a paste gone wild).
+const MAX_WHO_ASKED: usize = 100;
+
+/// The shortest line limit the client believes a server's `LIMIT max-line` about: below it a
+/// piece of a long line could not even hold `/msg <name> ` and a word.
+const MIN_SENT_LINE: usize = 64;
 
 /// The text of an unanswered quit.
 fn unanswered() -> String {
@@ -191,7 +209,56 @@ impl Session {
             history: true,
             reconnect: false,
             seen: Seen::default(),
+            max_line: lanchat_proto::DEFAULT_MAX_LINE,
+            rooms: Rooms::default(),
+            who_asked: 0,
+            joining: false,
         }
+    }
+
+    /// Whether a `/join` makes the joined room current ([`Follow::Joins`], the default) or
+    /// lines stay in `#general` unless they say `/in #room` ([`Follow::Never`], for scripts).
+    pub fn set_follow(&mut self, follow: Follow) {
+        self.rooms = Rooms::new(follow);
+    }
+
+    /// The rooms this client is in.
+    pub fn rooms(&self) -> &Rooms {
+        &self.rooms
+    }
+
+    /// Make `room` (any case) current (`/go`); `false` if this client is not in it.
+    pub fn go(&mut self, room: &str) -> bool {
+        self.rooms.go(room)
+    }
+
+    /// Make the next or previous room current; `false` when there is no other room.
+    pub fn cycle(&mut self, step: Step) -> bool {
+        self.rooms.cycle(step)
+    }
+
+    /// A typed line as it goes to the server: in a room other than `#general`, with
+    /// `/in #room` added where the line is about the room.
+    pub fn outgoing(&self, line: &str) -> String {
+        self.rooms.outgoing(line).into_owned()
+    }
+
+    /// Tab completion for `line` with the cursor at byte `pos`: room names for a word that
+    /// starts with `#` or follows a room command (`/join`, `/part`, `/in`, `/go`), else what
+    /// [`Members::complete`] offers.
+    pub fn complete(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let Some((head, start)) = crate::members::word_at(line, pos) else {
+            return (pos, Vec::new());
+        };
+        let word = &head[start..];
+        let before: Vec<&str> = head[..start].split_whitespace().collect();
+        let after_room_command = matches!(before.as_slice(), [cmd]
+            if ["/join", "/part", "/in", "/go"].iter().any(|c| cmd.eq_ignore_ascii_case(c)));
+        if word.starts_with('#') || (after_room_command && start > 0) {
+            let rooms = self.rooms.completions(word);
+            return (start, rooms.into_iter().map(|r| format!("{r} ")).collect());
+        }
+        self.members.complete(line, pos)
     }
 
     /// Come back on its own when the connection is lost (see the module docs), or not.
@@ -209,12 +276,16 @@ impl Session {
         self.members.me()
     }
 
-    /// The prompt in front of the line being typed: `name> `, and while reconnecting what
-    /// that is doing: `[reconnecting (attempt 3, next in 4 s)] name> `.
+    /// The prompt in front of the line being typed: `name> `; once this client is in a room
+    /// besides `#general`, the current room and the others' unread lines:
+    /// `ann #dev [#ops 3]> `; and while reconnecting what that is doing:
+    /// `[reconnecting (attempt 3, next in 4 s)] ann #dev> `.
     pub fn prompt(&self) -> String {
+        let me = sanitize(self.me());
+        let rooms = self.rooms.prompt_part();
         match self.status() {
-            Some(status) => format!("[{status}] {}> ", sanitize(self.me())),
-            None => format!("{}> ", sanitize(self.me())),
+            Some(status) => format!("[{status}] {me}{rooms}> "),
+            None => format!("{me}{rooms}> "),
         }
     }
 
@@ -230,6 +301,11 @@ impl Session {
         })
     }
 
+    /// The longest line the server takes, in bytes (without the `\n`).
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
     /// Whether the connection is lost and the session is coming back.
     pub fn is_reconnecting(&self) -> bool {
         matches!(self.phase, Phase::Reconnecting { .. })
@@ -242,6 +318,9 @@ impl Session {
 
     /// The welcome the name handshake ended with, as the first lines shown.
     pub fn welcome(&mut self, name: &str, text: &str, now_ms: u64) -> Vec<Action> {
+        // A server says its line limit after the welcome only when it is not the default (and
+        // the server may have been restarted with another since the last welcome).
+        self.max_line = lanchat_proto::DEFAULT_MAX_LINE;
         self.on_msg(&ServerMsg::Welcome { name, text }, now_ms)
     }
 
@@ -271,6 +350,14 @@ impl Session {
             }
             return vec![self.end(Outcome::ServerGone(why))];
         }
+        if let ServerMsg::Limit { name, value } = msg {
+            if *name == lanchat_proto::LIMIT_MAX_LINE {
+                self.max_line = usize::try_from(*value)
+                    .unwrap_or(usize::MAX)
+                    .clamp(MIN_SENT_LINE, lanchat_proto::MAX_MAX_LINE);
+            }
+            return Vec::new();
+        }
         if let Some(from) = private_from(msg) {
             if !self.is_ignored(from) {
                 self.last_private = Some(from.to_owned());
@@ -293,16 +380,59 @@ impl Session {
             }
             _ => {}
         }
-        let before = fold_name(self.members.me());
+        let prompt = self.prompt();
+        // Tagged by the room it is about when that is not the current room (as it was when
+        // the line arrived, before a `/join`'s `ROOM` makes the room current).
+        let tag = match msg {
+            ServerMsg::Msg { room, .. } | ServerMsg::Action { room, .. } => self.rooms.tag(*room),
+            ServerMsg::Hist { frame, .. } => self.rooms.tag(frame.room()),
+            _ => None,
+        };
+        self.rooms.apply(msg);
+        let list = self.listing(msg);
         let change = self.members.apply(msg);
-        let mut actions = self.render(msg, &change, now_ms);
-        if matches!(msg, ServerMsg::Nick { .. }) && fold_name(self.members.me()) != before {
+        let me = self.members.me().to_owned();
+        let context = Context {
+            change: &change,
+            me: &me,
+            tag,
+            list,
+        };
+        let mut actions: Vec<Action> = self
+            .renderer
+            .render_in(msg, &context, now_ms)
+            .into_iter()
+            .map(Action::Print)
+            .collect();
+        if self.prompt() != prompt {
             actions.push(Action::PromptChanged);
         }
-        if matches!(msg, ServerMsg::WhoEnd { .. }) && !std::mem::replace(&mut self.listed, true) {
+        let general_list = matches!(msg, ServerMsg::WhoEnd { room: None, .. });
+        if general_list && !std::mem::replace(&mut self.listed, true) {
             actions.push(Action::Listed);
         }
         actions
+    }
+
+    /// How a member list ending with `msg` is shown: as a table when it answers this client's
+    /// own `/who`, as a line when a join (of the server or a room) brought it.
+    fn listing(&mut self, msg: &ServerMsg<'_>) -> Listing {
+        match msg {
+            ServerMsg::Room { .. } => {
+                self.joining = true;
+                Listing::Line
+            }
+            ServerMsg::WhoEnd { .. } => {
+                let burst = std::mem::take(&mut self.joining) || !self.listed;
+                if burst || self.who_asked == 0 {
+                    Listing::Line
+                } else {
+                    self.who_asked -= 1;
+                    Listing::Table
+                }
+            }
+            _ => Listing::Line,
+        }
     }
 
     /// Whether `msg` is not shown: from someone ignored, or history when it is off. A note kept
@@ -359,23 +489,45 @@ impl Session {
     }
 
     /// A line this client typed went to the server at `now_ms`: its echo, drawn the way
-    /// others see it (nothing for commands whose answer shows).
+    /// others see it (nothing for commands whose answer shows; tagged when done in a room
+    /// that is not the current one).
     pub fn on_sent(&mut self, line: &str, now_ms: u64) -> Vec<Action> {
         let Ok(msg) = ClientMsg::parse(line) else {
             return Vec::new();
         };
+        let (msg, room) = match msg {
+            ClientMsg::In { room, line } => match ClientMsg::parse(line) {
+                Ok(inner) => (inner, Some(room)),
+                Err(_) => return Vec::new(),
+            },
+            other => (other, None),
+        };
+        // The room field the server's lines give it: none for `#general`.
+        let field = room.filter(|r| !lanchat_proto::room::is_general(r));
+        let tag = self.rooms.tag(field);
+        if msg == ClientMsg::Who {
+            self.who_asked = (self.who_asked + 1).min(MAX_WHO_ASKED);
+        }
         let me = self.members.me().to_owned();
         // As the server keeps it in its history, for a replay after a rejoin.
         let kept = match msg {
-            ClientMsg::Say(text) => frame_key(&ServerMsg::Msg { from: &me, text }),
-            ClientMsg::Me(text) => frame_key(&ServerMsg::Action { from: &me, text }),
+            ClientMsg::Say(text) => frame_key(&ServerMsg::Msg {
+                room: field,
+                from: &me,
+                text,
+            }),
+            ClientMsg::Me(text) => frame_key(&ServerMsg::Action {
+                room: field,
+                from: &me,
+                text,
+            }),
             _ => None,
         };
         if let Some(k) = kept {
             self.seen.live(k, now_ms);
         }
         self.renderer
-            .own(&msg, &me, now_ms)
+            .own(&msg, &me, tag, now_ms)
             .into_iter()
             .map(Action::Print)
             .collect()
@@ -385,15 +537,6 @@ impl Session {
     /// of a member list is shown.
     pub fn set_width(&mut self, width: Option<usize>) {
         self.renderer.set_width(width);
-    }
-
-    fn render(&mut self, msg: &ServerMsg<'_>, change: &Change, now_ms: u64) -> Vec<Action> {
-        let me = self.members.me().to_owned();
-        self.renderer
-            .render(msg, change, &me, now_ms)
-            .into_iter()
-            .map(Action::Print)
-            .collect()
     }
 
     fn end(&mut self, outcome: Outcome) -> Action {
@@ -513,7 +656,7 @@ impl Session {
         if !self.is_reconnecting() {
             return None;
         }
-        let then = self
+        let mut then: Vec<String> = self
             .members
             .my_away()
             .map(|m| {
@@ -524,6 +667,7 @@ impl Session {
             })
             .into_iter()
             .collect();
+        then.extend(self.rooms.rejoin_lines());
         Some(Rejoin {
             name: self.members.me().to_owned(),
             then,
@@ -538,6 +682,7 @@ impl Session {
         }
         self.phase = Phase::Chatting;
         self.seen.new_replay();
+        self.rooms.rejoined();
         let name = sanitize(self.members.me()).into_owned();
         let mut actions = self.notice(&format!("reconnected as {name}"), now_ms);
         actions.push(Action::PromptChanged);
@@ -659,6 +804,29 @@ mod tests {
             ..Style::PLAIN
         };
         Session::new("ann", style, utc)
+    }
+
+    #[test]
+    fn the_servers_line_limit_is_learnt_and_kept_sane() {
+        let mut s = session();
+        assert_eq!(s.max_line(), lanchat_proto::DEFAULT_MAX_LINE);
+        let limit = |value| ServerMsg::Limit {
+            name: lanchat_proto::LIMIT_MAX_LINE,
+            value,
+        };
+        assert_eq!(s.on_msg(&limit(300), NOW), []);
+        assert_eq!(s.max_line(), 300);
+        s.on_msg(&limit(3), NOW);
+        assert_eq!(s.max_line(), MIN_SENT_LINE);
+        s.on_msg(&limit(u64::MAX), NOW);
+        assert_eq!(s.max_line(), lanchat_proto::MAX_MAX_LINE);
+        // A limit this client does not know changes nothing and shows nothing.
+        let other = ServerMsg::Limit {
+            name: "rate",
+            value: 5,
+        };
+        assert_eq!(s.on_msg(&other, NOW), []);
+        assert_eq!(s.max_line(), lanchat_proto::MAX_MAX_LINE);
     }
 
     fn prints(lines: &[&str]) -> Vec<Action> {
@@ -822,6 +990,97 @@ mod tests {
         slot.set(Outcome::Quit);
         slot.set(Outcome::ServerGone("later".into()));
         assert_eq!(slot.wait_until(Instant::now()), Some(Outcome::Quit));
+    }
+
+    #[test]
+    fn rooms_in_the_prompt_tags_unread_counts_and_redraws() {
+        let mut s = session();
+        s.welcome("ann", "hi", NOW);
+        s.on_line("WHO bob ann", NOW);
+        s.on_line("WHOEND 2", NOW);
+        let mut joined = prints(&["* you joined #dev (topic: release)"]);
+        joined.push(Action::PromptChanged);
+        assert_eq!(norm(s.on_line("ROOM #dev release", NOW)), joined);
+        assert_eq!(s.prompt(), "ann #dev> ");
+        assert_eq!(
+            s.on_line("HIST 1764244800000 MSG #dev bob before", NOW),
+            vec![]
+        );
+        assert_eq!(
+            norm(s.on_line("WHO #dev bob", NOW)),
+            prints(&["--- earlier messages (12:00 to 12:00) ---", "<bob> before"])
+        );
+        assert_eq!(
+            norm(s.on_line("WHOEND #dev 1", NOW)),
+            prints(&["* here now in #dev (1): bob"])
+        );
+        assert!(
+            s.members().contains("ann"),
+            "a room's list leaves the server's alone"
+        );
+        assert_eq!(
+            norm(s.on_line("MSG #dev bob in dev", NOW)),
+            prints(&["<bob> in dev"])
+        );
+        let mut other = prints(&["#general <bob> in general"]);
+        other.push(Action::PromptChanged);
+        assert_eq!(norm(s.on_line("MSG bob in general", NOW)), other);
+        assert_eq!(s.prompt(), "ann #dev [#general 1]> ");
+        assert_eq!(
+            norm(s.on_line("MSG #dev bob ann: look", NOW)),
+            prints(&["! <bob> ann: look"]),
+            "a mention in any room"
+        );
+        assert!(s.go("#general"));
+        assert_eq!(s.prompt(), "ann #general> ");
+        assert_eq!(
+            norm(s.on_line("ACTION #dev bob waves", NOW))[0],
+            Action::Print(Shown::plain("#dev ~ bob waves"))
+        );
+        assert_eq!(s.prompt(), "ann #general [#dev 1]> ");
+        assert_eq!(s.outgoing("hi"), "hi");
+        assert!(s.cycle(Step::Next));
+        assert_eq!(s.prompt(), "ann #dev> ");
+        assert_eq!(s.outgoing("hi"), "/in #dev hi");
+        let mut parted = prints(&["* you left #dev"]);
+        parted.push(Action::PromptChanged);
+        assert_eq!(norm(s.on_line("PARTED #dev", NOW)), parted);
+        assert_eq!(s.prompt(), "ann> ");
+    }
+
+    #[test]
+    fn a_who_asked_for_is_a_table_and_so_is_the_room_list() {
+        let mut s = session();
+        s.set_width(Some(40));
+        s.welcome("ann", "hi", NOW);
+        s.on_line("WHO ann", NOW);
+        s.on_line("WHOEND 1", NOW);
+        s.on_line("ROOM #dev", NOW);
+        s.on_line("WHO #dev ann", NOW);
+        s.on_line("WHOEND #dev 1", NOW);
+        assert_eq!(s.on_sent("/in #dev /who", NOW), vec![]);
+        let names = "WHO #dev ann bob cid dan eve fay gus hal ivy jan";
+        s.on_line(names, NOW);
+        assert_eq!(
+            norm(s.on_line("WHOEND #dev 10", NOW)),
+            prints(&[
+                "* here now in #dev (10):",
+                "  ann  bob  cid  dan  eve  fay  gus  hal",
+                "  ivy  jan",
+            ])
+        );
+        s.on_line("ROOMLIST #general 12", NOW);
+        s.on_line("ROOMLIST #dev 10 release on friday at noon, or so", NOW);
+        assert_eq!(
+            norm(s.on_line("ROOMLISTEND 2", NOW)),
+            prints(&[
+                "* rooms (2):",
+                "  #general  12",
+                "  #dev      10  release on friday at no…",
+            ])
+        );
+        assert_eq!(s.complete("/join #d", 8), (6, vec!["#dev ".to_owned()]));
+        assert_eq!(s.complete("/go ", 4).1, ["#general ", "#dev "]);
     }
 
     #[test]

@@ -3,14 +3,15 @@
 //! every event by the room oracle (`lanchat_server::room::oracle`): no panic, the room's
 //! invariants, frames only to connected ids, nothing but `HELLO`/`ERR`/`BYE` before a name, a
 //! closed id forgotten, no server line longer than `max-line + SERVER_LINE_OVERHEAD`, handshake
-//! deadlines kept. `server/tests/room_props.rs` drives the same oracle as a bounded property
+//! deadlines kept, each connection told exactly the rooms it is in, room lines only to
+//! members, only v1 lines to who never used a room. `server/tests/room_props.rs` drives the same oracle as a bounded property
 //! test in the normal suite.
 
 #![no_main]
 
 use std::time::Duration;
 
-use lanchat_server::room::oracle::{Op, Oracle, COMMAND_PREFIXES};
+use lanchat_server::room::oracle::{Op, Oracle, COMMAND_PREFIXES, ROOM_LINES};
 use lanchat_server::{LeaveReason, RoomConfig};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
@@ -22,6 +23,7 @@ const IDS: usize = 16;
 enum Line {
     Raw(Vec<u8>),
     Command(u8, String),
+    Room(u8),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -38,6 +40,9 @@ enum Event {
 #[derive(Arbitrary, Debug)]
 struct Input {
     max_clients: u8,
+    /// Room limits, small so they are met.
+    max_rooms: u8,
+    rooms_per_user: u8,
     /// Flood control on (2 lines/s, bursts of 3) or off.
     rate_limited: bool,
     history: u8,
@@ -56,6 +61,12 @@ impl Event {
                 let prefix = COMMAND_PREFIXES[usize::from(*p) % COMMAND_PREFIXES.len()];
                 Op::Line(id(i), format!("{prefix}{rest}").into_bytes())
             }
+            Event::Line(i, Line::Room(r)) => Op::Line(
+                id(i),
+                ROOM_LINES[usize::from(*r) % ROOM_LINES.len()]
+                    .as_bytes()
+                    .to_vec(),
+            ),
             Event::Disconnect(i, r) => Op::Disconnect(
                 id(i),
                 LeaveReason::ALL[usize::from(*r) % LeaveReason::ALL.len()],
@@ -76,6 +87,8 @@ fuzz_target!(|input: Input| {
         burst: 3,
         history: usize::from(input.history % 8),
         handshake_timeout_secs: 1,
+        max_rooms: 1 + usize::from(input.max_rooms % 6),
+        rooms_per_user: 1 + usize::from(input.rooms_per_user % 4),
     };
     let mut oracle = Oracle::new(cfg, IDS);
     for event in &input.events {

@@ -226,12 +226,21 @@ impl Client {
     #[track_caller]
     pub fn sync(&mut self) -> Vec<String> {
         self.send("/who");
-        let (mut before, mut last) = self.read_until_prefix("WHO");
-        // Drop the rest of the /who answer.
-        while !last.starts_with("WHOEND ") {
-            last = self.line();
+        let mut before = Vec::new();
+        loop {
+            let l = self.line();
+            // The answer is #general's list, whose lines name no room (a room's list, from a
+            // `/join` or `/in #room /who`, is not it).
+            if l.starts_with("WHOEND ") && !l.starts_with("WHOEND #") {
+                break;
+            }
+            before.push(l);
         }
-        before.retain(|l| !l.starts_with("WHO "));
+        before.retain(|l| {
+            let general_list =
+                (l.starts_with("WHO ") && !l.starts_with("WHO #")) || l.starts_with("WHOAWAY ");
+            !general_list
+        });
         before
     }
 

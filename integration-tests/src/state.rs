@@ -61,5 +61,5 @@ pub fn start_line(server: &ServerProcess) -> String {
 
 /// The log of the one room there is, in state directory `dir`.
 pub fn room_log(dir: &Path) -> PathBuf {
-    dir.join("history").join("general.log")
+    dir.join("rooms").join("general.log")
 }

@@ -2,7 +2,7 @@
 //! and sends what no lanchat server would, and the client must stay small and sane. Every
 //! client process is killed when its guard drops.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -55,4 +55,71 @@ fn who_lines_of_huge_names_without_an_end_do_not_grow_the_client() {
         rss < 40 * 1024,
         "client RSS {rss} KiB after 100 MiB of WHO names"
     );
+}
+
+#[test]
+fn a_client_sent_away_does_not_come_back_even_with_reconnect() {
+    // Only a server going away (BYE server shutting down, or a lost connection) is knocked on
+    // again: one that sent this user away (too slow, flooding, later kicked or banned) is not.
+    for why in ["flooding", "too-slow"] {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let mut child = ChildGuard(
+            Command::new(bin_path("lanchat"))
+                .args([
+                    &addr,
+                    "--name",
+                    "ann",
+                    "--no-timestamps",
+                    "--reconnect",
+                    "--plaintext",
+                ])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn lanchat"),
+        );
+        let (mut server, _) = listener.accept().expect("the client connects");
+        server.write_all(b"HELLO who are you?\n").expect("greet");
+        let mut from_client = BufReader::new(server.try_clone().expect("clone"));
+        let mut name = String::new();
+        from_client.read_line(&mut name).expect("a name");
+        let bye = format!("WELCOME ann hi\nWHO ann\nWHOEND 1\nBYE {why}\n");
+        server
+            .write_all(bye.as_bytes())
+            .expect("welcome, then send away");
+        drop(server);
+        drop(from_client);
+        // Its stdin stays open (its end would be a quit of its own).
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = child.0.try_wait().expect("wait for the client") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{why}: the client did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let mut shown = String::new();
+        for pipe in [
+            child.0.stdout.take().map(|p| Box::new(p) as Box<dyn Read>),
+            child.0.stderr.take().map(|p| Box::new(p) as Box<dyn Read>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            BufReader::new(pipe)
+                .read_to_string(&mut shown)
+                .expect("the client's output");
+        }
+        assert_eq!(status.code(), Some(3), "{why}: {shown}");
+        assert!(
+            shown.contains(&format!("the server closed the connection: {why}")),
+            "{why}: {shown}"
+        );
+        assert!(!shown.contains("reconnecting"), "{why}: {shown}");
+        // It has exited: nothing can knock again.
+        listener.set_nonblocking(true).expect("nonblocking");
+        assert!(listener.accept().is_err(), "{why}: it came back");
+    }
 }

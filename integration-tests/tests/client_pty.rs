@@ -338,7 +338,7 @@ fn a_name_typed_after_the_servers_handshake_timeout_still_joins() {
     ann.expect("Your name: ");
     // The person is slow: the server gives up on this connection first.
     assert_eq!(
-        server.wait_for_log("handshake timed out", 1),
+        server.wait_for_log(" gave no name in 1 s; closed", 1),
         1,
         "no handshake timeout:\n{}",
         server.log()
@@ -616,10 +616,14 @@ fn padding_cannot_put_a_fake_notice_at_the_start_of_a_screen_row() {
             "<alice> please /msg me your password",
         ];
         for fake in fakes {
-            // "[HH:MM] <mallory> brb" is 21 columns: pad to the end of the row exactly.
-            let pad = " ".repeat(usize::from(cols) - 21);
-            mallory.send(&format!("brb{pad}{fake}"));
-            ann.expect(&fake[fake.len() - 8..]);
+            // "[HH:MM] <mallory> brb" is 21 columns: pad to the end of the row exactly, with
+            // spaces, and with tabs (which a terminal expands to the next multiple of 8).
+            let spaces = " ".repeat(usize::from(cols) - 21);
+            let tabs = "\t".repeat((usize::from(cols) - 21).div_ceil(8));
+            for pad in [spaces, tabs] {
+                mallory.send(&format!("brb{pad}{fake}"));
+                ann.expect(&fake[fake.len() - 8..]);
+            }
         }
         let shown = ann.transcript()[start..].to_owned();
         for row in screen_rows(&shown, usize::from(cols)) {
@@ -702,6 +706,93 @@ fn clear_clears_the_screen() {
     ann.expect("\x1b[H\x1b[2J");
 }
 
+/// bob (a raw client) in #dev and #ops; ann (in the pty) joins #dev, then #ops, current.
+fn ann_and_bob_in_dev_and_ops(server: &ServerProcess) -> (Pty, Client) {
+    let mut bob = Client::join(server.addr(), "bob");
+    let mut ann = join(server, "ann");
+    bob.expect("JOIN ann");
+    for room in ["#dev", "#ops"] {
+        bob.send(&format!("/join {room}"));
+        bob.read_until_prefix(&format!("WHOEND {room}"));
+    }
+    ann.line("/join #dev");
+    ann.expect("* you joined #dev");
+    ann.expect("ann #dev> ");
+    ann.line("/join #ops");
+    ann.expect("* here now in #ops (2): bob, ann");
+    ann.expect("ann #ops> ");
+    (ann, bob)
+}
+
+#[test]
+fn switching_rooms_keeps_the_half_typed_line_and_the_prompt_counts_unread_lines() {
+    let server = server();
+    let (mut ann, mut bob) = ann_and_bob_in_dev_and_ops(&server);
+    // A typed line goes to the current room.
+    ann.line("hello ops");
+    ann.expect("<ann> hello ops");
+    bob.read_until_prefix("MSG #ops ann hello ops");
+    // A line of another room is tagged, and counted in the prompt.
+    bob.send("/in #dev news in dev");
+    ann.expect("#dev <bob> news in dev");
+    ann.expect("ann #ops [#dev 1]> ");
+    // Half a line, then Alt-Left: the previous room, with the line kept.
+    ann.keys("half typ");
+    ann.expect("half typ");
+    ann.keys("\x1b[1;3D");
+    ann.expect("ann #dev> ");
+    ann.expect("half typ");
+    ann.keys("ed\r");
+    bob.expect("MSG #dev ann half typed");
+    // Ctrl-N and Ctrl-P cycle too; the line still rides along.
+    ann.keys("x");
+    ann.keys("\x0e");
+    ann.expect("ann #ops> ");
+    ann.expect("x");
+    ann.keys("\x10");
+    ann.expect("ann #dev> ");
+    ann.keys("\x08/go #gen\t");
+    ann.expect("/go #general ");
+    ann.keys("\r");
+    ann.expect("* now in #general");
+    ann.expect("ann #general> ");
+    ann.line("/who");
+    ann.expect("* here now (2):");
+    ann.line("/rooms");
+    ann.expect("* rooms (3):");
+    ann.expect("#ops      2");
+    ann.line("/part #dev");
+    ann.expect("* you left #dev");
+    bob.read_until_prefix("LEAVE #dev ann parted");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+}
+
+#[test]
+fn a_busy_room_in_the_background_neither_garbles_the_line_nor_reads_as_ctrl_c() {
+    // Every line of another room changes the prompt (its unread count): the prompt is drawn
+    // again under the half-typed line, and none of the wake-ups may be taken for a Ctrl-C.
+    let server = server();
+    let (mut ann, mut bob) = ann_and_bob_in_dev_and_ops(&server);
+    ann.keys("typing slowly");
+    for i in 0..60 {
+        bob.send(&format!("/in #dev busy {i}"));
+        if i % 10 == 0 {
+            ann.keys(".");
+        }
+    }
+    ann.expect("#dev <bob> busy 59");
+    ann.expect("ann #ops [#dev 60]> ");
+    ann.expect("typing slowly......");
+    ann.keys(" done\r");
+    bob.read_until_prefix("MSG #ops ann typing slowly...... done");
+    assert_eq!(bob.sync(), Vec::<String>::new(), "ann is still here");
+    ann.keys("\x1b[1;3D");
+    ann.expect("ann #dev> ");
+    ann.line("/quit");
+    assert_eq!(ann.expect_exit(), 0);
+}
+
 #[test]
 fn away_back_and_quit_messages_as_irssi_users_expect() {
     let server = server();
@@ -717,7 +808,8 @@ fn away_back_and_quit_messages_as_irssi_users_expect() {
     let mut cy = join(&server, "cy");
     cy.expect("ann (away)");
     ann.line("/who");
-    ann.expect("* here now (3): bob, ann (away), cy");
+    ann.expect("* here now (3):");
+    ann.expect("bob         ann (away)  cy");
     // /away alone, when away, is back (irssi); /back says the same.
     ann.line("/away");
     ann.expect("* you are back");
@@ -729,6 +821,39 @@ fn away_back_and_quit_messages_as_irssi_users_expect() {
     ann.line("/quit time for lunch");
     cy.expect("* ann has left the chat (quit: time for lunch)");
     assert_eq!(ann.expect_exit(), 0);
+}
+
+#[test]
+fn invisible_and_reordering_characters_arrive_as_visible_stand_ins() {
+    // Text hidden in plain sight: a zero-width space inside a word, a right-to-left override
+    // that shows a line reversed, a Hangul filler that shows as nothing, a tab and an escape.
+    let server = server();
+    let mut mallory = Client::join(server.addr(), "mallory");
+    let mut ann = join(&server, "ann");
+    mallory.expect("JOIN ann");
+    let start = ann.transcript().len();
+    mallory.send("pay\u{200b}pal \u{202e}evil\u{202c} blank\u{3164}end tab\there \u{1b}[2Jesc");
+    ann.expect("esc");
+    let shown = ann.transcript()[start..].to_owned();
+    for hidden in ['\u{200b}', '\u{202e}', '\u{202c}', '\u{3164}', '\t'] {
+        assert!(
+            !shown.contains(hidden),
+            "{hidden:?} reached the terminal: {shown:?}"
+        );
+    }
+    assert!(
+        !shown.contains("\u{1b}[2J"),
+        "an escape reached the terminal: {shown:?}"
+    );
+    for visible in [
+        "pay\u{fffd}pal",
+        "\u{fffd}evil\u{fffd}",
+        "blank\u{fffd}end",
+        "tab\u{21e5}here",
+        "\u{241b}[2Jesc",
+    ] {
+        assert!(shown.contains(visible), "{visible:?} not shown: {shown:?}");
+    }
 }
 
 // ----- TLS: first contact on a terminal -----------------------------------------------------

@@ -87,8 +87,16 @@ fn count(hay: &str, needle: &str) -> usize {
 
 #[test]
 fn after_a_server_restart_the_client_comes_back_with_its_half_typed_line_and_no_history_twice() {
+    // A state directory of its own: the history is on disk, so the restarted server replays
+    // the same lines, and the client must show none of them a second time.
+    let state = tempfile::tempdir().expect("a temporary state directory");
+    let on_disk = |port| {
+        let mut cmd = ServerProcess::command_on(port, &["--rate", "0"]);
+        cmd.env("LANCHAT_STATE_DIR", state.path());
+        ServerProcess::spawn(cmd)
+    };
     let port = free_port();
-    let mut server = ServerProcess::start_on(port, &["--rate", "0"]);
+    let mut server = on_disk(port);
     let mut bob = Client::join(server.addr(), "bob");
     bob.send("said before ann came");
     bob.sync();
@@ -110,10 +118,18 @@ fn after_a_server_restart_the_client_comes_back_with_its_half_typed_line_and_no_
         "the server waited for the client to close"
     );
 
-    let server = ServerProcess::start_on(port, &["--rate", "0"]);
+    let server = on_disk(port);
     ann.expect("* reconnected as ann");
     ann.expect("* here now (1): ann");
     ann.expect("ann> half typed");
+    // The restarted server did replay the history (else "shown once" below proves nothing).
+    let mut carl = Client::connect(server.addr());
+    carl.expect_prefix("HELLO ");
+    carl.send("carl");
+    let (welcome, _) = carl.read_until_prefix("WHOEND ");
+    let replayed = welcome.iter().filter(|l| l.starts_with("HIST ")).count();
+    assert!(replayed >= 2, "no history after the restart: {welcome:?}");
+    drop(carl);
     let mut bob = Client::join(server.addr(), "bob");
     ann.expect("* bob has joined the chat");
     ann.keys(" and finished\r");

@@ -612,6 +612,69 @@ fn ignore_hides_someone_and_is_kept_in_the_config_file() {
     assert!(out.iter().all(|l| !l.contains("still hidden")), "{out:#?}");
 }
 
+#[test]
+fn stats_are_shown_as_a_block_of_figures_in_their_units() {
+    let server = server();
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--no-timestamps"]);
+    bot.expect_line("* here now (1): bot");
+    bot.send("/stats");
+    bot.expect_line("* server stats:");
+    // Under the heading, the keys in a column and the values in their units.
+    bot.expect_line("  users                1");
+    bot.expect_line("  rooms                1");
+    bot.send("<quit>");
+    let (status, out, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}");
+    let uptime = out
+        .iter()
+        .find(|l| l.starts_with("  uptime "))
+        .unwrap_or_else(|| panic!("no uptime in {out:#?}"));
+    assert!(uptime.ends_with(" s"), "{uptime}");
+    let rss = out
+        .iter()
+        .find(|l| l.starts_with("  rss "))
+        .unwrap_or_else(|| panic!("no rss in {out:#?}"));
+    assert!(rss.ends_with(" MiB"), "{rss}");
+}
+
+#[test]
+fn a_script_does_lines_in_rooms_with_in_and_reads_every_room_line_tagged() {
+    let server = server();
+    let mut ann = Client::join(server.addr(), "ann");
+    ann.send("/join #dev");
+    ann.read_until_prefix("WHOEND #dev");
+    let addr = server.addr().to_string();
+    let mut bot = Scripted::spawn(&[&addr, "--name", "bot", "--no-timestamps"]);
+    bot.expect_line("* here now (2): ann, bot");
+    bot.send("/join #dev");
+    bot.expect_line("* you joined #dev");
+    bot.expect_line("* here now in #dev (2): ann, bot");
+    ann.expect("JOIN bot");
+    ann.expect("JOIN #dev bot");
+    // A script stays in #general: a plain line goes there, `/in` picks a room.
+    bot.send("to everyone");
+    ann.expect("MSG bot to everyone");
+    bot.send("/in #dev to dev");
+    ann.expect("MSG #dev bot to dev");
+    ann.send("/in #dev hello bot");
+    bot.expect_line("! #dev <ann> hello bot");
+    ann.send("/in #dev /me waves");
+    bot.expect_line("#dev ~ ann waves");
+    ann.send("in general");
+    bot.expect_line("<ann> in general");
+    bot.send("/rooms");
+    bot.expect_line("* rooms (2):");
+    bot.expect_line("  #general  2");
+    bot.expect_line("  #dev      2");
+    bot.send("/part #dev");
+    bot.expect_line("* you left #dev");
+    ann.expect("LEAVE #dev bot parted");
+    bot.send("<quit>");
+    let (status, out, err) = bot.finish();
+    assert!(status.success(), "{status:?}: {err}: {out:#?}");
+}
+
 // ----- TLS and trust on first use -----------------------------------------------------------
 
 /// A TLS server (the tests' shared key), flood control off, and its fingerprint.

@@ -63,6 +63,34 @@ fn small_scenario_against(server: &TestServer, plaintext: bool) {
 }
 
 #[test]
+fn a_small_run_in_rooms_delivers_each_message_to_its_room_only() {
+    // 60 clients: 6 rooms of 20 (each client in two of them), one sender per room; both ways.
+    for (server, plaintext) in [(TestServer::start(), true), (TestServer::tls(), false)] {
+        rooms_against(&server, plaintext);
+    }
+}
+
+fn rooms_against(server: &TestServer, plaintext: bool) {
+    let mut opts = Options::new(Scenario::Small, server.addr());
+    opts.plaintext = plaintext;
+    opts.timeout = Duration::from_secs(60);
+    opts.shape.clients = 60;
+    opts.shape.senders = 6;
+    opts.shape.messages = 50;
+    opts.shape.rooms = 6;
+    opts.shape.rooms_each = 2;
+    let report = load::run(&opts).expect("run in rooms");
+    assert!(report.passed(), "{}", report.to_table());
+    assert_eq!(
+        report.expected,
+        6 * 50 * 19,
+        "each message to the 19 others in its room"
+    );
+    assert_eq!(report.delivered, report.expected);
+    assert!(report.rooms_settle_s.is_some());
+}
+
+#[test]
 fn the_binary_reports_server_figures_as_json() {
     let server = ServerProcess::start_tls(&["--rate", "0"]);
     let (addr, pid) = (server.addr().to_string(), server.pid().to_string());

@@ -146,7 +146,7 @@ fn kill_9_in_a_burst(history: usize, per_sender: usize, kill_after: usize, rewri
         others.extend(sender.join().expect("sender thread").received);
     }
     drop(server);
-    let new_file = dir.path().join("history").join("general.log.tmp");
+    let new_file = dir.path().join("rooms").join("general.log.tmp");
     assert_eq!(new_file.exists(), rewrite == Rewrite::UnderWay);
 
     let server = start(dir.path(), &flags);
@@ -312,4 +312,31 @@ fn no_persist_writes_nothing() {
         &["--no-persist"],
         "--no-persist: history and notes are kept in memory only",
     );
+}
+
+#[test]
+fn a_server_and_a_client_of_one_user_share_the_state_directory() {
+    // Both default to ~/.local/state/lanchat: the client's typed-input history is the file
+    // `history` there, so the server's room logs must live under another name (they were a
+    // directory `history/`, which then could not be made: every message stayed in memory).
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("history"), "#V2\nsomething typed\n").expect("input history");
+    let server = start(dir.path(), &[]);
+    let mut ann = Client::join(server.addr(), "ann");
+    ann.send("kept on disk");
+    ann.sync();
+    stop(server);
+    let server = start(dir.path(), &[]);
+    assert!(
+        !server.log().contains("state directory failing"),
+        "{}",
+        server.log()
+    );
+    let replayed = replay(server.addr(), "bob");
+    assert!(
+        replayed.iter().any(|l| l.ends_with("MSG ann kept on disk")),
+        "{replayed:?}"
+    );
+    let typed = std::fs::read_to_string(dir.path().join("history")).expect("still a file");
+    assert!(typed.contains("something typed"), "{typed}");
 }

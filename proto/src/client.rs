@@ -2,7 +2,8 @@
 //!
 //! Before the handshake completes, a client's non-blank line is a name (see [`crate::name`]);
 //! `<quit>` and `/quit` are understood there too. Afterwards each non-blank line is one
-//! [`ClientMsg`].
+//! [`ClientMsg`]. A line done in a room (`/in #room <line>`) carries another line, parsed the
+//! same way by whoever carries it out.
 
 /// One line from a named client, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub enum ClientMsg<'a> {
     Who,
     /// `/help`: ask for the command summary.
     Help,
+    /// `/stats`: ask how the server is doing (`STATS` lines, then `STATSEND`).
+    Stats,
     /// `/msg <to> <text>`: a private message.
     Msg {
         /// Recipient's name as typed.
@@ -29,6 +32,22 @@ pub enum ClientMsg<'a> {
     Me(&'a str),
     /// `/nick <new>`: rename (validated by the server like a first name).
     Nick(&'a str),
+    /// `/join #room`: join a room, creating it if need be.
+    Join(&'a str),
+    /// `/part #room`: leave a room.
+    Part(&'a str),
+    /// `/in #room <line>`: do `line` (a message, `/me`, `/who`, `/topic`) in a room.
+    /// `/msg #room <text>` is the same.
+    In {
+        /// The room as typed.
+        room: &'a str,
+        /// The line to do there.
+        line: &'a str,
+    },
+    /// `/topic <text>`: set the topic of the room the line is done in (empty: clear it).
+    Topic(&'a str),
+    /// `/rooms`: ask for the list of rooms.
+    Rooms,
     /// Anything else: a public message. A line starting `//` arrives here with one `/` removed.
     Say(&'a str),
 }
@@ -38,7 +57,8 @@ pub enum ClientMsg<'a> {
 pub enum CommandError<'a> {
     /// `/word` where `word` is not a command.
     Unknown(&'a str),
-    /// A command missing its arguments; holds the usage, e.g. `/msg <name> <text>`.
+    /// A command missing its arguments (or, for one that takes one room, given more);
+    /// holds the usage, e.g. `/msg <name> <text>`.
     Usage(&'static str),
 }
 
@@ -84,6 +104,15 @@ pub fn is_quit(line: &str) -> bool {
         .is_some_and(|cmd| split_word(cmd).0.eq_ignore_ascii_case("quit"))
 }
 
+/// The one room word of `/join` and `/part` (checked by whoever carries it out).
+fn one_room<'a>(rest: &'a str, usage: &'static str) -> Result<&'a str, CommandError<'a>> {
+    let (room, more) = split_word(rest);
+    if room.is_empty() || !more.trim().is_empty() {
+        return Err(CommandError::Usage(usage));
+    }
+    Ok(room)
+}
+
 /// Split off the first white-space-delimited word; the rest has its leading white space removed.
 fn split_word(s: &str) -> (&str, &str) {
     match s.find(char::is_whitespace) {
@@ -118,6 +147,7 @@ impl<'a> ClientMsg<'a> {
         match () {
             _ if is("who") => Ok(ClientMsg::Who),
             _ if is("help") => Ok(ClientMsg::Help),
+            _ if is("stats") => Ok(ClientMsg::Stats),
             _ if is("away") => Ok(ClientMsg::Away(text(rest))),
             _ if is("back") => Ok(ClientMsg::Back),
             _ if is("me") && is_blank(rest) => Err(CommandError::Usage("/me <action>")),
@@ -127,10 +157,27 @@ impl<'a> ClientMsg<'a> {
                 let (to, text) = split_word(rest);
                 if to.is_empty() || is_blank(text) {
                     Err(CommandError::Usage("/msg <name> <text>"))
+                } else if crate::room::is_room_field(to) {
+                    Ok(ClientMsg::In {
+                        room: to,
+                        line: text,
+                    })
                 } else {
                     Ok(ClientMsg::Msg { to, text })
                 }
             }
+            _ if is("join") => one_room(rest, "/join #room").map(ClientMsg::Join),
+            _ if is("part") => one_room(rest, "/part #room").map(ClientMsg::Part),
+            _ if is("in") => {
+                let (room, line) = split_word(rest);
+                if room.is_empty() || is_blank(line) {
+                    Err(CommandError::Usage("/in #room <line>"))
+                } else {
+                    Ok(ClientMsg::In { room, line })
+                }
+            }
+            _ if is("topic") => Ok(ClientMsg::Topic(rest)),
+            _ if is("rooms") => Ok(ClientMsg::Rooms),
             _ => Err(CommandError::Unknown(word)),
         }
     }
@@ -154,9 +201,16 @@ impl<'a> ClientMsg<'a> {
             ClientMsg::Back => put(&["/back"]),
             ClientMsg::Who => put(&["/who"]),
             ClientMsg::Help => put(&["/help"]),
+            ClientMsg::Stats => put(&["/stats"]),
             ClientMsg::Msg { to, text } => put(&["/msg ", to, " ", text]),
             ClientMsg::Me(text) => put(&["/me ", text]),
             ClientMsg::Nick(name) => put(&["/nick ", name]),
+            ClientMsg::Join(room) => put(&["/join ", room]),
+            ClientMsg::Part(room) => put(&["/part ", room]),
+            ClientMsg::In { room, line } => put(&["/in ", room, " ", line]),
+            ClientMsg::Topic("") => put(&["/topic"]),
+            ClientMsg::Topic(text) => put(&["/topic ", text]),
+            ClientMsg::Rooms => put(&["/rooms"]),
             ClientMsg::Say(text) if text.starts_with('/') => put(&["/", text]),
             ClientMsg::Say(text) => put(&[text]),
         }
@@ -195,6 +249,9 @@ mod tests {
             ("/who", Ok(Who)),
             ("/Who extra", Ok(Who)),
             ("/help", Ok(Help)),
+            ("/STATS", Ok(Stats)),
+            ("/stats now", Ok(Stats)),
+            ("/statistics", Err(CommandError::Unknown("statistics"))),
             (
                 "/msg bob hi there",
                 Ok(Msg {
@@ -226,6 +283,45 @@ mod tests {
             ("/dance now", Err(CommandError::Unknown("dance"))),
             ("/", Err(CommandError::Unknown(""))),
             (" /who", Ok(Say(" /who"))),
+            // Rooms.
+            ("/join #dev", Ok(Join("#dev"))),
+            ("/JOIN  #dev ", Ok(Join("#dev"))),
+            ("/join dev", Ok(Join("dev"))),
+            ("/join", Err(CommandError::Usage("/join #room"))),
+            ("/join #a #b", Err(CommandError::Usage("/join #room"))),
+            ("/part #dev", Ok(Part("#dev"))),
+            ("/part", Err(CommandError::Usage("/part #room"))),
+            (
+                "/in #dev hi  there",
+                Ok(In {
+                    room: "#dev",
+                    line: "hi  there",
+                }),
+            ),
+            (
+                "/in #dev /me waves",
+                Ok(In {
+                    room: "#dev",
+                    line: "/me waves",
+                }),
+            ),
+            ("/in #dev", Err(CommandError::Usage("/in #room <line>"))),
+            (
+                "/in #dev \u{200b}",
+                Err(CommandError::Usage("/in #room <line>")),
+            ),
+            (
+                "/msg #dev hi",
+                Ok(In {
+                    room: "#dev",
+                    line: "hi",
+                }),
+            ),
+            ("/msg #dev", Err(CommandError::Usage("/msg <name> <text>"))),
+            ("/topic release on friday", Ok(Topic("release on friday"))),
+            ("/topic", Ok(Topic(""))),
+            ("/rooms", Ok(Rooms)),
+            ("/ROOMS all", Ok(Rooms)),
         ];
         for (line, want) in cases {
             assert_eq!(&ClientMsg::parse(line), want, "{line:?}");
@@ -262,6 +358,19 @@ mod tests {
             (ClientMsg::Nick("zed"), "/nick zed\n"),
             (ClientMsg::Who, "/who\n"),
             (ClientMsg::Help, "/help\n"),
+            (ClientMsg::Stats, "/stats\n"),
+            (ClientMsg::Join("#dev"), "/join #dev\n"),
+            (ClientMsg::Part("#dev"), "/part #dev\n"),
+            (
+                ClientMsg::In {
+                    room: "#dev",
+                    line: "/me waves",
+                },
+                "/in #dev /me waves\n",
+            ),
+            (ClientMsg::Topic(""), "/topic\n"),
+            (ClientMsg::Topic("lunch"), "/topic lunch\n"),
+            (ClientMsg::Rooms, "/rooms\n"),
         ];
         for (msg, want) in cases {
             let mut out = Vec::new();
@@ -293,23 +402,30 @@ mod tests {
     }
 
     fn msg() -> impl Strategy<Value = (u8, String, String)> {
-        (0u8..12, word(), text())
+        (0u8..18, word(), text())
     }
 
     proptest! {
         #[test]
         fn encode_then_parse_round_trips((kind, w, t) in msg()) {
+            let room = format!("#{w}");
             let m = match kind {
                 0 => ClientMsg::Quit(None),
-                8 => ClientMsg::Quit(Some(t.trim_end())),
-                9 => ClientMsg::Away(None),
-                10 => ClientMsg::Away(Some(t.trim_end())),
-                11 => ClientMsg::Back,
                 1 => ClientMsg::Who,
                 2 => ClientMsg::Help,
                 3 => ClientMsg::Msg { to: &w, text: &t },
                 4 => ClientMsg::Me(&t),
                 5 => ClientMsg::Nick(&w),
+                6 => ClientMsg::Join(&room),
+                7 => ClientMsg::Part(&room),
+                8 => ClientMsg::In { room: &room, line: &t },
+                9 => ClientMsg::Topic(&t),
+                10 => ClientMsg::Rooms,
+                11 => ClientMsg::Quit(Some(t.trim_end())),
+                12 => ClientMsg::Away(None),
+                13 => ClientMsg::Away(Some(t.trim_end())),
+                14 => ClientMsg::Back,
+                15 => ClientMsg::Stats,
                 _ => ClientMsg::Say(&t),
             };
             let mut out = Vec::new();

@@ -26,6 +26,11 @@ pub enum ErrCode<'a> {
     RateLimited,
     /// No acceptable name was given in time; the connection is closed after this line.
     HandshakeTimeout,
+    /// A line for a room this connection is not in (`/in`, `/part`).
+    NotInRoom,
+    /// A `/join` past the server's room limit (`--max-rooms`) or the user's
+    /// (`--rooms-per-user`).
+    TooManyRooms,
     /// `/msg` to someone away whose name is claimed by a key: they already have as many notes
     /// waiting as the server keeps; this one was not kept.
     MailboxFull,
@@ -38,7 +43,7 @@ pub enum ErrCode<'a> {
 
 impl<'a> ErrCode<'a> {
     /// Every code this version defines (not `Other`).
-    pub const ALL: [ErrCode<'static>; 12] = [
+    pub const ALL: [ErrCode<'static>; 14] = [
         ErrCode::LineTooLong,
         ErrCode::BadUtf8,
         ErrCode::NameTaken,
@@ -49,6 +54,8 @@ impl<'a> ErrCode<'a> {
         ErrCode::ServerFull,
         ErrCode::RateLimited,
         ErrCode::HandshakeTimeout,
+        ErrCode::NotInRoom,
+        ErrCode::TooManyRooms,
         ErrCode::MailboxFull,
         ErrCode::TooManyConnections,
     ];
@@ -66,6 +73,8 @@ impl<'a> ErrCode<'a> {
             ErrCode::ServerFull => "server-full",
             ErrCode::RateLimited => "rate-limited",
             ErrCode::HandshakeTimeout => "handshake-timeout",
+            ErrCode::NotInRoom => "not-in-room",
+            ErrCode::TooManyRooms => "too-many-rooms",
             ErrCode::MailboxFull => "mailbox-full",
             ErrCode::TooManyConnections => "too-many-connections",
             ErrCode::Other(s) => s,

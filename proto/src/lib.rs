@@ -3,12 +3,15 @@
 //! This crate is the single definition of what travels between a lanchat client and server:
 //! how bytes become lines ([`decoder`]), what a client may say ([`client`]), what the server
 //! answers ([`server`]), which names are allowed and when two are the same ([`name`],
-//! [`name_index`]), which error codes exist ([`ErrCode`]), what the LAN discovery datagrams
-//! say ([`discovery`]), how a server key's fingerprint is written ([`fingerprint`]) and how
-//! flood control counts ([`bucket`]). It does no IO and reads no clock, so both the
-//! single-threaded server and the terminal client use it, and tests can feed it byte literals.
+//! [`name_index`]), what a room may be called ([`room`]), which error codes exist
+//! ([`ErrCode`]), what the LAN discovery datagrams say ([`discovery`]), how a server key's
+//! fingerprint is written ([`fingerprint`]), what `/stats` reports ([`stats`]) and how flood
+//! control counts ([`bucket`]). It does no IO and reads no clock, so both the single-threaded
+//! server and the terminal client use it, and tests can feed it byte literals.
 //!
 //! The normative description is `docs/PROTOCOL.md`; this crate implements it.
+
+#![forbid(unsafe_code)]
 
 pub mod bucket;
 pub mod client;
@@ -18,7 +21,9 @@ pub mod discovery;
 pub mod fingerprint;
 pub mod name;
 pub mod name_index;
+pub mod room;
 pub mod server;
+pub mod stats;
 
 pub use client::{ClientMsg, CommandError};
 pub use code::ErrCode;
@@ -26,7 +31,9 @@ pub use decoder::{LineDecoder, LineTooLong, Lines};
 pub use fingerprint::{Fingerprint, FingerprintError};
 pub use name::{fold_name, name_key, validate_name, NameError, NameKey};
 pub use name_index::NameIndex;
-pub use server::{ParseError, ServerMsg};
+pub use room::{room_key, RoomNameError, GENERAL};
+pub use server::{ParseError, ServerMsg, LIMIT_MAX_LINE};
+pub use stats::{StatKey, StatValue};
 
 /// The TCP (and discovery UDP) port a server listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7070;

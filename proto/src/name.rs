@@ -104,6 +104,16 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
 /// # Errors
 /// The first rule the name breaks.
 pub fn name_key(name: &str) -> Result<NameKey, NameError> {
+    let key = name_shape(name)?;
+    if RESERVED_NAMES.iter().any(|r| key.clashes(&NameKey::of(r))) {
+        return Err(NameError::Reserved);
+    }
+    Ok(key)
+}
+
+/// Every rule but the reserved names: what the part of a room name after its `#` must be too
+/// ([`crate::room::room_key`]). Returns the key.
+pub(crate) fn name_shape(name: &str) -> Result<NameKey, NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }
@@ -123,11 +133,7 @@ pub fn name_key(name: &str) -> Result<NameKey, NameError> {
     if !is_highly_restrictive(name) {
         return Err(NameError::MixedScripts);
     }
-    let key = NameKey::of(name);
-    if RESERVED_NAMES.iter().any(|r| key.clashes(&NameKey::of(r))) {
-        return Err(NameError::Reserved);
-    }
-    Ok(key)
+    Ok(NameKey::of(name))
 }
 
 /// UTS #39 restriction level "highly restrictive" or stricter, by script alone: every

@@ -3,6 +3,10 @@
 //! Fields are separated by one space; a trailing `<text>` runs to the end of the line and may
 //! itself contain spaces. Clients should ignore kinds they do not know (see [`ParseError`]):
 //! later versions add kinds, never change existing ones.
+//!
+//! Lines about a room other than `#general` carry the room as their first field (`MSG #dev bob
+//! hi`); a line without one is about `#general`, exactly as in version 1. A user name never
+//! starts with `#`, so the field cannot be mistaken ([`crate::room::is_room_field`]).
 
 use crate::code::ErrCode;
 
@@ -21,25 +25,43 @@ pub enum ServerMsg<'a> {
         /// Says how to leave.
         text: &'a str,
     },
-    /// `WHO <name> <name> ...`: part of the member list.
+    /// `LIMIT <name> <value>`: right after `WELCOME`, a limit the server holds this client
+    /// to; [`LIMIT_MAX_LINE`] is the longest line it takes, in bytes. Clients ignore names
+    /// they do not know.
+    Limit {
+        /// Which limit.
+        name: &'a str,
+        /// Its value.
+        value: u64,
+    },
+    /// `WHO [#room] <name> <name> ...`: part of a room's member list.
     Who {
+        /// The room; `None` for `#general`.
+        room: Option<&'a str>,
         /// Space-separated names; see [`ServerMsg::who_names`].
         names: &'a str,
     },
-    /// `WHOEND <count>`: the member list is complete.
+    /// `WHOEND [#room] <count>`: the member list is complete.
     WhoEnd {
+        /// The room; `None` for `#general`.
+        room: Option<&'a str>,
         /// How many members there are.
         count: usize,
     },
-    /// `JOIN <name>`: someone joined.
+    /// `JOIN [#room] <name>`: someone joined (the server, for `#general`; a room, else).
     Join {
+        /// The room; `None` for `#general` (joining the server).
+        room: Option<&'a str>,
         /// Who.
         name: &'a str,
     },
-    /// `LEAVE <name> <reason>` or `LEAVE <name> quit <message>`: someone left; `reason` is one
-    /// word (`quit`, `disconnected`, ...), and after `quit` the text the user left with may
-    /// follow.
+    /// `LEAVE [#room] <name> <reason>` or `LEAVE <name> quit <message>`: someone left;
+    /// `reason` is one word (`quit`, `disconnected`, ...; `parted` for a room), and after `quit`
+    /// the text the user left with may follow. Without a room: gone from the server, so from
+    /// every room.
     Leave {
+        /// The room left (by `/part`); `None` when the user left the server.
+        room: Option<&'a str>,
         /// Who.
         name: &'a str,
         /// Why, one word.
@@ -67,8 +89,10 @@ pub enum ServerMsg<'a> {
         /// Their away message; empty when none.
         text: &'a str,
     },
-    /// `MSG <from> <text>`: a public message.
+    /// `MSG [#room] <from> <text>`: a public message.
     Msg {
+        /// The room; `None` for `#general`.
+        room: Option<&'a str>,
         /// Sender.
         from: &'a str,
         /// The message.
@@ -81,8 +105,10 @@ pub enum ServerMsg<'a> {
         /// The message.
         text: &'a str,
     },
-    /// `ACTION <from> <text>`: a `/me` action.
+    /// `ACTION [#room] <from> <text>`: a `/me` action.
     Action {
+        /// The room; `None` for `#general`.
+        room: Option<&'a str>,
         /// Who acts.
         from: &'a str,
         /// The action.
@@ -112,6 +138,16 @@ pub enum ServerMsg<'a> {
         /// Why.
         text: &'a str,
     },
+    /// `STATS <key> <value>`: one figure of the answer to `/stats` ([`crate::stats`]).
+    Stats {
+        /// Lowercase-hyphenated; [`crate::stats::StatKey::parse`] knows this version's.
+        key: &'a str,
+        /// A decimal integer in the key's unit, or `unknown`
+        /// ([`crate::stats::StatValue::parse`]).
+        value: &'a str,
+    },
+    /// `STATSEND`: the answer to `/stats` is complete.
+    StatsEnd,
     /// `HIST <unix-millis> <frame>`: something said before this client joined, with the time
     /// the server received it: a room's history (`MSG ...` or `ACTION ...`, exactly as it was
     /// sent live), or a note kept for this client while it was away (`PRIV ...`, once).
@@ -121,7 +157,46 @@ pub enum ServerMsg<'a> {
         /// The original frame.
         frame: Box<ServerMsg<'a>>,
     },
+    /// `ROOM #room <topic>`: this client is now in `room`; its history and member list follow.
+    Room {
+        /// The room, as the server spells it.
+        room: &'a str,
+        /// The room's topic; may be empty.
+        topic: &'a str,
+    },
+    /// `TOPIC #room <name> <text>`: `name` set the room's topic (empty: cleared it).
+    Topic {
+        /// The room.
+        room: &'a str,
+        /// Who set it.
+        name: &'a str,
+        /// The topic; may be empty.
+        text: &'a str,
+    },
+    /// `PARTED #room`: this client left `room`.
+    Parted {
+        /// The room.
+        room: &'a str,
+    },
+    /// `ROOMLIST #room <members> <topic>`: one room of the server's list.
+    RoomList {
+        /// The room.
+        room: &'a str,
+        /// How many are in it.
+        members: usize,
+        /// Its topic; may be empty.
+        topic: &'a str,
+    },
+    /// `ROOMLISTEND <count>`: the room list is complete.
+    RoomListEnd {
+        /// How many rooms there are.
+        count: usize,
+    },
 }
+
+/// The `LIMIT` name of the longest line the server takes from this client, in bytes
+/// (without the `\n`): its `--max-line`.
+pub const LIMIT_MAX_LINE: &str = "max-line";
 
 /// A server line that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +265,16 @@ impl<'a> Fields<'a> {
     fn text(self) -> &'a str {
         self.rest
     }
+
+    /// The room field, if the next field is one (it starts with `#`); `None` for a v1 line.
+    fn room(&mut self) -> Option<&'a str> {
+        if !crate::room::is_room_field(self.rest) {
+            return None;
+        }
+        let (w, rest) = self.rest.split_once(' ').unwrap_or((self.rest, ""));
+        self.rest = rest;
+        Some(w)
+    }
 }
 
 impl<'a> ServerMsg<'a> {
@@ -198,6 +283,7 @@ impl<'a> ServerMsg<'a> {
         match self {
             ServerMsg::Hello { .. } => "HELLO",
             ServerMsg::Welcome { .. } => "WELCOME",
+            ServerMsg::Limit { .. } => "LIMIT",
             ServerMsg::Who { .. } => "WHO",
             ServerMsg::WhoEnd { .. } => "WHOEND",
             ServerMsg::Join { .. } => "JOIN",
@@ -212,7 +298,34 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Info { .. } => "INFO",
             ServerMsg::Err { .. } => "ERR",
             ServerMsg::Bye { .. } => "BYE",
+            ServerMsg::Stats { .. } => "STATS",
+            ServerMsg::StatsEnd => "STATSEND",
             ServerMsg::Hist { .. } => "HIST",
+            ServerMsg::Room { .. } => "ROOM",
+            ServerMsg::Topic { .. } => "TOPIC",
+            ServerMsg::Parted { .. } => "PARTED",
+            ServerMsg::RoomList { .. } => "ROOMLIST",
+            ServerMsg::RoomListEnd { .. } => "ROOMLISTEND",
+        }
+    }
+
+    /// The room this line is about, as its room field names it: `None` for `#general` (and
+    /// for lines about no room: `PRIV`, `NICK`, a `LEAVE` from the server, ...). A `HIST`
+    /// line is about its frame's room.
+    pub fn room(&self) -> Option<&'a str> {
+        match self {
+            ServerMsg::Who { room, .. }
+            | ServerMsg::WhoEnd { room, .. }
+            | ServerMsg::Join { room, .. }
+            | ServerMsg::Leave { room, .. }
+            | ServerMsg::Msg { room, .. }
+            | ServerMsg::Action { room, .. } => *room,
+            ServerMsg::Room { room, .. }
+            | ServerMsg::Topic { room, .. }
+            | ServerMsg::Parted { room }
+            | ServerMsg::RoomList { room, .. } => Some(room),
+            ServerMsg::Hist { frame, .. } => frame.room(),
+            _ => None,
         }
     }
 
@@ -244,7 +357,15 @@ impl<'a> ServerMsg<'a> {
             "INFO" => "INFO",
             "ERR" => "ERR",
             "BYE" => "BYE",
+            "LIMIT" => "LIMIT",
+            "STATS" => "STATS",
+            "STATSEND" => "STATSEND",
             "HIST" => "HIST",
+            "ROOM" => "ROOM",
+            "TOPIC" => "TOPIC",
+            "PARTED" => "PARTED",
+            "ROOMLIST" => "ROOMLIST",
+            "ROOMLISTEND" => "ROOMLISTEND",
             other => return Err(ParseError::UnknownKind(other.to_owned())),
         };
         let mut f = Fields { kind, rest };
@@ -254,19 +375,30 @@ impl<'a> ServerMsg<'a> {
                 name: f.word("name")?,
                 text: f.text(),
             },
-            "WHO" => ServerMsg::Who { names: f.text() },
+            "WHO" => ServerMsg::Who {
+                room: f.room(),
+                names: f.text(),
+            },
             "WHOEND" => ServerMsg::WhoEnd {
+                room: f.room(),
                 count: f.number("count")?,
             },
             "JOIN" => ServerMsg::Join {
+                room: f.room(),
                 name: f.word("name")?,
             },
             "LEAVE" => {
+                let room = f.room();
                 let name = f.word("name")?;
                 // The reason is one word; a version-1 server sends nothing after it.
                 let rest = f.text();
                 let (reason, text) = rest.split_once(' ').unwrap_or((rest, ""));
-                ServerMsg::Leave { name, reason, text }
+                ServerMsg::Leave {
+                    room,
+                    name,
+                    reason,
+                    text,
+                }
             }
             "AWAY" => ServerMsg::Away {
                 name: f.word("name")?,
@@ -280,6 +412,7 @@ impl<'a> ServerMsg<'a> {
                 text: f.text(),
             },
             "MSG" => ServerMsg::Msg {
+                room: f.room(),
                 from: f.word("name")?,
                 text: f.text(),
             },
@@ -288,6 +421,7 @@ impl<'a> ServerMsg<'a> {
                 text: f.text(),
             },
             "ACTION" => ServerMsg::Action {
+                room: f.room(),
                 from: f.word("name")?,
                 text: f.text(),
             },
@@ -301,6 +435,35 @@ impl<'a> ServerMsg<'a> {
                 text: f.text(),
             },
             "BYE" => ServerMsg::Bye { text: f.text() },
+            "LIMIT" => ServerMsg::Limit {
+                name: f.word("name")?,
+                value: f.number("value")?,
+            },
+            "STATS" => ServerMsg::Stats {
+                key: f.word("key")?,
+                value: f.word("value")?,
+            },
+            "STATSEND" => ServerMsg::StatsEnd,
+            "ROOM" => ServerMsg::Room {
+                room: f.word("room")?,
+                topic: f.text(),
+            },
+            "TOPIC" => ServerMsg::Topic {
+                room: f.word("room")?,
+                name: f.word("name")?,
+                text: f.text(),
+            },
+            "PARTED" => ServerMsg::Parted {
+                room: f.word("room")?,
+            },
+            "ROOMLIST" => ServerMsg::RoomList {
+                room: f.word("room")?,
+                members: f.number("members")?,
+                topic: f.text(),
+            },
+            "ROOMLISTEND" => ServerMsg::RoomListEnd {
+                count: f.number("count")?,
+            },
             _ => {
                 let at_ms = f.number("time")?;
                 let inner = f.text();
@@ -334,13 +497,18 @@ impl<'a> ServerMsg<'a> {
             out.push(b' ');
             out.extend_from_slice(s.as_bytes());
         };
+        if let Some(room) = self.room() {
+            field(room);
+        }
         match self {
             ServerMsg::Hello { text }
             | ServerMsg::Info { text }
             | ServerMsg::Bye { text }
-            | ServerMsg::Who { names: text } => field(text),
-            ServerMsg::Join { name } | ServerMsg::Back { name } => field(name),
-            ServerMsg::Leave { name, reason, text } => {
+            | ServerMsg::Who { names: text, .. } => field(text),
+            ServerMsg::Join { name, .. } | ServerMsg::Back { name } => field(name),
+            ServerMsg::Leave {
+                name, reason, text, ..
+            } => {
                 field(name);
                 field(reason);
                 if !text.is_empty() {
@@ -353,11 +521,21 @@ impl<'a> ServerMsg<'a> {
                     field(text);
                 }
             }
-            ServerMsg::WhoEnd { count } => field(&count.to_string()),
+            ServerMsg::WhoEnd { count, .. } | ServerMsg::RoomListEnd { count } => {
+                field(&count.to_string());
+            }
+            ServerMsg::Limit { name, value } => {
+                field(name);
+                field(&value.to_string());
+            }
             ServerMsg::Welcome { name: a, text: b }
-            | ServerMsg::Msg { from: a, text: b }
+            | ServerMsg::Msg {
+                from: a, text: b, ..
+            }
             | ServerMsg::Priv { from: a, text: b }
-            | ServerMsg::Action { from: a, text: b }
+            | ServerMsg::Action {
+                from: a, text: b, ..
+            }
             | ServerMsg::Nick { old: a, new: b } => {
                 field(a);
                 field(b);
@@ -365,6 +543,31 @@ impl<'a> ServerMsg<'a> {
             ServerMsg::Err { code, text } => {
                 field(code.as_str());
                 field(text);
+            }
+            ServerMsg::Stats { key, value } => {
+                field(key);
+                field(value);
+            }
+            ServerMsg::StatsEnd => {}
+            // The kinds rooms brought end in a text that may be empty; an empty one leaves no
+            // trailing space (`ROOM #dev`).
+            ServerMsg::Room { topic: text, .. } => {
+                if !text.is_empty() {
+                    field(text);
+                }
+            }
+            ServerMsg::Topic { name, text, .. } => {
+                field(name);
+                if !text.is_empty() {
+                    field(text);
+                }
+            }
+            ServerMsg::Parted { .. } => {}
+            ServerMsg::RoomList { members, topic, .. } => {
+                field(&members.to_string());
+                if !topic.is_empty() {
+                    field(topic);
+                }
             }
             ServerMsg::Hist { .. } => return, // written above, prefix and frame
         }
@@ -384,11 +587,6 @@ impl<'a> ServerMsg<'a> {
     }
 }
 
-/// Append the member list as `WHO` lines, none longer than `max_line` bytes, then
-/// `WHOEND <count>`; returns the count.
-///
-/// A name longer than the line allows still gets a line of its own (names are at most 96 bytes,
-/// far below any sane limit).
 /// `HIST <at_ms> `: what goes in front of a kept frame (which brings its own newline). The
 /// server's history ring stores frames already encoded and only adds this.
 pub fn encode_hist_prefix(at_ms: u64, out: &mut Vec<u8>) {
@@ -397,7 +595,13 @@ pub fn encode_hist_prefix(at_ms: u64, out: &mut Vec<u8>) {
     let _ = write!(out, "HIST {at_ms} ");
 }
 
+/// Append the member list of `room` (`None`: `#general`) as `WHO` lines, none longer than
+/// `max_line` bytes, then `WHOEND`; returns the count.
+///
+/// A name longer than the line allows still gets a line of its own (names are at most 96 bytes,
+/// room names 97, far below any sane limit).
 pub fn encode_member_list<'n>(
+    room: Option<&str>,
     names: impl IntoIterator<Item = &'n str>,
     max_line: usize,
     out: &mut Vec<u8>,
@@ -410,8 +614,13 @@ pub fn encode_member_list<'n>(
             line_len = 0;
         }
         if line_len == 0 {
+            let start = out.len();
             out.extend_from_slice(b"WHO");
-            line_len = 3;
+            if let Some(room) = room {
+                out.push(b' ');
+                out.extend_from_slice(room.as_bytes());
+            }
+            line_len = out.len() - start;
         }
         out.push(b' ');
         out.extend_from_slice(name.as_bytes());
@@ -421,7 +630,7 @@ pub fn encode_member_list<'n>(
     if line_len > 0 {
         out.push(b'\n');
     }
-    ServerMsg::WhoEnd { count }.encode(out);
+    ServerMsg::WhoEnd { room, count }.encode(out);
     count
 }
 
@@ -448,12 +657,31 @@ mod tests {
                     text: "type <quit> to leave",
                 },
             ),
-            ("WHO ann bob", S::Who { names: "ann bob" }),
-            ("WHOEND 2", S::WhoEnd { count: 2 }),
-            ("JOIN bob", S::Join { name: "bob" }),
+            (
+                "WHO ann bob",
+                S::Who {
+                    room: None,
+                    names: "ann bob",
+                },
+            ),
+            (
+                "WHOEND 2",
+                S::WhoEnd {
+                    room: None,
+                    count: 2,
+                },
+            ),
+            (
+                "JOIN bob",
+                S::Join {
+                    room: None,
+                    name: "bob",
+                },
+            ),
             (
                 "LEAVE bob quit",
                 S::Leave {
+                    room: None,
                     name: "bob",
                     reason: "quit",
                     text: "",
@@ -462,6 +690,7 @@ mod tests {
             (
                 "LEAVE bob quit see you  tomorrow",
                 S::Leave {
+                    room: None,
                     name: "bob",
                     reason: "quit",
                     text: "see you  tomorrow",
@@ -470,6 +699,7 @@ mod tests {
             (
                 "LEAVE bob",
                 S::Leave {
+                    room: None,
                     name: "bob",
                     reason: "",
                     text: "",
@@ -507,8 +737,17 @@ mod tests {
             (
                 "MSG bob hello  world ",
                 S::Msg {
+                    room: None,
                     from: "bob",
                     text: "hello  world ",
+                },
+            ),
+            (
+                "MSG bob #not-a-room",
+                S::Msg {
+                    room: None,
+                    from: "bob",
+                    text: "#not-a-room",
                 },
             ),
             (
@@ -521,6 +760,7 @@ mod tests {
             (
                 "ACTION bob waves",
                 S::Action {
+                    room: None,
                     from: "bob",
                     text: "waves",
                 },
@@ -554,15 +794,136 @@ mod tests {
             ),
             ("BYE see you\r", S::Bye { text: "see you\r" }),
             (
+                "LIMIT max-line 2048",
+                S::Limit {
+                    name: LIMIT_MAX_LINE,
+                    value: 2048,
+                },
+            ),
+            (
+                "STATS uptime 3723",
+                S::Stats {
+                    key: "uptime",
+                    value: "3723",
+                },
+            ),
+            (
+                "STATS rss unknown",
+                S::Stats {
+                    key: "rss",
+                    value: "unknown",
+                },
+            ),
+            ("STATSEND", S::StatsEnd),
+            (
                 "HIST 1700000000000 MSG bob hi",
                 S::Hist {
                     at_ms: 1_700_000_000_000,
                     frame: Box::new(S::Msg {
+                        room: None,
                         from: "bob",
                         text: "hi",
                     }),
                 },
             ),
+            // Rooms.
+            (
+                "HIST 5 MSG #dev bob hi",
+                S::Hist {
+                    at_ms: 5,
+                    frame: Box::new(S::Msg {
+                        room: Some("#dev"),
+                        from: "bob",
+                        text: "hi",
+                    }),
+                },
+            ),
+            (
+                "ACTION #dev bob waves",
+                S::Action {
+                    room: Some("#dev"),
+                    from: "bob",
+                    text: "waves",
+                },
+            ),
+            (
+                "WHO #dev ann bob",
+                S::Who {
+                    room: Some("#dev"),
+                    names: "ann bob",
+                },
+            ),
+            (
+                "WHOEND #dev 2",
+                S::WhoEnd {
+                    room: Some("#dev"),
+                    count: 2,
+                },
+            ),
+            (
+                "JOIN #dev bob",
+                S::Join {
+                    room: Some("#dev"),
+                    name: "bob",
+                },
+            ),
+            (
+                "LEAVE #dev bob parted",
+                S::Leave {
+                    room: Some("#dev"),
+                    name: "bob",
+                    reason: "parted",
+                    text: "",
+                },
+            ),
+            (
+                "ROOM #dev release on friday",
+                S::Room {
+                    room: "#dev",
+                    topic: "release on friday",
+                },
+            ),
+            (
+                "ROOM #dev",
+                S::Room {
+                    room: "#dev",
+                    topic: "",
+                },
+            ),
+            (
+                "TOPIC #dev ann release  on friday",
+                S::Topic {
+                    room: "#dev",
+                    name: "ann",
+                    text: "release  on friday",
+                },
+            ),
+            (
+                "TOPIC #dev ann",
+                S::Topic {
+                    room: "#dev",
+                    name: "ann",
+                    text: "",
+                },
+            ),
+            ("PARTED #dev", S::Parted { room: "#dev" }),
+            (
+                "ROOMLIST #dev 3 release",
+                S::RoomList {
+                    room: "#dev",
+                    members: 3,
+                    topic: "release",
+                },
+            ),
+            (
+                "ROOMLIST #ops 1",
+                S::RoomList {
+                    room: "#ops",
+                    members: 1,
+                    topic: "",
+                },
+            ),
+            ("ROOMLISTEND 2", S::RoomListEnd { count: 2 }),
             (
                 "HIST 1700000000000 PRIV bob call me back",
                 S::Hist {
@@ -601,10 +962,35 @@ mod tests {
             })
         );
         assert_eq!(
+            ServerMsg::parse("JOIN #dev"),
+            Err(ParseError::Missing {
+                kind: "JOIN",
+                field: "name"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("PARTED"),
+            Err(ParseError::Missing {
+                kind: "PARTED",
+                field: "room"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("ROOMLIST #dev x"),
+            Err(ParseError::BadNumber { kind: "ROOMLIST" })
+        );
+        assert_eq!(
             ServerMsg::parse("AWAY"),
             Err(ParseError::Missing {
                 kind: "AWAY",
                 field: "name"
+            })
+        );
+        assert_eq!(
+            ServerMsg::parse("STATS uptime"),
+            Err(ParseError::Missing {
+                kind: "STATS",
+                field: "value"
             })
         );
         assert_eq!(
@@ -655,28 +1041,36 @@ mod tests {
     #[test]
     fn member_list_respects_line_limit() {
         let names: Vec<String> = (0..100).map(|i| format!("user{i:03}")).collect();
-        let mut out = Vec::new();
-        let n = encode_member_list(names.iter().map(String::as_str), 40, &mut out);
-        assert_eq!(n, 100);
-        let text = String::from_utf8(out).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(*lines.last().unwrap(), "WHOEND 100");
-        let mut seen = Vec::new();
-        for l in &lines[..lines.len() - 1] {
-            assert!(l.len() <= 40, "{l:?}");
-            match ServerMsg::parse(l).unwrap() {
-                ServerMsg::Who { names } => seen.extend(ServerMsg::who_names(names)),
-                other => panic!("{other:?}"),
+        for room in [None, Some("#a-room-name")] {
+            let mut out = Vec::new();
+            let n = encode_member_list(room, names.iter().map(String::as_str), 40, &mut out);
+            assert_eq!(n, 100);
+            let text = String::from_utf8(out).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let end = ServerMsg::parse(lines[lines.len() - 1]).unwrap();
+            assert_eq!(end, ServerMsg::WhoEnd { room, count: 100 });
+            let mut seen = Vec::new();
+            for l in &lines[..lines.len() - 1] {
+                assert!(l.len() <= 40, "{l:?}");
+                match ServerMsg::parse(l).unwrap() {
+                    ServerMsg::Who { room: r, names } if r == room => {
+                        seen.extend(ServerMsg::who_names(names));
+                    }
+                    other => panic!("{other:?}"),
+                }
             }
+            assert_eq!(seen, names);
         }
-        assert_eq!(seen, names);
     }
 
     #[test]
     fn empty_member_list() {
         let mut out = Vec::new();
-        assert_eq!(encode_member_list([], 100, &mut out), 0);
+        assert_eq!(encode_member_list(None, [], 100, &mut out), 0);
         assert_eq!(out, b"WHOEND 0\n");
+        out.clear();
+        encode_member_list(Some("#dev"), [], 100, &mut out);
+        assert_eq!(out, b"WHOEND #dev 0\n");
     }
 
     fn name() -> impl Strategy<Value = String> {
@@ -687,35 +1081,48 @@ mod tests {
         "[^\n\r]{0,60}"
     }
 
-    fn msg() -> impl Strategy<Value = (u8, String, String, u64)> {
-        (0u8..20, name(), text(), any::<u64>())
+    fn msg() -> impl Strategy<Value = (u8, String, String, u64, Option<String>)> {
+        let room = prop::option::of(name().prop_map(|n| format!("#{n}")));
+        (0u8..28, name(), text(), any::<u64>(), room)
     }
 
     proptest! {
         #[test]
-        fn encode_then_parse_round_trips((kind, n, t, num) in msg()) {
+        fn encode_then_parse_round_trips((kind, n, t, num, room) in msg()) {
             let code = ErrCode::ALL[(num % ErrCode::ALL.len() as u64) as usize];
+            let num_s = num.to_string();
+            let room = room.as_deref();
+            let r = room.unwrap_or("#general");
+            let topic = t.as_str();
             let m = match kind {
                 0 => ServerMsg::Hello { text: &t },
                 1 => ServerMsg::Welcome { name: &n, text: &t },
-                2 => ServerMsg::Who { names: &n },
-                3 => ServerMsg::WhoEnd { count: num as usize },
-                4 => ServerMsg::Join { name: &n },
-                5 => ServerMsg::Leave { name: &n, reason: "quit", text: "" },
-                15 => ServerMsg::Leave { name: &n, reason: "quit", text: &t },
-                16 => ServerMsg::Away { name: &n, text: &t },
-                17 => ServerMsg::Back { name: &n },
-                18 => ServerMsg::WhoAway { name: &n, text: &t },
-                6 => ServerMsg::Msg { from: &n, text: &t },
+                2 => ServerMsg::Who { room, names: &n },
+                3 => ServerMsg::WhoEnd { room, count: num as usize },
+                4 => ServerMsg::Join { room, name: &n },
+                5 => ServerMsg::Leave { room, name: &n, reason: "quit", text: "" },
+                6 => ServerMsg::Msg { room, from: &n, text: &t },
                 7 => ServerMsg::Priv { from: &n, text: &t },
-                8 => ServerMsg::Action { from: &n, text: &t },
+                8 => ServerMsg::Action { room, from: &n, text: &t },
                 9 => ServerMsg::Nick { old: &n, new: &n },
                 10 => ServerMsg::Info { text: &t },
                 11 => ServerMsg::Err { code, text: &t },
                 12 => ServerMsg::Bye { text: &t },
-                13 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Action { from: &n, text: &t }) },
-                14 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Priv { from: &n, text: &t }) },
-                _ => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Msg { from: &n, text: &t }) },
+                13 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Action { room, from: &n, text: &t }) },
+                14 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Msg { room, from: &n, text: &t }) },
+                15 => ServerMsg::Room { room: r, topic },
+                16 => ServerMsg::Topic { room: r, name: &n, text: topic },
+                17 => ServerMsg::Parted { room: r },
+                18 => ServerMsg::RoomList { room: r, members: num as usize, topic },
+                19 => ServerMsg::Leave { room: None, name: &n, reason: "quit", text: &t },
+                20 => ServerMsg::Away { name: &n, text: &t },
+                21 => ServerMsg::Back { name: &n },
+                22 => ServerMsg::WhoAway { name: &n, text: &t },
+                23 => ServerMsg::Hist { at_ms: num, frame: Box::new(ServerMsg::Priv { from: &n, text: &t }) },
+                24 => ServerMsg::Limit { name: &n, value: num },
+                25 => ServerMsg::Stats { key: &n, value: &num_s },
+                26 => ServerMsg::StatsEnd,
+                _ => ServerMsg::RoomListEnd { count: num as usize },
             };
             let line = m.to_line();
             let body = line.strip_suffix('\n').unwrap();

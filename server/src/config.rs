@@ -25,11 +25,23 @@ Examples:
 
 Logging:
   To stderr: each line starts with the local time, or under systemd with its
-  priority for the journal (journalctl -u lanchat). RUST_LOG picks what is
-  logged: a level (error, warn, info (the default), debug, trace, off), then
-  TARGET=LEVEL pairs, e.g. RUST_LOG=info,mio=warn. Past a few lines a second
-  of one kind, lines are counted and summarised. SIGINT or SIGTERM: every
-  client gets BYE, then exit 0.";
+  priority for the journal (journalctl -u lanchat). One line per join (with
+  the address), leave (with the reason), rename and refusal, under the
+  connection's number (#17, never reused); never what anyone wrote. RUST_LOG
+  picks what is logged: a level (error, warn, info (the default), debug,
+  trace, off), then TARGET=LEVEL pairs, e.g. RUST_LOG=info,mio=warn or
+  RUST_LOG=info,lanchat_server::join=warn (kinds: connection, join, leave,
+  rename, kick, refusal). Past a few lines a second of one kind, lines are
+  counted and summarised.
+
+Signals:
+  SIGINT, SIGTERM  every client gets BYE, then exit 0 (a second one: at once).
+  SIGHUP           reload (systemctl reload lanchat): re-read the host name
+                   for discovery and the --tls-cert/--tls-key files; a bad
+                   file keeps the old one. Nobody is disconnected.
+  SIGUSR1          log uptime, connections, traffic, drops and memory on one
+                   line: what /stats shows a client
+                   (systemctl kill -s USR1 lanchat).";
 
 /// `lanchat-server`: a LAN chat server on one thread.
 #[derive(Debug, Clone, PartialEq, Parser)]
@@ -78,10 +90,23 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=limits::MAX_TIMEOUT_SECS))]
     pub write_timeout: u64,
 
-    /// Public messages kept and replayed to newcomers, also after a restart; 0 keeps none.
+    /// Public messages kept per room and replayed to whoever joins it, also after a restart; 0
+    /// keeps none.
     #[arg(long, env = "LANCHAT_HISTORY", default_value_t = limits::DEFAULT_HISTORY,
           value_parser = parse_history)]
     pub history: usize,
+
+    /// Rooms that may exist at once, #general included.
+    #[arg(long, env = "LANCHAT_MAX_ROOMS", default_value_t = limits::DEFAULT_MAX_ROOMS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(1..=limits::MAX_MAX_ROOMS as u64))]
+    pub max_rooms: usize,
+
+    /// Rooms one user may be in at once, #general included.
+    #[arg(long, env = "LANCHAT_ROOMS_PER_USER", default_value_t = limits::DEFAULT_ROOMS_PER_USER,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(1..=limits::MAX_ROOMS_PER_USER as u64))]
+    pub rooms_per_user: usize,
 
     /// Keep history and notes in memory only: nothing is written to the state directory, and
     /// a restart forgets them (`--history 0` writes no history either).
@@ -171,6 +196,8 @@ impl Default for Config {
             handshake_timeout: limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
             write_timeout: limits::DEFAULT_WRITE_TIMEOUT_SECS,
             history: limits::DEFAULT_HISTORY,
+            max_rooms: limits::DEFAULT_MAX_ROOMS,
+            rooms_per_user: limits::DEFAULT_ROOMS_PER_USER,
             no_persist: false,
             name: None,
             no_discovery: false,
@@ -238,11 +265,12 @@ impl Config {
         (self.max_clients > room).then(|| std::mem::replace(&mut self.max_clients, room))
     }
 
-    /// The most memory the history ring can hold once full: every slot a line as long as
-    /// `--max-line` allows, plus the server's own framing.
+    /// The most memory the history rings can hold once full: every room that may exist with
+    /// every slot a line as long as `--max-line` allows, plus the server's own framing.
     pub fn history_bound(&self) -> usize {
         self.history
             .saturating_mul(self.max_line + lanchat_proto::SERVER_LINE_OVERHEAD)
+            .saturating_mul(self.max_rooms)
     }
 
     /// The part the chat room needs.
@@ -254,6 +282,8 @@ impl Config {
             burst: self.burst,
             history: self.history,
             handshake_timeout_secs: self.handshake_timeout,
+            max_rooms: self.max_rooms,
+            rooms_per_user: self.rooms_per_user,
         }
     }
 
@@ -384,7 +414,7 @@ mod tests {
         let default = Config::default();
         assert_eq!(
             default.history_bound(),
-            50 * (2048 + lanchat_proto::SERVER_LINE_OVERHEAD)
+            50 * (2048 + lanchat_proto::SERVER_LINE_OVERHEAD) * 1000
         );
         let big = Config {
             history: 10_000,
@@ -427,6 +457,10 @@ mod tests {
             &["x", "--write-timeout", "0"],
             &["x", "--bind", "not-an-ip"],
             &["x", "--sendq", "1"],
+            &["x", "--max-rooms", "0"],
+            &["x", "--max-rooms", "100001"],
+            &["x", "--rooms-per-user", "0"],
+            &["x", "--rooms-per-user", "10001"],
             &["x", "--frobnicate"],
             &["x", "--tls-cert", "c.pem"],
             &["x", "--max-per-host", "-1"],
@@ -462,6 +496,10 @@ mod tests {
             "1000000",
             "--write-timeout",
             "86400",
+            "--max-rooms",
+            "100000",
+            "--rooms-per-user",
+            "10000",
         ];
         assert!(Config::try_parse_from(edge).is_ok());
     }

@@ -12,6 +12,7 @@
 //! - [`limits`] and [`config`]: every bound and flag, with its default and reason.
 //! - [`hosts`]: the per-address limits the room consults (connections, joins, a shared line
 //!   budget, large replies).
+//! - [`stats`]: what the server counts about itself, for `/stats` and SIGUSR1.
 //! - [`tls`]: the server's key, certificate and fingerprint, and the rustls configuration.
 //!
 //! The binary (`main.rs`) only parses flags, sets up logging, binds and runs.
@@ -33,12 +34,13 @@ pub mod outbox;
 pub mod persist;
 pub mod room;
 pub mod sockets;
+pub mod stats;
 pub mod timers;
 pub mod tls;
 pub mod transport;
 
 pub use clock::{Clock, ManualClock, Now, SystemClock};
 pub use config::Config;
-pub use event_loop::{Exit, Server, ServerHandle};
-pub use outbox::{ConnId, Outbox, Recorder};
-pub use room::{Admission, LeaveReason, Room, RoomConfig};
+pub use event_loop::{Exit, Server, ServerHandle, Signals};
+pub use outbox::{ConnId, Outbox, Recorder, Serial};
+pub use room::{Admission, LeaveReason, Peer, Room, RoomConfig};

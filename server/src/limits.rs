@@ -98,6 +98,26 @@ pub const MAX_HISTORY: usize = 10_000;
 /// warns at start: it is allowed, but on a small machine it may not be what was meant.
 pub const HISTORY_WARN_BYTES: usize = 256 << 20;
 
+/// `--max-rooms`: rooms that may exist at once, `#general` included. A thousand is a room per
+/// ten people at 10,000 users, far more than an office uses; each room costs its member list
+/// and history, so the bound keeps a script that opens rooms from eating the box.
+pub const DEFAULT_MAX_ROOMS: usize = 1_000;
+
+/// Largest `--max-rooms` accepted: a bound so a typo is refused, not believed.
+pub const MAX_MAX_ROOMS: usize = 100_000;
+
+/// `--rooms-per-user`: rooms one user may be in at once, `#general` included. Fifty is more
+/// than a person follows; each membership costs the server a few dozen bytes
+/// (docs/BENCHMARKS.md), and a join of a busy room costs its member list.
+pub const DEFAULT_ROOMS_PER_USER: usize = 50;
+
+/// Largest `--rooms-per-user` accepted.
+pub const MAX_ROOMS_PER_USER: usize = 10_000;
+
+/// Longest room topic, in bytes (IRC servers' usual `TOPICLEN`). It bounds the answer to
+/// `/rooms`, which lists every room's topic: at most `--max-rooms` x ~500 bytes.
+pub const MAX_TOPIC_BYTES: usize = 390;
+
 /// Bytes read per `read` call into the loop's one scratch buffer.
 pub const READ_CHUNK: usize = 64 * 1024;
 
@@ -196,6 +216,16 @@ pub const MAX_NOTES_PER_RECIPIENT: usize = 100;
 
 /// How long a note is kept for its recipient: a week covers a holiday; after that it is stale.
 pub const NOTE_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// How long the history of a room nobody is in (it emptied, or nobody has joined it since a
+/// restart) is kept, in memory and on disk, after its last message: a week covers a holiday,
+/// as for notes; whoever joins it meanwhile gets its replay. `--max-rooms` bounds how many are
+/// kept.
+pub const EMPTY_ROOM_KEEP: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// How often rooms nobody is in are looked at for [`EMPTY_ROOM_KEEP`]: hourly keeps a history
+/// at most an hour past its week.
+pub const HISTORY_SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 /// A room's history log on disk is compacted (rewritten with its last `--history` entries) once
 /// it holds this many times `--history` entries, and at least [`HISTORY_LOG_MIN_SLACK`] more:

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{CommandFactory as _, Parser};
 use lanchat_server::persist::Placement;
 use lanchat_server::tls::{Identity, KeySource, Mode, Origin};
-use lanchat_server::{sockets, Config, Exit, Server};
+use lanchat_server::{sockets, Config, Exit, Server, Signals};
 
 fn main() -> ExitCode {
     let mut config = Config::parse();
@@ -44,6 +44,8 @@ fn print_fingerprint(config: &Config) -> anyhow::Result<Exit> {
 }
 
 fn run(config: &mut Config) -> anyhow::Result<Exit> {
+    // First: a reload or a stats request during start-up waits for the loop.
+    let signals = Signals::catch().context("cannot install signal handlers")?;
     let mode = Mode::from_config(config)?;
     log_mode(&mode);
     lanchat_server::memory::tune_allocator();
@@ -60,17 +62,21 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
     }
     if config.history_bound() > lanchat_server::limits::HISTORY_WARN_BYTES {
         log::warn!(
-            "--history {} x --max-line {} lets history hold up to {} MiB once full",
+            "--history {} x --max-line {} x --max-rooms {} lets history hold up to {} MiB once full",
             config.history,
             config.max_line,
+            config.max_rooms,
             config.history_bound() >> 20
         );
     }
     let mut server = Server::bind(config, &mode)
         .with_context(|| format!("cannot listen on {}", config.addr()))?
         .with_state(&Placement::from_env(config));
+    if let Mode::Tls(identity) = &mode {
+        server.keep_tls_identity(identity);
+    }
     server
-        .handle_signals()
+        .handle_signals(signals)
         .context("cannot install signal handlers")?;
     // The one line on stdout: scripts and tests read the real port from it. Nobody reading it
     // (a closed pipe) is no reason not to serve: `println!` would panic on EPIPE.
@@ -103,18 +109,21 @@ fn log_mode(mode: &Mode) {
              message, private ones included, and pose as this server"
         ),
         Mode::Tls(identity) => {
-            let (key, cert) = (
+            let (key, cert, fingerprint) = (
                 identity.key_path().display(),
                 identity.cert_path().display(),
+                identity.fingerprint(),
             );
             match identity.origin() {
-                Origin::Generated => log::info!("generated a new key {key} and certificate {cert}"),
+                Origin::Generated => log::info!(
+                    "generated a new key {key} and certificate {cert}: fingerprint {fingerprint}"
+                ),
                 Origin::CertRenewed => log::warn!(
                     "made a new certificate {cert} for key {key} (it was missing or for \
-                     another key); the fingerprint is unchanged"
+                     another key); the fingerprint is unchanged: {fingerprint}"
                 ),
                 Origin::Loaded | Origin::Operator => {
-                    log::info!("key {key}, certificate {cert}");
+                    log::info!("key {key}, certificate {cert}: fingerprint {fingerprint}");
                 }
             }
         }

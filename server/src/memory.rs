@@ -1,4 +1,5 @@
-//! Giving heap memory back to the operating system at the right moments.
+//! Giving heap memory back to the operating system at the right moments, and what it says the
+//! server holds ([`resident`]).
 //!
 //! Write buffers are freed as soon as they drain, so an idle connection holds none. With glibc's
 //! defaults that is costly under load: every free that leaves more than 128 KiB unused at the top
@@ -30,5 +31,62 @@ pub fn trim() {
     // allocation.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// The server's resident memory, as the OS reports it; `None` where it cannot be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resident {
+    /// Resident set size now, in bytes (`VmRSS`).
+    pub now: Option<u64>,
+    /// The most it has been, in bytes (`VmHWM`).
+    pub peak: Option<u64>,
+}
+
+/// This process's resident memory now and at its peak, from `/proc/self/status` (Linux);
+/// unknown elsewhere, or when the file cannot be read. One small file read: callers that may
+/// be asked often keep the answer for a while (see `crate::stats`).
+pub fn resident() -> Resident {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Resident::default();
+    };
+    let bytes = |key| status_kib(&status, key).map(|kib| kib.saturating_mul(1024));
+    Resident {
+        now: bytes("VmRSS:"),
+        peak: bytes("VmHWM:"),
+    }
+}
+
+/// The value of a `Key:   123 kB` line of a `/proc/<pid>/status` text (`key` with its colon),
+/// in KiB.
+pub fn status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..]
+        .split_ascii_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_values_in_kib() {
+        let status = "Name:\tx\nVmHWM:\t    2048 kB\nVmRSS:\t     512 kB\n";
+        assert_eq!(status_kib(status, "VmRSS:"), Some(512));
+        assert_eq!(status_kib(status, "VmHWM:"), Some(2048));
+        assert_eq!(status_kib(status, "VmSwap:"), None);
+        assert_eq!(status_kib("VmRSS:\tlots kB", "VmRSS:"), None);
+    }
+
+    #[test]
+    fn this_process_has_a_resident_size_on_linux() {
+        let r = resident();
+        if cfg!(target_os = "linux") {
+            let (now, peak) = (r.now.expect("VmRSS"), r.peak.expect("VmHWM"));
+            assert!(now > 0 && peak > 0, "{r:?}");
+        }
     }
 }

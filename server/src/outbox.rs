@@ -10,11 +10,23 @@
 
 /// A connection's identity: the key of its slot in the server's connection table, which is also
 /// its poll token. Slots are reused after a connection is gone, so the room forgets an id when
-/// told the connection ended.
+/// told the connection ended. Logs name connections by their [`Serial`], never by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub usize);
 
 impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "slot {}", self.0)
+    }
+}
+
+/// A connection's number in the log (`#17`): counted up from 1 as connections are accepted and
+/// never reused, so one number is one connection for the whole life of a server, where a
+/// [`ConnId`]'s slot goes to the next connection as soon as this one is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Serial(pub u64);
+
+impl std::fmt::Display for Serial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "#{}", self.0)
     }
@@ -23,10 +35,12 @@ impl std::fmt::Display for ConnId {
 /// What a block sent with [`Outbox::send_block`] holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Block {
-    /// The history as `HIST` lines.
+    /// A room's history as `HIST` lines.
     History,
-    /// The member list's full `WHO` lines.
+    /// A room's member list's full `WHO` lines.
     Members,
+    /// The list of rooms: `ROOMLIST` lines and `ROOMLISTEND`.
+    RoomList,
 }
 
 /// Names a block's content: the same key means the same bytes, so an outbox may reuse what it
@@ -35,6 +49,9 @@ pub enum Block {
 pub struct BlockKey {
     /// Which block.
     pub block: Block,
+    /// Whose: the serial of the room it belongs to, never reused by another room (0 for a
+    /// block of the whole server, the room list).
+    pub owner: u64,
     /// Changes whenever the block's content does.
     pub version: u64,
 }

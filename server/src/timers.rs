@@ -35,6 +35,9 @@ pub enum Timer {
     ShutdownDeadline,
     /// Give freed buffer memory back to the OS.
     Trim,
+    /// The logger has a summary (or lost lines) to write: have it written even if no other
+    /// line comes ([`crate::logger::flush_due`]).
+    LogFlush,
 }
 
 /// A min-heap of `(deadline, timer)`.

@@ -2,12 +2,14 @@
 //! disconnect, handshake expiry, overlong line, time passing, shutdown) never panics and keeps
 //! everything the room oracle checks (`lanchat_server::room::oracle`: the room's invariants,
 //! frames only to connected ids, nothing but `HELLO`/`ERR`/`BYE` before a name, no line over
-//! what clients take, handshake deadlines kept). The `room` fuzz target in `fuzz/` drives the
+//! what clients take, handshake deadlines kept; each connection told exactly the rooms it is
+//! in, room lines only to members, only v1 lines to who never used a room, `NICK` and `LEAVE`
+//! once each). The `room` fuzz target in `fuzz/` drives the
 //! same oracle; these bounded cases run in the normal suite.
 
 use std::time::Duration;
 
-use lanchat_server::room::oracle::{Op, Oracle, COMMAND_PREFIXES};
+use lanchat_server::room::oracle::{Op, Oracle, COMMAND_PREFIXES, ROOM_LINES};
 use lanchat_server::{LeaveReason, RoomConfig};
 use proptest::prelude::*;
 
@@ -44,6 +46,7 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
     let cmd = prop::sample::select(COMMAND_PREFIXES);
     prop_oneof![
         4 => (cmd, word(), word()).prop_map(|(c, a, b)| format!("{c}{a} {b}").into_bytes()),
+        4 => prop::sample::select(ROOM_LINES).prop_map(|l| l.as_bytes().to_vec()),
         2 => word().prop_map(String::into_bytes),
         1 => prop::collection::vec(any::<u8>(), 0..64),
         // A long line of control characters after a slash: ERR texts quote the command word.
@@ -65,6 +68,23 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Events among a few named users and a few rooms: joins, parts, lines in rooms, renames,
+/// leaving, so rooms fill, empty and fill again.
+fn room_op() -> impl Strategy<Value = Op> {
+    let id = 0..4usize;
+    let name = prop::sample::select(vec!["ann", "bob", "cid", "dan", "ANN"]);
+    prop_oneof![
+        2 => id.clone().prop_map(Op::Connect),
+        3 => (id.clone(), name.clone()).prop_map(|(i, n)| Op::Line(i, n.as_bytes().to_vec())),
+        8 => (id.clone(), prop::sample::select(ROOM_LINES))
+            .prop_map(|(i, l)| Op::Line(i, l.as_bytes().to_vec())),
+        1 => (id.clone(), name).prop_map(|(i, n)| Op::Line(i, format!("/nick {n}2").into_bytes())),
+        1 => (id.clone(), prop::sample::select(&LeaveReason::ALL[..]))
+            .prop_map(|(i, r)| Op::Disconnect(i, r)),
+        1 => id.prop_map(|i| Op::Line(i, b"hello".to_vec())),
+    ]
+}
+
 /// Run `ops` against a room, checking after each one.
 fn run(cfg: RoomConfig, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut oracle = Oracle::new(cfg, IDS);
@@ -83,10 +103,28 @@ proptest! {
     }
 
     #[test]
+    fn room_events_keep_everyone_told_right(
+        ops in prop::collection::vec(room_op(), 0..120),
+        max_rooms in 1usize..5,
+        rooms_per_user in 1usize..5,
+    ) {
+        let cfg = RoomConfig {
+            rate: 0.0,
+            history: 2,
+            max_rooms,
+            rooms_per_user,
+            ..RoomConfig::default()
+        };
+        run(cfg, &ops)?;
+    }
+
+    #[test]
     fn any_events_under_flood_control_and_small_limits(
         ops in prop::collection::vec(op(), 0..80),
         max_clients in 1usize..6,
         history in 0usize..4,
+        max_rooms in 1usize..5,
+        rooms_per_user in 1usize..4,
     ) {
         let cfg = RoomConfig {
             max_clients,
@@ -95,6 +133,8 @@ proptest! {
             burst: 3,
             history,
             handshake_timeout_secs: 1,
+            max_rooms,
+            rooms_per_user,
         };
         run(cfg, &ops)?;
     }

@@ -16,19 +16,23 @@ use lanchat_client::clock::now_ms;
 use lanchat_client::conn::{plain_io, Conn, NameReply};
 use lanchat_client::connect::{connect as join_server, Asker, Secured, Security, Target};
 use lanchat_client::discovery::{self, Pick};
-use lanchat_client::editor::{edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, Typing};
+use lanchat_client::editor::{
+    edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, SwitchRoom, Typing,
+};
 use lanchat_client::known_servers::{is_yes, Ui, TRUST_QUESTION};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
+use lanchat_client::redraw::{Redo, Redraw};
 use lanchat_client::render::Palette;
+use lanchat_client::rooms::Step;
 use lanchat_client::screen::{last_rows, Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome};
 use lanchat_client::signals::{self, InterruptFlag};
 use lanchat_proto::client::is_quit;
 
 use super::{
-    leave, lock, not_sent, quit, run_discovery, send_line, Current, Latch, Link, OnEnd, Redo,
-    Redraw, ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
+    leave, lock, not_sent, quit, run_discovery, send_line, Current, Latch, Link, OnEnd, ScreenSink,
+    SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
 };
 
 /// Prints through rustyline, above the line being edited (or straight to the terminal
@@ -259,6 +263,7 @@ fn size() -> (u16, u16) {
     // SAFETY: TIOCGWINSZ only writes the winsize we hand it, which lives on this frame for
     // the call; an all-zero winsize is a valid value to start from.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: as above: the ioctl writes only `ws`, which outlives the call.
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
     let or = |n: u16, default: u16| if ok && n > 0 { n } else { default };
     (or(ws.ws_col, 80), or(ws.ws_row, 24))
@@ -346,7 +351,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         }))?,
     };
     set_width(&session, &screen, columns());
-    let redraw = Arc::new(Redraw::default());
+    let redraw = Redraw::spawn(Arc::clone(&screen)).context("starting the redraw thread")?;
     watch_size(
         &session,
         &screen,
@@ -426,7 +431,7 @@ fn watch_size(
         set_width(&session, &screen, cols);
         if let Some((redraw, prompting)) = &repaint {
             if prompting.load(Ordering::SeqCst) {
-                redraw.ask(&screen, Redo::Screen);
+                redraw.request(Redo::Screen);
             }
         }
     })
@@ -455,6 +460,21 @@ fn chat(
             pressed: Arc::clone(&ctrl_c),
         })),
     );
+    for (key, step) in [
+        (KeyEvent(KeyCode::Left, Modifiers::ALT), Step::Prev),
+        (KeyEvent(KeyCode::Right, Modifiers::ALT), Step::Next),
+        (KeyEvent::ctrl('P'), Step::Prev),
+        (KeyEvent::ctrl('N'), Step::Next),
+    ] {
+        rl.bind_sequence(
+            key,
+            EventHandler::Conditional(Box::new(SwitchRoom {
+                session: Arc::clone(session),
+                redraw: Arc::clone(redraw),
+                step,
+            })),
+        );
+    }
     for enter in [
         KeyEvent(KeyCode::Enter, Modifiers::NONE),
         KeyEvent::ctrl('J'),
@@ -550,7 +570,7 @@ fn chat(
             ended.ack();
             break 'chat out;
         }
-        let redo = redraw.take();
+        let (redo, interrupt) = redraw.take(interrupted.as_ref());
         set_width(session, screen, columns());
         let prompt = lock(session).prompt();
         if driven && (redo == Some(Redo::Screen) || columns() != drawn_at) {
@@ -559,8 +579,7 @@ fn chat(
             // Asked between two lines: the prompt is drawn anew below anyway.
             screen.release(|| {});
         }
-        let interrupt = interrupted.as_ref().is_some_and(InterruptFlag::take);
-        if interrupt && redo.is_none() {
+        if interrupt {
             // A Ctrl-C between two lines: as on an empty line.
             match outbox.cancel() {
                 0 => break 'chat quit(interrupted.as_ref(), None),
@@ -608,10 +627,11 @@ fn chat(
                     break 'chat out;
                 }
                 let pressed = ctrl_c.swap(false, Ordering::SeqCst);
-                let redo = redraw.take();
+                let (redo, _) = redraw.take(None);
                 if redo.is_some() || !pressed {
-                    // Not the key: the prompt changed under the line being typed, the window
-                    // was resized (or a wake-up came late): draw again, keeping the line.
+                    // Not the key: the prompt changed under the line being typed (a room
+                    // switched, a rename, unread lines, reconnecting), the window was resized
+                    // (or a wake-up came late): draw again, keeping the line.
                     carried = helper.typing();
                     if redo == Some(Redo::Screen) || columns() != drawn_at {
                         let prompt = lock(session).prompt();

@@ -12,7 +12,6 @@ use std::fs;
 use std::io::{self, Write};
 use std::net::Shutdown;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -29,6 +28,7 @@ use lanchat_client::outbox::split_long;
 use lanchat_client::outbox::{Outbox, Progress, Sending};
 use lanchat_client::reader::Sink;
 use lanchat_client::reconnect::{Connector, Reconnect};
+use lanchat_client::redraw::{Redo, Redraw};
 use lanchat_client::render::{plain_text, Palette, Shown, Style};
 use lanchat_client::sanitize::sanitize;
 use lanchat_client::screen::{Screen, Terminal};
@@ -185,7 +185,8 @@ fn send_line(
 ) {
     let say = |text: String| screen.print(format!("* {text}"));
     let send = |line: &str| {
-        let pieces = split_long(line);
+        let max_line = lock(session).max_line();
+        let pieces = split_long(line, max_line);
         if pieces.len() > 1 {
             say(format!(
                 "that line is longer than the server takes; it goes as {} messages",
@@ -207,8 +208,22 @@ fn send_line(
         }
     };
     match commands::local(line) {
-        None => send(line),
+        // In a room other than #general, with `/in #room` added where the line is about it:
+        // the room current when the line was typed, whenever it goes out.
+        None => {
+            // Taken before sending: `send` locks the session itself.
+            let line = lock(session).outgoing(line);
+            send(&line);
+        }
         Some(Local::Send(line)) => send(&line),
+        Some(Local::Go(room)) => {
+            let went = lock(session).go(room);
+            say(if went {
+                format!("now in {}", sanitize(room))
+            } else {
+                format!("you are not in {0}; /join {0} first", sanitize(room))
+            });
+        }
         Some(Local::Usage(usage)) => say(format!("usage: {usage}")),
         Some(Local::Reply(text)) => {
             let to = lock(session).reply_to().map(str::to_owned);
@@ -397,65 +412,12 @@ pub struct ScreenSink {
     pub on_end: OnEnd,
     /// Set when the join's burst is shown.
     pub listed: Arc<Latch>,
-    /// Asked (and the main thread woken) when the prompt must be drawn again; `None` where
-    /// nothing can be drawn again (no line editor).
+    /// Asked to draw the prompt again when it changes (a terminal the line editor drives).
     pub redraw: Option<Arc<Redraw>>,
 }
 
-/// What the main thread must draw again before it reads on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Redo {
-    /// The prompt (it changed), with the line being typed.
-    Prompt,
-    /// The whole screen: the window's width changed, and the terminal may have reflowed
-    /// what was on it.
-    Screen,
-}
-
-/// Requests to the main thread to draw again, from the threads that notice the need.
-#[derive(Debug, Default)]
-pub struct Redraw(AtomicU8);
-
-const REDO_PROMPT: u8 = 1;
-const REDO_SCREEN: u8 = 2;
-
-impl Redraw {
-    /// Ask the main thread (which may sit in `readline`) to draw `what` again. Nothing is
-    /// printed meanwhile: the screen is held until the main thread has done it. A signal
-    /// that lands between two `readline` calls is only a flag, so the wake-up is repeated
-    /// until the main thread has taken the request (bounded: it may be busy with something
-    /// else, such as the quit).
-    pub fn ask(&self, screen: &Screen, what: Redo) {
-        screen.hold();
-        let bit = match what {
-            Redo::Prompt => REDO_PROMPT,
-            Redo::Screen => REDO_SCREEN,
-        };
-        self.0.fetch_or(bit, Ordering::SeqCst);
-        for _ in 0..RESTART_TRIES {
-            let _ = signals::wake_main();
-            std::thread::sleep(WAKE_EVERY);
-            if self.0.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-        }
-    }
-
-    /// The request, if there is one (the whole screen includes the prompt).
-    pub fn take(&self) -> Option<Redo> {
-        match self.0.swap(0, Ordering::SeqCst) {
-            0 => None,
-            bits if bits & REDO_SCREEN != 0 => Some(Redo::Screen),
-            _ => Some(Redo::Prompt),
-        }
-    }
-}
-
-/// How many times a thread asks the main thread to draw again.
-const RESTART_TRIES: usize = 20;
-
-/// How often the reader thread repeats its wake-up signal until the main thread has seen it
-/// (a signal that lands between two `readline` calls only sets the interrupt flag).
+/// How often the reader thread repeats its wake-up signal until the main thread has seen the
+/// end (a signal that lands between two `readline` calls only sets the interrupt flag).
 const WAKE_EVERY: Duration = Duration::from_millis(100);
 
 impl Sink for ScreenSink {
@@ -488,7 +450,7 @@ impl Sink for ScreenSink {
             Action::Listed => self.listed.set(),
             Action::PromptChanged => {
                 if let Some(redraw) = &self.redraw {
-                    redraw.ask(&self.screen, Redo::Prompt);
+                    redraw.request(Redo::Prompt);
                 }
             }
             _ => {}
@@ -520,8 +482,9 @@ pub struct SessionSending {
 
 impl Sending for SessionSending {
     fn sent(&mut self, line: &str) {
+        // The session hears of every line sent (a `/who` asked for is shown as a table).
+        let actions = lock(&self.session).on_sent(line, now_ms());
         if let Some(screen) = &self.echo {
-            let actions = lock(&self.session).on_sent(line, now_ms());
             for action in actions {
                 if let Action::Print(l) = action {
                     screen.print(l);

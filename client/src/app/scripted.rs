@@ -13,6 +13,7 @@ use lanchat_client::connect::{JoinError, Joined, Target};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader::{self, Redial};
 use lanchat_client::render::{Palette, Style};
+use lanchat_client::rooms::Follow;
 use lanchat_client::session::{Action, EndSlot, Outcome};
 use lanchat_client::stream::Stream;
 
@@ -88,6 +89,9 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         ..settings.style(false, Palette::Basic)
     };
     let session = settings.session(&name, style);
+    // A script's lines go to #general unless they say `/in #room`; every room line it reads
+    // carries its room.
+    lock(&session).set_follow(Follow::Never);
     lock(&session).set_reconnect(args.reconnect);
     let screen = settings.screen(Box::new(StdoutTerm))?;
     let welcome = lock(&session).welcome(&name, &welcome, now_ms());

@@ -19,7 +19,8 @@ use integration_tests::load::{self, report, Options, Scenario};
 #[derive(Debug, Parser)]
 #[command(name = "lanchat-load", version, about, long_about = None)]
 struct Args {
-    /// Scenario: idle, fanout, room, chatter, storm or small; the flags below override its shape.
+    /// Scenario: idle, fanout, room, chatter, storm, rooms, memberships or small; the flags
+    /// below override its shape.
     #[arg(long, default_value = "small", value_parser = parse_scenario)]
     scenario: Scenario,
 
@@ -46,6 +47,19 @@ struct Args {
     /// Messages per second per sender; 0 = as fast as the in-flight window allows.
     #[arg(long, short = 'r')]
     rate: Option<f64>,
+
+    /// Rooms besides #general (#r0, #r1, ...); the first clients send one per room.
+    #[arg(long)]
+    rooms: Option<usize>,
+
+    /// Rooms each client joins once everyone is in #general.
+    #[arg(long)]
+    rooms_each: Option<usize>,
+
+    /// Print the server flags the scenario needs (e.g. more rooms than the defaults allow)
+    /// and exit.
+    #[arg(long)]
+    print_server_args: bool,
 
     /// Seconds of paced traffic: sets --messages to rate x duration.
     #[arg(long)]
@@ -112,6 +126,10 @@ fn parse_scenario(s: &str) -> Result<Scenario, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.print_server_args {
+        println!("{}", args.scenario.server_args().join(" "));
+        return ExitCode::SUCCESS;
+    }
     let result = if args.summarize.is_empty() {
         run(&args)
     } else {
@@ -144,6 +162,12 @@ fn options(args: &Args) -> anyhow::Result<Options> {
     }
     if let Some(r) = args.rate {
         shape.rate = r;
+    }
+    if let Some(r) = args.rooms {
+        shape.rooms = r;
+    }
+    if let Some(e) = args.rooms_each {
+        shape.rooms_each = e;
     }
     if let Some(d) = args.duration {
         if shape.rate <= 0.0 || d.is_nan() || d <= 0.0 {

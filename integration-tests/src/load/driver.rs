@@ -21,7 +21,7 @@ use rustls::ClientConfig;
 use super::link::{self, Link};
 use super::payload::{self, Stamp};
 use super::procfs::{self, ProcSample};
-use super::scenario::{client_name, Joining};
+use super::scenario::{client_name, room_name, Joining, RoomPlan};
 use super::tracker::{Tracker, Verdict};
 use super::{LoadError, Options, Report, DRAIN_QUIET};
 use crate::load::report::{Latency, ServerFigures, Wire};
@@ -77,6 +77,8 @@ struct Client {
     decoder: LineDecoder,
     /// Members this client knows of: its `WHOEND` count plus the `JOIN`s since.
     known: u64,
+    /// The same for each of its rooms, in [`RoomPlan::rooms_of`] order (empty without rooms).
+    room_known: Vec<u32>,
     /// Bytes to send; `out[out_pos..]` is not written yet.
     out: Vec<u8>,
     out_pos: usize,
@@ -99,6 +101,25 @@ struct Rx {
     first_problem: Option<String>,
     lines: u64,
     bytes: u64,
+    /// Who is in which room, when the shape has rooms.
+    plan: Option<RoomPlan>,
+    /// Members of each room.
+    room_sizes: Vec<u32>,
+    /// (client, room) pairs whose member list is complete.
+    rooms_settled: u64,
+}
+
+/// The room a `#r<n>` field names.
+fn room_index(field: &[u8]) -> Option<usize> {
+    let digits = field.strip_prefix(b"#r")?;
+    if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0usize, |n, d| n * 10 + usize::from(d - b'0')),
+    )
 }
 
 impl Rx {
@@ -114,10 +135,29 @@ impl Rx {
     }
 
     /// One line from the server to client `me`.
-    fn line(&mut self, me: usize, known: &mut u64, state: &mut State, line: &[u8], now_ns: u64) {
+    fn line(&mut self, me: usize, c: &mut Counts<'_>, line: &[u8], now_ns: u64) {
+        let (known, state) = (&mut *c.known, &mut *c.state);
         self.lines += 1;
         match line.first() {
+            Some(b'M') if line.starts_with(b"MSG #") => self.room_message(me, &line[4..], now_ns),
             Some(b'M') if line.starts_with(b"MSG ") => self.message(me, &line[4..], now_ns),
+            Some(b'J') if line.starts_with(b"JOIN #") => {
+                self.room_members(me, c.rooms, &line[5..], 1)
+            }
+            Some(b'W') if line.starts_with(b"WHOEND #") => {
+                let rest = &line[7..];
+                let count = memchr(b' ', rest).and_then(|sp| {
+                    std::str::from_utf8(&rest[sp + 1..])
+                        .ok()?
+                        .parse::<u32>()
+                        .ok()
+                });
+                match count {
+                    Some(count) => self.room_members(me, c.rooms, rest, count),
+                    None => self.problem(|| format!("l{me} got an unexpected {}", show(line))),
+                }
+            }
+            Some(b'R') if line.starts_with(b"ROOM #") => {}
             Some(b'J') if line.starts_with(b"JOIN ") => {
                 *known += 1;
                 if *known == self.clients {
@@ -159,6 +199,44 @@ impl Rx {
         }
     }
 
+    /// `n` more members of the room whose `#r<n>` field starts `rest` known to client `me`.
+    fn room_members(&mut self, me: usize, known: &mut [u32], rest: &[u8], n: u32) {
+        let field = &rest[..memchr(b' ', rest).unwrap_or(rest.len())];
+        let slot = room_index(field).and_then(|room| {
+            let k = self.plan?.index_in(me, room)?;
+            Some((room, k))
+        });
+        let Some((room, k)) = slot.filter(|&(_, k)| k < known.len()) else {
+            return self
+                .problem(|| format!("l{me} was told of a room not its own: {}", show(rest)));
+        };
+        known[k] += n;
+        let size = self.room_sizes.get(room).copied().unwrap_or(0);
+        if known[k] == size {
+            self.rooms_settled += 1;
+        } else if known[k] > size {
+            self.problem(|| format!("l{me} saw more members of {} than it has", room_name(room)));
+        }
+    }
+
+    /// `#r<n> <name> <payload>` of a room's `MSG` line to client `me`: a message, which must be
+    /// in the room its sender sends in.
+    fn room_message(&mut self, me: usize, rest: &[u8], now_ns: u64) {
+        let Some(sp) = memchr(b' ', rest) else {
+            return self.problem(|| format!("l{me} got MSG {}", show(rest)));
+        };
+        let (room, body) = (room_index(&rest[..sp]), &rest[sp + 1..]);
+        let from = memchr(b' ', body).and_then(|sp| payload::parse(&body[sp + 1..]));
+        if let (Some(plan), Some(room), Some(stamp)) = (self.plan, room, from) {
+            if plan.room_of_sender(stamp.sender) != room {
+                self.note(|| format!("l{me} got a message in the wrong room: MSG {}", show(rest)));
+                self.tracker.unexpected += 1;
+                return;
+            }
+        }
+        self.message(me, body, now_ns);
+    }
+
     /// `<name> <payload>` of a `MSG` line to client `me`.
     fn message(&mut self, me: usize, rest: &[u8], now_ns: u64) {
         let parsed = memchr(b' ', rest).and_then(|sp| {
@@ -193,6 +271,13 @@ impl Rx {
         let us = now_ns.saturating_sub(sent_ns) / 1000;
         self.hist.saturating_record(us.clamp(1, LATENCY_MAX_US));
     }
+}
+
+/// What a received line can change of one client's counts.
+struct Counts<'a> {
+    known: &'a mut u64,
+    state: &'a mut State,
+    rooms: &'a mut [u32],
 }
 
 /// `name` is `l<sender>`.
@@ -275,6 +360,8 @@ struct Driver<'a> {
     closed_unnamed: usize,
     connect_s: Option<f64>,
     settle_s: Option<f64>,
+    /// Seconds from the first `/join` until every client knew every member of its rooms.
+    rooms_settle_s: Option<f64>,
     /// Messages sent by each sender.
     sent: Vec<u64>,
     total_sent: u64,
@@ -303,6 +390,20 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
     if outcome.is_ok() {
         outcome = d.connect_phase(&mut events);
     }
+    let mut s_rooms = None;
+    if outcome.is_ok() && d.rx.plan.is_some() {
+        // At rest before and after the room joins (each past the server's heap trim after a
+        // burst): what joining rooms adds to a connection sitting there, and nothing else.
+        outcome = d.hold_phase(&mut events).0;
+        let before = d.server_sample();
+        if outcome.is_ok() {
+            outcome = d.rooms_phase(&mut events);
+        }
+        if outcome.is_ok() {
+            outcome = d.hold_phase(&mut events).0;
+        }
+        s_rooms = before.zip(d.server_sample());
+    }
     let s_settled = d.server_sample();
     let mut gen_cpu_traffic_s = None;
     if outcome.is_ok() && opts.shape.senders > 0 {
@@ -325,7 +426,7 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
 
     let server = match (opts.server_pid, s0, s_settled, s_traffic, s_end) {
         (Some(pid), Some(s0), Some(s1), Some(s2), Some(s3)) => {
-            Some(d.server_figures(pid, [s0, s1, s2, s3], rest))
+            Some(d.server_figures(pid, [s0, s1, s2, s3], rest, s_rooms))
         }
         _ => None,
     };
@@ -338,6 +439,7 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
 impl<'a> Driver<'a> {
     fn new(opts: &'a Options) -> Result<Self, LoadError> {
         let shape = opts.shape;
+        let plan = RoomPlan::of(&shape);
         let poll = Poll::new().map_err(|e| LoadError::Setup("creating the poll", e))?;
         let clients = (0..shape.clients)
             .map(|_| Client {
@@ -345,6 +447,7 @@ impl<'a> Driver<'a> {
                 state: State::Waiting,
                 decoder: LineDecoder::new(LINE_LIMIT),
                 known: 0,
+                room_known: vec![0; plan.map_or(0, |p| p.each)],
                 out: Vec::new(),
                 out_pos: 0,
             })
@@ -359,7 +462,8 @@ impl<'a> Driver<'a> {
             rx: Rx {
                 clients: shape.clients as u64,
                 size: shape.size,
-                tracker: Tracker::new(shape.clients, shape.senders, shape.messages),
+                tracker: Tracker::new(shape.clients, shape.senders, shape.messages)
+                    .with_rooms(plan),
                 hist,
                 named: 0,
                 settled: 0,
@@ -369,6 +473,9 @@ impl<'a> Driver<'a> {
                 first_problem: None,
                 lines: 0,
                 bytes: 0,
+                plan,
+                room_sizes: plan.map(|p| p.sizes()).unwrap_or_default(),
+                rooms_settled: 0,
             },
             buf: vec![0; READ_BUF],
             plain: vec![0; READ_BUF],
@@ -382,6 +489,7 @@ impl<'a> Driver<'a> {
             closed_unnamed: 0,
             connect_s: None,
             settle_s: None,
+            rooms_settle_s: None,
             sent: vec![0; shape.senders],
             total_sent: 0,
             floor: vec![0; shape.senders],
@@ -535,6 +643,62 @@ impl<'a> Driver<'a> {
                     rx.named,
                     rx.settled,
                     rx.lines
+                )
+            });
+            self.turn(events, TICK)?;
+        }
+    }
+
+    /// Every client joins its rooms (all its `/join` lines at once); wait until each knows
+    /// every member of each of its rooms.
+    fn rooms_phase(&mut self, events: &mut Events) -> Result<(), String> {
+        let Some(plan) = self.rx.plan else {
+            return Ok(());
+        };
+        let begin = Instant::now();
+        for i in 0..self.clients.len() {
+            let client = &mut self.clients[i];
+            for room in plan.rooms_of(i) {
+                let _ = writeln!(client.out, "/join {}", room_name(room));
+            }
+            self.flush(i);
+        }
+        let want = plan.memberships();
+        let (mut last_lines, mut last_change) = (self.rx.lines, begin);
+        loop {
+            let now = Instant::now();
+            if self.rx.lines != last_lines {
+                (last_lines, last_change) = (self.rx.lines, now);
+            }
+            if self.rx.rooms_settled == want {
+                self.rooms_settle_s = Some(now.duration_since(begin).as_secs_f64());
+                return Ok(());
+            }
+            let settled = self.rx.rooms_settled;
+            if self.rx.problems > 0 {
+                return Err(format!(
+                    "stopped while joining rooms: {settled} of {want} memberships settled; \
+                     first problem: {}",
+                    self.rx.first_problem.as_deref().unwrap_or("?")
+                ));
+            }
+            if now.duration_since(last_change) >= self.opts.stall {
+                return Err(format!(
+                    "stalled: no line from the server for {:?} while joining rooms: {settled} \
+                     of {want} memberships settled",
+                    self.opts.stall
+                ));
+            }
+            if now >= self.deadline {
+                return Err(format!(
+                    "timed out after {:?} while joining rooms: {settled} of {want} settled",
+                    self.opts.timeout
+                ));
+            }
+            self.progress.show(now, || {
+                format!(
+                    "[{:6.1} s rooms] {settled} of {want} memberships settled",
+                    now.duration_since(begin).as_secs_f64()
                 )
             });
             self.turn(events, TICK)?;
@@ -777,6 +941,7 @@ impl<'a> Driver<'a> {
                 decoder,
                 known,
                 state,
+                room_known,
                 ..
             } = &mut self.clients[i];
             let Some(link) = stream.as_mut() else {
@@ -791,9 +956,14 @@ impl<'a> Driver<'a> {
                     .get_or_insert_with(|| u64::try_from(start.elapsed().as_nanos()).unwrap_or(0));
                 rx.bytes += bytes.len() as u64;
                 let mut lines = decoder.lines(bytes);
+                let mut counts = Counts {
+                    known: &mut *known,
+                    state: &mut *state,
+                    rooms: &mut *room_known,
+                };
                 while let Some(line) = lines.next_line() {
                     match line {
-                        Ok(l) => rx.line(i, known, state, l, now_ns),
+                        Ok(l) => rx.line(i, &mut counts, l, now_ns),
                         Err(e) => {
                             bad_line = Some(format!("got a server {e}"));
                             return false;
@@ -874,7 +1044,12 @@ impl<'a> Driver<'a> {
                 seq,
                 sent_ns: now_ns,
             };
-            payload::write_line(stamp, shape.size, &mut self.clients[sender].out);
+            write_message(
+                self.rx.plan,
+                stamp,
+                shape.size,
+                &mut self.clients[sender].out,
+            );
             self.flush(sender);
             self.sent[sender] += 1;
             self.total_sent += 1;
@@ -918,7 +1093,7 @@ impl<'a> Driver<'a> {
                     seq,
                     sent_ns: now_ns,
                 };
-                payload::write_line(stamp, shape.size, out);
+                write_message(self.rx.plan, stamp, shape.size, out);
             }
             self.sent[s] += count;
             self.total_sent += count;
@@ -930,12 +1105,14 @@ impl<'a> Driver<'a> {
     // ----- the report ---------------------------------------------------------------------
 
     /// `samples`: before connecting, settled, after traffic, after the hold; `rest`: how long
-    /// the second half of the hold lasted, and the samples at its start and end.
+    /// the second half of the hold lasted, and the samples at its start and end; `rooms`: at
+    /// rest before the clients joined their rooms, and at rest after.
     fn server_figures(
         &self,
         pid: u32,
         samples: [ProcSample; 4],
         rest: Option<(Duration, ProcSample, ProcSample)>,
+        rooms: Option<(ProcSample, ProcSample)>,
     ) -> ServerFigures {
         let [s0, settled, traffic, end] = samples;
         let unique = self.rx.tracker.unique();
@@ -959,6 +1136,15 @@ impl<'a> Driver<'a> {
                 .unwrap_or(end.peak_rss),
             rss_after: end.rss,
             rss_per_conn: (end.rss as f64 - s0.rss as f64) / connected,
+            rss_before_rooms: rooms.map(|(before, _)| before.rss),
+            rss_after_rooms: rooms.map(|(_, after)| after.rss),
+            rss_per_conn_before_rooms: rooms
+                .map(|(before, _)| (before.rss as f64 - s0.rss as f64) / connected),
+            rss_per_conn_after_rooms: rooms
+                .map(|(_, after)| (after.rss as f64 - s0.rss as f64) / connected),
+            rss_per_membership: rooms.zip(self.rx.plan).map(|((before, after), plan)| {
+                (after.rss as f64 - before.rss as f64) / plan.memberships().max(1) as f64
+            }),
         }
     }
 
@@ -971,7 +1157,13 @@ impl<'a> Driver<'a> {
         let opts = self.opts;
         let shape = opts.shape;
         let t = &self.rx.tracker;
-        let expected = self.total_sent * (shape.clients as u64).saturating_sub(1);
+        let expected = if self.total_sent == shape.senders as u64 * shape.messages {
+            opts.expected_deliveries()
+        } else {
+            // Not everything was sent: what was, each to every client that shares a room.
+            let per = opts.expected_deliveries() / (shape.senders as u64 * shape.messages).max(1);
+            self.total_sent * per
+        };
         let traffic_s = match (self.traffic_begin, self.traffic_end) {
             (Some(b), Some(e)) => Some(e.duration_since(b).as_secs_f64()),
             _ => None,
@@ -1002,6 +1194,9 @@ impl<'a> Driver<'a> {
             connected: self.rx.named,
             connect_s: self.connect_s,
             settle_s: self.settle_s,
+            rooms: shape.rooms,
+            rooms_each: shape.rooms_each,
+            rooms_settle_s: self.rooms_settle_s,
             sent: self.total_sent,
             expected,
             delivered: t.delivered,
@@ -1027,6 +1222,15 @@ impl<'a> Driver<'a> {
             server,
         }
     }
+}
+
+/// One message line for `stamp`: in the sender's room when there are rooms
+/// (`/in #r<n> <payload>`).
+fn write_message(plan: Option<RoomPlan>, stamp: Stamp, size: usize, out: &mut Vec<u8>) {
+    if let Some(plan) = plan {
+        let _ = write!(out, "/in {} ", room_name(plan.room_of_sender(stamp.sender)));
+    }
+    payload::write_line(stamp, size, out);
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@
 //!    once, so the listen backlog is never overrun), give their names (`l<index>`, or 24 wide
 //!    letters; as each connects, or all at once once everyone is greeted: [`Joining`]), and
 //!    the phase ends when every client has seen every other one (the member list plus
-//!    `JOIN`s). A shape with `history` has a first client fill the server's history first;
-//! 2. traffic: the first `senders` clients send `messages` messages each, paced at `rate`/s or
-//!    unpaced within an in-flight window, and the phase ends when every delivery has arrived
-//!    (or none has for [`DRAIN_QUIET`] after the last send);
+//!    `JOIN`s). A shape with `history` has a first client fill the server's history first. A
+//!    shape with rooms ([`RoomPlan`]) then rests (the server at rest is measured), every client
+//!    joins its rooms, and the phase ends when every client has seen every member of each;
+//! 2. traffic: the first `senders` clients send `messages` messages each (in their room,
+//!    `/in #r<n>`, when the shape has rooms), paced at `rate`/s or unpaced within an in-flight
+//!    window, and the phase ends when every delivery has arrived (or none has for
+//!    [`DRAIN_QUIET`] after the last send);
 //!
 //! In either phase, a server that owes lines and sends none for [`Options::stall`] fails the
 //! run as stalled;
@@ -37,7 +40,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use report::{Latency, Report, ServerFigures};
-pub use scenario::{Joining, Names, Scenario, Shape};
+pub use scenario::{Joining, Names, RoomPlan, Scenario, Shape};
 
 /// After the last send, the traffic phase gives up waiting when nothing new has arrived for
 /// this long (what is still missing then is lost).
@@ -110,15 +113,26 @@ impl Options {
             (
                 (s.clients, s.senders, s.messages, s.size),
                 (s.rate, s.joining, s.names, s.history),
+                (s.rooms, s.rooms_each),
             )
         };
         key(mine) == key(std)
     }
 
-    /// Deliveries a complete run makes: every message to every client but its sender.
+    /// Deliveries a complete run makes: every message to every client but its sender (in its
+    /// room, when the shape has rooms).
     pub fn expected_deliveries(&self) -> u64 {
         let s = self.shape;
-        s.senders as u64 * s.messages * (s.clients as u64).saturating_sub(1)
+        match RoomPlan::of(&s) {
+            None => s.senders as u64 * s.messages * (s.clients as u64).saturating_sub(1),
+            Some(plan) => {
+                let sizes = plan.sizes();
+                (0..s.senders)
+                    .map(|sender| u64::from(sizes[plan.room_of_sender(sender)]).saturating_sub(1))
+                    .sum::<u64>()
+                    * s.messages
+            }
+        }
     }
 
     fn check(&self) -> Result<(), LoadError> {
@@ -162,6 +176,15 @@ impl Options {
         }
         if !(s.rate >= 0.0 && s.rate.is_finite()) {
             return bad("--rate must be 0 (unpaced) or a positive number".into());
+        }
+        if s.rooms > 0 && (s.rooms_each == 0 || s.rooms_each > s.rooms) {
+            return bad(format!(
+                "--rooms-each must be between 1 and --rooms ({})",
+                s.rooms
+            ));
+        }
+        if s.rooms_each > 0 && s.rooms == 0 {
+            return bad("--rooms-each needs --rooms".into());
         }
         if self.window == 0 || self.connect_window == 0 {
             return bad("--window and --connect-window must be at least 1".into());

@@ -5,6 +5,9 @@
 use std::io;
 use std::time::Duration;
 
+// The server reads its own /proc/self/status the same way.
+use lanchat_server::memory::status_kib;
+
 /// One look at a process.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProcSample {
@@ -67,16 +70,6 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// The value of a `Key:   123 kB` line of `/proc/<pid>/status`.
-fn status_kib(status: &str, key: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line[key.len()..]
-        .split_ascii_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a configuration value.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -113,14 +106,6 @@ mod tests {
         let stat = "4242 (odd) name)) S 1 4242 4242 0 -1 4194560 300 0 0 0 157 23 0 0 20 0 1 0";
         assert_eq!(cpu_ticks(stat), Some(180));
         assert_eq!(cpu_ticks("garbage"), None);
-    }
-
-    #[test]
-    fn status_values_in_kib() {
-        let status = "Name:\tx\nVmHWM:\t    2048 kB\nVmRSS:\t     512 kB\n";
-        assert_eq!(status_kib(status, "VmRSS:"), Some(512));
-        assert_eq!(status_kib(status, "VmHWM:"), Some(2048));
-        assert_eq!(status_kib(status, "VmSwap:"), None);
     }
 
     #[test]

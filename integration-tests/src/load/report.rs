@@ -47,6 +47,19 @@ pub struct ServerFigures {
     /// after the hold rather than at the instant of settling, so that it is the cost of a
     /// connection that sits there, with whatever a burst left behind included.
     pub rss_per_conn: f64,
+    /// With rooms: resident memory at rest once everyone was in `#general`, before anyone
+    /// joined a room.
+    pub rss_before_rooms: Option<u64>,
+    /// With rooms: resident memory at rest once everyone had joined its rooms (before any
+    /// traffic).
+    pub rss_after_rooms: Option<u64>,
+    /// With rooms: `(rss_before_rooms - idle) / clients`: a connection at rest in `#general`.
+    pub rss_per_conn_before_rooms: Option<f64>,
+    /// With rooms: `(rss_after_rooms - idle) / clients`: a connection at rest in its rooms.
+    pub rss_per_conn_after_rooms: Option<f64>,
+    /// With rooms: `(rss_after_rooms - rss_before_rooms) / memberships`, in bytes: what one
+    /// membership of a room costs at rest.
+    pub rss_per_membership: Option<f64>,
 }
 
 /// What the clients spoke.
@@ -98,6 +111,12 @@ pub struct Report {
     pub connect_s: Option<f64>,
     /// Seconds from the first connect until every client had seen every other join.
     pub settle_s: Option<f64>,
+    /// Rooms besides `#general`.
+    pub rooms: usize,
+    /// Rooms each client joined.
+    pub rooms_each: usize,
+    /// Seconds from the first `/join` until every client knew every member of its rooms.
+    pub rooms_settle_s: Option<f64>,
     /// Messages sent.
     pub sent: u64,
     /// Deliveries expected: sent x (clients - 1).
@@ -174,6 +193,9 @@ impl Report {
             ("connected", n(self.connected as u64)),
             ("connect_s", opt(self.connect_s)),
             ("settle_s", opt(self.settle_s)),
+            ("rooms", n(self.rooms as u64)),
+            ("rooms_each", n(self.rooms_each as u64)),
+            ("rooms_settle_s", opt(self.rooms_settle_s)),
             ("sent", n(self.sent)),
             ("expected", n(self.expected)),
             ("delivered", n(self.delivered)),
@@ -210,6 +232,26 @@ impl Report {
             ("server_rss_peak", opt(srv.map(|s| s.rss_peak as f64))),
             ("server_rss_after", opt(srv.map(|s| s.rss_after as f64))),
             ("server_rss_per_conn", opt(srv.map(|s| s.rss_per_conn))),
+            (
+                "server_rss_before_rooms",
+                opt(srv.and_then(|s| s.rss_before_rooms).map(|b| b as f64)),
+            ),
+            (
+                "server_rss_after_rooms",
+                opt(srv.and_then(|s| s.rss_after_rooms).map(|b| b as f64)),
+            ),
+            (
+                "server_rss_per_conn_before_rooms",
+                opt(srv.and_then(|s| s.rss_per_conn_before_rooms)),
+            ),
+            (
+                "server_rss_per_conn_after_rooms",
+                opt(srv.and_then(|s| s.rss_per_conn_after_rooms)),
+            ),
+            (
+                "server_rss_per_membership",
+                opt(srv.and_then(|s| s.rss_per_membership)),
+            ),
         ]
     }
 
@@ -261,6 +303,15 @@ impl Report {
             secs(self.connect_s),
             secs(self.settle_s)
         );
+        if self.rooms > 0 {
+            let _ = writeln!(
+                t,
+                "  rooms           {} rooms, {} each: every member known in {}",
+                self.rooms,
+                self.rooms_each,
+                secs(self.rooms_settle_s)
+            );
+        }
         if self.senders > 0 {
             let _ = writeln!(
                 t,
@@ -337,6 +388,19 @@ impl Report {
                     bytes(s.rss_after as f64),
                     s.rss_per_conn
                 );
+                if let (Some(before), Some(after), Some(per)) =
+                    (s.rss_before_rooms, s.rss_after_rooms, s.rss_per_membership)
+                {
+                    let _ = writeln!(
+                        t,
+                        "  server rooms    RSS at rest before joining {}, after {} ({per:+.0} B \
+                         per membership; per connection {:.0} B before, {:.0} B after)",
+                        bytes(before as f64),
+                        bytes(after as f64),
+                        s.rss_per_conn_before_rooms.unwrap_or(f64::NAN),
+                        s.rss_per_conn_after_rooms.unwrap_or(f64::NAN),
+                    );
+                }
             }
             None => {
                 let _ = writeln!(
@@ -543,7 +607,7 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<8} {:<5} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8}",
+        "{:<11} {:<5} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>8}",
         "scenario",
         "wire",
         "",
@@ -556,6 +620,7 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
         "max ms",
         "srv s/M",
         "RSS B/conn",
+        "B/member",
         "RSS peak",
         "failures"
     );
@@ -568,7 +633,7 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
         let pass = matches!(run.get("pass"), Some(Value::Bool(true)));
         let _ = writeln!(
             t,
-            "{:<8} {:<5} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8}",
+            "{:<11} {:<5} {:<4} {:>7} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>8}",
             text("scenario"),
             wire_of(run).name(),
             if pass { "PASS" } else { "FAIL" },
@@ -581,6 +646,7 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
             num("max_ms").map_or("-".into(), ms),
             num("server_cpu_per_m").map_or("-".into(), |c| format!("{c:.3}")),
             num("server_rss_per_conn").map_or("-".into(), |b| format!("{b:.0}")),
+            num("server_rss_per_membership").map_or("-".into(), |b| format!("{b:.0}")),
             num("server_rss_peak").map_or("-".into(), bytes),
             num("failures").map_or("-".into(), |n| format!("{n:.0}")),
         );
@@ -605,7 +671,7 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
             let wire = wire_of(run).name();
             let _ = writeln!(
                 targets,
-                "  {:<8} {wire:<5} {:<44} {verdict}",
+                "  {:<11} {wire:<5} {:<44} {verdict}",
                 name, target.what
             );
         }

@@ -17,6 +17,12 @@ pub enum Scenario {
     /// 2,000 clients connected first, then all giving 24-letter names of 4-byte letters at
     /// once, with a full history: the join storm's memory.
     Storm,
+    /// 10,000 clients in `#general`, each also in one of 100 rooms of 100; one sender per room
+    /// at 10 msg/s for 10 s: rooms' delivery, latency and cost beside `room` and `fanout`.
+    Rooms,
+    /// 1,000 clients, each joining 100 of 1,000 rooms (rooms of 100; the server needs
+    /// `--max-rooms 1001 --rooms-per-user 101`), no traffic: what a membership costs at rest.
+    Memberships,
     /// 50 clients, 10 senders x 100 messages: the one `make test` runs.
     Small,
 }
@@ -44,6 +50,82 @@ pub struct Shape {
     /// Lines of `size` bytes a first client sends before the others connect, to fill the
     /// server's history (its `--history` keeps the last ones): every welcome then carries it.
     pub history: usize,
+    /// Rooms besides `#general` (`#r0`, `#r1`, ...); 0: everyone only in `#general`.
+    pub rooms: usize,
+    /// Rooms each client joins, once everyone has settled in `#general` ([`RoomPlan`]).
+    pub rooms_each: usize,
+}
+
+/// Who is in which room, when a shape has rooms: client `i` joins rooms `(i + k x stride) mod
+/// rooms` for `k < each`, `stride = rooms / each`, so the rooms fill evenly. A sender sends in
+/// its first room (`i mod rooms`): the first `rooms` clients are one sender per room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomPlan {
+    /// Clients.
+    pub clients: usize,
+    /// Rooms besides `#general`.
+    pub rooms: usize,
+    /// Rooms each client joins.
+    pub each: usize,
+}
+
+impl RoomPlan {
+    /// The plan of `shape`, if it has rooms.
+    pub fn of(shape: &Shape) -> Option<RoomPlan> {
+        (shape.rooms > 0 && shape.rooms_each > 0).then_some(RoomPlan {
+            clients: shape.clients,
+            rooms: shape.rooms,
+            each: shape.rooms_each.min(shape.rooms),
+        })
+    }
+
+    fn stride(&self) -> usize {
+        (self.rooms / self.each).max(1)
+    }
+
+    /// The rooms client `i` joins, the one it sends in first.
+    pub fn rooms_of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.each).map(move |k| (i + k * self.stride()) % self.rooms)
+    }
+
+    /// Which of client `i`'s rooms (`0..each`) room `room` is, if it is one of them.
+    pub fn index_in(&self, i: usize, room: usize) -> Option<usize> {
+        let ahead = (room + self.rooms - i % self.rooms) % self.rooms;
+        let k = ahead / self.stride();
+        (ahead.is_multiple_of(self.stride()) && k < self.each).then_some(k)
+    }
+
+    /// The room sender `s` sends in.
+    pub fn room_of_sender(&self, s: usize) -> usize {
+        s % self.rooms
+    }
+
+    /// Whether `receiver` gets what `sender` sends.
+    pub fn shares(&self, receiver: usize, sender: usize) -> bool {
+        self.index_in(receiver, self.room_of_sender(sender))
+            .is_some()
+    }
+
+    /// How many clients are in each room.
+    pub fn sizes(&self) -> Vec<u32> {
+        let mut sizes = vec![0u32; self.rooms];
+        for i in 0..self.clients {
+            for room in self.rooms_of(i) {
+                sizes[room] += 1;
+            }
+        }
+        sizes
+    }
+
+    /// Memberships besides `#general`.
+    pub fn memberships(&self) -> u64 {
+        self.clients as u64 * self.each as u64
+    }
+}
+
+/// The name of room `room`: `#r<room>`.
+pub fn room_name(room: usize) -> String {
+    format!("#r{room}")
 }
 
 /// When clients give their names.
@@ -165,12 +247,14 @@ const ZERO_LOSS: Target = target(
 
 impl Scenario {
     /// Every scenario, in the order `make load` runs them (`small` is for `make test`).
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Idle,
         Scenario::Fanout,
         Scenario::Room,
         Scenario::Chatter,
         Scenario::Storm,
+        Scenario::Rooms,
+        Scenario::Memberships,
         Scenario::Small,
     ];
 
@@ -182,6 +266,8 @@ impl Scenario {
             Scenario::Room => "room",
             Scenario::Chatter => "chatter",
             Scenario::Storm => "storm",
+            Scenario::Rooms => "rooms",
+            Scenario::Memberships => "memberships",
             Scenario::Small => "small",
         }
     }
@@ -204,6 +290,8 @@ impl Scenario {
             joining: Joining::AsConnected,
             names: Names::Short,
             history: 0,
+            rooms: 0,
+            rooms_each: 0,
         };
         match self {
             Scenario::Idle => Shape {
@@ -240,6 +328,21 @@ impl Scenario {
                 history: lanchat_server::limits::DEFAULT_HISTORY,
                 ..base
             },
+            Scenario::Rooms => Shape {
+                clients: 10_000,
+                senders: 100,
+                messages: 100,
+                rate: 10.0,
+                rooms: 100,
+                rooms_each: 1,
+                ..base
+            },
+            Scenario::Memberships => Shape {
+                clients: 1_000,
+                rooms: 1_000,
+                rooms_each: 100,
+                ..base
+            },
             Scenario::Small => Shape {
                 clients: 50,
                 senders: 10,
@@ -247,6 +350,15 @@ impl Scenario {
                 hold: Duration::from_millis(100),
                 ..base
             },
+        }
+    }
+
+    /// The server flags the scenario needs beyond `make load`'s own (rooms enough for its
+    /// shape).
+    pub fn server_args(self) -> &'static [&'static str] {
+        match self {
+            Scenario::Memberships => &["--max-rooms", "1001", "--rooms-per-user", "101"],
+            _ => &[],
         }
     }
 
@@ -318,6 +430,24 @@ impl Scenario {
             target("p99 latency < 10 ms", "p99_ms", Cmp::Below, 10.0),
             ZERO_LOSS,
         ];
+        const ROOMS: &[Target] = &[
+            target(
+                "RSS growth <= 200 B per room membership",
+                "server_rss_per_membership",
+                Cmp::AtMost,
+                200.0,
+            ),
+            ZERO_LOSS,
+        ];
+        const MEMBERSHIPS: &[Target] = &[
+            target(
+                "RSS growth <= 200 B per room membership",
+                "server_rss_per_membership",
+                Cmp::AtMost,
+                200.0,
+            ),
+            target("no client dropped", "failures", Cmp::AtMost, 0.0),
+        ];
         const SMALL: &[Target] = &[ZERO_LOSS];
         match self {
             Scenario::Idle => IDLE,
@@ -325,6 +455,8 @@ impl Scenario {
             Scenario::Room => ROOM,
             Scenario::Chatter => CHATTER,
             Scenario::Storm => STORM,
+            Scenario::Rooms => ROOMS,
+            Scenario::Memberships => MEMBERSHIPS,
             Scenario::Small => SMALL,
         }
     }
@@ -370,6 +502,26 @@ mod tests {
             assert!(index.insert(key, i), "{i} clashes with an earlier name");
         }
         assert_eq!(client_name(7, Names::Short), "l7");
+    }
+
+    #[test]
+    fn room_plans_fill_rooms_evenly_and_know_who_shares_them() {
+        let rooms = RoomPlan::of(&Scenario::Rooms.shape()).expect("rooms");
+        assert_eq!(rooms.sizes(), vec![100; 100]);
+        assert_eq!(rooms.rooms_of(250).collect::<Vec<_>>(), [50]);
+        assert!(rooms.shares(250, 50) && !rooms.shares(250, 51));
+        let many = RoomPlan::of(&Scenario::Memberships.shape()).expect("rooms");
+        assert_eq!(many.sizes(), vec![100; 1000]);
+        assert_eq!(many.memberships(), 100_000);
+        for i in [0, 7, 999] {
+            let mine: Vec<usize> = many.rooms_of(i).collect();
+            assert_eq!(mine.len(), 100);
+            for (k, &room) in mine.iter().enumerate() {
+                assert_eq!(many.index_in(i, room), Some(k));
+            }
+            assert_eq!(many.index_in(i, (i + 1) % 1000), None);
+        }
+        assert!(RoomPlan::of(&Scenario::Room.shape()).is_none());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The delivery check: every receiver must get every other sender's messages exactly once and in
-//! the order they were sent. Counts what was delivered, duplicated and reordered; what was lost
+//! the order they were sent (with rooms, every sender's in its room, and no other). Counts what was delivered, duplicated and reordered; what was lost
 //! follows at the end from what was expected.
 
 /// Largest receivers x senders x messages for which each delivery is remembered individually
@@ -38,6 +38,8 @@ pub struct Tracker {
     pub reordered: u64,
     /// Lines that looked like messages but were not ones this run sent to that receiver.
     pub unexpected: u64,
+    /// Who shares a room with whom, when the run has rooms.
+    plan: Option<super::RoomPlan>,
 }
 
 impl Tracker {
@@ -58,7 +60,19 @@ impl Tracker {
             duplicated: 0,
             reordered: 0,
             unexpected: 0,
+            plan: None,
         }
+    }
+
+    /// Receivers get only what senders in their room send ([`super::RoomPlan`]).
+    pub fn with_rooms(mut self, plan: Option<super::RoomPlan>) -> Tracker {
+        self.plan = plan;
+        self
+    }
+
+    /// Whether `receiver` is to get what `sender` sends.
+    fn owed(&self, receiver: usize, sender: usize) -> bool {
+        receiver != sender && self.plan.is_none_or(|p| p.shares(receiver, sender))
     }
 
     /// True when duplicates and late messages are told apart exactly.
@@ -68,7 +82,7 @@ impl Tracker {
 
     /// Receiver `receiver` got message `seq` of sender `sender`.
     pub fn record(&mut self, receiver: usize, sender: usize, seq: u64) -> Verdict {
-        if sender >= self.senders || seq >= self.messages || receiver == sender {
+        if sender >= self.senders || seq >= self.messages || !self.owed(receiver, sender) {
             self.unexpected += 1;
             return Verdict::Unexpected;
         }
@@ -108,7 +122,7 @@ impl Tracker {
     pub fn slowest(&self, sender: usize) -> u64 {
         let receivers = self.next.len() / self.senders.max(1);
         (0..receivers)
-            .filter(|&r| r != sender)
+            .filter(|&r| self.owed(r, sender))
             .map(|r| u64::from(self.next[r * self.senders + sender]))
             .min()
             .unwrap_or(u64::MAX)
@@ -196,5 +210,25 @@ mod tests {
             "receiver 2 has only one; the sender itself does not count"
         );
         assert_eq!(t.unique(), 6);
+    }
+
+    #[test]
+    fn with_rooms_only_roommates_are_owed_and_count_for_the_window() {
+        // Four clients, two rooms: 0 and 2 in #r0, 1 and 3 in #r1; senders 0 and 1.
+        let plan = super::super::RoomPlan {
+            clients: 4,
+            rooms: 2,
+            each: 1,
+        };
+        let mut t = Tracker::new(4, 2, 10).with_rooms(Some(plan));
+        assert_eq!(t.record(2, 0, 0), Verdict::InOrder);
+        assert_eq!(t.record(3, 0, 0), Verdict::Unexpected, "not in #r0");
+        assert_eq!(
+            t.record(1, 0, 0),
+            Verdict::Unexpected,
+            "another room's sender"
+        );
+        assert_eq!(t.slowest(0), 1, "only receiver 2 counts");
+        assert_eq!(t.slowest(1), 0, "receiver 3 has nothing yet");
     }
 }

@@ -10,7 +10,9 @@
 //! their own buffer at the end of their flush (`OutQueue::settle`), so a slow reader never
 //! keeps a chunk alive for longer than a round.
 
-use crate::outbox::BlockKey;
+use std::collections::HashMap;
+
+use crate::outbox::{Block, BlockKey};
 
 /// Bytes per ordinary chunk; a frame or block longer than this gets a chunk of its own.
 pub const CHUNK: usize = 64 * 1024;
@@ -77,8 +79,9 @@ pub struct Arena {
     current: Option<usize>,
     /// Buffers of `CHUNK` capacity kept for reuse.
     spare: Vec<Vec<u8>>,
-    /// Blocks stored this round, by key, each holding a reference to its chunk.
-    blocks: Vec<(BlockKey, Slice)>,
+    /// Blocks stored this round, by what they are and whose, with their version; each holds a
+    /// reference to its chunk. (Many rooms can each have a block in one round.)
+    blocks: HashMap<(Block, u64), (u64, Slice)>,
     /// Bytes of chunk buffers freed since [`Arena::take_freed`] (for the heap trim).
     freed: usize,
 }
@@ -142,13 +145,16 @@ impl Arena {
 
     /// The block named `key`: the one stored earlier this round, or what `encode` makes now.
     pub fn block(&mut self, key: BlockKey, encode: &mut dyn FnMut(&mut Vec<u8>)) -> Slice {
-        if let Some(&(_, slice)) = self.blocks.iter().find(|(k, _)| *k == key) {
-            return slice;
-        }
-        // A newer version of the same block replaces the one kept.
-        if let Some(i) = self.blocks.iter().position(|(k, _)| k.block == key.block) {
-            let (_, old) = self.blocks.swap_remove(i);
-            self.release(old.chunk);
+        let which = (key.block, key.owner);
+        match self.blocks.get(&which) {
+            Some(&(version, slice)) if version == key.version => return slice,
+            // A newer version of the same block replaces the one kept.
+            Some(_) => {
+                if let Some((_, old)) = self.blocks.remove(&which) {
+                    self.release(old.chunk);
+                }
+            }
+            None => {}
         }
         // Blocks are mostly large (a big room's member list, the history): give each its
         // own chunk, so the small broadcasts of the round stay next to each other.
@@ -165,7 +171,7 @@ impl Arena {
             self.append(&buf)
         };
         self.hold(slice.chunk);
-        self.blocks.push((key, slice));
+        self.blocks.insert(which, (key.version, slice));
         slice
     }
 
@@ -211,9 +217,11 @@ impl Arena {
     /// The round is over: blocks are stored again next round (their versions may change), and
     /// a current chunk nobody points into is reused from its start.
     pub fn end_round(&mut self) {
-        for (_, slice) in std::mem::take(&mut self.blocks) {
+        let mut blocks = std::mem::take(&mut self.blocks);
+        for (_, (_, slice)) in blocks.drain() {
             self.release(slice.chunk);
         }
+        self.blocks = blocks; // its table kept for the next round
         if let Some(c) = self.current {
             if self.chunks[c].refs == 0 {
                 self.chunks[c].bytes.clear();
@@ -231,7 +239,6 @@ impl Arena {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::Block;
 
     #[test]
     fn frames_appended_in_turn_lie_next_to_each_other() {
@@ -277,6 +284,7 @@ mod tests {
         let mut calls = 0;
         let key = |version| BlockKey {
             block: Block::History,
+            owner: 7,
             version,
         };
         let mut enc = |buf: &mut Vec<u8>| {
@@ -288,8 +296,12 @@ mod tests {
         assert_eq!(first, again);
         let newer = a.block(key(2), &mut enc);
         assert_ne!(first, newer);
+        let other = BlockKey { owner: 8, ..key(2) };
+        let theirs = a.block(other, &mut enc);
+        assert_ne!(theirs, newer, "another room's block at the same version");
+        assert_eq!(a.block(key(2), &mut enc), newer, "both kept side by side");
         a.end_round();
         a.block(key(2), &mut enc);
-        assert_eq!(calls, 3, "once per version per round");
+        assert_eq!(calls, 4, "once per owner and version per round");
     }
 }

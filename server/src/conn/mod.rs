@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use lanchat_proto::LineDecoder;
 
+use crate::outbox::Serial;
 use crate::transport::{Closed, Input, Transport};
 use arena::{Arena, Slice};
 use queue::OutQueue;
@@ -85,9 +86,18 @@ pub enum Flushed {
 }
 
 /// Tells a connection from earlier ones in the same table slot: timers carry it, so a timer
-/// set for a connection that has gone never hits the one that took its slot.
+/// set for a connection that has gone never hits the one that took its slot. Counted up per
+/// connection accepted and never reused, it is also the connection's number in the log
+/// ([`Generation::serial`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Generation(pub u64);
+
+impl Generation {
+    /// The connection's number in the log (`#17`).
+    pub fn serial(self) -> Serial {
+        Serial(self.0)
+    }
+}
 
 /// A connection's state in the loop.
 #[derive(Debug)]
@@ -123,6 +133,9 @@ pub struct Conn<T> {
     /// Bytes read in round `read_round`: the per-round read budget holds across the round's
     /// main read and the reads during its flush.
     read_this_round: usize,
+    /// Bytes written since the loop last took the count ([`Conn::take_sent`]), for the
+    /// server's statistics.
+    sent: usize,
 }
 
 impl<T> Conn<T> {
@@ -145,6 +158,7 @@ impl<T> Conn<T> {
             last_progress: now,
             read_round: 0,
             read_this_round: 0,
+            sent: 0,
         }
     }
 
@@ -270,6 +284,12 @@ impl<T> Conn<T> {
     /// Arm the write-stall timer: true if none was pending (the caller adds one).
     pub fn arm_stall_timer(&mut self) -> bool {
         !std::mem::replace(&mut self.stall_timer, true)
+    }
+
+    /// Bytes written since the last call (by flushes, and by queueing that offered the backlog
+    /// to the socket first).
+    pub fn take_sent(&mut self) -> usize {
+        std::mem::take(&mut self.sent)
     }
 
     /// Let go of everything queued (the connection is being removed).
@@ -441,6 +461,7 @@ impl<T: Transport> Conn<T> {
             Err(e) => return Err(e),
         };
         self.head = self.head.saturating_sub(written);
+        self.sent += written;
         if written > 0 || self.transport.backlog() < backlog {
             self.last_progress = now;
         }

@@ -13,8 +13,9 @@ use mio::{Interest, Registry, Token};
 use super::{Server, LISTENER};
 use crate::clock::Now;
 use crate::limits;
-use crate::outbox::ConnId;
-use crate::room::{Admission, LeaveReason};
+use crate::logger::Kind;
+use crate::outbox::{ConnId, Serial};
+use crate::room::{Admission, LeaveReason, Peer};
 use crate::sockets;
 use crate::timers::Timer;
 use crate::transport::tls::TlsLink;
@@ -154,35 +155,41 @@ impl Server {
                 }
             },
         };
-        let (id, _) = self.table.insert(link, self.settings.max_line, now.mono);
+        let (id, generation) = self.table.insert(link, self.settings.max_line, now.mono);
+        let serial = generation.serial();
         let mut out = self.table.delivery(self.settings.sendq, now).admitting();
-        match self.room.connect_from(id, peer.ip(), now, &mut out) {
+        let from = Peer { addr: peer, serial };
+        match self.room.connect_from(id, from, now, &mut out) {
             Admission::Admitted => {}
-            Admission::Refused => return self.refuse(id, peer, now),
+            Admission::Refused => return self.refuse(id, serial, now),
         }
         let Some(conn) = self.table.get_mut(id) else {
             return;
         };
         if let Err(e) = sockets::tune(conn.transport_mut()) {
-            log::debug!("socket options for {peer}: {e}");
+            log::debug!(target: Kind::Connection.target(), "{serial} socket options: {e}");
         }
         let registry = self.poll.registry();
         if let Err(e) = registry.register(conn.transport_mut(), Token(id.0), Interest::READABLE) {
-            log::warn!("cannot register {peer}: {e}");
+            log::warn!(
+                target: Kind::Connection.target(),
+                "{serial} from {peer}: cannot register with the poll: {e}"
+            );
             self.kill(id, LeaveReason::Disconnected, now);
             return;
         }
-        log::debug!("{id} connected from {peer}");
+        log::debug!(target: Kind::Connection.target(), "{serial} connected from {peer}");
     }
 
     /// Let a refused connection go at once, with its `ERR` written (one write, then FIN): the
     /// fd is needed more by the people already here than by a linger. Nothing names it but the
     /// flush list, which skips ids whose connection is gone.
-    fn refuse(&mut self, id: ConnId, peer: SocketAddr, now: Now) {
+    fn refuse(&mut self, id: ConnId, serial: Serial, now: Now) {
         if let Some((conn, arena)) = self.table.conn_and_arena(id) {
             let _ = conn.flush(now.mono, arena);
+            self.room.stats_mut().bytes_out += conn.take_sent() as u64;
         }
         self.table.remove(id);
-        log::debug!("refused {peer}");
+        log::debug!(target: Kind::Connection.target(), "{serial} closed (refused)");
     }
 }

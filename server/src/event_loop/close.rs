@@ -5,6 +5,7 @@
 use super::Server;
 use crate::clock::Now;
 use crate::conn::Phase;
+use crate::logger::Kind;
 use crate::outbox::ConnId;
 use crate::room::LeaveReason;
 use crate::transport::Transport as _;
@@ -33,14 +34,18 @@ impl Server {
                 continue;
             }
             if why == LeaveReason::TooSlow {
-                log::info!(
+                // The room logs the leave; this says how far behind it was.
+                log::debug!(
+                    target: Kind::Kick.target(),
                     "{} is not reading ({} bytes unsent); dropping",
-                    id,
+                    conn.generation().serial(),
                     conn.pending()
                 );
+                self.room.stats_mut().queued(conn.pending());
                 conn.queue_unchecked(self.room.too_slow_frame(), arena);
                 // Best effort: the peer is not reading, so this likely goes nowhere.
                 let _ = conn.flush(now.mono, arena);
+                self.room.stats_mut().bytes_out += conn.take_sent() as u64;
             }
             self.kill(id, why, now);
         }
@@ -52,15 +57,17 @@ impl Server {
             let Some(mut conn) = self.table.remove(id) else {
                 continue;
             };
+            let serial = conn.generation().serial();
+            self.room.stats_mut().bytes_out += conn.take_sent() as u64;
             if let Err(e) = self.poll.registry().deregister(conn.transport_mut()) {
-                log::debug!("{id} deregister: {e}");
+                log::debug!(target: Kind::Connection.target(), "{serial} deregister: {e}");
             }
             if conn.resets() {
                 // Dropped for not reading or a stalled write: reset rather than leave the
                 // kernel retrying megabytes of send buffer to a peer that will not take them.
                 conn.transport_mut().reset_on_close();
             }
-            log::debug!("{id} closed");
+            log::debug!(target: Kind::Connection.target(), "{serial} closed");
         }
     }
 }

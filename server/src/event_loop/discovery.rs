@@ -57,6 +57,11 @@ impl Discovery {
         }
     }
 
+    /// Answer as `name` from now on; the name it replaced, if it differs.
+    pub(super) fn rename(&mut self, name: String) -> Option<String> {
+        (name != self.name).then(|| std::mem::replace(&mut self.name, name))
+    }
+
     /// Whether datagrams were left for this round (and forget it).
     pub(super) fn take_carry(&mut self) -> bool {
         std::mem::take(&mut self.carry)

@@ -8,6 +8,7 @@ use super::Server;
 use crate::clock::Now;
 use crate::conn::{Flushed, Phase};
 use crate::limits;
+use crate::logger::Kind;
 use crate::outbox::ConnId;
 use crate::room::LeaveReason;
 use crate::timers::Timer;
@@ -58,7 +59,11 @@ impl Server {
             return;
         }
         let held = conn.buffered_capacity();
+        // Output only grows between two flushes, so what is unsent now is this connection's
+        // high-water mark since the last one.
+        self.room.stats_mut().queued(conn.pending());
         let flushed = conn.flush(now.mono, arena);
+        self.room.stats_mut().bytes_out += conn.take_sent() as u64;
         self.trim
             .freed(held.saturating_sub(conn.buffered_capacity()));
         if conn.take_built() {
@@ -99,7 +104,7 @@ impl Server {
             }
             Err(e) => {
                 // EPIPE, ECONNRESET: the peer is gone; an ordinary close.
-                log::debug!("{id} write: {e}");
+                log::debug!(target: Kind::Connection.target(), "{} write: {e}", generation.serial());
                 broken.push(id);
             }
         }

@@ -13,9 +13,11 @@
 //! 6. remove dead connections from the table (never during the round, so an id seen during
 //!    the round always means the same connection; [`close`]);
 //! 7. the state directory's disk work that is due (write-back, rewrites, retries; [`persist`]).
-//!    A relayed frame was written to its room's log in step 2 already.
+//!    A relayed frame was written to its room's log in step 2 already;
+//! 8. a timer for the logger's rate-limit summaries, if it has some coming ([`timers`]).
 //!
-//! Shutdown and signals are in [`shutdown`], the discovery socket in [`discovery`]. The loop
+//! Shutdown and signals are in [`shutdown`] (SIGHUP's reload in [`reload`]), the discovery
+//! socket in [`discovery`]. The loop
 //! reads its [`Clock`] once per round and passes the time down; nothing below it reads one.
 
 mod accept;
@@ -24,6 +26,7 @@ mod discovery;
 mod flush;
 mod persist;
 mod read;
+mod reload;
 mod shutdown;
 mod timers;
 
@@ -39,6 +42,7 @@ use crate::clock::{Clock, Now, SystemClock};
 use crate::config::Config;
 use crate::conn::{ConnTable, Delivery};
 use crate::limits;
+use crate::logger::Kind;
 use crate::outbox::ConnId;
 use crate::room::Room;
 use crate::sockets;
@@ -46,7 +50,8 @@ use crate::timers::Timers;
 use crate::tls::Mode;
 use crate::transport::Link;
 
-pub use shutdown::{Exit, ServerHandle};
+pub use reload::{Part, Reload, ReloadError, Reloads, Skip};
+pub use shutdown::{Exit, ServerHandle, Signals};
 
 /// Reserved tokens, far above any connection id.
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -85,6 +90,10 @@ pub struct Server {
     /// `ClientHello`s read this round (of [`limits::TLS_HANDSHAKES_PER_ROUND`]).
     tls_handshakes: usize,
     trim: timers::Trim,
+    /// A [`crate::timers::Timer::LogFlush`] is pending.
+    log_flush: bool,
+    /// Where what SIGHUP re-reads comes from.
+    sources: reload::Sources,
 }
 
 impl Server {
@@ -121,7 +130,8 @@ impl Server {
             )
         };
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        Ok(Server {
+        let started = clock.now().mono;
+        let mut server = Server {
             poll,
             clock,
             local_addr,
@@ -142,7 +152,14 @@ impl Server {
             handshake_reads: 0,
             tls_handshakes: 0,
             trim: timers::Trim::default(),
-        })
+            log_flush: false,
+            sources: reload::Sources::of(config),
+        };
+        server
+            .room
+            .stats_mut()
+            .start(started, crate::memory::resident);
+        Ok(server)
     }
 
     /// The address actually bound (with the real port when `--port 0`).
@@ -215,6 +232,7 @@ impl Server {
         self.trim.freed(self.table.end_round());
         self.compact_timers();
         self.persist(now);
+        self.schedule_log_flush(now);
         self.shutdown_done(now)
     }
 
@@ -263,7 +281,8 @@ impl Server {
         let registry = self.poll.registry();
         if let Some(conn) = self.table.get_mut(id) {
             if let Err(e) = registry.reregister(conn.transport_mut(), Token(id.0), interest) {
-                log::debug!("{id} reregister: {e}");
+                let serial = conn.generation().serial();
+                log::debug!(target: Kind::Connection.target(), "{serial} reregister: {e}");
             }
         }
     }

@@ -11,6 +11,7 @@ use super::{Server, DISCOVERY, LISTENER, SIGNALS, WAKER};
 use crate::clock::Now;
 use crate::conn::Phase;
 use crate::limits;
+use crate::logger::Kind;
 use crate::outbox::{ConnId, Outbox};
 use crate::room::LeaveReason;
 use crate::transport::Input;
@@ -51,12 +52,14 @@ impl Server {
             match conn.read(&mut self.scratch) {
                 Ok(Input::Data(n)) => {
                     conn.charge_read(self.round, n);
+                    self.room.stats_mut().bytes_in += n as u64;
                     if conn.is_open() {
                         self.handle_input(id, n, now);
                     }
                 }
                 Ok(Input::Consumed(n)) => {
                     conn.charge_read(self.round, n);
+                    self.room.stats_mut().bytes_in += n as u64;
                     consumed = true;
                 }
                 Ok(Input::Eof) if conn.phase() == Phase::Lingering => {
@@ -70,7 +73,8 @@ impl Server {
                 }
                 Ok(Input::Drained) => break,
                 Err(e) => {
-                    log::debug!("{id} read: {e}");
+                    let serial = conn.generation().serial();
+                    log::debug!(target: Kind::Connection.target(), "{serial} read: {e}");
                     self.kill(id, LeaveReason::Disconnected, now);
                     return;
                 }

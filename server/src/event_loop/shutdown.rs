@@ -1,6 +1,11 @@
-//! Stopping: SIGINT/SIGTERM and the [`ServerHandle`] arrive as poll events; the first request
-//! closes the listener, says `BYE` to everyone and gives output [`limits::SHUTDOWN_FLUSH`] to
-//! drain; a second signal during that flush exits at once.
+//! Signals and stopping. Signals arrive as poll events (signal-hook's self-pipe), and so does
+//! the [`ServerHandle`]'s waker:
+//! - SIGINT, SIGTERM (and [`ServerHandle::shutdown`]): the first request closes the listener,
+//!   says `BYE` to everyone and gives output [`limits::SHUTDOWN_FLUSH`] to drain; a second
+//!   signal during that flush exits at once.
+//! - SIGHUP (`systemctl reload`): re-read what can be re-read ([`super::reload`]), log what
+//!   came of it, and carry on; nobody connected notices.
+//! - SIGUSR1: log every figure `/stats` gives, on one line.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mio::{Interest, Waker};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use super::{Server, SIGNALS};
 use crate::clock::Now;
@@ -21,6 +27,29 @@ pub enum Exit {
     Graceful,
     /// A second signal during the shutdown flush: stopped at once.
     Forced,
+}
+
+/// The signals the server handles, caught from the moment this is made: made first thing at
+/// start, so that a SIGHUP (`systemctl reload` right after `start`) or SIGUSR1 while the key is
+/// loaded and the state directory read waits for the loop instead of ending the process, as
+/// their default action would (and systemd counts SIGHUP as a clean exit: no restart). Hand it
+/// to [`Server::handle_signals`].
+pub struct Signals(signal_hook_mio::v1_0::Signals);
+
+impl std::fmt::Debug for Signals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signals")
+    }
+}
+
+impl Signals {
+    /// Catch SIGINT, SIGTERM, SIGHUP and SIGUSR1 from now on.
+    ///
+    /// # Errors
+    /// Installing the handlers failed.
+    pub fn catch() -> io::Result<Signals> {
+        signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1]).map(Signals)
+    }
 }
 
 /// Reaches a running [`Server`] from another thread: stop it (as SIGTERM would), or wake it to
@@ -77,20 +106,20 @@ impl Control {
 }
 
 impl Server {
-    /// Handle SIGINT and SIGTERM inside the loop: the first shuts down gracefully, a second
-    /// one exits at once.
+    /// Handle `signals` inside the loop: SIGINT and SIGTERM shut down gracefully (a second one
+    /// exits at once), SIGHUP reloads, SIGUSR1 logs the statistics. Those that came since they
+    /// were caught are handled in the first round.
     ///
     /// # Errors
-    /// Installing the handlers failed.
-    pub fn handle_signals(&mut self) -> io::Result<()> {
-        let mut signals = signal_hook_mio::v1_0::Signals::new([
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-        ])?;
+    /// Registering them with the poll failed.
+    pub fn handle_signals(&mut self, signals: Signals) -> io::Result<()> {
+        let mut signals = signals.0;
         self.poll
             .registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         self.control.signals = Some(signals);
+        // Any that came before the registration wait in the pipe already: look at once.
+        self.control.carry = true;
         Ok(())
     }
 
@@ -109,8 +138,22 @@ impl Server {
 
     fn on_signals(&mut self, now: Now) -> Option<Exit> {
         let signals = self.control.signals.as_mut()?;
-        let count = signals.pending().count();
-        if count == 0 {
+        let (mut stop, mut reload, mut report) = (false, false, false);
+        for signal in signals.pending() {
+            match signal {
+                SIGHUP => reload = true,
+                SIGUSR1 => report = true,
+                _ => stop = true,
+            }
+        }
+        if reload {
+            self.reload();
+        }
+        if report {
+            let report = self.room.stats_report(now.mono);
+            log::info!("SIGUSR1: stats: {report}");
+        }
+        if !stop {
             return None;
         }
         // Signals of one kind coalesce, and SIGINT + SIGTERM may land together: a first batch,

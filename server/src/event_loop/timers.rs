@@ -1,11 +1,12 @@
 //! Timers as the loop fires them: the room's handshake deadlines, write stalls, lingers, the
-//! accept back-off, the heap trim (connections at rest let go of their TLS keys first); and
-//! keeping the timer heap free of stale entries.
+//! accept back-off, the heap trim (connections at rest let go of their TLS keys first), the
+//! logger's summaries; and keeping the timer heap free of stale entries.
 
 use super::Server;
 use crate::clock::Now;
 use crate::conn::{Phase, Stall};
 use crate::limits;
+use crate::logger::Kind;
 use crate::outbox::ConnId;
 use crate::room::LeaveReason;
 use crate::timers::Timer;
@@ -65,6 +66,10 @@ impl Server {
                     );
                     self.trim = Trim::default();
                 }
+                Timer::LogFlush => {
+                    self.log_flush = false;
+                    log::logger().flush();
+                }
             }
         }
     }
@@ -81,7 +86,12 @@ impl Server {
                 self.timers.add(at, Timer::WriteStall { id, generation });
             }
             Stall::Stalled => {
-                log::info!("{id} output stalled for {timeout:?}; dropping");
+                // The room logs the leave (`timeout`); this says for how long.
+                log::debug!(
+                    target: Kind::Kick.target(),
+                    "{} output stalled for {timeout:?}; dropping",
+                    conn.generation().serial()
+                );
                 self.kill(id, LeaveReason::Timeout, now);
             }
         }
@@ -93,6 +103,19 @@ impl Server {
         if self.trim.freed >= limits::TRIM_AFTER_FREED && !self.trim.pending {
             self.trim.pending = true;
             self.timers.add(now.mono + limits::TRIM_DELAY, Timer::Trim);
+        }
+    }
+
+    /// The logger counted lines it did not write (or could not write to stderr): a timer has it
+    /// write the summary when it is due, whether or not another line comes. At most one such
+    /// timer is pending; looking costs one atomic load while the logger has nothing waiting.
+    pub(super) fn schedule_log_flush(&mut self, now: Now) {
+        if self.log_flush {
+            return;
+        }
+        if let Some(due) = crate::logger::flush_due() {
+            self.log_flush = true;
+            self.timers.add(now.mono + due, Timer::LogFlush);
         }
     }
 
@@ -109,7 +132,7 @@ impl Server {
             Timer::WriteStall { id, generation } | Timer::Linger { id, generation } => {
                 table.is_current(id, generation)
             }
-            Timer::ResumeAccept | Timer::ShutdownDeadline | Timer::Trim => true,
+            Timer::ResumeAccept | Timer::ShutdownDeadline | Timer::Trim | Timer::LogFlush => true,
         });
     }
 }

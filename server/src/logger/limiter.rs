@@ -179,6 +179,14 @@ impl Limiter {
         }
     }
 
+    /// When the first quiet window now open is over (its count then becomes a summary).
+    pub fn next_window_end(&self) -> Option<Instant> {
+        self.entries
+            .iter()
+            .filter_map(|e| Some(e.quiet?.since + WINDOW))
+            .min()
+    }
+
     /// Is any summary waiting to be written?
     pub fn has_pending(&self) -> bool {
         self.entries.iter().any(|e| e.pending.is_some())
@@ -273,6 +281,20 @@ mod tests {
         assert!(!l.has_pending(), "written once");
         // A full bucket again.
         assert_eq!(offer(&mut l, JOIN, t1, Duration::ZERO, 30), BURST as usize);
+    }
+
+    #[test]
+    fn the_first_open_window_says_when_a_summary_is_due() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new();
+        assert_eq!(l.next_window_end(), None);
+        offer(&mut l, JOIN, t0, Duration::ZERO, 30);
+        let t1 = t0 + Duration::from_secs(3);
+        offer(&mut l, SITE, t1, Duration::ZERO, 30);
+        assert_eq!(l.next_window_end(), Some(t0 + WINDOW));
+        l.end_windows(t0 + WINDOW);
+        assert_eq!(l.next_window_end(), Some(t1 + WINDOW));
+        assert!(l.has_pending());
     }
 
     #[test]

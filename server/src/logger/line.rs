@@ -83,10 +83,12 @@ impl LocalTime {
         // SAFETY: localtime_r and gmtime_r only read `secs` and write the `tm` handed to them;
         // both live on this frame for the whole call. An all-zero `tm` is a valid start.
         let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null()
-            && unsafe { libc::gmtime_r(&secs, &mut tm) }.is_null()
-        {
+        // SAFETY: as above; each call writes only `tm`, which outlives it.
+        let local_failed = unsafe { libc::localtime_r(&secs, &mut tm) }.is_null();
+        // SAFETY: the same for gmtime_r.
+        if local_failed && unsafe { libc::gmtime_r(&secs, &mut tm) }.is_null() {
             // Only for a time_t the C library cannot represent; the epoch says "no clock".
+            // SAFETY: an all-zero `tm` is a valid value.
             tm = unsafe { std::mem::zeroed() };
             tm.tm_year = 70;
             tm.tm_mday = 1;

@@ -10,8 +10,8 @@
 //! not be written are counted and the count is reported with the next one that can.
 //!
 //! Rate-limit summaries are written before the next line that goes out, or by
-//! `log::logger().flush()`, which the owner of a timer can call to have them on time in a
-//! quiet moment.
+//! `log::logger().flush()`, which the event loop calls on a timer ([`flush_due`] says when) so
+//! that they come out on time in a quiet moment too.
 
 pub mod kind;
 pub mod limiter;
@@ -19,8 +19,9 @@ pub mod line;
 pub mod spec;
 
 use std::io::Write as _;
-use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use log::{Level, Log, Metadata, Record};
 
@@ -39,6 +40,16 @@ const _: () = assert!(
 
 /// Of a write, the most that notices (lost lines, summaries) may take before the record.
 const NOTICE_BUDGET: usize = MAX_LINE / 2;
+
+/// How soon to try again to write notices that stderr could not take.
+pub const NOTICE_RETRY: Duration = Duration::from_secs(1);
+
+/// The logger [`init`] installed, for [`flush_due`].
+static INSTALLED: OnceLock<&'static StderrLogger> = OnceLock::new();
+
+/// Set when a line was counted or lost: the logger may then have notices to write later. A
+/// plain flag, so that the loop can look at it every round for nothing.
+static ATTENTION: AtomicBool = AtomicBool::new(false);
 
 struct StderrLogger {
     filter: env_filter::Filter,
@@ -69,6 +80,9 @@ impl Log for StderrLogger {
         state.limiter.end_windows(now);
         let verdict = state.limiter.admit(key, record.level(), now);
         let notices = state.dropped > 0 || state.limiter.has_pending();
+        if verdict == Verdict::Counted {
+            ATTENTION.store(true, Ordering::Relaxed);
+        }
         match verdict {
             Verdict::Counted if !notices => {}
             Verdict::Counted => self.write(&mut state, now, None),
@@ -95,6 +109,7 @@ impl StderrLogger {
             if record.is_some() {
                 state.dropped += 1;
             }
+            ATTENTION.store(true, Ordering::Relaxed);
             return;
         }
         let mut out = String::new();
@@ -162,9 +177,32 @@ pub fn init() {
     if log::set_logger(logger).is_err() {
         return;
     }
+    let _ = INSTALLED.set(logger);
     log::set_max_level(logger.filter.filter());
     if let Some(warning) = warning {
         logger.say(Level::Warn, &warning);
+    }
+}
+
+/// How long until the logger has something to write of its own (a summary at the end of a
+/// quiet window, or notices stderr could not take): the loop calls `log::logger().flush()` then.
+/// `None` when nothing is waiting, or no logger of this module is installed. Costs one atomic
+/// load while nothing was counted or lost since the last look.
+pub fn flush_due() -> Option<Duration> {
+    if !ATTENTION.load(Ordering::Relaxed) {
+        return None;
+    }
+    let logger = INSTALLED.get()?;
+    let state = logger.state.lock().unwrap_or_else(PoisonError::into_inner);
+    if state.dropped > 0 || state.limiter.has_pending() {
+        return Some(NOTICE_RETRY);
+    }
+    match state.limiter.next_window_end() {
+        Some(at) => Some(at.saturating_duration_since(Instant::now())),
+        None => {
+            ATTENTION.store(false, Ordering::Relaxed);
+            None
+        }
     }
 }
 
@@ -194,6 +232,7 @@ fn stderr_identity() -> Option<(u64, u64)> {
     // SAFETY: fstat writes only the `stat` it is handed, which lives on this frame; all-zero
     // is a valid `stat` to start from.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above: `st` outlives the call, which writes only it.
     if unsafe { libc::fstat(libc::STDERR_FILENO, &mut st) } != 0 {
         return None;
     }

@@ -34,10 +34,14 @@
 //! - at start: [`Placement`] decides where (the state directory, or memory only with
 //!   `--no-persist` or without a state directory) and [`Placement::open`] opens the store
 //!   ([`Store::open`] or [`Store::in_memory`]) and logs what it loaded; the room takes it
-//!   (`Room::with_store`);
-//! - the room, for every public frame that goes into a room's history, in the round it is
-//!   relayed: [`Store::append`]; and it replays a room's history to a newcomer from
-//!   [`Store::ring`], the one copy in memory;
+//!   (`Room::with_store`), bounds it to `--max-rooms` rooms' histories ([`Store::limit_rooms`])
+//!   and opens `#general`;
+//! - the room, when a room comes into being ([`Store::kept_name`]: a room whose history is
+//!   kept comes back under its old spelling; [`Store::open_room`]) and when it empties
+//!   ([`Store::close_room`]: its history stays for a week after its last message); for every
+//!   public frame that goes into a room's history, in the round it is relayed:
+//!   [`Store::append_to`]; and it replays a room's history to a newcomer from
+//!   [`Store::ring_of`], the one copy in memory;
 //! - the event loop, once per round after the batch: [`Store::tick`] (it logs the change it
 //!   may return), with [`Store::next_tick`] folded into the poll timeout;
 //! - for notes (once names can be claimed by a key): [`Store::keep_note`] on `/msg` to an
@@ -61,12 +65,14 @@ use lanchat_proto::NameKey;
 
 use crate::room::history::History;
 
-pub use history::HistoryStore;
+pub use history::{HistoryId, HistoryStore};
 pub use notes::{Kept, MailboxFull, Note, NoteStore};
 pub use placement::{MemoryOnly, Placement};
 
-/// Name of the state directory's subdirectory holding one history log per room.
-pub const HISTORY_DIR: &str = "history";
+/// Name of the state directory's subdirectory holding one history log per room. Not
+/// `history`: the client keeps its typed-input history in a file of that name, and both
+/// default to `~/.local/state/lanchat` when one user runs both.
+pub const HISTORY_DIR: &str = "rooms";
 /// Name of the state directory's subdirectory holding one notes file per recipient.
 pub const NOTES_DIR: &str = "notes";
 
@@ -110,6 +116,44 @@ impl Store {
     /// failure is reported by [`Store::tick`], never here.
     pub fn append(&mut self, room: &str, at_ms: u64, frame: &[u8]) {
         self.history.append(room, at_ms, frame);
+    }
+
+    /// Keep at most `max` rooms' histories (`--max-rooms`; see [`HistoryStore::limit_rooms`]).
+    pub fn limit_rooms(&mut self, max: usize) {
+        self.history.limit_rooms(max);
+    }
+
+    /// The spelling `room`'s history was first kept under, while it is kept (any spelling of
+    /// the room finds it).
+    pub fn kept_name(&self, room: &str) -> Option<&str> {
+        self.history.kept_name(room)
+    }
+
+    /// The room `room` is in use (it has members) until [`Store::close_room`]: its history,
+    /// kept or new.
+    pub fn open_room(&mut self, room: &str) -> HistoryId {
+        self.history.open_room(room)
+    }
+
+    /// The room is no longer in use: its history is kept for
+    /// [`crate::limits::EMPTY_ROOM_KEEP`] after its last message, then forgotten.
+    pub fn close_room(&mut self, id: HistoryId) {
+        self.history.close_room(id);
+    }
+
+    /// [`Store::append`] to the open room `id`, with no look-up by name.
+    pub fn append_to(&mut self, id: HistoryId, at_ms: u64, frame: &[u8]) {
+        self.history.append_to(id, at_ms, frame);
+    }
+
+    /// The ring of the open room `id`.
+    pub fn ring_of(&self, id: HistoryId) -> Option<&History> {
+        self.history.ring_of(id)
+    }
+
+    /// How many rooms' histories are kept, and how many of those rooms are not in use.
+    pub fn history_counts(&self) -> (usize, usize) {
+        self.history.counts()
     }
 
     /// The rooms with history, by the name they were first kept under.
@@ -156,7 +200,7 @@ impl Store {
     /// failure, drop expired notes), and say whether the state directory started or stopped
     /// failing since the last call.
     pub fn tick(&mut self, now: Instant, now_ms: u64) -> Option<HealthChange> {
-        self.history.tick(now);
+        self.history.tick(now, now_ms);
         self.notes.tick(now, now_ms);
         let failing = self.failure().cloned();
         match (&self.reported, failing) {

@@ -140,7 +140,7 @@ mod tests {
         store.append("#general", 1, b"MSG ann hi\n");
         let mode = std::fs::metadata(&dir).expect("made").permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
-        assert!(dir.join("history/general.log").exists());
+        assert!(dir.join("rooms/general.log").exists());
 
         let mut store = Placement::Memory(MemoryOnly::NoPersist).open(5, 1);
         store.append("#general", 1, b"MSG ann hi\n");

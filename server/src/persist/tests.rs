@@ -12,8 +12,9 @@ use lanchat_proto::NameKey;
 
 use super::{DiskOp, Health, HealthChange, Store};
 use crate::limits::{
-    KICK_INTERVAL_MAX, MAX_NOTES_PER_RECIPIENT, NOTE_SWEEP_INTERVAL, NOTE_TTL,
-    PERSIST_KICK_INTERVAL, PERSIST_RETRY, REWRITE_FORCE, REWRITE_SETTLE,
+    EMPTY_ROOM_KEEP, HISTORY_SWEEP_INTERVAL, KICK_INTERVAL_MAX, MAX_NOTES_PER_RECIPIENT,
+    NOTE_SWEEP_INTERVAL, NOTE_TTL, PERSIST_KICK_INTERVAL, PERSIST_RETRY, REWRITE_FORCE,
+    REWRITE_SETTLE,
 };
 
 const T0_MS: u64 = 1_700_000_000_000;
@@ -113,7 +114,7 @@ fn reopened_times(dir: &Path, keep: usize) -> Vec<u64> {
 }
 
 fn history_file(dir: &Path, name: &str) -> String {
-    fs::read_to_string(dir.join("history").join(name)).unwrap()
+    fs::read_to_string(dir.join("rooms").join(name)).unwrap()
 }
 
 #[test]
@@ -177,8 +178,8 @@ fn a_long_log_is_compacted_without_losing_or_doubling_an_entry() {
         store.append("#general", T0_MS + i, entry(i).as_bytes());
     }
     store.tick(now, T0_MS); // starts the rewrite
-    let path = dir.path().join("history/general.log");
-    let tmp = dir.path().join("history/general.log.tmp");
+    let path = dir.path().join("rooms/general.log");
+    let tmp = dir.path().join("rooms/general.log.tmp");
     assert!(tmp.exists(), "the rewrite is written beside the log");
     for i in 85..90 {
         store.append("#general", T0_MS + i, entry(i).as_bytes());
@@ -206,7 +207,7 @@ fn a_log_that_never_goes_quiet_is_compacted_after_the_force_delay() {
     let dir = Scratch::new("force");
     let (mut store, _) = Store::open(dir.path(), 1, T0_MS);
     let start = Instant::now();
-    let tmp = dir.path().join("history/general.log.tmp");
+    let tmp = dir.path().join("rooms/general.log.tmp");
     let mut i = 0;
     let mut append = |store: &mut Store| {
         store.append("#general", T0_MS + i, format!("MSG bob m{i}\n").as_bytes());
@@ -263,12 +264,12 @@ fn a_torn_last_line_is_ignored_and_cut_at_every_offset() {
     let (mut store, _) = Store::open(dir.path(), 50, T0_MS);
     burst(&mut store, 0..3);
     drop(store);
-    let whole = fs::read(dir.path().join("history/general.log")).unwrap();
+    let whole = fs::read(dir.path().join("rooms/general.log")).unwrap();
     let last_start = super::format::last_line_start(&whole);
     for cut in last_start..whole.len() {
         let case = Scratch::new("torn-cut");
-        fs::create_dir(case.path().join("history")).unwrap();
-        let path = case.path().join("history/general.log");
+        fs::create_dir(case.path().join("rooms")).unwrap();
+        let path = case.path().join("rooms/general.log");
         fs::write(&path, &whole[..cut]).unwrap();
         let (mut store, report) = Store::open(case.path(), 50, T0_MS);
         let expect_torn = usize::from(cut > last_start);
@@ -287,8 +288,8 @@ fn a_torn_last_line_is_ignored_and_cut_at_every_offset() {
 #[test]
 fn a_damaged_line_in_the_middle_is_skipped_counted_and_rewritten_away() {
     let dir = Scratch::new("corrupt");
-    fs::create_dir(dir.path().join("history")).unwrap();
-    let path = dir.path().join("history/general.log");
+    fs::create_dir(dir.path().join("rooms")).unwrap();
+    let path = dir.path().join("rooms/general.log");
     fs::write(
         &path,
         "lanchat-history 1 #general\n1 MSG bob one\n\0\0\0garbage\n2 MSG bob two\n",
@@ -311,7 +312,7 @@ fn a_damaged_line_in_the_middle_is_skipped_counted_and_rewritten_away() {
 #[test]
 fn files_that_are_not_ours_are_left_alone_and_leftovers_cleaned() {
     let dir = Scratch::new("foreign");
-    let hist = dir.path().join("history");
+    let hist = dir.path().join("rooms");
     fs::create_dir(&hist).unwrap();
     fs::write(
         hist.join("general.log"),
@@ -353,12 +354,12 @@ fn any_room_name_gets_a_safe_file_and_reads_back() {
         store.append(name, T0_MS + i as u64, b"MSG bob hi\n");
     }
     drop(store);
-    for entry in fs::read_dir(dir.path().join("history")).unwrap() {
+    for entry in fs::read_dir(dir.path().join("rooms")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         assert!(name.ends_with(".log") && !name.starts_with('.'), "{name}");
         assert!(name.len() < 100, "{name}");
     }
-    assert!(dir.path().join("history/%2E%2E.log").exists());
+    assert!(dir.path().join("rooms/%2E%2E.log").exists());
     let (store, report) = Store::open(dir.path(), 5, T0_MS);
     assert_eq!(report.rooms, names.len());
     for name in names {
@@ -372,7 +373,7 @@ fn history_zero_writes_nothing_and_in_memory_writes_nothing() {
     let (mut store, _) = Store::open(dir.path(), 0, T0_MS);
     store.append("#general", T0_MS, b"MSG bob hi\n");
     assert_eq!(store.history("#general").count(), 0);
-    assert!(!dir.path().join("history").exists());
+    assert!(!dir.path().join("rooms").exists());
 
     let mut store = Store::in_memory(5);
     store.append("#general", T0_MS, b"MSG bob hi\n");
@@ -722,5 +723,149 @@ fn crash_child() {
         if Instant::now() > deadline {
             break;
         }
+    }
+}
+
+/// A room nobody is in keeps its history (in memory and on disk) until its last message is a
+/// week old; a room in use, and `#general`, keep theirs; an empty room without history is
+/// forgotten at once.
+#[test]
+fn a_room_nobody_is_in_keeps_its_history_a_week_after_its_last_message() {
+    let dir = Scratch::new("unused");
+    let (mut store, _) = Store::open(dir.path(), 50, T0_MS);
+    let general = store.open_room("#general");
+    let dev = store.open_room("#dev");
+    let ops = store.open_room("#Ops");
+    let busy = store.open_room("#busy");
+    let quiet = store.open_room("#quiet");
+    store.append_to(general, T0_MS, b"MSG ann hi\n");
+    store.append_to(dev, T0_MS, b"MSG ann old\n");
+    store.append_to(ops, T0_MS + DAY_MS, b"MSG ann newer\n");
+    store.append_to(busy, T0_MS, b"MSG ann still here\n");
+    for room in [general, dev, ops, quiet] {
+        store.close_room(room);
+    }
+    assert_eq!(store.kept_name("#quiet"), None, "nothing to keep");
+    assert_eq!(store.kept_name("#DEV"), Some("#dev"));
+    assert_eq!(store.kept_name("#ops"), Some("#Ops"), "as first spelled");
+    assert_eq!(store.history_counts(), (4, 2));
+    let week = EMPTY_ROOM_KEEP.as_millis() as u64;
+    let t = Instant::now();
+    store.tick(t, T0_MS + week - 1);
+    assert_eq!(store.history_counts(), (4, 2), "not a week yet");
+    // The next look is an hour later; by then #dev's last message is a week old.
+    store.tick(
+        t + HISTORY_SWEEP_INTERVAL - Duration::from_secs(1),
+        T0_MS + week,
+    );
+    assert_eq!(store.history_counts(), (4, 2), "looked at hourly");
+    store.tick(t + HISTORY_SWEEP_INTERVAL, T0_MS + week);
+    assert_eq!(store.kept_name("#dev"), None);
+    assert!(
+        !dir.path().join("rooms/dev.log").exists(),
+        "its log is gone"
+    );
+    assert_eq!(frames(&store, "#ops").len(), 1);
+    assert!(dir.path().join("rooms/Ops.log").exists());
+    store.tick(t + 2 * HISTORY_SWEEP_INTERVAL, T0_MS + 30 * DAY_MS);
+    assert_eq!(store.kept_name("#ops"), None);
+    assert_eq!(frames(&store, "#busy").len(), 1, "in use: kept");
+    assert_eq!(frames(&store, "#general").len(), 1, "#general: always kept");
+    assert_eq!(store.history_counts(), (2, 0));
+    // A room that comes back is the same history, under its old name, and in use again.
+    store.append_to(busy, T0_MS + 30 * DAY_MS, b"MSG ann back\n");
+    assert_eq!(store.open_room("#BUSY"), busy);
+    assert_eq!(store.ring_of(busy).map(|r| r.len()), Some(2));
+}
+
+/// After a restart every room but `#general` is unused until someone joins it: one whose last
+/// message is older than a week is forgotten at the first tick, the others keep theirs.
+#[test]
+fn a_restart_forgets_rooms_whose_last_message_is_a_week_old_at_the_first_tick() {
+    let dir = Scratch::new("unused-restart");
+    let (mut store, _) = Store::open(dir.path(), 50, T0_MS);
+    store.append("#general", T0_MS, b"MSG ann old but #general\n");
+    store.append("#stale", T0_MS, b"MSG ann old\n");
+    store.append("#fresh", T0_MS + 6 * DAY_MS, b"MSG ann recent\n");
+    drop(store);
+    let (mut store, report) = Store::open(dir.path(), 50, T0_MS + 8 * DAY_MS);
+    assert_eq!(report.rooms, 3);
+    assert_eq!(
+        store.history_counts(),
+        (3, 2),
+        "#general is in use from the start"
+    );
+    store.tick(Instant::now(), T0_MS + 8 * DAY_MS);
+    assert_eq!(store.kept_name("#stale"), None);
+    assert!(!dir.path().join("rooms/stale.log").exists());
+    assert_eq!(frames(&store, "#fresh").len(), 1);
+    assert_eq!(frames(&store, "#general").len(), 1);
+}
+
+/// `--max-rooms` bounds the histories kept: a room that needs one more makes the store forget
+/// the unused room whose last message is the oldest (log and all); rooms in use are never
+/// forgotten.
+#[test]
+fn past_max_rooms_the_unused_room_with_the_oldest_message_is_forgotten() {
+    let dir = Scratch::new("max-rooms");
+    let (mut store, _) = Store::open(dir.path(), 50, T0_MS);
+    store.limit_rooms(3);
+    let general = store.open_room("#general");
+    let a = store.open_room("#a");
+    let b = store.open_room("#b");
+    store.append_to(general, T0_MS, b"MSG ann g\n");
+    store.append_to(b, T0_MS + 1, b"MSG ann b\n");
+    store.append_to(a, T0_MS + 2, b"MSG ann a\n");
+    store.close_room(a);
+    store.close_room(b);
+    let c = store.open_room("#c");
+    assert_eq!(
+        store.kept_name("#b"),
+        None,
+        "#b's last message was the oldest"
+    );
+    assert!(!dir.path().join("rooms/b.log").exists());
+    assert_eq!(store.kept_name("#a"), Some("#a"));
+    store.append_to(c, T0_MS + 3, b"MSG ann c\n");
+    store.limit_rooms(1);
+    assert_eq!(store.kept_name("#a"), None);
+    assert_eq!(
+        store.history_counts(),
+        (2, 0),
+        "rooms in use stay, over the bound or not"
+    );
+    drop(store);
+    let (mut store, _) = Store::open(dir.path(), 50, T0_MS);
+    assert_eq!(store.history_counts(), (2, 1));
+    store.limit_rooms(1);
+    assert_eq!(
+        store.kept_name("#c"),
+        None,
+        "a start over the bound trims it"
+    );
+    assert_eq!(frames(&store, "#general").len(), 1);
+}
+
+/// A room's log other than `#general`'s follows the same torn-tail rule: the fragment a crash
+/// left is cut off at load, whatever the offset, and the room's next entry starts a line.
+#[test]
+fn a_torn_last_line_of_any_room_is_cut_at_every_offset() {
+    let whole = "lanchat-history 1 #Dev\n1700000000000 MSG ann one\n1700000000001 MSG ann two\n";
+    let cut_from = whole.len() - "1700000000001 MSG ann two\n".len();
+    for cut in cut_from..whole.len() {
+        let dir = Scratch::new("torn-room");
+        fs::create_dir(dir.path().join("rooms")).unwrap();
+        let path = dir.path().join("rooms/Dev.log");
+        fs::write(&path, &whole[..cut]).unwrap();
+        let (mut store, report) = Store::open(dir.path(), 50, T0_MS);
+        assert_eq!(report.torn, usize::from(cut > cut_from), "cut at {cut}");
+        assert_eq!(frames(&store, "#dev").len(), 1, "cut at {cut}");
+        let dev = store.open_room("#DEV");
+        store.append_to(dev, T0_MS + 2, b"MSG ann three\n");
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "lanchat-history 1 #Dev\n1700000000000 MSG ann one\n1700000000002 MSG ann three\n",
+            "cut at {cut}"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! The member list kept encoded as `WHO` lines, so a join storm does not build it afresh for
-//! every newcomer.
+//! A room's member list kept encoded as `WHO` lines, so a join storm does not build it afresh
+//! for every newcomer.
 //!
 //! `WHO` lines are packed greedily in join order ([`encode_member_list`]), so while people only
 //! join, every line but the last one stays as it is: those *full lines* are shared by every
@@ -11,10 +11,12 @@
 
 use lanchat_proto::ServerMsg;
 
-/// The encoded member list.
+/// The encoded member list of one room.
 #[derive(Debug, Clone)]
 pub struct MemberLines {
     max_line: usize,
+    /// The room field of its lines; `None` for `#general` (v1 lines).
+    room: Option<Box<str>>,
     /// Complete `WHO` lines, each ending in `\n`.
     full: Vec<u8>,
     /// The last `WHO` line without its `\n`; empty when there are no names.
@@ -28,10 +30,11 @@ pub struct MemberLines {
 }
 
 impl MemberLines {
-    /// An empty list whose lines hold at most `max_line` bytes.
-    pub fn new(max_line: usize) -> Self {
+    /// An empty list of `room` (`None`: `#general`) whose lines hold at most `max_line` bytes.
+    pub fn new(max_line: usize, room: Option<&str>) -> Self {
         MemberLines {
             max_line,
+            room: room.map(Into::into),
             full: Vec::new(),
             open: Vec::new(),
             count: 0,
@@ -53,6 +56,10 @@ impl MemberLines {
         }
         if self.open.is_empty() {
             self.open.extend_from_slice(b"WHO");
+            if let Some(room) = &self.room {
+                self.open.push(b' ');
+                self.open.extend_from_slice(room.as_bytes());
+            }
         }
         self.open.push(b' ');
         self.open.extend_from_slice(name.as_bytes());
@@ -93,7 +100,11 @@ impl MemberLines {
             out.extend_from_slice(&self.open);
             out.push(b'\n');
         }
-        ServerMsg::WhoEnd { count: self.count }.encode(out);
+        ServerMsg::WhoEnd {
+            room: self.room.as_deref(),
+            count: self.count,
+        }
+        .encode(out);
     }
 }
 
@@ -115,13 +126,15 @@ mod tests {
             names in prop::collection::vec("[a-zA-Z0-9]{1,24}", 0..60),
             max_line in 128usize..300,
             cut in 0usize..60,
+            room in prop::option::of("#[a-z]{1,24}"),
         ) {
-            let mut m = MemberLines::new(max_line);
+            let room = room.as_deref();
+            let mut m = MemberLines::new(max_line, room);
             let mut want = Vec::new();
             for (i, n) in names.iter().enumerate() {
                 m.push(n);
                 want.clear();
-                encode_member_list(names[..=i].iter().map(String::as_str), max_line, &mut want);
+                encode_member_list(room, names[..=i].iter().map(String::as_str), max_line, &mut want);
                 prop_assert_eq!(whole(&m), want.clone());
             }
             // A leave: the rest of the list, rebuilt.
@@ -129,14 +142,14 @@ mod tests {
             m.invalidate();
             m.refresh(rest.iter().map(String::as_str));
             want.clear();
-            encode_member_list(rest.iter().map(String::as_str), max_line, &mut want);
+            encode_member_list(room, rest.iter().map(String::as_str), max_line, &mut want);
             prop_assert_eq!(whole(&m), want);
         }
     }
 
     #[test]
     fn full_lines_change_version_only_when_they_change() {
-        let mut m = MemberLines::new(128);
+        let mut m = MemberLines::new(128, None);
         let v0 = m.full().1;
         m.push("ann");
         assert_eq!(m.full(), (&b""[..], v0));

@@ -1,28 +1,35 @@
-//! The chat room: who is here, what each line does, and who gets which frame.
+//! The chat: who is here, which rooms there are, what each line does, and who gets which
+//! frame.
 //!
 //! This is the whole of the chat logic, as plain code: the event loop feeds it events
 //! (`connect`, `line`, `disconnect`, ...) with a connection id and the time, and it answers by
 //! writing frames into an [`Outbox`]. It owns no socket and reads no clock, so unit tests and
-//! the fuzzer drive it directly.
+//! the fuzzer drive it directly. [`Room`] is the whole chat (the name predates rooms); the
+//! rooms in it (`#general`, `#dev`, ...) are [`channel::Channel`]s, and what the room commands
+//! do is in `rooms.rs`.
 //!
-//! Its history is the [`Store`]'s: the room appends each public frame to the store (which writes
-//! it to the room's log in the state directory, when there is one) and replays newcomers' history
-//! from the store's ring, so a room's history is held in memory once. [`Room::new`] keeps it in
-//! memory only; the server hands in the store it opened ([`Room::with_store`]).
+//! Rooms' history is the [`Store`]'s: the room appends each public frame to the store (which
+//! writes it to that room's log in the state directory, when there is one) and replays a
+//! newcomer's history from the store's ring, so a room's history is held in memory once.
+//! [`Room::new`] keeps it in memory only; the server hands in the store it opened
+//! ([`Room::with_store`], [`Room::set_store`]).
 
 pub mod away;
+pub mod channel;
 pub mod history;
 pub mod leave;
+mod logged;
 pub mod members;
 pub mod oracle;
 mod per_host;
+mod rooms;
 pub mod text;
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use lanchat_proto::client::{is_blank, is_quit};
-use lanchat_proto::server::encode_member_list;
 use lanchat_proto::{
     name_key, validate_name, ClientMsg, CommandError, ErrCode, NameIndex, ServerMsg,
 };
@@ -30,16 +37,27 @@ use lanchat_proto::{
 pub use crate::clock::Now;
 use crate::hosts::{HostKey, HostLimits, Hosts};
 use crate::limits;
-use crate::outbox::{Block, BlockKey, ConnId, Outbox};
+use crate::outbox::{Block, BlockKey, ConnId, Outbox, Serial};
 use crate::persist::{Health, Store};
+use crate::stats::{Audience, Gauges, Refusal, Report, Stats, AUDIENCE};
 use away::AwayLines;
+use channel::{ChannelId, Channels, Membership, GENERAL};
 use history::History;
 use lanchat_proto::bucket::TokenBucket;
 pub use leave::LeaveReason;
-use members::MemberLines;
+use logged::{Budget, NameRefused};
+pub use per_host::Peer;
+use smallvec::SmallVec;
 
-/// The one room there is: its history is kept (and its log named) under this name.
-pub const GENERAL: &str = "#general";
+/// A session's rooms besides `#general`: the first [`INLINE_ROOMS`] in the session itself, so
+/// that joining a room or two allocates nothing per connection. (A small heap block per
+/// connection, made in the middle of a join storm, pins the storm's freed pages: 400-900 B of
+/// resident memory per membership were measured before, docs/BENCHMARKS.md.) No bigger than
+/// the `Vec` it replaces.
+type RoomList = SmallVec<[Membership; INLINE_ROOMS]>;
+
+/// Rooms besides `#general` a session holds without a heap block of its own.
+const INLINE_ROOMS: usize = 2;
 
 /// The history of a room that has had no public message yet.
 static NO_HISTORY: History = History::new(0);
@@ -55,10 +73,14 @@ pub struct RoomConfig {
     pub rate: f64,
     /// Lines a connection may send at once.
     pub burst: u32,
-    /// Public messages kept for newcomers.
+    /// Public messages kept for newcomers, per room.
     pub history: usize,
     /// Seconds a new connection has to give a name ([`Room::poll_timeout`]).
     pub handshake_timeout_secs: u64,
+    /// Rooms that may exist at once, `#general` included.
+    pub max_rooms: usize,
+    /// Rooms one user may be in at once, `#general` included.
+    pub rooms_per_user: usize,
 }
 
 impl Default for RoomConfig {
@@ -70,6 +92,8 @@ impl Default for RoomConfig {
             burst: limits::DEFAULT_BURST,
             history: limits::DEFAULT_HISTORY,
             handshake_timeout_secs: limits::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
+            max_rooms: limits::DEFAULT_MAX_ROOMS,
+            rooms_per_user: limits::DEFAULT_ROOMS_PER_USER,
         }
     }
 }
@@ -97,10 +121,16 @@ enum Relayed {
 struct Session {
     /// `None` until a name is accepted.
     name: Option<Box<str>>,
-    /// Tells this session from earlier ones under the same id (for its handshake deadline).
-    serial: u64,
-    /// Index in `Room::named` while named.
-    slot: usize,
+    /// Tells this session from earlier ones under the same id (for its handshake deadline),
+    /// and names it in the log.
+    serial: Serial,
+    /// Where it connected from (`None`: a connection admitted with [`Room::connect`]).
+    peer: Option<SocketAddr>,
+    /// Its slot in `#general`'s member list, while named (everyone named is in `#general`: kept
+    /// here, not in `rooms`, so a connection that uses no room allocates nothing for rooms).
+    general_slot: u32,
+    /// The other rooms it is in, each with its slot there.
+    rooms: RoomList,
     /// `None` when flood control is off.
     bucket: Option<TokenBucket>,
     last_rate_err: Option<Instant>,
@@ -126,9 +156,45 @@ impl Session {
         }
         due
     }
+
+    /// Every room it is in with its slot there, `#general` first (none before a name).
+    fn memberships(&self) -> impl Iterator<Item = Membership> + '_ {
+        let general = self.name.is_some().then_some(Membership {
+            channel: GENERAL,
+            slot: self.general_slot,
+        });
+        general.into_iter().chain(self.rooms.iter().copied())
+    }
+
+    /// How many rooms it is in, `#general` included.
+    fn room_count(&self) -> usize {
+        usize::from(self.name.is_some()) + self.rooms.len()
+    }
+
+    /// Whether it is in room `ch`.
+    fn is_in(&self, ch: ChannelId) -> bool {
+        self.memberships().any(|m| m.channel == ch)
+    }
+
+    /// It is now in `ch`'s member list at `slot` (entered, or moved there by a leave).
+    fn set_slot(&mut self, ch: ChannelId, slot: u32) {
+        if ch == GENERAL {
+            self.general_slot = slot;
+        } else if let Some(m) = self.rooms.iter_mut().find(|m| m.channel == ch) {
+            m.slot = slot;
+        } else {
+            self.rooms.push(Membership { channel: ch, slot });
+        }
+    }
+
+    /// It leaves room `ch` (not `#general`): its membership, if it was in it.
+    fn part(&mut self, ch: ChannelId) -> Option<Membership> {
+        let at = self.rooms.iter().position(|m| m.channel == ch)?;
+        Some(self.rooms.swap_remove(at))
+    }
 }
 
-/// The chat room.
+/// The chat: every connection, every room.
 #[derive(Debug)]
 pub struct Room {
     cfg: RoomConfig,
@@ -139,22 +205,21 @@ pub struct Room {
     /// Name to its owner, found by any case or look-alike spelling. Invariant: exactly the
     /// named sessions, each once.
     by_name: NameIndex<ConnId>,
-    /// Named connections, densely packed, in join order until someone leaves: the broadcast
-    /// list. Invariant: `sessions[named[i]].slot == i`.
-    named: Vec<ConnId>,
-    /// `named`'s names as `WHO` lines.
-    members: MemberLines,
-    /// Who of `named` is away, as `WHOAWAY` lines. Invariant: exactly the named sessions
+    /// The rooms. `#general`'s members are exactly the named connections: the broadcast list
+    /// of everything that is about every room a user is in (`NICK`, `LEAVE`, `AWAY`, `BACK`).
+    channels: Channels,
+    /// Who of `#general` is away, as `WHOAWAY` lines. Invariant: exactly the named sessions
     /// whose `away` is `Some`.
     away: AwayLines,
     /// Handshake deadlines in connect order (so in deadline order): `(deadline, id, serial)`.
     /// Entries of sessions that got a name or left stay until they reach the front.
-    deadlines: VecDeque<(Instant, ConnId, u64)>,
-    /// The last session serial handed out.
+    deadlines: VecDeque<(Instant, ConnId, Serial)>,
+    /// The last serial [`Room::connect`] handed out (the server numbers its connections
+    /// itself, [`Room::connect_from`]).
     serial: u64,
     /// Scratch for the frame being built: a broadcast is encoded here once.
     frame: Vec<u8>,
-    /// The history (the only copy in memory) and what of it is on disk.
+    /// Every room's history (the only copy in memory) and what of it is on disk.
     store: Store,
     /// `ERR server-full <text>`, fixed by `max_clients`.
     full_frame: Vec<u8>,
@@ -162,10 +227,12 @@ pub struct Room {
     too_slow_frame: Vec<u8>,
     /// Per-address limits ([`Room::connect_from`], `per_host.rs`).
     hosts: Hosts,
+    /// What `/stats` and SIGUSR1 report.
+    stats: Stats,
 }
 
 impl Room {
-    /// An empty room, keeping its history in memory only.
+    /// An empty chat, keeping its history in memory only.
     pub fn new(cfg: RoomConfig) -> Self {
         let store = Store::in_memory(cfg.history);
         Room::with_store(cfg, store)
@@ -176,11 +243,26 @@ impl Room {
     /// (its per-address limits included) stays as it was.
     pub fn set_store(&mut self, store: Store) {
         self.store = store;
+        self.open_histories();
     }
 
-    /// An empty room whose history is `store`'s: what it holds for [`GENERAL`] is replayed to
-    /// newcomers, and every public message is appended to it. `store` keeps as many entries as
-    /// it was opened with (the server opens it with `cfg.history`).
+    /// Open every room's history in the store (the rooms there are: `#general` when the store
+    /// comes) and bound the store to `--max-rooms` rooms' histories.
+    fn open_histories(&mut self) {
+        let ids: Vec<ChannelId> = self.channels.iter().map(|(id, _)| id).collect();
+        for ch in ids {
+            let Some(c) = self.channels.get_mut(ch) else {
+                continue;
+            };
+            let history = self.store.open_room(c.name());
+            c.set_history(history);
+        }
+        self.store.limit_rooms(self.cfg.max_rooms);
+    }
+
+    /// An empty chat whose history is `store`'s: what it holds for a room is replayed to
+    /// whoever joins it, and every public message is appended to it. `store` keeps as many
+    /// entries per room as it was opened with (the server opens it with `cfg.history`).
     pub fn with_store(cfg: RoomConfig, store: Store) -> Self {
         let mut full_frame = Vec::new();
         ServerMsg::Err {
@@ -193,14 +275,13 @@ impl Room {
             text: text::BYE_TOO_SLOW,
         }
         .encode(&mut too_slow_frame);
-        let members = MemberLines::new(cfg.max_line);
-        Room {
+        let channels = Channels::new(cfg.max_line);
+        let mut room = Room {
             cfg,
             sessions: Vec::new(),
             count: 0,
             by_name: NameIndex::new(),
-            named: Vec::new(),
-            members,
+            channels,
             away: AwayLines::default(),
             deadlines: VecDeque::new(),
             serial: 0,
@@ -209,7 +290,10 @@ impl Room {
             full_frame,
             too_slow_frame,
             hosts: Hosts::new(HostLimits::off()),
-        }
+            stats: Stats::default(),
+        };
+        room.open_histories();
+        room
     }
 
     /// The configuration in force.
@@ -227,9 +311,9 @@ impl Room {
         self.count == 0
     }
 
-    /// Named members.
+    /// Named members (all of them are in `#general`).
     pub fn members(&self) -> usize {
-        self.named.len()
+        self.channels.general().len()
     }
 
     /// True when no further connection may be admitted.
@@ -250,7 +334,7 @@ impl Room {
 
     /// The name of `id`, once accepted.
     pub fn name_of(&self, id: ConnId) -> Option<&str> {
-        self.session(id)?.name.as_deref()
+        name_in(&self.sessions, id)
     }
 
     /// True when `id` is connected and named.
@@ -265,12 +349,42 @@ impl Room {
 
     /// Names of the members, in broadcast order.
     pub fn member_names(&self) -> impl Iterator<Item = &str> {
-        self.named.iter().filter_map(|&id| self.name_of(id))
+        self.channels
+            .general()
+            .members()
+            .iter()
+            .filter_map(|&id| self.name_of(id))
     }
 
-    /// Frames kept for newcomers.
+    /// The rooms.
+    pub fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    /// The room `room` (with its `#`, any spelling) names, if it exists.
+    pub fn channel(&self, room: &str) -> Option<&channel::Channel> {
+        self.channels.get(self.channels.find(room)?)
+    }
+
+    /// The rooms `id` is in (`#general` among them once it has a name), as lines spell them.
+    pub fn rooms_of(&self, id: ConnId) -> impl Iterator<Item = &str> {
+        self.session(id)
+            .into_iter()
+            .flat_map(Session::memberships)
+            .filter_map(|m| Some(self.channels.get(m.channel)?.name()))
+    }
+
+    /// `#general`'s kept frames.
     pub fn history(&self) -> &History {
-        self.store.ring(GENERAL).unwrap_or(&NO_HISTORY)
+        self.history_of(GENERAL)
+    }
+
+    /// Room `ch`'s kept frames (none for a room that has had no public message).
+    pub fn history_of(&self, ch: ChannelId) -> &History {
+        self.channels
+            .get(ch)
+            .and_then(|c| self.store.ring_of(c.history()?))
+            .unwrap_or(&NO_HISTORY)
     }
 
     /// The history and notes, and their files.
@@ -289,6 +403,21 @@ impl Room {
         self.store.health()
     }
 
+    /// The counters, for the loop to add what it sees (bytes, send queues) and to start.
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    /// Every figure `/stats` gives, at `now` (SIGUSR1 logs it).
+    pub fn stats_report(&mut self, now: Instant) -> Report {
+        let gauges = Gauges {
+            connections: self.count,
+            users: self.members(),
+            rooms: self.channels.len(),
+        };
+        self.stats.report(now, gauges)
+    }
+
     fn session(&self, id: ConnId) -> Option<&Session> {
         self.sessions.get(id.0)?.as_ref()
     }
@@ -301,13 +430,31 @@ impl Room {
     /// name; or, when the room is full, it is sent `ERR server-full` and closed. Full counts
     /// the room's connections and those the outbox still holds ([`Outbox::held`]): this is the
     /// server's one refusal.
+    ///
+    /// The room numbers connections admitted this way itself; the server's come through
+    /// [`Room::connect_from`], with their address and the server's number.
     pub fn connect(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> Admission {
+        self.serial += 1;
+        self.admit(id, Serial(self.serial), None, now, out)
+    }
+
+    /// [`Room::connect`] of a connection numbered `serial`, from `peer` when known.
+    fn admit(
+        &mut self,
+        id: ConnId,
+        serial: Serial,
+        peer: Option<SocketAddr>,
+        now: Now,
+        out: &mut impl Outbox,
+    ) -> Admission {
         if self.contains(id) {
             // The loop never reuses a live id; if it did, the old session is gone (and must
             // be forgotten before a refusal below closes the id).
             self.disconnect(id, LeaveReason::Disconnected, out);
         }
         if self.count.max(out.held()) >= self.cfg.max_clients {
+            self.log_server_full(serial, peer, self.count.max(out.held()));
+            self.stats.refused(Refusal::ServerFull);
             out.send(id, &self.full_frame);
             out.close(id);
             return Admission::Refused;
@@ -317,12 +464,12 @@ impl Room {
         }
         let bucket = (self.cfg.rate > 0.0)
             .then(|| TokenBucket::new(self.cfg.rate, self.cfg.burst, now.mono));
-        self.serial += 1;
-        let serial = self.serial;
         self.sessions[id.0] = Some(Session {
             name: None,
             serial,
-            slot: 0,
+            peer,
+            general_slot: 0,
+            rooms: RoomList::new(),
             bucket,
             last_rate_err: None,
             flooding_since: None,
@@ -331,6 +478,7 @@ impl Room {
             host: None,
         });
         self.count += 1;
+        self.stats.connected(self.count);
         self.deadlines
             .push_back((now.mono + self.handshake_timeout(), id, serial));
         if self.deadlines.len() > limits::TIMERS_SLACK_FACTOR * self.count + limits::TIMERS_SLACK {
@@ -350,6 +498,7 @@ impl Room {
         if !self.contains(id) {
             return;
         }
+        self.stats.lines_in += 1;
         let utf8 = std::str::from_utf8(raw);
         // Blank in the Unicode sense too (U+3000, vertical tab, ...): ignored, so it must not
         // spend rate budget either.
@@ -374,7 +523,14 @@ impl Room {
 
     /// Connection `id` sent a line longer than the limit; it was discarded.
     pub fn line_too_long(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) {
-        if self.contains(id) && self.admit_line(id, now, out) {
+        if !self.contains(id) {
+            return;
+        }
+        self.stats.lines_in += 1;
+        // Each dropped line is counted once, under the reason its sender is told.
+        if self.admit_line(id, now, out) {
+            self.stats.lines_too_long += 1;
+            self.log_line_too_long(id);
             let msg = text::line_too_long(self.cfg.max_line);
             self.send_err(id, ErrCode::LineTooLong, &msg, out);
         }
@@ -412,8 +568,8 @@ impl Room {
                 return;
             }
             self.deadlines.pop_front();
-            if is_handshaking(&self.sessions, id, serial) && self.expire_handshake(id, out) {
-                log::debug!("{id} handshake timed out");
+            if is_handshaking(&self.sessions, id, serial) {
+                self.expire_handshake(id, out);
             }
         }
     }
@@ -424,6 +580,8 @@ impl Room {
         if !self.contains(id) || self.is_named(id) {
             return false;
         }
+        self.log_handshake_timeout(id);
+        self.stats.refused(Refusal::Handshake);
         let msg = text::handshake_timeout(self.cfg.handshake_timeout_secs);
         self.send_err(id, ErrCode::HandshakeTimeout, &msg, out);
         self.remove(id);
@@ -446,8 +604,12 @@ impl Room {
         }
         self.count = 0;
         self.by_name.clear();
-        self.named.clear();
-        self.members = MemberLines::new(self.cfg.max_line);
+        for (_, c) in self.channels.iter() {
+            if let Some(history) = c.history().filter(|_| c.kind() == channel::Kind::Room) {
+                self.store.close_room(history);
+            }
+        }
+        self.channels.clear();
         self.away = AwayLines::default();
         self.deadlines.clear();
         self.hosts.forget_connections();
@@ -473,11 +635,15 @@ impl Room {
         }
         s.last_drop = Some(now.mono);
         let since = *s.flooding_since.get_or_insert(now.mono);
-        if now.mono.saturating_duration_since(since) >= limits::FLOOD_KICK_AFTER {
+        let kick = now.mono.saturating_duration_since(since) >= limits::FLOOD_KICK_AFTER;
+        let err_due = !kick && s.rate_err_due(now.mono);
+        self.stats.lines_rate_limited += 1;
+        if kick {
             self.kick(id, LeaveReason::Flooding, text::BYE_FLOODING, out);
             return false;
         }
-        if s.rate_err_due(now.mono) {
+        if err_due {
+            self.log_rate_limited(id, Budget::Own);
             let msg = text::rate_limited(self.cfg.rate, self.cfg.burst);
             self.send_err(id, ErrCode::RateLimited, &msg, out);
         }
@@ -494,67 +660,112 @@ impl Room {
         let key = match name_key(name) {
             Ok(key) => key,
             Err(e) => {
+                self.refuse_name(id, name, NameRefused::Invalid(&e));
                 self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
                 return;
             }
         };
         if !self.by_name.insert(key, id) {
+            self.refuse_name(id, name, NameRefused::Taken);
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(name), out);
             return;
         }
-        let slot = self.named.len();
-        self.named.push(id);
-        self.members.push(name);
         if let Some(s) = self.session_mut(id) {
             s.name = Some(name.into());
-            s.slot = slot;
         }
-        log::info!("{id} joined as {name} ({} online)", self.named.len());
+        self.enter(id, GENERAL);
+        self.stats.named(self.members());
+        self.log_join(id);
 
-        // The welcome: its first line is the newcomer's own; the history and the member list's
-        // full lines are the same for everyone who joins now, and go as shared blocks.
         self.frame.clear();
         ServerMsg::Welcome {
             name,
             text: &text::welcome(name),
         }
         .encode(&mut self.frame);
+        // So that a client cuts long lines to what this server takes. Only when it is not the
+        // default: a version-1 client that reads the welcome strictly never sees it unless
+        // its long lines would have been refused anyway.
+        if self.cfg.max_line != lanchat_proto::DEFAULT_MAX_LINE {
+            ServerMsg::Limit {
+                name: lanchat_proto::LIMIT_MAX_LINE,
+                value: self.cfg.max_line as u64,
+            }
+            .encode(&mut self.frame);
+        }
         out.send(id, &self.frame);
-        let history = self.history();
+        self.welcome_to(id, GENERAL, out);
+    }
+
+    /// What a newcomer to room `ch` gets after its first line (`WELCOME`, `ROOM`): the history
+    /// and the member list, whose full lines are the same for everyone who joins now and go as
+    /// shared blocks; and what the others there get: `JOIN`.
+    fn welcome_to(&mut self, id: ConnId, ch: ChannelId, out: &mut impl Outbox) {
+        let Some(c) = self.channels.get(ch) else {
+            return;
+        };
+        let history = self.history_of(ch);
         let key = BlockKey {
             block: Block::History,
+            owner: c.serial(),
             version: history.version(),
         };
         out.send_block(id, key, &mut |buf| history.encode(buf));
-        // Notes for the absent go here, once names can be claimed by a key: right after the
-        // history, `self.store.take_notes(&key, now.unix_ms)`, each sent with `Note::encode`
-        // (`HIST <unix-millis> PRIV <from> <text>`), oldest first.
-        self.send_members(id, out);
+        // Notes for the absent go here, once names can be claimed by a key: right after
+        // `#general`'s history, `self.store.take_notes(&key, now.unix_ms)`, each sent with
+        // `Note::encode` (`HIST <unix-millis> PRIV <from> <text>`), oldest first.
+        self.send_members(id, ch, out);
 
+        let (Some(c), Some(name)) = (self.channels.get(ch), name_in(&self.sessions, id)) else {
+            return;
+        };
         self.frame.clear();
-        ServerMsg::Join { name }.encode(&mut self.frame);
-        self.broadcast(Some(id), out);
+        ServerMsg::Join {
+            room: c.field(),
+            name,
+        }
+        .encode(&mut self.frame);
+        out.broadcast(c.members(), Some(id), &self.frame);
+    }
+
+    /// `line` parsed, or `None` when it is no command (`id` has been told why).
+    fn parse<'l>(
+        &mut self,
+        id: ConnId,
+        line: &'l str,
+        out: &mut impl Outbox,
+    ) -> Option<ClientMsg<'l>> {
+        match ClientMsg::parse(line) {
+            Ok(msg) => Some(msg),
+            Err(CommandError::Unknown(word)) => {
+                let msg = text::unknown_command(word);
+                self.send_err(id, ErrCode::UnknownCommand, &msg, out);
+                None
+            }
+            Err(e @ CommandError::Usage(_)) => {
+                self.send_err(id, ErrCode::BadUsage, &e.to_string(), out);
+                None
+            }
+        }
     }
 
     /// A line from a named connection.
     fn command(&mut self, id: ConnId, line: &str, now: Now, out: &mut impl Outbox) {
-        let msg = match ClientMsg::parse(line) {
-            Ok(msg) => msg,
-            Err(CommandError::Unknown(word)) => {
-                let msg = text::unknown_command(word);
-                self.send_err(id, ErrCode::UnknownCommand, &msg, out);
-                return;
-            }
-            Err(e @ CommandError::Usage(_)) => {
-                self.send_err(id, ErrCode::BadUsage, &e.to_string(), out);
-                return;
-            }
+        let Some(msg) = self.parse(id, line, out) else {
+            return;
         };
         match msg {
             ClientMsg::Quit(message) => self.quit(id, message, out),
             ClientMsg::Away(message) => self.go_away(id, message, out),
             ClientMsg::Back => self.come_back(id, out),
-            ClientMsg::Who => self.who(id, now, out),
+            // A line without a room is about #general.
+            ClientMsg::Who | ClientMsg::Me(_) | ClientMsg::Say(_) | ClientMsg::Topic(_) => {
+                self.in_channel(id, GENERAL, msg, now, out);
+            }
+            ClientMsg::Join(room) => self.join(id, room, out),
+            ClientMsg::Part(room) => self.part(id, room, out),
+            ClientMsg::In { room, line } => self.in_room(id, room, line, now, out),
+            ClientMsg::Rooms => self.list_rooms(id, out),
             ClientMsg::Help => {
                 self.frame.clear();
                 for text in text::HELP {
@@ -562,6 +773,7 @@ impl Room {
                 }
                 out.send(id, &self.frame);
             }
+            ClientMsg::Stats => self.send_stats(id, now, out),
             ClientMsg::Msg { to, text } => {
                 let Some(&target) = self.by_name.get(to) else {
                     // Once names can be claimed by a key, a name claimed but not connected gets
@@ -570,27 +782,23 @@ impl Room {
                     self.send_err(id, ErrCode::NoSuchUser, &text::no_such_user(to), out);
                     return;
                 };
-                self.encode_from(id, Relayed::Priv, text);
+                self.encode_from(id, None, Relayed::Priv, text);
+                self.stats.messages_in += 1;
+                self.stats.messages_out += 1;
                 out.send(target, &self.frame);
                 self.tell_away(id, target, out);
-            }
-            ClientMsg::Me(text) => {
-                self.encode_from(id, Relayed::Action, text);
-                self.relay_public(id, now, out);
-            }
-            ClientMsg::Say(text) => {
-                self.encode_from(id, Relayed::Msg, text);
-                self.relay_public(id, now, out);
             }
             ClientMsg::Nick(new) => self.rename(id, new, out),
         }
     }
 
-    /// Send `id` the member list (`WHO` lines within the line limit, then `WHOEND`): the full
-    /// lines as a shared block, the rest as its own frame. Returns the bytes sent.
-    fn send_members(&mut self, id: ConnId, out: &mut impl Outbox) -> usize {
+    /// Send `id` the member list of room `ch` (`WHO` lines within the line limit, then
+    /// `WHOEND`): the full lines as a shared block, the rest as its own frame. `#general`'s
+    /// starts with its `WHOAWAY` lines: away is about a user, not a room, and everyone is in
+    /// `#general`, so a room's list does not repeat them. Returns the bytes sent.
+    fn send_members(&mut self, id: ConnId, ch: ChannelId, out: &mut impl Outbox) -> usize {
         let mut away_bytes = 0;
-        if !self.away.is_empty() {
+        if ch == GENERAL && !self.away.is_empty() {
             // Who is away comes first: a member list is its WHOAWAY lines, its WHO lines and
             // WHOEND, and the full WHO lines go as a block shared by many newcomers.
             let sessions = &self.sessions;
@@ -602,42 +810,59 @@ impl Room {
             out.send(id, frame);
         }
         let sessions = &self.sessions;
-        self.members.refresh(
-            self.named
-                .iter()
-                .filter_map(|m| sessions.get(m.0)?.as_ref()?.name.as_deref()),
-        );
-        let (full, version) = self.members.full();
+        let Some(c) = self.channels.get_mut(ch) else {
+            return away_bytes;
+        };
+        c.refresh_lines(|m| name_in(sessions, m));
+        let (full, version) = c.lines().full();
         if !full.is_empty() {
             let key = BlockKey {
                 block: Block::Members,
+                owner: c.serial(),
                 version,
             };
             out.send_block(id, key, &mut |buf| buf.extend_from_slice(full));
         }
         self.frame.clear();
-        self.members.encode_tail(&mut self.frame);
+        c.lines().encode_tail(&mut self.frame);
         out.send(id, &self.frame);
         away_bytes + full.len() + self.frame.len()
     }
 
-    /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name).
-    fn encode_from(&mut self, id: ConnId, kind: Relayed, text: &str) {
+    /// `/stats`: every figure as a `STATS <key> <value>` line, then `STATSEND`, to those
+    /// [`AUDIENCE`] lets ask.
+    fn send_stats(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) {
+        match AUDIENCE {
+            Audience::Everyone => {}
+            // Once there are operators: others are told so with an `ERR` here.
+            Audience::Operators => return,
+        }
+        let report = self.stats_report(now.mono);
+        self.frame.clear();
+        for (key, value) in report.figures() {
+            let value = value.to_string();
+            ServerMsg::Stats {
+                key: key.as_str(),
+                value: &value,
+            }
+            .encode(&mut self.frame);
+        }
+        ServerMsg::StatsEnd.encode(&mut self.frame);
+        out.send(id, &self.frame);
+    }
+
+    /// Encode into `self.frame` a line of `text` relayed from `id` (named by its name) in room
+    /// `ch` (`None`: a private message, about no room).
+    fn encode_from(&mut self, id: ConnId, ch: Option<ChannelId>, kind: Relayed, text: &str) {
         self.frame.clear();
         let from = name_in(&self.sessions, id).unwrap_or_default();
+        let room = ch.and_then(|ch| self.channels.get(ch)?.field());
         let msg = match kind {
-            Relayed::Msg => ServerMsg::Msg { from, text },
-            Relayed::Action => ServerMsg::Action { from, text },
+            Relayed::Msg => ServerMsg::Msg { room, from, text },
+            Relayed::Action => ServerMsg::Action { room, from, text },
             Relayed::Priv => ServerMsg::Priv { from, text },
         };
         msg.encode(&mut self.frame);
-    }
-
-    /// The public frame in `self.frame` goes into the history (and the room's log, in this
-    /// round: a crash after the frame went out cannot lose it) and to every other member.
-    fn relay_public(&mut self, from: ConnId, now: Now, out: &mut impl Outbox) {
-        self.store.append(GENERAL, now.unix_ms, &self.frame);
-        self.broadcast(Some(from), out);
     }
 
     fn rename(&mut self, id: ConnId, new: &str, out: &mut impl Outbox) {
@@ -647,6 +872,7 @@ impl Room {
         let key = match name_key(new) {
             Ok(key) => key,
             Err(e) => {
+                self.refuse_name(id, new, NameRefused::Invalid(&e));
                 self.send_err(id, ErrCode::NameInvalid, &e.to_string(), out);
                 return;
             }
@@ -661,20 +887,27 @@ impl Room {
             return;
         }
         if self.by_name.holders(&key).any(|&owner| owner != id) {
+            self.refuse_name(id, new, NameRefused::Taken);
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(new), out);
             return;
         }
         self.by_name.remove(&old);
         self.by_name.insert(key, id);
+        let mut rooms = Vec::new();
         if let Some(s) = self.session_mut(id) {
             s.name = Some(new.into());
+            rooms.extend(s.memberships().map(|m| m.channel));
         }
-        self.members.invalidate();
+        for ch in rooms {
+            if let Some(c) = self.channels.get_mut(ch) {
+                c.renamed();
+            }
+        }
         self.away.touch(id);
-        log::info!("{id} {old} is now {new}");
+        self.log_rename(id, &old, new);
         self.frame.clear();
         ServerMsg::Nick { old: &old, new }.encode(&mut self.frame);
-        self.broadcast(None, out);
+        self.broadcast_everyone(None, out);
     }
 
     /// `<quit>` or `/quit <message>`: `BYE`, then `LEAVE <name> quit [<message>]` to the
@@ -684,8 +917,9 @@ impl Room {
         self.kick_saying(id, LeaveReason::Quit, text::BYE_QUIT, message, out);
     }
 
-    /// `/away [<message>]`: `AWAY <name> [<message>]` to everyone, `id` included (so its
-    /// client knows it took); `/away` alone from someone away is `/back`.
+    /// `/away [<message>]`: `AWAY <name> [<message>]` to everyone who shares a room with `id`
+    /// (everyone: all are in `#general`), `id` included (so its client knows it took); `/away`
+    /// alone from someone away is `/back`.
     fn go_away(&mut self, id: ConnId, message: Option<&str>, out: &mut impl Outbox) {
         let message = away::cut(message.unwrap_or_default(), limits::MAX_AWAY_CHARS);
         let Some(s) = self.session_mut(id) else {
@@ -706,7 +940,7 @@ impl Room {
             text: message,
         }
         .encode(&mut self.frame);
-        self.broadcast(None, out);
+        self.broadcast_everyone(None, out);
     }
 
     /// `/back`: `BACK <name>` to everyone, `id` included; `INFO` if it was not away.
@@ -729,7 +963,7 @@ impl Room {
         };
         self.frame.clear();
         ServerMsg::Back { name }.encode(&mut self.frame);
-        self.broadcast(None, out);
+        self.broadcast_everyone(None, out);
     }
 
     /// After a private message from `from` to `to`: if `to` is away, `from` is told so, with
@@ -775,6 +1009,8 @@ impl Room {
     }
 
     /// [`Room::leave`], with the words the user left with (`/quit <message>`; may be empty).
+    /// The `LEAVE` is the version 1 one, about no room: everyone who shared any room with `id`
+    /// gets it once.
     fn leave_saying(
         &mut self,
         id: ConnId,
@@ -785,20 +1021,23 @@ impl Room {
         let Some(session) = self.remove(id) else {
             return;
         };
+        self.stats.left(reason);
+        self.log_leave(&session, reason);
         let Some(name) = session.name else {
             return;
         };
-        log::info!("{id} {name} left ({reason}, {} online)", self.named.len());
         self.frame.clear();
         ServerMsg::Leave {
+            room: None,
             name: &name,
             reason: reason.word(),
             text: message,
         }
         .encode(&mut self.frame);
-        self.broadcast(None, out);
+        self.broadcast_everyone(None, out);
     }
 
+    /// Forget `id`: its name, and its place in every room it was in.
     fn remove(&mut self, id: ConnId) -> Option<Session> {
         let session = self.sessions.get_mut(id.0)?.take()?;
         self.count -= 1;
@@ -810,21 +1049,18 @@ impl Room {
         }
         if let Some(name) = &session.name {
             self.by_name.remove(name);
-            let slot = session.slot;
-            self.named.swap_remove(slot);
-            self.members.invalidate();
-            if let Some(&moved) = self.named.get(slot) {
-                if let Some(s) = self.session_mut(moved) {
-                    s.slot = slot;
-                }
-            }
+        }
+        for m in session.memberships() {
+            self.drop_membership(m);
         }
         Some(session)
     }
 
-    /// Send the frame in `self.frame` to every member but `except`.
-    fn broadcast(&self, except: Option<ConnId>, out: &mut impl Outbox) {
-        out.broadcast(&self.named, except, &self.frame);
+    /// Send the frame in `self.frame` to every named connection but `except`: everyone who
+    /// shares a room with anyone, since everyone is in `#general`. So a `NICK` or `LEAVE`,
+    /// which is about every room its user is in, reaches each of them once.
+    fn broadcast_everyone(&self, except: Option<ConnId>, out: &mut impl Outbox) {
+        out.broadcast(self.channels.general().members(), except, &self.frame);
     }
 
     fn send_err(&mut self, id: ConnId, code: ErrCode<'_>, text: &str, out: &mut impl Outbox) {
@@ -852,51 +1088,95 @@ impl Room {
             .sessions
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| Some((i, s.as_ref()?.name.as_deref()?)))
+            .filter_map(|(i, s)| Some((i, s.as_ref()?)))
+            .filter(|(_, s)| s.name.is_some())
             .collect();
-        if named.len() != self.named.len() || named.len() != self.by_name.len() {
+        if named.len() != self.members() || named.len() != self.by_name.len() {
             return Err(format!(
-                "{} named sessions, {} in broadcast list, {} in name index",
+                "{} named sessions, {} in #general, {} in name index",
                 named.len(),
-                self.named.len(),
+                self.members(),
                 self.by_name.len()
             ));
         }
-        for (slot, id) in self.named.iter().enumerate() {
-            match self.session(*id) {
-                Some(s) if s.name.is_some() && s.slot == slot => {}
-                _ => return Err(format!("broadcast slot {slot} holds bad id {id}")),
-            }
-        }
-        for (i, name) in named {
+        for &(i, s) in &named {
+            let name = s.name.as_deref().unwrap_or_default();
             if validate_name(name).is_err() {
                 return Err(format!("invalid name {name:?} accepted"));
             }
             if self.by_name.get(name) != Some(&ConnId(i)) {
                 return Err(format!("name {name:?} not indexed to #{i}"));
             }
+            if s.rooms.iter().any(|m| m.channel == GENERAL) {
+                return Err(format!("{name} has #general among its other rooms"));
+            }
+            if s.room_count() > self.cfg.rooms_per_user {
+                return Err(format!("{name} is in {} rooms", s.room_count()));
+            }
+            for (k, m) in s.memberships().enumerate() {
+                if s.memberships().take(k).any(|o| o.channel == m.channel) {
+                    return Err(format!("{name} is in a room twice"));
+                }
+                let holds = self
+                    .channels
+                    .get(m.channel)
+                    .and_then(|c| c.members().get(m.slot as usize));
+                if holds != Some(&ConnId(i)) {
+                    return Err(format!("{name}'s membership {m:?} points elsewhere"));
+                }
+            }
         }
-        let mut members = self.members.clone();
-        members.refresh(self.member_names());
-        let mut kept = members.full().0.to_vec();
-        members.encode_tail(&mut kept);
-        let mut fresh = Vec::new();
-        encode_member_list(self.member_names(), self.cfg.max_line, &mut fresh);
-        if kept != fresh {
-            return Err("the kept member list differs from the members".into());
-        }
-        let away: Vec<ConnId> = self
-            .named
+        if self
+            .sessions
             .iter()
-            .copied()
-            .filter(|id| self.session(*id).is_some_and(|s| s.away.is_some()))
+            .flatten()
+            .any(|s| s.name.is_none() && !s.rooms.is_empty())
+        {
+            return Err("a session without a name is in a room".into());
+        }
+        let (kept, unused) = self.store.history_counts();
+        if kept - unused != self.channels.len() {
+            return Err(format!(
+                "{} rooms but {} histories in use",
+                self.channels.len(),
+                kept - unused
+            ));
+        }
+        if kept > self.cfg.max_rooms {
+            return Err(format!(
+                "{kept} histories kept, over {}",
+                self.cfg.max_rooms
+            ));
+        }
+        for (_, c) in self.channels.iter() {
+            if c.history().and_then(|h| self.store.ring_of(h)).is_none() {
+                return Err(format!("{} has no history in the store", c.name()));
+            }
+        }
+        if self.channels.len() > self.cfg.max_rooms {
+            return Err(format!(
+                "{} rooms over max {}",
+                self.channels.len(),
+                self.cfg.max_rooms
+            ));
+        }
+        self.channels.check(
+            |id| self.name_of(id),
+            |id, m| {
+                self.session(id)
+                    .is_some_and(|s| s.memberships().any(|o| o == m))
+            },
+        )?;
+        let mut away: Vec<ConnId> = named
+            .iter()
+            .filter(|(_, s)| s.away.is_some())
+            .map(|&(i, _)| ConnId(i))
             .collect();
+        away.sort();
         let mut listed = self.away.ids().to_vec();
         listed.sort();
-        let mut want = away.clone();
-        want.sort();
-        if listed != want {
-            return Err(format!("away list {listed:?}, away members {want:?}"));
+        if listed != away {
+            return Err(format!("away list {listed:?}, away members {away:?}"));
         }
         self.check_hosts()?;
         let waiting = self.sessions.iter().flatten().filter(|s| s.name.is_none());
@@ -913,13 +1193,14 @@ impl Room {
     }
 }
 
-/// The name of `id` in `sessions` (borrowing only them, so the room's frame can be written).
+/// The name of `id`, once accepted (a function of the sessions alone, so the other fields of
+/// the room can be borrowed beside it).
 fn name_in(sessions: &[Option<Session>], id: ConnId) -> Option<&str> {
     sessions.get(id.0)?.as_ref()?.name.as_deref()
 }
 
 /// `id` is still the session `serial` and has no name yet.
-fn is_handshaking(sessions: &[Option<Session>], id: ConnId, serial: u64) -> bool {
+fn is_handshaking(sessions: &[Option<Session>], id: ConnId, serial: Serial) -> bool {
     sessions
         .get(id.0)
         .and_then(Option::as_ref)

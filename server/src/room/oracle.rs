@@ -8,18 +8,82 @@
 //! clients are promised to take, docs/PROTOCOL.md); and once time passes a connection's
 //! handshake deadline, it has a name or is gone.
 //!
+//! And for the rooms: what each connection was told of its rooms (`ROOM` in, `PARTED` out, a
+//! close empties it) is exactly the rooms the server has it in; a line about a room reaches
+//! only its members; a connection that never sent a room command hears only version 1 lines;
+//! and one event never tells anyone the same `NICK` or server `LEAVE` twice.
+//!
 //! [`SERVER_LINE_OVERHEAD`]: lanchat_proto::SERVER_LINE_OVERHEAD
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+
+use lanchat_proto::ServerMsg;
 
 use super::{LeaveReason, Now, Room, RoomConfig};
 use crate::outbox::{ConnId, Recorder};
 
 /// Command prefixes a random line generator would be slow to find by itself.
 pub const COMMAND_PREFIXES: &[&str] = &[
-    "", "/nick ", "/NICK ", "/msg ", "/me ", "/who", "/help", "/quit", "/quit ", "<quit>", "//",
-    "/", "/frob", " /who", "/away", "/away ", "/AWAY ", "/back",
+    "",
+    "/nick ",
+    "/NICK ",
+    "/msg ",
+    "/me ",
+    "/who",
+    "/help",
+    "/quit",
+    "/quit ",
+    "<quit>",
+    "//",
+    "/",
+    "/frob",
+    " /who",
+    "/away",
+    "/away ",
+    "/AWAY ",
+    "/back",
+    "/in #a /away",
+    "/join #",
+    "/part #",
+    "/in #",
+    "/msg #",
+    "/rooms",
+    "/topic ",
+    "/in #a ",
+    "/in #general ",
 ];
+
+/// Whole room lines over a few rooms, so that generated events meet the same rooms often.
+pub const ROOM_LINES: &[&str] = &[
+    "/join #a",
+    "/join #A",
+    "/join #b",
+    "/join #c",
+    "/JOIN #general",
+    "/part #a",
+    "/part #b",
+    "/part #general",
+    "/in #a hi",
+    "/in #b /me waves",
+    "/in #a /who",
+    "/in #b /who",
+    "/in #a /topic lunch",
+    "/in #b /topic",
+    "/in #a /nick x",
+    "/in #general hi",
+    "/msg #b hey",
+    "/rooms",
+    "/topic t",
+];
+
+/// True for a line that uses rooms: after it, its sender may be told of rooms.
+fn uses_rooms(line: &[u8]) -> bool {
+    let lower = String::from_utf8_lossy(line).to_ascii_lowercase();
+    ["/join", "/part", "/in", "/rooms", "/topic", "/msg #"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+}
 
 /// One event fed to the room; ids are taken modulo the oracle's id count.
 #[derive(Debug, Clone)]
@@ -51,6 +115,10 @@ pub struct Oracle {
     handshake_timeout: Duration,
     /// When each id connected, while the room knows it.
     since: Vec<Option<Instant>>,
+    /// The rooms (besides `#general`) each id was told it is in.
+    told: Vec<BTreeSet<String>>,
+    /// Each id has sent a room command since it connected.
+    rooms_used: Vec<bool>,
 }
 
 impl Oracle {
@@ -69,6 +137,8 @@ impl Oracle {
             ids: ids.max(1),
             max_server_line,
             since: vec![None; ids.max(1)],
+            told: vec![BTreeSet::new(); ids.max(1)],
+            rooms_used: vec![false; ids.max(1)],
         }
     }
 
@@ -93,12 +163,20 @@ impl Oracle {
         let (room, out, now) = (&mut self.room, &mut self.out, self.now);
         match op {
             Op::Connect(i) => {
+                // Whatever was on this id is gone; the new connection has been told nothing.
+                self.told[id(i).0].clear();
+                self.rooms_used[id(i).0] = false;
                 let _ = room.connect(id(i), now, out);
                 if room.contains(id(i)) {
                     self.since[id(i).0] = Some(now.mono);
                 }
             }
-            Op::Line(i, line) => room.line(id(i), line, now, out),
+            Op::Line(i, line) => {
+                if room.contains(id(i)) && uses_rooms(line) {
+                    self.rooms_used[id(i).0] = true;
+                }
+                room.line(id(i), line, now, out);
+            }
             Op::Disconnect(i, why) => room.disconnect(id(i), *why, out),
             Op::Expire(i) => {
                 room.expire_handshake(id(i), out);
@@ -136,6 +214,8 @@ impl Oracle {
                 return fail(format!("{to} has no name but was sent {line:?}"));
             }
         }
+        self.check_rooms(&sent, &connected)
+            .map_err(|e| format!("after {op:?}: {e}"))?;
         for closed in &sent.closed {
             if self.room.contains(*closed) {
                 return fail(format!("{closed} closed but still in the room"));
@@ -150,6 +230,66 @@ impl Oracle {
                 if due && !self.room.is_named(here) {
                     return fail(format!("{here} is past its handshake deadline unnamed"));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// The room checks of the module doc, over what one event sent.
+    fn check_rooms(&mut self, sent: &Recorder, connected: &[bool]) -> Result<(), String> {
+        for (i, was) in connected.iter().enumerate() {
+            if !was {
+                // A new connection on this id starts with nothing said.
+                self.told[i].clear();
+                self.rooms_used[i] = false;
+            }
+        }
+        let mut once = BTreeSet::new();
+        for (to, line) in &sent.sent {
+            let Ok(msg) = ServerMsg::parse(line) else {
+                continue;
+            };
+            let told = &mut self.told[to.0];
+            match &msg {
+                ServerMsg::Room { room, .. } => {
+                    told.insert((*room).to_owned());
+                }
+                ServerMsg::Parted { room } if !told.remove(*room) => {
+                    return Err(format!("{to} parted {room}, which it was not in"));
+                }
+                ServerMsg::Nick { .. } | ServerMsg::Leave { room: None, .. }
+                    if !once.insert((to.0, line.as_str())) =>
+                {
+                    return Err(format!("{to} was told {line:?} twice"));
+                }
+                _ => {}
+            }
+            let listing = matches!(msg, ServerMsg::RoomList { .. });
+            if let Some(room) = msg.room().filter(|_| !listing) {
+                let parted = matches!(msg, ServerMsg::Parted { .. });
+                if !parted && !told.contains(room) {
+                    return Err(format!("{to} is not in {room} but was sent {line:?}"));
+                }
+            }
+            let new_kind = msg.room().is_some() || matches!(msg, ServerMsg::RoomListEnd { .. });
+            if new_kind && !self.rooms_used[to.0] {
+                return Err(format!("{to} never used a room but was sent {line:?}"));
+            }
+        }
+        for (i, told) in self.told.iter_mut().enumerate() {
+            if !self.room.contains(ConnId(i)) {
+                told.clear();
+            }
+            let actual: BTreeSet<String> = self
+                .room
+                .rooms_of(ConnId(i))
+                .filter(|r| *r != lanchat_proto::GENERAL)
+                .map(str::to_owned)
+                .collect();
+            if *told != actual {
+                return Err(format!(
+                    "#{i} was told it is in {told:?} but is in {actual:?}"
+                ));
             }
         }
         Ok(())
@@ -169,5 +309,27 @@ mod tests {
         assert!(o.room().contains(ConnId(0)));
         o.apply(&Op::Advance(Duration::from_secs(1))).unwrap();
         assert!(!o.room().contains(ConnId(0)), "expired at 30 s");
+    }
+
+    #[test]
+    fn the_oracle_follows_rooms_through_joins_parts_and_closes() {
+        let mut o = Oracle::new(RoomConfig::default(), 3);
+        let line = |i, l: &str| Op::Line(i, l.as_bytes().to_vec());
+        for op in [
+            Op::Connect(0),
+            line(0, "ann"),
+            Op::Connect(1),
+            line(1, "bob"),
+            line(0, "/join #a"),
+            line(1, "/join #A"),
+            line(0, "/in #a hi"),
+            line(1, "/part #a"),
+            line(0, "/nick anna"),
+            Op::Disconnect(0, LeaveReason::Quit),
+            line(1, "/join #a"),
+            Op::Shutdown,
+        ] {
+            o.apply(&op).unwrap();
+        }
     }
 }

@@ -6,15 +6,27 @@
 //! trusted address has no host, and none of this applies to it.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use lanchat_proto::ErrCode;
 
+use super::channel::ChannelId;
+use super::logged::Budget;
 use super::{Admission, LeaveReason, Now, Room};
 use crate::hosts::{HostKey, HostLimits, Hosts};
 use crate::limits;
-use crate::outbox::{ConnId, Outbox};
+use crate::outbox::{ConnId, Outbox, Serial};
+use crate::stats::Refusal;
+
+/// A connection as the server accepted it: where from, and its number in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// The address and port it connected from.
+    pub addr: SocketAddr,
+    /// The server's number for it (never reused).
+    pub serial: Serial,
+}
 
 impl Room {
     /// This room, enforcing `limits` on connections admitted with [`Room::connect_from`].
@@ -29,7 +41,7 @@ impl Room {
         &self.hosts
     }
 
-    /// A new connection from `ip`. Unless the address is trusted, it is refused with
+    /// A new connection from `peer`. Unless the address is trusted, it is refused with
     /// `ERR too-many-connections` and closed when the address already holds `--max-per-host`
     /// connections or has opened its `--join-burst` and is over `--join-rate`; otherwise it
     /// goes on as in [`Room::connect`] (which may still refuse it as `server-full`). A refused
@@ -37,24 +49,25 @@ impl Room {
     pub fn connect_from(
         &mut self,
         id: ConnId,
-        ip: IpAddr,
+        peer: Peer,
         now: Now,
         out: &mut impl Outbox,
     ) -> Admission {
-        let host = self.hosts.key(ip);
+        let host = self.hosts.key(peer.addr.ip());
         if let Some(h) = host {
             if let Err(refusal) = self.hosts.check_connect(h, now.mono) {
                 if self.contains(id) {
                     // As in `connect`: a live id's old session is gone.
                     self.disconnect(id, LeaveReason::Disconnected, out);
                 }
-                log::info!("refused a connection from {h} (over {})", refusal.flag());
+                self.log_per_host(peer.serial, peer.addr, h, refusal);
+                self.stats.refused(Refusal::PerHost);
                 self.send_err(id, ErrCode::TooManyConnections, &refusal.to_string(), out);
                 out.close(id);
                 return Admission::Refused;
             }
         }
-        let admission = self.connect(id, now, out);
+        let admission = self.admit(id, peer.serial, Some(peer.addr), now, out);
         if let (Admission::Admitted, Some(h)) = (admission, host) {
             self.hosts.opened(h, now.mono);
             if let Some(s) = self.session_mut(id) {
@@ -75,29 +88,32 @@ impl Room {
         if self.hosts.take_line(host, now.mono) {
             return true;
         }
+        self.stats.lines_rate_limited += 1;
         if self
             .session_mut(id)
             .is_some_and(|s| s.rate_err_due(now.mono))
         {
+            self.log_rate_limited(id, Budget::Address);
             let msg = host_rate_limited(self.cfg.rate, self.cfg.burst);
             self.send_err(id, ErrCode::RateLimited, &msg, out);
         }
         false
     }
 
-    /// `/who`: the member list, charged to the asker's address by its size. It is answered
-    /// whenever the address's reply budget is not in debt, so a person always gets it and a
-    /// host asking over and over gets it once every few seconds; meanwhile `ERR rate-limited`
-    /// says when to ask again.
-    pub(super) fn who(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) {
+    /// `/who` (in room `ch`): its member list, charged to the asker's address by its size. It
+    /// is answered whenever the address's reply budget is not in debt, so a person always gets
+    /// it and a host asking over and over gets it once every few seconds; meanwhile
+    /// `ERR rate-limited` says when to ask again.
+    pub(super) fn who(&mut self, id: ConnId, ch: ChannelId, now: Now, out: &mut impl Outbox) {
         let host = self.session(id).and_then(|s| s.host);
         if let Some(h) = host {
             if let Some(wait) = self.hosts.reply_wait(h, now.mono) {
+                self.log_who_too_soon(id, whole_secs(wait));
                 self.send_err(id, ErrCode::RateLimited, &who_wait(wait), out);
                 return;
             }
         }
-        let bytes = self.send_members(id, out);
+        let bytes = self.send_members(id, ch, out);
         if let Some(h) = host {
             self.hosts.charge_reply(h, bytes, now.mono);
         }
@@ -135,9 +151,14 @@ fn host_rate_limited(rate: f64, burst: u32) -> String {
     )
 }
 
+/// `wait` in whole seconds, rounded up (a wait of 0.2 s is "1 s", never "0 s").
+fn whole_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 /// `ERR rate-limited` for a `/who` asked again too soon.
 fn who_wait(wait: Duration) -> String {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = whole_secs(wait);
     format!("the member list is big and your address asked for it a lot; ask again in {secs} s")
 }
 
@@ -149,8 +170,18 @@ mod tests {
     use crate::room::tests::{later, t0};
     use crate::room::RoomConfig;
 
-    fn ip(s: &str) -> IpAddr {
+    fn ip(s: &str) -> std::net::IpAddr {
         s.parse().unwrap()
+    }
+
+    /// A connection from `from`, numbered as the server would: never twice the same.
+    fn peer(from: &str) -> Peer {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Peer {
+            addr: SocketAddr::new(ip(from), 40_000),
+            serial: Serial(NEXT.fetch_add(1, Ordering::Relaxed)),
+        }
     }
 
     fn room(limits: HostLimits) -> Room {
@@ -167,7 +198,7 @@ mod tests {
         now: Now,
     ) -> bool {
         let id = ConnId(id);
-        if room.connect_from(id, ip(from), now, out) != Admission::Admitted {
+        if room.connect_from(id, peer(from), now, out) != Admission::Admitted {
             return false;
         }
         room.line(id, name.as_bytes(), now, out);
@@ -187,7 +218,7 @@ mod tests {
         assert!(join(&mut room, &mut out, 1, "192.0.2.1", "ann", now));
         assert!(join(&mut room, &mut out, 2, "192.0.2.1", "bob", now));
         out.clear();
-        let third = room.connect_from(ConnId(3), ip("::ffff:192.0.2.1"), now, &mut out);
+        let third = room.connect_from(ConnId(3), peer("::ffff:192.0.2.1"), now, &mut out);
         assert_eq!(third, Admission::Refused);
         assert_eq!(
             out.to(ConnId(3)),

@@ -693,14 +693,14 @@ fn history_is_the_stores_appended_at_once_and_replayed_after_a_restart() {
     f.line(A, "one");
     f.line(A, "/me two");
     f.line(A, "/msg ann private");
-    let log = std::fs::read_to_string(dir.path().join("history/general.log")).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("rooms/general.log")).unwrap();
     assert_eq!(
         log,
         "lanchat-history 1 #general\n\
          1700000000000 MSG ann one\n\
          1700000000000 ACTION ann two\n"
     );
-    let ring = f.room.store().ring(GENERAL).expect("a ring");
+    let ring = f.room.store().ring(lanchat_proto::GENERAL).expect("a ring");
     assert!(std::ptr::eq(f.room.history(), ring), "one copy");
 
     let (store, report) = Store::open(dir.path(), cfg.history, t0().unix_ms);
@@ -746,3 +746,62 @@ fn ids_are_reusable_after_leaving() {
     assert_eq!(f.sent(), vec![s(A, "MSG bob hi")]);
     assert_eq!(f.room.members(), 2);
 }
+
+#[test]
+fn stats_count_what_the_room_decided_and_answer_anyone_named() {
+    let mut f = Fixture::with(RoomConfig {
+        max_clients: 3,
+        rate: 1.0,
+        burst: 2,
+        ..RoomConfig::default()
+    });
+    f.join(A, "ann");
+    f.join(B, "bob");
+    assert!(f.connect(C));
+    f.line(C, "ANN"); // taken
+    f.line(C, "a b"); // invalid
+    assert!(!f.connect(ConnId(4)), "full");
+    f.line(A, "hi all"); // to bob: 1 delivery; ann's budget is spent
+    f.line(B, "/msg ann psst"); // 1 delivery; bob's budget is spent now
+    f.line(B, "over budget"); // dropped
+    f.room.line_too_long(A, f.now, &mut f.out); // over ann's budget: rate-limited
+    f.now = later(f.now, 5.0);
+    f.room.line_too_long(A, f.now, &mut f.out);
+    f.line(A, "/quit");
+    f.out.clear();
+    f.line(B, "/stats"); // bob's budget is back by now
+    let lines: Vec<String> = f.sent().into_iter().map(|(_, l)| l).collect();
+    assert_eq!(lines.last().map(String::as_str), Some("STATSEND"));
+    let get = |key: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("STATS {key} ")))
+            .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
+            .to_owned()
+    };
+    assert_eq!(lines.len(), lanchat_proto::StatKey::ALL.len() + 1);
+    let want = [
+        ("connections", "2"),
+        ("connections-peak", "3"),
+        ("users", "1"),
+        ("users-peak", "2"),
+        ("rooms", "1"),
+        ("messages-in", "2"),
+        ("messages-out", "2"),
+        ("refused-server-full", "1"),
+        ("refused-name", "2"),
+        ("lines-rate-limited", "2"),
+        ("lines-too-long", "1"),
+        ("left-quit", "1"),
+        ("dropped-flooding", "0"),
+        ("rss", "unknown"),
+    ];
+    for (key, value) in want {
+        assert_eq!(get(key), value, "{key}");
+    }
+    // bob: name, /msg, the dropped one, /stats; ann: name, message, two long ones, /quit;
+    // the third: two names refused. (The refused fourth sent nothing.)
+    assert_eq!(get("lines-in"), "11");
+}
+
+mod rooms;

@@ -21,17 +21,31 @@ pub const BAD_UTF8: &str = "lines must be UTF-8 text; that line was dropped";
 
 /// The `INFO` lines answering `/help`.
 pub const HELP: &[&str] = &[
-    "Type a line and press Enter to talk to everyone.",
+    "Type a line and press Enter to talk to everyone (in #general).",
     "/who                 list who is here",
     "/msg <name> <text>   private message to one person",
     "/me <action>         say what you are doing (~ ann waves)",
     "/nick <name>         change your name",
+    "/join #room          join a room (made if it does not exist)",
+    "/part #room          leave a room",
+    "/in #room <line>     say something (or /me, /who, /topic <text>) in a room",
+    "/rooms               list the rooms",
     "/away [message]      say you are away (/away again, or /back, when you return)",
     "/back                no longer away",
     "/help                this help",
     "<quit> or /quit      leave (/quit <message> says goodbye to the others)",
     "//text               send a line that starts with /",
 ];
+
+/// `ERR bad-usage` for `/part #general`.
+pub const PART_GENERAL: &str = "#general cannot be left; <quit> leaves the server";
+
+/// `ERR bad-usage` for a topic of `#general`.
+pub const GENERAL_TOPIC: &str = "#general has no topic; /join a room of your own to set one";
+
+/// `ERR bad-usage` for a line in a room that is not about a room.
+pub const NOT_A_ROOM_LINE: &str =
+    "only a message, /me, /who or /topic can be done in a room; send other commands alone";
 
 /// `WELCOME`: says how to leave.
 pub fn welcome(name: &str) -> String {
@@ -82,6 +96,30 @@ pub fn unknown_command(word: &str) -> String {
     inert(&lanchat_proto::CommandError::Unknown(word).to_string()).into_owned()
 }
 
+/// `ERR not-in-room`; `room` has passed the room name rules.
+pub fn not_in_room(room: &str) -> String {
+    format!("you are not in {room}; /join {room} first")
+}
+
+/// `INFO` for `/join` of a room one is in.
+pub fn already_in(room: &str) -> String {
+    format!("you are already in {room}")
+}
+
+/// `ERR too-many-rooms`: the user's limit.
+pub fn too_many_rooms_user(max: usize) -> String {
+    format!("you are in {max} rooms (#general too), the most this server allows; /part one first")
+}
+
+/// `ERR too-many-rooms`: the server's limit.
+pub fn too_many_rooms_server(max: usize) -> String {
+    format!("the server has {max} rooms (#general too), its most; /rooms lists them, join one")
+}
+
+/// `ERR bad-usage` for an overlong topic.
+pub fn topic_too_long(max: usize) -> String {
+    format!("a topic has at most {max} bytes")
+}
 /// `INFO` to someone who sent a private message to a member who is away.
 pub fn away_reply(name: &str, message: &str) -> String {
     if message.is_empty() {

@@ -9,10 +9,6 @@ use roff::{roman, Roff};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     /// 1: commands people run.
-    #[allow(
-        dead_code,
-        reason = "the client's page, once its flags are in its library"
-    )]
     User,
     /// 8: daemons and administration (as sshd(8)).
     Daemon,
@@ -115,6 +111,24 @@ mod tests {
             ".SH EXAMPLES",
             "lanchat\\-server \\-\\-bind 192.168.1.20",
             ".SH LOGGING",
+            ".SH SIGNALS",
+            "SIGHUP",
+        ] {
+            assert!(page.contains(want), "{want:?} missing from:\n{page}");
+        }
+    }
+
+    #[test]
+    fn the_client_page_has_its_examples_and_the_chat_commands() {
+        use clap::CommandFactory as _;
+        let page = page(lanchat_client::cli::Args::command(), Section::User).expect("render");
+        let page = String::from_utf8(page).expect("utf-8");
+        for want in [
+            ".TH lanchat 1",
+            ".SH EXAMPLES",
+            "lanchat 192.168.1.20 \\-\\-name ann",
+            ".SH \"IN THE CHAT\"",
+            "/stats",
         ] {
             assert!(page.contains(want), "{want:?} missing from:\n{page}");
         }
