@@ -68,11 +68,12 @@ fn two_keys_one_name_owned_refused_then_released_by_an_operator() {
     b.send("/nick ann");
     b.expect("NICK bob ann");
     b.expect_prefix("INFO ann is now yours");
-    assert!(server.log().contains(&format!(
+    let released = format!(
         "operator op ({}) released the claim of {} on ann",
         op.fingerprint(),
         ann.fingerprint()
-    )));
+    );
+    assert_eq!(server.wait_for_log(&released, 1), 1, "{}", server.log());
 }
 
 /// The claims file's text once it holds `needle` (waits at most [`DEADLINE`]).
@@ -191,9 +192,12 @@ fn the_password_right_wrong_before_the_name_and_three_wrong() {
     w.send("/pass guess3");
     let lines = closed(&mut w);
     assert_eq!(lines, ["ERR bad-password wrong password (3 of 3); goodbye"]);
-    assert!(server
-        .log()
-        .contains("wrong password from 127.0.0.2 (3 of 3)"));
+    assert_eq!(
+        server.wait_for_log("wrong password from 127.0.0.2 (3 of 3)", 1),
+        1,
+        "{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -212,9 +216,13 @@ fn a_password_over_plaintext_is_refused_unless_asked_for_with_a_warning() {
     );
 
     let server = ServerProcess::start(&["--password-file", pw, "--plaintext-password"]);
-    assert!(server
-        .log()
-        .contains("the password crosses the network in the clear"));
+    // The log is read on a thread of its own: wait for the line (with a deadline).
+    assert_eq!(
+        server.wait_for_log("the password crosses the network in the clear", 1),
+        1,
+        "{}",
+        server.log()
+    );
     let mut c = Client::connect(server.addr());
     c.expect_prefix("HELLO ");
     c.expect_prefix("AUTH password ");
