@@ -37,8 +37,9 @@ Logging:
 Signals:
   SIGINT, SIGTERM  every client gets BYE, then exit 0 (a second one: at once).
   SIGHUP           reload (systemctl reload lanchat): re-read the host name
-                   for discovery and the --tls-cert/--tls-key files; a bad
-                   file keeps the old one. Nobody is disconnected.
+                   for discovery, the --tls-cert/--tls-key files and the
+                   --allow, --ops and --password-file files; a bad file
+                   keeps the old one. Nobody is disconnected.
   SIGUSR1          log uptime, connections, traffic, drops and memory on one
                    line: what /stats shows a client
                    (systemctl kill -s USR1 lanchat).";
@@ -124,8 +125,8 @@ pub struct Config {
 
     /// Serve without encryption, as protocol v1 over bare TCP (for nc and trusted networks):
     /// anyone on the network can read the traffic.
-    /// (Not `conflicts_with` the certificate flags: clap would count `LANCHAT_PLAINTEXT=0` as
-    /// given; [`Config::validate`] checks it.)
+    // Not `conflicts_with` the certificate flags: clap would count `LANCHAT_PLAINTEXT=0` as
+    // given; `Config::validate` checks it.
     #[arg(long, env = "LANCHAT_PLAINTEXT", value_parser = parse_switch)]
     pub plaintext: bool,
 
