@@ -124,7 +124,7 @@ struct Args {
     restart_deadline: u64,
 
     /// restart: seconds the server stays down between the old one's exit and the new one's
-    /// start (a slow start, a reboot; default 0: at once, as a service manager restarts it).
+    /// start (a slow start, a reboot; 0: at once, as a service manager restarts it).
     #[arg(long, default_value_t = 0.0)]
     restart_down: f64,
 

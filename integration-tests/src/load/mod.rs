@@ -214,6 +214,13 @@ impl Options {
             (Some(_), true) if self.server_pid.is_none() => {
                 return bad("the restart scenario needs --server-pid (the server to stop)".into())
             }
+            (Some(_), true) if self.server_pid == Some(std::process::id()) => {
+                return bad("the server to restart must be a process of its own".into())
+            }
+            // The clients come back to #general only (the client's rooms are its own affair).
+            (Some(_), true) if s.rooms > 0 => {
+                return bad("the restart scenario has no rooms (--rooms)".into())
+            }
             _ => {}
         }
         if self.window == 0 || self.connect_window == 0 {
