@@ -8,12 +8,19 @@
 # A fresh server per scenario keeps the figures apart: VmHWM (peak RSS) is per process, and the
 # LEAVE storm of one scenario's 10,000 disconnects must not land in the next one's timing.
 #
+# `restart` restarts its server under 1,000 settled clients: lanchat-load sends it SIGTERM and
+# starts it again with the command given after `--` (the same flags and state directory, and
+# the port the first one got), then stops that one itself when done (and the new server gets
+# SIGTERM from the kernel should lanchat-load die first). All clients come from 127.0.0.1,
+# which both servers exempt from the per-address limits: they stand for 1,000 hosts.
+#
 # Environment (all optional): SCENARIO (one or more of idle fanout room chatter storm rooms
-# memberships small; default all but small), WIRE (plain, tls or both: "plain tls", the
+# memberships restart small; default all but small), WIRE (plain, tls or both: "plain tls", the
 # default), CLIENTS, SENDERS, MESSAGES, SIZE, RATE, LOAD_ARGS (more lanchat-load flags),
 # SERVER_ARGS (more lanchat-server flags), SERVER_BIN (another server binary, e.g. an older
 # build to compare with; default target/release/lanchat-server), PERF=1 (record the server with
-# `perf record` into target/load/<scenario>-<wire>.perf.data). Assumes the release binaries are
+# `perf record` into target/load/<scenario>-<wire>.perf.data; for restart, the first server
+# only). Assumes the release binaries are
 # built (make does it). Each server gets a fresh state directory,
 # target/load/state/<scenario>-<wire> (a new key for TLS, no history from an earlier run: both
 # ways start equal).
@@ -61,7 +68,7 @@ load_args+=(${LOAD_ARGS:-})
 
 status=0
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for scenario in ${SCENARIO:-idle fanout room chatter storm rooms memberships}; do
+for scenario in ${SCENARIO:-idle fanout room chatter storm rooms memberships restart}; do
 for wire in ${WIRE:-plain tls}; do
     run="$scenario-$wire"
     case "$wire" in
@@ -78,12 +85,11 @@ for wire in ${WIRE:-plain tls}; do
     # A scenario may need more (rooms enough for its shape): lanchat-load says which flags.
     needs=$("$bin/lanchat-load" --scenario "$scenario" --print-server-args)
     # Every client connects from 127.0.0.1, so it is exempt from the per-address limits.
-    # shellcheck disable=SC2086 # word splitting of SERVER_ARGS and the needed flags is intended
-    "${SERVER_BIN:-$bin/lanchat-server}" --bind 127.0.0.1 --port 0 --rate 0 --no-discovery \
-        --max-clients 1000000 --trusted-hosts 127.0.0.1 --state-dir "$state" "${server_wire[@]}" \
-        $needs \
-        ${SERVER_ARGS:-} \
-        >"$out/$run.server.out" 2>"$log" &
+    # shellcheck disable=SC2206 # word splitting of SERVER_ARGS and the needed flags is intended
+    server_cmd=("${SERVER_BIN:-$bin/lanchat-server}" --bind 127.0.0.1 --rate 0 --no-discovery
+        --max-clients 1000000 --trusted-hosts 127.0.0.1 --state-dir "$state" "${server_wire[@]}"
+        $needs ${SERVER_ARGS:-})
+    "${server_cmd[@]}" --port 0 >"$out/$run.server.out" 2>"$log" &
     server_pid=$!
     addr=
     for _ in $(seq 100); do
@@ -107,8 +113,13 @@ for wire in ${WIRE:-plain tls}; do
         sleep 0.5
         echo "   perf: perf report -i $out/$run.perf.data --children --stdio -g none"
     fi
+    # restart: the same server again, on the port the first one got, started by lanchat-load.
+    restart=()
+    if [ "$scenario" = restart ]; then
+        restart=(--restart-log "$log" -- "${server_cmd[@]}" --port "${addr##*:}")
+    fi
     "$bin/lanchat-load" --scenario "$scenario" --addr "$addr" --server-pid "$server_pid" \
-        --json-out "$results" "${load_wire[@]}" "${load_args[@]}" || status=1
+        --json-out "$results" "${load_wire[@]}" "${load_args[@]}" "${restart[@]}" || status=1
     stop_perf
     stop_server
 done

@@ -1,9 +1,12 @@
 //! When to try again after the server went away: 1 s, then twice as long each time, to at most
 //! 30 s, each wait shortened by a random part of up to a quarter, so that the clients of a
 //! restarted server do not all knock at the same moment. Pure: the randomness is passed in,
-//! and there is no clock (the caller waits).
+//! and there is no clock (the caller waits); [`random_unit`] is the randomness the client
+//! passes (and `make load`'s `restart` scenario, whose clients come back by the same policy).
 
 use std::time::Duration;
+
+use crate::clock::now_ms;
 
 /// The first wait.
 pub const FIRST: Duration = Duration::from_secs(1);
@@ -48,6 +51,16 @@ pub fn full_wait(n: u32) -> Duration {
 /// Whole seconds to show for a wait of `left` (rounded up: "next in 4 s" until it is due).
 pub fn shown_secs(left: Duration) -> u64 {
     left.as_secs() + u64::from(left.subsec_nanos() > 0)
+}
+
+/// A random number in `[0, 1)` for the back-off's jitter (from the standard library's
+/// randomly keyed hasher: no more is needed than that clients differ).
+pub fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_ms());
+    // The top 53 bits, as a fraction of 2^53.
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -98,6 +111,17 @@ mod tests {
         // Nonsense randomness is taken as none.
         assert_eq!(Backoff::default().next(f64::NAN).1, FIRST);
         assert_eq!(Backoff::default().next(7.0).1, FIRST.mul_f64(0.75));
+    }
+
+    #[test]
+    fn random_units_are_fractions_that_differ() {
+        let rs: Vec<f64> = (0..1_000).map(|_| random_unit()).collect();
+        assert!(rs.iter().all(|r| (0.0..1.0).contains(r)));
+        // Clients that lost the server together must not all wait the same time.
+        let mut distinct = rs.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        assert!(distinct.len() > 990, "{} distinct of 1,000", distinct.len());
     }
 
     #[test]

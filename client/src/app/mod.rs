@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use lanchat_client::backoff::random_unit;
 use lanchat_client::clock::{local, now_ms};
 use lanchat_client::commands::{self, Local};
 use lanchat_client::config::{self, Config, ConfigError};
@@ -678,16 +679,6 @@ impl Connector<Stream> for Link {
         self.outbox.connect(Box::new(writer));
         Ok(())
     }
-}
-
-/// A random number in `[0, 1)` for the back-off's jitter (from the standard library's
-/// randomly keyed hasher: no more is needed than that clients differ).
-pub fn random_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(now_ms());
-    // The top 53 bits, as a fraction of 2^53.
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Say that `n` queued lines were dropped.

@@ -4,6 +4,7 @@
 //! Exit codes: 0 the run passed (nothing lost, duplicated or reordered), 1 it did not,
 //! 2 bad flags or the run could not be set up.
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,15 +13,15 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use integration_tests::load::{self, report, Options, Scenario};
+use integration_tests::load::{self, report, Options, Restart, Scenario};
 
 /// Load-test a lanchat server: N clients on one poll loop, K of them sending, every delivery
 /// checked for loss, duplication and order.
 #[derive(Debug, Parser)]
 #[command(name = "lanchat-load", version, about, long_about = None)]
 struct Args {
-    /// Scenario: idle, fanout, room, chatter, storm, rooms, memberships or small; the flags
-    /// below override its shape.
+    /// Scenario: idle, fanout, room, chatter, storm, rooms, memberships, restart or small;
+    /// the flags below override its shape.
     #[arg(long, default_value = "small", value_parser = parse_scenario)]
     scenario: Scenario,
 
@@ -115,6 +116,26 @@ struct Args {
     /// Print the summary table of these JSON-lines files (from --json-out) and exit.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     summarize: Vec<PathBuf>,
+
+    /// restart: seconds every client has to be back and settled after the SIGTERM (1 to
+    /// 3600).
+    #[arg(long, default_value_t = Restart::DEFAULT_DEADLINE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    restart_deadline: u64,
+
+    /// restart: seconds the server stays down between the old one's exit and the new one's
+    /// start (a slow start, a reboot; 0: at once, as a service manager restarts it).
+    #[arg(long, default_value_t = 0.0)]
+    restart_down: f64,
+
+    /// restart: append the restarted server's log (its stderr) to this file.
+    #[arg(long, value_name = "FILE")]
+    restart_log: Option<PathBuf>,
+
+    /// restart: the command that starts the server again, after `--`: the same flags, state
+    /// directory and port (not 0) as the running one, whose --server-pid gets SIGTERM.
+    #[arg(last = true, value_name = "SERVER_COMMAND")]
+    restart_command: Vec<OsString>,
 }
 
 fn parse_scenario(s: &str) -> Result<Scenario, String> {
@@ -186,6 +207,14 @@ fn options(args: &Args) -> anyhow::Result<Options> {
     opts.allow_remote = args.allow_remote;
     opts.progress = !args.quiet;
     opts.plaintext = args.plaintext;
+    if !args.restart_command.is_empty() {
+        opts.restart = Some(Restart {
+            command: args.restart_command.clone(),
+            log: args.restart_log.clone(),
+            deadline: Duration::from_secs(args.restart_deadline),
+            down: Duration::try_from_secs_f64(args.restart_down).context("--restart-down")?,
+        });
+    }
     Ok(opts)
 }
 

@@ -5,6 +5,11 @@
 //! lines, `fanout` ~10 million messages): one large read buffer shared by all clients, lines
 //! found with `memchr` and handled in place, no allocation per line, and the clock read once
 //! per `read` rather than per line (every line of one read arrived together).
+//!
+//! The `restart` scenario's last phase, the server restarted under the clients, is in
+//! [`reconnect`].
+
+mod reconnect;
 
 use std::io::IsTerminal as _;
 use std::io::{self, Write};
@@ -12,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use lanchat_client::backoff::Backoff;
 use lanchat_proto::LineDecoder;
 use memchr::memchr;
 use mio::net::TcpStream;
@@ -21,6 +27,7 @@ use rustls::ClientConfig;
 use super::link::{self, Link};
 use super::payload::{self, Stamp};
 use super::procfs::{self, ProcSample};
+use super::relaunch::Relaunched;
 use super::scenario::{client_name, room_name, Joining, RoomPlan};
 use super::tracker::{Tracker, Verdict};
 use super::{LoadError, Options, Report, DRAIN_QUIET};
@@ -67,6 +74,9 @@ enum State {
     Syncing,
     /// Gone (refused, dropped, or failed).
     Closed,
+    /// Lost the server it was in (the `restart` scenario): waits for its back-off, then
+    /// connects again.
+    Lost,
 }
 
 struct Client {
@@ -82,6 +92,10 @@ struct Client {
     /// Bytes to send; `out[out_pos..]` is not written yet.
     out: Vec<u8>,
     out_pos: usize,
+    /// Attempts to come back since the server went away (the client's own policy).
+    backoff: Backoff,
+    /// When its last attempt to come back began.
+    dialed_ns: u64,
 }
 
 /// Everything a received line can change.
@@ -107,6 +121,15 @@ struct Rx {
     room_sizes: Vec<u32>,
     /// (client, room) pairs whose member list is complete.
     rooms_settled: u64,
+    /// The server is being restarted: its `BYE` is expected, and `named` and `settled` count
+    /// the clients back.
+    restarting: bool,
+    /// Clients told `BYE server shutting down`.
+    told_bye: usize,
+    /// When each client was back (named again), and which, in the order they came.
+    back: Vec<(u64, usize)>,
+    /// When the last client to settle did.
+    last_settle_ns: u64,
 }
 
 /// The room a `#r<n>` field names.
@@ -138,6 +161,9 @@ impl Rx {
     fn line(&mut self, me: usize, c: &mut Counts<'_>, line: &[u8], now_ns: u64) {
         let (known, state) = (&mut *c.known, &mut *c.state);
         self.lines += 1;
+        if *state == State::Lost {
+            return; // after its BYE: the connection is closed at the end of this read
+        }
         match line.first() {
             Some(b'M') if line.starts_with(b"MSG #") => self.room_message(me, &line[4..], now_ns),
             Some(b'M') if line.starts_with(b"MSG ") => self.message(me, &line[4..], now_ns),
@@ -162,6 +188,7 @@ impl Rx {
                 *known += 1;
                 if *known == self.clients {
                     self.settled += 1;
+                    self.last_settle_ns = now_ns;
                 } else if *known > self.clients {
                     self.problem(|| format!("l{me} saw more members than clients: {}", show(line)));
                 }
@@ -174,9 +201,13 @@ impl Rx {
                     (Some(count), State::Handshake) => {
                         *state = State::Named;
                         self.named += 1;
+                        if self.restarting {
+                            self.back.push((now_ns, me));
+                        }
                         *known += count;
                         if *known == self.clients {
                             self.settled += 1;
+                            self.last_settle_ns = now_ns;
                         }
                     }
                     (Some(_), State::Syncing) => {
@@ -194,6 +225,10 @@ impl Rx {
             }
             // WHO, WELCOME, HELLO, HIST: nothing to check.
             Some(b'W' | b'H') => {}
+            Some(b'B') if self.restarting && is_shutdown_bye(line) => {
+                self.told_bye += 1;
+                *state = State::Lost;
+            }
             // ERR, LEAVE, BYE and anything else: not in a good run.
             _ => self.problem(|| format!("l{me} got {}", show(line))),
         }
@@ -294,6 +329,11 @@ fn is_name_of(name: &[u8], sender: usize) -> bool {
             == sender
 }
 
+/// `BYE server shutting down`: the one `BYE` a client comes back after.
+fn is_shutdown_bye(line: &[u8]) -> bool {
+    line.strip_prefix(b"BYE ") == Some(lanchat_proto::BYE_SHUTDOWN.as_bytes())
+}
+
 /// A line for a message: at most 120 bytes of it.
 fn show(line: &[u8]) -> String {
     let cut = &line[..line.len().min(120)];
@@ -373,6 +413,12 @@ struct Driver<'a> {
     traffic_end: Option<Instant>,
     send_lag_max_ns: u64,
     progress: Progress,
+    /// The restart phase's reconnects and what they met.
+    redial: reconnect::Redial,
+    /// The server the restart phase started. Last, so that it is stopped after every client
+    /// has closed (fields drop in order): a server with clients still connected waits for
+    /// them to read their `BYE`.
+    relaunched: Option<Relaunched>,
 }
 
 /// Run `opts` (already checked) to the end.
@@ -422,6 +468,13 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
     let rest = rest
         .zip(s_end)
         .map(|((at, mid), end)| (at.elapsed(), mid, end));
+    // Last, once the server's own figures are taken: it is then another process.
+    let mut restart = None;
+    if let (Ok(()), Some(how)) = (&outcome, &opts.restart) {
+        let (result, figures) = d.restart_phase(&mut events, how);
+        outcome = result;
+        restart = Some(figures);
+    }
     d.progress.clear();
 
     let server = match (opts.server_pid, s0, s_settled, s_traffic, s_end) {
@@ -433,6 +486,7 @@ pub(super) fn run(opts: &Options) -> Result<Report, LoadError> {
     let gen_cpu_s = (procfs::thread_cpu().saturating_sub(cpu_before)).as_secs_f64();
     let mut report = d.report(outcome, server, gen_cpu_s);
     report.gen_cpu_traffic_s = gen_cpu_traffic_s;
+    report.restart = restart;
     Ok(report)
 }
 
@@ -450,6 +504,8 @@ impl<'a> Driver<'a> {
                 room_known: vec![0; plan.map_or(0, |p| p.each)],
                 out: Vec::new(),
                 out_pos: 0,
+                backoff: Backoff::default(),
+                dialed_ns: 0,
             })
             .collect();
         let hist = Histogram::new_with_bounds(1, LATENCY_MAX_US, 3)
@@ -476,6 +532,10 @@ impl<'a> Driver<'a> {
                 plan,
                 room_sizes: plan.map(|p| p.sizes()).unwrap_or_default(),
                 rooms_settled: 0,
+                restarting: false,
+                told_bye: 0,
+                back: Vec::new(),
+                last_settle_ns: 0,
             },
             buf: vec![0; READ_BUF],
             plain: vec![0; READ_BUF],
@@ -503,6 +563,8 @@ impl<'a> Driver<'a> {
                 last: start,
                 shown: false,
             },
+            redial: reconnect::Redial::default(),
+            relaunched: None,
         })
     }
 
@@ -848,26 +910,25 @@ impl<'a> Driver<'a> {
         {
             let i = self.next_connect;
             self.next_connect += 1;
-            let result = TcpStream::connect(self.opts.addr).and_then(|mut stream| {
-                self.poll.registry().register(
-                    &mut stream,
-                    Token(i),
-                    Interest::READABLE | Interest::WRITABLE,
-                )?;
-                Ok(stream)
-            });
-            match result {
-                Ok(stream) => {
-                    self.clients[i].stream = Some(Link::Plain(stream));
-                    self.clients[i].state = State::Connecting;
-                }
-                Err(e) => {
-                    self.clients[i].state = State::Closed;
-                    self.closed_unnamed += 1;
-                    self.rx.problem(|| format!("connecting l{i}: {e}"));
-                }
+            if let Err(e) = self.start_connect(i) {
+                self.clients[i].state = State::Closed;
+                self.closed_unnamed += 1;
+                self.rx.problem(|| format!("connecting l{i}: {e}"));
             }
         }
+    }
+
+    /// Start client `i`'s connect (it completes in [`Driver::finish_connect`]).
+    fn start_connect(&mut self, i: usize) -> io::Result<()> {
+        let mut stream = TcpStream::connect(self.opts.addr)?;
+        self.poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        self.clients[i].stream = Some(Link::Plain(stream));
+        self.clients[i].state = State::Connecting;
+        Ok(())
     }
 
     /// A connecting client became ready: connected (start TLS, send the name) or failed.
@@ -877,12 +938,12 @@ impl<'a> Driver<'a> {
         };
         match stream.take_error() {
             Ok(None) => {}
-            Ok(Some(e)) | Err(e) => return self.drop_client(i, &format!("connect: {e}")),
+            Ok(Some(e)) | Err(e) => return self.connect_failed(i, &e),
         }
         match stream.peer_addr() {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-            Err(e) => return self.drop_client(i, &format!("connect: {e}")),
+            Err(e) => return self.connect_failed(i, &e),
         }
         if let Err(e) = stream.set_nodelay(true) {
             return self.drop_client(i, &format!("TCP_NODELAY: {e}"));
@@ -910,8 +971,20 @@ impl<'a> Driver<'a> {
         self.flush(i);
     }
 
-    /// Close client `i` after a failure (counted as a problem).
+    /// Client `i`'s connect failed.
+    fn connect_failed(&mut self, i: usize, e: &io::Error) {
+        if self.rx.restarting {
+            return self.lose(i, reconnect::Cut::of_connect(e));
+        }
+        self.drop_client(i, &format!("connect: {e}"));
+    }
+
+    /// Close client `i` after a failure (counted as a problem; during a restart, it comes
+    /// back as the client's back-off says).
     fn drop_client(&mut self, i: usize, why: &str) {
+        if self.rx.restarting {
+            return self.lose(i, reconnect::Cut::Other(why.to_owned()));
+        }
         let client = &mut self.clients[i];
         if let Some(mut stream) = client.stream.take() {
             let _ = self.poll.registry().deregister(stream.socket());
@@ -974,6 +1047,10 @@ impl<'a> Driver<'a> {
             });
             if let Some(why) = bad_line {
                 return self.drop_client(i, &why);
+            }
+            if self.clients[i].state == State::Lost {
+                // Told BYE: closed at once, as the client does, so that the server can exit.
+                return self.lose(i, reconnect::Cut::Bye);
             }
             match read {
                 Ok(0) => return self.drop_client(i, "was disconnected by the server"),
@@ -1220,6 +1297,7 @@ impl<'a> Driver<'a> {
             wall_s: self.start.elapsed().as_secs_f64(),
             exact: t.is_exact(),
             server,
+            restart: None,
         }
     }
 }

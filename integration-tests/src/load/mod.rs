@@ -17,13 +17,18 @@
 //!
 //! In either phase, a server that owes lines and sends none for [`Options::stall`] fails the
 //! run as stalled;
-//! 3. hold: a quiet pause that catches late duplicates and measures the server at rest.
+//! 3. hold: a quiet pause that catches late duplicates and measures the server at rest;
+//! 4. restart (the `restart` scenario only, with [`Options::restart`]): the server is sent
+//!    SIGTERM and started again on the same port and state directory ([`relaunch`]); every
+//!    client comes back by the interactive client's own back-off, and the phase ends when all
+//!    are back and settled, or at [`Restart::deadline`].
 //!
 //! Clients speak TLS, as real clients do, unless [`Options::plaintext`] (for a `--plaintext`
 //! server).
 //!
 //! Parts: [`scenario`] (the named shapes and their targets), [`payload`] (what a message
-//! carries), [`tracker`] (the exactly-once, in-order check),
+//! carries), [`tracker`] (the exactly-once, in-order check), [`relaunch`] (restarting the
+//! server),
 //! [`procfs`] (CPU and memory from `/proc`), [`report`] (table, JSON, summary, TLS against
 //! plaintext), and the private `driver` (the poll loop) and `link` (a client's TCP or TLS
 //! stream).
@@ -32,6 +37,7 @@ mod driver;
 mod link;
 pub mod payload;
 pub mod procfs;
+pub mod relaunch;
 pub mod report;
 pub mod scenario;
 pub mod tracker;
@@ -39,7 +45,8 @@ pub mod tracker;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use report::{Latency, Report, ServerFigures};
+pub use relaunch::Restart;
+pub use report::{Latency, Report, RestartFigures, ServerFigures};
 pub use scenario::{Joining, Names, RoomPlan, Scenario, Shape};
 
 /// After the last send, the traffic phase gives up waiting when nothing new has arrived for
@@ -79,6 +86,9 @@ pub struct Options {
     pub stall: Duration,
     /// Speak the line protocol in the clear (a `--plaintext` server) instead of TLS.
     pub plaintext: bool,
+    /// The `restart` scenario: how to start the server again once [`Options::server_pid`]
+    /// has been stopped.
+    pub restart: Option<Restart>,
 }
 
 impl Options {
@@ -103,6 +113,7 @@ impl Options {
             progress: false,
             stall: STALL,
             plaintext: false,
+            restart: None,
         }
     }
 
@@ -185,6 +196,32 @@ impl Options {
         }
         if s.rooms_each > 0 && s.rooms == 0 {
             return bad("--rooms-each needs --rooms".into());
+        }
+        match (&self.restart, self.scenario == Scenario::Restart) {
+            (None, true) => {
+                return bad(
+                    "the restart scenario needs the command that starts the server \
+                            again (after --)"
+                        .into(),
+                )
+            }
+            (Some(_), false) => {
+                return bad("a command to restart the server is for the restart scenario".into())
+            }
+            (Some(r), true) if r.command.is_empty() => {
+                return bad("the command that starts the server again is empty".into())
+            }
+            (Some(_), true) if self.server_pid.is_none() => {
+                return bad("the restart scenario needs --server-pid (the server to stop)".into())
+            }
+            (Some(_), true) if self.server_pid == Some(std::process::id()) => {
+                return bad("the server to restart must be a process of its own".into())
+            }
+            // The clients come back to #general only (the client's rooms are its own affair).
+            (Some(_), true) if s.rooms > 0 => {
+                return bad("the restart scenario has no rooms (--rooms)".into())
+            }
+            _ => {}
         }
         if self.window == 0 || self.connect_window == 0 {
             return bad("--window and --connect-window must be at least 1".into());

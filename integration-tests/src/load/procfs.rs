@@ -60,11 +60,26 @@ fn bad(pid: u32, file: &str) -> io::Error {
     )
 }
 
-/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name (field 2)
-/// may contain spaces and parentheses, so fields are counted from the last `)`.
+/// Whether process `pid` has exited: gone, or a zombie its parent has not reaped yet (either
+/// way its sockets are closed).
+pub fn has_exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => fields_after_name(&stat)
+            .and_then(|mut fields| fields.next())
+            .is_some_and(|state| matches!(state, "Z" | "X")),
+        Err(_) => true,
+    }
+}
+
+/// The fields of a `/proc/<pid>/stat` line after the command name (field 2), from the state
+/// (field 3) on. The name may contain spaces and parentheses, so they start after the last `)`.
+fn fields_after_name(stat: &str) -> Option<std::str::SplitAsciiWhitespace<'_>> {
+    Some(stat[stat.rfind(')')? + 1..].split_ascii_whitespace())
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line.
 fn cpu_ticks(stat: &str) -> Option<u64> {
-    let after = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after.split_ascii_whitespace().skip(11);
+    let mut fields = fields_after_name(stat)?.skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some(utime + stime)
@@ -106,6 +121,20 @@ mod tests {
         let stat = "4242 (odd) name)) S 1 4242 4242 0 -1 4194560 300 0 0 0 157 23 0 0 20 0 1 0";
         assert_eq!(cpu_ticks(stat), Some(180));
         assert_eq!(cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn a_zombie_has_exited_as_much_as_a_reaped_process() {
+        assert!(!has_exited(std::process::id()));
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("run true");
+        let pid = child.id();
+        // Exited, not reaped yet: a zombie, whose sockets are closed all the same.
+        let exited = crate::procfs::wait_for(Duration::from_secs(10), || has_exited(pid), |&e| e);
+        assert!(exited, "a zombie counts as exited");
+        child.wait().expect("reap");
+        assert!(has_exited(pid));
     }
 
     #[test]

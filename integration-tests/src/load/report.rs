@@ -62,6 +62,58 @@ pub struct ServerFigures {
     pub rss_per_membership: Option<f64>,
 }
 
+/// What a server restart under the clients took (the `restart` scenario): seconds from the
+/// SIGTERM, attempts, and the new process's cost.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RestartFigures {
+    /// Clients told `BYE server shutting down` by the stopping server.
+    pub told_bye: usize,
+    /// Clients back: named again on the new server.
+    pub back: usize,
+    /// Clients back and settled: knowing every member again.
+    pub settled: usize,
+    /// Until the stopping server had exited.
+    pub old_exit_s: Option<f64>,
+    /// Until the new one printed `listening on`.
+    pub listening_s: Option<f64>,
+    /// Until the first client was back.
+    pub first_back_s: Option<f64>,
+    /// Until half of them were.
+    pub median_back_s: Option<f64>,
+    /// Until every client was back (none when some were not).
+    pub back_s: Option<f64>,
+    /// From the start of a client's last attempt until it was back (connect, handshake,
+    /// admission: the back-off's wait left out): the median.
+    pub dial_to_back_median_s: Option<f64>,
+    /// The same: the longest.
+    pub dial_to_back_max_s: Option<f64>,
+    /// Until every client was back and knew every member again.
+    pub settled_s: Option<f64>,
+    /// Connection attempts, every client's since it lost the server (refused ones included).
+    pub attempts: u64,
+    /// The most attempts one client made.
+    pub max_attempts: u32,
+    /// Attempts refused (nobody listening yet).
+    pub refused: u64,
+    /// Attempts that failed otherwise (reset, EOF, handshake).
+    pub failed: u64,
+    /// Why the first of those failed.
+    pub first_failure: Option<String>,
+    /// The new server's process id.
+    pub server_pid: Option<u32>,
+    /// The new server's CPU seconds from its start until every client was settled again.
+    pub server_cpu_s: Option<f64>,
+    /// The new server's resident memory then, in bytes.
+    pub server_rss: Option<u64>,
+}
+
+impl RestartFigures {
+    /// Seconds from the new server's `listening on` until every client was settled again.
+    pub fn settled_after_listening_s(&self) -> Option<f64> {
+        Some(self.settled_s? - self.listening_s?)
+    }
+}
+
 /// What the clients spoke.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Wire {
@@ -158,6 +210,8 @@ pub struct Report {
     pub exact: bool,
     /// The server's costs, with `--server-pid`.
     pub server: Option<ServerFigures>,
+    /// The `restart` scenario: the server restarted under the clients.
+    pub restart: Option<RestartFigures>,
 }
 
 impl Report {
@@ -178,6 +232,9 @@ impl Report {
         let n = |v: u64| Num(v as f64);
         let lat = self.latency;
         let srv = self.server;
+        let re = self.restart.as_ref();
+        let re_n = |f: fn(&RestartFigures) -> u64| re.map_or(Null, |r| n(f(r)));
+        let re_s = |f: fn(&RestartFigures) -> Option<f64>| opt(re.and_then(f));
         vec![
             ("scenario", Str(self.scenario.clone())),
             ("wire", Str(self.wire.name().into())),
@@ -252,6 +309,42 @@ impl Report {
                 "server_rss_per_membership",
                 opt(srv.and_then(|s| s.rss_per_membership)),
             ),
+            ("restart_told_bye", re_n(|r| r.told_bye as u64)),
+            ("restart_back", re_n(|r| r.back as u64)),
+            ("restart_settled", re_n(|r| r.settled as u64)),
+            ("restart_old_exit_s", re_s(|r| r.old_exit_s)),
+            ("restart_listening_s", re_s(|r| r.listening_s)),
+            ("restart_first_back_s", re_s(|r| r.first_back_s)),
+            ("restart_median_back_s", re_s(|r| r.median_back_s)),
+            ("restart_back_s", re_s(|r| r.back_s)),
+            (
+                "restart_dial_to_back_median_s",
+                re_s(|r| r.dial_to_back_median_s),
+            ),
+            ("restart_dial_to_back_max_s", re_s(|r| r.dial_to_back_max_s)),
+            ("restart_settled_s", re_s(|r| r.settled_s)),
+            (
+                "restart_settled_after_listening_s",
+                re_s(RestartFigures::settled_after_listening_s),
+            ),
+            ("restart_attempts", re_n(|r| r.attempts)),
+            ("restart_max_attempts", re_n(|r| u64::from(r.max_attempts))),
+            ("restart_refused", re_n(|r| r.refused)),
+            ("restart_failed", re_n(|r| r.failed)),
+            (
+                "restart_first_failure",
+                re.and_then(|r| r.first_failure.clone()).map_or(Null, Str),
+            ),
+            (
+                "restart_server_pid",
+                re.and_then(|r| r.server_pid)
+                    .map_or(Null, |p| n(u64::from(p))),
+            ),
+            ("restart_server_cpu_s", re_s(|r| r.server_cpu_s)),
+            (
+                "restart_server_rss",
+                re_s(|r| r.server_rss.map(|b| b as f64)),
+            ),
         ]
     }
 
@@ -273,20 +366,25 @@ impl Report {
     /// The readable block printed after a run.
     pub fn to_table(&self) -> String {
         let mut t = String::new();
-        let pace = if self.rate > 0.0 {
-            format!("{} msg/s each", self.rate)
+        let traffic = if self.senders == 0 {
+            "no traffic".to_string()
+        } else if self.rate > 0.0 {
+            format!(
+                "{} senders x {} msgs of {} B, {} msg/s each",
+                self.senders, self.messages, self.size, self.rate
+            )
         } else {
-            format!("unpaced, window {}", self.window)
+            format!(
+                "{} senders x {} msgs of {} B, unpaced, window {}",
+                self.senders, self.messages, self.size, self.window
+            )
         };
         let _ = writeln!(
             t,
-            "lanchat-load {} over {}: {} clients, {} senders x {} msgs of {} B, {pace}",
+            "lanchat-load {} over {}: {} clients, {traffic}",
             self.scenario,
             self.wire.name(),
             self.clients,
-            self.senders,
-            self.messages,
-            self.size
         );
         let verdict = if self.passed() { "PASS" } else { "FAIL" };
         let outcome = if self.outcome == "ok" {
@@ -409,8 +507,61 @@ impl Report {
                 );
             }
         }
+        if let Some(r) = &self.restart {
+            restart_table(r, self.clients, &mut t);
+        }
         t
     }
+}
+
+/// The restart's lines of [`Report::to_table`].
+fn restart_table(r: &RestartFigures, clients: usize, t: &mut String) {
+    let _ = writeln!(
+        t,
+        "  restart         from the SIGTERM: old server gone {}, new one listening {}",
+        secs(r.old_exit_s),
+        secs(r.listening_s)
+    );
+    let _ = writeln!(
+        t,
+        "  back            {}/{clients} told BYE; {} back: first {}, median {}, last {}",
+        r.told_bye,
+        r.back,
+        secs(r.first_back_s),
+        secs(r.median_back_s),
+        secs(r.back_s)
+    );
+    let _ = writeln!(
+        t,
+        "  last attempt    to back: median {}, longest {} (connect, handshake, admission)",
+        secs(r.dial_to_back_median_s),
+        secs(r.dial_to_back_max_s)
+    );
+    let _ = writeln!(
+        t,
+        "  settled         {}/{clients} in {} ({} after listening)",
+        r.settled,
+        secs(r.settled_s),
+        secs(r.settled_after_listening_s())
+    );
+    let _ = writeln!(
+        t,
+        "  attempts        {} (at most {} by one client; {} refused, {} failed otherwise{})",
+        r.attempts,
+        r.max_attempts,
+        r.refused,
+        r.failed,
+        r.first_failure
+            .as_deref()
+            .map(|f| format!(", first: {f}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        t,
+        "  new server      {} CPU from its start until everyone was settled, RSS {}",
+        r.server_cpu_s.map_or("-".into(), |c| format!("{c:.2} s")),
+        r.server_rss.map_or("-".into(), |b| bytes(b as f64))
+    );
 }
 
 /// A JSON value of the flat report.
@@ -651,6 +802,15 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
             num("failures").map_or("-".into(), |n| format!("{n:.0}")),
         );
     }
+    let restarts = restart_rows(&runs);
+    if !restarts.is_empty() {
+        let _ = write!(
+            t,
+            "\nrestart (seconds from the SIGTERM until: the new server listening, clients back \
+             first / median / last, all settled; connection attempts; from a client's last \
+             attempt until back, median / longest; the new server's CPU):\n{restarts}"
+        );
+    }
     let mut targets = String::new();
     for run in &runs {
         let Some(Value::Str(name)) = run.get("scenario") else {
@@ -693,6 +853,43 @@ pub fn summary(lines: &[String]) -> Result<Summary, String> {
         table: t,
         all_passed,
     })
+}
+
+/// One line per run that restarted the server.
+fn restart_rows(runs: &[BTreeMap<String, Value>]) -> String {
+    let mut out = String::new();
+    for run in runs {
+        let num = |k: &str| run.get(k).and_then(Value::num);
+        let Some(back) = num("restart_back") else {
+            continue;
+        };
+        let s = |k: &str| num(k).map_or("-".into(), |v| format!("{v:.2}"));
+        let name = match run.get("scenario") {
+            Some(Value::Str(name)) => name.as_str(),
+            _ => "?",
+        };
+        let _ = writeln!(
+            out,
+            "  {name:<11} {:<5} {back:.0}/{} back  listening {}  back {} / {} / {}  settled {} \
+             ({} after listening)  attempts {} (max {}, refused {})  last attempt to back {} / \
+             {}  CPU {} s",
+            wire_of(run).name(),
+            num("clients").map_or("?".into(), |c| format!("{c:.0}")),
+            s("restart_listening_s"),
+            s("restart_first_back_s"),
+            s("restart_median_back_s"),
+            s("restart_back_s"),
+            s("restart_settled_s"),
+            s("restart_settled_after_listening_s"),
+            num("restart_attempts").map_or("-".into(), |a| format!("{a:.0}")),
+            num("restart_max_attempts").map_or("-".into(), |a| format!("{a:.0}")),
+            num("restart_refused").map_or("-".into(), |a| format!("{a:.0}")),
+            s("restart_dial_to_back_median_s"),
+            s("restart_dial_to_back_max_s"),
+            s("restart_server_cpu_s"),
+        );
+    }
+    out
 }
 
 /// What [`summary`] makes of saved report lines.
@@ -787,6 +984,15 @@ fn tls_against_plaintext(runs: &[BTreeMap<String, Value>]) -> String {
             pair("server_cpu_settle_s", |v| format!("{v:.2}")),
             handshake_us.map_or("-".into(), |u| format!("{u:.0}"))
         );
+        if num(p, "restart_settled_s").is_some() {
+            let _ = writeln!(
+                out,
+                "    restart s      {} (all back and settled after the SIGTERM); new server CPU \
+                 {} s",
+                pair("restart_settled_s", |v| format!("{v:.2}")),
+                pair("restart_server_cpu_s", |v| format!("{v:.2}"))
+            );
+        }
         let standard = [p, t]
             .iter()
             .all(|r| matches!(r.get("standard"), Some(Value::Bool(true))));
@@ -982,6 +1188,47 @@ mod tests {
         let old = plain.to_json().replace("\"wire\":\"plain\",", "");
         let t = summary(&[old, tls.to_json()]).expect("summary").table;
         assert!(t.contains("(65 % of plaintext's)"), "{t}");
+    }
+
+    #[test]
+    fn a_restart_is_shown_in_its_own_rows_and_held_to_its_target() {
+        let mut r = sample();
+        r.scenario = "restart".into();
+        (r.clients, r.connected) = (1000, 1000);
+        r.restart = Some(RestartFigures {
+            told_bye: 1000,
+            back: 1000,
+            settled: 1000,
+            listening_s: Some(0.05),
+            back_s: Some(1.06),
+            settled_s: Some(1.25),
+            attempts: 1200,
+            max_attempts: 2,
+            refused: 200,
+            ..RestartFigures::default()
+        });
+        let map = parse_json_line(&r.to_json()).expect("parses");
+        assert_eq!(map.get("restart_refused"), Some(&Value::Num(200.0)));
+        assert_eq!(
+            map.get("restart_settled_after_listening_s"),
+            Some(&Value::Num(1.2))
+        );
+        let t = summary(&[r.to_json()]).expect("summary").table;
+        assert!(t.contains("1000/1000 back  listening 0.05"), "{t}");
+        assert!(t.contains("settled 1.25 (1.20 after listening)"), "{t}");
+        assert!(t.contains("attempts 1200 (max 2, refused 200)"), "{t}");
+        assert!(
+            t.contains("1,000 back and settled < 10 s after SIGTERM  met     (1.250)"),
+            "{t}"
+        );
+        assert!(r
+            .to_table()
+            .contains("1000 back: first -, median -, last 1.060 s"));
+        // Not restarted: no restart rows.
+        assert!(!summary(&[sample().to_json()])
+            .expect("summary")
+            .table
+            .contains("from the SIGTERM"));
     }
 
     #[test]

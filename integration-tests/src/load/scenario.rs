@@ -23,6 +23,10 @@ pub enum Scenario {
     /// 1,000 clients, each joining 100 of 1,000 rooms (rooms of 100; the server needs
     /// `--max-rooms 1001 --rooms-per-user 101`), no traffic: what a membership costs at rest.
     Memberships,
+    /// 1,000 clients settled, then the server restarted (SIGTERM, started again on the same
+    /// port and state directory): how long until every client is back and settled, coming
+    /// back by the interactive client's back-off.
+    Restart,
     /// 50 clients, 10 senders x 100 messages: the one `make test` runs.
     Small,
 }
@@ -247,7 +251,7 @@ const ZERO_LOSS: Target = target(
 
 impl Scenario {
     /// Every scenario, in the order `make load` runs them (`small` is for `make test`).
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Idle,
         Scenario::Fanout,
         Scenario::Room,
@@ -255,6 +259,7 @@ impl Scenario {
         Scenario::Storm,
         Scenario::Rooms,
         Scenario::Memberships,
+        Scenario::Restart,
         Scenario::Small,
     ];
 
@@ -268,6 +273,7 @@ impl Scenario {
             Scenario::Storm => "storm",
             Scenario::Rooms => "rooms",
             Scenario::Memberships => "memberships",
+            Scenario::Restart => "restart",
             Scenario::Small => "small",
         }
     }
@@ -341,6 +347,13 @@ impl Scenario {
                 clients: 1_000,
                 rooms: 1_000,
                 rooms_each: 100,
+                ..base
+            },
+            Scenario::Restart => Shape {
+                clients: 1_000,
+                // Only a pause between settling and the SIGTERM: the server at rest is what
+                // idle measures.
+                hold: Duration::from_secs(1),
                 ..base
             },
             Scenario::Small => Shape {
@@ -448,6 +461,15 @@ impl Scenario {
             ),
             target("no client dropped", "failures", Cmp::AtMost, 0.0),
         ];
+        const RESTART: &[Target] = &[
+            target(
+                "1,000 back and settled < 10 s after SIGTERM",
+                "restart_settled_s",
+                Cmp::Below,
+                10.0,
+            ),
+            target("no client dropped", "failures", Cmp::AtMost, 0.0),
+        ];
         const SMALL: &[Target] = &[ZERO_LOSS];
         match self {
             Scenario::Idle => IDLE,
@@ -457,6 +479,7 @@ impl Scenario {
             Scenario::Storm => STORM,
             Scenario::Rooms => ROOMS,
             Scenario::Memberships => MEMBERSHIPS,
+            Scenario::Restart => RESTART,
             Scenario::Small => SMALL,
         }
     }
