@@ -355,9 +355,10 @@ impl<T: Transport> Conn<T> {
         self.transport.take_built()
     }
 
-    /// Heap bytes held by the write and read buffers (for memory accounting).
+    /// Heap bytes held by the write and read buffers, the transport's own included (for
+    /// memory accounting).
     pub fn buffered_capacity(&self) -> usize {
-        self.out.capacity() + self.decoder.capacity()
+        self.out.capacity() + self.decoder.capacity() + self.transport.buffered_capacity()
     }
 
     /// Its write-stall timer fired at `now`: is output stalled for `timeout`?

@@ -79,6 +79,22 @@ impl fmt::Display for TlsLinkError {
 
 impl std::error::Error for TlsLinkError {}
 
+impl TlsLinkError {
+    /// The peer went past a bound on records that cost work and carry no data (key updates,
+    /// warning alerts, empty records): a flood, not a broken connection.
+    pub fn is_flood(&self) -> bool {
+        matches!(self, TlsLinkError::Record(RecordError::TooMany(_)))
+    }
+}
+
+/// Whether `e` (from [`TlsLink::read`]) ended the connection because the peer flooded it with
+/// records that carry no data ([`TlsLinkError::is_flood`]).
+pub fn is_flood(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<TlsLinkError>())
+        .is_some_and(TlsLinkError::is_flood)
+}
+
 impl From<TlsLinkError> for io::Error {
     fn from(e: TlsLinkError) -> Self {
         io::Error::new(io::ErrorKind::InvalidData, e)
@@ -216,6 +232,12 @@ impl<S: Socket> TlsLink<S> {
         self.peer_key.take().map(|k| *k)
     }
 
+    /// Heap bytes its buffers hold (for memory accounting): ciphertext read and not yet
+    /// opened, and its own bytes not yet written.
+    pub fn buffered_capacity(&self) -> usize {
+        self.rx.capacity() + self.tx.capacity()
+    }
+
     /// Bytes of its own not yet written.
     pub fn backlog(&self) -> usize {
         self.tx.len() - self.tx_pos
@@ -300,6 +322,7 @@ impl<S: Socket> TlsLink<S> {
             return Ok((0, 0));
         };
         let (mut used, mut produced) = (0, 0);
+        let mut looked_for_reply = false;
         loop {
             let UnbufferedStatus { discard, state } =
                 tls.process_tls_records(&mut incoming[used..]);
@@ -335,9 +358,20 @@ impl<S: Socket> TlsLink<S> {
                 Ok(ConnectionState::TransmitTlsData(sent)) => sent.done(),
                 Ok(ConnectionState::PeerClosed) => self.peer_closed = true,
                 Ok(ConnectionState::BlockedHandshake | ConnectionState::Closed) => done = true,
-                Ok(ConnectionState::WriteTraffic(_)) => {
+                Ok(ConnectionState::WriteTraffic(mut traffic)) => {
                     // The handshake is done and every whole record read.
                     used += discard;
+                    if !looked_for_reply {
+                        // A key update the client asked for in its first flight (with its
+                        // `Finished`) is answered by rustls 0.23 into a queue that its
+                        // conversion to a kernel connection drops, although the answer has
+                        // moved its sending key on. Asking it to encrypt a byte into no room
+                        // moves that answer to where the next step hands it out, and encrypts
+                        // nothing (rustls checks the room first). So the answer goes out first.
+                        let _ = traffic.encrypt(&[0], &mut []);
+                        looked_for_reply = true;
+                        continue;
+                    }
                     self.enter_traffic()?;
                     return Ok((used, produced));
                 }
@@ -377,9 +411,10 @@ impl<S: Socket> TlsLink<S> {
         Ok(())
     }
 
-    /// Open the whole records at the start of `incoming` (application data to `plain`); a key
-    /// update of the peer's may put one of ours in `tx`. Returns the bytes of `incoming` used
-    /// up and the plaintext bytes produced.
+    /// Open the whole records at the start of `incoming` (application data to `plain`).
+    /// Returns the bytes of `incoming` used up and the plaintext bytes produced. Nothing goes
+    /// to `tx` but the alert of a failure: a key update the peer asks for is answered before
+    /// our next application data ([`Records::owes_key_update`]).
     fn open_records(
         &mut self,
         incoming: &mut [u8],
@@ -390,7 +425,7 @@ impl<S: Socket> TlsLink<S> {
         };
         let (mut used, mut produced) = (0, 0);
         while !self.peer_closed {
-            let (len, opened) = match records.open_next(&mut incoming[used..], &mut self.tx) {
+            let (len, opened) = match records.open_next(&mut incoming[used..]) {
                 Ok(Some(next)) => next,
                 Ok(None) => break,
                 Err(e) => {
