@@ -136,6 +136,13 @@ pub trait Transport {
         false
     }
 
+    /// What the input read since the last call cost beyond its bytes, in bytes of the
+    /// connection's read budget (TLS: key updates, which cost a key derivation each); 0 for
+    /// plain TCP. The loop charges it after every read.
+    fn take_work(&mut self) -> usize {
+        0
+    }
+
     /// Heap bytes the transport's own buffers hold (TLS: ciphertext read and not yet opened,
     /// and its backlog), for the loop's memory accounting; 0 for plain TCP.
     fn buffered_capacity(&self) -> usize {
@@ -283,6 +290,13 @@ impl Transport for Link {
         match self {
             Link::Plain(_) => None,
             Link::Tls(t) => t.link.take_peer_key(),
+        }
+    }
+
+    fn take_work(&mut self) -> usize {
+        match self {
+            Link::Plain(_) => 0,
+            Link::Tls(t) => t.link.take_work(),
         }
     }
 

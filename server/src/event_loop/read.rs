@@ -50,7 +50,7 @@ impl Server {
                 return;
             }
             let handshaking = conn.is_handshaking();
-            let input = conn.read(&mut self.scratch);
+            let input = conn.read(&mut self.scratch, self.round);
             if handshaking && !conn.is_handshaking() {
                 // Set up by this read: who the peer is is known before its first line is read.
                 self.established(id, now);

@@ -11,7 +11,11 @@
 //! - **Reading.** Ciphertext is read into the second half of the loop's scratch buffer and
 //!   what it decrypts to is copied to its first half, where the loop's decoder finds it as it
 //!   would plain TCP's bytes. Only what is left of a record cut by the read (or of a handshake
-//!   message spanning records) is kept, in `rx`, until the next read.
+//!   message spanning records) is kept, in `rx`, until the next read. After the handshake,
+//!   the rest of a cut record is read straight into `rx` behind its start, and opened there
+//!   once whole: a record that comes a byte at a time is not copied again at every byte.
+//!   During the handshake `rx` holds at most half the read buffer (32 KiB; a `ClientHello`
+//!   is under 2 KiB), and the handshake deadline bounds how long.
 //! - **Writing.** Plaintext is encrypted at flush time, straight from the connection's queue
 //!   (the shared frames) into `tx`, as few records as possible: up to 16 KiB of plaintext per
 //!   record, gathered into the record's place in `tx` and encrypted there. Ciphertext the
@@ -217,6 +221,15 @@ impl<S: Socket> TlsLink<S> {
         matches!(&self.state, State::Traffic(r) if r.holds_keys())
     }
 
+    /// What the records read since the last call cost beyond their bytes, in bytes of the
+    /// read budget ([`limits::TLS_KEY_UPDATE_CHARGE`] per key update from the peer).
+    pub fn take_work(&mut self) -> usize {
+        match &mut self.state {
+            State::Traffic(r) => r.take_key_updates() * limits::TLS_KEY_UPDATE_CHARGE,
+            _ => 0,
+        }
+    }
+
     /// Whether an expanded key was built since the last call.
     pub fn take_built(&mut self) -> bool {
         match &mut self.state {
@@ -259,6 +272,9 @@ impl<S: Socket> TlsLink<S> {
         }
         let half = buf.len() / 2;
         let (plain, rest) = buf.split_at_mut(half);
+        if let Some(len) = self.cut_record() {
+            return self.read_rest_of_record(len, plain);
+        }
         let cipher = &mut rest[..half];
         let carried = self.rx.len();
         if carried >= cipher.len() {
@@ -304,13 +320,62 @@ impl<S: Socket> TlsLink<S> {
             self.rx.clear();
             self.rx.extend_from_slice(&cipher[used..end]);
         }
-        Ok(if produced > 0 {
+        Ok(self.input(produced, n))
+    }
+
+    /// What a read that took `n` bytes off the socket and produced `produced` bytes of
+    /// plaintext says.
+    fn input(&self, produced: usize, n: usize) -> Input {
+        if produced > 0 {
             Input::Data(produced)
         } else if self.peer_closed {
             Input::Eof
         } else {
             Input::Consumed(n)
-        })
+        }
+    }
+
+    /// After the handshake, the length of the record whose start (its header at least) a
+    /// read cut off and left in `rx`.
+    fn cut_record(&self) -> Option<usize> {
+        if !matches!(self.state, State::Traffic(_)) {
+            return None;
+        }
+        match Records::<ServerConnectionData>::record_len(&self.rx) {
+            Ok(Some(len)) if len > self.rx.len() => Some(len),
+            _ => None,
+        }
+    }
+
+    /// The rest of the record of `len` bytes whose start `rx` holds, read straight after that
+    /// start, and the record opened there once it is whole (plaintext to `plain`). So a record
+    /// that comes a byte at a time costs a copy of each byte once, not of all the bytes before
+    /// it at every read.
+    fn read_rest_of_record(&mut self, len: usize, plain: &mut [u8]) -> io::Result<Input> {
+        let at = self.rx.len();
+        self.rx.resize(len, 0);
+        let n = loop {
+            match self.sock.read(&mut self.rx[at..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.rx.truncate(at);
+                    return Ok(Input::Drained);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        if n == 0 {
+            self.rx = Vec::new();
+            return Ok(Input::Eof);
+        }
+        self.rx.truncate(at + n);
+        if self.rx.len() < len {
+            return Ok(Input::Consumed(n));
+        }
+        let mut record = std::mem::take(&mut self.rx);
+        let (_, produced) = self.open_records(&mut record, plain)?;
+        Ok(self.input(produced, n))
     }
 
     /// Run rustls' handshake over `incoming` until it needs more, its messages to `tx`; once

@@ -252,6 +252,8 @@ pub struct Records<Side = ServerConnectionData> {
     reply_owed: bool,
     /// Key updates from the peer since its last application data.
     key_updates: u8,
+    /// Key updates from the peer since [`Records::take_key_updates`] was last called.
+    key_updates_opened: usize,
     /// Warning alerts from the peer.
     warnings: u8,
     /// Empty records from the peer in a row.
@@ -324,6 +326,7 @@ impl<Side> Records<Side> {
             handshake_len: 0,
             reply_owed: false,
             key_updates: 0,
+            key_updates_opened: 0,
             warnings: 0,
             empty: 0,
             closed: false,
@@ -346,6 +349,12 @@ impl<Side> Records<Side> {
     /// its next heap trim, which lets them go).
     pub fn take_built(&mut self) -> bool {
         std::mem::take(&mut self.built)
+    }
+
+    /// Key updates the peer sent since the last call (the loop charges their work to the
+    /// connection's read budget).
+    pub fn take_key_updates(&mut self) -> usize {
+        std::mem::take(&mut self.key_updates_opened)
     }
 
     /// Whether a key update of ours is owed to the peer (it goes before our next application
@@ -644,6 +653,7 @@ impl<Side> Records<Side> {
                     return Err(RecordError::TooMany(Excess::KeyUpdates));
                 }
                 self.key_updates += 1;
+                self.key_updates_opened += 1;
                 let (seq, secrets) = self
                     .kernel
                     .as_mut()

@@ -424,6 +424,32 @@ fn records_and_handshake_messages_cut_anywhere_are_put_together() {
 }
 
 #[test]
+fn a_record_that_comes_a_byte_at_a_time_is_gathered_in_a_buffer_of_its_size() {
+    // Each byte used to copy everything before it in and out of the read buffer again.
+    let mut p = Pair::new();
+    p.handshake(b"HELLO\n");
+    p.client_receives();
+    let line = [b"x".repeat(records::MAX_PLAINTEXT - 1), b"\n".to_vec()].concat();
+    p.client.writer().write_all(&line).expect("write");
+    p.client_sends();
+    let total = p.wire().to_server.len();
+    p.wire().read_cut = 1;
+    let mut got = Vec::new();
+    for i in 0..total {
+        match p.link.read(&mut p.scratch).expect("read") {
+            Input::Data(n) => got.extend_from_slice(&p.scratch[..n]),
+            Input::Consumed(1) => {}
+            other => panic!("byte {i}: {other:?}"),
+        }
+        if i >= records::HEADER && i + 1 < total {
+            assert_eq!(p.link.rx.capacity(), total, "byte {i}");
+        }
+    }
+    assert_eq!(got, line);
+    assert_eq!(p.link.rx.capacity(), 0, "nothing held once it is read");
+}
+
+#[test]
 fn bytes_that_are_not_tls_are_refused_at_the_first_byte() {
     let mut p = Pair::new();
     p.wire().to_server.extend(b"bob\n");
@@ -704,6 +730,22 @@ fn a_flood_of_key_update_requests_costs_one_answer_and_writes_nothing_meanwhile(
     );
     assert_eq!(p.client_receives(), line);
     assert!(!p.link.records_mut().is_some_and(|r| r.owes_key_update()));
+}
+
+#[test]
+fn key_updates_are_charged_to_the_read_budget() {
+    let mut p = Pair::new();
+    p.handshake(b"HELLO\n");
+    p.client_receives();
+    assert_eq!(p.link.take_work(), 0);
+    for _ in 0..10 {
+        p.client.refresh_traffic_keys().expect("key update");
+    }
+    p.client.writer().write_all(b"data\n").expect("write");
+    p.client_sends();
+    assert_eq!(p.server_reads().expect("read").0, b"data\n");
+    assert_eq!(p.link.take_work(), 10 * limits::TLS_KEY_UPDATE_CHARGE);
+    assert_eq!(p.link.take_work(), 0, "charged once");
 }
 
 #[test]
