@@ -4,12 +4,12 @@
 //! records past their bound: the unit tests of `transport::tls`, as no client sends one). See
 //! docs/ROBUSTNESS.md (TLS records).
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
-use integration_tests::client::connect_small_window;
+use integration_tests::client::{connect_small_window, read_to_close};
 use integration_tests::{procfs, Client, ServerProcess, DEADLINE};
 use lanchat_client::stream::TlsStream;
 use lanchat_proto::Fingerprint;
@@ -80,23 +80,31 @@ fn join_never_reading(
     (conn, sock)
 }
 
-/// Read from `s` until the server closes it (EOF or reset), within [`DEADLINE`]; what came
-/// before.
-#[track_caller]
-fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
-    let end = Instant::now() + DEADLINE;
-    let mut buf = [0u8; 64 * 1024];
-    let mut got = Vec::new();
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "still open after {DEADLINE:?}");
-        s.set_read_timeout(Some(left)).expect("read timeout");
-        match s.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => panic!("read: {e}"),
+/// A TLS server started with `args`, ann and bob chatting on it, and `fl`, a client that
+/// joined on a small window and never reads ([`join_never_reading`]).
+struct Room {
+    server: ServerProcess,
+    pin: Fingerprint,
+    ann: Client,
+    bob: Client,
+    flooder: (ClientConnection, TcpStream),
+}
+
+impl Room {
+    fn with_flooder(args: &[&str]) -> Room {
+        let server = ServerProcess::start_tls(args);
+        let pin = fingerprint(&server);
+        let mut ann = Client::join_tls(server.addr(), pin, "ann");
+        let bob = Client::join_tls(server.addr(), pin, "bob");
+        ann.expect("JOIN bob");
+        let flooder = join_never_reading(server.addr(), config(pin, |_| {}), "fl");
+        ann.expect("JOIN fl");
+        Room {
+            server,
+            pin,
+            ann,
+            bob,
+            flooder,
         }
     }
 }
@@ -113,13 +121,13 @@ fn key_update_requests_between_lines_cost_the_server_no_memory_and_hold_up_no_ch
     // 200,000 requests to update the server's key, a blank line after every 31 (within the
     // bound on key updates without data), from a client that never reads: each used to put
     // an answer in the server's memory (~5 MB in all).
-    let server = ServerProcess::start_tls(&["--rate", "0"]);
-    let pin = fingerprint(&server);
-    let mut ann = Client::join_tls(server.addr(), pin, "ann");
-    let mut bob = Client::join_tls(server.addr(), pin, "bob");
-    ann.expect("JOIN bob");
-    let (mut flooder, mut sock) = join_never_reading(server.addr(), config(pin, |_| {}), "fl");
-    ann.expect("JOIN fl");
+    let Room {
+        server,
+        mut ann,
+        mut bob,
+        flooder: (mut flooder, mut sock),
+        ..
+    } = Room::with_flooder(&["--rate", "0"]);
     let pid = server.pid();
     let (rss_before, resettable) = memory_from_here(pid);
     let started = Instant::now();
@@ -175,13 +183,13 @@ fn key_update_requests_between_lines_cost_the_server_no_memory_and_hold_up_no_ch
 
 #[test]
 fn key_updates_without_data_past_the_bound_are_dropped_as_flooding() {
-    let server = ServerProcess::start_tls(&[]);
-    let pin = fingerprint(&server);
-    let mut ann = Client::join_tls(server.addr(), pin, "ann");
-    let mut bob = Client::join_tls(server.addr(), pin, "bob");
-    ann.expect("JOIN bob");
-    let (mut flooder, mut sock) = join_never_reading(server.addr(), config(pin, |_| {}), "fl");
-    ann.expect("JOIN fl");
+    let Room {
+        server,
+        pin,
+        mut ann,
+        mut bob,
+        flooder: (mut flooder, mut sock),
+    } = Room::with_flooder(&[]);
     // As many as a peer may send with no data between them, then a line: again and again.
     for round in 0..3 {
         for _ in 0..MAX_KEY_UPDATES {

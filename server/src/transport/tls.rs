@@ -354,21 +354,27 @@ impl<S: Socket> TlsLink<S> {
     fn read_rest_of_record(&mut self, len: usize, plain: &mut [u8]) -> io::Result<Input> {
         let at = self.rx.len();
         self.rx.resize(len, 0);
-        let n = loop {
+        let read = loop {
             match self.sock.read(&mut self.rx[at..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.rx.truncate(at);
-                    return Ok(Input::Drained);
-                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                other => break other,
             }
         };
-        if n == 0 {
-            self.rx = Vec::new();
-            return Ok(Input::Eof);
-        }
+        let n = match read {
+            Ok(0) => {
+                self.rx = Vec::new();
+                return Ok(Input::Eof);
+            }
+            Ok(n) => n,
+            Err(e) => {
+                self.rx.truncate(at);
+                return if e.kind() == io::ErrorKind::WouldBlock {
+                    Ok(Input::Drained)
+                } else {
+                    Err(e)
+                };
+            }
+        };
         self.rx.truncate(at + n);
         if self.rx.len() < len {
             return Ok(Input::Consumed(n));

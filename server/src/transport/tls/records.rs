@@ -101,7 +101,7 @@ pub enum Alert {
 }
 
 /// Why the record layer gave up on the connection.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum RecordError {
     /// The peer broke the protocol; the alert says how (it is sent before the close).
     Protocol(Alert),

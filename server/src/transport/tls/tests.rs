@@ -94,6 +94,14 @@ impl Pair {
         Pair::with_client(|_| {})
     }
 
+    /// A pair whose handshake is done and whose greeting the client has read.
+    fn ready() -> Pair {
+        let mut p = Pair::new();
+        p.handshake(b"HELLO\n");
+        p.client_receives();
+        p
+    }
+
     /// A pair whose client can hand its secrets over ([`Pair::raw`]).
     fn extractable() -> Pair {
         Pair::with_client(|c| c.enable_secret_extraction = true)
@@ -137,6 +145,18 @@ impl Pair {
         self.wire().to_server.extend(out);
     }
 
+    /// A record of `data` from the client goes on the wire with its tag's last bit flipped.
+    fn client_sends_forged(&mut self, data: &[u8]) {
+        self.client.writer().write_all(data).expect("write");
+        let mut out = Vec::new();
+        while self.client.wants_write() {
+            self.client.write_tls(&mut out).expect("write_tls");
+        }
+        let last = out.len() - 1;
+        out[last] ^= 1;
+        self.wire().to_server.extend(out);
+    }
+
     /// The client takes what the server wrote; returns the plaintext it got.
     fn client_receives(&mut self) -> Vec<u8> {
         let bytes = std::mem::take(&mut self.wire().to_client);
@@ -148,6 +168,25 @@ impl Pair {
             let _ = self.client.reader().read_to_end(&mut got);
         }
         got
+    }
+
+    /// `up` goes from the client to the server, then `down` the other way, each arriving
+    /// whole.
+    fn both_ways(&mut self, up: &[u8], down: &[u8]) {
+        self.client.writer().write_all(up).expect("write");
+        self.client_sends();
+        assert_eq!(self.server_reads().expect("read").0, up);
+        let took = self.link.write(&[IoSlice::new(down)]).expect("write");
+        assert_eq!(took, down.len());
+        assert_eq!(self.client_receives(), down);
+    }
+
+    /// The client takes what the server wrote, which ends in an alert: rustls' error for it.
+    fn client_refused(&mut self) -> rustls::Error {
+        let bytes = std::mem::take(&mut self.wire().to_client);
+        let mut rd = &bytes[..];
+        self.client.read_tls(&mut rd).expect("read_tls");
+        self.client.process_new_packets().expect_err("an alert")
     }
 
     /// The server reads until the socket is drained; the plaintext and whether it saw EOF.
@@ -275,6 +314,14 @@ fn record_error(err: &io::Error) -> Option<&RecordError> {
     }
 }
 
+/// `read` failed because the record layer refused with `want`; its error.
+#[track_caller]
+fn assert_refused(read: io::Result<(Vec<u8>, bool)>, want: RecordError) -> io::Error {
+    let err = read.expect_err("refused");
+    assert_eq!(record_error(&err), Some(&want), "{err}");
+    err
+}
+
 /// The TLS records in `bytes`: (content type, length of the record's body).
 fn records(bytes: &[u8]) -> Vec<(u8, usize)> {
     let mut out = Vec::new();
@@ -323,9 +370,7 @@ fn the_greeting_waits_for_the_handshake_then_goes_at_once() {
 
 #[test]
 fn a_batch_goes_in_as_few_records_as_its_size_allows() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     for (sizes, want_records) in [
         (&[100usize, 100, 100][..], 1),
         (&[16_384][..], 1),
@@ -353,9 +398,7 @@ fn a_batch_goes_in_as_few_records_as_its_size_allows() {
 fn a_write_goes_on_chunk_by_chunk_while_the_socket_takes_everything() {
     // Regression: a write that stopped after one chunk with room left in the socket got no
     // writable event to come back for the rest (a storm's 100 KB welcomes stalled).
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     let big = vec![b'x'; limits::TLS_WRITE_CHUNK * 2 + 1000];
     let writes = p.wire().writes;
     assert_eq!(
@@ -376,9 +419,7 @@ fn a_write_goes_on_chunk_by_chunk_while_the_socket_takes_everything() {
 
 #[test]
 fn ciphertext_the_socket_refuses_waits_and_holds_back_more_plaintext() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     p.wire().room = 10;
     let line = b"MSG ann hi\n".repeat(10);
     assert_eq!(
@@ -426,9 +467,7 @@ fn records_and_handshake_messages_cut_anywhere_are_put_together() {
 #[test]
 fn a_record_that_comes_a_byte_at_a_time_is_gathered_in_a_buffer_of_its_size() {
     // Each byte used to copy everything before it in and out of the read buffer again.
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     let line = [b"x".repeat(records::MAX_PLAINTEXT - 1), b"\n".to_vec()].concat();
     p.client.writer().write_all(&line).expect("write");
     p.client_sends();
@@ -485,9 +524,7 @@ fn a_broken_handshake_record_is_refused_with_an_alert() {
 
 #[test]
 fn close_notify_goes_both_ways() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     assert_eq!(p.link.close_write().expect("close"), Closed::Done);
     assert!(p.wire().shut, "FIN after close_notify");
     p.client_receives();
@@ -511,9 +548,7 @@ fn close_notify_goes_both_ways() {
 
 #[test]
 fn close_notify_waits_for_a_full_socket() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     p.wire().room = 0;
     assert_eq!(p.link.close_write().expect("close"), Closed::Pending);
     assert!(!p.wire().shut);
@@ -577,24 +612,13 @@ fn a_key_update_the_client_asks_for_is_answered_and_both_ways_go_on() {
     assert_eq!(p.client_receives(), b"WELCOME\n");
     for i in 0..3 {
         let line = format!("line {i}\n");
-        p.client.writer().write_all(line.as_bytes()).expect("write");
-        p.client_sends();
-        assert_eq!(p.server_reads().expect("read").0, line.as_bytes());
-        assert_eq!(
-            p.link
-                .write(&[IoSlice::new(line.as_bytes())])
-                .expect("write"),
-            line.len()
-        );
-        assert_eq!(p.client_receives(), line.as_bytes());
+        p.both_ways(line.as_bytes(), line.as_bytes());
     }
 }
 
 #[test]
 fn at_the_suites_limit_the_server_moves_to_a_new_key() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     p.link
         .records_mut()
         .expect("after the handshake")
@@ -614,17 +638,8 @@ fn at_the_suites_limit_the_server_moves_to_a_new_key() {
 
 #[test]
 fn a_record_that_does_not_open_is_refused_with_an_alert() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
-    p.client.writer().write_all(b"hello\n").expect("write");
-    let mut out = Vec::new();
-    while p.client.wants_write() {
-        p.client.write_tls(&mut out).expect("write_tls");
-    }
-    let last = out.len() - 1;
-    out[last] ^= 1;
-    p.wire().to_server.extend(out);
+    let mut p = Pair::ready();
+    p.client_sends_forged(b"hello\n");
     let err = p.server_reads().expect_err("a bad tag");
     assert!(
         matches!(
@@ -636,10 +651,7 @@ fn a_record_that_does_not_open_is_refused_with_an_alert() {
         "{err}"
     );
     assert_eq!(records(&p.wire().to_client).len(), 1, "the alert went out");
-    let bytes = std::mem::take(&mut p.wire().to_client);
-    let mut rd = &bytes[..];
-    p.client.read_tls(&mut rd).expect("read_tls");
-    let seen = p.client.process_new_packets().expect_err("an alert");
+    let seen = p.client_refused();
     assert!(seen.to_string().contains("BadRecordMac"), "{seen}");
 }
 
@@ -667,20 +679,11 @@ fn records_in_the_clear_after_the_handshake_are_refused() {
 
 #[test]
 fn at_rest_a_connection_keeps_no_expanded_key_and_goes_on_after() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     assert!(p.link.can_rest(), "the greeting built the sealing key");
     p.link.rest();
     assert!(!p.link.can_rest());
-    p.client.writer().write_all(b"still here\n").expect("write");
-    p.client_sends();
-    assert_eq!(p.server_reads().expect("read").0, b"still here\n");
-    assert_eq!(
-        p.link.write(&[IoSlice::new(b"me too\n")]).expect("write"),
-        7
-    );
-    assert_eq!(p.client_receives(), b"me too\n");
+    p.both_ways(b"still here\n", b"me too\n");
     p.link.rest();
     assert_eq!(p.link.close_write().expect("close"), Closed::Done);
 }
@@ -692,9 +695,7 @@ const KEY_UPDATE_REQUESTED: [u8; 5] = [24, 0, 0, 1, 1];
 fn a_flood_of_key_update_requests_costs_one_answer_and_writes_nothing_meanwhile() {
     // A client that asks for key updates without end and never reads (the socket takes
     // nothing) used to grow the server's ciphertext by a record per request.
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     p.wire().room = 0;
     let (mut lines, mut read) = (0, 0);
     for i in 1..=10_000 {
@@ -734,9 +735,7 @@ fn a_flood_of_key_update_requests_costs_one_answer_and_writes_nothing_meanwhile(
 
 #[test]
 fn key_updates_are_charged_to_the_read_budget() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     assert_eq!(p.link.take_work(), 0);
     for _ in 0..10 {
         p.client.refresh_traffic_keys().expect("key update");
@@ -750,9 +749,7 @@ fn key_updates_are_charged_to_the_read_budget() {
 
 #[test]
 fn key_updates_past_the_bound_without_data_between_end_the_connection() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     for round in 0..3 {
         for _ in 0..records::MAX_KEY_UPDATES {
             p.client.refresh_traffic_keys().expect("key update");
@@ -774,19 +771,12 @@ fn key_updates_past_the_bound_without_data_between_end_the_connection() {
     p.server_reads().expect("32 key updates");
     p.client.refresh_traffic_keys().expect("key update");
     p.client_sends();
-    let err = p.server_reads().expect_err("the 33rd");
-    assert!(
-        matches!(
-            record_error(&err),
-            Some(RecordError::TooMany(records::Excess::KeyUpdates))
-        ),
-        "{err}"
+    let err = assert_refused(
+        p.server_reads(),
+        RecordError::TooMany(records::Excess::KeyUpdates),
     );
     assert!(is_flood(&err));
-    let bytes = std::mem::take(&mut p.wire().to_client);
-    let mut rd = &bytes[..];
-    p.client.read_tls(&mut rd).expect("read_tls");
-    let seen = p.client.process_new_packets().expect_err("an alert");
+    let seen = p.client_refused();
     assert!(seen.to_string().contains("UnexpectedMessage"), "{seen}");
 }
 
@@ -802,13 +792,9 @@ fn warning_alerts_past_the_bound_end_the_connection() {
         b"between\n".repeat(usize::from(records::MAX_WARNING_ALERTS))
     );
     raw.sends(rustls::ContentType::Alert, &[1, 90]);
-    let err = raw.server_reads().expect_err("the 5th");
-    assert!(
-        matches!(
-            record_error(&err),
-            Some(RecordError::TooMany(records::Excess::WarningAlerts))
-        ),
-        "{err}"
+    let err = assert_refused(
+        raw.server_reads(),
+        RecordError::TooMany(records::Excess::WarningAlerts),
     );
     assert!(is_flood(&err));
     assert_eq!(raw.client_receives(), [Err(10)], "unexpected_message");
@@ -827,26 +813,18 @@ fn empty_records_past_the_bound_in_a_row_end_the_connection() {
     for _ in 0..=records::MAX_EMPTY_RECORDS {
         raw.sends_data(b"");
     }
-    let err = raw.server_reads().expect_err("the 33rd");
-    assert!(
-        matches!(
-            record_error(&err),
-            Some(RecordError::TooMany(records::Excess::EmptyRecords))
-        ),
-        "{err}"
+    assert_refused(
+        raw.server_reads(),
+        RecordError::TooMany(records::Excess::EmptyRecords),
     );
     assert_eq!(raw.client_receives(), [Err(10)], "unexpected_message");
 
     // An empty handshake fragment is not allowed at all (RFC 8446 §5.1).
     let mut raw = Pair::extractable().raw();
     raw.sends(rustls::ContentType::Handshake, b"");
-    let err = raw.server_reads().expect_err("refused");
-    assert!(
-        matches!(
-            record_error(&err),
-            Some(RecordError::Protocol(records::Alert::UnexpectedMessage))
-        ),
-        "{err}"
+    assert_refused(
+        raw.server_reads(),
+        RecordError::Protocol(records::Alert::UnexpectedMessage),
     );
 }
 
@@ -869,14 +847,7 @@ fn a_key_update_sent_with_the_clients_finished_is_answered_before_our_first_reco
     assert_eq!(sent.len(), 2, "the answer, then the greeting: {sent:?}");
     assert_eq!(p.client_receives(), hello);
     // Both ways go on under the new keys.
-    p.client.writer().write_all(b"ann\n").expect("write");
-    p.client_sends();
-    assert_eq!(p.server_reads().expect("read").0, b"ann\n");
-    assert_eq!(
-        p.link.write(&[IoSlice::new(b"WELCOME\n")]).expect("write"),
-        8
-    );
-    assert_eq!(p.client_receives(), b"WELCOME\n");
+    p.both_ways(b"ann\n", b"WELCOME\n");
 }
 
 #[test]
@@ -891,13 +862,9 @@ fn a_key_update_cut_across_records_is_kept_while_the_connection_rests() {
     raw.server_reads().expect("the rest: a whole key update");
     // The server has moved to the client's next key: a record under the old one is refused.
     raw.sends_data(b"old key\n");
-    let err = raw.server_reads().expect_err("the old key");
-    assert!(
-        matches!(
-            record_error(&err),
-            Some(RecordError::Protocol(records::Alert::BadRecordMac))
-        ),
-        "{err}"
+    assert_refused(
+        raw.server_reads(),
+        RecordError::Protocol(records::Alert::BadRecordMac),
     );
 
     let mut raw = Pair::extractable().raw();
@@ -905,13 +872,9 @@ fn a_key_update_cut_across_records_is_kept_while_the_connection_rests() {
     raw.server_reads().expect("the first part");
     raw.link.rest();
     raw.sends_data(b"in between\n");
-    let err = raw.server_reads().expect_err("interleaved");
-    assert!(
-        matches!(
-            record_error(&err),
-            Some(RecordError::Protocol(records::Alert::UnexpectedMessage))
-        ),
-        "{err}"
+    assert_refused(
+        raw.server_reads(),
+        RecordError::Protocol(records::Alert::UnexpectedMessage),
     );
 }
 
@@ -931,12 +894,7 @@ fn what_a_peer_gets_wrong_is_answered_with_the_alert_for_it() {
     for (typ, plaintext, alert) in cases {
         let mut raw = Pair::extractable().raw();
         raw.sends(typ, plaintext);
-        let err = raw.server_reads().expect_err("refused");
-        assert!(
-            matches!(record_error(&err), Some(RecordError::Protocol(a)) if *a == alert),
-            "{typ:?} {:?}: {err}",
-            &plaintext[..plaintext.len().min(8)]
-        );
+        assert_refused(raw.server_reads(), RecordError::Protocol(alert));
         assert_eq!(raw.client_receives(), [Err(alert as u8)], "{typ:?}");
     }
 
@@ -948,11 +906,7 @@ fn what_a_peer_gets_wrong_is_answered_with_the_alert_for_it() {
         .expect("seal");
     out[2] = 0x01;
     raw.wire.0.borrow_mut().to_server.extend(out);
-    let err = raw.server_reads().expect_err("refused");
-    assert!(
-        matches!(record_error(&err), Some(RecordError::Protocol(DecodeError))),
-        "{err}"
-    );
+    assert_refused(raw.server_reads(), RecordError::Protocol(DecodeError));
 }
 
 #[test]
@@ -966,13 +920,8 @@ fn opening_anything_but_one_whole_record_is_an_error_not_a_panic() {
         &[0x17, 3, 3, 0, 17, 0, 0],
     ] {
         let mut record = bytes.to_vec();
-        assert!(
-            matches!(
-                raw.records.open(&mut record),
-                Err(RecordError::Protocol(records::Alert::DecodeError))
-            ),
-            "{bytes:?}"
-        );
+        let refused = Err(RecordError::Protocol(records::Alert::DecodeError));
+        assert_eq!(raw.records.open(&mut record), refused, "{bytes:?}");
     }
 }
 
@@ -996,9 +945,7 @@ fn a_refused_key_update_seals_nothing() {
 
 #[test]
 fn nothing_follows_our_close_notify() {
-    let mut p = Pair::new();
-    p.handshake(b"HELLO\n");
-    p.client_receives();
+    let mut p = Pair::ready();
     // A key update asked for, then our close: the close goes without an answer.
     p.client.refresh_traffic_keys().expect("key update");
     p.client_sends();
@@ -1007,14 +954,7 @@ fn nothing_follows_our_close_notify() {
     let sent = records(&p.wire().to_client);
     assert_eq!(sent.len(), 1, "close_notify alone: {sent:?}");
     // Whatever comes after it, refused or not, gets no record.
-    p.client.writer().write_all(b"late\n").expect("write");
-    let mut out = Vec::new();
-    while p.client.wants_write() {
-        p.client.write_tls(&mut out).expect("write_tls");
-    }
-    let last = out.len() - 1;
-    out[last] ^= 1;
-    p.wire().to_server.extend(out);
+    p.client_sends_forged(b"late\n");
     p.server_reads().expect_err("a bad record");
     assert_eq!(records(&p.wire().to_client).len(), 1, "no alert after it");
 }
