@@ -465,6 +465,12 @@ impl<S: Socket> TlsLink<S> {
     }
 
     /// The handshake is done: take rustls' secrets and key schedule, let go of the rest of it.
+    ///
+    /// One case is lost here, fail-closed: the first part of a handshake message cut across
+    /// records that came with the client's `Finished` has been decrypted in place by rustls
+    /// 0.23, which neither counts it as used nor says so; the record layer takes it for
+    /// ciphertext and refuses it (`bad_record_mac`). Only a client that cuts a 5-byte key
+    /// update in two right after its `Finished` meets it.
     fn enter_traffic(&mut self) -> io::Result<()> {
         let State::Handshake(tls) = std::mem::replace(&mut self.state, State::Broken) else {
             return Ok(());
