@@ -1,7 +1,7 @@
 //! A line client for tests: every read has a deadline, every expectation names what it wanted.
 //! It speaks plain TCP, or TLS pinned to the server's key ([`Client::connect_tls`]).
 
-use std::io::{self, BufRead, BufReader, ErrorKind, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read as _, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -306,6 +306,31 @@ pub fn tcp_from(from: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
     sock.connect_timeout(&addr.into(), DEADLINE)?;
     sock.set_tcp_nodelay(true)?;
     Ok(sock.into())
+}
+
+/// Read from `s` until the server closes it (EOF or reset); the bytes that came first.
+/// Panics if it is still open after [`DEADLINE`].
+#[track_caller]
+pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    let end = Instant::now() + DEADLINE;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "still open after {DEADLINE:?}; got {} bytes",
+            got.len()
+        );
+        s.set_read_timeout(Some(left)).expect("read timeout");
+        match s.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!("read: {e}"),
+        }
+    }
 }
 
 /// A raw connection with a small receive buffer (and `TCP_NODELAY`), so the kernel soaks up

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integration_tests::client::{tcp_from, tls_handshake};
+use integration_tests::client::{read_to_close, tcp_from, tls_handshake};
 use integration_tests::relay::{contains, Recorder};
 use integration_tests::{ChildGuard, Client, ServerProcess, TestServer, DEADLINE};
 use lanchat_proto::Fingerprint;
@@ -22,30 +22,6 @@ fn fingerprint(server: &ServerProcess) -> Fingerprint {
         .fingerprint()
         .parse()
         .expect("the printed fingerprint")
-}
-
-/// Read from `s` until the server closes it (EOF or reset); the bytes that came first.
-/// Panics if it is still open after [`DEADLINE`].
-#[track_caller]
-fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
-    let end = Instant::now() + DEADLINE;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "still open after {DEADLINE:?}; got {got:?}"
-        );
-        s.set_read_timeout(Some(left)).expect("read timeout");
-        match s.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => panic!("read: {e}"),
-        }
-    }
 }
 
 /// Whether the server still holds `s` open: nothing but what it already sent arrives within a

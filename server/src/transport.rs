@@ -135,6 +135,19 @@ pub trait Transport {
     fn take_built(&mut self) -> bool {
         false
     }
+
+    /// What the input read since the last call cost beyond its bytes, in bytes of the
+    /// connection's read budget (TLS: key updates, which cost a key derivation each); 0 for
+    /// plain TCP. The loop charges it after every read.
+    fn take_work(&mut self) -> usize {
+        0
+    }
+
+    /// Heap bytes the transport's own buffers hold (TLS: ciphertext read and not yet opened,
+    /// and its backlog), for the loop's memory accounting; 0 for plain TCP.
+    fn buffered_capacity(&self) -> usize {
+        0
+    }
 }
 
 /// The socket under a transport: a byte stream that can also end its write side and be set
@@ -277,6 +290,20 @@ impl Transport for Link {
         match self {
             Link::Plain(_) => None,
             Link::Tls(t) => t.link.take_peer_key(),
+        }
+    }
+
+    fn take_work(&mut self) -> usize {
+        match self {
+            Link::Plain(_) => 0,
+            Link::Tls(t) => t.link.take_work(),
+        }
+    }
+
+    fn buffered_capacity(&self) -> usize {
+        match self {
+            Link::Plain(_) => 0,
+            Link::Tls(t) => t.link.buffered_capacity(),
         }
     }
 }

@@ -180,10 +180,7 @@ impl Tls {
         }
         let end = carried + n;
         let mut used = 0;
-        while let Some((len, opened)) = records
-            .open_next(&mut buf[used..end], &mut self.tx)
-            .map_err(invalid)?
-        {
+        while let Some((len, opened)) = records.open_next(&mut buf[used..end]).map_err(invalid)? {
             let record = used..used + len;
             used += len;
             match opened {

@@ -300,12 +300,18 @@ impl<T> Conn<T> {
 }
 
 impl<T: Transport> Conn<T> {
-    /// Read what the peer sent (plaintext) into `buf`.
+    /// Read what the peer sent (plaintext) into `buf`; what the transport's work on it cost
+    /// beyond its bytes ([`Transport::take_work`]) is charged to the read budget of `round`.
     ///
     /// # Errors
     /// The transport's: the connection is over.
-    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
-        self.transport.read(buf)
+    pub fn read(&mut self, buf: &mut [u8], round: u64) -> io::Result<Input> {
+        let input = self.transport.read(buf);
+        let work = self.transport.take_work();
+        if work > 0 {
+            self.charge_read(round, work);
+        }
+        input
     }
 
     /// Unsent bytes, the transport's own included.
@@ -355,9 +361,10 @@ impl<T: Transport> Conn<T> {
         self.transport.take_built()
     }
 
-    /// Heap bytes held by the write and read buffers (for memory accounting).
+    /// Heap bytes held by the write and read buffers, the transport's own included (for
+    /// memory accounting).
     pub fn buffered_capacity(&self) -> usize {
-        self.out.capacity() + self.decoder.capacity()
+        self.out.capacity() + self.decoder.capacity() + self.transport.buffered_capacity()
     }
 
     /// Its write-stall timer fired at `now`: is output stalled for `timeout`?

@@ -14,7 +14,7 @@ use crate::limits;
 use crate::logger::Kind;
 use crate::outbox::{ConnId, Outbox};
 use crate::room::LeaveReason;
-use crate::transport::Input;
+use crate::transport::{tls, Input};
 
 impl Server {
     pub(super) fn read(&mut self, id: ConnId, now: Now) {
@@ -50,7 +50,7 @@ impl Server {
                 return;
             }
             let handshaking = conn.is_handshaking();
-            let input = conn.read(&mut self.scratch);
+            let input = conn.read(&mut self.scratch, self.round);
             if handshaking && !conn.is_handshaking() {
                 // Set up by this read: who the peer is is known before its first line is read.
                 self.established(id, now);
@@ -81,6 +81,14 @@ impl Server {
                     return;
                 }
                 Ok(Input::Drained) => break,
+                Err(e) if tls::is_flood(&e) => {
+                    // Records that cost work and carry nothing, past their bound: the room
+                    // logs the leave as flooding; this says which bound.
+                    let serial = conn.generation().serial();
+                    log::debug!(target: Kind::Kick.target(), "{serial} {e}; dropping");
+                    self.kill(id, LeaveReason::Flooding, now);
+                    return;
+                }
                 Err(e) => {
                     let serial = conn.generation().serial();
                     log::debug!(target: Kind::Connection.target(), "{serial} read: {e}");

@@ -11,7 +11,11 @@
 //! - **Reading.** Ciphertext is read into the second half of the loop's scratch buffer and
 //!   what it decrypts to is copied to its first half, where the loop's decoder finds it as it
 //!   would plain TCP's bytes. Only what is left of a record cut by the read (or of a handshake
-//!   message spanning records) is kept, in `rx`, until the next read.
+//!   message spanning records) is kept, in `rx`, until the next read. After the handshake,
+//!   the rest of a cut record is read straight into `rx` behind its start, and opened there
+//!   once whole: a record that comes a byte at a time is not copied again at every byte.
+//!   During the handshake `rx` holds at most half the read buffer (32 KiB; a `ClientHello`
+//!   is under 2 KiB), and the handshake deadline bounds how long.
 //! - **Writing.** Plaintext is encrypted at flush time, straight from the connection's queue
 //!   (the shared frames) into `tx`, as few records as possible: up to 16 KiB of plaintext per
 //!   record, gathered into the record's place in `tx` and encrypted there. Ciphertext the
@@ -78,6 +82,22 @@ impl fmt::Display for TlsLinkError {
 }
 
 impl std::error::Error for TlsLinkError {}
+
+impl TlsLinkError {
+    /// The peer went past a bound on records that cost work and carry no data (key updates,
+    /// warning alerts, empty records): a flood, not a broken connection.
+    pub fn is_flood(&self) -> bool {
+        matches!(self, TlsLinkError::Record(RecordError::TooMany(_)))
+    }
+}
+
+/// Whether `e` (from [`TlsLink::read`]) ended the connection because the peer flooded it with
+/// records that carry no data ([`TlsLinkError::is_flood`]).
+pub fn is_flood(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<TlsLinkError>())
+        .is_some_and(TlsLinkError::is_flood)
+}
 
 impl From<TlsLinkError> for io::Error {
     fn from(e: TlsLinkError) -> Self {
@@ -201,6 +221,15 @@ impl<S: Socket> TlsLink<S> {
         matches!(&self.state, State::Traffic(r) if r.holds_keys())
     }
 
+    /// What the records read since the last call cost beyond their bytes, in bytes of the
+    /// read budget ([`limits::TLS_KEY_UPDATE_CHARGE`] per key update from the peer).
+    pub fn take_work(&mut self) -> usize {
+        match &mut self.state {
+            State::Traffic(r) => r.take_key_updates() * limits::TLS_KEY_UPDATE_CHARGE,
+            _ => 0,
+        }
+    }
+
     /// Whether an expanded key was built since the last call.
     pub fn take_built(&mut self) -> bool {
         match &mut self.state {
@@ -214,6 +243,12 @@ impl<S: Socket> TlsLink<S> {
     /// showed no certificate.
     pub fn take_peer_key(&mut self) -> Option<Fingerprint> {
         self.peer_key.take().map(|k| *k)
+    }
+
+    /// Heap bytes its buffers hold (for memory accounting): ciphertext read and not yet
+    /// opened, and its own bytes not yet written.
+    pub fn buffered_capacity(&self) -> usize {
+        self.rx.capacity() + self.tx.capacity()
     }
 
     /// Bytes of its own not yet written.
@@ -237,6 +272,9 @@ impl<S: Socket> TlsLink<S> {
         }
         let half = buf.len() / 2;
         let (plain, rest) = buf.split_at_mut(half);
+        if let Some(len) = self.cut_record() {
+            return self.read_rest_of_record(len, plain);
+        }
         let cipher = &mut rest[..half];
         let carried = self.rx.len();
         if carried >= cipher.len() {
@@ -282,13 +320,68 @@ impl<S: Socket> TlsLink<S> {
             self.rx.clear();
             self.rx.extend_from_slice(&cipher[used..end]);
         }
-        Ok(if produced > 0 {
+        Ok(self.input(produced, n))
+    }
+
+    /// What a read that took `n` bytes off the socket and produced `produced` bytes of
+    /// plaintext says.
+    fn input(&self, produced: usize, n: usize) -> Input {
+        if produced > 0 {
             Input::Data(produced)
         } else if self.peer_closed {
             Input::Eof
         } else {
             Input::Consumed(n)
-        })
+        }
+    }
+
+    /// After the handshake, the length of the record whose start (its header at least) a
+    /// read cut off and left in `rx`.
+    fn cut_record(&self) -> Option<usize> {
+        if !matches!(self.state, State::Traffic(_)) {
+            return None;
+        }
+        match Records::<ServerConnectionData>::record_len(&self.rx) {
+            Ok(Some(len)) if len > self.rx.len() => Some(len),
+            _ => None,
+        }
+    }
+
+    /// The rest of the record of `len` bytes whose start `rx` holds, read straight after that
+    /// start, and the record opened there once it is whole (plaintext to `plain`). So a record
+    /// that comes a byte at a time costs a copy of each byte once, not of all the bytes before
+    /// it at every read.
+    fn read_rest_of_record(&mut self, len: usize, plain: &mut [u8]) -> io::Result<Input> {
+        let at = self.rx.len();
+        self.rx.resize(len, 0);
+        let read = loop {
+            match self.sock.read(&mut self.rx[at..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let n = match read {
+            Ok(0) => {
+                self.rx = Vec::new();
+                return Ok(Input::Eof);
+            }
+            Ok(n) => n,
+            Err(e) => {
+                self.rx.truncate(at);
+                return if e.kind() == io::ErrorKind::WouldBlock {
+                    Ok(Input::Drained)
+                } else {
+                    Err(e)
+                };
+            }
+        };
+        self.rx.truncate(at + n);
+        if self.rx.len() < len {
+            return Ok(Input::Consumed(n));
+        }
+        let mut record = std::mem::take(&mut self.rx);
+        let (_, produced) = self.open_records(&mut record, plain)?;
+        Ok(self.input(produced, n))
     }
 
     /// Run rustls' handshake over `incoming` until it needs more, its messages to `tx`; once
@@ -300,6 +393,7 @@ impl<S: Socket> TlsLink<S> {
             return Ok((0, 0));
         };
         let (mut used, mut produced) = (0, 0);
+        let mut looked_for_reply = false;
         loop {
             let UnbufferedStatus { discard, state } =
                 tls.process_tls_records(&mut incoming[used..]);
@@ -335,9 +429,20 @@ impl<S: Socket> TlsLink<S> {
                 Ok(ConnectionState::TransmitTlsData(sent)) => sent.done(),
                 Ok(ConnectionState::PeerClosed) => self.peer_closed = true,
                 Ok(ConnectionState::BlockedHandshake | ConnectionState::Closed) => done = true,
-                Ok(ConnectionState::WriteTraffic(_)) => {
+                Ok(ConnectionState::WriteTraffic(mut traffic)) => {
                     // The handshake is done and every whole record read.
                     used += discard;
+                    if !looked_for_reply {
+                        // A key update the client asked for in its first flight (with its
+                        // `Finished`) is answered by rustls 0.23 into a queue that its
+                        // conversion to a kernel connection drops, although the answer has
+                        // moved its sending key on. Asking it to encrypt a byte into no room
+                        // moves that answer to where the next step hands it out, and encrypts
+                        // nothing (rustls checks the room first). So the answer goes out first.
+                        let _ = traffic.encrypt(&[0], &mut []);
+                        looked_for_reply = true;
+                        continue;
+                    }
                     self.enter_traffic()?;
                     return Ok((used, produced));
                 }
@@ -360,6 +465,12 @@ impl<S: Socket> TlsLink<S> {
     }
 
     /// The handshake is done: take rustls' secrets and key schedule, let go of the rest of it.
+    ///
+    /// One case is lost here, fail-closed: the first part of a handshake message cut across
+    /// records that came with the client's `Finished` has been decrypted in place by rustls
+    /// 0.23, which neither counts it as used nor says so; the record layer takes it for
+    /// ciphertext and refuses it (`bad_record_mac`). Only a client that cuts a 5-byte key
+    /// update in two right after its `Finished` meets it.
     fn enter_traffic(&mut self) -> io::Result<()> {
         let State::Handshake(tls) = std::mem::replace(&mut self.state, State::Broken) else {
             return Ok(());
@@ -377,9 +488,10 @@ impl<S: Socket> TlsLink<S> {
         Ok(())
     }
 
-    /// Open the whole records at the start of `incoming` (application data to `plain`); a key
-    /// update of the peer's may put one of ours in `tx`. Returns the bytes of `incoming` used
-    /// up and the plaintext bytes produced.
+    /// Open the whole records at the start of `incoming` (application data to `plain`).
+    /// Returns the bytes of `incoming` used up and the plaintext bytes produced. Nothing goes
+    /// to `tx` but the alert of a failure: a key update the peer asks for is answered before
+    /// our next application data ([`Records::owes_key_update`]).
     fn open_records(
         &mut self,
         incoming: &mut [u8],
@@ -390,7 +502,7 @@ impl<S: Socket> TlsLink<S> {
         };
         let (mut used, mut produced) = (0, 0);
         while !self.peer_closed {
-            let (len, opened) = match records.open_next(&mut incoming[used..], &mut self.tx) {
+            let (len, opened) = match records.open_next(&mut incoming[used..]) {
                 Ok(Some(next)) => next,
                 Ok(None) => break,
                 Err(e) => {

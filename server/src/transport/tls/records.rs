@@ -18,6 +18,20 @@
 //! AEAD ring's, and new secrets rustls' [`KernelConnection`]. What is here is the framing (the
 //! 5-byte header, RFC 8446 §5.1-5.2), the sequence numbers, and which record types may come
 //! after the handshake.
+//!
+//! What rustls' own record layer bounds, this one bounds too, as rustls and BoringSSL do: a
+//! peer's key updates (each costs a derivation of the next secret and a new AEAD key) are
+//! limited to [`MAX_KEY_UPDATES`] with no application data between them, its warning alerts to
+//! [`MAX_WARNING_ALERTS`], its empty records to [`MAX_EMPTY_RECORDS`] in a row; past a limit the
+//! connection ends with `unexpected_message` ([`RecordError::TooMany`]). A key update the peer
+//! asks for is answered once, before our next application data, however many requests came
+//! (RFC 8446 §4.6.3): opening a record never writes anything, so what a peer sends cannot grow
+//! what waits to be sent to it.
+//!
+//! Key material at rest: the traffic keys are rustls' [`AeadKey`]s and its kernel connection's
+//! secrets, zeroed when dropped; ring's expanded keys and the IVs are not (nor are they in
+//! rustls), and each [`Records::rest`] or key update lets one go to the heap. Acceptable where
+//! the attacker is on the LAN, not on the host.
 
 use std::fmt;
 
@@ -46,6 +60,8 @@ const APPLICATION_DATA: u8 = 0x17;
 const LEGACY_VERSION: [u8; 2] = [0x03, 0x03];
 /// Handshake message type of a key update (RFC 8446 §4.6.3).
 const KEY_UPDATE: u8 = 24;
+/// A key update's length: type, 3-byte length (1), `request_update`.
+const KEY_UPDATE_LEN: usize = 5;
 /// `KeyUpdateRequest` values.
 const UPDATE_NOT_REQUESTED: u8 = 0;
 const UPDATE_REQUESTED: u8 = 1;
@@ -54,6 +70,18 @@ const WARNING: u8 = 1;
 const FATAL: u8 = 2;
 const CLOSE_NOTIFY: u8 = 0;
 const USER_CANCELED: u8 = 90;
+
+/// Key updates a peer may send with no application data between them; the next one ends the
+/// connection. Each costs a derivation of the next secret and a new AEAD key, some fifty times
+/// what a record of data costs; a real peer sends one per 2^24 records or when asked. 32 is
+/// rustls' and BoringSSL's figure (`kMaxKeyUpdates`).
+pub const MAX_KEY_UPDATES: u8 = 32;
+/// Warning alerts (`user_canceled`, the only one TLS 1.3 leaves non-fatal) a peer may send in a
+/// connection; the next one ends it. rustls' and BoringSSL's figure.
+pub const MAX_WARNING_ALERTS: u8 = 4;
+/// Empty records (no plaintext, padding only) a peer may send in a row; the next one ends the
+/// connection. rustls' and BoringSSL's figure.
+pub const MAX_EMPTY_RECORDS: u8 = 32;
 
 /// An alert this layer sends before closing (RFC 8446 §6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +92,8 @@ pub enum Alert {
     BadRecordMac = 20,
     /// A record longer than TLS 1.3 allows.
     RecordOverflow = 22,
+    /// A field out of its range (an alert level, a key update's `request_update`).
+    IllegalParameter = 47,
     /// A message that cannot be read.
     DecodeError = 50,
     /// Something on this side failed (a key update rustls refused).
@@ -71,7 +101,7 @@ pub enum Alert {
 }
 
 /// Why the record layer gave up on the connection.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum RecordError {
     /// The peer broke the protocol; the alert says how (it is sent before the close).
     Protocol(Alert),
@@ -79,6 +109,35 @@ pub enum RecordError {
     PeerAlert(u8),
     /// rustls refused to compute new traffic secrets.
     KeyUpdate(rustls::Error),
+    /// The peer went past a bound on records that cost work and carry no data (see the module
+    /// docs); `unexpected_message` is sent, as BoringSSL does.
+    TooMany(Excess),
+}
+
+/// Which bound on work without data a peer went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excess {
+    /// More than [`MAX_KEY_UPDATES`] key updates with no application data between them.
+    KeyUpdates,
+    /// More than [`MAX_WARNING_ALERTS`] warning alerts.
+    WarningAlerts,
+    /// More than [`MAX_EMPTY_RECORDS`] empty records in a row.
+    EmptyRecords,
+}
+
+impl fmt::Display for Excess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Excess::KeyUpdates => write!(
+                f,
+                "more than {MAX_KEY_UPDATES} key updates without application data"
+            ),
+            Excess::WarningAlerts => write!(f, "more than {MAX_WARNING_ALERTS} warning alerts"),
+            Excess::EmptyRecords => {
+                write!(f, "more than {MAX_EMPTY_RECORDS} empty records in a row")
+            }
+        }
+    }
 }
 
 impl RecordError {
@@ -87,6 +146,7 @@ impl RecordError {
         match self {
             RecordError::Protocol(alert) => Some(*alert),
             RecordError::KeyUpdate(_) => Some(Alert::InternalError),
+            RecordError::TooMany(_) => Some(Alert::UnexpectedMessage),
             RecordError::PeerAlert(_) => None,
         }
     }
@@ -98,6 +158,7 @@ impl fmt::Display for RecordError {
             RecordError::Protocol(alert) => write!(f, "TLS record: {alert:?}"),
             RecordError::PeerAlert(desc) => write!(f, "TLS: the peer sent alert {desc}"),
             RecordError::KeyUpdate(e) => write!(f, "TLS key update: {e}"),
+            RecordError::TooMany(what) => write!(f, "TLS: {what}"),
         }
     }
 }
@@ -181,9 +242,24 @@ pub struct Records<Side = ServerConnectionData> {
     /// Records sealed under one key before it is replaced: the suite's confidentiality limit
     /// (2^24 for AES-GCM), less one for the key update itself.
     tx_limit: u64,
-    /// A handshake message cut across records (a key update is 5 bytes; a peer may still
-    /// fragment it).
-    handshake: Vec<u8>,
+    /// A handshake message cut across records, gathered until it is whole: only a key update
+    /// may come, so never more than its 5 bytes (protocol state, kept at rest).
+    handshake: [u8; KEY_UPDATE_LEN],
+    /// Bytes of `handshake` in use.
+    handshake_len: usize,
+    /// The peer asked for a key update of ours: it goes before our next application data
+    /// (RFC 8446 §4.6.3), one for any number of requests.
+    reply_owed: bool,
+    /// Key updates from the peer since its last application data.
+    key_updates: u8,
+    /// Key updates from the peer since [`Records::take_key_updates`] was last called.
+    key_updates_opened: usize,
+    /// Warning alerts from the peer.
+    warnings: u8,
+    /// Empty records from the peer in a row.
+    empty: u8,
+    /// Our `close_notify` is sealed: nothing follows it.
+    closed: bool,
     /// An expanded key was built since [`Records::take_built`] was last called.
     built: bool,
 }
@@ -193,6 +269,7 @@ impl<Side> fmt::Debug for Records<Side> {
         f.debug_struct("Records")
             .field("tx_seq", &self.tx.seq)
             .field("rx_seq", &self.rx.seq)
+            .field("reply_owed", &self.reply_owed)
             .finish_non_exhaustive()
     }
 }
@@ -202,11 +279,15 @@ impl<Side> Records<Side> {
     /// its kernel connection for key updates.
     ///
     /// # Errors
-    /// A suite this layer does not know (the server offers none).
+    /// A suite this layer does not know (the server offers none), or a session that is not
+    /// TLS 1.3.
     pub fn new(
         secrets: ExtractedSecrets,
         kernel: KernelConnection<Side>,
     ) -> Result<Records<Side>, RecordError> {
+        if kernel.protocol_version() != ProtocolVersion::TLSv1_3 {
+            return Err(RecordError::Protocol(Alert::InternalError));
+        }
         let suite = kernel.negotiated_cipher_suite();
         Self::with(secrets, suite, Some(kernel))
     }
@@ -230,17 +311,25 @@ impl<Side> Records<Side> {
         suite: SupportedCipherSuite,
         kernel: Option<KernelConnection<Side>>,
     ) -> Result<Records<Side>, RecordError> {
-        let limit = suite
+        // The framing here is TLS 1.3's; a TLS 1.2 suite's secrets would be framed wrongly.
+        let suite = suite
             .tls13()
-            .map_or(u64::MAX, |s| s.common.confidentiality_limit);
+            .ok_or(RecordError::Protocol(Alert::InternalError))?;
         let (tx_seq, tx) = secrets.tx;
         let (rx_seq, rx) = secrets.rx;
         Ok(Records {
             kernel,
             tx: Direction::new(tx_seq, tx)?,
             rx: Direction::new(rx_seq, rx)?,
-            tx_limit: limit.saturating_sub(1),
-            handshake: Vec::new(),
+            tx_limit: suite.common.confidentiality_limit.saturating_sub(1),
+            handshake: [0; KEY_UPDATE_LEN],
+            handshake_len: 0,
+            reply_owed: false,
+            key_updates: 0,
+            key_updates_opened: 0,
+            warnings: 0,
+            empty: 0,
+            closed: false,
             built: false,
         })
     }
@@ -249,7 +338,6 @@ impl<Side> Records<Side> {
     pub fn rest(&mut self) {
         self.tx.built = None;
         self.rx.built = None;
-        self.handshake = Vec::new();
     }
 
     /// Whether an expanded key is held.
@@ -261,6 +349,18 @@ impl<Side> Records<Side> {
     /// its next heap trim, which lets them go).
     pub fn take_built(&mut self) -> bool {
         std::mem::take(&mut self.built)
+    }
+
+    /// Key updates the peer sent since the last call (the loop charges their work to the
+    /// connection's read budget).
+    pub fn take_key_updates(&mut self) -> usize {
+        std::mem::take(&mut self.key_updates_opened)
+    }
+
+    /// Whether a key update of ours is owed to the peer (it goes before our next application
+    /// data).
+    pub fn owes_key_update(&self) -> bool {
+        self.reply_owed
     }
 
     /// Records under one key before a key update, for tests of it.
@@ -331,28 +431,39 @@ impl<Side> Records<Side> {
         })
     }
 
-    /// `close_notify` into `out`.
+    /// `close_notify` into `out`: the last record this side seals.
     ///
     /// # Errors
     /// As [`Records::seal_data`].
     pub fn seal_close_notify(&mut self, out: &mut Vec<u8>) -> Result<(), RecordError> {
-        self.seal_alert(false, CLOSE_NOTIFY, out)
+        self.seal_alert(false, CLOSE_NOTIFY, out)?;
+        self.closed = true;
+        Ok(())
     }
 
-    /// The alert `alert` into `out`, best effort (the connection closes next).
+    /// The alert `alert` into `out`, best effort (the connection closes next); nothing after
+    /// our `close_notify`. Under the present key even at the suite's limit: the record kept
+    /// for a key update is this one's, as no more follow.
     pub fn seal_fatal(&mut self, alert: Alert, out: &mut Vec<u8>) {
-        let _ = self.seal_alert(true, alert as u8, out);
+        if self.closed {
+            return;
+        }
+        let _ = self.seal_one(ContentType::Alert, out, |out| {
+            out.extend_from_slice(&[FATAL, alert as u8]);
+        });
     }
 
-    /// Seal one record of type `typ` whose plaintext `fill` appends to `out`; replace the key
-    /// first (a key update) when it has sealed as many records as the suite allows.
+    /// Seal one record of type `typ` whose plaintext `fill` appends to `out`; a key update
+    /// goes first when the present key has sealed as many records as the suite allows, or,
+    /// before application data, when the peer asked for one.
     fn seal_with(
         &mut self,
         typ: ContentType,
         out: &mut Vec<u8>,
         fill: impl FnOnce(&mut Vec<u8>),
     ) -> Result<(), RecordError> {
-        if self.tx.seq >= self.tx_limit {
+        let reply = self.reply_owed && typ == ContentType::ApplicationData;
+        if reply || self.tx.seq >= self.tx_limit {
             self.update_tx(UPDATE_NOT_REQUESTED, out)?;
         }
         self.seal_one(typ, out, fill)
@@ -389,18 +500,22 @@ impl<Side> Records<Side> {
         }
     }
 
-    /// Send a key update (sealed with the old key) and switch to the next key.
+    /// Send a key update and switch to the next key: the new secret from rustls first, so a
+    /// refusal leaves nothing sealed; then the key update, under the old key; then the new
+    /// key. Any reply owed to the peer is paid by it.
     fn update_tx(&mut self, request: u8, out: &mut Vec<u8>) -> Result<(), RecordError> {
-        self.seal_one(ContentType::Handshake, out, |out| {
-            out.extend_from_slice(&[KEY_UPDATE, 0, 0, 1, request]);
-        })?;
         let (seq, secrets) = self
             .kernel
             .as_mut()
             .ok_or(RecordError::Protocol(Alert::InternalError))?
             .update_tx_secret()
             .map_err(RecordError::KeyUpdate)?;
-        self.tx = Direction::new(seq, secrets)?;
+        let next = Direction::new(seq, secrets)?;
+        self.seal_one(ContentType::Handshake, out, |out| {
+            out.extend_from_slice(&[KEY_UPDATE, 0, 0, 1, request]);
+        })?;
+        self.tx = next;
+        self.reply_owed = false;
         Ok(())
     }
 
@@ -409,13 +524,9 @@ impl<Side> Records<Side> {
     ///
     /// # Errors
     /// As [`Records::record_len`] and [`Records::open`].
-    pub fn open_next(
-        &mut self,
-        buf: &mut [u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Option<(usize, Opened)>, RecordError> {
+    pub fn open_next(&mut self, buf: &mut [u8]) -> Result<Option<(usize, Opened)>, RecordError> {
         match Self::record_len(buf)? {
-            Some(len) if len <= buf.len() => Ok(Some((len, self.open(&mut buf[..len], out)?))),
+            Some(len) if len <= buf.len() => Ok(Some((len, self.open(&mut buf[..len])?))),
             _ => Ok(None),
         }
     }
@@ -424,14 +535,18 @@ impl<Side> Records<Side> {
     /// there; `None` while it is not.
     ///
     /// # Errors
-    /// A header no TLS 1.3 peer sends after the handshake: not a protected record, or longer
-    /// than allowed.
+    /// A header no TLS 1.3 peer sends after the handshake: not a protected record, another
+    /// record version than TLS 1.3's `03 03` (`decode_error`, as rustls), or longer than
+    /// allowed.
     pub fn record_len(buf: &[u8]) -> Result<Option<usize>, RecordError> {
         let Some(header) = buf.get(..HEADER) else {
             return Ok(None);
         };
         if header[0] != APPLICATION_DATA {
             return Err(RecordError::Protocol(Alert::UnexpectedMessage));
+        }
+        if header[1..3] != LEGACY_VERSION {
+            return Err(RecordError::Protocol(Alert::DecodeError));
         }
         let body = usize::from(u16::from_be_bytes([header[3], header[4]]));
         if body > MAX_BODY {
@@ -443,14 +558,19 @@ impl<Side> Records<Side> {
         Ok(Some(HEADER + body))
     }
 
-    /// Open the whole record `record` (see [`Records::record_len`]) in place and act on what
-    /// it holds: application data is left in place and its range returned; a key update from
-    /// the peer switches the receiving key (and, when the peer asks, sends one of ours into
-    /// `out`); `close_notify` ends the input.
+    /// Open the whole record `record` (exactly one: see [`Records::record_len`]) in place and
+    /// act on what it holds: application data is left in place and its range returned; a key
+    /// update from the peer switches the receiving key (and, when the peer asks, makes one of
+    /// ours due before our next application data); `close_notify` ends the input. Writes
+    /// nothing: what a peer sends cannot grow what waits to be sent to it.
     ///
     /// # Errors
-    /// [`RecordError`]: the connection is over (with the alert [`RecordError::alert`] says).
-    pub fn open(&mut self, record: &mut [u8], out: &mut Vec<u8>) -> Result<Opened, RecordError> {
+    /// [`RecordError`]: the connection is over (with the alert [`RecordError::alert`] says);
+    /// `decode_error` for a `record` that is not one whole record.
+    pub fn open(&mut self, record: &mut [u8]) -> Result<Opened, RecordError> {
+        if Self::record_len(record)? != Some(record.len()) {
+            return Err(RecordError::Protocol(Alert::DecodeError));
+        }
         let (header, body) = record.split_at_mut(HEADER);
         let aad = [header[0], header[1], header[2], header[3], header[4]];
         let (key, nonce) = self.rx.next(&mut self.built)?;
@@ -464,35 +584,76 @@ impl<Side> Records<Side> {
             &mut body[..plain_len],
         )
         .into_tls13_unpadded_message()
-        .map_err(|_| RecordError::Protocol(Alert::UnexpectedMessage))?;
+        .map_err(|e| match e {
+            rustls::Error::PeerSentOversizedRecord => RecordError::Protocol(Alert::RecordOverflow),
+            _ => RecordError::Protocol(Alert::UnexpectedMessage),
+        })?;
         let (typ, len) = (message.typ, message.payload.len());
-        if typ != ContentType::Handshake && !self.handshake.is_empty() {
+        if typ != ContentType::Handshake && self.handshake_len > 0 {
             // A handshake message cut in two must not be interleaved with other records.
             return Err(RecordError::Protocol(Alert::UnexpectedMessage));
         }
+        if len == 0 {
+            self.empty += 1;
+            if self.empty > MAX_EMPTY_RECORDS {
+                return Err(RecordError::TooMany(Excess::EmptyRecords));
+            }
+        } else {
+            self.empty = 0;
+        }
         match typ {
-            ContentType::ApplicationData => Ok(Opened::Data(HEADER..HEADER + len)),
+            ContentType::ApplicationData => {
+                if len > 0 {
+                    self.key_updates = 0;
+                }
+                Ok(Opened::Data(HEADER..HEADER + len))
+            }
             ContentType::Alert => match body[..len] {
+                [level, _] if level != WARNING && level != FATAL => {
+                    Err(RecordError::Protocol(Alert::IllegalParameter))
+                }
                 [_, CLOSE_NOTIFY] => Ok(Opened::Closed),
-                [WARNING, USER_CANCELED] => Ok(Opened::Nothing),
+                [WARNING, USER_CANCELED] => {
+                    self.warnings += 1;
+                    if self.warnings > MAX_WARNING_ALERTS {
+                        return Err(RecordError::TooMany(Excess::WarningAlerts));
+                    }
+                    Ok(Opened::Nothing)
+                }
                 [_, description] => Err(RecordError::PeerAlert(description)),
                 _ => Err(RecordError::Protocol(Alert::DecodeError)),
             },
             ContentType::Handshake => {
-                self.handshake.extend_from_slice(&body[..len]);
-                self.handshake_messages(out)
+                let at = self.handshake_len;
+                // Empty handshake fragments are not allowed (RFC 8446 §5.1); more than a key
+                // update's bytes are not a key update, or one that does not end its record.
+                let Some(dst) = self.handshake.get_mut(at..at + len).filter(|_| len > 0) else {
+                    return Err(RecordError::Protocol(Alert::UnexpectedMessage));
+                };
+                dst.copy_from_slice(&body[..len]);
+                self.handshake_len += len;
+                self.handshake_message()
             }
             _ => Err(RecordError::Protocol(Alert::UnexpectedMessage)),
         }
     }
 
-    /// Act on the handshake messages gathered so far: after the handshake only a key update
+    /// Act on the handshake message gathered so far: after the handshake only a key update
     /// may come from a client, and it must end its record (a key change never splits one).
     /// A key update cut across records is gathered until it is whole.
-    fn handshake_messages(&mut self, out: &mut Vec<u8>) -> Result<Opened, RecordError> {
-        match self.handshake[..] {
+    fn handshake_message(&mut self) -> Result<Opened, RecordError> {
+        match self.handshake[..self.handshake_len] {
             [KEY_UPDATE, 0, 0, 1, request] => {
-                self.handshake = Vec::new();
+                self.handshake_len = 0;
+                if request != UPDATE_NOT_REQUESTED && request != UPDATE_REQUESTED {
+                    return Err(RecordError::Protocol(Alert::IllegalParameter));
+                }
+                // Counted before the work it bounds is done.
+                if self.key_updates >= MAX_KEY_UPDATES {
+                    return Err(RecordError::TooMany(Excess::KeyUpdates));
+                }
+                self.key_updates += 1;
+                self.key_updates_opened += 1;
                 let (seq, secrets) = self
                     .kernel
                     .as_mut()
@@ -500,19 +661,28 @@ impl<Side> Records<Side> {
                     .update_rx_secret()
                     .map_err(RecordError::KeyUpdate)?;
                 self.rx = Direction::new(seq, secrets)?;
-                match request {
-                    UPDATE_NOT_REQUESTED => Ok(Opened::Nothing),
-                    UPDATE_REQUESTED => {
-                        self.update_tx(UPDATE_NOT_REQUESTED, out)?;
-                        Ok(Opened::Nothing)
-                    }
-                    _ => Err(RecordError::Protocol(Alert::DecodeError)),
+                if request == UPDATE_REQUESTED {
+                    self.reply_owed = true;
                 }
+                Ok(Opened::Nothing)
             }
-            [] | [KEY_UPDATE] | [KEY_UPDATE, 0] | [KEY_UPDATE, 0, 0] | [KEY_UPDATE, 0, 0, 1] => {
+            [KEY_UPDATE] | [KEY_UPDATE, 0] | [KEY_UPDATE, 0, 0] | [KEY_UPDATE, 0, 0, 1] => {
                 Ok(Opened::Nothing)
             }
             _ => Err(RecordError::Protocol(Alert::UnexpectedMessage)),
         }
+    }
+
+    /// Seal one record of any inner type and content (an empty one, a fragment of a handshake
+    /// message, an alert of any level), as a misbehaving peer would: for tests of what this
+    /// layer accepts.
+    #[cfg(test)]
+    pub fn seal_raw(
+        &mut self,
+        typ: ContentType,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecordError> {
+        self.seal_one(typ, out, |out| out.extend_from_slice(plaintext))
     }
 }
