@@ -4,10 +4,12 @@
 //! `127.0.0.1:0`, [`ServerProcess`] runs the built `lanchat-server` binary, and [`Client`] is a
 //! line client whose every read has a deadline. Both server kinds stop when dropped, even when
 //! a test fails; [`state`] starts the binary on a state directory of the test's own; [`relay`]
-//! records what crosses the wire between a client and a server. The load
+//! records what crosses the wire between a client and a server; [`clock`] moves the built
+//! server's time. The load
 //! generator is [`load`], run by `lanchat-load` (`src/bin/`).
 
 pub mod client;
+pub mod clock;
 pub mod identity;
 pub mod load;
 pub mod procfs;

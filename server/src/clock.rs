@@ -4,7 +4,10 @@
 //! Nothing else in the server reads a clock: the room, the connections and the timers are handed
 //! a `Now`. The binary runs on [`SystemClock`]; tests hand the loop a [`ManualClock`] and move
 //! time themselves, so a 60 s write stall or a 2 s shutdown deadline is tested without waiting.
+//! Tests of the built binary move its time through a file instead ([`FileClock`], named by the
+//! environment variable [`TEST_CLOCK_VAR`]).
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -96,6 +99,59 @@ impl Clock for ManualClock {
     }
 }
 
+/// The environment variable that, set to a file's path, runs the binary on a [`FileClock`]
+/// reading that file. For tests only: it is in no `--help`.
+pub const TEST_CLOCK_VAR: &str = "LANCHAT_TEST_CLOCK";
+
+/// The system's clocks moved forward by the milliseconds (decimal text) a test wrote in a file,
+/// read again at every call: how a test of the built binary jumps over a 5 s retry or a 10 s
+/// quiet window without waiting for it. It never moves back, and a file that cannot be read
+/// or parsed (half written, removed) leaves it at the last offset it read; a test replaces the
+/// file whole (writes a new one and renames it over the old). A read per call is affordable
+/// only in tests.
+#[derive(Debug)]
+pub struct FileClock {
+    path: PathBuf,
+    /// The largest offset read so far, in milliseconds.
+    offset_ms: AtomicU64,
+}
+
+impl FileClock {
+    /// A clock reading its offset from `path` (none until the file holds one).
+    pub fn new(path: PathBuf) -> Self {
+        FileClock {
+            path,
+            offset_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// How far the file says to move the system's clocks.
+    pub fn offset(&self) -> Duration {
+        let read = std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        if let Some(ms) = read {
+            self.offset_ms.fetch_max(ms, Ordering::SeqCst);
+        }
+        Duration::from_millis(self.offset_ms.load(Ordering::SeqCst))
+    }
+}
+
+impl Clock for FileClock {
+    fn now(&self) -> Now {
+        SystemClock.now().after(self.offset())
+    }
+}
+
+/// The clock the binary runs on (its loop and its logger alike): the system's, or a
+/// [`FileClock`] when [`TEST_CLOCK_VAR`] names a file. Each call makes a new one; they agree.
+pub fn of_process() -> Box<dyn Clock + Sync> {
+    match std::env::var_os(TEST_CLOCK_VAR) {
+        Some(path) if !path.is_empty() => Box::new(FileClock::new(path.into())),
+        _ => Box::new(SystemClock),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +167,25 @@ mod tests {
         assert_eq!(t1.mono - t0.mono, Duration::from_millis(1500));
         assert_eq!(t1.unix_ms - t0.unix_ms, 1500);
         assert_eq!(clock.elapsed(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_file_clock_follows_its_file_forward_only_and_keeps_its_offset_over_a_bad_read() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("clock");
+        let clock = FileClock::new(path.clone());
+        assert_eq!(clock.offset(), Duration::ZERO, "no file yet");
+        std::fs::write(&path, "5000\n").expect("write");
+        assert_eq!(clock.offset(), Duration::from_secs(5));
+        let before = SystemClock.now();
+        let now = clock.now();
+        assert!(now.mono >= before.mono + Duration::from_secs(5));
+        assert!(now.unix_ms >= before.unix_ms + 5000);
+        for bad in ["", "50", "x"] {
+            std::fs::write(&path, bad).expect("write");
+            assert_eq!(clock.offset(), Duration::from_secs(5), "{bad:?}");
+        }
+        std::fs::remove_file(&path).expect("remove");
+        assert_eq!(clock.offset(), Duration::from_secs(5));
     }
 }

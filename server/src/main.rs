@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             .error(clap::error::ErrorKind::ArgumentConflict, msg)
             .exit();
     }
-    lanchat_server::logger::init();
+    lanchat_server::logger::init(lanchat_server::clock::of_process());
     let result = if config.fingerprint {
         print_fingerprint(&config)
     } else {
@@ -83,7 +83,8 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
             config.history_bound() >> 20
         );
     }
-    let mut server = Server::bind(config, &mode)
+    let clock = lanchat_server::clock::of_process();
+    let mut server = Server::bind_with_clock(config, &mode, clock)
         .with_context(|| format!("cannot listen on {}", config.addr()))?
         .with_state(&Placement::from_env(config))
         .with_identity(setup);
