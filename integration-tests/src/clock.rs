@@ -1,6 +1,8 @@
 //! The built server's time, moved by a test: the file its test clock reads
-//! (`lanchat_server::clock::FileClock`, named by `LANCHAT_TEST_CLOCK`), so a test of the binary
-//! jumps over a retry interval or a quiet window instead of waiting for it.
+//! (`lanchat_server::clock::FileClock`, named by `LANCHAT_TEST_CLOCK`). On it the server's time
+//! (its loop's and its logger's) stands still from its start until the test moves it, as a
+//! [`crate::TestServer::with_manual_clock`]'s does: a test of the binary jumps over a retry
+//! interval or a quiet window instead of waiting for it, and to the millisecond.
 //!
 //! Moving the time does not wake the server's loop: its next round sees the new time, so the
 //! test then has it run one (a client's [`crate::Client::sync`], say). Everything a timer did
@@ -20,7 +22,7 @@ pub struct BinaryClock {
 }
 
 impl BinaryClock {
-    /// A clock not moved yet (the server runs on the system's time until [`Self::advance`]).
+    /// A clock not moved yet.
     #[track_caller]
     pub fn new() -> BinaryClock {
         let clock = BinaryClock {

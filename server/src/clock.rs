@@ -103,29 +103,32 @@ impl Clock for ManualClock {
 /// reading that file. For tests only: it is in no `--help`.
 pub const TEST_CLOCK_VAR: &str = "LANCHAT_TEST_CLOCK";
 
-/// The system's clocks moved forward by the milliseconds (decimal text) a test wrote in a file,
-/// read again at every call: how a test of the built binary jumps over a 5 s retry or a 10 s
-/// quiet window without waiting for it. It never moves back, and a file that cannot be read
-/// or parsed (half written, removed) leaves it at the last offset it read; a test replaces the
-/// file whole (writes a new one and renames it over the old). A read per call is affordable
-/// only in tests.
+/// A clock that stands still until a test moves it, as [`ManualClock`] does, for the built
+/// binary: the system's time when it was made plus the milliseconds (decimal text) a file holds,
+/// read again at every call. That is how a test of the binary jumps over a 5 s retry or a 10 s
+/// quiet window without waiting for it. It never moves back, and a file that cannot be read or
+/// parsed (half written, removed) leaves it where it was; a test replaces the file whole (writes
+/// a new one and renames it over the old). A read per call is affordable only in tests.
 #[derive(Debug)]
 pub struct FileClock {
+    start: Now,
     path: PathBuf,
     /// The largest offset read so far, in milliseconds.
     offset_ms: AtomicU64,
 }
 
 impl FileClock {
-    /// A clock reading its offset from `path` (none until the file holds one).
+    /// A clock showing the time of its creation, moved by what `path` holds (nothing until
+    /// the file holds a number).
     pub fn new(path: PathBuf) -> Self {
         FileClock {
+            start: SystemClock.now(),
             path,
             offset_ms: AtomicU64::new(0),
         }
     }
 
-    /// How far the file says to move the system's clocks.
+    /// How far the file says the clock has moved.
     pub fn offset(&self) -> Duration {
         let read = std::fs::read_to_string(&self.path)
             .ok()
@@ -139,16 +142,23 @@ impl FileClock {
 
 impl Clock for FileClock {
     fn now(&self) -> Now {
-        SystemClock.now().after(self.offset())
+        self.start.after(self.offset())
     }
 }
 
-/// The clock the binary runs on (its loop and its logger alike): the system's, or a
-/// [`FileClock`] when [`TEST_CLOCK_VAR`] names a file. Each call makes a new one; they agree.
-pub fn of_process() -> Box<dyn Clock + Sync> {
+/// One clock, several readers (the binary's loop and its logger).
+impl<C: Clock + Sync + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Now {
+        (**self).now()
+    }
+}
+
+/// The clock the binary runs on, its loop and its logger alike: the system's, or a
+/// [`FileClock`] when [`TEST_CLOCK_VAR`] names a file.
+pub fn of_process() -> Arc<dyn Clock + Sync> {
     match std::env::var_os(TEST_CLOCK_VAR) {
-        Some(path) if !path.is_empty() => Box::new(FileClock::new(path.into())),
-        _ => Box::new(SystemClock),
+        Some(path) if !path.is_empty() => Arc::new(FileClock::new(path.into())),
+        _ => Arc::new(SystemClock),
     }
 }
 
@@ -170,17 +180,16 @@ mod tests {
     }
 
     #[test]
-    fn a_file_clock_follows_its_file_forward_only_and_keeps_its_offset_over_a_bad_read() {
+    fn a_file_clock_stands_still_moves_as_its_file_says_forward_only_and_keeps_over_a_bad_read() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("clock");
         let clock = FileClock::new(path.clone());
-        assert_eq!(clock.offset(), Duration::ZERO, "no file yet");
+        let t0 = clock.now();
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(clock.now(), t0, "no file yet: it stands still");
         std::fs::write(&path, "5000\n").expect("write");
         assert_eq!(clock.offset(), Duration::from_secs(5));
-        let before = SystemClock.now();
-        let now = clock.now();
-        assert!(now.mono >= before.mono + Duration::from_secs(5));
-        assert!(now.unix_ms >= before.unix_ms + 5000);
+        assert_eq!(clock.now(), t0.after(Duration::from_secs(5)));
         for bad in ["", "50", "x"] {
             std::fs::write(&path, bad).expect("write");
             assert_eq!(clock.offset(), Duration::from_secs(5), "{bad:?}");
