@@ -36,6 +36,16 @@ pub fn longest_name(i: usize) -> String {
         .collect()
 }
 
+/// The built `lanchat` client's fixed waits, shortened for a test (`lanchat_client::waits`):
+/// the look for a word after the server's greeting (which comes in the same write as the
+/// greeting, so a moment finds it) and discovery (replies on loopback take milliseconds).
+/// The wait for the answer to a quit is left as a user has it: a test of a quit never answered
+/// shortens it itself ([`lanchat_client::waits::QUIT_VAR`]).
+pub fn short_client_waits(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use lanchat_client::waits::{DISCOVERY_VAR, EARLY_WORD_VAR};
+    cmd.env(EARLY_WORD_VAR, "50").env(DISCOVERY_VAR, "300")
+}
+
 /// A child process that is killed (if still running) and reaped when this is dropped, so a
 /// test that fails half-way leaves nothing behind.
 pub struct ChildGuard(pub std::process::Child);
