@@ -55,9 +55,10 @@ impl Server {
                 Timer::ShutdownDeadline => {}
                 Timer::Trim => {
                     let started = self.clock.now().mono;
-                    // First what connections at rest can rebuild (TLS keys), so that it goes
-                    // back to the OS too.
+                    // First what connections at rest can rebuild (TLS keys) and what the
+                    // room's burst left unused, so that it goes back to the OS too.
                     self.table.rest();
+                    self.room.rest();
                     crate::memory::trim();
                     log::debug!(
                         "heap trimmed after {} KiB of buffers were freed, in {:?}",
