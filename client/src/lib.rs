@@ -27,6 +27,8 @@
 //! - [`discovery`]: finding servers on the LAN by UDP broadcast (`--discover`).
 //! - [`tls`]: the TLS configuration, the verifier that pins a server's key (or checks it
 //!   against an office CA), and telling a plaintext server apart.
+//! - [`waits`]: the fixed waits (quit, discovery, the word before the name), which tests
+//!   shorten.
 //! - [`atomic`]: files written whole or not at all (known_servers, the key).
 //! - [`identity`]: the user's own key (made on first use), presented as a TLS client
 //!   certificate; servers know the user by its fingerprint.
@@ -68,3 +70,4 @@ pub mod signals;
 pub mod stats;
 pub mod stream;
 pub mod tls;
+pub mod waits;

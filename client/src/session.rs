@@ -200,6 +200,8 @@ pub struct Session {
     who_asked: usize,
     /// A `/join`'s answer is arriving: its member list is shown as a line, as a join's is.
     joining: bool,
+    /// How long the answer to a quit is waited for ([`QUIT_WAIT`] unless told otherwise).
+    quit_wait: Duration,
 }
 
 /// At most this many `/who` answers are awaited as tables (more is a paste gone wild).
@@ -209,12 +211,12 @@ const MAX_WHO_ASKED: usize = 100;
 /// piece of a long line could not even hold `/msg <name> ` and a word.
 const MIN_SENT_LINE: usize = 64;
 
-/// The text of an unanswered quit.
-fn unanswered() -> String {
+/// The text of a quit unanswered for `wait`.
+fn unanswered(wait: Duration) -> String {
     format!(
         "the server did not answer the quit within {} s; what was sent last may not have \
          arrived",
-        QUIT_WAIT.as_secs()
+        wait.as_secs_f64()
     )
 }
 
@@ -236,7 +238,14 @@ impl Session {
             rooms: Rooms::default(),
             who_asked: 0,
             joining: false,
+            quit_wait: QUIT_WAIT,
         }
+    }
+
+    /// Wait `wait` for the answer to a quit instead of [`QUIT_WAIT`] (tests shorten it:
+    /// [`crate::waits`]).
+    pub fn set_quit_wait(&mut self, wait: Duration) {
+        self.quit_wait = wait;
     }
 
     /// Whether a `/join` makes the joined room current ([`Follow::Joins`], the default) or
@@ -593,13 +602,13 @@ impl Session {
 
     /// The user leaves, saying `message` to the others: the bytes to send (once; `None` if
     /// the quit is already under way or the session is over). Its answer is due within
-    /// [`QUIT_WAIT`] of `now`.
+    /// [`QUIT_WAIT`] (or what [`Session::set_quit_wait`] set) of `now`.
     pub fn on_quit(&mut self, now: Instant, message: Option<&str>) -> Option<Vec<u8>> {
         if self.phase != Phase::Chatting {
             return None;
         }
         self.phase = Phase::Quitting {
-            deadline: now + QUIT_WAIT,
+            deadline: now + self.quit_wait,
         };
         let mut bytes = Vec::new();
         ClientMsg::Quit(message).encode(&mut bytes);
@@ -623,7 +632,7 @@ impl Session {
         if let Some(o) = self.leave_while_away() {
             return o;
         }
-        let outcome = Outcome::ServerGone(unanswered());
+        let outcome = Outcome::ServerGone(unanswered(self.quit_wait));
         self.phase = Phase::Ended(outcome.clone());
         outcome
     }
@@ -638,7 +647,9 @@ impl Session {
         let quitting = self.is_quitting();
         let why = match how {
             Gone::Closed if quitting => return vec![self.end(Outcome::Quit)],
-            Gone::Lost(_) if quitting => return vec![self.end(Outcome::ServerGone(unanswered()))],
+            Gone::Lost(_) if quitting => {
+                return vec![self.end(Outcome::ServerGone(unanswered(self.quit_wait)))]
+            }
             Gone::Closed => "the server closed the connection".to_owned(),
             Gone::Lost(e) => format!("lost the connection to the server: {}", plain_io(&e)),
         };
@@ -993,7 +1004,7 @@ mod tests {
                 reset(),
                 Outcome::ServerGone("lost the connection to the server: connection reset".into()),
             ),
-            (true, reset(), Outcome::ServerGone(unanswered())),
+            (true, reset(), Outcome::ServerGone(unanswered(QUIT_WAIT))),
         ];
         for (quitting, how, want) in cases {
             let mut s = session();

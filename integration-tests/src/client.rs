@@ -154,17 +154,23 @@ impl Client {
     pub fn read_line_until(&mut self, deadline: Instant) -> Read {
         let mut buf = std::mem::take(&mut self.partial);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                self.partial = buf;
-                return Read::Timeout;
+            // A line already here is taken without looking at the clock or setting the socket's
+            // deadline: a reader of many lines spent most of its time on those two calls.
+            if !self.reader.buffer().contains(&b'\n') {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    self.partial = buf;
+                    return Read::Timeout;
+                }
+                let _ = self.stream().set_read_timeout(Some(left));
             }
-            let _ = self.stream().set_read_timeout(Some(left));
             match self.reader.read_until(b'\n', &mut buf) {
                 Ok(0) => return Read::Eof,
                 Ok(_) if buf.ends_with(b"\n") => {
                     buf.pop();
-                    return Read::Line(String::from_utf8_lossy(&buf).into_owned());
+                    let line = String::from_utf8(buf)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                    return Read::Line(line);
                 }
                 Ok(_) => {} // partial line; keep reading
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}

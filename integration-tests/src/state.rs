@@ -23,10 +23,22 @@ pub fn command_in(dir: &Path, extra: &[&str]) -> Command {
     ServerProcess::command(&args)
 }
 
-/// Stop `server` with SIGTERM and wait for its exit, which must be a clean one.
+/// Stop `server` with SIGTERM and wait for its exit, which must be a clean one. (With clients
+/// still connected it waits for them up to its flush deadline: see [`stop_with`].)
 #[track_caller]
-pub fn stop(mut server: ServerProcess) {
+pub fn stop(server: ServerProcess) {
+    stop_with(server, []);
+}
+
+/// [`stop`], with `clients` still connected: each reads up to its `BYE` and the end of the
+/// stream, then closes its side, so the server need not wait out its flush deadline for them.
+#[track_caller]
+pub fn stop_with(mut server: ServerProcess, clients: impl IntoIterator<Item = Client>) {
     server.signal(libc::SIGTERM);
+    for mut c in clients {
+        c.read_until_prefix("BYE ");
+        c.expect_eof();
+    }
     let status = server
         .wait_exit(DEADLINE)
         .expect("the server exits on SIGTERM");

@@ -157,7 +157,7 @@ fn discover_finds_a_server_in_another_namespace_by_broadcast() {
             "--plaintext",
         ],
     );
-    client
+    integration_tests::short_client_waits(&mut client)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

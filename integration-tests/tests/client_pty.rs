@@ -8,7 +8,12 @@
 
 mod pty;
 
+use std::net::TcpStream;
+use std::time::Duration;
+
+use integration_tests::clock::BinaryClock;
 use integration_tests::{Client, ServerProcess};
+use lanchat_client::waits::QUIT_VAR;
 use pty::{join, printable, Pty};
 
 fn server() -> ServerProcess {
@@ -330,13 +335,18 @@ fn a_terminal_rustyline_cannot_drive_still_chats() {
 
 #[test]
 fn a_name_typed_after_the_servers_handshake_timeout_still_joins() {
+    let mut clock = BinaryClock::new();
     let mut cmd = ServerProcess::command(&["--handshake-timeout", "1"]);
     cmd.env("RUST_LOG", "debug");
+    clock.set_on(&mut cmd);
     let server = ServerProcess::spawn(cmd);
     let addr = server.addr().to_string();
     let mut ann = Pty::spawn("ann", &[&addr, "--no-timestamps"]);
     ann.expect("Your name: ");
-    // The person is slow: the server gives up on this connection first.
+    // The person is slow: the server gives up on this connection first (its clock moved past
+    // the deadline; a connection that comes and goes has its loop look at the time).
+    clock.advance(Duration::from_secs(1));
+    drop(TcpStream::connect(server.addr()).expect("connect"));
     assert_eq!(
         server.wait_for_log(" gave no name in 1 s; closed", 1),
         1,
@@ -392,7 +402,12 @@ fn a_dumb_terminal_gets_no_colour_escapes() {
 fn an_unanswered_ctrl_c_quit_on_a_dumb_terminal_exits_3() {
     let server = server();
     let addr = server.addr().to_string();
-    let mut ann = join_dumb(&addr, "ann");
+    // The server is stopped: the whole wait for its answer passes; a short one will do.
+    let mut ann = Pty::spawn_env(
+        "ann",
+        &[&addr, "--name", "ann", "--no-timestamps"],
+        &[("NO_COLOR", "1"), ("TERM", "dumb"), (QUIT_VAR, "300")],
+    );
     ann.expect("* here now (1): ann");
     server.signal(libc::SIGSTOP);
     ann.raw_line("\x03");

@@ -10,6 +10,7 @@ use std::time::Instant;
 use integration_tests::relay::{contains, Recorder};
 use integration_tests::{bin_path, free_port, ChildGuard, Client, ServerProcess, DEADLINE};
 use lanchat_client::tls::PLAINTEXT_WARNING;
+use lanchat_client::waits::QUIT_VAR;
 
 /// `lanchat` with piped stdio. Killed and reaped on drop (its [`ChildGuard`]).
 struct Scripted {
@@ -39,6 +40,7 @@ impl Scripted {
             "XDG_CONFIG_HOME",
             integration_tests::identity::shared_config_dir(),
         );
+        integration_tests::short_client_waits(&mut cmd);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -415,7 +417,11 @@ fn a_quit_the_server_never_answers_is_exit_3_not_0() {
     let server = server();
     let mut ann = Client::join(server.addr(), "ann");
     let addr = server.addr().to_string();
-    let mut bot = Scripted::spawn(&[&addr, "--name", "bot"]);
+    // The server is stopped: the whole wait for its answer passes; a short one will do.
+    let mut bot = Scripted::spawn_env(
+        &[&addr, "--name", "bot"],
+        &[(QUIT_VAR, std::path::Path::new("300"))],
+    );
     ann.expect("JOIN bot");
     server.signal(libc::SIGSTOP);
     bot.send("anyone?");

@@ -7,11 +7,20 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use integration_tests::clock::BinaryClock;
 use integration_tests::identity::{connect_as, connect_from, join_as, Place};
 use integration_tests::procfs::wait_for;
+use integration_tests::state::{stop, stop_with};
 use integration_tests::{Client, ServerProcess, TestServer, DEADLINE};
 use lanchat_server::identity::{Names, Setup, Sources};
+use lanchat_server::limits::PASSWORD_RETRY_DELAY;
 use lanchat_server::Config;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// How long a client that must not be answered yet is read, after a `settle` that proves the
+/// server has written all it did.
+const SILENCE: Duration = Duration::from_millis(50);
 
 /// Read until the server closes the connection; the lines that came.
 #[track_caller]
@@ -131,10 +140,9 @@ fn claims_survive_a_restart_and_a_kill_9_during_a_claim_write() {
     b.expect_prefix("WELCOME bob ");
     b.send("/quit");
     b.expect_eof();
-    // A graceful stop writes what it has at once.
-    let mut server = server;
-    server.signal(libc::SIGTERM);
-    server.wait_exit(DEADLINE).expect("stopped");
+    drop(b);
+    // A graceful stop writes what it has at once (well before the claims' settling second).
+    stop(server);
     let text = std::fs::read_to_string(place.state().join("claims")).expect("claims");
     assert!(text.contains(&format!("{} ", bob.fingerprint())), "{text}");
     assert!(!place.state().join("claims.new").exists());
@@ -161,7 +169,11 @@ fn the_allowlist_lets_its_keys_in_and_closes_everyone_else() {
 fn the_password_right_wrong_before_the_name_and_three_wrong() {
     let place = Place::new();
     let pw = place.file("pw", "s3cret\n");
-    let (server, fp) = place.server(&["--password-file", pw.to_str().expect("utf-8")]);
+    let mut clock = BinaryClock::new();
+    let mut cmd = place.server_command(&["--password-file", pw.to_str().expect("utf-8")]);
+    clock.set_on(&mut cmd);
+    let server = ServerProcess::spawn(cmd);
+    let fp = server.fingerprint().parse().expect("a fingerprint");
 
     let mut c = connect_as(server.addr(), fp, None);
     c.expect_prefix("HELLO ");
@@ -174,22 +186,26 @@ fn the_password_right_wrong_before_the_name_and_three_wrong() {
     c.expect_prefix("WELCOME ann ");
 
     // Wrong three times (from another address, so ann's is not slowed): each failure makes
-    // that address's next try wait a second for its answer; the third closes.
+    // that address's next try wait a second (of the server's clock, which the test moves,
+    // ann's `/who` running the loop's rounds) for its answer; the third closes.
     let other: IpAddr = "127.0.0.2".parse().expect("ip");
     let mut w = connect_from(other, server.addr(), fp, None);
     w.expect_prefix("HELLO ");
     w.expect_prefix("AUTH password ");
     w.send("/pass guess1");
     w.expect("ERR bad-password wrong password (1 of 3); try again");
-    let asked = Instant::now();
     w.send("/pass guess2");
+    c.settle();
+    clock.advance(PASSWORD_RETRY_DELAY - MS);
+    c.settle();
+    w.expect_nothing_for(SILENCE);
+    clock.advance(MS);
+    c.sync();
     w.expect("ERR bad-password wrong password (2 of 3); try again");
-    let waited = asked.elapsed();
-    assert!(
-        waited >= Duration::from_millis(900),
-        "answered after {waited:?}"
-    );
     w.send("/pass guess3");
+    c.settle();
+    clock.advance(PASSWORD_RETRY_DELAY);
+    c.sync();
     let lines = closed(&mut w);
     assert_eq!(lines, ["ERR bad-password wrong password (3 of 3); goodbye"]);
     assert_eq!(
@@ -264,6 +280,9 @@ fn kick_and_ban_by_name_by_key_and_by_address_and_the_ban_survives_a_restart() {
     o.read_until_prefix("JOIN ann");
     o.send("/kick ann calm down");
     assert_eq!(closed(&mut a), ["BYE kicked by op: calm down"]);
+    // Each connection the server closes is closed here too, as a client would: the server
+    // waits (up to its linger) for that at shutdown.
+    drop(a);
     o.expect("LEAVE ann kicked");
     let mut a = join_as(server.addr(), fp, Some(&ann), "ann");
     o.expect("JOIN ann");
@@ -301,6 +320,7 @@ fn kick_and_ban_by_name_by_key_and_by_address_and_the_ban_survives_a_restart() {
     o.read_until_prefix("JOIN eve");
     o.send("/ban 127.0.0.3 evil");
     assert_eq!(closed(&mut e), ["BYE banned by op: evil"]);
+    drop(e);
     let mut e = connect_from(far, server.addr(), fp, Some(&place.user("eve2")));
     e.expect_prefix("HELLO ");
     assert!(closed(&mut e)[0].starts_with("ERR banned "));
@@ -333,10 +353,8 @@ fn kick_and_ban_by_name_by_key_and_by_address_and_the_ban_survives_a_restart() {
     o.expect_eof();
 
     // The bans outlive the server.
-    let mut server = server;
-    server.signal(libc::SIGTERM);
-    server.wait_exit(DEADLINE).expect("stopped");
-    drop(server);
+    drop((o, a, again, b, e));
+    stop(server);
     let (server, fp) = place.server(&args);
     for (from, me) in [(None, Some(&ann)), (None, Some(&bob)), (Some(far), None)] {
         let mut c = match from {
@@ -538,10 +556,7 @@ fn a_mute_survives_a_restart() {
     o.read_until_prefix("JOIN ann");
     o.send("/mute ann 7d");
     a.expect_prefix("INFO you were muted by op until");
-    let mut server = server;
-    server.signal(libc::SIGTERM);
-    server.wait_exit(DEADLINE).expect("stopped");
-    drop(server);
+    stop_with(server, [o, a]);
     let (server, fp) = place.server(&args);
     let mut a = join_as(server.addr(), fp, Some(&ann), "ann");
     a.send("hello");

@@ -4,40 +4,60 @@
 //! writes again the files catch up with memory, so a restart replays what was said meanwhile.
 //!
 //! Recovery is timed by the server's own clock (a retry every 5 s, then a rewrite that settles
-//! for 10 s), so each test takes some 20 s; they run side by side. Where this user cannot make
-//! a directory read-only (root without CAP_SYS_ADMIN) or mount a tmpfs, they are ignored with
-//! the reason (`build.rs`).
+//! for 10 s): the tests move that clock ([`BinaryClock`]) instead of waiting for it. Where this
+//! user cannot make a directory read-only (root without CAP_SYS_ADMIN) or mount a tmpfs, they
+//! are ignored with the reason (`build.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use integration_tests::state::{command_in, replay, start_in, stop};
-use integration_tests::{procfs, Client, ServerProcess};
+use integration_tests::clock::BinaryClock;
+use integration_tests::state::{command_in, replay, start_in, stop_with};
+use integration_tests::{Client, ServerProcess};
 
-/// Retry (5 s) + rewrite settling (10 s) + slack for a loaded machine.
+/// The most server time a retry or a recovery may take: retry (5 s) + rewrite settling
+/// (10 s), and as much again.
 const RECOVERY: Duration = Duration::from_secs(40);
+
+/// How far the server's clock is moved at a time while a test waits for the disk work.
+const STEP: Duration = Duration::from_millis(500);
 
 const FAILING: &str = "state directory failing";
 const RECOVERED: &str = "state directory works again";
 
-/// The server on `dir`, logging the state directory's failures (debug) so a test can see a
-/// retry fail.
+/// The server on `dir`, on `clock`, logging the state directory's failures (debug) so a test
+/// can see a retry fail.
 #[track_caller]
-fn start_logging_retries(dir: &Path, extra: &[&str]) -> ServerProcess {
+fn start_logging_retries(dir: &Path, extra: &[&str], clock: &BinaryClock) -> ServerProcess {
     let mut cmd = command_in(dir, extra);
     cmd.env("RUST_LOG", "info,lanchat_server::persist=debug");
+    clock.set_on(&mut cmd);
     ServerProcess::spawn(cmd)
 }
 
-/// Wait (at most [`RECOVERY`]) for `needle` in the log; how often it is there.
-fn wait_long(server: &ServerProcess, needle: &str) -> usize {
-    procfs::wait_for(
-        RECOVERY,
-        || server.log().matches(needle).count(),
-        |&n| n >= 1,
-    )
+/// Move the server's clock on by [`STEP`]s, the loop running a round (`c`'s `/who`) after each,
+/// until `needle` is in the log (at most [`RECOVERY`] of the server's time); how often it is
+/// there.
+#[track_caller]
+fn advance_until(
+    server: &ServerProcess,
+    clock: &mut BinaryClock,
+    c: &mut Client,
+    needle: &str,
+) -> usize {
+    let start = clock.moved();
+    while !server.log().contains(needle) {
+        assert!(
+            clock.moved() - start < RECOVERY,
+            "no {needle:?} in {RECOVERY:?} of the server's time:\n{}",
+            server.log()
+        );
+        clock.advance(STEP);
+        c.sync();
+    }
+    server.log().matches(needle).count()
 }
 
 /// A file system mounted by a test, unmounted when dropped (also when the test fails).
@@ -139,10 +159,11 @@ fn a_read_only_state_dir_is_logged_once_chat_goes_on_and_the_files_catch_up_when
     ann.send("before 1");
     ann.send("before 2");
     ann.sync();
-    stop(server);
+    stop_with(server, [ann]);
 
     let read_only = ReadOnly::make(&state);
-    let server = start_logging_retries(&state, &[]);
+    let mut clock = BinaryClock::new();
+    let server = start_logging_retries(&state, &[], &clock);
     assert_eq!(server.wait_for_log(FAILING, 1), 1, "{}", server.log());
     let mut ann = Client::join(server.addr(), "ann");
     let mut bob = Client::join(server.addr(), "bob");
@@ -155,14 +176,19 @@ fn a_read_only_state_dir_is_logged_once_chat_goes_on_and_the_files_catch_up_when
         "what was on disk, and what memory holds since"
     );
     // A retry (5 s after the first failure) fails too, and is not logged again.
-    let retried = wait_long(&server, "general.log.tmp");
+    let retried = advance_until(&server, &mut clock, &mut ann, "general.log.tmp");
     assert!(retried >= 1, "no retry:\n{}", server.log());
     assert_eq!(server.log().matches(FAILING).count(), 1, "{}", server.log());
 
     drop(read_only);
     bob.send("after");
     ann.read_until_prefix("MSG bob after"); // past cid's coming and going
-    assert_eq!(wait_long(&server, RECOVERED), 1, "{}", server.log());
+    assert_eq!(
+        advance_until(&server, &mut clock, &mut ann, RECOVERED),
+        1,
+        "{}",
+        server.log()
+    );
     assert_eq!(server.log().matches(FAILING).count(), 1, "{}", server.log());
     let failing = server.log();
     let failing = failing
@@ -174,7 +200,7 @@ fn a_read_only_state_dir_is_logged_once_chat_goes_on_and_the_files_catch_up_when
         failing.contains(&state.display().to_string()),
         "names the place: {failing}"
     );
-    stop(server);
+    stop_with(server, [ann, bob]);
 
     let server = start_in(&state, &[]);
     assert_eq!(
@@ -212,7 +238,8 @@ fn a_full_disk_is_logged_once_chat_goes_on_and_the_last_history_reaches_disk_whe
     fs::write(&filler, vec![b'x'; 56 << 10]).expect("fill the disk");
     let state = disk.join("state");
     let keep = 20;
-    let server = start_logging_retries(&state, &["--history", "20"]);
+    let mut clock = BinaryClock::new();
+    let server = start_logging_retries(&state, &["--history", "20"], &clock);
     let mut ann = Client::join(server.addr(), "ann");
     let mut bob = Client::join(server.addr(), "bob");
     ann.expect("JOIN bob");
@@ -229,14 +256,19 @@ fn a_full_disk_is_logged_once_chat_goes_on_and_the_last_history_reaches_disk_whe
     }
     let last = said[said.len() - keep..].to_vec();
     assert_eq!(replay(server.addr(), "cid"), last, "from memory");
-    let retried = wait_long(&server, "general.log.tmp");
+    let retried = advance_until(&server, &mut clock, &mut ann, "general.log.tmp");
     assert!(retried >= 1, "no retry:\n{}", server.log());
     assert_eq!(server.log().matches(FAILING).count(), 1, "{}", server.log());
 
     fs::remove_file(&filler).expect("make room");
-    assert_eq!(wait_long(&server, RECOVERED), 1, "{}", server.log());
+    assert_eq!(
+        advance_until(&server, &mut clock, &mut ann, RECOVERED),
+        1,
+        "{}",
+        server.log()
+    );
     assert_eq!(server.log().matches(FAILING).count(), 1, "{}", server.log());
-    stop(server);
+    stop_with(server, [ann, bob]);
 
     let server = start_in(&state, &["--history", "20"]);
     assert_eq!(replay(server.addr(), "cid"), last, "from disk");

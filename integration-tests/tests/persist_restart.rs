@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Instant;
 
 use integration_tests::client::Read;
-use integration_tests::state::{replay, room_log, start_in as start, start_line, stop};
+use integration_tests::state::{replay, room_log, start_in as start, start_line, stop_with};
 use integration_tests::{Client, DEADLINE};
 
 fn is_chat(line: &str) -> bool {
@@ -52,7 +52,7 @@ fn after_a_sigterm_restart_a_newcomer_gets_what_was_relayed_in_order_and_the_log
         }
     }
     obs.sync();
-    stop(server);
+    stop_with(server, [ann, bob, obs]);
 
     let server = start(dir.path(), &["--history", "1000"]);
     assert_eq!(replay(server.addr(), "cid"), seen);
@@ -250,7 +250,7 @@ fn a_torn_last_line_is_dropped_at_every_offset_and_the_next_message_starts_its_o
     obs.expect("MSG ann one");
     obs.expect("MSG ann two");
     obs.expect("MSG ann three");
-    stop(server);
+    stop_with(server, [ann, obs]);
 
     let path = room_log(dir.path());
     let whole = std::fs::read(&path).expect("the room's log");
@@ -274,7 +274,7 @@ fn a_torn_last_line_is_dropped_at_every_offset_and_the_next_message_starts_its_o
             let mut ann = Client::join(server.addr(), "ann");
             ann.send("four");
             ann.sync();
-            stop(server);
+            stop_with(server, [ann]);
             let server = start(dir.path(), &[]);
             assert_eq!(
                 replay(server.addr(), "cid"),
@@ -295,7 +295,7 @@ fn writes_nothing(flags: &[&str], says: &str) {
     ann.send("gone with the restart");
     obs.expect("MSG ann gone with the restart");
     assert_eq!(server.wait_for_log(says, 1), 1, "{}", server.log());
-    stop(server);
+    stop_with(server, [ann, obs]);
     assert!(!room_log(dir.path()).exists(), "{flags:?} wrote history");
     let server = start(dir.path(), &[]);
     assert_eq!(replay(server.addr(), "cid"), Vec::<String>::new());
@@ -325,7 +325,7 @@ fn a_server_and_a_client_of_one_user_share_the_state_directory() {
     let mut ann = Client::join(server.addr(), "ann");
     ann.send("kept on disk");
     ann.sync();
-    stop(server);
+    stop_with(server, [ann]);
     let server = start(dir.path(), &[]);
     assert!(
         !server.log().contains("state directory failing"),

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use integration_tests::state::{start_in as start, start_line, stop};
+use integration_tests::state::{start_in as start, start_line, stop_with};
 use integration_tests::Client;
 
 /// Join `room` as `c` and return what the joiner got: `ROOM`, then the frames of the history
@@ -62,7 +62,7 @@ fn history_in_two_rooms_survives_a_restart_and_comes_back_when_someone_joins() {
     let ops = kept(&["MSG #Ops.2 "]);
     let general = kept(&["MSG ann "]);
     assert_eq!((dev.len(), ops.len(), general.len()), (2, 1, 1), "{seen:?}");
-    stop(server);
+    stop_with(server, [ann, bob]);
 
     assert!(log_file(dir.path(), "dev.log").starts_with("lanchat-history 1 #dev\n"));
     assert!(
@@ -104,7 +104,7 @@ fn history_in_two_rooms_survives_a_restart_and_comes_back_when_someone_joins() {
     // A room's new lines go on in the same file after the restart.
     cid.send("/in #dev after the restart");
     cid.sync();
-    stop(server);
+    stop_with(server, [cid, dan]);
     let text = log_file(dir.path(), "dev.log");
     assert!(
         text.ends_with(" MSG #dev cid after the restart\n"),

@@ -1,5 +1,10 @@
 //! A map from names to whatever holds them (a server's connections), in which no two names
 //! clash: the name rules' "same user" ([`NameKey::clashes`]) kept as a data structure.
+//!
+//! A server keeps one entry per named connection, so each held name costs one map entry (a
+//! pointer, a length and the value) and its case-fold key, stored once. Its second key (the
+//! skeleton as written) is kept, beside, only when it is another string, as it is for few
+//! names (`Ian`, whose capital `I` looks like `l`).
 
 use std::collections::HashMap;
 
@@ -11,17 +16,20 @@ use crate::name::NameKey;
 /// (`get("аlice")`, with a Cyrillic `а`, finds `alice`).
 #[derive(Debug, Clone)]
 pub struct NameIndex<V> {
-    /// Each held name's case-fold key -> its value and all its keys.
-    held: HashMap<String, (V, NameKey)>,
-    /// Every key of every held name -> the case-fold key of the name holding it.
-    owner: HashMap<String, String>,
+    /// Each held name's case-fold key -> its value.
+    names: HashMap<Box<str>, V>,
+    /// For each held name whose key as written is another string than its case-fold key:
+    /// that key -> the case-fold key, and the case-fold key -> that key (to forget it with the
+    /// name). No string is a key twice: a key as written that was another name's case-fold key
+    /// would clash with it.
+    written: HashMap<Box<str>, Box<str>>,
 }
 
 impl<V> Default for NameIndex<V> {
     fn default() -> Self {
         NameIndex {
-            held: HashMap::new(),
-            owner: HashMap::new(),
+            names: HashMap::new(),
+            written: HashMap::new(),
         }
     }
 }
@@ -34,18 +42,18 @@ impl<V: PartialEq> NameIndex<V> {
 
     /// How many names are held.
     pub fn len(&self) -> usize {
-        self.held.len()
+        self.names.len()
     }
 
     /// True when no name is held.
     pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
+        self.names.is_empty()
     }
 
     /// Forget every name.
     pub fn clear(&mut self) {
-        self.held.clear();
-        self.owner.clear();
+        self.names.clear();
+        self.written.clear();
     }
 
     /// The value of the held name that `name` is or looks like. A name that differs only in
@@ -58,32 +66,41 @@ impl<V: PartialEq> NameIndex<V> {
     /// The values of the held names that clash with `key` (at most two: one per key), the
     /// case-fold match first.
     pub fn holders(&self, key: &NameKey) -> impl Iterator<Item = &V> {
-        let [first, second] = key
-            .keys()
-            .map(|k| self.owner.get(k).and_then(|o| self.held.get(o)));
+        let [first, second] = key.keys().map(|k| self.holder(k));
         let second = second.filter(|s| first.is_none_or(|f| !std::ptr::eq(*s, f)));
-        first.into_iter().chain(second).map(|(v, _)| v)
+        first.into_iter().chain(second)
+    }
+
+    /// The value of the held name that has `key` as one of its keys.
+    fn holder(&self, key: &str) -> Option<&V> {
+        self.names
+            .get(key)
+            .or_else(|| self.names.get(self.written.get(key)?))
     }
 
     /// Hold the name whose keys are `key`, with `value`. Returns false, changing nothing, when
     /// it clashes with a name already held.
     pub fn insert(&mut self, key: NameKey, value: V) -> bool {
-        if key.keys().iter().any(|k| self.owner.contains_key(*k)) {
+        let taken = |k: &str| self.names.contains_key(k) || self.written.contains_key(k);
+        if key.keys().iter().any(|k| taken(k)) {
             return false;
         }
-        let folded = key.folded().to_owned();
-        for k in key.keys() {
-            self.owner.insert(k.to_owned(), folded.clone());
+        let [folded, as_written] = key.keys();
+        if as_written != folded {
+            self.written.insert(as_written.into(), folded.into());
+            self.written.insert(folded.into(), as_written.into());
         }
-        self.held.insert(folded, (value, key));
+        self.names.insert(folded.into(), value);
         true
     }
 
     /// Stop holding the name `name` is a case spelling of; its value, if it was held.
     pub fn remove(&mut self, name: &str) -> Option<V> {
-        let (value, key) = self.held.remove(NameKey::of(name).folded())?;
-        for k in key.keys() {
-            self.owner.remove(k);
+        let key = NameKey::of(name);
+        let folded = key.folded();
+        let value = self.names.remove(folded)?;
+        if let Some(as_written) = self.written.remove(folded) {
+            self.written.remove(&as_written);
         }
         Some(value)
     }
@@ -127,6 +144,27 @@ mod tests {
         assert!(index.insert(key("lan"), 2));
         assert_eq!(index.remove("nobody"), None);
         assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn a_key_only_as_written_neither_removes_nor_is_removed_with_the_wrong_name() {
+        let mut index = NameIndex::new();
+        // `Ian`'s key as written is `lan`'s case-fold key: `lan` is not `Ian` (a case spelling
+        // of it is `ian`), so it removes nothing, yet finds `Ian` as a look-alike.
+        assert!(index.insert(key("Ian"), 1));
+        assert_eq!(index.remove("lan"), None);
+        assert_eq!(index.get("lan"), Some(&1));
+        assert_eq!(index.len(), 1);
+        assert_eq!(index.remove("ian"), Some(1));
+        assert_eq!(index.get("lan"), None);
+        assert!(index.is_empty());
+        // A name with one key and one with two, side by side; removing one leaves the other.
+        assert!(index.insert(key("bob"), 2));
+        assert!(index.insert(key("Ian"), 3));
+        assert_eq!(index.remove("BOB"), Some(2));
+        assert_eq!(index.get("IAN"), Some(&3));
+        assert_eq!(index.get("lan"), Some(&3));
+        assert!(!index.insert(key("lan"), 4));
     }
 
     #[test]

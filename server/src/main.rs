@@ -3,13 +3,14 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{CommandFactory as _, Parser};
 use lanchat_server::identity::{FileError, Names, Setup, Sources};
 use lanchat_server::persist::Placement;
 use lanchat_server::tls::{state_dir, Identity, KeySource, Mode, Origin};
-use lanchat_server::{sockets, Config, Exit, Server, Signals};
+use lanchat_server::{sockets, Clock, Config, Exit, Server, Signals};
 
 fn main() -> ExitCode {
     let mut config = Config::parse();
@@ -18,11 +19,13 @@ fn main() -> ExitCode {
             .error(clap::error::ErrorKind::ArgumentConflict, msg)
             .exit();
     }
-    lanchat_server::logger::init();
+    // The loop's clock, which the logger reads too (a test's clock moves both).
+    let clock = lanchat_server::clock::of_process();
+    lanchat_server::logger::init(Box::new(Arc::clone(&clock)));
     let result = if config.fingerprint {
         print_fingerprint(&config)
     } else {
-        run(&mut config)
+        run(&mut config, clock)
     };
     match result {
         Ok(Exit::Graceful) => ExitCode::SUCCESS,
@@ -49,7 +52,7 @@ fn print_fingerprint(config: &Config) -> anyhow::Result<Exit> {
     Ok(Exit::Graceful)
 }
 
-fn run(config: &mut Config) -> anyhow::Result<Exit> {
+fn run(config: &mut Config, clock: Arc<dyn Clock + Sync>) -> anyhow::Result<Exit> {
     // First: a reload or a stats request during start-up waits for the loop.
     let signals = Signals::catch().context("cannot install signal handlers")?;
     // Then the flags' files: a typo in one is said before anything else happens.
@@ -83,7 +86,7 @@ fn run(config: &mut Config) -> anyhow::Result<Exit> {
             config.history_bound() >> 20
         );
     }
-    let mut server = Server::bind(config, &mode)
+    let mut server = Server::bind_with_clock(config, &mode, Box::new(clock))
         .with_context(|| format!("cannot listen on {}", config.addr()))?
         .with_state(&Placement::from_env(config))
         .with_identity(setup);

@@ -130,6 +130,11 @@ pub trait Transport {
     /// AEAD keys): the loop calls it on connections with nothing to send, at its heap trim.
     fn rest(&mut self) {}
 
+    /// Whether [`Transport::rest`] would let go of something now.
+    fn can_rest(&self) -> bool {
+        false
+    }
+
     /// Whether state [`Transport::rest`] would let go of was built since it was last asked
     /// (the loop counts it toward its next heap trim).
     fn take_built(&mut self) -> bool {
@@ -270,6 +275,13 @@ impl Transport for Link {
         match self {
             Link::Plain(_) => false,
             Link::Tls(t) => t.link.awaits_hello(),
+        }
+    }
+
+    fn can_rest(&self) -> bool {
+        match self {
+            Link::Plain(_) => false,
+            Link::Tls(t) => t.link.can_rest(),
         }
     }
 

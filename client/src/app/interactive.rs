@@ -256,7 +256,7 @@ fn join(
     let mut accepted = None;
     // A password, a ban or the allowlist comes right after the greeting: before the name.
     let mut early = conn
-        .before_name(EARLY_WORD)
+        .before_name(settings.waits.early_word)
         .with_context(|| format!("{addr}"))?;
     loop {
         let reply = match early.take() {
@@ -327,7 +327,7 @@ fn join(
                 reconnected = true;
                 conn = join_server(addr, security, &mut RlAsker(rl))?.0;
                 password = accepted.take().or(password);
-                early = conn.before_name(EARLY_WORD).ok().flatten();
+                early = conn.before_name(settings.waits.early_word).ok().flatten();
             }
             // Kept out: banned, not on the list, the password.
             Ok(NameReply::Closed { why, text }) => {
@@ -337,10 +337,6 @@ fn join(
         }
     }
 }
-
-/// How long the client looks for a word from the server (a password wanted, a ban) after its
-/// greeting, before asking for the name: the server says it in the same breath as `HELLO`.
-const EARLY_WORD: Duration = Duration::from_millis(200);
 
 /// A connection whose name was accepted.
 struct Joined {

@@ -39,6 +39,7 @@ use lanchat_client::session::{Action, EndSlot, Outcome, Session};
 use lanchat_client::signals::{self, InterruptFlag};
 use lanchat_client::stream::Stream;
 use lanchat_client::tls::ca_config_as;
+use lanchat_client::waits::Waits;
 
 /// The flags with the config file's defaults filled in where a flag was not given.
 pub struct Settings {
@@ -48,6 +49,8 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     /// What it said.
     pub config: Config,
+    /// The fixed waits (shortened by tests only).
+    pub waits: Waits,
 }
 
 impl Settings {
@@ -65,6 +68,7 @@ impl Settings {
             args,
             config_path,
             config,
+            waits: Waits::from_env(),
         })
     }
 
@@ -166,6 +170,7 @@ impl Settings {
     pub fn session(&self, name: &str, style: Style) -> Shared {
         let mut s = Session::new(name, style, local);
         s.set_history(!self.args.no_history);
+        s.set_quit_wait(self.waits.quit);
         for n in &self.config.ignore {
             s.ignore(n);
         }
@@ -333,7 +338,7 @@ fn run_discovery(settings: &Settings, say: &mut dyn FnMut(&str)) -> Vec<Found> {
     } else {
         args.discover_to.clone()
     };
-    match discovery::discover(&targets, args.discover_port, discovery::DEFAULT_WAIT) {
+    match discovery::discover(&targets, args.discover_port, settings.waits.discovery) {
         Ok(found) if found.is_empty() => {
             say("No lanchat server answered.");
             found

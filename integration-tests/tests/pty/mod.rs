@@ -64,6 +64,7 @@ impl Pty {
                 integration_tests::identity::shared_config_dir(),
             )
             .env_remove("NO_COLOR");
+        integration_tests::short_client_waits(&mut cmd);
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -347,10 +347,11 @@ impl<T: Transport> Conn<T> {
     }
 
     /// With nothing to send, its transport lets go of what it can rebuild
-    /// ([`Transport::rest`]); true if it was at rest.
+    /// ([`Transport::rest`]); false if it could not, having output pending and something to
+    /// let go of once that is out.
     pub fn rest(&mut self) -> bool {
         if self.pending() > 0 {
-            return false;
+            return !self.transport.can_rest();
         }
         self.transport.rest();
         true

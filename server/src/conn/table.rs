@@ -229,11 +229,12 @@ pub struct Delivery<'a, T> {
 
 impl<T: Transport> ConnTable<T> {
     /// Every connection with nothing to send lets go of what its transport can rebuild
-    /// ([`Conn::rest`]).
-    pub fn rest(&mut self) {
-        for (_, conn) in &mut self.slab {
-            conn.rest();
-        }
+    /// ([`Conn::rest`]). Returns how many could not yet, having output pending.
+    pub fn rest(&mut self) -> usize {
+        self.slab
+            .iter_mut()
+            .map(|(_, conn)| usize::from(!conn.rest()))
+            .sum()
     }
 }
 

@@ -55,16 +55,24 @@ impl Server {
                 Timer::ShutdownDeadline => {}
                 Timer::Trim => {
                     let started = self.clock.now().mono;
-                    // First what connections at rest can rebuild (TLS keys), so that it goes
-                    // back to the OS too.
-                    self.table.rest();
+                    // First what connections at rest can rebuild (TLS keys) and what the
+                    // room's burst left unused, so that it goes back to the OS too.
+                    let busy = self.table.rest();
+                    self.room.rest();
                     crate::memory::trim();
                     log::debug!(
-                        "heap trimmed after {} KiB of buffers were freed, in {:?}",
+                        "heap trimmed after {} KiB of buffers were freed, in {:?}; {busy} \
+                         connection(s) still sending keep their keys until the next",
                         self.trim.freed / 1024,
                         self.clock.now().mono.saturating_duration_since(started)
                     );
                     self.trim = Trim::default();
+                    if busy > 0 {
+                        // A trim in the middle of a burst: once their output is out, those
+                        // connections are at rest too, and nothing else would trim for them.
+                        self.trim.pending = true;
+                        self.timers.add(now.mono + limits::TRIM_DELAY, Timer::Trim);
+                    }
                 }
                 Timer::LogFlush => {
                     self.log_flush = false;

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 use log::{Level, Log, Metadata, Record};
 
+use crate::clock::Clock;
+
 pub use kind::Kind;
 use limiter::{Key, Limiter, Verdict};
 use line::{cut, Style};
@@ -54,6 +56,9 @@ static ATTENTION: AtomicBool = AtomicBool::new(false);
 struct StderrLogger {
     filter: env_filter::Filter,
     style: Style,
+    /// The event loop's clock, so that quiet windows end when the loop's timer says (a test's
+    /// clock moves both).
+    clock: Box<dyn Clock + Sync>,
     /// Taken only on the logging thread in the server (one thread); a lock, not atomics,
     /// because the limiter's table changes as a whole.
     state: Mutex<State>,
@@ -74,7 +79,7 @@ impl Log for StderrLogger {
         if !self.filter.matches(record) {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.now().mono;
         let key = Key::of(record.target(), record.module_path_static(), record.line());
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.limiter.end_windows(now);
@@ -92,7 +97,7 @@ impl Log for StderrLogger {
 
     /// Write pending notices (lost lines, rate-limit summaries) if stderr can take them now.
     fn flush(&self) {
-        let now = Instant::now();
+        let now = self.clock.now().mono;
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.limiter.end_windows(now);
         if state.dropped > 0 || state.limiter.has_pending() {
@@ -156,9 +161,9 @@ impl StderrLogger {
     }
 }
 
-/// Install the logger (once; later calls do nothing), and say at once if `RUST_LOG` was not
-/// understood.
-pub fn init() {
+/// Install the logger (once; later calls do nothing), its time read from `clock` (the loop's),
+/// and say at once if `RUST_LOG` was not understood.
+pub fn init(clock: Box<dyn Clock + Sync>) {
     let value = std::env::var_os("RUST_LOG");
     let spec = Spec::parse(value.as_deref());
     let style = Style::detect(
@@ -169,6 +174,7 @@ pub fn init() {
     let logger: &'static StderrLogger = Box::leak(Box::new(StderrLogger {
         filter: spec.filter,
         style,
+        clock,
         state: Mutex::new(State {
             limiter: Limiter::new(),
             dropped: 0,
@@ -198,7 +204,7 @@ pub fn flush_due() -> Option<Duration> {
         return Some(NOTICE_RETRY);
     }
     match state.limiter.next_window_end() {
-        Some(at) => Some(at.saturating_duration_since(Instant::now())),
+        Some(at) => Some(at.saturating_duration_since(logger.clock.now().mono)),
         None => {
             ATTENTION.store(false, Ordering::Relaxed);
             None

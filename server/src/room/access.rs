@@ -54,7 +54,8 @@ pub(super) enum Muted {
 /// A connection as identity sees it.
 #[derive(Debug)]
 pub(super) struct Who {
-    /// Its address (`None`: a room driven without sockets, in tests and the fuzzer).
+    /// Where it connected from (`None`: a room driven without sockets, in tests and the
+    /// fuzzer, until [`Room::set_peer`]).
     pub(super) peer: Option<SocketAddr>,
     pub(super) key: Key,
     pub(super) auth: Auth,

@@ -271,6 +271,15 @@ impl Channels {
         self.version
     }
 
+    /// Give back what a burst of joins left beyond what the rooms hold (member lists and
+    /// their lines), at rest, before the heap trim.
+    pub fn shrink(&mut self) {
+        for (_, c) in &mut self.slab {
+            c.members.shrink_to_fit();
+            c.lines.shrink();
+        }
+    }
+
     /// Every room with its key, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (ChannelId, &Channel)> {
         self.slab

@@ -92,7 +92,7 @@ impl Room {
     }
 
     fn peer_of(&self, id: ConnId) -> From {
-        From(self.session(id).and_then(|s| s.peer))
+        From(self.session(id).and_then(|s| s.who.peer))
     }
 
     /// `#17 joined as ann from 192.0.2.1:51234 (3 online)`.
@@ -103,7 +103,7 @@ impl Room {
             "{} joined as {}{} ({} online)",
             s.serial,
             s.name.as_deref().unwrap_or_default(),
-            From(s.peer),
+            From(s.who.peer),
             self.members()
         );
     }

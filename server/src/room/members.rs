@@ -66,6 +66,13 @@ impl MemberLines {
         self.count += 1;
     }
 
+    /// Give back the room a burst of joins left beyond the lines (at rest, before the heap
+    /// trim).
+    pub fn shrink(&mut self) {
+        self.full.shrink_to_fit();
+        self.open.shrink_to_fit();
+    }
+
     /// The list changed in a way a push cannot say (a leave, a rename): rebuild at next use.
     pub fn invalidate(&mut self) {
         self.stale = true;

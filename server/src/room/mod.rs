@@ -128,8 +128,6 @@ struct Session {
     /// Tells this session from earlier ones under the same id (for its handshake deadline),
     /// and names it in the log.
     serial: Serial,
-    /// Where it connected from (`None`: a connection admitted with [`Room::connect`]).
-    peer: Option<SocketAddr>,
     /// Its slot in `#general`'s member list, while named (everyone named is in `#general`: kept
     /// here, not in `rooms`, so a connection that uses no room allocates nothing for rooms).
     general_slot: u32,
@@ -473,17 +471,18 @@ impl Room {
         }
         let bucket = (self.cfg.rate > 0.0)
             .then(|| TokenBucket::new(self.cfg.rate, self.cfg.burst, now.mono));
+        let mut who = Who::new(now);
+        who.peer = peer;
         self.sessions[id.0] = Some(Session {
             name: None,
             serial,
-            peer,
             general_slot: 0,
             rooms: RoomList::new(),
             bucket,
             last_rate_err: None,
             flooding_since: None,
             last_drop: None,
-            who: Who::new(now),
+            who,
             away: None,
             host: None,
         });
@@ -553,6 +552,19 @@ impl Room {
     /// announced with `reason`.
     pub fn disconnect(&mut self, id: ConnId, reason: LeaveReason, out: &mut impl Outbox) {
         self.leave(id, reason, out);
+    }
+
+    /// At rest after a burst (the loop calls it before its heap trim): give back what the
+    /// burst grew and nothing holds now, so that the trim can return it to the OS: the
+    /// handshake deadlines of sessions named since, the member lists' slack, the frame
+    /// scratch. The next burst grows them again.
+    pub fn rest(&mut self) {
+        let sessions = &self.sessions;
+        self.deadlines
+            .retain(|&(_, id, serial)| is_handshaking(sessions, id, serial));
+        self.deadlines.shrink_to_fit();
+        self.frame = Vec::new();
+        self.channels.shrink();
     }
 
     /// How long a connection has to give a name.

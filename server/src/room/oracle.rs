@@ -90,7 +90,7 @@ fn uses_rooms(line: &[u8]) -> bool {
 pub enum Op {
     /// A connection arrives.
     Connect(usize),
-    /// A line (without its `\n`) from a connection.
+    /// A line from a connection (bytes holding a `\n` are as many lines, as read off the wire).
     Line(usize, Vec<u8>),
     /// A connection ends without quitting.
     Disconnect(usize, LeaveReason),
@@ -171,11 +171,15 @@ impl Oracle {
                     self.since[id(i).0] = Some(now.mono);
                 }
             }
-            Op::Line(i, line) => {
-                if room.contains(id(i)) && uses_rooms(line) {
-                    self.rooms_used[id(i).0] = true;
+            Op::Line(i, bytes) => {
+                // The decoder never hands the room a `\n`: bytes that hold one arrive as two
+                // lines.
+                for line in bytes.split(|&b| b == b'\n') {
+                    if room.contains(id(i)) && uses_rooms(line) {
+                        self.rooms_used[id(i).0] = true;
+                    }
+                    room.line(id(i), line, now, out);
                 }
-                room.line(id(i), line, now, out);
             }
             Op::Disconnect(i, why) => room.disconnect(id(i), *why, out),
             Op::Expire(i) => {

@@ -496,6 +496,34 @@ fn the_room_keeps_handshake_deadlines_and_expires_only_the_unnamed_at_theirs() {
 }
 
 #[test]
+fn at_rest_the_room_keeps_the_deadlines_still_owed_and_its_member_lists() {
+    let mut f = Fixture::with(RoomConfig {
+        rate: 0.0,
+        handshake_timeout_secs: 5,
+        ..RoomConfig::default()
+    });
+    let t0 = f.now;
+    f.connect(A);
+    f.connect(B);
+    f.line(A, "ann");
+    f.out.clear();
+    // After a burst: A's deadline is spent, B's is owed.
+    f.room.rest();
+    f.room.check_invariants().unwrap();
+    assert_eq!(
+        f.room.poll_timeout(),
+        Some(t0.mono + Duration::from_secs(5))
+    );
+    f.room.handle_timeout(later(t0, 5.0), &mut f.out);
+    assert_eq!(f.out.closed, vec![B]);
+    f.out.clear();
+    // The member list, shrunk, still answers and still grows.
+    f.join(C, "cid");
+    f.line(C, "/who");
+    assert_eq!(f.sent(), vec![s(C, "WHO ann cid"), s(C, "WHOEND 2")],);
+}
+
+#[test]
 fn a_full_count_includes_connections_the_outbox_still_holds() {
     /// An outbox holding `held` connections the room has already let go.
     struct Holding {
