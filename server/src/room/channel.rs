@@ -271,12 +271,12 @@ impl Channels {
         self.version
     }
 
-    /// Give back what a burst of joins left beyond what the rooms hold (member lists and
-    /// their lines), at rest, before the heap trim.
+    /// Give back what a burst of joins left beyond what the rooms hold (member lists' slack)
+    /// and their encoded member lists (rebuilt at next use), at rest, before the heap trim.
     pub fn shrink(&mut self) {
         for (_, c) in &mut self.slab {
             c.members.shrink_to_fit();
-            c.lines.shrink();
+            c.lines.forget();
         }
     }
 

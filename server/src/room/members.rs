@@ -5,7 +5,9 @@
 //! join, every line but the last one stays as it is: those *full lines* are shared by every
 //! newcomer (the outbox stores them once, see [`crate::outbox::Outbox::send_block`]), and each
 //! newcomer's own part is only the open line and `WHOEND`. A leave (which reorders the list) or
-//! a rename marks the encoding stale; it is rebuilt at the next use.
+//! a rename marks the encoding stale; it is rebuilt at the next use. At rest the encoding is
+//! let go of too ([`MemberLines::forget`]): it holds every member's name again, and a room at
+//! rest has no newcomers to share it with.
 //!
 //! [`encode_member_list`]: lanchat_proto::server::encode_member_list
 
@@ -66,11 +68,13 @@ impl MemberLines {
         self.count += 1;
     }
 
-    /// Give back the room a burst of joins left beyond the lines (at rest, before the heap
-    /// trim).
-    pub fn shrink(&mut self) {
-        self.full.shrink_to_fit();
-        self.open.shrink_to_fit();
+    /// Let go of the encoding (at rest, before the heap trim): it is rebuilt at next use, as
+    /// after a leave. Until then the names are kept only by their owners, not once more here.
+    pub fn forget(&mut self) {
+        self.full = Vec::new();
+        self.open = Vec::new();
+        self.count = 0;
+        self.stale = true;
     }
 
     /// The list changed in a way a push cannot say (a leave, a rename): rebuild at next use.
@@ -150,6 +154,18 @@ mod tests {
             m.refresh(rest.iter().map(String::as_str));
             want.clear();
             encode_member_list(room, rest.iter().map(String::as_str), max_line, &mut want);
+            prop_assert_eq!(whole(&m), want.clone());
+            // At rest, forgotten; rebuilt the same at next use, and pushed onto from there.
+            let (_, before) = m.full();
+            m.forget();
+            m.refresh(rest.iter().map(String::as_str));
+            prop_assert_eq!(whole(&m), want);
+            prop_assert!(m.full().1 != before, "the shared lines' name changes with them");
+            let mut grown: Vec<&str> = rest.iter().map(String::as_str).collect();
+            grown.push("newcomer");
+            m.push("newcomer");
+            let mut want = Vec::new();
+            encode_member_list(room, grown, max_line, &mut want);
             prop_assert_eq!(whole(&m), want);
         }
     }

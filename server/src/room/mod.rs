@@ -556,8 +556,9 @@ impl Room {
 
     /// At rest after a burst (the loop calls it before its heap trim): give back what the
     /// burst grew and nothing holds now, so that the trim can return it to the OS: the
-    /// handshake deadlines of sessions named since, the member lists' slack, the frame
-    /// scratch. The next burst grows them again.
+    /// handshake deadlines of sessions named since, the member lists' slack and their
+    /// encoding (`WHO` lines: every name once more), the frame scratch. The next burst grows
+    /// them again.
     pub fn rest(&mut self) {
         let sessions = &self.sessions;
         self.deadlines
