@@ -5,8 +5,14 @@
 //! pointer, a length and the value) and its case-fold key, stored once. Its second key (the
 //! skeleton as written) is kept, beside, only when it is another string, as it is for few
 //! names (`Ian`, whose capital `I` looks like `l`).
+//!
+//! The case-fold key is a shared string ([`Arc<str>`], not `Rc`: tests run a server on a
+//! thread of their own): a holder whose name is spelled as its own case-fold key (most
+//! lower-case names) keeps the index's copy as its name ([`NameIndex::insert_name`]), so such
+//! a name is in memory once for both.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::name::NameKey;
 
@@ -17,7 +23,7 @@ use crate::name::NameKey;
 #[derive(Debug, Clone)]
 pub struct NameIndex<V> {
     /// Each held name's case-fold key -> its value.
-    names: HashMap<Box<str>, V>,
+    names: HashMap<Arc<str>, V>,
     /// For each held name whose key as written is another string than its case-fold key:
     /// that key -> the case-fold key, and the case-fold key -> that key (to forget it with the
     /// name). No string is a key twice: a key as written that was another name's case-fold key
@@ -75,23 +81,43 @@ impl<V: PartialEq> NameIndex<V> {
     fn holder(&self, key: &str) -> Option<&V> {
         self.names
             .get(key)
-            .or_else(|| self.names.get(self.written.get(key)?))
+            .or_else(|| self.names.get(&**self.written.get(key)?))
     }
 
     /// Hold the name whose keys are `key`, with `value`. Returns false, changing nothing, when
     /// it clashes with a name already held.
     pub fn insert(&mut self, key: NameKey, value: V) -> bool {
+        self.hold(key, value).is_some()
+    }
+
+    /// Hold `name`, whose keys are `key`, with `value`; returns the string to keep as the
+    /// name, or `None`, changing nothing, when it clashes with a name already held. When
+    /// `name` is spelled as its case-fold key, that string is the index's own copy of the key
+    /// (the name is then in memory once for both); otherwise it is a copy of `name`.
+    pub fn insert_name(&mut self, name: &str, key: NameKey, value: V) -> Option<Arc<str>> {
+        let folded = self.hold(key, value)?;
+        Some(if *folded == *name {
+            folded
+        } else {
+            name.into()
+        })
+    }
+
+    /// Hold the name whose keys are `key`, with `value`: its case-fold key as held, or `None`
+    /// when it clashes.
+    fn hold(&mut self, key: NameKey, value: V) -> Option<Arc<str>> {
         let taken = |k: &str| self.names.contains_key(k) || self.written.contains_key(k);
         if key.keys().iter().any(|k| taken(k)) {
-            return false;
+            return None;
         }
         let [folded, as_written] = key.keys();
         if as_written != folded {
             self.written.insert(as_written.into(), folded.into());
             self.written.insert(folded.into(), as_written.into());
         }
-        self.names.insert(folded.into(), value);
-        true
+        let folded: Arc<str> = folded.into();
+        self.names.insert(Arc::clone(&folded), value);
+        Some(folded)
     }
 
     /// Stop holding the name `name` is a case spelling of; its value, if it was held.
@@ -165,6 +191,30 @@ mod tests {
         assert_eq!(index.get("IAN"), Some(&3));
         assert_eq!(index.get("lan"), Some(&3));
         assert!(!index.insert(key("lan"), 4));
+    }
+
+    #[test]
+    fn a_name_spelled_as_its_key_is_kept_once_for_the_index_and_its_holder() {
+        let mut index = NameIndex::new();
+        let bob = index.insert_name("bob", key("bob"), 1).unwrap();
+        assert_eq!(&*bob, "bob");
+        assert_eq!(
+            Arc::strong_count(&bob),
+            2,
+            "the index's key and the holder's name"
+        );
+        // A name that is not its own key (case, look-alikes) is a string of its own.
+        let ann = index.insert_name("Ann", key("Ann"), 2).unwrap();
+        assert_eq!((&*ann, Arc::strong_count(&ann)), ("Ann", 1));
+        assert_eq!(index.insert_name("BOB", key("BOB"), 3), None, "clashes");
+        assert_eq!(index.get("ann"), Some(&2));
+        assert_eq!(index.remove("Bob"), Some(1));
+        assert_eq!(
+            Arc::strong_count(&bob),
+            1,
+            "the holder's name outlives the entry"
+        );
+        assert_eq!(index.len(), 1);
     }
 
     #[test]

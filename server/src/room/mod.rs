@@ -29,6 +29,7 @@ pub mod text;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lanchat_proto::client::{is_blank, is_quit};
@@ -123,8 +124,9 @@ enum Relayed {
 /// One connection as the room sees it.
 #[derive(Debug)]
 struct Session {
-    /// `None` until a name is accepted.
-    name: Option<Box<str>>,
+    /// `None` until a name is accepted. Shared with the name index when the name is spelled
+    /// as its case-fold key ([`NameIndex::insert_name`]): most names are then held once.
+    name: Option<Arc<str>>,
     /// Tells this session from earlier ones under the same id (for its handshake deadline),
     /// and names it in the log.
     serial: Serial,
@@ -704,13 +706,13 @@ impl Room {
         if !self.may_take(id, name, &key, now, out) {
             return;
         }
-        if !self.by_name.insert(key.clone(), id) {
+        let Some(held) = self.by_name.insert_name(name, key.clone(), id) else {
             self.refuse_name(id, name, NameRefused::Taken);
             self.send_err(id, ErrCode::NameTaken, &text::name_taken(name), out);
             return;
-        }
+        };
         if let Some(s) = self.session_mut(id) {
-            s.name = Some(name.into());
+            s.name = Some(held);
         }
         self.enter(id, GENERAL);
         self.stats.named(self.members());
@@ -975,10 +977,10 @@ impl Room {
             return;
         }
         self.by_name.remove(&old);
-        self.by_name.insert(key.clone(), id);
+        let held = self.by_name.insert_name(new, key.clone(), id);
         let mut rooms = Vec::new();
         if let Some(s) = self.session_mut(id) {
-            s.name = Some(new.into());
+            s.name = Some(held.unwrap_or_else(|| new.into()));
             rooms.extend(s.memberships().map(|m| m.channel));
         }
         for ch in rooms {

@@ -165,7 +165,7 @@ impl Room {
                     let Some(s) = self.session(member) else {
                         return;
                     };
-                    let shown = s.name.clone();
+                    let shown = s.name.as_deref().map(Into::into);
                     match (s.who.key(), s.who.ip()) {
                         (Some(k), _) => (Target::Key(*k), shown),
                         (None, Some(ip)) => (Target::addr(ip), shown),
@@ -269,7 +269,7 @@ impl Room {
                 let Some(s) = self.session(member) else {
                     return;
                 };
-                let shown = s.name.clone().unwrap_or_default();
+                let shown: Box<str> = s.name.as_deref().unwrap_or_default().into();
                 let target = match s.who.key() {
                     Some(k) => Target::Key(*k),
                     None => Target::name(&shown),
