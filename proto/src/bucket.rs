@@ -16,43 +16,101 @@ pub const DEFAULT_BURST: u32 = 20;
 /// takes one. A cost known only after the fact (the size of a reply) can be
 /// [`charged`](TokenBucket::charge) whatever the level: the bucket then owes it, and nothing
 /// more is taken until refilling has paid the debt.
+///
+/// It is a [`Shape`] and a [`Level`]; one who keeps many buckets of the same shape (a server,
+/// one per connection) can keep the shape once and only the levels.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    /// Invariant: `tokens <= burst`; below zero only after [`TokenBucket::charge`].
-    tokens: f64,
-    last: Instant,
+    shape: Shape,
+    level: Level,
 }
 
 impl TokenBucket {
     /// A full bucket.
     pub fn new(rate: f64, burst: u32, now: Instant) -> Self {
-        let burst = f64::from(burst.max(1));
+        let shape = Shape::new(rate, burst);
         TokenBucket {
-            rate,
-            burst,
-            tokens: burst,
-            last: now,
+            shape,
+            level: Level::full(shape, now),
         }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let dt = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
-        self.last = now;
     }
 
     /// How long from `now` until a token is there (zero if one is). Needs a rate above zero.
     pub fn wait_time(&mut self, now: Instant) -> Duration {
-        self.refill(now);
-        let missing = (1.0 - self.tokens).max(0.0);
-        Duration::try_from_secs_f64(missing / self.rate).unwrap_or(Duration::MAX)
+        self.level.wait_time(self.shape, now)
     }
 
     /// Take a token if there is one.
     pub fn take(&mut self, now: Instant) -> bool {
-        self.refill(now);
+        self.level.take(self.shape, now)
+    }
+
+    /// True when a token is there, without taking it.
+    pub fn ready(&mut self, now: Instant) -> bool {
+        self.level.ready(self.shape, now)
+    }
+
+    /// Take `cost` tokens whatever is there, going into debt if need be.
+    pub fn charge(&mut self, cost: f64, now: Instant) {
+        self.level.charge(self.shape, cost, now);
+    }
+
+    /// True when the bucket is full: it then behaves exactly like a new one.
+    pub fn is_full(&mut self, now: Instant) -> bool {
+        self.level.is_full(self.shape, now)
+    }
+}
+
+/// What buckets of one kind share: how fast they refill and how much they hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shape {
+    rate: f64,
+    burst: f64,
+}
+
+impl Shape {
+    /// Refills at `rate` tokens per second, holds up to `burst` (at least one).
+    pub fn new(rate: f64, burst: u32) -> Self {
+        Shape {
+            rate,
+            burst: f64::from(burst.max(1)),
+        }
+    }
+}
+
+/// What one bucket has: its tokens, as of a time. Each use takes the bucket's [`Shape`].
+#[derive(Debug, Clone)]
+pub struct Level {
+    /// Invariant: `tokens <= burst`; below zero only after [`Level::charge`].
+    tokens: f64,
+    last: Instant,
+}
+
+impl Level {
+    /// A full bucket of `shape`.
+    pub fn full(shape: Shape, now: Instant) -> Self {
+        Level {
+            tokens: shape.burst,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, shape: Shape, now: Instant) {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + dt * shape.rate).min(shape.burst);
+        self.last = now;
+    }
+
+    /// As [`TokenBucket::wait_time`].
+    pub fn wait_time(&mut self, shape: Shape, now: Instant) -> Duration {
+        self.refill(shape, now);
+        let missing = (1.0 - self.tokens).max(0.0);
+        Duration::try_from_secs_f64(missing / shape.rate).unwrap_or(Duration::MAX)
+    }
+
+    /// As [`TokenBucket::take`].
+    pub fn take(&mut self, shape: Shape, now: Instant) -> bool {
+        self.refill(shape, now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -61,22 +119,22 @@ impl TokenBucket {
         }
     }
 
-    /// True when a token is there, without taking it.
-    pub fn ready(&mut self, now: Instant) -> bool {
-        self.refill(now);
+    /// As [`TokenBucket::ready`].
+    pub fn ready(&mut self, shape: Shape, now: Instant) -> bool {
+        self.refill(shape, now);
         self.tokens >= 1.0
     }
 
-    /// Take `cost` tokens whatever is there, going into debt if need be.
-    pub fn charge(&mut self, cost: f64, now: Instant) {
-        self.refill(now);
+    /// As [`TokenBucket::charge`].
+    pub fn charge(&mut self, shape: Shape, cost: f64, now: Instant) {
+        self.refill(shape, now);
         self.tokens -= cost.max(0.0);
     }
 
-    /// True when the bucket is full: it then behaves exactly like a new one.
-    pub fn is_full(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        self.tokens >= self.burst
+    /// As [`TokenBucket::is_full`].
+    pub fn is_full(&mut self, shape: Shape, now: Instant) -> bool {
+        self.refill(shape, now);
+        self.tokens >= shape.burst
     }
 }
 
@@ -111,6 +169,21 @@ mod tests {
         assert!(b.ready(t0 + Duration::from_millis(2010)));
         assert!(!b.is_full(t0 + Duration::from_millis(2400)));
         assert!(b.is_full(t0 + Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn a_level_kept_apart_from_its_shape_is_the_same_bucket() {
+        let t0 = Instant::now();
+        let shape = Shape::new(10.0, 20);
+        let mut level = Level::full(shape, t0);
+        let mut b = TokenBucket::new(10.0, 20, t0);
+        for ms in [0, 0, 10, 10, 10, 50, 120, 121, 400, 401, 2000] {
+            let t = t0 + Duration::from_millis(ms);
+            for _ in 0..7 {
+                assert_eq!(level.take(shape, t), b.take(t), "at {ms} ms");
+            }
+            assert_eq!(level.wait_time(shape, t), b.wait_time(t));
+        }
     }
 
     #[test]

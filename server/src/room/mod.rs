@@ -48,7 +48,7 @@ use access::{Gate, Who};
 use away::AwayLines;
 use channel::{ChannelId, Channels, Membership, GENERAL};
 use history::History;
-use lanchat_proto::bucket::TokenBucket;
+use lanchat_proto::bucket::{Level, Shape};
 pub use leave::LeaveReason;
 use logged::{Budget, NameRefused};
 pub use per_host::Peer;
@@ -135,13 +135,12 @@ struct Session {
     general_slot: u32,
     /// The other rooms it is in, each with its slot there.
     rooms: RoomList,
+    /// Its flood-control bucket's level (the shape, `--rate` and `--burst`, is the room's);
     /// `None` when flood control is off.
-    bucket: Option<TokenBucket>,
-    last_rate_err: Option<Instant>,
-    /// When the current run of over-budget lines began ...
-    flooding_since: Option<Instant>,
-    /// ... and when its latest line was dropped.
-    last_drop: Option<Instant>,
+    bucket: Option<Level>,
+    /// Set once a line of its was over a budget (few sessions ever are): apart, so a session
+    /// at rest does not carry three times that are `None`.
+    flood: Option<Box<Flood>>,
     /// Its key, address, password state, mute (`access.rs`).
     who: Who,
     /// `Some` while away, with the message (empty when none was given).
@@ -150,15 +149,26 @@ struct Session {
     host: Option<HostKey>,
 }
 
+/// A session's lines over a budget: when it was last told so, and its run of drops.
+#[derive(Debug, Default)]
+struct Flood {
+    last_rate_err: Option<Instant>,
+    /// When the current run of over-budget lines began ...
+    flooding_since: Option<Instant>,
+    /// ... and when its latest line was dropped.
+    last_drop: Option<Instant>,
+}
+
 impl Session {
     /// True when this session may be told `ERR rate-limited` again (at most once per
     /// [`limits::RATE_ERR_INTERVAL`], so a flood does not become a flood of replies); noted.
     fn rate_err_due(&mut self, now: Instant) -> bool {
-        let due = self
+        let flood = self.flood.get_or_insert_default();
+        let due = flood
             .last_rate_err
             .is_none_or(|t| now.saturating_duration_since(t) >= limits::RATE_ERR_INTERVAL);
         if due {
-            self.last_rate_err = Some(now);
+            flood.last_rate_err = Some(now);
         }
         due
     }
@@ -471,8 +481,7 @@ impl Room {
         if self.sessions.len() <= id.0 {
             self.sessions.resize_with(id.0 + 1, || None);
         }
-        let bucket = (self.cfg.rate > 0.0)
-            .then(|| TokenBucket::new(self.cfg.rate, self.cfg.burst, now.mono));
+        let bucket = self.line_budget().map(|shape| Level::full(shape, now.mono));
         let mut who = Who::new(now);
         who.peer = peer;
         self.sessions[id.0] = Some(Session {
@@ -481,9 +490,7 @@ impl Room {
             general_slot: 0,
             rooms: RoomList::new(),
             bucket,
-            last_rate_err: None,
-            flooding_since: None,
-            last_drop: None,
+            flood: None,
             who,
             away: None,
             host: None,
@@ -649,26 +656,34 @@ impl Room {
         self.hosts.forget_connections();
     }
 
+    /// The shape of every connection's flood-control bucket (`--rate`, `--burst`), kept here
+    /// once rather than in each; `None` when flood control is off.
+    fn line_budget(&self) -> Option<Shape> {
+        (self.cfg.rate > 0.0).then(|| Shape::new(self.cfg.rate, self.cfg.burst))
+    }
+
     /// Flood control: true if the line may be handled.
     fn admit_line(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> bool {
+        let shape = self.line_budget();
         let Some(s) = self.session_mut(id) else {
             return false;
         };
-        let Some(bucket) = s.bucket.as_mut() else {
+        let (Some(bucket), Some(shape)) = (s.bucket.as_mut(), shape) else {
             return true;
         };
-        if bucket.take(now.mono) {
+        if bucket.take(shape, now.mono) {
             return self.admit_host_line(id, now, out);
         }
+        let flood = s.flood.get_or_insert_default();
         // A run of drops ends once the sender has been quiet (no drops) for a while.
-        let quiet = s
+        let quiet = flood
             .last_drop
             .is_some_and(|t| now.mono.saturating_duration_since(t) >= limits::FLOOD_RUN_GAP);
         if quiet {
-            s.flooding_since = None;
+            flood.flooding_since = None;
         }
-        s.last_drop = Some(now.mono);
-        let since = *s.flooding_since.get_or_insert(now.mono);
+        flood.last_drop = Some(now.mono);
+        let since = *flood.flooding_since.get_or_insert(now.mono);
         let kick = now.mono.saturating_duration_since(since) >= limits::FLOOD_KICK_AFTER;
         let err_due = !kick && s.rate_err_due(now.mono);
         self.stats.lines_rate_limited += 1;
