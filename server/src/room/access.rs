@@ -39,7 +39,15 @@ pub(super) enum Auth {
     /// `AUTH password` was sent; `failures` wrong ones so far.
     Needed { failures: u8 },
     /// A try waits for its turn (its address failed less than a second ago).
-    Waiting { typed: Box<str>, failures: u8 },
+    Waiting(Box<Try>),
+}
+
+/// A password try waiting for its turn: apart, as few connections ever have one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Try {
+    typed: Box<str>,
+    /// Wrong ones before it.
+    failures: u8,
 }
 
 /// A mute on a connection, from [`crate::identity::Bans`].
@@ -130,7 +138,9 @@ impl Room {
         &mut self.access
     }
 
-    /// Connection `id` comes from `peer` (called right after it is admitted).
+    /// Connection `id` comes from `peer` (called right after it is admitted; after
+    /// [`Room::connect_from`], with the address given there: the address's count is found
+    /// by it).
     pub fn set_peer(&mut self, id: ConnId, peer: SocketAddr) {
         if let Some(s) = self.session_mut(id) {
             s.who.peer = Some(peer);
@@ -209,7 +219,7 @@ impl Room {
         let failures = match &s.who.auth {
             Auth::Open => None,
             Auth::Needed { failures } => Some(*failures),
-            Auth::Waiting { .. } => {
+            Auth::Waiting(_) => {
                 self.send_err(id, ErrCode::PasswordRequired, text::PASSWORD_WAIT, out);
                 return Gate::Handled;
             }
@@ -230,10 +240,10 @@ impl Room {
                     Turn::Now => self.check_password(id, typed, failures, now, out),
                     Turn::At(at) => {
                         if let Some(s) = self.session_mut(id) {
-                            s.who.auth = Auth::Waiting {
+                            s.who.auth = Auth::Waiting(Box::new(Try {
                                 typed: typed.into(),
                                 failures,
-                            };
+                            }));
                         }
                         self.access.tries.wait(at, id, serial.0);
                     }
@@ -295,9 +305,8 @@ impl Room {
             if s.serial.0 != serial {
                 continue;
             }
-            if let Auth::Waiting { typed, failures } =
-                std::mem::replace(&mut s.who.auth, Auth::Open)
-            {
+            if let Auth::Waiting(waiting) = std::mem::replace(&mut s.who.auth, Auth::Open) {
+                let Try { typed, failures } = *waiting;
                 s.who.auth = Auth::Needed { failures };
                 self.check_password(id, &typed, failures, now, out);
             }

@@ -145,8 +145,18 @@ struct Session {
     who: Who,
     /// `Some` while away, with the message (empty when none was given).
     away: Option<Box<str>>,
-    /// The address it is counted under (`None`: trusted, or connected without an address).
-    host: Option<HostKey>,
+    /// Whether it counts against its address's limits (its key there is its address's,
+    /// [`Session::host`], not kept twice).
+    counted: Counted,
+}
+
+/// Whether a session counts against the per-address limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    /// Trusted, or connected without an address.
+    No,
+    /// Under its address's key.
+    ByAddress,
 }
 
 /// A session's lines over a budget: when it was last told so, and its run of drops.
@@ -160,6 +170,14 @@ struct Flood {
 }
 
 impl Session {
+    /// The address it is counted under (`None`: trusted, or connected without an address).
+    fn host(&self) -> Option<HostKey> {
+        match self.counted {
+            Counted::ByAddress => self.who.ip().map(HostKey::of),
+            Counted::No => None,
+        }
+    }
+
     /// True when this session may be told `ERR rate-limited` again (at most once per
     /// [`limits::RATE_ERR_INTERVAL`], so a flood does not become a flood of replies); noted.
     fn rate_err_due(&mut self, now: Instant) -> bool {
@@ -493,7 +511,7 @@ impl Room {
             flood: None,
             who,
             away: None,
-            host: None,
+            counted: Counted::No,
         });
         self.count += 1;
         self.stats.connected(self.count);
@@ -1146,7 +1164,7 @@ impl Room {
         if session.away.is_some() {
             self.away.clear(id);
         }
-        if let Some(host) = session.host {
+        if let Some(host) = session.host() {
             self.hosts.closed(host);
         }
         if let Some(name) = &session.name {

@@ -13,7 +13,7 @@ use lanchat_proto::ErrCode;
 
 use super::channel::ChannelId;
 use super::logged::Budget;
-use super::{Admission, LeaveReason, Now, Room};
+use super::{Admission, Counted, LeaveReason, Now, Room, Session};
 use crate::hosts::{HostKey, HostLimits, Hosts};
 use crate::limits;
 use crate::outbox::{ConnId, Outbox, Serial};
@@ -71,7 +71,7 @@ impl Room {
         if let (Admission::Admitted, Some(h)) = (admission, host) {
             self.hosts.opened(h, now.mono);
             if let Some(s) = self.session_mut(id) {
-                s.host = Some(h);
+                s.counted = Counted::ByAddress;
             }
         }
         admission
@@ -82,7 +82,7 @@ impl Room {
     /// second) `ERR rate-limited`. Dropping here is not the connection's own flooding, so it
     /// never leads to a kick: another person on the same machine may be the one sending.
     pub(super) fn admit_host_line(&mut self, id: ConnId, now: Now, out: &mut impl Outbox) -> bool {
-        let Some(host) = self.session(id).and_then(|s| s.host) else {
+        let Some(host) = self.session(id).and_then(Session::host) else {
             return true;
         };
         if self.hosts.take_line(host, now.mono) {
@@ -105,7 +105,7 @@ impl Room {
     /// it and a host asking over and over gets it once every few seconds; meanwhile
     /// `ERR rate-limited` says when to ask again.
     pub(super) fn who(&mut self, id: ConnId, ch: ChannelId, now: Now, out: &mut impl Outbox) {
-        let host = self.session(id).and_then(|s| s.host);
+        let host = self.session(id).and_then(Session::host);
         if let Some(h) = host {
             if let Some(wait) = self.hosts.reply_wait(h, now.mono) {
                 self.log_who_too_soon(id, whole_secs(wait));
@@ -122,7 +122,7 @@ impl Room {
     /// Each address's count of open connections is the number of sessions from it.
     pub(super) fn check_hosts(&self) -> Result<(), String> {
         let mut counted: HashMap<HostKey, usize> = HashMap::new();
-        for host in self.sessions.iter().flatten().filter_map(|s| s.host) {
+        for host in self.sessions.iter().flatten().filter_map(Session::host) {
             *counted.entry(host).or_default() += 1;
         }
         for (host, open) in self.hosts.open_counts() {
