@@ -257,26 +257,32 @@ impl<T> Delivery<'_, T> {
 impl<T: Transport> Delivery<'_, T> {
     /// Queue `frame` for `to`, dooming `to` if that overflows its send queue.
     fn queue(&mut self, to: ConnId, frame: Frame<'_>) {
-        let table = &mut *self.table;
-        let Some(conn) = table.slab.get_mut(to.0) else {
+        // Fields apart, so the connection found once serves the whole step: this runs once per
+        // recipient of every broadcast.
+        let ConnTable {
+            slab,
+            arena,
+            ahead,
+            flush,
+            doomed,
+            ..
+        } = &mut *self.table;
+        let Some(conn) = slab.get_mut(to.0) else {
             return;
         };
-        let ahead = table.ahead.as_deref();
         let before_write = || {
             if let Some(ahead) = ahead {
                 ahead.write_ahead();
             }
         };
-        match conn.queue_with(
-            frame,
-            self.sendq,
-            self.now.mono,
-            &mut table.arena,
-            before_write,
-        ) {
-            Queued::Yes => table.mark_for_flush(to),
-            Queued::Overflow => table.doom(to, LeaveReason::TooSlow),
-            Queued::Broken => table.doom(to, LeaveReason::Disconnected),
+        match conn.queue_with(frame, self.sendq, self.now.mono, arena, before_write) {
+            Queued::Yes => {
+                if conn.mark_for_flush() {
+                    flush.push(to);
+                }
+            }
+            Queued::Overflow => doomed.push((to, LeaveReason::TooSlow)),
+            Queued::Broken => doomed.push((to, LeaveReason::Disconnected)),
             Queued::Ignored => {}
         }
     }
