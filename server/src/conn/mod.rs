@@ -232,7 +232,8 @@ impl<T> Conn<T> {
     }
 
     /// Take it off the flush list: true if it was on it (its one write of the round is due).
-    pub(crate) fn take_flush_mark(&mut self) -> bool {
+    /// Public for what drives a table as the loop does (`examples/fanout_cost`).
+    pub fn take_flush_mark(&mut self) -> bool {
         std::mem::replace(&mut self.in_flush_list, false)
     }
 

@@ -73,9 +73,9 @@ struct RoomHistory {
 }
 
 /// The room logs, shared with the connection table ([`HistoryStore::write_ahead`]). Only the
-/// loop's thread ever uses them, so the lock is never contended; it is there because the
-/// server, store and table together, is handed to that thread in one piece (tests run it on
-/// a thread of its own), which a plain shared reference would not allow.
+/// loop's thread ever uses them, so the lock is never contended; it is a lock and not an `Rc`
+/// because the server, store and table with it, is moved to that thread in one piece (tests
+/// run it on a thread of their own), and an `Rc` cannot be.
 #[derive(Debug, Clone)]
 struct Logs(Arc<Mutex<LogSet>>);
 
@@ -93,8 +93,9 @@ pub struct HistoryAhead(Logs);
 
 impl WriteAhead for HistoryAhead {
     fn write_ahead(&self) {
-        // Called from the connection table, never while the store holds the lock; were it
-        // held, the staged lines are written by the loop before the flush as always.
+        // Called from the connection table while the room queues output, never while the
+        // store holds the lock (it holds it only inside its own calls, which queue nothing):
+        // `WouldBlock` cannot happen, and is no reason to wait or panic if it did.
         let mut logs = match self.0 .0.try_lock() {
             Ok(logs) => logs,
             Err(TryLockError::Poisoned(e)) => e.into_inner(),
