@@ -3,10 +3,11 @@
 //! and queues over transports that take every byte and do nothing with it, a round at a time
 //! as the loop runs it (lines relayed, the staged history written, one write per connection,
 //! the round ended). With `--dir DIR` the room's history goes to a log in `DIR`, as with a
-//! state directory, so its writes are counted in (they are system calls). The figures are in
-//! docs/BENCHMARKS.md.
+//! state directory, so its writes are counted in (they are system calls); `--write-each`
+//! writes it after every message instead of once a round, as the server did before. The
+//! figures are in docs/BENCHMARKS.md.
 //!
-//! `cargo run --release -p lanchat-server --example fanout_cost -- [--dir DIR] [--rounds N]`
+//! `cargo run --release -p lanchat-server --example fanout_cost -- [--dir DIR [--write-each]] [--rounds N]`
 
 use std::io::{self, IoSlice};
 use std::path::PathBuf;
@@ -48,15 +49,18 @@ impl Transport for Void {
 fn main() {
     let mut dir = None;
     let mut rounds = 2_000;
+    let mut each = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--dir", Some(d)) => dir = Some(PathBuf::from(d)),
-            ("--rounds", Some(n)) => rounds = n.parse().expect("--rounds N"),
-            _ => {
-                eprintln!("usage: fanout_cost [--dir DIR] [--rounds N]");
-                std::process::exit(2);
-            }
+        match arg.as_str() {
+            "--dir" => dir = args.next().map(PathBuf::from),
+            "--rounds" => rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+            "--write-each" => each = true,
+            _ => rounds = 0,
+        }
+        if rounds == 0 || (arg == "--dir" && dir.is_none()) {
+            eprintln!("usage: fanout_cost [--dir DIR [--write-each]] [--rounds N]");
+            std::process::exit(2);
         }
     }
     let cfg = RoomConfig {
@@ -98,6 +102,9 @@ fn main() {
             for k in 0..LINES_PER_READ {
                 let line = format!("s{s} q{round:08} {k} {payload}");
                 room.line(id, line.as_bytes(), now, &mut out);
+                if each {
+                    room.store_mut().write_staged();
+                }
                 sent += 1;
             }
         }
@@ -113,9 +120,10 @@ fn main() {
         cpu,
         cpu * 1e9 / deliveries as f64,
         cpu * 1e6 / deliveries as f64,
-        match &dir {
-            Some(d) => format!("in {}", d.display()),
-            None => "in memory".to_owned(),
+        match (&dir, each) {
+            (Some(d), false) => format!("in {}, written once a round", d.display()),
+            (Some(d), true) => format!("in {}, written after every message", d.display()),
+            (None, _) => "in memory".to_owned(),
         }
     );
 }
