@@ -22,6 +22,18 @@ use queue::OutQueue;
 
 pub use table::{ConnTable, Delivery};
 
+/// What must be written before a queued byte reaches a socket ahead of the round's flush.
+///
+/// Output is written once a round, at the flush, after the loop has written what the round
+/// staged for the disk (the history of what it relayed: a crash must lose nothing a client
+/// could have read). But a queue about to pass `--sendq` is offered to the socket at once
+/// ([`Conn::queue_with`]); what it holds may have been relayed earlier in the same round, so
+/// that write comes after this.
+pub trait WriteAhead: std::fmt::Debug + Send {
+    /// Write what is staged, without waiting for the disk.
+    fn write_ahead(&self);
+}
+
 /// A frame to queue: bytes for one connection, or a frame stored once in the [`Arena`].
 #[derive(Debug, Clone, Copy)]
 pub enum Frame<'a> {
@@ -220,7 +232,8 @@ impl<T> Conn<T> {
     }
 
     /// Take it off the flush list: true if it was on it (its one write of the round is due).
-    pub(crate) fn take_flush_mark(&mut self) -> bool {
+    /// Public for what drives a table as the loop does (`examples/fanout_cost`).
+    pub fn take_flush_mark(&mut self) -> bool {
         std::mem::replace(&mut self.in_flush_list, false)
     }
 
@@ -402,12 +415,26 @@ impl<T: Transport> Conn<T> {
         now: Instant,
         arena: &mut Arena,
     ) -> Queued {
+        self.queue_with(frame, sendq, now, arena, || {})
+    }
+
+    /// [`Conn::queue`], calling `before_write` before the backlog is offered to the socket
+    /// ahead of the flush (see [`WriteAhead`]).
+    pub fn queue_with(
+        &mut self,
+        frame: Frame<'_>,
+        sendq: usize,
+        now: Instant,
+        arena: &mut Arena,
+        before_write: impl FnOnce(),
+    ) -> Queued {
         if self.phase == Phase::Dead || self.overflowed {
             return Queued::Ignored;
         }
         let len = frame.len();
         let over = |c: &Self| c.pending() > 0 && c.pending() - c.head + len > sendq;
         if over(self) {
+            before_write();
             if self.write_some(now, arena).is_err() {
                 self.overflowed = true;
                 return Queued::Broken;

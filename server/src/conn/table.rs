@@ -14,7 +14,7 @@ use std::time::Instant;
 use slab::Slab;
 
 use super::arena::Arena;
-use super::{Conn, Frame, Generation, Phase, Queued};
+use super::{Conn, Frame, Generation, Phase, Queued, WriteAhead};
 use crate::clock::Now;
 use crate::outbox::{BlockKey, ConnId, Outbox};
 use crate::room::LeaveReason;
@@ -38,6 +38,8 @@ pub struct ConnTable<T> {
     doomed: Vec<(ConnId, LeaveReason)>,
     /// Dead connections, to remove at the end of the round.
     closed: Vec<ConnId>,
+    /// Written before a queue is offered to its socket ahead of the flush.
+    ahead: Option<Box<dyn WriteAhead>>,
 }
 
 impl<T> Default for ConnTable<T> {
@@ -51,6 +53,7 @@ impl<T> Default for ConnTable<T> {
             carry: Vec::new(),
             doomed: Vec::new(),
             closed: Vec::new(),
+            ahead: None,
         }
     }
 }
@@ -59,6 +62,12 @@ impl<T> ConnTable<T> {
     /// An empty table.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// From now on, `ahead` is written before any queue is offered to its socket ahead of the
+    /// round's flush.
+    pub fn set_write_ahead(&mut self, ahead: Box<dyn WriteAhead>) {
+        self.ahead = Some(ahead);
     }
 
     /// Connections held (open, closing, lingering or dead until the round ends).
@@ -249,14 +258,32 @@ impl<T> Delivery<'_, T> {
 impl<T: Transport> Delivery<'_, T> {
     /// Queue `frame` for `to`, dooming `to` if that overflows its send queue.
     fn queue(&mut self, to: ConnId, frame: Frame<'_>) {
-        let table = &mut *self.table;
-        let Some(conn) = table.slab.get_mut(to.0) else {
+        // Fields apart, so the connection found once serves the whole step: this runs once per
+        // recipient of every broadcast.
+        let ConnTable {
+            slab,
+            arena,
+            ahead,
+            flush,
+            doomed,
+            ..
+        } = &mut *self.table;
+        let Some(conn) = slab.get_mut(to.0) else {
             return;
         };
-        match conn.queue(frame, self.sendq, self.now.mono, &mut table.arena) {
-            Queued::Yes => table.mark_for_flush(to),
-            Queued::Overflow => table.doom(to, LeaveReason::TooSlow),
-            Queued::Broken => table.doom(to, LeaveReason::Disconnected),
+        let before_write = || {
+            if let Some(ahead) = ahead {
+                ahead.write_ahead();
+            }
+        };
+        match conn.queue_with(frame, self.sendq, self.now.mono, arena, before_write) {
+            Queued::Yes => {
+                if conn.mark_for_flush() {
+                    flush.push(to);
+                }
+            }
+            Queued::Overflow => doomed.push((to, LeaveReason::TooSlow)),
+            Queued::Broken => doomed.push((to, LeaveReason::Disconnected)),
             Queued::Ignored => {}
         }
     }
@@ -354,6 +381,68 @@ mod tests {
         assert_eq!(t.take_flush_list(), vec![a, b]);
         assert_eq!(t.get(a).map(Conn::pending), Some(4));
         assert_eq!(t.get(b).map(Conn::phase), Some(Phase::Closing));
+    }
+
+    /// What reached "the disk" (the write-ahead) and "the socket", in order.
+    #[derive(Debug, Clone, Default)]
+    struct Events(std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>);
+
+    impl Events {
+        fn push(&self, what: &'static str) {
+            self.0.lock().unwrap().push(what);
+        }
+
+        fn take(&self) -> Vec<&'static str> {
+            std::mem::take(&mut self.0.lock().unwrap())
+        }
+    }
+
+    impl WriteAhead for Events {
+        fn write_ahead(&self) {
+            self.push("disk");
+        }
+    }
+
+    /// A socket that takes everything and says so in the events.
+    struct Socket(Events);
+
+    impl std::io::Write for Socket {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push("socket");
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl std::io::Read for Socket {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::WouldBlock.into())
+        }
+    }
+
+    /// A queue about to pass `--sendq` is offered to its socket in the middle of the batch;
+    /// what was staged for the disk (the history of what it may hold) is written first.
+    #[test]
+    fn a_queue_written_ahead_of_the_flush_writes_what_is_staged_first() {
+        let events = Events::default();
+        let mut t: ConnTable<Plain<Socket>> = ConnTable::new();
+        t.set_write_ahead(Box::new(events.clone()));
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let (a, _) = t.insert(Plain(Socket(events.clone())), 64, now.mono);
+        let mut out = t.delivery(100, now);
+        out.send(a, &[b'w'; 60]); // into an empty queue: exempt from the cap while it drains
+        out.send(a, &[b'x'; 30]);
+        assert_eq!(
+            events.take(),
+            Vec::<&str>::new(),
+            "within the cap: nothing written"
+        );
+        out.send(a, &[b'y'; 80]);
+        assert_eq!(events.take(), ["disk", "socket"]);
+        assert_eq!(t.get(a).map(Conn::pending), Some(80));
     }
 
     #[test]

@@ -7,13 +7,14 @@
 //!    per-round read budget), feeding lines to the [`Room`], which queues frames ([`read`]);
 //! 3. fire due timers: handshake deadlines (the room's), write stalls, lingers, the accept
 //!    back-off, the heap trim ([`timers`]);
-//! 4. drop connections whose send queue overflowed (`LEAVE <name> too-slow`; [`close`]);
+//! 4. write what the round relayed to the room logs, one `write(2)` per room ([`persist`]);
+//!    drop connections whose send queue overflowed (`LEAVE <name> too-slow`; [`close`]);
 //! 5. flush: one write per connection that has output, WRITABLE interest only where bytes
-//!    remain, with a look at new input every [`limits::FLUSH_SLICE`] writes ([`flush`]);
+//!    remain, with a look at new input every [`limits::FLUSH_SLICE`] writes ([`flush`]; what
+//!    that input relayed goes to the room logs before the flush goes on);
 //! 6. remove dead connections from the table (never during the round, so an id seen during
 //!    the round always means the same connection; [`close`]);
-//! 7. the state directory's disk work that is due (write-back, rewrites, retries; [`persist`]).
-//!    A relayed frame was written to its room's log in step 2 already;
+//! 7. the state directory's disk work that is due (write-back, rewrites, retries; [`persist`]);
 //! 8. a timer for the logger's rate-limit summaries, if it has some coming ([`timers`]).
 //!
 //! Shutdown and signals are in [`shutdown`] (SIGHUP's reload in [`reload`]), the discovery
@@ -192,6 +193,9 @@ impl Server {
             }
             let now = self.clock.now();
             if let Some(exit) = self.turn(now, &mut events) {
+                // A round cut short by a second signal read lines it never relayed: their
+                // history is kept all the same.
+                self.write_history();
                 return Ok(exit);
             }
         }
@@ -231,6 +235,8 @@ impl Server {
         }
         self.fire_timers(now);
         self.identity_tick(now);
+        // What the round relayed goes to the room logs before any of it to a socket.
+        self.write_history();
         self.drop_doomed(now);
         self.flush(now, events);
         self.remove_closed();

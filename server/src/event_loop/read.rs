@@ -191,5 +191,7 @@ impl Server {
                 }
             }
         }
+        // The rest of the flush may carry what was just relayed.
+        self.write_history();
     }
 }

@@ -1,7 +1,10 @@
 //! One append-only state file and its rewrite: the only code that writes, syncs and renames.
 //!
-//! Appends are one `write(2)` of whole lines to a file opened `O_APPEND`: they reach the page
-//! cache in the same poll round, so a server crash loses none, and they never wait for the disk.
+//! Appends are whole lines, staged in memory ([`AppendLog::stage`]) and written together by
+//! [`AppendLog::write_staged`]: one `write(2)` to a file opened `O_APPEND` (and one to its
+//! replacement while a rewrite is in progress), however many lines a round staged. The loop
+//! writes them before the round's flush, so they reach the page cache before any client can
+//! read them, a server crash loses none, and they never wait for the disk.
 //! [`AppendLog::kick`] hands what was appended to the kernel's write-back without waiting.
 //!
 //! A rewrite (compaction, cleanup, recovery after a failure) replaces the whole file without a
@@ -18,6 +21,12 @@ use std::time::Instant;
 use crate::limits::{REWRITE_FORCE, REWRITE_QUIET, REWRITE_SETTLE};
 
 use super::{DiskError, DiskOp};
+
+/// Staging buffers kept for reuse between rounds (a round stages into one per room that was
+/// spoken in); more, or one grown past [`SPARE_CAPACITY`] by a burst, are freed.
+const SPARE_BUFFERS: usize = 16;
+/// See [`SPARE_BUFFERS`].
+const SPARE_CAPACITY: usize = 64 << 10;
 
 /// One state file: where it is, how far it is written, and whether it can be trusted.
 #[derive(Debug)]
@@ -37,6 +46,10 @@ pub struct AppendLog {
     /// replaces it.
     broken: bool,
     rewrite: Option<Rewrite>,
+    /// Complete lines staged since the last [`AppendLog::write_staged`], not yet in the file.
+    staged: Vec<u8>,
+    /// Lines in `staged`.
+    staged_lines: usize,
 }
 
 /// The replacement being written for a file.
@@ -71,6 +84,8 @@ impl AppendLog {
             dirty: false,
             broken: false,
             rewrite: None,
+            staged: Vec::new(),
+            staged_lines: 0,
         }
     }
 
@@ -121,9 +136,9 @@ impl AppendLog {
         &self.path
     }
 
-    /// Entry lines in the file.
+    /// Entry lines in the file, and staged for it.
     pub fn lines(&self) -> usize {
-        self.lines
+        self.lines + self.staged_lines
     }
 
     /// Whether a file descriptor is open (the live file's; a rewrite holds one more).
@@ -136,39 +151,74 @@ impl AppendLog {
         self.rewrite.is_some()
     }
 
-    /// Append one complete line (with its `\n`) to the file, and to its replacement while a
-    /// rewrite is in progress. Skips the file while it is broken.
+    /// Stage one complete line (with its `\n`) for the next [`AppendLog::write_staged`]; true
+    /// when it is the first since the last one. An empty log takes a buffer from `spare` (see
+    /// [`AppendLog::write_staged`]) rather than growing one of its own.
+    pub fn stage(&mut self, line: &[u8], spare: &mut Vec<Vec<u8>>) -> bool {
+        let first = self.staged_lines == 0;
+        if first && self.staged.capacity() == 0 {
+            self.staged = spare.pop().unwrap_or_default();
+        }
+        self.staged.extend_from_slice(line);
+        self.staged_lines += 1;
+        first
+    }
+
+    /// Write what was staged, in one write to the file and one to its replacement while a
+    /// rewrite is in progress. Skips the file while it is broken. The buffer goes back to
+    /// `spare`, so a log holds none between rounds.
     ///
     /// # Errors
     /// A write failed: the file is now broken (or the rewrite abandoned), and will be replaced by
     /// a rewrite from what the owner keeps in memory.
-    pub fn append(&mut self, line: &[u8]) -> (Appended, Result<(), DiskError>) {
+    pub fn write_staged(&mut self, spare: &mut Vec<Vec<u8>>) -> (Appended, Result<(), DiskError>) {
+        let lines = std::mem::take(&mut self.staged_lines);
+        let mut bytes = std::mem::take(&mut self.staged);
+        let done = self.append(&bytes, lines);
+        bytes.clear();
+        let keep = (1..=SPARE_CAPACITY).contains(&bytes.capacity());
+        if keep && spare.len() < SPARE_BUFFERS {
+            spare.push(bytes);
+        }
+        done
+    }
+
+    /// Append `lines` complete lines, `bytes`, to the file and its replacement.
+    fn append(&mut self, bytes: &[u8], lines: usize) -> (Appended, Result<(), DiskError>) {
         let mut done = Appended {
             opened: false,
             wrote: false,
         };
+        if lines == 0 {
+            return (done, Ok(()));
+        }
         if let Some(rw) = &mut self.rewrite {
-            if let Err(e) = rw.file.write_all(line) {
+            if let Err(e) = rw.file.write_all(bytes) {
                 let err = DiskError::new(DiskOp::Append, &rw.path, &e);
                 self.abandon_rewrite();
                 self.broken = true;
                 return (done, Err(err));
             }
-            rw.lines += 1;
+            rw.lines += lines;
             rw.dirty = true;
             done.wrote = true;
         }
         if self.broken {
             return (done, Ok(()));
         }
-        let result = self.append_live(line, &mut done);
+        let result = self.append_live(bytes, lines, &mut done);
         if result.is_err() {
             self.broken = true;
         }
         (done, result)
     }
 
-    fn append_live(&mut self, line: &[u8], done: &mut Appended) -> Result<(), DiskError> {
+    fn append_live(
+        &mut self,
+        bytes: &[u8],
+        lines: usize,
+        done: &mut Appended,
+    ) -> Result<(), DiskError> {
         if self.file.is_none() {
             self.file = Some(self.open_or_create()?);
             done.opened = true;
@@ -176,9 +226,9 @@ impl AppendLog {
         let Some(file) = &mut self.file else {
             return Ok(());
         };
-        file.write_all(line)
+        file.write_all(bytes)
             .map_err(|e| DiskError::new(DiskOp::Append, &self.path, &e))?;
-        self.lines += 1;
+        self.lines += lines;
         self.dirty = true;
         done.wrote = true;
         Ok(())

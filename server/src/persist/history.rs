@@ -13,13 +13,15 @@
 //! Rooms are the same room in any case or look-alike spelling (as the chat tells them apart),
 //! and keep the spelling they were first kept under.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Instant;
 
 use lanchat_proto::room::is_general;
 use lanchat_proto::{NameIndex, NameKey};
 use slab::Slab;
 
+use crate::conn::WriteAhead;
 use crate::limits::{
     EMPTY_ROOM_KEEP, HISTORY_LOG_FACTOR, HISTORY_LOG_MIN_SLACK, HISTORY_SWEEP_INTERVAL,
     MAX_OPEN_LOGS, MAX_REWRITES,
@@ -47,7 +49,7 @@ pub struct HistoryStore {
     /// Rooms' histories kept at most, in use or not (`--max-rooms`).
     max_rooms: usize,
     /// The room logs; `None` when nothing is written.
-    logs: Option<LogSet>,
+    logs: Option<Logs>,
     rooms: Slab<RoomHistory>,
     /// Room by name (its `#` left off), found by any case or look-alike spelling.
     index: NameIndex<usize>,
@@ -68,6 +70,39 @@ struct RoomHistory {
     in_use: bool,
     /// When its last entry was received (unix ms; 0 before the first).
     last_ms: u64,
+}
+
+/// The room logs, shared with the connection table ([`HistoryStore::write_ahead`]). Only the
+/// loop's thread ever uses them, so the lock is never contended; it is a lock and not an `Rc`
+/// because the server, store and table with it, is moved to that thread in one piece (tests
+/// run it on a thread of their own), and an `Rc` cannot be.
+#[derive(Debug, Clone)]
+struct Logs(Arc<Mutex<LogSet>>);
+
+impl Logs {
+    fn lock(&self) -> MutexGuard<'_, LogSet> {
+        // A panic while it was held left nothing half-done that matters more than the chat.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Writes the room logs' staged lines before a queue is offered to its socket ahead of the
+/// round's flush ([`WriteAhead`]).
+#[derive(Debug)]
+pub struct HistoryAhead(Logs);
+
+impl WriteAhead for HistoryAhead {
+    fn write_ahead(&self) {
+        // Called from the connection table while the room queues output, never while the
+        // store holds the lock (it holds it only inside its own calls, which queue nothing):
+        // `WouldBlock` cannot happen, and is no reason to wait or panic if it did.
+        let mut logs = match self.0 .0.try_lock() {
+            Ok(logs) => logs,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        logs.write_staged();
+    }
 }
 
 /// The index key of a room name (the part after its `#`, as the chat's room index has it).
@@ -147,7 +182,7 @@ impl HistoryStore {
             store.index.insert(key, at);
             store.unused += usize::from(!in_use);
         }
-        store.logs = Some(logs);
+        store.logs = Some(Logs(Arc::new(Mutex::new(logs))));
         (store, report)
     }
 
@@ -190,9 +225,9 @@ impl HistoryStore {
         // memory only.
         let log = self
             .logs
-            .as_mut()
+            .as_ref()
             .filter(|_| format::fits_a_line(room.as_bytes()))
-            .map(|logs| logs.plan(room, EXT, header(room)));
+            .map(|logs| logs.lock().plan(room, EXT, header(room)));
         let i = self.rooms.insert(RoomHistory {
             name: room.to_owned(),
             ring: History::new(self.keep),
@@ -230,8 +265,8 @@ impl HistoryStore {
             self.unused -= 1;
         }
         self.index.remove(bare(&r.name));
-        if let (Some(logs), Some(log)) = (&mut self.logs, r.log) {
-            logs.remove(log);
+        if let (Some(logs), Some(log)) = (&self.logs, r.log) {
+            logs.lock().remove(log);
         }
     }
 
@@ -265,8 +300,16 @@ impl HistoryStore {
     }
 
     /// Keep `frame` (with or without its `\n`) of the room `id`, received at `at_ms`, and
-    /// append it to the room's log.
+    /// append it to the room's log now.
     pub fn append_to(&mut self, id: HistoryId, at_ms: u64, frame: &[u8]) {
+        self.stage_to(id, at_ms, frame);
+        self.write_staged();
+    }
+
+    /// Keep `frame` (with or without its `\n`) of the room `id`, received at `at_ms`, and
+    /// stage it for the room's log: [`HistoryStore::write_staged`] writes it, with every other
+    /// line staged since, one `write(2)` per room.
+    pub fn stage_to(&mut self, id: HistoryId, at_ms: u64, frame: &[u8]) {
         if self.keep == 0 {
             return;
         }
@@ -290,15 +333,29 @@ impl HistoryStore {
             self.line.push(b'\n');
             r.ring.push(at_ms, &self.line);
         }
-        let (Some(logs), Some(log)) = (&mut self.logs, r.log) else {
+        let (Some(logs), Some(log)) = (&self.logs, r.log) else {
             return;
         };
         self.line.clear();
         format::encode_entry(at_ms, bare, &mut self.line);
-        logs.append(log, &self.line);
+        let mut logs = logs.lock();
+        logs.stage(log, &self.line);
         if logs.lines(log) > limit {
             logs.request_rewrite(log);
         }
+    }
+
+    /// Write the lines staged since the last call, one `write(2)` per room log.
+    pub fn write_staged(&mut self) {
+        if let Some(logs) = &self.logs {
+            logs.lock().write_staged();
+        }
+    }
+
+    /// What writes the staged lines when a connection's queue is written ahead of the round's
+    /// flush; `None` when nothing is written to disk.
+    pub fn write_ahead(&self) -> Option<HistoryAhead> {
+        self.logs.clone().map(HistoryAhead)
     }
 
     /// The rooms with history, by the name they were first kept under.
@@ -323,9 +380,10 @@ impl HistoryStore {
     }
 
     /// The log file of `room`, if it has one.
-    pub fn path(&self, room: &str) -> Option<&Path> {
+    pub fn path(&self, room: &str) -> Option<PathBuf> {
         let &i = self.index.get(bare(room))?;
-        self.logs.as_ref()?.path(self.rooms[i].log?)
+        let log = self.rooms[i].log?;
+        self.logs.as_ref()?.lock().path(log).map(Path::to_owned)
     }
 
     /// See [`super::Store::tick`]: the disk work, and (hourly) forgetting unused rooms whose
@@ -335,11 +393,11 @@ impl HistoryStore {
             self.next_sweep = Some(now + HISTORY_SWEEP_INTERVAL);
             self.sweep(now_ms);
         }
-        let Some(logs) = &mut self.logs else {
+        let Some(logs) = &self.logs else {
             return;
         };
         let rooms = &self.rooms;
-        logs.tick(now, &mut |id, out| {
+        logs.lock().tick(now, &mut |id, out| {
             let Some((_, room)) = rooms.iter().find(|(_, r)| r.log == Some(id)) else {
                 return 0;
             };
@@ -372,7 +430,8 @@ impl HistoryStore {
     /// See [`super::Store::next_tick`].
     pub fn next_tick(&self) -> Option<Instant> {
         let sweep = self.next_sweep.filter(|_| self.unused > 0);
-        super::earliest([self.logs.as_ref().and_then(LogSet::next_tick), sweep])
+        let logs = self.logs.as_ref().and_then(|logs| logs.lock().next_tick());
+        super::earliest([logs, sweep])
     }
 
     /// How many rooms' histories are kept, and how many of those rooms are not in use.
@@ -381,8 +440,8 @@ impl HistoryStore {
     }
 
     /// Why the history logs are failing, if they are.
-    pub fn failure(&self) -> Option<&DiskError> {
-        self.logs.as_ref()?.failure()
+    pub fn failure(&self) -> Option<DiskError> {
+        self.logs.as_ref()?.lock().failure().cloned()
     }
 }
 

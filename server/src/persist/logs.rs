@@ -48,6 +48,10 @@ pub struct LogSet {
     taken: std::collections::HashSet<PathBuf>,
     /// Logs appended to since the last kick.
     dirty: Vec<LogId>,
+    /// Logs with lines staged since the last [`LogSet::write_staged`], each once.
+    staged: Vec<LogId>,
+    /// Staging buffers for reuse (see [`AppendLog::write_staged`]).
+    spare: Vec<Vec<u8>>,
     /// No kick before this.
     next_kick: Option<Instant>,
     /// Time between kicks: [`PERSIST_KICK_INTERVAL`], longer while kicks are slow.
@@ -91,6 +95,8 @@ impl LogSet {
             budget,
             taken: Default::default(),
             dirty: Vec::new(),
+            staged: Vec::new(),
+            spare: Vec::new(),
             next_kick: None,
             kick_interval: PERSIST_KICK_INTERVAL,
             syncs: Syncs::default(),
@@ -210,7 +216,7 @@ impl LogSet {
         LogId(self.logs.insert(AppendLog::planned(path, header)))
     }
 
-    /// Entry lines in the log's file.
+    /// Entry lines in the log's file, and staged for it.
     pub fn lines(&self, id: LogId) -> usize {
         self.logs.get(id.0).map_or(0, AppendLog::lines)
     }
@@ -220,14 +226,47 @@ impl LogSet {
         self.logs.get(id.0).map(AppendLog::path)
     }
 
-    /// Append one line (with its `\n`) to the log's file: one `write(2)`, no waiting. A failure
-    /// is recorded (see [`LogSet::failure`]), never returned: what the line carries is in the
-    /// owner's memory, and goes to disk with the rewrite that repairs the file.
+    /// Append one line (with its `\n`) to the log's file now: one `write(2)` (with whatever
+    /// was staged for it before), no waiting. A failure is recorded (see [`LogSet::failure`]),
+    /// never returned: what the line carries is in the owner's memory, and goes to disk with
+    /// the rewrite that repairs the file.
     pub fn append(&mut self, id: LogId, line: &[u8]) {
+        self.stage(id, line);
+        self.write(id);
+    }
+
+    /// Stage one line (with its `\n`) for the log's file; [`LogSet::write_staged`] writes
+    /// every log's staged lines, each log's in one `write(2)`.
+    pub fn stage(&mut self, id: LogId, line: &[u8]) {
         let Some(log) = self.logs.get_mut(id.0) else {
             return;
         };
-        let (done, result) = log.append(line);
+        if log.stage(line, &mut self.spare) {
+            self.staged.push(id);
+        }
+    }
+
+    /// Write what was staged since the last call: one `write(2)` per log (two while it is
+    /// being rewritten), no waiting. Failures are recorded as [`LogSet::append`]'s are.
+    pub fn write_staged(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let staged = std::mem::take(&mut self.staged);
+        for &id in &staged {
+            self.write(id);
+        }
+        // Keep the list's memory: it is this set's, and empty again.
+        self.staged = staged;
+        self.staged.clear();
+    }
+
+    /// Write the log's staged lines, if any.
+    fn write(&mut self, id: LogId) {
+        let Some(log) = self.logs.get_mut(id.0) else {
+            return;
+        };
+        let (done, result) = log.write_staged(&mut self.spare);
         if done.wrote && !self.dirty.contains(&id) {
             self.dirty.push(id);
         }
@@ -258,6 +297,7 @@ impl LogSet {
             self.last_error = Some(e);
         }
         self.dirty.retain(|&i| i != id);
+        self.staged.retain(|&i| i != id);
         self.open.retain(|&i| i != id);
         self.rewriting.retain(|&i| i != id);
         self.queue.retain(|&i| i != id);
@@ -268,6 +308,9 @@ impl LogSet {
     /// failures, start queued rewrites (their content comes from `content`, which appends a
     /// log's entry lines to the buffer and returns how many), sync the directory after renames.
     pub fn tick(&mut self, now: Instant, content: &mut dyn FnMut(LogId, &mut Vec<u8>) -> usize) {
+        // A rewrite starts from the owner's memory, which holds the staged lines already: they
+        // go to the old file first, or the new one would get them twice.
+        self.write_staged();
         self.kick(now);
         self.finish_rewrites(now);
         self.retry(now);

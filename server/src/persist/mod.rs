@@ -10,8 +10,10 @@
 //!
 //! # Durability
 //!
-//! A relayed message is written (`write(2)`, into the page cache) in the round it is relayed, so
-//! a crash of the server, `kill -9` included, loses nothing that was relayed. Nothing on the
+//! A relayed message is written (`write(2)`, into the page cache) in the round it is relayed,
+//! before any byte of it goes to a socket, so a crash of the server, `kill -9` included, loses
+//! nothing that was relayed. A round's messages to one room go in one `write(2)`: they are
+//! staged as they are relayed and written together before the round's flush. Nothing on the
 //! message path waits for the disk: once a second what was appended is handed to the kernel's
 //! write-back without waiting (`sync_file_range`), so a power cut loses only the last few
 //! seconds (the kick plus the file system's commit, 5 s on ext4: 3.9-5.8 s measured). Files are
@@ -39,9 +41,12 @@
 //! - the room, when a room comes into being ([`Store::kept_name`]: a room whose history is
 //!   kept comes back under its old spelling; [`Store::open_room`]) and when it empties
 //!   ([`Store::close_room`]: its history stays for a week after its last message); for every
-//!   public frame that goes into a room's history, in the round it is relayed:
-//!   [`Store::append_to`]; and it replays a room's history to a newcomer from
-//!   [`Store::ring_of`], the one copy in memory;
+//!   public frame that goes into a room's history, as it is relayed: [`Store::stage_to`]; and
+//!   it replays a room's history to a newcomer from [`Store::ring_of`], the one copy in memory;
+//! - the event loop, before anything queued in a round is written to a socket (the round's
+//!   flush, and the rest of a flush after it read new input): [`Store::write_staged`]; and
+//!   [`Store::write_ahead`] handed to the connection table at start, which calls it before a
+//!   queue about to pass `--sendq` is offered to its socket in the middle of the batch;
 //! - the event loop, once per round after the batch: [`Store::tick`] (it logs the change it
 //!   may return), with [`Store::next_tick`] folded into the poll timeout;
 //! - for notes (once names can be claimed by a key): [`Store::keep_note`] on `/msg` to an
@@ -66,7 +71,7 @@ use lanchat_proto::NameKey;
 
 use crate::room::history::History;
 
-pub use history::{HistoryId, HistoryStore};
+pub use history::{HistoryAhead, HistoryId, HistoryStore};
 pub use notes::{Kept, MailboxFull, Note, NoteStore};
 pub use placement::{MemoryOnly, Placement};
 
@@ -147,6 +152,27 @@ impl Store {
         self.history.append_to(id, at_ms, frame);
     }
 
+    /// Keep one public frame of the open room `id`, as [`Store::append_to`] does, but stage it
+    /// for the room's log instead of writing it now: [`Store::write_staged`] writes everything
+    /// staged, one `write(2)` per room however many messages it had. The loop calls that before
+    /// the round's flush (and [`Store::write_ahead`] before any earlier write to a socket), so
+    /// no client can read a line that is not in the log.
+    pub fn stage_to(&mut self, id: HistoryId, at_ms: u64, frame: &[u8]) {
+        self.history.stage_to(id, at_ms, frame);
+    }
+
+    /// Write what [`Store::stage_to`] staged. No waiting; a failure is reported by
+    /// [`Store::tick`].
+    pub fn write_staged(&mut self) {
+        self.history.write_staged();
+    }
+
+    /// What writes the staged lines when a connection's queue is written ahead of the round's
+    /// flush (the connection table calls it); `None` for a store that writes nothing.
+    pub fn write_ahead(&self) -> Option<HistoryAhead> {
+        self.history.write_ahead()
+    }
+
     /// The ring of the open room `id`.
     pub fn ring_of(&self, id: HistoryId) -> Option<&History> {
         self.history.ring_of(id)
@@ -203,7 +229,7 @@ impl Store {
     pub fn tick(&mut self, now: Instant, now_ms: u64) -> Option<HealthChange> {
         self.history.tick(now, now_ms);
         self.notes.tick(now, now_ms);
-        let failing = self.failure().cloned();
+        let failing = self.failure();
         match (&self.reported, failing) {
             (None, Some(e)) => {
                 self.reported = Some(e.clone());
@@ -225,13 +251,15 @@ impl Store {
     /// Whether the state directory takes writes (for operators' `INFO`).
     pub fn health(&self) -> Health {
         match self.failure() {
-            Some(e) => Health::Failing(e.clone()),
+            Some(e) => Health::Failing(e),
             None => Health::Ok,
         }
     }
 
-    fn failure(&self) -> Option<&DiskError> {
-        self.history.failure().or_else(|| self.notes.failure())
+    fn failure(&self) -> Option<DiskError> {
+        self.history
+            .failure()
+            .or_else(|| self.notes.failure().cloned())
     }
 }
 

@@ -201,6 +201,102 @@ fn a_long_log_is_compacted_without_losing_or_doubling_an_entry() {
     assert_eq!(got, (71..=90).collect::<Vec<_>>());
 }
 
+/// Write calls this thread has made so far (`syscw` of `/proc/thread-self/io`; tests run on
+/// threads of their own, so no other test's writes are counted).
+fn writes_by_this_thread() -> u64 {
+    let io = fs::read_to_string("/proc/thread-self/io").unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("syscw: "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// What the room relays in a round is staged as it goes and written together: in memory at
+/// once, in each room's log only when written, one `write(2)` per room, in the order relayed.
+#[test]
+fn staged_entries_reach_each_log_in_one_write_in_order() {
+    let dir = Scratch::new("staged");
+    let (mut store, _) = Store::open(dir.path(), 50, T0_MS);
+    let general = store.open_room("#general");
+    let dev = store.open_room("#dev");
+    store.append_to(general, T0_MS, b"MSG ann first\n");
+    store.append_to(dev, T0_MS, b"MSG ann first\n");
+    for i in 1..=30 {
+        store.stage_to(general, T0_MS + i, format!("MSG bob g{i}\n").as_bytes());
+        store.stage_to(dev, T0_MS + i, format!("MSG bob d{i}").as_bytes());
+    }
+    assert_eq!(
+        frames(&store, "#general").len(),
+        31,
+        "kept in memory at once"
+    );
+    assert_eq!(
+        frames(&store, "#dev")[30],
+        (T0_MS + 30, "MSG bob d30\n".into())
+    );
+    assert_eq!(history_file(dir.path(), "general.log").lines().count(), 2);
+    assert_eq!(history_file(dir.path(), "dev.log").lines().count(), 2);
+    let before = writes_by_this_thread();
+    store.write_staged();
+    assert_eq!(writes_by_this_thread() - before, 2, "one write per room");
+    for (file, tag) in [("general.log", 'g'), ("dev.log", 'd')] {
+        let text = history_file(dir.path(), file);
+        assert_eq!(
+            consecutive_times(&text),
+            (0..=30).collect::<Vec<_>>(),
+            "{text}"
+        );
+        let want = format!("{} MSG bob {tag}30", T0_MS + 30);
+        assert_eq!(text.lines().last(), Some(want.as_str()));
+    }
+    let before = writes_by_this_thread();
+    store.write_staged();
+    assert_eq!(
+        writes_by_this_thread(),
+        before,
+        "nothing staged, nothing written"
+    );
+}
+
+/// Lines still staged when a compaction starts go to the old file first: the rewrite, which
+/// starts from memory (which holds them already), must not get them a second time.
+#[test]
+fn a_compaction_started_with_lines_staged_neither_loses_nor_doubles_them() {
+    let dir = Scratch::new("staged-compact");
+    let keep = 20; // compacted past 84 lines
+    let (mut store, _) = Store::open(dir.path(), keep, T0_MS);
+    let general = store.open_room("#general");
+    let now = Instant::now();
+    for i in 0..80 {
+        store.append_to(general, T0_MS + i, format!("MSG bob m{i}\n").as_bytes());
+    }
+    for i in 80..90 {
+        store.stage_to(general, T0_MS + i, format!("MSG bob m{i}\n").as_bytes());
+    }
+    store.tick(now, T0_MS); // writes the staged lines, then starts the rewrite
+    let tmp = dir.path().join("rooms/general.log.tmp");
+    assert!(tmp.exists(), "the rewrite began");
+    assert_eq!(
+        consecutive_times(&history_file(dir.path(), "general.log")).len(),
+        90
+    );
+    for i in 90..95 {
+        store.stage_to(general, T0_MS + i, format!("MSG bob m{i}\n").as_bytes());
+    }
+    store.write_staged();
+    let (_, later) = run_for(&mut store, now, REWRITE_SETTLE.as_secs());
+    assert!(!tmp.exists(), "the rewrite was put in place");
+    let text = history_file(dir.path(), "general.log");
+    assert_eq!(consecutive_times(&text), (70..95).collect::<Vec<_>>());
+    store.tick(later, T0_MS);
+    drop(store);
+    assert_eq!(
+        reopened_times(dir.path(), keep),
+        (75..95).collect::<Vec<_>>()
+    );
+}
+
 /// A room busy without a pause still gets its log compacted, after `REWRITE_FORCE`.
 #[test]
 fn a_log_that_never_goes_quiet_is_compacted_after_the_force_delay() {

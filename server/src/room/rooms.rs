@@ -133,10 +133,10 @@ impl Room {
         let Some(c) = self.channels.get(ch) else {
             return;
         };
-        // Into the history, and the room's log in this round: a crash after the frame went
-        // out cannot lose it.
+        // Into the history, and staged for the room's log: the loop writes it in this round,
+        // before any byte of the frame can go out, so a crash after that cannot lose it.
         if let Some(history) = c.history() {
-            self.store.append_to(history, now.unix_ms, &self.frame);
+            self.store.stage_to(history, now.unix_ms, &self.frame);
         }
         self.stats.messages_in += 1;
         self.stats.messages_out += c.members().len().saturating_sub(1) as u64;

@@ -50,6 +50,8 @@ impl Fixture {
 
     fn line(&mut self, id: ConnId, line: &str) {
         self.room.line(id, line.as_bytes(), self.now, &mut self.out);
+        // As the loop does before the round's flush.
+        self.room.store_mut().write_staged();
         self.room.check_invariants().unwrap();
     }
 
@@ -703,7 +705,7 @@ fn history_is_replayed_between_welcome_and_member_list() {
     );
 }
 
-/// The room's history is the store's: what it relays is in the room's log in the same call,
+/// The room's history is the store's: what it relays is in the room's log in the same round,
 /// a room opened on that directory later replays it, and memory holds one copy (the room
 /// reads the store's ring).
 #[test]
