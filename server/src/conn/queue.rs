@@ -23,17 +23,26 @@ enum Seg {
 /// Unsent output, in order.
 #[derive(Debug, Default)]
 pub struct OutQueue {
-    /// Bytes of the `Own` segments, in order; `own[own_pos..]` is unsent.
-    own: Vec<u8>,
-    own_pos: usize,
-    /// The segments before `last`, oldest first.
-    segs: VecDeque<Seg>,
+    /// Its own bytes and the segments before `last`: apart, so that a connection at rest (or
+    /// with only shared frames queued) carries one pointer for them instead of 64 bytes.
+    /// `None` when there are none.
+    spill: Option<Box<Spill>>,
     /// The newest segment, kept in the queue itself: the usual queue of a round (one run of
     /// broadcasts) is this alone, and queueing a frame then touches no heap memory of the
     /// connection's at all. `None` only when the queue is empty.
     last: Option<Seg>,
     /// Unsent bytes in all segments. Invariant: the sum of the segments' lengths.
     len: usize,
+}
+
+/// What a queue holds beyond its newest segment.
+#[derive(Debug, Default)]
+struct Spill {
+    /// Bytes of the `Own` segments, in order; `own[own_pos..]` is unsent.
+    own: Vec<u8>,
+    own_pos: usize,
+    /// The segments before the queue's `last`, oldest first.
+    segs: VecDeque<Seg>,
 }
 
 impl OutQueue {
@@ -49,7 +58,11 @@ impl OutQueue {
 
     /// Heap bytes the queue holds itself (shared chunks are the arena's).
     pub fn capacity(&self) -> usize {
-        self.own.capacity() + self.segs.capacity() * std::mem::size_of::<Seg>()
+        self.spill.as_ref().map_or(0, |s| {
+            std::mem::size_of::<Spill>()
+                + s.own.capacity()
+                + s.segs.capacity() * std::mem::size_of::<Seg>()
+        })
     }
 
     /// Queue bytes for this connection alone.
@@ -57,15 +70,16 @@ impl OutQueue {
         if frame.is_empty() {
             return;
         }
-        if self.own_pos > 0 && self.own_pos >= self.own.len() / 2 {
+        let spill = self.spill.get_or_insert_default();
+        if spill.own_pos > 0 && spill.own_pos >= spill.own.len() / 2 {
             // Most of the buffer is already written: move the rest down instead of growing.
-            self.own.drain(..self.own_pos);
-            self.own_pos = 0;
+            spill.own.drain(..spill.own_pos);
+            spill.own_pos = 0;
         }
-        self.own.extend_from_slice(frame);
+        spill.own.extend_from_slice(frame);
         match &mut self.last {
             Some(Seg::Own(n)) => *n += frame.len(),
-            last => self.segs.extend(last.replace(Seg::Own(frame.len()))),
+            last => spill.segs.extend(last.replace(Seg::Own(frame.len()))),
         }
         self.len += frame.len();
     }
@@ -79,7 +93,9 @@ impl OutQueue {
             Some(Seg::Shared(last)) if last.joins(&slice) => last.extend(&slice),
             last => {
                 arena.hold(slice.chunk());
-                self.segs.extend(last.replace(Seg::Shared(slice)));
+                if let Some(before) = last.replace(Seg::Shared(slice)) {
+                    self.spill.get_or_insert_default().segs.push_back(before);
+                }
             }
         }
         self.len += slice.len();
@@ -87,12 +103,15 @@ impl OutQueue {
 
     /// Every segment, oldest first.
     fn all(&self) -> impl Iterator<Item = &Seg> {
-        self.segs.iter().chain(&self.last)
+        self.spill
+            .iter()
+            .flat_map(|s| s.segs.iter())
+            .chain(&self.last)
     }
 
     /// How many segments there are.
     fn count(&self) -> usize {
-        self.segs.len() + usize::from(self.last.is_some())
+        self.spill.as_ref().map_or(0, |s| s.segs.len()) + usize::from(self.last.is_some())
     }
 
     /// One write of the front of the queue to `transport`; returns the bytes it took.
@@ -111,11 +130,14 @@ impl OutQueue {
         }
         let mut iov = [IoSlice::new(&[]); MAX_IOV];
         let mut used = 0;
-        let mut own_at = self.own_pos;
+        let (own, mut own_at) = self
+            .spill
+            .as_ref()
+            .map_or((&[][..], 0), |s| (&s.own[..], s.own_pos));
         for (slot, seg) in iov.iter_mut().zip(self.all()) {
             *slot = IoSlice::new(match *seg {
                 Seg::Own(n) => {
-                    let bytes = &self.own[own_at..own_at + n];
+                    let bytes = &own[own_at..own_at + n];
                     own_at += n;
                     bytes
                 }
@@ -131,15 +153,18 @@ impl OutQueue {
     /// The first `n` bytes were written.
     fn consume(&mut self, mut n: usize, arena: &mut Arena) {
         self.len -= n;
+        // Own bytes written, to move `own_pos` on by (there are some only with a spill).
+        let mut own_done = 0;
         while n > 0 {
-            let Some(seg) = self.segs.front_mut().or(self.last.as_mut()) else {
+            let front = self.spill.as_mut().and_then(|s| s.segs.front_mut());
+            let Some(seg) = front.or(self.last.as_mut()) else {
                 break;
             };
             let done = match seg {
                 Seg::Own(left) => {
                     let k = n.min(*left);
                     *left -= k;
-                    self.own_pos += k;
+                    own_done += k;
                     n -= k;
                     (*left == 0).then_some(None)
                 }
@@ -151,13 +176,17 @@ impl OutQueue {
                 }
             };
             if let Some(chunk) = done {
-                if self.segs.pop_front().is_none() {
+                let popped = self.spill.as_mut().and_then(|s| s.segs.pop_front());
+                if popped.is_none() {
                     self.last = None;
                 }
                 if let Some(chunk) = chunk {
                     arena.release(chunk);
                 }
             }
+        }
+        if let Some(s) = self.spill.as_mut() {
+            s.own_pos += own_done;
         }
         if self.len == 0 {
             self.release();
@@ -167,16 +196,21 @@ impl OutQueue {
     /// Copy what is left of the shared frames into the queue's own buffer and let go of the
     /// chunks: a connection that could not take its output in its write keeps no chunk alive.
     pub fn settle(&mut self, arena: &mut Arena) {
-        if self.segs.is_empty() && !matches!(self.last, Some(Seg::Shared(_))) {
+        let no_segs = self.spill.as_ref().is_none_or(|s| s.segs.is_empty());
+        if no_segs && !matches!(self.last, Some(Seg::Shared(_))) {
             return;
         }
         let mut own = Vec::with_capacity(self.len);
-        let mut own_at = self.own_pos;
+        let Spill {
+            own: old,
+            own_pos: mut own_at,
+            segs,
+        } = self.spill.take().map(|s| *s).unwrap_or_default();
         let last = self.last.take();
-        for seg in self.segs.drain(..).chain(last) {
+        for seg in segs.into_iter().chain(last) {
             match seg {
                 Seg::Own(n) => {
-                    own.extend_from_slice(&self.own[own_at..own_at + n]);
+                    own.extend_from_slice(&old[own_at..own_at + n]);
                     own_at += n;
                 }
                 Seg::Shared(s) => {
@@ -185,16 +219,19 @@ impl OutQueue {
                 }
             }
         }
-        self.own = own;
-        self.own_pos = 0;
-        self.segs = VecDeque::new();
+        self.spill = Some(Box::new(Spill {
+            own,
+            own_pos: 0,
+            segs: VecDeque::new(),
+        }));
         self.last = Some(Seg::Own(self.len));
     }
 
     /// Drop everything queued (the connection is gone).
     pub fn clear(&mut self, arena: &mut Arena) {
+        let segs = self.spill.take().map(|s| s.segs).unwrap_or_default();
         let last = self.last.take();
-        for seg in self.segs.drain(..).chain(last) {
+        for seg in segs.into_iter().chain(last) {
             if let Seg::Shared(s) = seg {
                 arena.release(s.chunk());
             }
@@ -205,9 +242,7 @@ impl OutQueue {
 
     /// Give the memory back: an idle connection holds none.
     fn release(&mut self) {
-        self.own = Vec::new();
-        self.own_pos = 0;
-        self.segs = VecDeque::new();
+        self.spill = None;
         self.last = None;
     }
 }
