@@ -3,7 +3,7 @@
 //! client process is killed when its guard drops.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -25,11 +25,7 @@ fn who_lines_of_huge_names_without_an_end_do_not_grow_the_client() {
             .spawn()
             .expect("spawn lanchat"),
     );
-    let (mut server, _) = listener.accept().expect("the client connects");
-    server.write_all(b"HELLO who are you?\n").expect("greet");
-    let mut from_client = BufReader::new(server.try_clone().expect("clone"));
-    let mut name = String::new();
-    from_client.read_line(&mut name).expect("a name");
+    let (mut server, _from_client, name) = greet(&listener);
     assert_eq!(name, "ann\n");
     server.write_all(b"WELCOME ann hi\n").expect("welcome");
     let huge = format!("WHO {}\n", "x".repeat(1 << 20));
@@ -80,11 +76,7 @@ fn a_client_sent_away_does_not_come_back_even_with_reconnect() {
                 .spawn()
                 .expect("spawn lanchat"),
         );
-        let (mut server, _) = listener.accept().expect("the client connects");
-        server.write_all(b"HELLO who are you?\n").expect("greet");
-        let mut from_client = BufReader::new(server.try_clone().expect("clone"));
-        let mut name = String::new();
-        from_client.read_line(&mut name).expect("a name");
+        let (mut server, from_client, _name) = greet(&listener);
         let bye = format!("WELCOME ann hi\nWHO ann\nWHOEND 1\nBYE {why}\n");
         server
             .write_all(bye.as_bytes())
@@ -122,4 +114,15 @@ fn a_client_sent_away_does_not_come_back_even_with_reconnect() {
         listener.set_nonblocking(true).expect("nonblocking");
         assert!(listener.accept().is_err(), "{why}: it came back");
     }
+}
+
+/// Play a server's greeting to the client connecting to `listener`: the connection, a reader
+/// of what the client sends, and the name it answered with (its line).
+fn greet(listener: &TcpListener) -> (TcpStream, BufReader<TcpStream>, String) {
+    let (mut server, _) = listener.accept().expect("the client connects");
+    server.write_all(b"HELLO who are you?\n").expect("greet");
+    let mut from_client = BufReader::new(server.try_clone().expect("clone"));
+    let mut name = String::new();
+    from_client.read_line(&mut name).expect("a name");
+    (server, from_client, name)
 }
