@@ -1,7 +1,8 @@
 //! Build-time probes for what a few tests need from the machine, so that a test that cannot run
 //! here is reported as ignored, with the reason, instead of passing without checking anything:
 //! - `lanchat_no_prlimit`: `prlimit` (util-linux) is missing (`robustness_fds`);
-//! - `lanchat_no_netns`: not root, or `ip` (iproute2) is missing (`client_netns`);
+//! - `lanchat_no_netns`: not root, without `CAP_SYS_ADMIN` and `CAP_NET_ADMIN`, or `ip`
+//!   (iproute2) is missing (`client_netns`);
 //! - `lanchat_can_mount`, `lanchat_ignores_permissions`: this user can mount file systems
 //!   (`CAP_SYS_ADMIN`), and is not bound by file modes (`CAP_DAC_OVERRIDE`), for the tests that
 //!   give the server a full or read-only state directory (`persist_disk`);
@@ -34,6 +35,8 @@ fn runs(program: &str, args: &[&str]) -> bool {
 
 include!("../server/build/capabilities.rs");
 
+const CAP_NET_ADMIN: u64 = 1 << 12;
+
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(lanchat_no_prlimit)");
     println!("cargo::rustc-check-cfg=cfg(lanchat_no_netns)");
@@ -47,7 +50,12 @@ fn main() {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root || !runs("ip", &["-V"]) {
+    // `ip netns add` unshares a network namespace and bind-mounts it (CAP_SYS_ADMIN), and the
+    // test then moves a veth pair and sets addresses (CAP_NET_ADMIN): a root without them (a
+    // container) cannot, and its test shows as ignored rather than passing untested.
+    let caps = effective_capabilities();
+    let netns_caps = caps & CAP_SYS_ADMIN != 0 && caps & CAP_NET_ADMIN != 0;
+    if !root || !netns_caps || !runs("ip", &["-V"]) {
         println!("cargo::rustc-cfg=lanchat_no_netns");
     }
     capabilities();

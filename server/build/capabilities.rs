@@ -9,20 +9,26 @@
 fn capabilities() {
     println!("cargo::rustc-check-cfg=cfg(lanchat_can_mount)");
     println!("cargo::rustc-check-cfg=cfg(lanchat_ignores_permissions)");
-    let caps = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        })
-        .unwrap_or(0);
-    const CAP_DAC_OVERRIDE: u64 = 1 << 1;
-    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    let caps = effective_capabilities();
     if caps & CAP_SYS_ADMIN != 0 {
         println!("cargo::rustc-cfg=lanchat_can_mount");
     }
     if caps & CAP_DAC_OVERRIDE != 0 {
         println!("cargo::rustc-cfg=lanchat_ignores_permissions");
     }
+}
+
+const CAP_DAC_OVERRIDE: u64 = 1 << 1;
+const CAP_SYS_ADMIN: u64 = 1 << 21;
+
+/// This process's effective capabilities (Linux `CapEff`); none elsewhere.
+fn effective_capabilities() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .unwrap_or(0)
 }

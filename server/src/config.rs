@@ -171,7 +171,7 @@ pub struct Config {
 
     /// New connections one address may open at once before --join-rate applies.
     #[arg(long, env = "LANCHAT_JOIN_BURST", default_value_t = limits::DEFAULT_JOIN_BURST,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_BURST)))]
     pub join_burst: u32,
 
     /// Addresses and networks exempt from the per-address limits, comma-separated

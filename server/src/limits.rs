@@ -49,8 +49,8 @@ pub const DEFAULT_RATE: f64 = lanchat_proto::bucket::DEFAULT_RATE;
 /// `--burst`: lines a connection may send at once before `--rate` applies.
 pub const DEFAULT_BURST: u32 = lanchat_proto::bucket::DEFAULT_BURST;
 
-/// Largest `--burst` accepted: a million lines at once is no flood control at all (`--rate 0`
-/// says that plainly).
+/// Largest `--burst` (and `--join-burst`) accepted: a million lines, or connections, at once is
+/// no limit at all (`--rate 0` and `--join-rate 0` say that plainly).
 pub const MAX_BURST: u32 = 1_000_000;
 
 /// At most one `ERR rate-limited` per this interval per connection, so a flood does not turn

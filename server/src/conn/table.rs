@@ -159,11 +159,6 @@ impl<T> ConnTable<T> {
         carry
     }
 
-    /// `id` is to be dropped for `why` once the room's batch is done.
-    pub fn doom(&mut self, id: ConnId, why: LeaveReason) {
-        self.doomed.push((id, why));
-    }
-
     /// The next connection to drop, if any.
     pub fn pop_doomed(&mut self) -> Option<(ConnId, LeaveReason)> {
         self.doomed.pop()

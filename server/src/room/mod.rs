@@ -42,7 +42,7 @@ use crate::hosts::{HostKey, HostLimits, Hosts};
 use crate::identity::Access;
 use crate::limits;
 use crate::outbox::{Block, BlockKey, ConnId, Outbox, Serial};
-use crate::persist::{Health, Store};
+use crate::persist::Store;
 use crate::stats::{Audience, Gauges, Refusal, Report, Stats};
 use access::{Gate, Who};
 use away::AwayLines;
@@ -384,15 +384,6 @@ impl Room {
         self.session(id).is_some()
     }
 
-    /// Names of the members, in broadcast order.
-    pub fn member_names(&self) -> impl Iterator<Item = &str> {
-        self.channels
-            .general()
-            .members()
-            .iter()
-            .filter_map(|&id| self.name_of(id))
-    }
-
     /// The rooms.
     pub fn channels(&self) -> &Channels {
         &self.channels
@@ -432,12 +423,6 @@ impl Room {
     /// The store, for the event loop to drive its disk work ([`Store::tick`]).
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store
-    }
-
-    /// Whether the state directory takes writes (the loop logs each change and tells the
-    /// operators connected with [`Room::tell_operators`]).
-    pub fn disk_health(&self) -> Health {
-        self.store.health()
     }
 
     /// The counters, for the loop to add what it sees (bytes, send queues) and to start.
