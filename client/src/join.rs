@@ -323,6 +323,16 @@ mod tests {
 
     const NOTHING: io::Result<Option<NameReply>> = Ok(None);
 
+    /// The server takes the password: what comes next.
+    fn accepted(j: &mut Join) -> String {
+        show(j.on_password_reply(Ok(PassReply::Accepted)))
+    }
+
+    /// The server welcomes `ann`.
+    fn welcomed(j: &mut Join) -> String {
+        show(j.on_name_reply(welcome("ann")))
+    }
+
     #[test]
     fn a_person_with_a_given_name_offers_it_at_once() {
         let mut j = Join::person(Some("ann".into()), None);
@@ -393,14 +403,8 @@ mod tests {
                 "give pw".to_owned()
             };
             assert_eq!(asked, want);
-            assert_eq!(
-                show(j.on_password_reply(Ok(PassReply::Accepted))),
-                "offer ann"
-            );
-            assert_eq!(
-                show(j.on_name_reply(welcome("ann"))),
-                "joined ann (hi) password Some(\"pw\")"
-            );
+            assert_eq!(accepted(&mut j), "offer ann");
+            assert_eq!(welcomed(&mut j), "joined ann (hi) password Some(\"pw\")");
         }
     }
 
@@ -414,35 +418,37 @@ mod tests {
             format!("say {PASSWORD_ASKED:?}; ask password (say the word)")
         );
         assert_eq!(show(j.on_typed_password(Some("pw".into()))), "give pw");
-        assert_eq!(
-            show(j.on_password_reply(Ok(PassReply::Accepted))),
-            "ask name"
-        );
+        assert_eq!(accepted(&mut j), "ask name");
         assert_eq!(show(j.on_typed_name(Some("ann".into()))), "offer ann");
-        assert_eq!(
-            show(j.on_name_reply(welcome("ann"))),
-            "joined ann (hi) password Some(\"pw\")"
-        );
+        assert_eq!(welcomed(&mut j), "joined ann (hi) password Some(\"pw\")");
     }
 
     #[test]
-    fn no_password_gives_up_at_a_terminal_and_fails_a_script() {
-        let mut j = Join::person(Some("ann".into()), None);
-        j.on_connected(NOTHING);
-        j.on_name_reply(password_wanted());
-        assert_eq!(show(j.on_typed_password(None)), "quit");
-
-        let mut s = Join::script("ann", None);
-        s.on_connected(NOTHING);
-        assert_eq!(
-            show(s.on_name_reply(password_wanted())),
-            "ask password (say the word)"
-        );
-        let failed = show(s.on_typed_password(None));
-        assert!(
-            failed.starts_with("fail: the server asks for a password (say the word)"),
-            "{failed}"
-        );
+    fn no_password_to_give_gives_up_at_a_terminal_and_fails_a_script() {
+        // Asked at once (none given), or asked again after a wrong one; no answer either time.
+        for (given, asked) in [(None, "say the word"), (Some("bad"), "wrong password")] {
+            for joiner in [Joiner::Person, Joiner::Script] {
+                let mut j = Join::new(joiner, Some("ann".into()), given.map(str::to_owned));
+                j.on_connected(NOTHING);
+                let mut step = show(j.on_name_reply(password_wanted()));
+                if given.is_some() {
+                    step = show(j.on_password_reply(wrong()));
+                }
+                let context = format!("{joiner:?}, {given:?}: {step}");
+                assert!(
+                    step.ends_with(&format!("ask password ({asked})")),
+                    "{context}"
+                );
+                let want = match joiner {
+                    Joiner::Person => "quit".to_owned(),
+                    Joiner::Script => format!(
+                        "fail: the server asks for a password ({asked}); without a terminal, \
+                         give it with --password-file FILE"
+                    ),
+                };
+                assert_eq!(show(j.on_typed_password(None)), want, "{context}");
+            }
+        }
     }
 
     #[test]
@@ -455,33 +461,8 @@ mod tests {
             "say \"lanchat: wrong password\"; ask password (wrong password)"
         );
         assert_eq!(show(j.on_typed_password(Some("good".into()))), "give good");
-        assert_eq!(
-            show(j.on_password_reply(Ok(PassReply::Accepted))),
-            "offer ann"
-        );
-        assert_eq!(
-            show(j.on_name_reply(welcome("ann"))),
-            "joined ann (hi) password Some(\"good\")"
-        );
-    }
-
-    #[test]
-    fn giving_up_after_a_wrong_password() {
-        let mut j = Join::person(Some("ann".into()), Some("bad".into()));
-        j.on_connected(NOTHING);
-        j.on_name_reply(password_wanted());
-        j.on_password_reply(wrong());
-        assert_eq!(show(j.on_typed_password(None)), "quit");
-
-        let mut s = Join::script("ann", Some("bad".into()));
-        s.on_connected(NOTHING);
-        s.on_name_reply(password_wanted());
-        s.on_password_reply(wrong());
-        let failed = show(s.on_typed_password(None));
-        assert!(
-            failed.starts_with("fail: the server asks for a password (wrong password)"),
-            "{failed}"
-        );
+        assert_eq!(accepted(&mut j), "offer ann");
+        assert_eq!(welcomed(&mut j), "joined ann (hi) password Some(\"good\")");
     }
 
     #[test]
@@ -494,24 +475,16 @@ mod tests {
                 why: Ending::BadPassword,
                 text: "no more tries".into(),
             }));
-            assert!(
-                matches!(
-                    closed,
-                    Step::Fail(JoinError::Closed {
-                        why: Ending::BadPassword,
-                        ..
-                    })
-                ),
-                "{joiner:?}: {closed:?}"
+            assert_eq!(
+                show(closed),
+                "fail: wrong password; the server closed the connection (no more tries)",
+                "{joiner:?}"
             );
             let mut j = Join::new(joiner, Some("ann".into()), Some("pw".into()));
             j.on_connected(NOTHING);
             j.on_name_reply(password_wanted());
             let lost = j.on_password_reply(reset());
-            assert!(
-                matches!(lost, Step::Fail(JoinError::Io(_))),
-                "{joiner:?}: {lost:?}"
-            );
+            assert_eq!(show(lost), "fail: connection reset", "{joiner:?}");
         }
     }
 
@@ -524,24 +497,16 @@ mod tests {
             assert_eq!(show(j.on_name_reply(lost)), "connect again");
             assert_eq!(show(j.on_connected(NOTHING)), "offer ann");
             // Not twice for the same name.
-            let again = j.on_name_reply(closed(Ending::Other));
-            assert!(
-                matches!(
-                    again,
-                    Step::Fail(JoinError::Closed {
-                        why: Ending::Other,
-                        ..
-                    })
-                ),
-                "{again:?}"
+            assert_eq!(
+                show(j.on_name_reply(closed(Ending::Other))),
+                "fail: the server closed the connection: bye"
             );
         }
         let mut j = Join::person(Some("ann".into()), None);
         j.on_connected(NOTHING);
         assert_eq!(show(j.on_name_reply(reset())), "connect again");
         j.on_connected(NOTHING);
-        let again = j.on_name_reply(reset());
-        assert!(matches!(again, Step::Fail(JoinError::Io(_))), "{again:?}");
+        assert_eq!(show(j.on_name_reply(reset())), "fail: connection reset");
     }
 
     #[test]
@@ -574,10 +539,7 @@ mod tests {
             format!("say {PASSWORD_ASKED:?}; give typed")
         );
         j.on_password_reply(Ok(PassReply::Accepted));
-        assert_eq!(
-            show(j.on_name_reply(welcome("ann"))),
-            "joined ann (hi) password Some(\"typed\")"
-        );
+        assert_eq!(welcomed(&mut j), "joined ann (hi) password Some(\"typed\")");
     }
 
     #[test]
@@ -597,25 +559,23 @@ mod tests {
 
     #[test]
     fn a_script_never_connects_again() {
-        for lost in [closed(Ending::Other), reset()] {
+        for (lost, failed) in [
+            (
+                closed(Ending::Other),
+                "fail: the server closed the connection: bye",
+            ),
+            (reset(), "fail: connection reset"),
+        ] {
             let mut s = Join::script("ann", None);
             s.on_connected(NOTHING);
-            let step = s.on_name_reply(lost);
-            assert!(
-                matches!(
-                    step,
-                    Step::Fail(JoinError::Closed { .. } | JoinError::Io(_))
-                ),
-                "{step:?}"
-            );
+            assert_eq!(show(s.on_name_reply(lost)), failed);
         }
     }
 
     #[test]
     fn a_read_error_before_the_name_fails_the_first_connection_only() {
         let mut j = Join::person(Some("ann".into()), None);
-        let step = j.on_connected(reset());
-        assert!(matches!(step, Step::Fail(JoinError::Io(_))), "{step:?}");
+        assert_eq!(show(j.on_connected(reset())), "fail: connection reset");
 
         let mut j = Join::person(Some("ann".into()), None);
         j.on_connected(NOTHING);
