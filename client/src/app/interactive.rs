@@ -1,4 +1,5 @@
-//! The terminal front end: prompts, rustyline, the external printer.
+//! The terminal front end: prompts, rustyline, the external printer. What joining decides
+//! (names, the password, connecting again) is `lanchat_client::join`'s; this only asks.
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -523,6 +524,7 @@ fn chat(
         password: settings.password()?,
     };
     let join = Join::person(settings.name(), target.password.clone());
+    // A password, a ban or the allowlist comes right after the greeting: before the name.
     let early = Some(settings.waits.early_word);
     let Joined {
         conn,
