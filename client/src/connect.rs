@@ -1,6 +1,7 @@
 //! Joining a server as the flags say: TCP ([`crate::conn::dial`]), then TLS and trust on
 //! first use, or TLS checked against an office CA, or the clear (`--plaintext`); then the
-//! server's greeting.
+//! server's greeting; then the name (and a password) as [`crate::join`] decides, driven by
+//! [`Target::join_on`] for both front ends and for reconnecting.
 //!
 //! Trust on first use, in order (as SSH does): the TLS handshake, pinned to the key remembered
 //! for the address (or the one given with `--trust`); then [`KnownServers::decide`] on the key
@@ -14,17 +15,18 @@ use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lanchat_proto::Fingerprint;
 use rustls::{ClientConfig, ClientConnection};
 
 use crate::addr::ServerAddr;
 use crate::conn::{
-    dial, plain_io, Conn, ConnectError, Ending, NameReply, PassReply, Refusal as NameRefusal,
-    CONNECT_TIMEOUT, REPLY_TIMEOUT,
+    dial, plain_io, Conn, ConnectError, Ending, Refusal as NameRefusal, CONNECT_TIMEOUT,
+    REPLY_TIMEOUT,
 };
 use crate::identity::Identity;
+use crate::join::{Join, Step};
 use crate::known_servers::{
     first_contact_text, host_key, remember_in, Contact, Decision, FileError, KnownServers, Refusal,
     TrustFlags, Ui, EXIT_NOT_TRUSTED, SAID_NO,
@@ -109,6 +111,14 @@ pub trait Asker {
     fn ask(&mut self, text: &str) -> bool;
     /// Tell the user something on the way (a key remembered, or that it could not be).
     fn note(&mut self, text: &str);
+    /// A name to offer, typed by the user (none was given, or the server refused one); `None`
+    /// when they gave up (the end of input, Ctrl-C) or there is nobody to ask.
+    ///
+    /// # Errors
+    /// The terminal could not be read.
+    fn name(&mut self) -> io::Result<Option<String>> {
+        Ok(None)
+    }
     /// The server asks for a password (`text` says so): the user's answer, read without echo;
     /// `None` when there is nobody to ask, or they gave up.
     fn password(&mut self, _text: &str) -> Option<String> {
@@ -417,6 +427,10 @@ pub enum JoinError {
     NoPassword(String),
     /// Reading or writing failed during the handshake.
     Io(io::Error),
+    /// The user's terminal could not be read (asking for a name).
+    Terminal(io::Error),
+    /// The user gave up at a prompt (`<quit>`, the end of input, no password).
+    GaveUp,
 }
 
 impl JoinError {
@@ -429,7 +443,7 @@ impl JoinError {
             JoinError::Connect(failure) => failure.is_final(),
             // Kept out (a ban, an allowlist, a wrong password): knocking again cannot help.
             JoinError::Closed { why, .. } => *why != Ending::Other,
-            JoinError::NoPassword(_) => true,
+            JoinError::NoPassword(_) | JoinError::Terminal(_) | JoinError::GaveUp => true,
             JoinError::Io(_) => false,
         }
     }
@@ -468,6 +482,8 @@ impl fmt::Display for JoinError {
                  --password-file FILE"
             ),
             JoinError::Io(e) => f.write_str(&plain_io(e)),
+            JoinError::Terminal(e) => write!(f, "reading the terminal: {e}"),
+            JoinError::GaveUp => f.write_str("gave up before joining"),
         }
     }
 }
@@ -476,36 +492,73 @@ impl std::error::Error for JoinError {}
 
 impl Target {
     /// Connect as [`connect`] does (asking `asker` when the user has to decide) and join as
-    /// `name`: the one step a reconnection takes.
+    /// `name` ([`Join::script`]: no prompt; a refused name fails): the one step a reconnection
+    /// takes.
     ///
     /// # Errors
     /// [`JoinError`], saying what failed.
     pub fn join(&self, name: &str, asker: &mut dyn Asker) -> Result<Joined, JoinError> {
-        let (mut conn, _hello, secured) =
+        let (conn, _hello, secured) =
             connect(&self.addr, &self.security, asker).map_err(JoinError::Connect)?;
-        let mut password = self.password.clone();
-        let mut given = None;
+        let join = Join::script(name, self.password.clone());
+        self.join_on(conn, secured, join, None, asker)
+    }
+
+    /// Join over `conn` (greeted; `secured` says how) as `join` decides: do each [`Step`] it
+    /// returns and feed it the result, asking and telling the user through `asker`, connecting
+    /// to this target again when it says so. `early`: how long to wait for the server's word
+    /// before the name (a password wanted, a refusal), or `None` to offer the name at once.
+    ///
+    /// # Errors
+    /// [`JoinError`], saying what failed; [`JoinError::GaveUp`] when the user gave up (after
+    /// `/quit` was sent).
+    pub fn join_on(
+        &self,
+        mut conn: Conn,
+        secured: Secured,
+        mut join: Join,
+        early: Option<Duration>,
+        asker: &mut dyn Asker,
+    ) -> Result<Joined, JoinError> {
+        let first_words = |conn: &mut Conn| early.map_or(Ok(None), |wait| conn.before_name(wait));
+        let mut step = join.on_connected(first_words(&mut conn));
         loop {
-            match conn.offer_name(name).map_err(JoinError::Io)? {
-                NameReply::Welcome { name, text } => {
+            step = match step {
+                Step::AskName => join.on_typed_name(asker.name().map_err(JoinError::Terminal)?),
+                Step::Offer(name) => join.on_name_reply(conn.offer_name(&name)),
+                Step::Say(text, then) => {
+                    asker.note(&text);
+                    *then
+                }
+                Step::AskPassword(text) => join.on_typed_password(asker.password(&text)),
+                Step::GivePassword(password) => {
+                    join.on_password_reply(conn.offer_password(&password))
+                }
+                Step::ConnectAgain => {
+                    conn = connect(&self.addr, &self.security, asker)
+                        .map_err(JoinError::Connect)?
+                        .0;
+                    join.on_connected(first_words(&mut conn))
+                }
+                Step::Quit => {
+                    let _ = conn.send_line("/quit");
+                    return Err(JoinError::GaveUp);
+                }
+                Step::Joined {
+                    name,
+                    welcome,
+                    password,
+                } => {
                     return Ok(Joined {
                         conn,
                         name,
-                        welcome: text,
+                        welcome,
                         secured,
-                        password: given,
+                        password,
                     })
                 }
-                NameReply::Refused { why, text } => return Err(JoinError::Name { why, text }),
-                NameReply::Closed { why, text } => return Err(JoinError::Closed { why, text }),
-                NameReply::Password { text } => {
-                    let typed = password
-                        .take()
-                        .or_else(|| asker.password(&text))
-                        .ok_or(JoinError::NoPassword(text))?;
-                    given = Some(give_password(&mut conn, &typed, asker)?);
-                }
-            }
+                Step::Fail(e) => return Err(e),
+            };
         }
     }
 
@@ -516,30 +569,6 @@ impl Target {
             addr: self.addr.clone(),
             security: self.security.joined_with(secured),
             password: self.password.clone(),
-        }
-    }
-}
-
-/// Give `typed` as the password, and again whatever the user types after a wrong one (as long
-/// as the server allows another try): the password it took.
-///
-/// # Errors
-/// [`JoinError::Closed`] when the server closed the connection (the last wrong try, a ban),
-/// [`JoinError::NoPassword`] when the user gave up, IO.
-pub fn give_password(
-    conn: &mut Conn,
-    typed: &str,
-    asker: &mut dyn Asker,
-) -> Result<String, JoinError> {
-    let mut typed = typed.to_owned();
-    loop {
-        match conn.offer_password(&typed).map_err(JoinError::Io)? {
-            PassReply::Accepted => return Ok(typed),
-            PassReply::Closed { why, text } => return Err(JoinError::Closed { why, text }),
-            PassReply::Wrong { text } => {
-                asker.note(&format!("lanchat: {text}"));
-                typed = asker.password(&text).ok_or(JoinError::NoPassword(text))?;
-            }
         }
     }
 }

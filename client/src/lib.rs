@@ -10,7 +10,9 @@
 //! - [`conn`]: connecting with a timeout, reading server lines with a deadline, the handshake;
 //!   over any [`conn::Transport`]: a [`stream::Stream`], plain TCP or TLS.
 //! - [`connect`]: joining as the flags say: TLS and trust on first use (or an office CA), or
-//!   plaintext; then the greeting.
+//!   plaintext; then the greeting; then [`join`]'s steps, driven for both front ends.
+//! - [`join`]: the name and password steps as a state machine: which name to offer, a refusal,
+//!   the password, a connection lost before the welcome (at a terminal or in a script).
 //! - [`reader`]: the reader thread: the connection into the session, the session's actions out.
 //! - [`reconnect`]: coming back after the server went away, as the reader thread does it;
 //!   [`backoff`]: when to try; [`seen`]: which replayed history was shown already.
@@ -52,6 +54,7 @@ pub mod connect;
 pub mod discovery;
 pub mod editor;
 pub mod identity;
+pub mod join;
 pub mod known_servers;
 pub mod members;
 pub mod outbox;

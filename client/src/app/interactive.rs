@@ -1,13 +1,14 @@
-//! The terminal front end: prompts, rustyline, the external printer.
+//! The terminal front end: prompts, rustyline, the external printer. What joining decides
+//! (names, the password, connecting again) is `lanchat_client::join`'s; this only asks.
 
 use std::borrow::Cow;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use rustyline::error::ReadlineError;
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::history::DefaultHistory;
@@ -15,14 +16,15 @@ use rustyline::{Config, Editor, EventHandler, GraphemeClusterMode, KeyCode, KeyE
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::{plain_io, Conn, Ending, NameReply};
+use lanchat_client::conn::Conn;
 use lanchat_client::connect::{
-    connect as join_server, give_password, Asker, JoinError, Secured, Security, Target,
+    connect as join_server, Asker, JoinError, Joined, Secured, Security, Target,
 };
 use lanchat_client::discovery::{self, Pick};
 use lanchat_client::editor::{
     edit_rows, ChatHelper, ClearOrInterrupt, HoldOnEnter, SwitchRoom, Typing,
 };
+use lanchat_client::join::Join;
 use lanchat_client::known_servers::{is_yes, Ui, TRUST_QUESTION};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader;
@@ -32,11 +34,10 @@ use lanchat_client::rooms::Step;
 use lanchat_client::screen::{last_rows, Screen, Terminal};
 use lanchat_client::session::{Action, EndSlot, Outcome};
 use lanchat_client::signals::{self, InterruptFlag};
-use lanchat_proto::client::is_quit;
 
 use super::{
-    leave, lock, not_sent, quit, run_discovery, send_line, Current, Latch, Link, OnEnd, ScreenSink,
-    SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
+    join_failed, leave, lock, not_sent, quit, run_discovery, send_line, Current, Latch, Link,
+    OnEnd, ScreenSink, SessionSending, Settings, Shared, BURST_WAIT, FLUSH_WAIT,
 };
 
 /// Prints through rustyline, above the line being edited (or straight to the terminal
@@ -73,10 +74,16 @@ type Rl = Editor<ChatHelper, DefaultHistory>;
 
 /// One line from a prompt; `None` when the user pressed Ctrl-D or Ctrl-C.
 fn prompt(rl: &mut Rl, text: &str) -> anyhow::Result<Option<String>> {
+    read_trimmed(rl, text).context("reading the terminal")
+}
+
+/// [`prompt`] for the library's [`Asker`]: the terminal's error as an IO error.
+fn read_trimmed(rl: &mut Rl, text: &str) -> io::Result<Option<String>> {
     match rl.readline(text) {
         Ok(line) => Ok(Some(line.trim().to_owned())),
         Err(ReadlineError::Eof | ReadlineError::Interrupted) => Ok(None),
-        Err(e) => Err(e).context("reading the terminal"),
+        Err(ReadlineError::Io(e)) => Err(e),
+        Err(e) => Err(io::Error::other(e)),
     }
 }
 
@@ -96,6 +103,10 @@ impl Asker for RlAsker<'_> {
 
     fn note(&mut self, text: &str) {
         println!("{text}");
+    }
+
+    fn name(&mut self) -> io::Result<Option<String>> {
+        read_trimmed(self.0, "Your name: ")
     }
 
     fn password(&mut self, _text: &str) -> Option<String> {
@@ -239,112 +250,6 @@ fn connect(
             Err(e) => println!("{e}"),
         }
     }
-}
-
-/// Offer names until one is accepted (after the password, if the server asks for one): the
-/// connection, the name, the welcome text and the password given. `None` if the user gave up.
-fn join(
-    rl: &mut Rl,
-    settings: &Settings,
-    security: &Security,
-    mut conn: Conn,
-    addr: &ServerAddr,
-) -> anyhow::Result<Option<Joined>> {
-    let mut given = settings.name();
-    let mut reconnected = false;
-    let mut password = settings.password()?;
-    let mut accepted = None;
-    // A password, a ban or the allowlist comes right after the greeting: before the name.
-    let mut early = conn
-        .before_name(settings.waits.early_word)
-        .with_context(|| format!("{addr}"))?;
-    loop {
-        let reply = match early.take() {
-            Some(reply) => Ok(reply),
-            None => {
-                let name = match given.take() {
-                    Some(n) => n,
-                    None => match prompt(rl, "Your name: ")? {
-                        Some(n) if n.is_empty() => continue,
-                        Some(n) => {
-                            reconnected = false;
-                            n
-                        }
-                        None => {
-                            let _ = conn.send_line("/quit");
-                            return Ok(None);
-                        }
-                    },
-                };
-                if is_quit(&name) {
-                    let _ = conn.send_line("/quit");
-                    return Ok(None);
-                }
-                given = Some(name.clone());
-                conn.offer_name(&name)
-            }
-        };
-        match reply {
-            Ok(NameReply::Welcome { name, text }) => {
-                return Ok(Some(Joined {
-                    conn,
-                    name,
-                    welcome: text,
-                    password: accepted,
-                }))
-            }
-            Ok(NameReply::Refused { text, .. }) => {
-                given = None;
-                println!("{text}");
-            }
-            Ok(NameReply::Password { .. }) => {
-                println!("This server asks for a password.");
-                let typed = match password.take() {
-                    Some(p) => Some(p),
-                    None => ask_password()?,
-                };
-                let Some(typed) = typed else {
-                    let _ = conn.send_line("/quit");
-                    return Ok(None);
-                };
-                match give_password(&mut conn, &typed, &mut RlAsker(rl)) {
-                    Ok(p) => accepted = Some(p),
-                    Err(JoinError::NoPassword(_)) => {
-                        let _ = conn.send_line("/quit");
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            // Most likely the server stopped waiting while the name was being typed (its
-            // handshake timeout): connect again once and offer the same name.
-            Ok(NameReply::Closed {
-                why: Ending::Other, ..
-            })
-            | Err(_)
-                if !reconnected =>
-            {
-                reconnected = true;
-                conn = join_server(addr, security, &mut RlAsker(rl))?.0;
-                password = accepted.take().or(password);
-                early = conn.before_name(settings.waits.early_word).ok().flatten();
-            }
-            // Kept out: banned, not on the list, the password.
-            Ok(NameReply::Closed { why, text }) => {
-                return Err(JoinError::Closed { why, text }.into())
-            }
-            Err(e) => bail!("{addr}: {}", plain_io(&e)),
-        }
-    }
-}
-
-/// A connection whose name was accepted.
-struct Joined {
-    conn: Conn,
-    name: String,
-    welcome: String,
-    /// The password the server took, if it asked for one.
-    password: Option<String>,
 }
 
 /// Ctrl-C on a terminal rustyline cannot drive: before joining, leave at once (0, as a driven
@@ -613,14 +518,24 @@ fn chat(
     let Some((conn, addr, secured)) = connect(rl, settings, &security)? else {
         return Ok(Outcome::Quit);
     };
-    let Some(Joined {
+    let target = Target {
+        addr,
+        security,
+        password: settings.password()?,
+    };
+    let join = Join::person(settings.name(), target.password.clone());
+    // A password, a ban or the allowlist comes right after the greeting: before the name.
+    let early = Some(settings.waits.early_word);
+    let Joined {
         conn,
         name,
         welcome,
+        secured,
         password,
-    }) = join(rl, settings, &security, conn, &addr)?
-    else {
-        return Ok(Outcome::Quit);
+    } = match target.join_on(conn, secured, join, early, &mut RlAsker(rl)) {
+        Ok(joined) => joined,
+        Err(JoinError::GaveUp) => return Ok(Outcome::Quit),
+        Err(e) => return Err(join_failed(e, &target.addr)),
     };
     let welcome = lock(session).welcome(&name, &welcome, now_ms());
     for action in welcome {
@@ -661,9 +576,8 @@ fn chat(
     let notes = Arc::clone(screen);
     let link = Link {
         target: Target {
-            addr,
-            security: security.joined_with(secured),
             password,
+            ..target.joined_with(secured)
         },
         outbox: outbox.clone(),
         write_timeout: None,

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use lanchat_client::addr::ServerAddr;
 use lanchat_client::backoff::random_unit;
 use lanchat_client::clock::{local, now_ms};
 use lanchat_client::commands::{self, Local};
@@ -683,6 +684,16 @@ impl Connector<Stream> for Link {
         let writer = self.current.attach(conn, self.write_timeout)?;
         self.outbox.connect(Box::new(writer));
         Ok(())
+    }
+}
+
+/// Joining `addr` failed: as `main` shows it (a trust failure with its own words and exit
+/// code; an IO error in plain words after the address; being kept out with its exit code).
+fn join_failed(e: JoinError, addr: &ServerAddr) -> anyhow::Error {
+    match e {
+        JoinError::Connect(failure) => failure.into(),
+        JoinError::Io(e) => anyhow::anyhow!("{addr}: {}", plain_io(&e)),
+        e => e.into(),
     }
 }
 

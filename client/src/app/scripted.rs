@@ -8,7 +8,6 @@ use anyhow::{bail, Context as _};
 
 use lanchat_client::addr::ServerAddr;
 use lanchat_client::clock::now_ms;
-use lanchat_client::conn::plain_io;
 use lanchat_client::connect::{JoinError, Joined, Target};
 use lanchat_client::outbox::{typed, Outbox, Typed};
 use lanchat_client::reader::{self, Redial};
@@ -18,8 +17,8 @@ use lanchat_client::session::{Action, EndSlot, Outcome};
 use lanchat_client::stream::Stream;
 
 use super::{
-    gone_after_failed_send, lock, quit, run_discovery, send_line, Current, Latch, Link, OnEnd,
-    ScreenSink, SessionSending, Settings, StderrAsker, StdoutTerm, FLUSH_WAIT,
+    gone_after_failed_send, join_failed, lock, quit, run_discovery, send_line, Current, Latch,
+    Link, OnEnd, ScreenSink, SessionSending, Settings, StderrAsker, StdoutTerm, FLUSH_WAIT,
 };
 
 /// Scripted mode gives up on a server that takes no bytes for this long.
@@ -77,11 +76,8 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         password,
     } = match target.join(&name, &mut StderrAsker) {
         Ok(joined) => joined,
-        Err(JoinError::Connect(e)) => return Err(e.into()),
         Err(JoinError::Name { text, .. }) => bail!("name {name:?} refused: {text}"),
-        Err(JoinError::Io(e)) => bail!("{}: {}", target.addr, plain_io(&e)),
-        // Kept out (banned, not on the list, the password): its words and exit code.
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(join_failed(e, &target.addr)),
     };
     target.password = password;
     // With the welcome, but not on stdout, which a script reads for the chat.
