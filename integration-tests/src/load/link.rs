@@ -13,6 +13,7 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
+use super::arrival;
 use lanchat_server::transport::tls::records::{Opened, Records};
 use mio::net::TcpStream;
 use rustls::client::ClientConnectionData;
@@ -85,8 +86,9 @@ impl Link {
 
     /// One read from the socket into `buf`; over TLS, records are opened in place there (in
     /// `plain` during the handshake). Each piece of plaintext goes to `take` (which may stop
-    /// the read by returning `false`). Returns the bytes read from the socket (0: the end of
-    /// the stream).
+    /// the read by returning `false`), with when the read's newest bytes reached the socket
+    /// (the kernel's receive time, [`arrival`], when it gave one). Returns the bytes read from
+    /// the socket (0: the end of the stream).
     ///
     /// # Errors
     /// The socket's (`WouldBlock` when nothing is there), or TLS's as `InvalidData`.
@@ -94,13 +96,13 @@ impl Link {
         &mut self,
         buf: &mut [u8],
         plain: &mut [u8],
-        mut take: impl FnMut(&[u8]) -> bool,
+        mut take: impl FnMut(&[u8], Option<u64>) -> bool,
     ) -> io::Result<usize> {
         match self {
             Link::Plain(s) => {
-                let n = s.read(buf)?;
+                let (n, arrived) = arrival::recv(s, buf)?;
                 if n > 0 {
-                    take(&buf[..n]);
+                    take(&buf[..n], arrived);
                 }
                 Ok(n)
             }
@@ -137,10 +139,10 @@ impl Tls {
         &mut self,
         buf: &mut [u8],
         plain: &mut [u8],
-        mut take: impl FnMut(&[u8]) -> bool,
+        mut take: impl FnMut(&[u8], Option<u64>) -> bool,
     ) -> io::Result<usize> {
         if let Phase::Handshake(conn) = &mut self.phase {
-            let n = self.sock.read(buf)?;
+            let (n, stamp) = arrival::recv(&self.sock, buf)?;
             let mut arrived = &buf[..n];
             loop {
                 // An empty slice tells rustls the stream ended.
@@ -150,7 +152,7 @@ impl Tls {
                     match conn.reader().read(plain) {
                         Ok(0) => break,
                         Ok(m) => {
-                            if !take(&plain[..m]) {
+                            if !take(&plain[..m], stamp) {
                                 return Ok(n);
                             }
                         }
@@ -174,7 +176,7 @@ impl Tls {
         };
         let carried = self.rx.len();
         buf[..carried].copy_from_slice(&self.rx);
-        let n = self.sock.read(&mut buf[carried..])?;
+        let (n, arrived) = arrival::recv(&self.sock, &mut buf[carried..])?;
         if n == 0 {
             return Ok(0);
         }
@@ -185,7 +187,7 @@ impl Tls {
             used += len;
             match opened {
                 Opened::Data(range) => {
-                    if !take(&buf[record][range]) {
+                    if !take(&buf[record][range], arrived) {
                         break;
                     }
                 }
