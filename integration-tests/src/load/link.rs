@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use super::arrival;
-use lanchat_server::transport::tls::records::{Opened, Records};
+use lanchat_server::transport::tls::records::{Opened, Records, SealKey};
 use mio::net::TcpStream;
 use rustls::client::ClientConnectionData;
 use rustls::pki_types::ServerName;
@@ -47,6 +47,8 @@ pub(super) struct Tls {
     /// Ciphertext not written yet; `tx[tx_pos..]` are unsent.
     tx: Vec<u8>,
     tx_pos: usize,
+    /// The expanded key its records are sealed with.
+    key: SealKey,
 }
 
 /// The TLS configuration every load client uses: lanchat's own (TLS 1.3, ALPN `lanchat/1`,
@@ -73,6 +75,7 @@ impl Link {
             rx: Vec::new(),
             tx: Vec::new(),
             tx_pos: 0,
+            key: SealKey::default(),
         })))
     }
 
@@ -230,7 +233,7 @@ impl Tls {
             Phase::Handshake(conn) => conn.writer().write(bytes)?,
             Phase::Traffic(records) => {
                 records
-                    .seal_data(&[bytes], 0, bytes.len(), &mut self.tx)
+                    .seal_data(&mut self.key, &[bytes], 0, bytes.len(), &mut self.tx)
                     .map_err(invalid)?;
                 bytes.len()
             }

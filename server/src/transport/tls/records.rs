@@ -176,17 +176,46 @@ pub enum Opened {
     Closed,
 }
 
-/// One direction's traffic key, its sequence number, and the AEAD key built from it while in
-/// use.
+/// The expanded AEAD key a direction seals or opens with: built from its traffic key on first
+/// use, let go at rest. The sending one is not kept in [`Records`] but by whoever holds it,
+/// beside the connection ([`SealKey`]), so the flush reaches it without going through the
+/// record layer's own allocation.
+type Expanded = Option<Box<LessSafeKey>>;
+
+/// The sending direction's expanded key, held by the owner of a [`Records`] and handed to every
+/// call that seals (the server keeps it in the connection's slot, beside its backlog).
+#[derive(Default)]
+pub struct SealKey(Expanded);
+
+impl SealKey {
+    /// Whether it is built (and so would be let go at rest).
+    pub fn is_built(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Let it go: the next record builds it again.
+    pub fn rest(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SealKey").field(&self.is_built()).finish()
+    }
+}
+
+/// One direction's traffic key and its sequence number (its expanded key is kept apart:
+/// [`Expanded`]). `repr(C)`: what every record reads first (the sequence number and IV), the
+/// key's bytes, read only to build its expanded key, last.
+#[repr(C)]
 struct Direction {
+    /// The next record's sequence number under this key.
+    seq: u64,
+    iv: Iv,
     algorithm: &'static aead::Algorithm,
     /// rustls' key type: zeroed when dropped.
     key: AeadKey,
-    iv: Iv,
-    /// The next record's sequence number under this key.
-    seq: u64,
-    /// The expanded key, built on first use and let go at rest.
-    built: Option<Box<LessSafeKey>>,
 }
 
 impl Direction {
@@ -206,26 +235,28 @@ impl Direction {
             key,
             iv,
             seq,
-            built: None,
         })
     }
 
-    /// The AEAD key and this record's nonce; the sequence number moves on. `built` is set
-    /// when the key had to be expanded first.
-    fn next(&mut self, built: &mut bool) -> Result<(&LessSafeKey, aead::Nonce), RecordError> {
+    /// The AEAD key (in `expanded`, built there first if it is not) and this record's nonce;
+    /// the sequence number moves on. `built` is set when the key had to be expanded.
+    fn next<'k>(
+        &mut self,
+        expanded: &'k mut Expanded,
+        built: &mut bool,
+    ) -> Result<(&'k LessSafeKey, aead::Nonce), RecordError> {
         let nonce = Nonce::new(&self.iv, self.seq);
         self.seq = self
             .seq
             .checked_add(1)
             .ok_or(RecordError::Protocol(Alert::InternalError))?;
-        if self.built.is_none() {
+        if expanded.is_none() {
             let key = UnboundKey::new(self.algorithm, self.key.as_ref())
                 .map_err(|_| RecordError::Protocol(Alert::InternalError))?;
-            self.built = Some(Box::new(LessSafeKey::new(key)));
+            *expanded = Some(Box::new(LessSafeKey::new(key)));
             *built = true;
         }
-        let key = self
-            .built
+        let key = expanded
             .as_deref()
             .ok_or(RecordError::Protocol(Alert::InternalError))?;
         Ok((key, aead::Nonce::assume_unique_for_key(nonce.0)))
@@ -233,23 +264,35 @@ impl Direction {
 }
 
 /// The record layer of one connection after its handshake (a server's, unless `Side` says
-/// otherwise).
+/// otherwise). The sending direction's expanded key is its owner's ([`SealKey`]), passed to
+/// every call that seals.
+///
+/// What sealing a record reads and writes comes first (`repr(C)`): the sending limit,
+/// `reply_owed`, sequence number and IV are its first 36 bytes, which the server's link keeps
+/// right after its own hot fields in the connection's one allocation.
+#[repr(C)]
 pub struct Records<Side = ServerConnectionData> {
-    /// rustls' key schedule; `None` where key updates are not followed (the load generator).
-    kernel: Option<KernelConnection<Side>>,
-    tx: Direction,
-    rx: Direction,
     /// Records sealed under one key before it is replaced: the suite's confidentiality limit
     /// (2^24 for AES-GCM), less one for the key update itself.
     tx_limit: u64,
+    /// The peer asked for a key update of ours: it goes before our next application data
+    /// (RFC 8446 §4.6.3), one for any number of requests.
+    reply_owed: bool,
+    /// Our `close_notify` is sealed: nothing follows it.
+    closed: bool,
+    /// An expanded key was built since [`Records::take_built`] was last called.
+    built: bool,
+    tx: Direction,
+    rx: Direction,
+    /// The receiving direction's expanded key.
+    rx_key: Expanded,
+    /// rustls' key schedule; `None` where key updates are not followed (the load generator).
+    kernel: Option<KernelConnection<Side>>,
     /// A handshake message cut across records, gathered until it is whole: only a key update
     /// may come, so never more than its 5 bytes (protocol state, kept at rest).
     handshake: [u8; KEY_UPDATE_LEN],
     /// Bytes of `handshake` in use.
     handshake_len: usize,
-    /// The peer asked for a key update of ours: it goes before our next application data
-    /// (RFC 8446 §4.6.3), one for any number of requests.
-    reply_owed: bool,
     /// Key updates from the peer since its last application data.
     key_updates: u8,
     /// Key updates from the peer since [`Records::take_key_updates`] was last called.
@@ -258,10 +301,6 @@ pub struct Records<Side = ServerConnectionData> {
     warnings: u8,
     /// Empty records from the peer in a row.
     empty: u8,
-    /// Our `close_notify` is sealed: nothing follows it.
-    closed: bool,
-    /// An expanded key was built since [`Records::take_built`] was last called.
-    built: bool,
 }
 
 impl<Side> fmt::Debug for Records<Side> {
@@ -321,6 +360,7 @@ impl<Side> Records<Side> {
             kernel,
             tx: Direction::new(tx_seq, tx)?,
             rx: Direction::new(rx_seq, rx)?,
+            rx_key: None,
             tx_limit: suite.common.confidentiality_limit.saturating_sub(1),
             handshake: [0; KEY_UPDATE_LEN],
             handshake_len: 0,
@@ -334,15 +374,15 @@ impl<Side> Records<Side> {
         })
     }
 
-    /// Let go of what can be rebuilt (the expanded AEAD keys): the connection is at rest.
+    /// Let go of what can be rebuilt (the expanded receiving key; the sending one is the
+    /// owner's, [`SealKey::rest`]): the connection is at rest.
     pub fn rest(&mut self) {
-        self.tx.built = None;
-        self.rx.built = None;
+        self.rx_key = None;
     }
 
-    /// Whether an expanded key is held.
-    pub fn holds_keys(&self) -> bool {
-        self.tx.built.is_some() || self.rx.built.is_some()
+    /// Whether the expanded receiving key is held.
+    pub fn holds_key(&self) -> bool {
+        self.rx_key.is_some()
     }
 
     /// Whether an expanded key was built since the last call (the loop counts them toward
@@ -377,6 +417,7 @@ impl<Side> Records<Side> {
     /// [`RecordError`] when a key update is due and rustls refuses it.
     pub fn seal_data(
         &mut self,
+        key: &mut SealKey,
         parts: &[impl std::ops::Deref<Target = [u8]>],
         skip: usize,
         take: usize,
@@ -394,7 +435,7 @@ impl<Side> Records<Side> {
         let mut left = take;
         while left > 0 {
             let want = left.min(MAX_PLAINTEXT);
-            self.seal_with(ContentType::ApplicationData, out, |out| {
+            self.seal_with(key, ContentType::ApplicationData, out, |out| {
                 let mut got = 0;
                 while got < want {
                     if cur.is_empty() {
@@ -421,12 +462,13 @@ impl<Side> Records<Side> {
     /// As [`Records::seal_data`].
     pub fn seal_alert(
         &mut self,
+        key: &mut SealKey,
         level_fatal: bool,
         description: u8,
         out: &mut Vec<u8>,
     ) -> Result<(), RecordError> {
         let level = if level_fatal { FATAL } else { WARNING };
-        self.seal_with(ContentType::Alert, out, |out| {
+        self.seal_with(key, ContentType::Alert, out, |out| {
             out.extend_from_slice(&[level, description]);
         })
     }
@@ -435,8 +477,12 @@ impl<Side> Records<Side> {
     ///
     /// # Errors
     /// As [`Records::seal_data`].
-    pub fn seal_close_notify(&mut self, out: &mut Vec<u8>) -> Result<(), RecordError> {
-        self.seal_alert(false, CLOSE_NOTIFY, out)?;
+    pub fn seal_close_notify(
+        &mut self,
+        key: &mut SealKey,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecordError> {
+        self.seal_alert(key, false, CLOSE_NOTIFY, out)?;
         self.closed = true;
         Ok(())
     }
@@ -444,11 +490,11 @@ impl<Side> Records<Side> {
     /// The alert `alert` into `out`, best effort (the connection closes next); nothing after
     /// our `close_notify`. Under the present key even at the suite's limit: the record kept
     /// for a key update is this one's, as no more follow.
-    pub fn seal_fatal(&mut self, alert: Alert, out: &mut Vec<u8>) {
+    pub fn seal_fatal(&mut self, key: &mut SealKey, alert: Alert, out: &mut Vec<u8>) {
         if self.closed {
             return;
         }
-        let _ = self.seal_one(ContentType::Alert, out, |out| {
+        let _ = self.seal_one(key, ContentType::Alert, out, |out| {
             out.extend_from_slice(&[FATAL, alert as u8]);
         });
     }
@@ -458,20 +504,22 @@ impl<Side> Records<Side> {
     /// before application data, when the peer asked for one.
     fn seal_with(
         &mut self,
+        key: &mut SealKey,
         typ: ContentType,
         out: &mut Vec<u8>,
         fill: impl FnOnce(&mut Vec<u8>),
     ) -> Result<(), RecordError> {
         let reply = self.reply_owed && typ == ContentType::ApplicationData;
         if reply || self.tx.seq >= self.tx_limit {
-            self.update_tx(UPDATE_NOT_REQUESTED, out)?;
+            self.update_tx(key, UPDATE_NOT_REQUESTED, out)?;
         }
-        self.seal_one(typ, out, fill)
+        self.seal_one(key, typ, out, fill)
     }
 
     /// Seal one record with the present key, no questions asked.
     fn seal_one(
         &mut self,
+        key: &mut SealKey,
         typ: ContentType,
         out: &mut Vec<u8>,
         fill: impl FnOnce(&mut Vec<u8>),
@@ -487,7 +535,7 @@ impl<Side> Records<Side> {
         };
         out[start + 3..start + HEADER].copy_from_slice(&len.to_be_bytes());
         let aad = make_tls13_aad(body);
-        let (key, nonce) = self.tx.next(&mut self.built)?;
+        let (key, nonce) = self.tx.next(&mut key.0, &mut self.built)?;
         match key.seal_in_place_separate_tag(nonce, Aad::from(aad), &mut out[start + HEADER..]) {
             Ok(tag) => {
                 out.extend_from_slice(tag.as_ref());
@@ -503,7 +551,12 @@ impl<Side> Records<Side> {
     /// Send a key update and switch to the next key: the new secret from rustls first, so a
     /// refusal leaves nothing sealed; then the key update, under the old key; then the new
     /// key. Any reply owed to the peer is paid by it.
-    fn update_tx(&mut self, request: u8, out: &mut Vec<u8>) -> Result<(), RecordError> {
+    fn update_tx(
+        &mut self,
+        key: &mut SealKey,
+        request: u8,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecordError> {
         let (seq, secrets) = self
             .kernel
             .as_mut()
@@ -511,10 +564,11 @@ impl<Side> Records<Side> {
             .update_tx_secret()
             .map_err(RecordError::KeyUpdate)?;
         let next = Direction::new(seq, secrets)?;
-        self.seal_one(ContentType::Handshake, out, |out| {
+        self.seal_one(key, ContentType::Handshake, out, |out| {
             out.extend_from_slice(&[KEY_UPDATE, 0, 0, 1, request]);
         })?;
         self.tx = next;
+        key.rest();
         self.reply_owed = false;
         Ok(())
     }
@@ -573,7 +627,7 @@ impl<Side> Records<Side> {
         }
         let (header, body) = record.split_at_mut(HEADER);
         let aad = [header[0], header[1], header[2], header[3], header[4]];
-        let (key, nonce) = self.rx.next(&mut self.built)?;
+        let (key, nonce) = self.rx.next(&mut self.rx_key, &mut self.built)?;
         let plain = key
             .open_in_place(nonce, Aad::from(aad), body)
             .map_err(|_| RecordError::Protocol(Alert::BadRecordMac))?;
@@ -661,6 +715,7 @@ impl<Side> Records<Side> {
                     .update_rx_secret()
                     .map_err(RecordError::KeyUpdate)?;
                 self.rx = Direction::new(seq, secrets)?;
+                self.rx_key = None;
                 if request == UPDATE_REQUESTED {
                     self.reply_owed = true;
                 }
@@ -679,10 +734,11 @@ impl<Side> Records<Side> {
     #[cfg(test)]
     pub fn seal_raw(
         &mut self,
+        key: &mut SealKey,
         typ: ContentType,
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), RecordError> {
-        self.seal_one(typ, out, |out| out.extend_from_slice(plaintext))
+        self.seal_one(key, typ, out, |out| out.extend_from_slice(plaintext))
     }
 }
