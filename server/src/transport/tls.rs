@@ -110,16 +110,13 @@ impl From<TlsLinkError> for io::Error {
 /// `repr(u8)`: the tag first, right before the record layer's hot fields. Left to itself rustc
 /// puts it in a niche 168 bytes into [`Records`], a cache line the flush would otherwise not
 /// touch, and every record sealed asks for it.
-// The record layer is inline on purpose: it is what a connection holds for the rest of its
-// life, and boxing it again would put one more pointer between the flush and its sequence
-// number. A connection in its handshake carries the unused room for a moment (~0.75 KiB).
-#[allow(clippy::large_enum_variant)]
 #[repr(u8)]
 enum State {
     /// The handshake, rustls' unbuffered connection driving it.
     Handshake(Box<UnbufferedServerConnection>),
-    /// After it: the record layer, in the link's own allocation (its sealing fields right after
-    /// the link's hot ones: see [`Inner`]).
+    /// After it: the record layer, inline (96 bytes: its sealing fields, right after the
+    /// link's hot ones, see [`Inner`]; its receiving side and rustls' key schedule, boxed
+    /// within it, are allocated only now, after the handshake's own allocations are let go).
     Traffic(Records),
     /// For the moment of the change from one to the other, and after a failed one.
     Broken,

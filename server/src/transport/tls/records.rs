@@ -269,7 +269,8 @@ impl Direction {
 ///
 /// What sealing a record reads and writes comes first (`repr(C)`): the sending limit,
 /// `reply_owed`, sequence number and IV are its first 36 bytes, which the server's link keeps
-/// right after its own hot fields in the connection's one allocation.
+/// right after its own hot fields in the connection's state; the receiving side and rustls'
+/// key schedule are boxed apart ([`Receiving`]).
 #[repr(C)]
 pub struct Records<Side = ServerConnectionData> {
     /// Records sealed under one key before it is replaced: the suite's confidentiality limit
@@ -283,6 +284,14 @@ pub struct Records<Side = ServerConnectionData> {
     /// An expanded key was built since [`Records::take_built`] was last called.
     built: bool,
     tx: Direction,
+    /// The rest, which only opening records and key updates touch, apart (`Records` sits in
+    /// the server's per-connection state and is allocated with it when the connection is
+    /// accepted; this, the bulk of it, only when the handshake is done, as it was before).
+    recv: Box<Receiving<Side>>,
+}
+
+/// The receiving side of a [`Records`], and rustls' key schedule.
+struct Receiving<Side> {
     rx: Direction,
     /// The receiving direction's expanded key.
     rx_key: Expanded,
@@ -307,7 +316,7 @@ impl<Side> fmt::Debug for Records<Side> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Records")
             .field("tx_seq", &self.tx.seq)
-            .field("rx_seq", &self.rx.seq)
+            .field("rx_seq", &self.recv.rx.seq)
             .field("reply_owed", &self.reply_owed)
             .finish_non_exhaustive()
     }
@@ -357,32 +366,34 @@ impl<Side> Records<Side> {
         let (tx_seq, tx) = secrets.tx;
         let (rx_seq, rx) = secrets.rx;
         Ok(Records {
-            kernel,
             tx: Direction::new(tx_seq, tx)?,
-            rx: Direction::new(rx_seq, rx)?,
-            rx_key: None,
             tx_limit: suite.common.confidentiality_limit.saturating_sub(1),
-            handshake: [0; KEY_UPDATE_LEN],
-            handshake_len: 0,
             reply_owed: false,
-            key_updates: 0,
-            key_updates_opened: 0,
-            warnings: 0,
-            empty: 0,
             closed: false,
             built: false,
+            recv: Box::new(Receiving {
+                kernel,
+                rx: Direction::new(rx_seq, rx)?,
+                rx_key: None,
+                handshake: [0; KEY_UPDATE_LEN],
+                handshake_len: 0,
+                key_updates: 0,
+                key_updates_opened: 0,
+                warnings: 0,
+                empty: 0,
+            }),
         })
     }
 
     /// Let go of what can be rebuilt (the expanded receiving key; the sending one is the
     /// owner's, [`SealKey::rest`]): the connection is at rest.
     pub fn rest(&mut self) {
-        self.rx_key = None;
+        self.recv.rx_key = None;
     }
 
     /// Whether the expanded receiving key is held.
     pub fn holds_key(&self) -> bool {
-        self.rx_key.is_some()
+        self.recv.rx_key.is_some()
     }
 
     /// Whether an expanded key was built since the last call (the loop counts them toward
@@ -394,7 +405,7 @@ impl<Side> Records<Side> {
     /// Key updates the peer sent since the last call (the loop charges their work to the
     /// connection's read budget).
     pub fn take_key_updates(&mut self) -> usize {
-        std::mem::take(&mut self.key_updates_opened)
+        std::mem::take(&mut self.recv.key_updates_opened)
     }
 
     /// Whether a key update of ours is owed to the peer (it goes before our next application
@@ -558,6 +569,7 @@ impl<Side> Records<Side> {
         out: &mut Vec<u8>,
     ) -> Result<(), RecordError> {
         let (seq, secrets) = self
+            .recv
             .kernel
             .as_mut()
             .ok_or(RecordError::Protocol(Alert::InternalError))?
@@ -627,7 +639,8 @@ impl<Side> Records<Side> {
         }
         let (header, body) = record.split_at_mut(HEADER);
         let aad = [header[0], header[1], header[2], header[3], header[4]];
-        let (key, nonce) = self.rx.next(&mut self.rx_key, &mut self.built)?;
+        let recv = &mut *self.recv;
+        let (key, nonce) = recv.rx.next(&mut recv.rx_key, &mut self.built)?;
         let plain = key
             .open_in_place(nonce, Aad::from(aad), body)
             .map_err(|_| RecordError::Protocol(Alert::BadRecordMac))?;
@@ -643,22 +656,22 @@ impl<Side> Records<Side> {
             _ => RecordError::Protocol(Alert::UnexpectedMessage),
         })?;
         let (typ, len) = (message.typ, message.payload.len());
-        if typ != ContentType::Handshake && self.handshake_len > 0 {
+        if typ != ContentType::Handshake && self.recv.handshake_len > 0 {
             // A handshake message cut in two must not be interleaved with other records.
             return Err(RecordError::Protocol(Alert::UnexpectedMessage));
         }
         if len == 0 {
-            self.empty += 1;
-            if self.empty > MAX_EMPTY_RECORDS {
+            self.recv.empty += 1;
+            if self.recv.empty > MAX_EMPTY_RECORDS {
                 return Err(RecordError::TooMany(Excess::EmptyRecords));
             }
         } else {
-            self.empty = 0;
+            self.recv.empty = 0;
         }
         match typ {
             ContentType::ApplicationData => {
                 if len > 0 {
-                    self.key_updates = 0;
+                    self.recv.key_updates = 0;
                 }
                 Ok(Opened::Data(HEADER..HEADER + len))
             }
@@ -668,8 +681,8 @@ impl<Side> Records<Side> {
                 }
                 [_, CLOSE_NOTIFY] => Ok(Opened::Closed),
                 [WARNING, USER_CANCELED] => {
-                    self.warnings += 1;
-                    if self.warnings > MAX_WARNING_ALERTS {
+                    self.recv.warnings += 1;
+                    if self.recv.warnings > MAX_WARNING_ALERTS {
                         return Err(RecordError::TooMany(Excess::WarningAlerts));
                     }
                     Ok(Opened::Nothing)
@@ -678,14 +691,19 @@ impl<Side> Records<Side> {
                 _ => Err(RecordError::Protocol(Alert::DecodeError)),
             },
             ContentType::Handshake => {
-                let at = self.handshake_len;
+                let at = self.recv.handshake_len;
                 // Empty handshake fragments are not allowed (RFC 8446 §5.1); more than a key
                 // update's bytes are not a key update, or one that does not end its record.
-                let Some(dst) = self.handshake.get_mut(at..at + len).filter(|_| len > 0) else {
+                let Some(dst) = self
+                    .recv
+                    .handshake
+                    .get_mut(at..at + len)
+                    .filter(|_| len > 0)
+                else {
                     return Err(RecordError::Protocol(Alert::UnexpectedMessage));
                 };
                 dst.copy_from_slice(&body[..len]);
-                self.handshake_len += len;
+                self.recv.handshake_len += len;
                 self.handshake_message()
             }
             _ => Err(RecordError::Protocol(Alert::UnexpectedMessage)),
@@ -696,26 +714,27 @@ impl<Side> Records<Side> {
     /// may come from a client, and it must end its record (a key change never splits one).
     /// A key update cut across records is gathered until it is whole.
     fn handshake_message(&mut self) -> Result<Opened, RecordError> {
-        match self.handshake[..self.handshake_len] {
+        match self.recv.handshake[..self.recv.handshake_len] {
             [KEY_UPDATE, 0, 0, 1, request] => {
-                self.handshake_len = 0;
+                self.recv.handshake_len = 0;
                 if request != UPDATE_NOT_REQUESTED && request != UPDATE_REQUESTED {
                     return Err(RecordError::Protocol(Alert::IllegalParameter));
                 }
                 // Counted before the work it bounds is done.
-                if self.key_updates >= MAX_KEY_UPDATES {
+                if self.recv.key_updates >= MAX_KEY_UPDATES {
                     return Err(RecordError::TooMany(Excess::KeyUpdates));
                 }
-                self.key_updates += 1;
-                self.key_updates_opened += 1;
+                self.recv.key_updates += 1;
+                self.recv.key_updates_opened += 1;
                 let (seq, secrets) = self
+                    .recv
                     .kernel
                     .as_mut()
                     .ok_or(RecordError::Protocol(Alert::UnexpectedMessage))?
                     .update_rx_secret()
                     .map_err(RecordError::KeyUpdate)?;
-                self.rx = Direction::new(seq, secrets)?;
-                self.rx_key = None;
+                self.recv.rx = Direction::new(seq, secrets)?;
+                self.recv.rx_key = None;
                 if request == UPDATE_REQUESTED {
                     self.reply_owed = true;
                 }
