@@ -183,7 +183,10 @@ pub enum Opened {
 type Expanded = Option<Box<LessSafeKey>>;
 
 /// The sending direction's expanded key, held by the owner of a [`Records`] and handed to every
-/// call that seals (the server keeps it in the connection's slot, beside its backlog).
+/// call that seals (the server keeps it in the connection's slot, beside its backlog). One
+/// `SealKey` belongs to one `Records`: it is built from that record layer's sending traffic
+/// key on first use, and the record layer lets it go when it moves to a new key. Handed to
+/// another `Records`, it would seal with the wrong key; a fresh (default) one is always right.
 #[derive(Default)]
 pub struct SealKey(Expanded);
 
