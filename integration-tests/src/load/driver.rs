@@ -4,7 +4,10 @@
 //! Reading is built for volume (the `idle` scenario makes the server send ~50 million `JOIN`
 //! lines, `fanout` ~10 million messages): one large read buffer shared by all clients, lines
 //! found with `memchr` and handled in place, no allocation per line, and the clock read once
-//! per `read` rather than per line (every line of one read arrived together).
+//! per `read` rather than per line (every line of one read arrived together). A delivery's
+//! latency runs to when its bytes reached that client's socket (the kernel's receive stamp on
+//! each `recvmsg`) plus that client's own read, not to when this one thread came round to it
+//! ([`ReadTimes`]).
 //!
 //! The `restart` scenario's last phase, the server restarted under the clients, is in
 //! [`reconnect`].

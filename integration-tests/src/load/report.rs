@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use super::scenario::Scenario;
 
-/// Latency from a sender writing a message to a receiver reading it.
+/// Latency from a sender writing a message to a receiver having it (see the fields of
+/// [`Report`] for which moment counts as having it).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Latency {
     /// Median, in milliseconds.
