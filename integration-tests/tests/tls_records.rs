@@ -13,7 +13,9 @@ use integration_tests::client::{connect_small_window, read_to_close};
 use integration_tests::{procfs, Client, ServerProcess, DEADLINE};
 use lanchat_client::stream::TlsStream;
 use lanchat_proto::Fingerprint;
-use lanchat_server::transport::tls::records::{Records, MAX_KEY_UPDATES, MAX_WARNING_ALERTS};
+use lanchat_server::transport::tls::records::{
+    Records, SealKey, MAX_KEY_UPDATES, MAX_WARNING_ALERTS,
+};
 use rustls::client::ClientConnectionData;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
@@ -270,14 +272,22 @@ fn warning_alerts_past_the_bound_are_dropped_as_flooding() {
     ann.expect("JOIN al");
     // user_canceled at warning level: TLS 1.3's one alert that does not end a connection.
     let user_canceled = |records: &mut Records<ClientConnectionData>, out: &mut Vec<u8>| {
-        records.seal_alert(false, 90, out).expect("alert");
+        records
+            .seal_alert(&mut SealKey::default(), false, 90, out)
+            .expect("alert");
     };
     for i in 0..MAX_WARNING_ALERTS {
         let mut out = Vec::new();
         user_canceled(&mut records, &mut out);
         let line = format!("after alert {i}\n");
         records
-            .seal_data(&[line.as_bytes()], 0, line.len(), &mut out)
+            .seal_data(
+                &mut SealKey::default(),
+                &[line.as_bytes()],
+                0,
+                line.len(),
+                &mut out,
+            )
             .expect("line");
         sock.write_all(&out).expect("within the bound");
         ann.expect(&format!("MSG al after alert {i}"));

@@ -189,13 +189,14 @@ pub enum Link {
     Tls(Tls),
 }
 
-/// A TLS link, boxed (plain connections should not pay for its state in every table slot),
-/// with its backlog kept beside the box: queueing a frame for a connection asks for it (the
-/// send queue's cap counts it), and a broadcast to 10,000 must not chase 10,000 pointers for
-/// it. Every call that can change the backlog updates the copy.
+/// A TLS link in the table's slot: the pointer to its state and its expanded sending key
+/// ([`tls::TlsLink`]: plain connections pay 16 bytes of slot for them, not the state), with its
+/// backlog kept beside them: queueing a frame for a connection asks for it (the send queue's
+/// cap counts it), and a broadcast to 10,000 must not chase 10,000 pointers for it. Every call
+/// that can change the backlog updates the copy.
 #[derive(Debug)]
 pub struct Tls {
-    link: Box<tls::TlsLink<TcpStream>>,
+    link: tls::TlsLink<TcpStream>,
     backlog: usize,
 }
 
@@ -204,7 +205,7 @@ impl Link {
     pub fn tls(link: tls::TlsLink<TcpStream>) -> Link {
         Link::Tls(Tls {
             backlog: link.backlog(),
-            link: Box::new(link),
+            link,
         })
     }
 }

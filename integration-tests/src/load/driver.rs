@@ -4,7 +4,10 @@
 //! Reading is built for volume (the `idle` scenario makes the server send ~50 million `JOIN`
 //! lines, `fanout` ~10 million messages): one large read buffer shared by all clients, lines
 //! found with `memchr` and handled in place, no allocation per line, and the clock read once
-//! per `read` rather than per line (every line of one read arrived together).
+//! per `read` rather than per line (every line of one read arrived together). A delivery's
+//! latency runs to when its bytes reached that client's socket (the kernel's receive stamp on
+//! each `recvmsg`) plus that client's own read, not to when this one thread came round to it
+//! ([`ReadTimes`]).
 //!
 //! The `restart` scenario's last phase, the server restarted under the clients, is in
 //! [`reconnect`].
@@ -24,6 +27,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use rustls::ClientConfig;
 
+use super::arrival;
 use super::link::{self, Link};
 use super::payload::{self, Stamp};
 use super::procfs::{self, ProcSample};
@@ -103,8 +107,14 @@ struct Rx {
     clients: u64,
     size: usize,
     tracker: Tracker,
-    /// Delivery latency in microseconds.
+    /// Delivery latency in microseconds: sent until received by its client ([`ReadTimes`]).
     hist: Histogram<u64>,
+    /// Sent until in the receiving client's socket, in microseconds.
+    in_socket: Histogram<u64>,
+    /// Sent until the generator's thread had read it, in microseconds.
+    by_generator: Histogram<u64>,
+    /// The read being handled: when its bytes reached the socket, and what reading it took.
+    read_times: Option<ReadTimes>,
     named: usize,
     settled: usize,
     /// Clients greeted while holding their names back.
@@ -303,9 +313,33 @@ impl Rx {
                 return;
             }
         }
-        let us = now_ns.saturating_sub(sent_ns) / 1000;
-        self.hist.saturating_record(us.clamp(1, LATENCY_MAX_US));
+        let us = |ns: u64| (ns / 1000).clamp(1, LATENCY_MAX_US);
+        let read = now_ns.saturating_sub(sent_ns);
+        self.by_generator.saturating_record(us(read));
+        let received = match self.read_times {
+            Some(ReadTimes { waited_ns, own_ns }) => {
+                let in_socket = read.saturating_sub(waited_ns);
+                self.in_socket.saturating_record(us(in_socket));
+                (in_socket + own_ns).min(read)
+            }
+            None => read,
+        };
+        self.hist.saturating_record(us(received));
     }
+}
+
+/// One read's times, from the kernel's receive stamp ([`arrival`]): the latency a client
+/// reports is from the send until its bytes were in the client's socket, plus what that
+/// client's own read took (the `recvmsg`, opening its records, up to the line). Not until the
+/// generator's one thread had come round to it: the time spent on the clients read before it
+/// in the same turn (their reads, their records opened) is the generator's, which a client
+/// of its own would not wait for.
+#[derive(Debug, Clone, Copy)]
+struct ReadTimes {
+    /// From the arrival of the read's newest bytes in the socket until the read returned.
+    waited_ns: u64,
+    /// The read itself, and opening its records up to the first plaintext.
+    own_ns: u64,
 }
 
 /// What a received line can change of one client's counts.
@@ -520,7 +554,10 @@ impl<'a> Driver<'a> {
                 size: shape.size,
                 tracker: Tracker::new(shape.clients, shape.senders, shape.messages)
                     .with_rooms(plan),
+                in_socket: hist.clone(),
+                by_generator: hist.clone(),
                 hist,
+                read_times: None,
                 named: 0,
                 settled: 0,
                 greeted: 0,
@@ -948,6 +985,9 @@ impl<'a> Driver<'a> {
         if let Err(e) = stream.set_nodelay(true) {
             return self.drop_client(i, &format!("TCP_NODELAY: {e}"));
         }
+        if let Err(e) = arrival::enable(&*stream) {
+            return self.drop_client(i, &format!("SO_TIMESTAMPNS: {e}"));
+        }
         if let Some(config) = &self.tls {
             let client = &mut self.clients[i];
             if let Some(Link::Plain(sock)) = client.stream.take() {
@@ -1024,9 +1064,15 @@ impl<'a> Driver<'a> {
             // Read once per socket read, after it returns: every line of it arrived together.
             let mut now_ns = None;
             let mut bad_line = None;
-            let read = link.read(&mut self.buf, &mut self.plain, |bytes| {
-                let now_ns = *now_ns
-                    .get_or_insert_with(|| u64::try_from(start.elapsed().as_nanos()).unwrap_or(0));
+            let before = Instant::now();
+            let read = link.read(&mut self.buf, &mut self.plain, |bytes, arrived| {
+                let now_ns = *now_ns.get_or_insert_with(|| {
+                    rx.read_times = arrived.map(|at| ReadTimes {
+                        waited_ns: arrival::now_ns().saturating_sub(at),
+                        own_ns: u64::try_from(before.elapsed().as_nanos()).unwrap_or(0),
+                    });
+                    u64::try_from(start.elapsed().as_nanos()).unwrap_or(0)
+                });
                 rx.bytes += bytes.len() as u64;
                 let mut lines = decoder.lines(bytes);
                 let mut counts = Counts {
@@ -1247,12 +1293,17 @@ impl<'a> Driver<'a> {
         };
         let hist = &self.rx.hist;
         let ms = |us: u64| us as f64 / 1000.0;
-        let latency = (!hist.is_empty()).then(|| Latency {
-            p50_ms: ms(hist.value_at_quantile(0.5)),
-            p99_ms: ms(hist.value_at_quantile(0.99)),
-            p999_ms: ms(hist.value_at_quantile(0.999)),
-            max_ms: ms(hist.max()),
-        });
+        let of = |hist: &Histogram<u64>| {
+            (!hist.is_empty()).then(|| Latency {
+                p50_ms: ms(hist.value_at_quantile(0.5)),
+                p99_ms: ms(hist.value_at_quantile(0.99)),
+                p999_ms: ms(hist.value_at_quantile(0.999)),
+                max_ms: ms(hist.max()),
+            })
+        };
+        let latency = of(hist);
+        let in_socket = of(&self.rx.in_socket);
+        let by_generator = of(&self.rx.by_generator);
         Report {
             scenario: opts.scenario.name().to_string(),
             wire: if opts.plaintext {
@@ -1288,6 +1339,8 @@ impl<'a> Driver<'a> {
                 .filter(|&s| s > 0.0)
                 .map(|s| t.unique() as f64 / s),
             latency,
+            in_socket,
+            by_generator,
             send_lag_max_ms: (shape.rate > 0.0 && shape.senders > 0)
                 .then(|| self.send_lag_max_ns as f64 / 1e6),
             lines_read: self.rx.lines,

@@ -13,7 +13,8 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use lanchat_server::transport::tls::records::{Opened, Records};
+use super::arrival;
+use lanchat_server::transport::tls::records::{Opened, Records, SealKey};
 use mio::net::TcpStream;
 use rustls::client::ClientConnectionData;
 use rustls::pki_types::ServerName;
@@ -46,6 +47,8 @@ pub(super) struct Tls {
     /// Ciphertext not written yet; `tx[tx_pos..]` are unsent.
     tx: Vec<u8>,
     tx_pos: usize,
+    /// The expanded key its records are sealed with.
+    key: SealKey,
 }
 
 /// The TLS configuration every load client uses: lanchat's own (TLS 1.3, ALPN `lanchat/1`,
@@ -72,6 +75,7 @@ impl Link {
             rx: Vec::new(),
             tx: Vec::new(),
             tx_pos: 0,
+            key: SealKey::default(),
         })))
     }
 
@@ -85,8 +89,9 @@ impl Link {
 
     /// One read from the socket into `buf`; over TLS, records are opened in place there (in
     /// `plain` during the handshake). Each piece of plaintext goes to `take` (which may stop
-    /// the read by returning `false`). Returns the bytes read from the socket (0: the end of
-    /// the stream).
+    /// the read by returning `false`), with when the read's newest bytes reached the socket
+    /// (the kernel's receive time, [`arrival`], when it gave one). Returns the bytes read from
+    /// the socket (0: the end of the stream).
     ///
     /// # Errors
     /// The socket's (`WouldBlock` when nothing is there), or TLS's as `InvalidData`.
@@ -94,13 +99,13 @@ impl Link {
         &mut self,
         buf: &mut [u8],
         plain: &mut [u8],
-        mut take: impl FnMut(&[u8]) -> bool,
+        mut take: impl FnMut(&[u8], Option<u64>) -> bool,
     ) -> io::Result<usize> {
         match self {
             Link::Plain(s) => {
-                let n = s.read(buf)?;
+                let (n, arrived) = arrival::recv(s, buf)?;
                 if n > 0 {
-                    take(&buf[..n]);
+                    take(&buf[..n], arrived);
                 }
                 Ok(n)
             }
@@ -137,10 +142,10 @@ impl Tls {
         &mut self,
         buf: &mut [u8],
         plain: &mut [u8],
-        mut take: impl FnMut(&[u8]) -> bool,
+        mut take: impl FnMut(&[u8], Option<u64>) -> bool,
     ) -> io::Result<usize> {
         if let Phase::Handshake(conn) = &mut self.phase {
-            let n = self.sock.read(buf)?;
+            let (n, stamp) = arrival::recv(&self.sock, buf)?;
             let mut arrived = &buf[..n];
             loop {
                 // An empty slice tells rustls the stream ended.
@@ -150,7 +155,7 @@ impl Tls {
                     match conn.reader().read(plain) {
                         Ok(0) => break,
                         Ok(m) => {
-                            if !take(&plain[..m]) {
+                            if !take(&plain[..m], stamp) {
                                 return Ok(n);
                             }
                         }
@@ -174,7 +179,7 @@ impl Tls {
         };
         let carried = self.rx.len();
         buf[..carried].copy_from_slice(&self.rx);
-        let n = self.sock.read(&mut buf[carried..])?;
+        let (n, arrived) = arrival::recv(&self.sock, &mut buf[carried..])?;
         if n == 0 {
             return Ok(0);
         }
@@ -185,7 +190,7 @@ impl Tls {
             used += len;
             match opened {
                 Opened::Data(range) => {
-                    if !take(&buf[record][range]) {
+                    if !take(&buf[record][range], arrived) {
                         break;
                     }
                 }
@@ -228,7 +233,7 @@ impl Tls {
             Phase::Handshake(conn) => conn.writer().write(bytes)?,
             Phase::Traffic(records) => {
                 records
-                    .seal_data(&[bytes], 0, bytes.len(), &mut self.tx)
+                    .seal_data(&mut self.key, &[bytes], 0, bytes.len(), &mut self.tx)
                     .map_err(invalid)?;
                 bytes.len()
             }

@@ -30,9 +30,10 @@
 //! carries), [`tracker`] (the exactly-once, in-order check), [`relaunch`] (restarting the
 //! server),
 //! [`procfs`] (CPU and memory from `/proc`), [`report`] (table, JSON, summary, TLS against
-//! plaintext), and the private `driver` (the poll loop) and `link` (a client's TCP or TLS
-//! stream).
+//! plaintext), and the private `driver` (the poll loop), `link` (a client's TCP or TLS
+//! stream) and `arrival` (when a read's bytes reached their socket).
 
+mod arrival;
 mod driver;
 mod link;
 pub mod payload;

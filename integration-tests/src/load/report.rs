@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use super::scenario::Scenario;
 
-/// Latency from a sender writing a message to a receiver reading it.
+/// Latency from a sender writing a message to a receiver having it (see the fields of
+/// [`Report`] for which moment counts as having it).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Latency {
     /// Median, in milliseconds.
@@ -193,6 +194,12 @@ pub struct Report {
     pub deliveries_per_s: Option<f64>,
     /// Delivery latency (when anything was delivered).
     pub latency: Option<Latency>,
+    /// Sent until in the receiving client's socket (the kernel's receive stamp): the sender's
+    /// write, the server's round and its flush to the readers before this one, loopback.
+    pub in_socket: Option<Latency>,
+    /// Sent until the generator's one thread had read it (what `latency` was before it was
+    /// taken per client): adds the time spent on the clients read before it.
+    pub by_generator: Option<Latency>,
     /// Paced runs: the furthest a send fell behind its schedule, in ms.
     pub send_lag_max_ms: Option<f64>,
     /// Lines the generator read.
@@ -272,6 +279,16 @@ impl Report {
             ("p99_ms", opt(lat.map(|l| l.p99_ms))),
             ("p999_ms", opt(lat.map(|l| l.p999_ms))),
             ("max_ms", opt(lat.map(|l| l.max_ms))),
+            ("in_socket_p50_ms", opt(self.in_socket.map(|l| l.p50_ms))),
+            ("in_socket_p99_ms", opt(self.in_socket.map(|l| l.p99_ms))),
+            (
+                "by_generator_p50_ms",
+                opt(self.by_generator.map(|l| l.p50_ms)),
+            ),
+            (
+                "by_generator_p99_ms",
+                opt(self.by_generator.map(|l| l.p99_ms)),
+            ),
             ("send_lag_max_ms", opt(self.send_lag_max_ms)),
             ("lines_read", n(self.lines_read)),
             ("bytes_read", n(self.bytes_read)),
@@ -446,6 +463,21 @@ impl Report {
                     .map(|lag| format!("  (sends late by <= {} ms)", ms(lag)))
                     .unwrap_or_default()
             );
+        }
+        for (what, l) in [
+            ("in its socket", self.in_socket),
+            ("generator read", self.by_generator),
+        ] {
+            if let Some(l) = l {
+                let _ = writeln!(
+                    t,
+                    "  {what:<16} p50 {} ms  p99 {} ms  p99.9 {} ms  max {} ms",
+                    ms(l.p50_ms),
+                    ms(l.p99_ms),
+                    ms(l.p999_ms),
+                    ms(l.max_ms),
+                );
+            }
         }
         let during = match (self.gen_cpu_traffic_s, self.traffic_s) {
             (Some(cpu), Some(wall)) => format!(
@@ -1119,6 +1151,8 @@ mod tests {
                 p999_ms: 70.0,
                 max_ms: 80.0,
             }),
+            in_socket: None,
+            by_generator: None,
             server: Some(ServerFigures {
                 cpu_per_m: Some(0.2),
                 ..ServerFigures::default()

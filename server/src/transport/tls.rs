@@ -41,7 +41,7 @@ use rustls::unbuffered::{
 };
 use rustls::ServerConfig;
 
-use self::records::{Opened, RecordError, Records};
+use self::records::{Opened, RecordError, Records, SealKey};
 use super::{Closed, Input, Socket};
 use crate::limits;
 
@@ -106,27 +106,53 @@ impl From<TlsLinkError> for io::Error {
 }
 
 /// Where a connection is in its life.
+///
+/// `repr(u8)`: the tag first, right before the record layer's hot fields. Left to itself rustc
+/// puts it in a niche 168 bytes into [`Records`], a cache line the flush would otherwise not
+/// touch, and every record sealed asks for it.
+#[repr(u8)]
 enum State {
     /// The handshake, rustls' unbuffered connection driving it.
     Handshake(Box<UnbufferedServerConnection>),
-    /// After it: the record layer.
-    Traffic(Box<Records>),
+    /// After it: the record layer, inline (96 bytes: its sealing fields, right after the
+    /// link's hot ones, see [`Inner`]; its receiving side and rustls' key schedule, boxed
+    /// within it, are allocated only now, after the handshake's own allocations are let go).
+    Traffic(Records),
     /// For the moment of the change from one to the other, and after a failed one.
     Broken,
 }
 
-/// One TLS connection over a non-blocking socket `S`.
+/// One TLS connection over a non-blocking socket `S`: its state in one allocation, and the
+/// expanded key it seals with beside the pointer to it.
+///
+/// Sealing a batch in the flush touches the connection's slot, the first 116 bytes of
+/// [`Inner`] (the backlog's buffer and position, the socket, the flags, then the record
+/// layer's sending limit, `reply_owed`, sequence number and IV: two cache lines, three at
+/// worst as the allocator places it) and the expanded key; both allocations are reached from
+/// the slot, so neither load waits for the other. Before, the key was four pointers deep
+/// (slot, link, record layer, key), each load waiting for the one before. The key is
+/// boxed, not inline: ring's AES-GCM key is 544 bytes, let go at rest ([`TlsLink::rest`]),
+/// and an idle connection's whole budget is 3 KiB.
 pub struct TlsLink<S> {
-    sock: S,
-    state: State,
-    /// Ciphertext read and not processed yet: the start of a record, or a handshake message
-    /// waiting for the rest of it. Holds no memory when empty, which is the rule at rest.
-    rx: Vec<u8>,
+    inner: Box<Inner<S>>,
+    key: SealKey,
+}
+
+/// A TLS connection's state. `repr(C)`, hot first: what the flush reads and writes for every
+/// recipient (`tx`, `tx_pos`, `rx`'s capacity for the memory count, the socket, the flags, the
+/// state's tag, and the record layer's own hot fields, which [`Records`] keeps at its start)
+/// in its first 116 bytes.
+#[repr(C)]
+struct Inner<S> {
     /// Bytes for the peer (handshake messages, records, alerts); `tx[tx_pos..]` are unsent.
     /// Holds no memory when everything is out.
     tx: Vec<u8>,
     /// Invariant: `tx_pos <= tx.len()`.
     tx_pos: usize,
+    /// Ciphertext read and not processed yet: the start of a record, or a handshake message
+    /// waiting for the rest of it. Holds no memory when empty, which is the rule at rest.
+    rx: Vec<u8>,
+    sock: S,
     /// Bytes have come from the peer (its first byte was checked).
     started: bool,
     /// The handshake completed and no plaintext was taken since: what was queued meanwhile
@@ -139,6 +165,7 @@ pub struct TlsLink<S> {
     /// The server has answered the `ClientHello` (its flight is in `tx` or out): what is left
     /// of the handshake costs little.
     answered: bool,
+    state: State,
     /// The fingerprint of the key the client proved it holds in the handshake (taken before
     /// rustls' connection, and the certificate with it, is let go), until the loop takes it:
     /// boxed, so a link holds one pointer for it.
@@ -147,12 +174,14 @@ pub struct TlsLink<S> {
 
 impl<S> fmt::Debug for TlsLink<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = &self.inner;
         f.debug_struct("TlsLink")
-            .field("handshaking", &matches!(self.state, State::Handshake(_)))
-            .field("rx", &self.rx.len())
-            .field("backlog", &(self.tx.len() - self.tx_pos))
-            .field("peer_closed", &self.peer_closed)
-            .field("close_queued", &self.close_queued)
+            .field("handshaking", &matches!(l.state, State::Handshake(_)))
+            .field("rx", &l.rx.len())
+            .field("backlog", &(l.tx.len() - l.tx_pos))
+            .field("peer_closed", &l.peer_closed)
+            .field("close_queued", &l.close_queued)
+            .field("key", &self.key)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +193,125 @@ impl<S: Socket> TlsLink<S> {
     /// rustls's, when it cannot start a connection with `config`.
     pub fn new(sock: S, config: Arc<ServerConfig>) -> Result<Self, rustls::Error> {
         Ok(TlsLink {
+            inner: Box::new(Inner::new(sock, config)?),
+            key: SealKey::default(),
+        })
+    }
+
+    /// The socket (to register it with the poll, or set options).
+    pub fn socket(&self) -> &S {
+        &self.inner.sock
+    }
+
+    /// The socket, mutably (mio registers through `&mut`).
+    pub fn socket_mut(&mut self) -> &mut S {
+        &mut self.inner.sock
+    }
+
+    /// Still in the handshake: no plaintext goes either way yet.
+    pub fn is_handshaking(&self) -> bool {
+        self.inner.is_handshaking()
+    }
+
+    /// Its next input is the expensive one: a `ClientHello`, answered with a key exchange and
+    /// a signature.
+    pub fn awaits_hello(&self) -> bool {
+        self.inner.awaits_hello()
+    }
+
+    /// Let go of what can be rebuilt: the expanded AEAD keys. Called when the connection has
+    /// nothing to send; the next record builds them again.
+    pub fn rest(&mut self) {
+        self.key.rest();
+        self.inner.rest();
+    }
+
+    /// The record layer, once the handshake is done (for tests of it).
+    #[cfg(test)]
+    fn records_mut(&mut self) -> Option<&mut Records> {
+        self.inner.records_mut()
+    }
+
+    /// Whether [`TlsLink::rest`] would free anything.
+    pub fn can_rest(&self) -> bool {
+        self.key.is_built() || self.inner.can_rest()
+    }
+
+    /// What the records read since the last call cost beyond their bytes, in bytes of the
+    /// read budget ([`limits::TLS_KEY_UPDATE_CHARGE`] per key update from the peer).
+    pub fn take_work(&mut self) -> usize {
+        self.inner.take_work()
+    }
+
+    /// Whether an expanded key was built since the last call.
+    pub fn take_built(&mut self) -> bool {
+        self.inner.take_built()
+    }
+
+    /// The client's key, once the handshake proved it holds it (see [`crate::tls::client_keys`]),
+    /// handed over once; `None` during the handshake, after it was taken, or for a client that
+    /// showed no certificate.
+    pub fn take_peer_key(&mut self) -> Option<Fingerprint> {
+        self.inner.take_peer_key()
+    }
+
+    /// Heap bytes its buffers hold (for memory accounting): ciphertext read and not yet
+    /// opened, and its own bytes not yet written.
+    pub fn buffered_capacity(&self) -> usize {
+        self.inner.buffered_capacity()
+    }
+
+    /// Bytes of its own not yet written.
+    pub fn backlog(&self) -> usize {
+        self.inner.backlog()
+    }
+
+    /// A flush is due: bytes of its own wait, or the handshake just completed.
+    pub fn wants_write(&self) -> bool {
+        self.inner.wants_write()
+    }
+
+    /// One read from the socket: ciphertext into the second half of `buf`, what it decrypts
+    /// to into the first half (see the module docs).
+    ///
+    /// # Errors
+    /// The socket's, or [`TlsLinkError`]: the connection is over.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+        self.inner.read(&mut self.key, buf)
+    }
+
+    /// Take plaintext from `bufs` (in order) and write it encrypted, after any backlog:
+    /// [`limits::TLS_WRITE_CHUNK`] bytes at a time, each chunk encrypted only once the one
+    /// before it is out, until the plaintext is all taken or the socket is full. Takes nothing
+    /// during the handshake, or while earlier ciphertext is still waiting for the socket.
+    ///
+    /// It goes on while the socket takes everything, as one `writev` of plain TCP would: a
+    /// write that stopped with room left in the socket would get no writable event to come
+    /// back for the rest (epoll's edge comes when a full socket gets room).
+    ///
+    /// # Errors
+    /// The socket's (not `WouldBlock`), or the record layer's: the connection is over.
+    pub fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.inner.write(&mut self.key, bufs)
+    }
+
+    /// Send `close_notify` (once), then FIN once everything is out.
+    ///
+    /// # Errors
+    /// The socket's: the connection is over either way.
+    pub fn close_write(&mut self) -> io::Result<Closed> {
+        self.inner.close_write(&mut self.key)
+    }
+
+    /// Make the coming close a reset.
+    pub fn reset_on_close(&mut self) {
+        self.inner.sock.reset_on_close();
+    }
+}
+
+impl<S: Socket> Inner<S> {
+    fn new(sock: S, config: Arc<ServerConfig>) -> Result<Self, rustls::Error> {
+        Ok(Inner {
             sock,
             state: State::Handshake(Box::new(UnbufferedServerConnection::new(config)?)),
             rx: Vec::new(),
@@ -178,36 +326,20 @@ impl<S: Socket> TlsLink<S> {
         })
     }
 
-    /// The socket (to register it with the poll, or set options).
-    pub fn socket(&self) -> &S {
-        &self.sock
-    }
-
-    /// The socket, mutably (mio registers through `&mut`).
-    pub fn socket_mut(&mut self) -> &mut S {
-        &mut self.sock
-    }
-
-    /// Still in the handshake: no plaintext goes either way yet.
-    pub fn is_handshaking(&self) -> bool {
+    fn is_handshaking(&self) -> bool {
         matches!(self.state, State::Handshake(_))
     }
 
-    /// Its next input is the expensive one: a `ClientHello`, answered with a key exchange and
-    /// a signature.
-    pub fn awaits_hello(&self) -> bool {
+    fn awaits_hello(&self) -> bool {
         !self.answered && self.is_handshaking()
     }
 
-    /// Let go of what can be rebuilt: the expanded AEAD keys. Called when the connection has
-    /// nothing to send; the next record builds them again.
-    pub fn rest(&mut self) {
+    fn rest(&mut self) {
         if let State::Traffic(records) = &mut self.state {
             records.rest();
         }
     }
 
-    /// The record layer, once the handshake is done (for tests of it).
     #[cfg(test)]
     fn records_mut(&mut self) -> Option<&mut Records> {
         match &mut self.state {
@@ -216,64 +348,49 @@ impl<S: Socket> TlsLink<S> {
         }
     }
 
-    /// Whether [`TlsLink::rest`] would free anything.
-    pub fn can_rest(&self) -> bool {
-        matches!(&self.state, State::Traffic(r) if r.holds_keys())
+    fn can_rest(&self) -> bool {
+        matches!(&self.state, State::Traffic(r) if r.holds_key())
     }
 
-    /// What the records read since the last call cost beyond their bytes, in bytes of the
-    /// read budget ([`limits::TLS_KEY_UPDATE_CHARGE`] per key update from the peer).
-    pub fn take_work(&mut self) -> usize {
+    fn take_work(&mut self) -> usize {
         match &mut self.state {
             State::Traffic(r) => r.take_key_updates() * limits::TLS_KEY_UPDATE_CHARGE,
             _ => 0,
         }
     }
 
-    /// Whether an expanded key was built since the last call.
-    pub fn take_built(&mut self) -> bool {
+    fn take_built(&mut self) -> bool {
         match &mut self.state {
             State::Traffic(r) => r.take_built(),
             _ => false,
         }
     }
 
-    /// The client's key, once the handshake proved it holds it (see [`crate::tls::client_keys`]),
-    /// handed over once; `None` during the handshake, after it was taken, or for a client that
-    /// showed no certificate.
-    pub fn take_peer_key(&mut self) -> Option<Fingerprint> {
+    fn take_peer_key(&mut self) -> Option<Fingerprint> {
         self.peer_key.take().map(|k| *k)
     }
 
-    /// Heap bytes its buffers hold (for memory accounting): ciphertext read and not yet
-    /// opened, and its own bytes not yet written.
-    pub fn buffered_capacity(&self) -> usize {
+    fn buffered_capacity(&self) -> usize {
         self.rx.capacity() + self.tx.capacity()
     }
 
-    /// Bytes of its own not yet written.
-    pub fn backlog(&self) -> usize {
+    fn backlog(&self) -> usize {
         self.tx.len() - self.tx_pos
     }
 
-    /// A flush is due: bytes of its own wait, or the handshake just completed.
-    pub fn wants_write(&self) -> bool {
+    fn wants_write(&self) -> bool {
         self.backlog() > 0 || self.ready
     }
 
-    /// One read from the socket: ciphertext into the second half of `buf`, what it decrypts
-    /// to into the first half (see the module docs).
-    ///
-    /// # Errors
-    /// The socket's, or [`TlsLinkError`]: the connection is over.
-    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+    /// [`TlsLink::read`], sealing (an alert) with `key`.
+    fn read(&mut self, key: &mut SealKey, buf: &mut [u8]) -> io::Result<Input> {
         if self.peer_closed {
             return Ok(Input::Eof);
         }
         let half = buf.len() / 2;
         let (plain, rest) = buf.split_at_mut(half);
         if let Some(len) = self.cut_record() {
-            return self.read_rest_of_record(len, plain);
+            return self.read_rest_of_record(key, len, plain);
         }
         let cipher = &mut rest[..half];
         let carried = self.rx.len();
@@ -310,7 +427,7 @@ impl<S: Socket> TlsLink<S> {
             }
         }
         if !self.is_handshaking() && !self.peer_closed {
-            let (u, p) = self.open_records(&mut cipher[used..end], &mut plain[produced..])?;
+            let (u, p) = self.open_records(key, &mut cipher[used..end], &mut plain[produced..])?;
             used += u;
             produced += p;
         }
@@ -351,7 +468,12 @@ impl<S: Socket> TlsLink<S> {
     /// start, and the record opened there once it is whole (plaintext to `plain`). So a record
     /// that comes a byte at a time costs a copy of each byte once, not of all the bytes before
     /// it at every read.
-    fn read_rest_of_record(&mut self, len: usize, plain: &mut [u8]) -> io::Result<Input> {
+    fn read_rest_of_record(
+        &mut self,
+        key: &mut SealKey,
+        len: usize,
+        plain: &mut [u8],
+    ) -> io::Result<Input> {
         let at = self.rx.len();
         self.rx.resize(len, 0);
         let read = loop {
@@ -380,7 +502,7 @@ impl<S: Socket> TlsLink<S> {
             return Ok(Input::Consumed(n));
         }
         let mut record = std::mem::take(&mut self.rx);
-        let (_, produced) = self.open_records(&mut record, plain)?;
+        let (_, produced) = self.open_records(key, &mut record, plain)?;
         Ok(self.input(produced, n))
     }
 
@@ -484,7 +606,7 @@ impl<S: Socket> TlsLink<S> {
             .dangerous_into_kernel_connection()
             .map_err(TlsLinkError::Tls)?;
         let records = Records::new(secrets, kernel).map_err(TlsLinkError::Record)?;
-        self.state = State::Traffic(Box::new(records));
+        self.state = State::Traffic(records);
         Ok(())
     }
 
@@ -494,6 +616,7 @@ impl<S: Socket> TlsLink<S> {
     /// our next application data ([`Records::owes_key_update`]).
     fn open_records(
         &mut self,
+        key: &mut SealKey,
         incoming: &mut [u8],
         plain: &mut [u8],
     ) -> io::Result<(usize, usize)> {
@@ -507,7 +630,7 @@ impl<S: Socket> TlsLink<S> {
                 Ok(None) => break,
                 Err(e) => {
                     let (sock, tx, pos) = (&mut self.sock, &mut self.tx, &mut self.tx_pos);
-                    return Err(record_failure(records, e, sock, tx, pos));
+                    return Err(record_failure(records, key, e, sock, tx, pos));
                 }
             };
             match opened {
@@ -528,18 +651,8 @@ impl<S: Socket> TlsLink<S> {
         Ok((used, produced))
     }
 
-    /// Take plaintext from `bufs` (in order) and write it encrypted, after any backlog:
-    /// [`limits::TLS_WRITE_CHUNK`] bytes at a time, each chunk encrypted only once the one
-    /// before it is out, until the plaintext is all taken or the socket is full. Takes nothing
-    /// during the handshake, or while earlier ciphertext is still waiting for the socket.
-    ///
-    /// It goes on while the socket takes everything, as one `writev` of plain TCP would: a
-    /// write that stopped with room left in the socket would get no writable event to come
-    /// back for the rest (epoll's edge comes when a full socket gets room).
-    ///
-    /// # Errors
-    /// The socket's (not `WouldBlock`), or the record layer's: the connection is over.
-    pub fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    /// [`TlsLink::write`], sealing with `key`.
+    fn write(&mut self, key: &mut SealKey, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let mut taken = 0;
         loop {
@@ -561,23 +674,20 @@ impl<S: Socket> TlsLink<S> {
                 return Ok(taken);
             }
             records
-                .seal_data(bufs, taken, take, &mut self.tx)
+                .seal_data(key, bufs, taken, take, &mut self.tx)
                 .map_err(TlsLinkError::Record)?;
             taken += take;
             self.write_tx()?;
         }
     }
 
-    /// Send `close_notify` (once), then FIN once everything is out.
-    ///
-    /// # Errors
-    /// The socket's: the connection is over either way.
-    pub fn close_write(&mut self) -> io::Result<Closed> {
+    /// [`TlsLink::close_write`], sealing with `key`.
+    fn close_write(&mut self, key: &mut SealKey) -> io::Result<Closed> {
         if !self.close_queued {
             if let State::Traffic(records) = &mut self.state {
                 self.close_queued = true;
                 records
-                    .seal_close_notify(&mut self.tx)
+                    .seal_close_notify(key, &mut self.tx)
                     .map_err(TlsLinkError::Record)?;
             }
         }
@@ -587,11 +697,6 @@ impl<S: Socket> TlsLink<S> {
         }
         self.sock.shutdown_write()?;
         Ok(Closed::Done)
-    }
-
-    /// Make the coming close a reset.
-    pub fn reset_on_close(&mut self) {
-        self.sock.reset_on_close();
     }
 
     /// One write of the backlog (retrying `Interrupted`); `WouldBlock` leaves it for later.
@@ -626,13 +731,14 @@ fn write_some(sock: &mut impl Socket, tx: &mut Vec<u8>, pos: &mut usize) -> io::
 /// effort, one write), and say why the connection is over.
 fn record_failure(
     records: &mut Records,
+    key: &mut SealKey,
     e: RecordError,
     sock: &mut impl Socket,
     tx: &mut Vec<u8>,
     pos: &mut usize,
 ) -> io::Error {
     if let Some(alert) = e.alert() {
-        records.seal_fatal(alert, tx);
+        records.seal_fatal(key, alert, tx);
         let _ = write_some(sock, tx, pos);
     }
     TlsLinkError::Record(e).into()

@@ -176,17 +176,49 @@ pub enum Opened {
     Closed,
 }
 
-/// One direction's traffic key, its sequence number, and the AEAD key built from it while in
-/// use.
+/// The expanded AEAD key a direction seals or opens with: built from its traffic key on first
+/// use, let go at rest. The sending one is not kept in [`Records`] but by whoever holds it,
+/// beside the connection ([`SealKey`]), so the flush reaches it without going through the
+/// record layer's own allocation.
+type Expanded = Option<Box<LessSafeKey>>;
+
+/// The sending direction's expanded key, held by the owner of a [`Records`] and handed to every
+/// call that seals (the server keeps it in the connection's slot, beside its backlog). One
+/// `SealKey` belongs to one `Records`: it is built from that record layer's sending traffic
+/// key on first use, and the record layer lets it go when it moves to a new key. Handed to
+/// another `Records`, it would seal with the wrong key; a fresh (default) one is always right.
+#[derive(Default)]
+pub struct SealKey(Expanded);
+
+impl SealKey {
+    /// Whether it is built (and so would be let go at rest).
+    pub fn is_built(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Let it go: the next record builds it again.
+    pub fn rest(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SealKey").field(&self.is_built()).finish()
+    }
+}
+
+/// One direction's traffic key and its sequence number (its expanded key is kept apart:
+/// [`Expanded`]). `repr(C)`: what every record reads first (the sequence number and IV), the
+/// key's bytes, read only to build its expanded key, last.
+#[repr(C)]
 struct Direction {
+    /// The next record's sequence number under this key.
+    seq: u64,
+    iv: Iv,
     algorithm: &'static aead::Algorithm,
     /// rustls' key type: zeroed when dropped.
     key: AeadKey,
-    iv: Iv,
-    /// The next record's sequence number under this key.
-    seq: u64,
-    /// The expanded key, built on first use and let go at rest.
-    built: Option<Box<LessSafeKey>>,
 }
 
 impl Direction {
@@ -206,26 +238,28 @@ impl Direction {
             key,
             iv,
             seq,
-            built: None,
         })
     }
 
-    /// The AEAD key and this record's nonce; the sequence number moves on. `built` is set
-    /// when the key had to be expanded first.
-    fn next(&mut self, built: &mut bool) -> Result<(&LessSafeKey, aead::Nonce), RecordError> {
+    /// The AEAD key (in `expanded`, built there first if it is not) and this record's nonce;
+    /// the sequence number moves on. `built` is set when the key had to be expanded.
+    fn next<'k>(
+        &mut self,
+        expanded: &'k mut Expanded,
+        built: &mut bool,
+    ) -> Result<(&'k LessSafeKey, aead::Nonce), RecordError> {
         let nonce = Nonce::new(&self.iv, self.seq);
         self.seq = self
             .seq
             .checked_add(1)
             .ok_or(RecordError::Protocol(Alert::InternalError))?;
-        if self.built.is_none() {
+        if expanded.is_none() {
             let key = UnboundKey::new(self.algorithm, self.key.as_ref())
                 .map_err(|_| RecordError::Protocol(Alert::InternalError))?;
-            self.built = Some(Box::new(LessSafeKey::new(key)));
+            *expanded = Some(Box::new(LessSafeKey::new(key)));
             *built = true;
         }
-        let key = self
-            .built
+        let key = expanded
             .as_deref()
             .ok_or(RecordError::Protocol(Alert::InternalError))?;
         Ok((key, aead::Nonce::assume_unique_for_key(nonce.0)))
@@ -233,23 +267,44 @@ impl Direction {
 }
 
 /// The record layer of one connection after its handshake (a server's, unless `Side` says
-/// otherwise).
+/// otherwise). The sending direction's expanded key is its owner's ([`SealKey`]), passed to
+/// every call that seals.
+///
+/// What sealing a record reads and writes comes first (`repr(C)`): the sending limit,
+/// `reply_owed`, sequence number and IV are its first 36 bytes, which the server's link keeps
+/// right after its own hot fields in the connection's state; the receiving side and rustls'
+/// key schedule are boxed apart ([`Receiving`]).
+#[repr(C)]
 pub struct Records<Side = ServerConnectionData> {
-    /// rustls' key schedule; `None` where key updates are not followed (the load generator).
-    kernel: Option<KernelConnection<Side>>,
-    tx: Direction,
-    rx: Direction,
     /// Records sealed under one key before it is replaced: the suite's confidentiality limit
     /// (2^24 for AES-GCM), less one for the key update itself.
     tx_limit: u64,
+    /// The peer asked for a key update of ours: it goes before our next application data
+    /// (RFC 8446 §4.6.3), one for any number of requests.
+    reply_owed: bool,
+    /// Our `close_notify` is sealed: nothing follows it.
+    closed: bool,
+    /// An expanded key was built since [`Records::take_built`] was last called.
+    built: bool,
+    tx: Direction,
+    /// The rest, which only opening records and key updates touch, apart (`Records` sits in
+    /// the server's per-connection state and is allocated with it when the connection is
+    /// accepted; this, the bulk of it, only when the handshake is done, as it was before).
+    recv: Box<Receiving<Side>>,
+}
+
+/// The receiving side of a [`Records`], and rustls' key schedule.
+struct Receiving<Side> {
+    rx: Direction,
+    /// The receiving direction's expanded key.
+    rx_key: Expanded,
+    /// rustls' key schedule; `None` where key updates are not followed (the load generator).
+    kernel: Option<KernelConnection<Side>>,
     /// A handshake message cut across records, gathered until it is whole: only a key update
     /// may come, so never more than its 5 bytes (protocol state, kept at rest).
     handshake: [u8; KEY_UPDATE_LEN],
     /// Bytes of `handshake` in use.
     handshake_len: usize,
-    /// The peer asked for a key update of ours: it goes before our next application data
-    /// (RFC 8446 §4.6.3), one for any number of requests.
-    reply_owed: bool,
     /// Key updates from the peer since its last application data.
     key_updates: u8,
     /// Key updates from the peer since [`Records::take_key_updates`] was last called.
@@ -258,17 +313,13 @@ pub struct Records<Side = ServerConnectionData> {
     warnings: u8,
     /// Empty records from the peer in a row.
     empty: u8,
-    /// Our `close_notify` is sealed: nothing follows it.
-    closed: bool,
-    /// An expanded key was built since [`Records::take_built`] was last called.
-    built: bool,
 }
 
 impl<Side> fmt::Debug for Records<Side> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Records")
             .field("tx_seq", &self.tx.seq)
-            .field("rx_seq", &self.rx.seq)
+            .field("rx_seq", &self.recv.rx.seq)
             .field("reply_owed", &self.reply_owed)
             .finish_non_exhaustive()
     }
@@ -318,31 +369,34 @@ impl<Side> Records<Side> {
         let (tx_seq, tx) = secrets.tx;
         let (rx_seq, rx) = secrets.rx;
         Ok(Records {
-            kernel,
             tx: Direction::new(tx_seq, tx)?,
-            rx: Direction::new(rx_seq, rx)?,
             tx_limit: suite.common.confidentiality_limit.saturating_sub(1),
-            handshake: [0; KEY_UPDATE_LEN],
-            handshake_len: 0,
             reply_owed: false,
-            key_updates: 0,
-            key_updates_opened: 0,
-            warnings: 0,
-            empty: 0,
             closed: false,
             built: false,
+            recv: Box::new(Receiving {
+                kernel,
+                rx: Direction::new(rx_seq, rx)?,
+                rx_key: None,
+                handshake: [0; KEY_UPDATE_LEN],
+                handshake_len: 0,
+                key_updates: 0,
+                key_updates_opened: 0,
+                warnings: 0,
+                empty: 0,
+            }),
         })
     }
 
-    /// Let go of what can be rebuilt (the expanded AEAD keys): the connection is at rest.
+    /// Let go of what can be rebuilt (the expanded receiving key; the sending one is the
+    /// owner's, [`SealKey::rest`]): the connection is at rest.
     pub fn rest(&mut self) {
-        self.tx.built = None;
-        self.rx.built = None;
+        self.recv.rx_key = None;
     }
 
-    /// Whether an expanded key is held.
-    pub fn holds_keys(&self) -> bool {
-        self.tx.built.is_some() || self.rx.built.is_some()
+    /// Whether the expanded receiving key is held.
+    pub fn holds_key(&self) -> bool {
+        self.recv.rx_key.is_some()
     }
 
     /// Whether an expanded key was built since the last call (the loop counts them toward
@@ -354,7 +408,7 @@ impl<Side> Records<Side> {
     /// Key updates the peer sent since the last call (the loop charges their work to the
     /// connection's read budget).
     pub fn take_key_updates(&mut self) -> usize {
-        std::mem::take(&mut self.key_updates_opened)
+        std::mem::take(&mut self.recv.key_updates_opened)
     }
 
     /// Whether a key update of ours is owed to the peer (it goes before our next application
@@ -377,6 +431,7 @@ impl<Side> Records<Side> {
     /// [`RecordError`] when a key update is due and rustls refuses it.
     pub fn seal_data(
         &mut self,
+        key: &mut SealKey,
         parts: &[impl std::ops::Deref<Target = [u8]>],
         skip: usize,
         take: usize,
@@ -394,7 +449,7 @@ impl<Side> Records<Side> {
         let mut left = take;
         while left > 0 {
             let want = left.min(MAX_PLAINTEXT);
-            self.seal_with(ContentType::ApplicationData, out, |out| {
+            self.seal_with(key, ContentType::ApplicationData, out, |out| {
                 let mut got = 0;
                 while got < want {
                     if cur.is_empty() {
@@ -421,12 +476,13 @@ impl<Side> Records<Side> {
     /// As [`Records::seal_data`].
     pub fn seal_alert(
         &mut self,
+        key: &mut SealKey,
         level_fatal: bool,
         description: u8,
         out: &mut Vec<u8>,
     ) -> Result<(), RecordError> {
         let level = if level_fatal { FATAL } else { WARNING };
-        self.seal_with(ContentType::Alert, out, |out| {
+        self.seal_with(key, ContentType::Alert, out, |out| {
             out.extend_from_slice(&[level, description]);
         })
     }
@@ -435,8 +491,12 @@ impl<Side> Records<Side> {
     ///
     /// # Errors
     /// As [`Records::seal_data`].
-    pub fn seal_close_notify(&mut self, out: &mut Vec<u8>) -> Result<(), RecordError> {
-        self.seal_alert(false, CLOSE_NOTIFY, out)?;
+    pub fn seal_close_notify(
+        &mut self,
+        key: &mut SealKey,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecordError> {
+        self.seal_alert(key, false, CLOSE_NOTIFY, out)?;
         self.closed = true;
         Ok(())
     }
@@ -444,11 +504,11 @@ impl<Side> Records<Side> {
     /// The alert `alert` into `out`, best effort (the connection closes next); nothing after
     /// our `close_notify`. Under the present key even at the suite's limit: the record kept
     /// for a key update is this one's, as no more follow.
-    pub fn seal_fatal(&mut self, alert: Alert, out: &mut Vec<u8>) {
+    pub fn seal_fatal(&mut self, key: &mut SealKey, alert: Alert, out: &mut Vec<u8>) {
         if self.closed {
             return;
         }
-        let _ = self.seal_one(ContentType::Alert, out, |out| {
+        let _ = self.seal_one(key, ContentType::Alert, out, |out| {
             out.extend_from_slice(&[FATAL, alert as u8]);
         });
     }
@@ -458,20 +518,22 @@ impl<Side> Records<Side> {
     /// before application data, when the peer asked for one.
     fn seal_with(
         &mut self,
+        key: &mut SealKey,
         typ: ContentType,
         out: &mut Vec<u8>,
         fill: impl FnOnce(&mut Vec<u8>),
     ) -> Result<(), RecordError> {
         let reply = self.reply_owed && typ == ContentType::ApplicationData;
         if reply || self.tx.seq >= self.tx_limit {
-            self.update_tx(UPDATE_NOT_REQUESTED, out)?;
+            self.update_tx(key, UPDATE_NOT_REQUESTED, out)?;
         }
-        self.seal_one(typ, out, fill)
+        self.seal_one(key, typ, out, fill)
     }
 
     /// Seal one record with the present key, no questions asked.
     fn seal_one(
         &mut self,
+        key: &mut SealKey,
         typ: ContentType,
         out: &mut Vec<u8>,
         fill: impl FnOnce(&mut Vec<u8>),
@@ -487,7 +549,7 @@ impl<Side> Records<Side> {
         };
         out[start + 3..start + HEADER].copy_from_slice(&len.to_be_bytes());
         let aad = make_tls13_aad(body);
-        let (key, nonce) = self.tx.next(&mut self.built)?;
+        let (key, nonce) = self.tx.next(&mut key.0, &mut self.built)?;
         match key.seal_in_place_separate_tag(nonce, Aad::from(aad), &mut out[start + HEADER..]) {
             Ok(tag) => {
                 out.extend_from_slice(tag.as_ref());
@@ -503,18 +565,25 @@ impl<Side> Records<Side> {
     /// Send a key update and switch to the next key: the new secret from rustls first, so a
     /// refusal leaves nothing sealed; then the key update, under the old key; then the new
     /// key. Any reply owed to the peer is paid by it.
-    fn update_tx(&mut self, request: u8, out: &mut Vec<u8>) -> Result<(), RecordError> {
+    fn update_tx(
+        &mut self,
+        key: &mut SealKey,
+        request: u8,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecordError> {
         let (seq, secrets) = self
+            .recv
             .kernel
             .as_mut()
             .ok_or(RecordError::Protocol(Alert::InternalError))?
             .update_tx_secret()
             .map_err(RecordError::KeyUpdate)?;
         let next = Direction::new(seq, secrets)?;
-        self.seal_one(ContentType::Handshake, out, |out| {
+        self.seal_one(key, ContentType::Handshake, out, |out| {
             out.extend_from_slice(&[KEY_UPDATE, 0, 0, 1, request]);
         })?;
         self.tx = next;
+        key.rest();
         self.reply_owed = false;
         Ok(())
     }
@@ -573,7 +642,8 @@ impl<Side> Records<Side> {
         }
         let (header, body) = record.split_at_mut(HEADER);
         let aad = [header[0], header[1], header[2], header[3], header[4]];
-        let (key, nonce) = self.rx.next(&mut self.built)?;
+        let recv = &mut *self.recv;
+        let (key, nonce) = recv.rx.next(&mut recv.rx_key, &mut self.built)?;
         let plain = key
             .open_in_place(nonce, Aad::from(aad), body)
             .map_err(|_| RecordError::Protocol(Alert::BadRecordMac))?;
@@ -589,22 +659,22 @@ impl<Side> Records<Side> {
             _ => RecordError::Protocol(Alert::UnexpectedMessage),
         })?;
         let (typ, len) = (message.typ, message.payload.len());
-        if typ != ContentType::Handshake && self.handshake_len > 0 {
+        if typ != ContentType::Handshake && self.recv.handshake_len > 0 {
             // A handshake message cut in two must not be interleaved with other records.
             return Err(RecordError::Protocol(Alert::UnexpectedMessage));
         }
         if len == 0 {
-            self.empty += 1;
-            if self.empty > MAX_EMPTY_RECORDS {
+            self.recv.empty += 1;
+            if self.recv.empty > MAX_EMPTY_RECORDS {
                 return Err(RecordError::TooMany(Excess::EmptyRecords));
             }
         } else {
-            self.empty = 0;
+            self.recv.empty = 0;
         }
         match typ {
             ContentType::ApplicationData => {
                 if len > 0 {
-                    self.key_updates = 0;
+                    self.recv.key_updates = 0;
                 }
                 Ok(Opened::Data(HEADER..HEADER + len))
             }
@@ -614,8 +684,8 @@ impl<Side> Records<Side> {
                 }
                 [_, CLOSE_NOTIFY] => Ok(Opened::Closed),
                 [WARNING, USER_CANCELED] => {
-                    self.warnings += 1;
-                    if self.warnings > MAX_WARNING_ALERTS {
+                    self.recv.warnings += 1;
+                    if self.recv.warnings > MAX_WARNING_ALERTS {
                         return Err(RecordError::TooMany(Excess::WarningAlerts));
                     }
                     Ok(Opened::Nothing)
@@ -624,14 +694,19 @@ impl<Side> Records<Side> {
                 _ => Err(RecordError::Protocol(Alert::DecodeError)),
             },
             ContentType::Handshake => {
-                let at = self.handshake_len;
+                let at = self.recv.handshake_len;
                 // Empty handshake fragments are not allowed (RFC 8446 §5.1); more than a key
                 // update's bytes are not a key update, or one that does not end its record.
-                let Some(dst) = self.handshake.get_mut(at..at + len).filter(|_| len > 0) else {
+                let Some(dst) = self
+                    .recv
+                    .handshake
+                    .get_mut(at..at + len)
+                    .filter(|_| len > 0)
+                else {
                     return Err(RecordError::Protocol(Alert::UnexpectedMessage));
                 };
                 dst.copy_from_slice(&body[..len]);
-                self.handshake_len += len;
+                self.recv.handshake_len += len;
                 self.handshake_message()
             }
             _ => Err(RecordError::Protocol(Alert::UnexpectedMessage)),
@@ -642,25 +717,27 @@ impl<Side> Records<Side> {
     /// may come from a client, and it must end its record (a key change never splits one).
     /// A key update cut across records is gathered until it is whole.
     fn handshake_message(&mut self) -> Result<Opened, RecordError> {
-        match self.handshake[..self.handshake_len] {
+        match self.recv.handshake[..self.recv.handshake_len] {
             [KEY_UPDATE, 0, 0, 1, request] => {
-                self.handshake_len = 0;
+                self.recv.handshake_len = 0;
                 if request != UPDATE_NOT_REQUESTED && request != UPDATE_REQUESTED {
                     return Err(RecordError::Protocol(Alert::IllegalParameter));
                 }
                 // Counted before the work it bounds is done.
-                if self.key_updates >= MAX_KEY_UPDATES {
+                if self.recv.key_updates >= MAX_KEY_UPDATES {
                     return Err(RecordError::TooMany(Excess::KeyUpdates));
                 }
-                self.key_updates += 1;
-                self.key_updates_opened += 1;
+                self.recv.key_updates += 1;
+                self.recv.key_updates_opened += 1;
                 let (seq, secrets) = self
+                    .recv
                     .kernel
                     .as_mut()
                     .ok_or(RecordError::Protocol(Alert::UnexpectedMessage))?
                     .update_rx_secret()
                     .map_err(RecordError::KeyUpdate)?;
-                self.rx = Direction::new(seq, secrets)?;
+                self.recv.rx = Direction::new(seq, secrets)?;
+                self.recv.rx_key = None;
                 if request == UPDATE_REQUESTED {
                     self.reply_owed = true;
                 }
@@ -679,10 +756,11 @@ impl<Side> Records<Side> {
     #[cfg(test)]
     pub fn seal_raw(
         &mut self,
+        key: &mut SealKey,
         typ: ContentType,
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), RecordError> {
-        self.seal_one(typ, out, |out| out.extend_from_slice(plaintext))
+        self.seal_one(key, typ, out, |out| out.extend_from_slice(plaintext))
     }
 }

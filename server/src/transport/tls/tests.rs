@@ -269,7 +269,7 @@ impl Raw {
     fn sends(&mut self, typ: rustls::ContentType, plaintext: &[u8]) {
         let mut out = Vec::new();
         self.records
-            .seal_raw(typ, plaintext, &mut out)
+            .seal_raw(&mut SealKey::default(), typ, plaintext, &mut out)
             .expect("seal");
         self.wire.0.borrow_mut().to_server.extend(out);
     }
@@ -440,7 +440,7 @@ fn ciphertext_the_socket_refuses_waits_and_holds_back_more_plaintext() {
     assert_eq!(p.link.write(&[IoSlice::new(b"more\n")]).expect("write"), 5);
     assert_eq!(p.link.backlog(), 0);
     assert_eq!(p.client_receives(), [&line[..], b"more\n"].concat());
-    assert_eq!(p.link.tx.capacity(), 0, "no buffer held at rest");
+    assert_eq!(p.link.inner.tx.capacity(), 0, "no buffer held at rest");
 }
 
 #[test]
@@ -460,7 +460,11 @@ fn records_and_handshake_messages_cut_anywhere_are_put_together() {
         let (got, eof) = p.server_reads().expect("read");
         assert_eq!(got, want, "cut {cut}");
         assert!(!eof);
-        assert_eq!(p.link.rx.capacity(), 0, "cut {cut}: no buffer held at rest");
+        assert_eq!(
+            p.link.inner.rx.capacity(),
+            0,
+            "cut {cut}: no buffer held at rest"
+        );
     }
 }
 
@@ -481,11 +485,15 @@ fn a_record_that_comes_a_byte_at_a_time_is_gathered_in_a_buffer_of_its_size() {
             other => panic!("byte {i}: {other:?}"),
         }
         if i >= records::HEADER && i + 1 < total {
-            assert_eq!(p.link.rx.capacity(), total, "byte {i}");
+            assert_eq!(p.link.inner.rx.capacity(), total, "byte {i}");
         }
     }
     assert_eq!(got, line);
-    assert_eq!(p.link.rx.capacity(), 0, "nothing held once it is read");
+    assert_eq!(
+        p.link.inner.rx.capacity(),
+        0,
+        "nothing held once it is read"
+    );
 }
 
 #[test]
@@ -902,7 +910,7 @@ fn what_a_peer_gets_wrong_is_answered_with_the_alert_for_it() {
     let mut raw = Pair::extractable().raw();
     let mut out = Vec::new();
     raw.records
-        .seal_raw(ApplicationData, b"hi\n", &mut out)
+        .seal_raw(&mut SealKey::default(), ApplicationData, b"hi\n", &mut out)
         .expect("seal");
     out[2] = 0x01;
     raw.wire.0.borrow_mut().to_server.extend(out);
@@ -931,14 +939,14 @@ fn a_refused_key_update_seals_nothing() {
     // and leave no key update behind that the peer would act on.
     let mut raw = Pair::extractable().raw();
     raw.records.set_tx_limit(1);
-    let mut out = Vec::new();
+    let (mut out, mut key) = (Vec::new(), SealKey::default());
     raw.records
-        .seal_data(&[&b"first\n"[..]], 0, 6, &mut out)
+        .seal_data(&mut key, &[&b"first\n"[..]], 0, 6, &mut out)
         .expect("under the limit");
     let sealed = out.len();
     assert!(raw
         .records
-        .seal_data(&[&b"second\n"[..]], 0, 7, &mut out)
+        .seal_data(&mut key, &[&b"second\n"[..]], 0, 7, &mut out)
         .is_err());
     assert_eq!(out.len(), sealed, "nothing sealed");
 }
@@ -984,7 +992,12 @@ fn a_key_update_cut_at_the_hand_over_ends_the_connection_with_an_alert() {
         Records::<rustls::client::ClientConnectionData>::without_key_updates(secrets, suite)
             .expect("records");
     sealer
-        .seal_raw(rustls::ContentType::Handshake, &[24, 0], &mut flight)
+        .seal_raw(
+            &mut SealKey::default(),
+            rustls::ContentType::Handshake,
+            &[24, 0],
+            &mut flight,
+        )
         .expect("seal");
     wire.0.borrow_mut().to_server.extend(flight);
     assert_refused(
