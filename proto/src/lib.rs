@@ -3,7 +3,7 @@
 //! This crate is the single definition of what travels between a lanchat client and server:
 //! how bytes become lines ([`decoder`]), what a client may say ([`client`]), what the server
 //! answers ([`server`]), which names are allowed and when two are the same ([`name`],
-//! [`name_index`]), what a room may be called ([`room`]), which error codes exist
+//! [`name_index`], [`held_name`]), what a room may be called ([`room`]), which error codes exist
 //! ([`ErrCode`]), what the LAN discovery datagrams say ([`discovery`]), how a server key's
 //! fingerprint is written ([`fingerprint`]), what `/stats` reports ([`stats`]), how flood
 //! control counts ([`bucket`]), and what identity adds: the password line and the operators'
@@ -20,6 +20,7 @@ pub mod code;
 pub mod decoder;
 pub mod discovery;
 pub mod fingerprint;
+pub mod held_name;
 pub mod name;
 pub mod name_index;
 pub mod ops;
@@ -31,6 +32,7 @@ pub use client::{ClientMsg, CommandError};
 pub use code::ErrCode;
 pub use decoder::{LineDecoder, LineTooLong, Lines};
 pub use fingerprint::{Fingerprint, FingerprintError};
+pub use held_name::HeldName;
 pub use name::{fold_name, name_key, validate_name, NameError, NameKey};
 pub use name_index::NameIndex;
 pub use ops::OpCommand;

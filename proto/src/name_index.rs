@@ -6,15 +6,23 @@
 //! skeleton as written) is kept, beside, only when it is another string, as it is for few
 //! names (`Ian`, whose capital `I` looks like `l`).
 //!
-//! The case-fold key is a shared string ([`Arc<str>`], not `Rc`: tests run a server on a
-//! thread of their own): a holder whose name is spelled as its own case-fold key (most
-//! lower-case names) keeps the index's copy as its name ([`NameIndex::insert_name`]), so such
-//! a name is in memory once for both.
+//! The case-fold key is a shared string ([`HeldName`], an `Arc`, not an `Rc`: tests run a
+//! server on a thread of their own): a holder whose name is spelled as its own case-fold key
+//! (most lower-case names) keeps the index's copy as its name ([`NameIndex::insert_name`]), so
+//! such a name is in memory once for both. At rest a server copies the keys into one block
+//! ([`NameIndex::repack`]), so that names made in a burst do not each keep a page of the
+//! burst's heap.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::held_name::HeldName;
 use crate::name::NameKey;
+
+/// Names made or let go since the last repack, below which [`NameIndex::repack`] leaves the
+/// index as it is (with never less than an eighth of the names held): a repack copies every
+/// name, so a server that sees one join at a time does it once in many.
+const REPACK_MIN: usize = 64;
 
 /// Names held, each with a value, such that no two of them clash.
 ///
@@ -23,12 +31,14 @@ use crate::name::NameKey;
 #[derive(Debug, Clone)]
 pub struct NameIndex<V> {
     /// Each held name's case-fold key -> its value.
-    names: HashMap<Arc<str>, V>,
+    names: HashMap<HeldName, V>,
     /// For each held name whose key as written is another string than its case-fold key:
     /// that key -> the case-fold key, and the case-fold key -> that key (to forget it with the
     /// name). No string is a key twice: a key as written that was another name's case-fold key
     /// would clash with it.
     written: HashMap<Box<str>, Box<str>>,
+    /// How many names the last [`NameIndex::repack`] put in its block.
+    packed: usize,
 }
 
 impl<V> Default for NameIndex<V> {
@@ -36,6 +46,7 @@ impl<V> Default for NameIndex<V> {
         NameIndex {
             names: HashMap::new(),
             written: HashMap::new(),
+            packed: 0,
         }
     }
 }
@@ -94,7 +105,7 @@ impl<V: PartialEq> NameIndex<V> {
     /// name, or `None`, changing nothing, when it clashes with a name already held. When
     /// `name` is spelled as its case-fold key, that string is the index's own copy of the key
     /// (the name is then in memory once for both); otherwise it is a copy of `name`.
-    pub fn insert_name(&mut self, name: &str, key: NameKey, value: V) -> Option<Arc<str>> {
+    pub fn insert_name(&mut self, name: &str, key: NameKey, value: V) -> Option<HeldName> {
         let folded = self.hold(key, value)?;
         Some(if *folded == *name {
             folded
@@ -105,7 +116,7 @@ impl<V: PartialEq> NameIndex<V> {
 
     /// Hold the name whose keys are `key`, with `value`: its case-fold key as held, or `None`
     /// when it clashes.
-    fn hold(&mut self, key: NameKey, value: V) -> Option<Arc<str>> {
+    fn hold(&mut self, key: NameKey, value: V) -> Option<HeldName> {
         let taken = |k: &str| self.names.contains_key(k) || self.written.contains_key(k);
         if key.keys().iter().any(|k| taken(k)) {
             return None;
@@ -115,9 +126,42 @@ impl<V: PartialEq> NameIndex<V> {
             self.written.insert(as_written.into(), folded.into());
             self.written.insert(folded.into(), as_written.into());
         }
-        let folded: Arc<str> = folded.into();
-        self.names.insert(Arc::clone(&folded), value);
+        let folded = HeldName::new(folded);
+        self.names.insert(folded.clone(), value);
         Some(folded)
+    }
+
+    /// When enough names were made or let go since the last repack (at least
+    /// [`REPACK_MIN`] and an eighth of those held), copy every held case-fold key into one
+    /// block and tell `moved` each key's new string with its value, so that a holder sharing
+    /// the old one can take the new one instead (the old blocks are freed when nobody holds
+    /// them). Returns whether it did. For a server at rest after a burst: see
+    /// [`crate::held_name`].
+    pub fn repack(&mut self, mut moved: impl FnMut(&V, &HeldName)) -> bool {
+        let in_block = self.names.keys().filter(|k| k.is_packed()).count();
+        let loose = self.names.len() - in_block;
+        let gone = self.packed.saturating_sub(in_block);
+        if loose + gone < REPACK_MIN.max(self.names.len() / 8) {
+            return false;
+        }
+        let entries: Vec<(HeldName, V)> = std::mem::take(&mut self.names).into_iter().collect();
+        let mut bytes = String::with_capacity(entries.iter().map(|(k, _)| k.len()).sum());
+        for (k, _) in &entries {
+            bytes.push_str(k);
+        }
+        let block: Arc<str> = bytes.into();
+        self.names.reserve(entries.len());
+        let mut at = 0;
+        for (old, value) in entries {
+            let end = at + old.len();
+            // A block too large for a range (4 GiB of names) keeps the old strings.
+            let key = HeldName::packed(&block, at, end).unwrap_or(old);
+            at = end;
+            moved(&value, &key);
+            self.names.insert(key, value);
+        }
+        self.packed = self.names.len();
+        true
     }
 
     /// Stop holding the name `name` is a case spelling of; its value, if it was held.
@@ -199,18 +243,18 @@ mod tests {
         let bob = index.insert_name("bob", key("bob"), 1).unwrap();
         assert_eq!(&*bob, "bob");
         assert_eq!(
-            Arc::strong_count(&bob),
+            bob.block_holders(),
             2,
             "the index's key and the holder's name"
         );
         // A name that is not its own key (case, look-alikes) is a string of its own.
         let ann = index.insert_name("Ann", key("Ann"), 2).unwrap();
-        assert_eq!((&*ann, Arc::strong_count(&ann)), ("Ann", 1));
+        assert_eq!((&*ann, ann.block_holders()), ("Ann", 1));
         assert_eq!(index.insert_name("BOB", key("BOB"), 3), None, "clashes");
         assert_eq!(index.get("ann"), Some(&2));
         assert_eq!(index.remove("Bob"), Some(1));
         assert_eq!(
-            Arc::strong_count(&bob),
+            bob.block_holders(),
             1,
             "the holder's name outlives the entry"
         );
@@ -229,5 +273,63 @@ mod tests {
         assert_eq!(index.holders(&key("bob")).collect::<Vec<_>>(), [&1]);
         index.clear();
         assert_eq!(index.holders(&both).count(), 0);
+    }
+
+    /// The `i`-th of 64 names spelled as their own case-fold key (no digit, `l` or `rn`,
+    /// which have look-alikes).
+    fn nth(i: usize) -> String {
+        let letter = |n: usize| char::from(b'a' + (n % 8) as u8);
+        format!("ab{}{}", letter(i / 8), letter(i))
+    }
+
+    #[test]
+    fn a_repack_puts_every_key_in_one_block_once_enough_changed() {
+        let mut index = NameIndex::new();
+        let mut holders = HashMap::new();
+        for i in 0..REPACK_MIN - 1 {
+            let name = nth(i);
+            assert_eq!(key(&name).folded(), name);
+            holders.insert(i, index.insert_name(&name, key(&name), i).unwrap());
+        }
+        assert!(!index.repack(|_, _| panic!("too few to repack")));
+        let last = REPACK_MIN - 1;
+        holders.insert(last, index.insert_name("Zed", key("Zed"), last).unwrap());
+        let mut moved = 0;
+        assert!(index.repack(|&i, new| {
+            moved += 1;
+            // A holder that shared the key takes the packed one; `Zed` keeps its own.
+            let held = holders.get_mut(&i).unwrap();
+            if **held == **new {
+                *held = new.clone();
+            }
+        }));
+        assert_eq!(moved, REPACK_MIN);
+        let user0 = &holders[&0];
+        assert_eq!(&**user0, "abaa");
+        assert!(user0.is_packed(), "{user0:?}");
+        assert!(!holders[&last].is_packed());
+        assert!(holders
+            .values()
+            .filter(|h| h.is_packed())
+            .all(|h| h.same_block(user0)));
+        // The block: the index's keys and the holders sharing them, nothing else.
+        assert_eq!(user0.block_holders(), 2 * REPACK_MIN - 1);
+        assert_eq!(index.get("ABAF"), Some(&5));
+        assert_eq!(index.get("zed"), Some(&last));
+        assert!(!index.insert(key("Abah"), 99), "still clashes");
+        // Nothing changed since: no repack; names let go of count towards the next one.
+        assert!(!index.repack(|_, _| {}));
+        for i in 0..REPACK_MIN / 2 {
+            assert_eq!(index.remove(&nth(i)), Some(i));
+        }
+        assert!(!index.repack(|_, _| {}));
+        for i in 0..REPACK_MIN / 2 {
+            let name = format!("new{i}");
+            assert!(index.insert(key(&name), 1000 + i));
+        }
+        assert!(index.repack(|_, _| {}));
+        assert_eq!(index.get("new3"), Some(&1003));
+        assert_eq!(index.get(&nth(40)), Some(&40));
+        assert_eq!(index.len(), REPACK_MIN);
     }
 }

@@ -229,6 +229,21 @@ impl Arena {
         }
     }
 
+    /// At rest (the loop calls it before its heap trim): let go of the buffers kept for the
+    /// next frames, the current chunk if nothing points into it and the spare, 128 KiB that
+    /// would otherwise stay resident however long the quiet lasts. The next broadcast takes a
+    /// new one.
+    pub fn rest(&mut self) {
+        if let Some(c) = self.current {
+            if self.chunks[c].refs == 0 {
+                self.current = None;
+                self.collect(c);
+            }
+        }
+        // Not counted in `freed`: the trim that called this follows at once.
+        self.spare = Vec::new();
+    }
+
     /// Chunks holding bytes.
     #[cfg(test)]
     pub(crate) fn live_chunks(&self) -> usize {
@@ -276,6 +291,24 @@ mod tests {
         let fresh = a.append(b"x\n");
         assert_eq!(a.bytes(&fresh), b"x\n");
         assert_eq!(fresh.start, 0, "an unheld current chunk starts over");
+    }
+
+    #[test]
+    fn at_rest_only_a_held_chunk_stays() {
+        let mut a = Arena::default();
+        let held = a.append(b"MSG a hi\n");
+        a.hold(held.chunk());
+        a.rest();
+        assert_eq!(a.live_chunks(), 1, "a queue still points into it");
+        assert_eq!(a.bytes(&held), b"MSG a hi\n");
+        // A new current chunk; the old one, once let go of, is kept for reuse.
+        a.append(&vec![b'x'; CHUNK]);
+        a.release(held.chunk());
+        assert_eq!((a.live_chunks(), a.spare.len()), (1, 1));
+        a.rest();
+        assert_eq!((a.live_chunks(), a.spare.len()), (0, 0));
+        let next = a.append(b"x\n");
+        assert_eq!(a.bytes(&next), b"x\n");
     }
 
     #[test]

@@ -233,8 +233,10 @@ pub struct Delivery<'a, T> {
 
 impl<T: Transport> ConnTable<T> {
     /// Every connection with nothing to send lets go of what its transport can rebuild
-    /// ([`Conn::rest`]). Returns how many could not yet, having output pending.
+    /// ([`Conn::rest`]), and the arena of the chunk buffers nothing points into
+    /// ([`Arena::rest`]). Returns how many connections could not yet, having output pending.
     pub fn rest(&mut self) -> usize {
+        self.arena.rest();
         self.slab
             .iter_mut()
             .map(|(_, conn)| usize::from(!conn.rest()))

@@ -23,12 +23,13 @@ use crate::limits;
 use crate::outbox::{ConnId, Outbox};
 
 /// Whether a connection's key is known yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Key {
     /// Its transport is still being set up.
     Pending,
-    /// Set up: the key it proved, or `None` without one.
-    Known(Option<Fingerprint>),
+    /// Set up: the key it proved, or `None` without one. Boxed: a session without a key (a
+    /// plaintext one, or a TLS client that shows none) carries 8 bytes for it, not 33.
+    Known(Option<Box<Fingerprint>>),
 }
 
 /// Where a connection is with the password.
@@ -93,7 +94,7 @@ impl Who {
     /// The key it proved (`None`: none, or not known yet).
     pub(super) fn key(&self) -> Option<&Fingerprint> {
         match &self.key {
-            Key::Known(Some(k)) => Some(k),
+            Key::Known(Some(k)) => Some(&**k),
             _ => None,
         }
     }
@@ -164,7 +165,7 @@ impl Room {
         if s.who.key != Key::Pending {
             return;
         }
-        s.who.key = Key::Known(key);
+        s.who.key = Key::Known(key.map(Box::new));
         let ip = s.who.ip();
         let peer = s.who.peer;
         let operator = self.access.is_operator(key.as_ref());

@@ -29,12 +29,11 @@ pub mod text;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lanchat_proto::client::{is_blank, is_quit};
 use lanchat_proto::{
-    name_key, validate_name, ClientMsg, CommandError, ErrCode, NameIndex, ServerMsg,
+    name_key, validate_name, ClientMsg, CommandError, ErrCode, HeldName, NameIndex, ServerMsg,
 };
 
 pub use crate::clock::Now;
@@ -125,8 +124,9 @@ enum Relayed {
 #[derive(Debug)]
 struct Session {
     /// `None` until a name is accepted. Shared with the name index when the name is spelled
-    /// as its case-fold key ([`NameIndex::insert_name`]): most names are then held once.
-    name: Option<Arc<str>>,
+    /// as its case-fold key ([`NameIndex::insert_name`]): most names are then held once, and
+    /// move with the index's keys into one block at rest ([`Room::rest`]).
+    name: Option<HeldName>,
     /// Tells this session from earlier ones under the same id (for its handshake deadline),
     /// and names it in the log.
     serial: Serial,
@@ -570,8 +570,20 @@ impl Room {
     /// burst grew and nothing holds now, so that the trim can return it to the OS: the
     /// handshake deadlines of sessions named since, the member lists' slack and their
     /// encoding (`WHO` lines: every name once more), the frame scratch. The next burst grows
-    /// them again.
+    /// them again. And the names made since the last rest (or let go of) move into one block
+    /// with the others ([`NameIndex::repack`]): each was made amid a join's short-lived
+    /// frames, and one name on a page keeps the whole page resident after they are freed.
     pub fn rest(&mut self) {
+        let sessions = &mut self.sessions;
+        self.by_name.repack(|&id, key| {
+            let session = sessions.get_mut(id.0).and_then(Option::as_mut);
+            if let Some(name) = session.and_then(|s| s.name.as_mut()) {
+                // Only a name that is its key shares it; others are strings of their own.
+                if **name == **key {
+                    *name = key.clone();
+                }
+            }
+        });
         let sessions = &self.sessions;
         self.deadlines
             .retain(|&(_, id, serial)| is_handshaking(sessions, id, serial));

@@ -526,6 +526,69 @@ fn at_rest_the_room_keeps_the_deadlines_still_owed_and_its_member_lists() {
 }
 
 #[test]
+fn at_rest_names_made_in_a_burst_move_into_one_block_and_keep_working() {
+    let mut f = Fixture::new();
+    // A burst of joins: each name its own block. Spelled as their case-fold keys (no letter
+    // with a look-alike), so each session shares its name with the index.
+    const LETTERS: &[u8] = b"abcdefghjknpqstuvwxyz";
+    let name = |i: usize| {
+        let letter = |n: usize| char::from(LETTERS[n % LETTERS.len()]);
+        format!("u{}{}", letter(i / LETTERS.len()), letter(i))
+    };
+    let ids: Vec<ConnId> = (10..110).map(ConnId).collect();
+    for (i, &id) in ids.iter().enumerate() {
+        f.join(id, &name(i));
+    }
+    f.join(A, "Ann");
+    let held = |f: &Fixture, id: ConnId| {
+        f.room.sessions[id.0]
+            .as_ref()
+            .unwrap()
+            .name
+            .clone()
+            .unwrap()
+    };
+    assert!(!held(&f, ids[0]).is_packed());
+    f.room.rest();
+    f.room.check_invariants().unwrap();
+    let first = held(&f, ids[0]);
+    assert!(first.is_packed(), "{first:?}");
+    let apart: Vec<_> = ids
+        .iter()
+        .map(|&id| held(&f, id))
+        .filter(|h| !h.same_block(&first))
+        .collect();
+    assert!(apart.is_empty(), "{apart:?}");
+    assert!(
+        !held(&f, A).is_packed(),
+        "a name that is not its key keeps its own string"
+    );
+    // Everything still goes by the names.
+    f.line(ids[3], "hi");
+    let sent = f.sent();
+    assert_eq!(sent.len(), ids.len(), "every other member");
+    assert!(
+        sent.iter().all(|(_, l)| l == "MSG uad hi"),
+        "{:?}",
+        &sent[..2]
+    );
+    f.line(ids[5], "/nick zed");
+    assert!(f.sent().iter().all(|(_, l)| l == "NICK uaf zed"));
+    f.connect(B);
+    f.line(B, "UAF");
+    assert!(f.room.is_named(B), "a name let go of is free again");
+    f.out.clear();
+    f.connect(C);
+    f.line(C, "uag");
+    assert!(f
+        .sent()
+        .iter()
+        .any(|(to, l)| *to == C && l.starts_with("ERR name-taken")));
+    f.line(A, "/whois UAH");
+    assert!(f.sent().iter().any(|(_, l)| l.starts_with("WHOIS uah")));
+}
+
+#[test]
 fn a_full_count_includes_connections_the_outbox_still_holds() {
     /// An outbox holding `held` connections the room has already let go.
     struct Holding {
