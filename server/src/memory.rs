@@ -24,10 +24,22 @@ pub fn tune_allocator() {
     }
 }
 
+/// How thoroughly [`trim`] works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrimDepth {
+    /// Traffic is still flowing: one `malloc_trim`, as cheap as a trim gets.
+    Shallow,
+    /// Nothing is left to send anywhere: glibc's thread cache is emptied too
+    /// ([`flush_thread_cache`]), and the heap trimmed again after it.
+    Deep,
+}
+
 /// Return every whole free page of the heap to the OS (`malloc_trim(0)` releases free pages in
-/// the middle of the heap too, not only at its top), the pages under the blocks glibc's thread
-/// cache held included ([`flush_thread_cache`]).
-pub fn trim() {
+/// the middle of the heap too, not only at its top); at [`TrimDepth::Deep`], the pages under
+/// the blocks glibc's thread cache held included. The deep trim's extra work (~900 small
+/// allocations and a second walk of the heap) is for the quiet after a burst, not for a loop
+/// that is still sending: the loop asks for it only when no connection has output pending.
+pub fn trim(depth: TrimDepth) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: malloc_trim takes the allocator's own locks and releases only pages that
@@ -36,28 +48,33 @@ pub fn trim() {
         unsafe {
             libc::malloc_trim(0);
         }
-        // Twice: the second pass takes what the first put back (blocks a live block
-        // follows). Measured after a storm: 4-12 pages holding only cached blocks at rest
-        // after two passes, 21-42 after one.
-        flush_thread_cache();
-        flush_thread_cache();
-        // SAFETY: as above.
-        unsafe {
-            libc::malloc_trim(0);
+        #[cfg(target_pointer_width = "64")]
+        if depth == TrimDepth::Deep {
+            // Twice: the second pass takes what the first put back (blocks a live block
+            // follows). Measured after a storm: 4-12 pages holding only cached blocks at rest
+            // after two passes, 21-42 after one.
+            flush_thread_cache();
+            flush_thread_cache();
+            // SAFETY: as above.
+            unsafe {
+                libc::malloc_trim(0);
+            }
         }
     }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")))]
+    let _ = depth;
 }
 
 /// glibc's thread cache: size classes of small blocks (chunks of 32 to 1,040 bytes, every 16).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
 const CACHE_CLASSES: usize = 64;
 
 /// Blocks the thread cache keeps per class (glibc's default `tcache_count`).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
 const CACHE_DEPTH: usize = 7;
 
 /// What a cached block is grown to before it is freed: past the cache's largest class.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
 const PAST_CACHE: usize = 8192;
 
 /// Empty glibc's thread cache into the heap, so that `malloc_trim` can return the pages its
@@ -75,7 +92,7 @@ const PAST_CACHE: usize = 8192;
 /// cache; it lies next to a live block then, on a page that stays resident anyway. Where a
 /// size had fewer than 7 cached, taking 7 makes glibc refill the cache from free blocks of
 /// that size (holes between live blocks, on such pages too).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
 fn flush_thread_cache() {
     let mut taken = [std::ptr::null_mut::<libc::c_void>(); CACHE_CLASSES * CACHE_DEPTH];
     for (i, p) in taken.iter_mut().enumerate() {

@@ -3,7 +3,8 @@
 //! socket: the sender's write, the server's round, its flush to every reader before this one,
 //! loopback) and the generator's (until its one thread got round to reading that socket and
 //! opening what it held). One thread plays every client, so a late read there is the
-//! generator's lag, not the server's; `--arrival` reports the two apart.
+//! generator's lag, not the server's; the report shows the two apart (`in its socket`,
+//! `generator read`).
 //!
 //! For TCP, `recvmsg` hands the receive time of the newest segment the read took (`tcp_recvmsg`'s
 //! `tcp_recv_timestamp`), in `CLOCK_REALTIME`; on loopback that is when the server's `write`

@@ -336,7 +336,8 @@ impl Rx {
 /// of its own would not wait for.
 #[derive(Debug, Clone, Copy)]
 struct ReadTimes {
-    /// From the arrival of the read's newest bytes in the socket until the read returned.
+    /// From the arrival of the read's newest bytes in the socket until the generator's thread
+    /// began this read (its lag: the clients it served first).
     waited_ns: u64,
     /// The read itself, and opening its records up to the first plaintext.
     own_ns: u64,

@@ -20,6 +20,16 @@ use crate::outbox::{BlockKey, ConnId, Outbox};
 use crate::room::LeaveReason;
 use crate::transport::Transport;
 
+/// What [`ConnTable::rest`] found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rest {
+    /// Connections with output pending.
+    pub sending: usize,
+    /// Of those, connections that keep what their transport could let go of once their
+    /// output is out (a TLS connection's sending key).
+    pub keeping: usize,
+}
+
 /// Every connection and the loop's lists of them.
 #[derive(Debug)]
 pub struct ConnTable<T> {
@@ -233,14 +243,19 @@ pub struct Delivery<'a, T> {
 
 impl<T: Transport> ConnTable<T> {
     /// Every connection with nothing to send lets go of what its transport can rebuild
-    /// ([`Conn::rest`]), and the arena of the chunk buffers nothing points into
-    /// ([`Arena::rest`]). Returns how many connections could not yet, having output pending.
-    pub fn rest(&mut self) -> usize {
-        self.arena.rest();
-        self.slab
-            .iter_mut()
-            .map(|(_, conn)| usize::from(!conn.rest()))
-            .sum()
+    /// ([`Conn::rest`]); when none has anything to send, the arena lets go of the chunk
+    /// buffers nothing points into too ([`Arena::rest`]: while traffic flows the next
+    /// broadcast would only take them again).
+    pub fn rest(&mut self) -> Rest {
+        let mut rest = Rest::default();
+        for (_, conn) in self.slab.iter_mut() {
+            rest.sending += usize::from(conn.pending() > 0);
+            rest.keeping += usize::from(!conn.rest());
+        }
+        if rest.sending == 0 {
+            self.arena.rest();
+        }
+        rest
     }
 }
 

@@ -57,19 +57,32 @@ impl Server {
                     let started = self.clock.now().mono;
                     // First what connections at rest can rebuild (TLS keys) and what the
                     // room's burst left unused, so that it goes back to the OS too.
-                    let busy = self.table.rest();
-                    self.room.rest();
-                    crate::memory::trim();
+                    let rest = self.table.rest();
+                    // The deep trim (names repacked, glibc's thread cache emptied) only once
+                    // nothing is left to send: it is for the quiet after a burst, and a loop
+                    // still sending would pay it every second.
+                    let depth = if rest.sending == 0 {
+                        self.room.rest();
+                        crate::memory::TrimDepth::Deep
+                    } else {
+                        self.room.rest_while_sending();
+                        crate::memory::TrimDepth::Shallow
+                    };
+                    crate::memory::trim(depth);
                     log::debug!(
-                        "heap trimmed after {} KiB of buffers were freed, in {:?}; {busy} \
-                         connection(s) still sending keep their keys until the next",
+                        "heap trimmed ({depth:?}) after {} KiB of buffers were freed, in {:?}; \
+                         {} connection(s) still sending, {} of them keep their keys until the \
+                         next",
                         self.trim.freed / 1024,
-                        self.clock.now().mono.saturating_duration_since(started)
+                        self.clock.now().mono.saturating_duration_since(started),
+                        rest.sending,
+                        rest.keeping,
                     );
                     self.trim = Trim::default();
-                    if busy > 0 {
+                    if rest.sending > 0 {
                         // A trim in the middle of a burst: once their output is out, those
-                        // connections are at rest too, and nothing else would trim for them.
+                        // connections are at rest too, and the deep trim is owed; nothing else
+                        // would trim for them.
                         self.trim.pending = true;
                         self.timers.add(now.mono + limits::TRIM_DELAY, Timer::Trim);
                     }

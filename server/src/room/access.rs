@@ -28,7 +28,8 @@ pub(super) enum Key {
     /// Its transport is still being set up.
     Pending,
     /// Set up: the key it proved, or `None` without one. Boxed: a session without a key (a
-    /// plaintext one, or a TLS client that shows none) carries 8 bytes for it, not 33.
+    /// plaintext one, or a TLS client that shows none) carries 16 bytes for it (the
+    /// enum's tag beside the box's pointer), not 40.
     Known(Option<Box<Fingerprint>>),
 }
 

@@ -574,6 +574,7 @@ impl Room {
     /// with the others ([`NameIndex::repack`]): each was made amid a join's short-lived
     /// frames, and one name on a page keeps the whole page resident after they are freed.
     pub fn rest(&mut self) {
+        self.rest_while_sending();
         let sessions = &mut self.sessions;
         self.by_name.repack(|&id, key| {
             let session = sessions.get_mut(id.0).and_then(Option::as_mut);
@@ -584,6 +585,12 @@ impl Room {
                 }
             }
         });
+    }
+
+    /// [`Room::rest`] while connections still have output pending: all of it but the names'
+    /// repacking, which waits for the quiet (the frames the names were made among are not
+    /// all freed yet, and the copy is work a busy loop need not do every trim).
+    pub fn rest_while_sending(&mut self) {
         let sessions = &self.sessions;
         self.deadlines
             .retain(|&(_, id, serial)| is_handshaking(sessions, id, serial));
