@@ -18,6 +18,8 @@ struct Scripted {
     stdin: Option<ChildStdin>,
     /// stdout lines, as they come.
     lines: Receiver<String>,
+    /// The thread reading stdout: done once stdout ends (every line sent on `lines`).
+    stdout_reader: Option<std::thread::JoinHandle<()>>,
     stderr: Receiver<String>,
     seen: Vec<String>,
 }
@@ -54,7 +56,7 @@ impl Scripted {
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
+        let stdout_reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
                     return;
@@ -74,6 +76,7 @@ impl Scripted {
             child: ChildGuard(child),
             stdin,
             lines,
+            stdout_reader: Some(stdout_reader),
             stderr: stderr_rx,
             seen: Vec::new(),
         }
@@ -119,6 +122,11 @@ impl Scripted {
             .recv_timeout(DEADLINE)
             .unwrap_or_else(|_| panic!("lanchat still running; stdout: {:#?}", self.seen));
         let status = self.child.0.wait().expect("wait for lanchat");
+        // The exit closed stdout, but its last lines may still be on their way through the
+        // reader thread: wait for it to see the end before taking them.
+        if let Some(reader) = self.stdout_reader.take() {
+            let _ = reader.join();
+        }
         let rest: Vec<String> = self.lines.try_iter().collect();
         self.seen.extend(rest.iter().cloned());
         (status, self.seen.clone(), stderr)
