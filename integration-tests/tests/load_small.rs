@@ -113,6 +113,12 @@ fn the_binary_reports_server_figures_as_json() {
     assert_eq!(run.get("pass"), Some(&Value::Bool(true)));
     assert_eq!(run.get("wire"), Some(&Value::Str("tls".into())));
     assert_eq!(run.get("delivered").and_then(Value::num), Some(49_000.0));
+    // Every delivery's latency is taken per client: the kernel stamped every read.
+    assert_eq!(
+        run.get("unstamped").and_then(Value::num),
+        Some(0.0),
+        "{run:?}"
+    );
     let rss = run.get("server_rss_settled").and_then(Value::num);
     assert!(
         rss.is_some_and(|b| b > 0.0),

@@ -20,13 +20,20 @@ const WHOLE: u32 = u32::MAX;
 
 /// A name's string, shared by those who hold it (cloning it copies no bytes). It compares,
 /// hashes and derefs as the `str` it is, so a map keyed by it is searched with a `&str`.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct HeldName {
     /// The bytes: this name alone, or many names one after another.
     block: Arc<str>,
     /// Where the name lies in `block`; `end` is [`WHOLE`] when it is all of it.
     start: u32,
     end: u32,
+}
+
+impl Default for HeldName {
+    /// The empty name, in a block of its own (not packed).
+    fn default() -> Self {
+        HeldName::new("")
+    }
 }
 
 impl HeldName {
@@ -149,6 +156,8 @@ mod tests {
         assert!(bob.is_packed() && bob.same_block(&alice));
         assert_eq!(bob, HeldName::new("bob"), "equal to the same name alone");
         assert!(!HeldName::new("bob").is_packed());
+        assert!(!HeldName::default().is_packed());
+        assert_eq!(HeldName::default().as_str(), "");
         let mut map = HashMap::new();
         map.insert(bob, 2);
         map.insert(HeldName::new("carol"), 3);

@@ -71,6 +71,7 @@ impl<V: PartialEq> NameIndex<V> {
     pub fn clear(&mut self) {
         self.names.clear();
         self.written.clear();
+        self.packed = 0;
     }
 
     /// The value of the held name that `name` is or looks like. A name that differs only in

@@ -1342,6 +1342,11 @@ impl<'a> Driver<'a> {
             latency,
             in_socket,
             by_generator,
+            unstamped: self
+                .rx
+                .by_generator
+                .len()
+                .saturating_sub(self.rx.in_socket.len()),
             send_lag_max_ms: (shape.rate > 0.0 && shape.senders > 0)
                 .then(|| self.send_lag_max_ns as f64 / 1e6),
             lines_read: self.rx.lines,

@@ -200,6 +200,9 @@ pub struct Report {
     /// Sent until the generator's one thread had read it (what `latency` was before it was
     /// taken per client): adds the time spent on the clients read before it.
     pub by_generator: Option<Latency>,
+    /// Deliveries read with no kernel receive stamp: their latency is the generator's read
+    /// (`by_generator`'s), not the per-client figure. Zero where the kernel stamps every read.
+    pub unstamped: u64,
     /// Paced runs: the furthest a send fell behind its schedule, in ms.
     pub send_lag_max_ms: Option<f64>,
     /// Lines the generator read.
@@ -289,6 +292,7 @@ impl Report {
                 "by_generator_p99_ms",
                 opt(self.by_generator.map(|l| l.p99_ms)),
             ),
+            ("unstamped", n(self.unstamped)),
             ("send_lag_max_ms", opt(self.send_lag_max_ms)),
             ("lines_read", n(self.lines_read)),
             ("bytes_read", n(self.bytes_read)),
@@ -462,6 +466,13 @@ impl Report {
                 self.send_lag_max_ms
                     .map(|lag| format!("  (sends late by <= {} ms)", ms(lag)))
                     .unwrap_or_default()
+            );
+        }
+        if self.unstamped > 0 {
+            let _ = writeln!(
+                t,
+                "  {} deliveries without a kernel receive stamp: latency as the generator read them",
+                self.unstamped
             );
         }
         for (what, l) in [
