@@ -121,8 +121,11 @@ pub trait Asker {
     }
     /// The server asks for a password (`text` says so): the user's answer, read without echo;
     /// `None` when there is nobody to ask, or they gave up.
-    fn password(&mut self, _text: &str) -> Option<String> {
-        None
+    ///
+    /// # Errors
+    /// The terminal could not be read.
+    fn password(&mut self, _text: &str) -> io::Result<Option<String>> {
+        Ok(None)
     }
 }
 
@@ -530,7 +533,9 @@ impl Target {
                     asker.note(&text);
                     *then
                 }
-                Step::AskPassword(text) => join.on_typed_password(asker.password(&text)),
+                Step::AskPassword(text) => {
+                    join.on_typed_password(asker.password(&text).map_err(JoinError::Terminal)?)
+                }
                 Step::GivePassword(password) => {
                     join.on_password_reply(conn.offer_password(&password))
                 }

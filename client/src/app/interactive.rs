@@ -109,8 +109,8 @@ impl Asker for RlAsker<'_> {
         read_trimmed(self.0, "Your name: ")
     }
 
-    fn password(&mut self, _text: &str) -> Option<String> {
-        ask_password().ok().flatten()
+    fn password(&mut self, _text: &str) -> io::Result<Option<String>> {
+        ask_password()
     }
 }
 
@@ -142,13 +142,13 @@ impl Highlighter for Hidden {
 
 /// `Password: `, read without echo (a line editor of its own that shows nothing, keeps no
 /// history); `None` on Ctrl-C or Ctrl-D.
-fn ask_password() -> anyhow::Result<Option<String>> {
+fn ask_password() -> io::Result<Option<String>> {
     let config = Config::builder()
         .auto_add_history(false)
         .color_mode(rustyline::ColorMode::Forced)
         .build();
-    let mut rl: Editor<Hidden, DefaultHistory> =
-        Editor::with_config(config).context("setting up the terminal")?;
+    let mut rl: Editor<Hidden, DefaultHistory> = Editor::with_config(config)
+        .map_err(|e| io::Error::other(format!("setting up the terminal: {e}")))?;
     rl.set_helper(Some(Hidden));
     let cursor = rl.set_cursor_visibility(false);
     let answer = rl.readline(PASSWORD_PROMPT);
@@ -156,7 +156,8 @@ fn ask_password() -> anyhow::Result<Option<String>> {
     match answer {
         Ok(line) => Ok(Some(line)),
         Err(ReadlineError::Eof | ReadlineError::Interrupted) => Ok(None),
-        Err(e) => Err(e).context("reading the terminal"),
+        Err(ReadlineError::Io(e)) => Err(e),
+        Err(e) => Err(io::Error::other(e)),
     }
 }
 
