@@ -79,8 +79,14 @@ fn prompt(rl: &mut Rl, text: &str) -> anyhow::Result<Option<String>> {
 
 /// [`prompt`] for the library's [`Asker`]: the terminal's error as an IO error.
 fn read_trimmed(rl: &mut Rl, text: &str) -> io::Result<Option<String>> {
-    match rl.readline(text) {
-        Ok(line) => Ok(Some(line.trim().to_owned())),
+    Ok(answered(rl.readline(text))?.map(|line| line.trim().to_owned()))
+}
+
+/// A line read at the terminal: `None` when the user gave up (Ctrl-C, Ctrl-D); an error when
+/// the terminal could not be read.
+fn answered(answer: rustyline::Result<String>) -> io::Result<Option<String>> {
+    match answer {
+        Ok(line) => Ok(Some(line)),
         Err(ReadlineError::Eof | ReadlineError::Interrupted) => Ok(None),
         Err(ReadlineError::Io(e)) => Err(e),
         Err(e) => Err(io::Error::other(e)),
@@ -153,12 +159,7 @@ fn ask_password() -> io::Result<Option<String>> {
     let cursor = rl.set_cursor_visibility(false);
     let answer = rl.readline(PASSWORD_PROMPT);
     drop(cursor);
-    match answer {
-        Ok(line) => Ok(Some(line)),
-        Err(ReadlineError::Eof | ReadlineError::Interrupted) => Ok(None),
-        Err(ReadlineError::Io(e)) => Err(e),
-        Err(e) => Err(io::Error::other(e)),
-    }
+    answered(answer)
 }
 
 /// What the client asks when the server wants a password.
